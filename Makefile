@@ -1,0 +1,85 @@
+# silentauth — build, demo and test. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+GOROOT := $(shell $(GO) env GOROOT)
+WASM_EXEC := $(GOROOT)/lib/wasm/wasm_exec.js
+DIST := dist
+TOOLS := $(DIST)/tools
+WASM_FLAGS := -trimpath -ldflags="-s -w"
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: help build demo test deps chromium node-deps tools unit fuzz-seeds wasmtest e2e vet pack bench clean
+
+help:
+	@echo "make build   - dist/silentauth.wasm, dist/silentauth.js, dist/silentauth.mjs"
+	@echo "make demo    - build, then run the offline dev tenant and the demo app"
+	@echo "make test    - install what tests need, then run every test"
+
+build: $(DIST)/silentauth.wasm $(DIST)/silentauth.js $(DIST)/silentauth.mjs
+
+GO_SOURCES := $(shell find checksession jsbridge wasm -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
+
+$(DIST)/silentauth.wasm: $(GO_SOURCES)
+	@mkdir -p $(DIST)
+	GOOS=js GOARCH=wasm $(GO) build $(WASM_FLAGS) -o $@ ./wasm
+
+# The loaders carry Go's own wasm_exec.js, taken from the installed Go so the
+# glue always matches the compiler that built the wasm.
+# Both loaders are the glue, the shared loader code, then their own tail.
+$(DIST)/silentauth.js: wasm/loader/common.js wasm/loader/script.js $(WASM_EXEC)
+	@mkdir -p $(DIST)
+	{ echo '/* silentauth: Go wasm_exec.js glue followed by the loader. */'; \
+	  echo '(function () {'; cat $(WASM_EXEC) wasm/loader/common.js wasm/loader/script.js; echo '})();'; } > $@
+
+$(DIST)/silentauth.mjs: wasm/loader/common.js wasm/loader/module.js $(WASM_EXEC)
+	@mkdir -p $(DIST)
+	{ echo '/* silentauth ES module: Go wasm_exec.js glue followed by the loader. */'; \
+	  cat $(WASM_EXEC) wasm/loader/common.js wasm/loader/module.js; } > $@
+
+demo: build
+	$(GO) run ./demo/cmd/silentauth-demo $(DEMO_FLAGS)
+
+# --- what the tests need; each step is skipped when already there ---------
+
+deps: chromium node-deps tools
+
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  echo "installing Chromium from Debian's packages"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+	@$(CHROMIUM) --version
+
+node-deps:
+	@if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; fi
+
+# wasmbrowsertest is a pinned Go tool (go.mod "tool"), built for the host.
+tools: $(TOOLS)/wasmbrowsertest
+
+$(TOOLS)/wasmbrowsertest: go.mod go.sum
+	@mkdir -p $(TOOLS)
+	GOOS= GOARCH= $(GO) build -o $@ github.com/agnivade/wasmbrowsertest
+
+# --- tests ----------------------------------------------------------------
+
+test: deps vet unit wasmtest e2e
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./checksession/... ./demo/...
+	GOOS=js GOARCH=wasm $(GO) vet ./jsbridge/... ./wasm/...
+
+# Host tests: the pure core (fuzz seed corpora run as ordinary tests) and the dev tenant.
+unit:
+	$(GO) test -race -count=1 ./checksession/... ./demo/devtenant/...
+
+# Browser tests of jsbridge in headless Chromium.
+wasmtest: tools
+	GOOS=js GOARCH=wasm WBT_CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -exec=$(CURDIR)/$(TOOLS)/wasmbrowsertest ./jsbridge/...
+
+# End-to-end: servers in-process, Chromium driven with chromedp.
+e2e: build
+	SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -timeout 20m ./demo/e2e/...
+
+clean:
+	rm -rf $(DIST)

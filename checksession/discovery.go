@@ -1,0 +1,161 @@
+package checksession
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Metadata is the part of an OpenID Provider's discovery document that
+// silentauth uses.
+type Metadata struct {
+	Issuer                           string   `json:"issuer"`
+	AuthorizationEndpoint            string   `json:"authorization_endpoint"`
+	TokenEndpoint                    string   `json:"token_endpoint"`
+	JWKSURI                          string   `json:"jwks_uri"`
+	EndSessionEndpoint               string   `json:"end_session_endpoint"`
+	ResponseModesSupported           []string `json:"response_modes_supported"`
+	ResponseTypesSupported           []string `json:"response_types_supported"`
+	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported"`
+	// FromDiscovery is false when the document could not be had and
+	// Auth0's paths were assumed.
+	FromDiscovery bool `json:"-"`
+}
+
+// supportsWebMessage is false only when the server lists its response
+// modes and web_message is not among them: then no silent request can work.
+func (m *Metadata) supportsWebMessage() bool {
+	if len(m.ResponseModesSupported) == 0 {
+		return true
+	}
+	for _, mode := range m.ResponseModesSupported {
+		if mode == "web_message" {
+			return true
+		}
+	}
+	return false
+}
+
+// auth0Metadata is Auth0's layout: the fallback where discovery is missing.
+func auth0Metadata(domain string) *Metadata {
+	return &Metadata{
+		Issuer:                domain + "/",
+		AuthorizationEndpoint: domain + "/authorize",
+		TokenEndpoint:         domain + "/oauth/token",
+		JWKSURI:               domain + "/.well-known/jwks.json",
+		EndSessionEndpoint:    domain + "/v2/logout",
+	}
+}
+
+// overlay applies the explicit endpoint options over m.
+func (s *settings) overlay(m *Metadata) *Metadata {
+	out := *m
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&out.Issuer, s.Issuer)
+	set(&out.AuthorizationEndpoint, s.AuthorizationEndpoint)
+	set(&out.TokenEndpoint, s.TokenEndpoint)
+	set(&out.JWKSURI, s.JWKSURI)
+	set(&out.EndSessionEndpoint, s.EndSessionEndpoint)
+	return &out
+}
+
+// overridesComplete reports whether the options name every endpoint, so that
+// discovery is not needed at all.
+func (s *settings) overridesComplete() bool {
+	return s.Issuer != "" && s.AuthorizationEndpoint != "" && s.TokenEndpoint != "" && s.JWKSURI != ""
+}
+
+// discoverer fetches the metadata once; concurrent callers wait for the
+// fetch in flight, and a failure is not cached so the next call tries again.
+type discoverer struct {
+	s       *settings
+	browser Browser
+	log     func(string)
+
+	mu       sync.Mutex
+	done     *Metadata
+	inflight chan struct{}
+	err      error
+}
+
+func (d *discoverer) metadata(ctx context.Context) (*Metadata, error) {
+	for {
+		d.mu.Lock()
+		if d.done != nil {
+			m := d.done
+			d.mu.Unlock()
+			return m, nil
+		}
+		if wait := d.inflight; wait != nil {
+			d.mu.Unlock()
+			select {
+			case <-wait:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			d.mu.Lock()
+			err := d.err
+			ok := d.done != nil
+			d.mu.Unlock()
+			if !ok && err != nil {
+				return nil, err
+			}
+			continue
+		}
+		wait := make(chan struct{})
+		d.inflight = wait
+		d.mu.Unlock()
+
+		m, err := d.fetch(ctx)
+
+		d.mu.Lock()
+		d.inflight = nil
+		d.err = err
+		if err == nil {
+			d.done = m
+		}
+		d.mu.Unlock()
+		close(wait)
+		return m, err
+	}
+}
+
+func (d *discoverer) fetch(ctx context.Context) (*Metadata, error) {
+	domain := d.s.domain.String()
+	if d.s.overridesComplete() {
+		return d.s.overlay(&Metadata{}), nil
+	}
+	url := domain + "/.well-known/openid-configuration"
+	resp, err := d.browser.Fetch(ctx, HTTPRequest{Method: "GET", URL: url})
+	if err != nil {
+		return nil, newError(ErrNetwork.Code, "discovery at "+url+" got no answer ("+err.Error()+
+			"): the server is unreachable, the browser is offline, or the server does not allow CORS from this origin")
+	}
+	if resp.Status == 404 || resp.Status == 403 || resp.Status == 405 {
+		d.log("discovery: " + url + " answered " + strconv.Itoa(resp.Status) + "; using Auth0's paths")
+		return d.s.overlay(auth0Metadata(domain)), nil
+	}
+	if resp.Status != 200 {
+		return nil, newError(ErrServer.Code, "discovery at "+url+" answered HTTP "+strconv.Itoa(resp.Status))
+	}
+	var m Metadata
+	if err := json.Unmarshal(resp.Body, &m); err != nil {
+		return nil, configError("domain", "discovery at "+url+" is not a JSON discovery document: "+err.Error())
+	}
+	m.FromDiscovery = true
+	if d.s.Issuer == "" && strings.TrimSuffix(m.Issuer, "/") != domain {
+		return nil, configError("domain", "discovery at "+url+" names issuer "+quote(m.Issuer)+
+			", which is not this domain; set the issuer option if that is intended")
+	}
+	out := d.s.overlay(&m)
+	if out.AuthorizationEndpoint == "" || out.JWKSURI == "" {
+		return nil, configError("domain", "discovery at "+url+" lacks authorization_endpoint or jwks_uri")
+	}
+	return out, nil
+}

@@ -1,0 +1,78 @@
+package checksession
+
+// Error is every failure silentauth reports. Code is the OAuth-style code
+// ("login_required", "timeout", "invalid_token", ...) that JS sees as
+// err.error; Description is err.error_description.
+type Error struct {
+	Code        string
+	Description string
+	// State is the state parameter of the request that failed, when one was sent.
+	State string
+}
+
+func (e *Error) Error() string {
+	if e.Description == "" {
+		return e.Code
+	}
+	return e.Code + ": " + e.Description
+}
+
+// Is makes errors.Is(err, ErrTimeout) match any *Error with the same Code.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// The codes silentauth itself produces, and the prompt=none errors every
+// server sends. One name per idea: ErrTimeout is JS's error "timeout".
+var (
+	ErrLoginRequired            = &Error{Code: "login_required"}
+	ErrConsentRequired          = &Error{Code: "consent_required"}
+	ErrInteractionRequired      = &Error{Code: "interaction_required"}
+	ErrAccountSelectionRequired = &Error{Code: "account_selection_required"}
+	ErrTimeout                  = &Error{Code: "timeout"}
+	ErrInvalidToken             = &Error{Code: "invalid_token"}
+	ErrInvalidState             = &Error{Code: "invalid_state"}
+	ErrOriginMismatch           = &Error{Code: "origin_mismatch"}
+	ErrInvalidConfiguration     = &Error{Code: "invalid_configuration"}
+	// ErrNetwork is a request to the server that never got an HTTP answer
+	// (offline, DNS, CORS refusal). Renewal retries it like a timeout.
+	ErrNetwork = &Error{Code: "network_error"}
+	// ErrServer is a token or discovery endpoint that answered with an
+	// unusable response.
+	ErrServer = &Error{Code: "server_error"}
+)
+
+// TimeoutDescription is auth0.js's wording, kept so that code matching on
+// it keeps working when it moves to silentauth.
+const TimeoutDescription = "Timeout during executing web_message communication"
+
+// newError builds an *Error with the given code and description.
+func newError(code, description string) *Error {
+	return &Error{Code: code, Description: description}
+}
+
+// configError names the option that is wrong.
+func configError(option, problem string) *Error {
+	return newError(ErrInvalidConfiguration.Code, option+": "+problem)
+}
+
+// tokenError names the ID-token check that failed.
+func tokenError(check, problem string) *Error {
+	return newError(ErrInvalidToken.Code, check+": "+problem)
+}
+
+// EndsSession reports whether err means the user must log in interactively:
+// the server answered login_required, consent_required, interaction_required
+// or account_selection_required.
+func EndsSession(err error) bool {
+	e, ok := err.(*Error)
+	if !ok {
+		return false
+	}
+	switch e.Code {
+	case ErrLoginRequired.Code, ErrConsentRequired.Code, ErrInteractionRequired.Code, ErrAccountSelectionRequired.Code:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,279 @@
+package checksession
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testClock is a Clock whose time moves only when a test says so.
+type testClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	c       *testClock
+	at      time.Time
+	ch      chan time.Time
+	stopped bool
+	fired   bool
+}
+
+func newTestClock() *testClock {
+	return &testClock{now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) NewTimer(d time.Duration) Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{c: c, at: c.now.Add(d), ch: make(chan time.Time, 1)}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+func (t *fakeTimer) C() <-chan time.Time { return t.ch }
+func (t *fakeTimer) Stop() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	was := !t.stopped && !t.fired
+	t.stopped = true
+	return was
+}
+
+// Advance moves time on and fires the timers that came due.
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var live []*fakeTimer
+	for _, t := range c.timers {
+		switch {
+		case t.stopped || t.fired:
+		case !t.at.After(c.now):
+			t.fired = true
+			t.ch <- c.now
+		default:
+			live = append(live, t)
+		}
+	}
+	c.timers = live
+	c.mu.Unlock()
+}
+
+// pending lists the live timers' durations from now, shortest first.
+func (c *testClock) pending() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ds []time.Duration
+	for _, t := range c.timers {
+		if !t.stopped && !t.fired {
+			ds = append(ds, t.at.Sub(c.now))
+		}
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds
+}
+
+// waitFor polls cond until it holds or the test's patience runs out. It
+// waits on goroutines, never on the fake clock.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// fakeFrame is one iframe the fake browser opened.
+type fakeFrame struct {
+	URL     *url.URL
+	handler FrameHandler
+	b       *fakeBrowser
+
+	mu     sync.Mutex
+	closed bool
+}
+
+func (f *fakeFrame) Close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.closed {
+		f.closed = true
+		f.b.open.Add(-1)
+	}
+}
+
+func (f *fakeFrame) isClosed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
+}
+
+// post delivers a message as the window would, unless the frame is closed
+// (its listener is gone then).
+func (f *fakeFrame) post(origin string, fromFrame bool, data any) {
+	if f.isClosed() {
+		return
+	}
+	m := Message{Origin: origin, FromFrame: fromFrame}
+	if raw, ok := data.([]byte); ok {
+		m.Data = raw
+	} else if b, err := json.Marshal(data); err == nil {
+		m.Data = b
+	}
+	f.handler.OnMessage(m)
+}
+
+// respond posts an authorization response as the server's page would.
+func (f *fakeFrame) respond(response map[string]any) {
+	f.post(serverOrigin, true, map[string]any{"type": "authorization_response", "response": response})
+}
+
+func (f *fakeFrame) param(name string) string { return f.URL.Query().Get(name) }
+
+type counter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *counter) Add(d int) { c.mu.Lock(); c.n += d; c.mu.Unlock() }
+func (c *counter) Load() int  { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
+
+// fakeBrowser plays the page and, through onFrame and routes, the server.
+type fakeBrowser struct {
+	origin   string
+	isolated bool
+	// onFrame runs in its own goroutine for every frame opened.
+	onFrame func(f *fakeFrame)
+	// routes answer Fetch by URL; a missing route is a network error.
+	routes map[string]func(req HTTPRequest) (*HTTPResponse, error)
+
+	mu       sync.Mutex
+	frames   []*fakeFrame
+	fetches  []HTTPRequest
+	open     counter
+	location string
+	replaced string
+	storage  *memStorage
+}
+
+const (
+	pageOrigin   = "https://app.example.com"
+	serverOrigin = "https://login.example.com"
+)
+
+func newFakeBrowser() *fakeBrowser {
+	return &fakeBrowser{origin: pageOrigin, routes: map[string]func(HTTPRequest) (*HTTPResponse, error){}, storage: &memStorage{m: map[string]string{}}}
+}
+
+func (b *fakeBrowser) Origin() string            { return b.origin }
+func (b *fakeBrowser) CrossOriginIsolated() bool { return b.isolated }
+
+func (b *fakeBrowser) Fetch(ctx context.Context, req HTTPRequest) (*HTTPResponse, error) {
+	b.mu.Lock()
+	b.fetches = append(b.fetches, req)
+	route := b.routes[req.URL]
+	b.mu.Unlock()
+	if route == nil {
+		u, _ := url.Parse(req.URL)
+		if u != nil {
+			u.RawQuery = ""
+			b.mu.Lock()
+			route = b.routes[u.String()]
+			b.mu.Unlock()
+		}
+	}
+	if route == nil {
+		return nil, errors.New("TypeError: Failed to fetch")
+	}
+	return route(req)
+}
+
+func (b *fakeBrowser) OpenFrame(rawURL string, h FrameHandler) (Frame, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	f := &fakeFrame{URL: u, handler: h, b: b}
+	b.mu.Lock()
+	b.frames = append(b.frames, f)
+	b.mu.Unlock()
+	b.open.Add(1)
+	if b.onFrame != nil {
+		go b.onFrame(f)
+	}
+	return f, nil
+}
+
+func (b *fakeBrowser) Location() string { b.mu.Lock(); defer b.mu.Unlock(); return b.location }
+func (b *fakeBrowser) Navigate(u string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.location = u
+	return nil
+}
+func (b *fakeBrowser) ReplaceLocation(u string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.replaced = u
+	return nil
+}
+func (b *fakeBrowser) SessionStorage() Storage { return b.storage }
+
+func (b *fakeBrowser) frameCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.frames)
+}
+
+func (b *fakeBrowser) frame(i int) *fakeFrame {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.frames[i]
+}
+
+func (b *fakeBrowser) fetchCount(u string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, r := range b.fetches {
+		if r.URL == u {
+			n++
+		}
+	}
+	return n
+}
+
+type memStorage struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (s *memStorage) Get(k string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[k]
+	return v, ok
+}
+func (s *memStorage) Set(k, v string) error { s.mu.Lock(); defer s.mu.Unlock(); s.m[k] = v; return nil }
+func (s *memStorage) Remove(k string)       { s.mu.Lock(); defer s.mu.Unlock(); delete(s.m, k) }
+
+func jsonResponse(status int, v any) (*HTTPResponse, error) {
+	b, _ := json.Marshal(v)
+	return &HTTPResponse{Status: status, Body: b}, nil
+}

@@ -1,0 +1,312 @@
+package checksession
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"strings"
+	"sync"
+	"time"
+)
+
+// refetchCooldown is how long after a successful JWKS fetch an unknown kid
+// fails at once instead of fetching again. Issuers publish a new key before
+// they sign with it, so a kid missing from a set this fresh is not rotation;
+// without the cooldown every forged kid would cost the issuer a request.
+const refetchCooldown = 30 * time.Second
+
+// fetchTimeout bounds a shared JWKS fetch. The fetch outlives the caller that
+// started it (others may be waiting on it), but not forever.
+const fetchTimeout = 30 * time.Second
+
+// KeySet caches an issuer's signing keys by kid.
+//
+// Keys stay cached until a token names a kid the set does not have; then the
+// set is fetched again, at most once per refetchCooldown. Concurrent callers
+// share one in-flight fetch. A failed fetch is not cached: the next call
+// tries again.
+type KeySet struct {
+	fetch func(ctx context.Context) ([]byte, error)
+	// now is replaced by tests to step over the cooldown without sleeping.
+	now func() time.Time
+
+	mu        sync.Mutex
+	keys      []jsonWebKey
+	fetchedAt time.Time // zero until the first successful fetch
+	inflight  *keyFetch
+}
+
+// keyFetch is one JWKS fetch that any number of callers wait on.
+type keyFetch struct {
+	done chan struct{}
+	err  error // set before done is closed
+}
+
+// jsonWebKey is one entry of a JWKS that can verify signatures.
+type jsonWebKey struct {
+	kid string
+	kty string // "RSA" or "EC"
+	crv string // for EC: "P-256", "P-384" or "P-521"
+	alg string // optional: the one algorithm the issuer allows for this key
+	key crypto.PublicKey
+}
+
+// NewKeySet returns a KeySet that gets the issuer's JWKS document from fetch.
+// fetch's errors are returned from Key unchanged, so it should return an
+// *Error (network_error for no answer, server_error for a bad status).
+func NewKeySet(fetch func(ctx context.Context) ([]byte, error)) *KeySet {
+	return &KeySet{fetch: fetch, now: time.Now}
+}
+
+// Key returns the public key for kid usable with alg. An unknown kid causes
+// one refetch of the JWKS (unless the cached copy is younger than
+// refetchCooldown), then an invalid_token error naming "signature". An empty
+// kid matches when exactly one key in the set is usable with alg.
+func (k *KeySet) Key(ctx context.Context, kid, alg string) (crypto.PublicKey, error) {
+	k.mu.Lock()
+	loaded := !k.fetchedAt.IsZero()
+	if loaded {
+		if key, ok := pickKey(k.keys, kid, alg); ok {
+			k.mu.Unlock()
+			return key, nil
+		}
+	}
+	f := k.inflight
+	if f == nil {
+		// A known kid of the wrong type is alg confusion, not rotation.
+		if loaded && (hasKid(k.keys, kid) || k.now().Sub(k.fetchedAt) < refetchCooldown) {
+			err := missingKeyError(k.keys, kid, alg)
+			k.mu.Unlock()
+			return nil, err
+		}
+		f = k.startFetch(ctx)
+	}
+	k.mu.Unlock()
+
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if f.err != nil {
+		// Each waiter gets its own copy: callers set State on the *Error.
+		if e, ok := f.err.(*Error); ok {
+			c := *e
+			return nil, &c
+		}
+		return nil, f.err
+	}
+
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if key, ok := pickKey(k.keys, kid, alg); ok {
+		return key, nil
+	}
+	return nil, missingKeyError(k.keys, kid, alg)
+}
+
+// startFetch begins a fetch that callers wait on; k.mu must be held.
+func (k *KeySet) startFetch(ctx context.Context) *keyFetch {
+	f := &keyFetch{done: make(chan struct{})}
+	k.inflight = f
+	// Detached from ctx so that one caller giving up does not fail the others.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+	go func() {
+		defer cancel()
+		keys, err := k.load(fctx)
+		k.mu.Lock()
+		if err == nil {
+			k.keys, k.fetchedAt = keys, k.now()
+		}
+		f.err = err
+		k.inflight = nil
+		k.mu.Unlock()
+		close(f.done)
+	}()
+	return f
+}
+
+func (k *KeySet) load(ctx context.Context) ([]jsonWebKey, error) {
+	body, err := k.fetch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return parseJWKS(body)
+}
+
+// pickKey finds the key for kid that can verify alg.
+func pickKey(keys []jsonWebKey, kid, alg string) (crypto.PublicKey, bool) {
+	var found crypto.PublicKey
+	n := 0
+	for _, jwk := range keys {
+		if jwk.kid != kid && kid != "" {
+			continue
+		}
+		if !jwk.usableWith(alg) {
+			continue
+		}
+		if kid != "" {
+			return jwk.key, true
+		}
+		found = jwk.key
+		n++
+	}
+	// Without a kid, guessing between several keys would defeat rotation.
+	return found, n == 1
+}
+
+func hasKid(keys []jsonWebKey, kid string) bool {
+	for _, jwk := range keys {
+		if kid != "" && jwk.kid == kid {
+			return true
+		}
+	}
+	return false
+}
+
+// missingKeyError says why no key was picked, naming the check that failed.
+func missingKeyError(keys []jsonWebKey, kid, alg string) *Error {
+	if kid == "" {
+		n := 0
+		for _, jwk := range keys {
+			if jwk.usableWith(alg) {
+				n++
+			}
+		}
+		return tokenError("signature", fmt.Sprintf("token has no kid and the issuer's JWKS has %d keys usable with %s, expected exactly 1", n, alg))
+	}
+	for _, jwk := range keys {
+		if jwk.kid == kid {
+			return tokenError("alg", fmt.Sprintf("token is signed with %s but key %q is %s", alg, kid, jwk.describe()))
+		}
+	}
+	return tokenError("signature", fmt.Sprintf("no key with kid %q in the issuer's JWKS (%d keys)", kid, len(keys)))
+}
+
+// usableWith reports whether the key can verify a signature made with alg.
+func (j jsonWebKey) usableWith(alg string) bool {
+	if j.alg != "" && j.alg != alg {
+		return false
+	}
+	switch alg {
+	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
+		return j.kty == "RSA"
+	case "ES256":
+		return j.kty == "EC" && j.crv == "P-256"
+	case "ES384":
+		return j.kty == "EC" && j.crv == "P-384"
+	case "ES512":
+		return j.kty == "EC" && j.crv == "P-521"
+	}
+	return false
+}
+
+func (j jsonWebKey) describe() string {
+	s := j.kty
+	if j.crv != "" {
+		s += " " + j.crv
+	}
+	if j.alg != "" {
+		s += " for " + j.alg
+	}
+	return s
+}
+
+// rawJWK is the wire form of a JWK, RFC 7517 and RFC 7518 section 6.
+type rawJWK struct {
+	Kty string `json:"kty"`
+	Kid string `json:"kid"`
+	Use string `json:"use"`
+	Alg string `json:"alg"`
+	N   string `json:"n"`
+	E   string `json:"e"`
+	Crv string `json:"crv"`
+	X   string `json:"x"`
+	Y   string `json:"y"`
+}
+
+// parseJWKS keeps the signature keys of a JWKS document. A key it cannot use
+// is skipped, not an error: one odd entry must not lock out the others.
+func parseJWKS(body []byte) ([]jsonWebKey, error) {
+	var doc struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil, newError(ErrServer.Code, "jwks: not a JSON Web Key Set: "+err.Error())
+	}
+	if doc.Keys == nil {
+		return nil, newError(ErrServer.Code, `jwks: no "keys" array`)
+	}
+	keys := make([]jsonWebKey, 0, len(doc.Keys))
+	for _, msg := range doc.Keys {
+		var raw rawJWK
+		if json.Unmarshal(msg, &raw) != nil {
+			continue
+		}
+		if raw.Use != "" && raw.Use != "sig" {
+			continue
+		}
+		jwk, ok := raw.publicKey()
+		if !ok {
+			continue
+		}
+		keys = append(keys, jwk)
+	}
+	return keys, nil
+}
+
+func (r rawJWK) publicKey() (jsonWebKey, bool) {
+	jwk := jsonWebKey{kid: r.Kid, kty: r.Kty, alg: r.Alg}
+	switch r.Kty {
+	case "RSA":
+		n, err1 := decodeB64URL(r.N)
+		e, err2 := decodeB64URL(r.E)
+		// Exponents beyond 32 bits are not real keys and would overflow int.
+		if err1 != nil || err2 != nil || len(n) == 0 || len(e) == 0 || len(e) > 4 {
+			return jwk, false
+		}
+		jwk.key = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+		return jwk, true
+	case "EC":
+		var curve elliptic.Curve
+		switch r.Crv {
+		case "P-256":
+			curve = elliptic.P256()
+		case "P-384":
+			curve = elliptic.P384()
+		case "P-521":
+			curve = elliptic.P521()
+		default:
+			return jwk, false
+		}
+		size := (curve.Params().BitSize + 7) / 8
+		x, err1 := decodeB64URL(r.X)
+		y, err2 := decodeB64URL(r.Y)
+		if err1 != nil || err2 != nil || len(x) > size || len(y) > size {
+			return jwk, false
+		}
+		// Uncompressed SEC 1 point: 0x04 || X || Y, each left-padded to size.
+		point := make([]byte, 1+2*size)
+		point[0] = 4
+		copy(point[1+size-len(x):1+size], x)
+		copy(point[1+2*size-len(y):], y)
+		pub, err := ecdsa.ParseUncompressedPublicKey(curve, point)
+		if err != nil {
+			return jwk, false
+		}
+		jwk.crv, jwk.key = r.Crv, pub
+		return jwk, true
+	}
+	return jwk, false
+}
+
+// decodeB64URL accepts base64url with or without padding; issuers differ.
+func decodeB64URL(s string) ([]byte, error) {
+	return base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+}

@@ -1,0 +1,386 @@
+package checksession
+
+import (
+	"context"
+	"crypto"
+	"crypto/elliptic"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeClock is a settable now for KeySet and Verifier.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// newTestKeySet is a KeySet over fetch with a fake clock.
+func newTestKeySet(fetch func(context.Context) ([]byte, error), clock *fakeClock) *KeySet {
+	ks := NewKeySet(fetch)
+	ks.now = clock.Now
+	return ks
+}
+
+// wantTokenError fails t unless err is invalid_token naming check.
+func wantTokenError(t *testing.T, err error, check string) {
+	t.Helper()
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error = %v (%T), want invalid_token %q", err, err, check)
+	}
+	if e.Code != ErrInvalidToken.Code || !strings.HasPrefix(e.Description, check+": ") {
+		t.Fatalf("error = %q, want invalid_token starting %q", e.Error(), check+": ")
+	}
+}
+
+func TestKeySetPicksKeyByKidAndAlg(t *testing.T) {
+	iss := newTestIssuer(t)
+	rsaKey, ecKey := iss.RSA(), iss.EC()
+	other := testSigningKey{Kid: "rsa-other", Private: testRSAKey(t, 7)}
+	p384 := testSigningKey{Kid: "ec-384", Private: testECKeyOn(t, elliptic.P384(), 0)}
+	with := func(jwk map[string]any, name string, value any) map[string]any {
+		out := map[string]any{}
+		for k, v := range jwk {
+			out[k] = v
+		}
+		if value == nil {
+			delete(out, name)
+		} else {
+			out[name] = value
+		}
+		return out
+	}
+
+	tests := []struct {
+		name      string
+		jwks      []byte
+		kid, alg  string
+		want      crypto.PublicKey // nil: an error naming wantCheck
+		wantCheck string
+	}{
+		{"RSA kid gives its key for RS256", testJWKS(jwkOf(rsaKey), jwkOf(ecKey)), "rsa-0", "RS256", rsaKey.Public(), ""},
+		{"RSA key also serves PS256", testJWKS(jwkOf(rsaKey)), "rsa-0", "PS256", rsaKey.Public(), ""},
+		{"P-256 kid gives its key for ES256", testJWKS(jwkOf(rsaKey), jwkOf(ecKey)), "ec-0", "ES256", ecKey.Public(), ""},
+		{"P-384 key serves ES384", testJWKS(jwkOf(p384)), "ec-384", "ES384", p384.Public(), ""},
+		{"key without use is usable", testJWKS(with(jwkOf(rsaKey), "use", nil)), "rsa-0", "RS256", rsaKey.Public(), ""},
+		{"RSA kid asked for ES256 is alg confusion", testJWKS(jwkOf(rsaKey)), "rsa-0", "ES256", nil, "alg"},
+		{"EC kid asked for RS256 is alg confusion", testJWKS(jwkOf(ecKey)), "ec-0", "RS256", nil, "alg"},
+		{"P-256 key refused for ES384", testJWKS(jwkOf(ecKey)), "ec-0", "ES384", nil, "alg"},
+		{"P-384 key refused for ES256", testJWKS(jwkOf(p384)), "ec-384", "ES256", nil, "alg"},
+		{"key whose alg is RS512 refused for RS256", testJWKS(with(jwkOf(rsaKey), "alg", "RS512")), "rsa-0", "RS256", nil, "alg"},
+		{"key whose alg matches is used", testJWKS(with(jwkOf(rsaKey), "alg", "RS256")), "rsa-0", "RS256", rsaKey.Public(), ""},
+		{"encryption key is ignored", testJWKS(with(jwkOf(rsaKey), "use", "enc")), "rsa-0", "RS256", nil, "signature"},
+		{"symmetric key never serves HS256", testJWKS(map[string]any{"kty": "oct", "kid": "h", "k": "c2VjcmV0"}), "h", "HS256", nil, "signature"},
+		{"unknown kid names signature", testJWKS(jwkOf(rsaKey)), "nope", "RS256", nil, "signature"},
+		{"no kid with one usable key picks it", testJWKS(jwkOf(rsaKey), jwkOf(ecKey)), "", "RS256", rsaKey.Public(), ""},
+		{"no kid with two usable keys fails", testJWKS(jwkOf(rsaKey), jwkOf(other)), "", "RS256", nil, "signature"},
+		{"broken RSA entry is skipped, the rest still work", testJWKS(with(jwkOf(other), "n", "!!"), jwkOf(rsaKey)), "rsa-0", "RS256", rsaKey.Public(), ""},
+		{"EC point off the curve is skipped", testJWKS(with(jwkOf(ecKey), "y", jwkOf(p384)["x"])), "ec-0", "ES256", nil, "signature"},
+		{"padded base64url is accepted", testJWKS(with(jwkOf(rsaKey), "e", "AQAB")), "rsa-0", "RS256", rsaKey.Public(), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ks := newTestKeySet(func(context.Context) ([]byte, error) { return tt.jwks, nil }, newFakeClock(testNow))
+			got, err := ks.Key(context.Background(), tt.kid, tt.alg)
+			if tt.want == nil {
+				wantTokenError(t, err, tt.wantCheck)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Key: %v", err)
+			}
+			if eq, ok := got.(interface{ Equal(crypto.PublicKey) bool }); !ok || !eq.Equal(tt.want) {
+				t.Fatalf("Key returned %T, not the expected key", got)
+			}
+		})
+	}
+}
+
+func TestKeySetRejectsUnusableDocuments(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+	}{
+		{"not JSON", "<html>"},
+		{"no keys array", `{"issuer":"x"}`},
+		{"keys not an array", `{"keys":{}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ks := newTestKeySet(func(context.Context) ([]byte, error) { return []byte(tt.body), nil }, newFakeClock(testNow))
+			_, err := ks.Key(context.Background(), "k", "RS256")
+			if !errors.Is(err, ErrServer) {
+				t.Fatalf("Key error = %v, want server_error", err)
+			}
+		})
+	}
+}
+
+// step is one Key call in a scripted KeySet test.
+type step struct {
+	advance     time.Duration // clock moves before the call
+	rotate      bool          // issuer rotates its RSA key before the call
+	kid         string        // "" with current: the issuer's current RSA kid
+	current     bool
+	wantFetches int32
+	wantCheck   string // "" means Key succeeds
+}
+
+func runSteps(t *testing.T, steps []step) {
+	t.Helper()
+	iss := newTestIssuer(t)
+	clock := newFakeClock(testNow)
+	ks := newTestKeySet(iss.Fetch, clock)
+	for i, s := range steps {
+		clock.Advance(s.advance)
+		if s.rotate {
+			iss.Rotate(t)
+		}
+		kid := s.kid
+		if s.current {
+			kid = iss.RSA().Kid
+		}
+		_, err := ks.Key(context.Background(), kid, "RS256")
+		if s.wantCheck == "" && err != nil {
+			t.Fatalf("step %d (kid %q): %v", i, kid, err)
+		}
+		if s.wantCheck != "" {
+			wantTokenError(t, err, s.wantCheck)
+		}
+		if got := iss.Fetches.Load(); got != s.wantFetches {
+			t.Fatalf("step %d (kid %q): %d fetches so far, want %d", i, kid, got, s.wantFetches)
+		}
+	}
+}
+
+func TestKeySetRotationAndRefetchLimit(t *testing.T) {
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"known kid is served from cache", []step{
+			{current: true, wantFetches: 1},
+			{current: true, wantFetches: 1},
+			{advance: time.Hour, current: true, wantFetches: 1},
+		}},
+		{"new kid after rotation refetches once and passes", []step{
+			{current: true, wantFetches: 1},
+			{advance: time.Hour, rotate: true, current: true, wantFetches: 2},
+			{current: true, wantFetches: 2},
+		}},
+		{"unknown kid fails after exactly one fetch", []step{
+			{kid: "forged", wantFetches: 1, wantCheck: "signature"},
+		}},
+		{"unknown kid refetches once, then not again within the cooldown", []step{
+			{current: true, wantFetches: 1},
+			{advance: refetchCooldown, kid: "forged-1", wantFetches: 2, wantCheck: "signature"},
+			{kid: "forged-2", wantFetches: 2, wantCheck: "signature"},
+			{advance: refetchCooldown - time.Second, kid: "forged-3", wantFetches: 2, wantCheck: "signature"},
+			{advance: time.Second, kid: "forged-4", wantFetches: 3, wantCheck: "signature"},
+		}},
+		{"rotation within the cooldown is picked up once it ends", []step{
+			{current: true, wantFetches: 1},
+			{rotate: true, current: true, wantFetches: 1, wantCheck: "signature"},
+			{advance: refetchCooldown, current: true, wantFetches: 2},
+		}},
+		{"known kid of the wrong type does not refetch", []step{
+			{current: true, wantFetches: 1},
+			{advance: time.Hour, kid: "ec-0", wantFetches: 1, wantCheck: "alg"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { runSteps(t, tt.steps) })
+	}
+}
+
+func TestKeySetFloodOfUnknownKidsFetchesOnce(t *testing.T) {
+	iss := newTestIssuer(t)
+	clock := newFakeClock(testNow)
+	ks := newTestKeySet(iss.Fetch, clock)
+	if _, err := ks.Key(context.Background(), "rsa-0", "RS256"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Hour)
+	for i := range 1000 {
+		_, err := ks.Key(context.Background(), "forged-"+string(rune('a'+i%26)), "RS256")
+		wantTokenError(t, err, "signature")
+	}
+	if got := iss.Fetches.Load(); got != 2 {
+		t.Fatalf("1000 unknown kids caused %d fetches, want 2 (initial + one refetch)", got)
+	}
+}
+
+// waitingCtx reports, once, when a caller starts waiting on it (Done).
+type waitingCtx struct {
+	context.Context
+	once    sync.Once
+	waiting func()
+}
+
+func (c *waitingCtx) Done() <-chan struct{} {
+	c.once.Do(c.waiting)
+	return c.Context.Done()
+}
+
+func TestKeySetConcurrentCallersShareOneFetch(t *testing.T) {
+	const callers = 20
+	iss := newTestIssuer(t)
+	var waiting sync.WaitGroup
+	waiting.Add(callers)
+	allWaiting := make(chan struct{})
+	go func() { waiting.Wait(); close(allWaiting) }()
+
+	var fetches atomic.Int32
+	var fetchedEarly atomic.Bool
+	ks := newTestKeySet(func(ctx context.Context) ([]byte, error) {
+		fetches.Add(1)
+		select {
+		case <-allWaiting:
+		case <-time.After(5 * time.Second):
+			fetchedEarly.Store(true) // callers are not waiting on a shared fetch
+		}
+		return iss.JWKS(), nil
+	}, newFakeClock(testNow))
+
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for range callers {
+		wg.Go(func() {
+			ctx := &waitingCtx{Context: context.Background(), waiting: waiting.Done}
+			_, err := ks.Key(ctx, "rsa-0", "RS256")
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("Key: %v", err)
+		}
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Errorf("%d concurrent callers caused %d fetches, want 1", callers, n)
+	}
+	if fetchedEarly.Load() {
+		t.Errorf("the fetch finished before all %d callers were waiting on it", callers)
+	}
+}
+
+func TestKeySetFetchFailureIsReturnedAndNotCached(t *testing.T) {
+	iss := newTestIssuer(t)
+	clock := newFakeClock(testNow)
+	var fail atomic.Bool
+	var fetches atomic.Int32
+	ks := newTestKeySet(func(ctx context.Context) ([]byte, error) {
+		fetches.Add(1)
+		if fail.Load() {
+			return nil, newError(ErrNetwork.Code, "Failed to fetch")
+		}
+		return iss.JWKS(), nil
+	}, clock)
+
+	tests := []struct {
+		name        string
+		fail        bool
+		advance     time.Duration
+		kid         string
+		wantErr     *Error // nil: success
+		wantFetches int32
+	}{
+		{"first fetch fails with network_error", true, 0, "rsa-0", ErrNetwork, 1},
+		{"next call fetches again and succeeds", false, 0, "rsa-0", nil, 2},
+		{"failed refetch for a new kid is network_error", true, time.Hour, "rsa-new", ErrNetwork, 3},
+		{"failed refetch keeps the cached keys", true, 0, "rsa-0", nil, 3},
+		{"failed refetch does not start the cooldown", false, 0, "rsa-new", ErrInvalidToken, 4},
+	}
+	for _, tt := range tests {
+		fail.Store(tt.fail)
+		clock.Advance(tt.advance)
+		_, err := ks.Key(context.Background(), tt.kid, "RS256")
+		if tt.wantErr == nil && err != nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+			t.Fatalf("%s: error = %v, want %v", tt.name, err, tt.wantErr)
+		}
+		if got := fetches.Load(); got != tt.wantFetches {
+			t.Fatalf("%s: %d fetches, want %d", tt.name, got, tt.wantFetches)
+		}
+	}
+}
+
+func TestKeySetCallerGivingUpDoesNotFailOthers(t *testing.T) {
+	iss := newTestIssuer(t)
+	release := make(chan struct{})
+	started := make(chan struct{})
+	ks := newTestKeySet(func(ctx context.Context) ([]byte, error) {
+		close(started)
+		<-release
+		return iss.JWKS(), ctx.Err()
+	}, newFakeClock(testNow))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { _, err := ks.Key(ctx, "rsa-0", "RS256"); first <- err }()
+	<-started
+	second := make(chan error, 1)
+	go func() { _, err := ks.Key(context.Background(), "rsa-0", "RS256"); second <- err }()
+
+	cancel()
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled caller got %v, want context.Canceled", err)
+	}
+	close(release)
+	if err := <-second; err != nil {
+		t.Fatalf("the other caller got %v, want the key", err)
+	}
+}
+
+func TestKeySetWaitersGetTheirOwnFetchError(t *testing.T) {
+	release := make(chan struct{})
+	var fetches atomic.Int32
+	ks := newTestKeySet(func(ctx context.Context) ([]byte, error) {
+		fetches.Add(1)
+		<-release
+		return nil, newError(ErrNetwork.Code, "Failed to fetch")
+	}, newFakeClock(testNow))
+
+	const callers = 2
+	var waiting sync.WaitGroup
+	waiting.Add(callers)
+	errs := make(chan error, callers)
+	for range callers {
+		go func() {
+			_, err := ks.Key(&waitingCtx{Context: context.Background(), waiting: waiting.Done}, "k", "RS256")
+			errs <- err
+		}()
+	}
+	waiting.Wait()
+	close(release)
+	a, b := <-errs, <-errs
+	if !errors.Is(a, ErrNetwork) || !errors.Is(b, ErrNetwork) {
+		t.Fatalf("errors = %v, %v; want network_error for both", a, b)
+	}
+	// Callers stamp their request's state on the error; sharing one would race.
+	if a.(*Error) == b.(*Error) {
+		t.Fatal("two callers got the same *Error")
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Fatalf("%d fetches, want 1", n)
+	}
+}

@@ -1,0 +1,328 @@
+package checksession
+
+import (
+	"encoding/json"
+	"math"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Defaults, as API.md states them.
+const (
+	DefaultResponseType      = "code"
+	DefaultScope             = "openid profile email"
+	DefaultTimeout           = 60 * time.Second
+	DefaultLeeway            = 60 * time.Second
+	DefaultRenewBeforeExpiry = 60 * time.Second
+	MaxLeeway                = 300 * time.Second
+	// minSessionPoll is the poll interval under which a warning is logged:
+	// servers rate-limit /authorize.
+	minSessionPoll = 60 * time.Second
+)
+
+// Options configures a Client. Field names mirror the JS options
+// (clientId → ClientID, timeoutInSeconds → Timeout). Zero values take the
+// defaults; the pointer fields are pointers because their zero is a valid
+// choice that differs from the default.
+type Options struct {
+	Domain       string // authorization server base URL; https:// is assumed without a scheme
+	ClientID     string
+	RedirectURI  string // default: the page's origin
+	ResponseType string // "code" (default), "id_token token", "id_token", "token"
+	Scope        string // default "openid profile email"
+	Audience     string
+
+	Timeout           time.Duration  // default 60 s
+	Leeway            *time.Duration // default 60 s; 0 to 300 s
+	AutoRenew         *bool          // default true
+	RenewBeforeExpiry *time.Duration // default 60 s
+
+	// Endpoint overrides; empty means from discovery, else Auth0's paths.
+	Issuer                string
+	AuthorizationEndpoint string
+	TokenEndpoint         string
+	JWKSURI               string
+	EndSessionEndpoint    string
+
+	SessionCheckInterval time.Duration // 0: off
+	Debug                bool
+
+	// Logger receives debug lines when Debug is set.
+	Logger func(string)
+	// OnEvent receives "renewed" (payload map[string]any, the JS AuthResult),
+	// "renew_error" and "session_ended" (payload *Error).
+	OnEvent func(name string, payload any)
+}
+
+// settings is Options after defaults and validation: what the client runs on.
+type settings struct {
+	Options
+	domain            *url.URL
+	timeout           time.Duration
+	leeway            time.Duration
+	autoRenew         bool
+	renewBeforeExpiry time.Duration
+}
+
+var responseTypes = map[string]bool{"code": true, "id_token token": true, "id_token": true, "token": true}
+
+// normalizeResponseType accepts the space-separated values in any order
+// ("token id_token" is "id_token token").
+func normalizeResponseType(s string) string {
+	parts := strings.Fields(s)
+	sort.Strings(parts)
+	return strings.Join(parts, " ")
+}
+
+// validate applies defaults and checks every option, naming the one at fault.
+func (o Options) validate(pageOrigin string) (*settings, error) {
+	s := &settings{Options: o}
+	if strings.TrimSpace(o.Domain) == "" {
+		return nil, configError("domain", "is required")
+	}
+	d, err := parseDomain(o.Domain)
+	if err != nil {
+		return nil, configError("domain", err.Error())
+	}
+	s.domain = d
+	if strings.TrimSpace(o.ClientID) == "" {
+		return nil, configError("clientId", "is required")
+	}
+	if o.ResponseType == "" {
+		s.ResponseType = DefaultResponseType
+	}
+	s.ResponseType = normalizeResponseType(s.ResponseType)
+	if !responseTypes[s.ResponseType] {
+		return nil, configError("responseType", `must be "code", "id_token token", "id_token" or "token", got "`+o.ResponseType+`"`)
+	}
+	if s.Scope == "" {
+		s.Scope = DefaultScope
+	}
+	if s.RedirectURI == "" {
+		s.RedirectURI = pageOrigin
+	}
+	if err := checkRedirectOrigin(s.RedirectURI, pageOrigin); err != nil {
+		return nil, err
+	}
+	s.timeout = DefaultTimeout
+	if o.Timeout < 0 {
+		return nil, configError("timeoutInSeconds", "must be positive")
+	}
+	if o.Timeout > 0 {
+		s.timeout = o.Timeout
+	}
+	s.leeway = DefaultLeeway
+	if o.Leeway != nil {
+		if *o.Leeway < 0 || *o.Leeway > MaxLeeway {
+			return nil, configError("leewayInSeconds", "must be between 0 and 300")
+		}
+		s.leeway = *o.Leeway
+	}
+	s.autoRenew = o.AutoRenew == nil || *o.AutoRenew
+	s.renewBeforeExpiry = DefaultRenewBeforeExpiry
+	if o.RenewBeforeExpiry != nil {
+		if *o.RenewBeforeExpiry < 0 {
+			return nil, configError("renewBeforeExpiryInSeconds", "must not be negative")
+		}
+		s.renewBeforeExpiry = *o.RenewBeforeExpiry
+	}
+	if o.SessionCheckInterval < 0 {
+		return nil, configError("sessionCheckIntervalInSeconds", "must not be negative")
+	}
+	for name, v := range map[string]string{
+		"issuer": o.Issuer, "authorizationEndpoint": o.AuthorizationEndpoint,
+		"tokenEndpoint": o.TokenEndpoint, "jwksUri": o.JWKSURI, "endSessionEndpoint": o.EndSessionEndpoint,
+	} {
+		if v == "" {
+			continue
+		}
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, configError(name, "must be an absolute http(s) URL, got "+quote(v))
+		}
+	}
+	return s, nil
+}
+
+// parseDomain turns "login.example.com" or "https://login.example.com/" into a
+// base URL without a trailing slash.
+func parseDomain(domain string) (*url.URL, error) {
+	d := strings.TrimSpace(domain)
+	if !strings.Contains(d, "://") {
+		d = "https://" + d
+	}
+	u, err := url.Parse(d)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return nil, errorString("scheme must be https or http, got " + quote(u.Scheme))
+	}
+	if u.Host == "" {
+		return nil, errorString("has no host: " + quote(domain))
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, errorString("must be a base URL without query, fragment or credentials: " + quote(domain))
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+// checkRedirectOrigin is auth0.js's origin_mismatch rule: web_message posts to
+// the redirect URI's origin, so any other origin can only time out.
+func checkRedirectOrigin(redirectURI, pageOrigin string) error {
+	u, err := url.Parse(redirectURI)
+	if err != nil || u.Host == "" {
+		return configError("redirectUri", "must be an absolute URL, got "+quote(redirectURI))
+	}
+	if origin(u) != pageOrigin {
+		return newError(ErrOriginMismatch.Code, "redirectUri "+quote(redirectURI)+
+			" is not on the page's origin "+quote(pageOrigin)+": the server's answer would never reach this page")
+	}
+	return nil
+}
+
+func origin(u *url.URL) string { return u.Scheme + "://" + u.Host }
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// ParseOptions reads options as the JS createClient receives them (decoded
+// from JSON). Unknown options, and known ones of the wrong type, are
+// invalid_configuration errors that name the option.
+func ParseOptions(raw map[string]any) (Options, error) {
+	var o Options
+	r := reader{raw: raw}
+	o.Domain = r.str("domain")
+	o.ClientID = r.str("clientId")
+	if alias := r.str("clientID"); alias != "" {
+		if o.ClientID != "" && o.ClientID != alias {
+			r.fail("clientID", "conflicts with clientId")
+		}
+		o.ClientID = alias
+	}
+	o.RedirectURI = r.str("redirectUri")
+	o.ResponseType = r.str("responseType")
+	o.Scope = r.str("scope")
+	o.Audience = r.str("audience")
+	o.Timeout = r.seconds("timeoutInSeconds")
+	if r.has("leewayInSeconds") {
+		l := r.seconds("leewayInSeconds")
+		o.Leeway = &l
+	}
+	if r.has("autoRenew") {
+		b := r.boolean("autoRenew")
+		o.AutoRenew = &b
+	}
+	if r.has("renewBeforeExpiryInSeconds") {
+		d := r.seconds("renewBeforeExpiryInSeconds")
+		o.RenewBeforeExpiry = &d
+	}
+	o.Issuer = r.str("issuer")
+	o.AuthorizationEndpoint = r.str("authorizationEndpoint")
+	o.TokenEndpoint = r.str("tokenEndpoint")
+	o.JWKSURI = r.str("jwksUri")
+	o.EndSessionEndpoint = r.str("endSessionEndpoint")
+	o.SessionCheckInterval = r.seconds("sessionCheckIntervalInSeconds")
+	o.Debug = r.boolean("debug")
+	r.str("wasmUrl") // the loader's option; known here so it is not "unknown"
+	if r.err != nil {
+		return Options{}, r.err
+	}
+	if unknown := r.unknown(); unknown != "" {
+		return Options{}, configError(unknown, "is not an option (see API.md)")
+	}
+	return o, nil
+}
+
+// reader pulls typed values out of a decoded JSON object, remembering the
+// first error and which keys it has seen.
+type reader struct {
+	raw  map[string]any
+	seen map[string]bool
+	err  error
+}
+
+func (r *reader) has(key string) bool {
+	v, ok := r.raw[key]
+	return ok && v != nil
+}
+
+func (r *reader) get(key string) (any, bool) {
+	if r.seen == nil {
+		r.seen = map[string]bool{}
+	}
+	r.seen[key] = true
+	v, ok := r.raw[key]
+	if !ok || v == nil {
+		return nil, false
+	}
+	return v, true
+}
+
+func (r *reader) fail(key, problem string) {
+	if r.err == nil {
+		r.err = configError(key, problem)
+	}
+}
+
+func (r *reader) str(key string) string {
+	v, ok := r.get(key)
+	if !ok {
+		return ""
+	}
+	s, isStr := v.(string)
+	if !isStr {
+		r.fail(key, "must be a string")
+	}
+	return s
+}
+
+func (r *reader) boolean(key string) bool {
+	v, ok := r.get(key)
+	if !ok {
+		return false
+	}
+	b, isBool := v.(bool)
+	if !isBool {
+		r.fail(key, "must be true or false")
+	}
+	return b
+}
+
+// seconds reads a number of seconds (fractions allowed) as a Duration.
+func (r *reader) seconds(key string) time.Duration {
+	v, ok := r.get(key)
+	if !ok {
+		return 0
+	}
+	f, isNum := v.(float64)
+	if !isNum || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e7 {
+		r.fail(key, "must be a number of seconds between 0 and 10000000")
+		return 0
+	}
+	return time.Duration(f * float64(time.Second))
+}
+
+// unknown returns the first key (sorted, for a stable message) never read.
+func (r *reader) unknown() string {
+	var keys []string
+	for k := range r.raw {
+		if !r.seen[k] {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	if len(keys) == 0 {
+		return ""
+	}
+	return keys[0]
+}

@@ -1,0 +1,184 @@
+package checksession
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"strings"
+)
+
+// storagePrefix names the sessionStorage entries that carry an interactive
+// login's transaction across the redirect; one entry per state.
+const storagePrefix = "silentauth.tx."
+
+func (c *Client) storageKey(state string) string {
+	return storagePrefix + c.s.ClientID + "." + state
+}
+
+// LoginWithRedirect navigates to /authorize without prompt=none: what the
+// seed says to do after login_required. The code flow answers in the query,
+// the implicit ones in the fragment. State, nonce and the PKCE verifier wait
+// in sessionStorage until HandleRedirectCallback takes them.
+func (c *Client) LoginWithRedirect(ctx context.Context, p AuthorizeParams) error {
+	if c.ctx.Err() != nil {
+		return ErrDestroyed
+	}
+	r, err := c.s.resolve(p)
+	if err != nil {
+		return err
+	}
+	if r.extra["prompt"] == "none" {
+		return configError("prompt", "loginWithRedirect is the interactive login; use checkSession for prompt=none")
+	}
+	m, err := c.disc.metadata(ctx)
+	if err != nil {
+		return err
+	}
+	t := newTransaction(r, c.s.RedirectURI)
+	mode := "fragment"
+	if t.ResponseType == "code" {
+		mode = "query"
+	}
+	u, err := authorizeURL(m.AuthorizationEndpoint, c.s.ClientID, t, r, mode)
+	if err != nil {
+		return err
+	}
+	raw, _ := json.Marshal(t)
+	if err := c.browser.SessionStorage().Set(c.storageKey(t.State), string(raw)); err != nil {
+		return configError("sessionStorage", "cannot store the login transaction: "+err.Error())
+	}
+	c.debug("interactive login: " + u)
+	return c.browser.Navigate(u)
+}
+
+// responseParams are the names a redirect response may carry, removed from
+// the address bar once handled.
+var responseParams = []string{"code", "state", "iss", "error", "error_description", "error_uri",
+	"access_token", "id_token", "token_type", "expires_in", "scope", "session_state"}
+
+// HandleRedirectCallback validates the response of an interactive login in
+// url (location.href when empty) exactly as CheckSession validates a silent
+// one, takes the transaction out of storage so the URL cannot be replayed,
+// and removes the response from the address bar.
+func (c *Client) HandleRedirectCallback(ctx context.Context, rawURL string) (*AuthResult, error) {
+	if c.ctx.Err() != nil {
+		return nil, ErrDestroyed
+	}
+	if rawURL == "" {
+		rawURL = c.browser.Location()
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, newError(ErrInvalidState.Code, "the callback URL cannot be parsed: "+err.Error())
+	}
+	params := u.Query()
+	fromFragment := false
+	if frag, err := url.ParseQuery(u.Fragment); err == nil && (frag.Has("state") || frag.Has("error")) {
+		params, fromFragment = frag, true
+	}
+	state := params.Get("state")
+	if state == "" {
+		return nil, newError(ErrInvalidState.Code, "the callback URL carries no state: it is not an authorization response")
+	}
+	store := c.browser.SessionStorage()
+	key := c.storageKey(state)
+	raw, ok := store.Get(key)
+	if !ok {
+		return nil, &Error{Code: ErrInvalidState.Code, State: state,
+			Description: "state is unknown or was already used: this callback was not started by this client, or it is a replay"}
+	}
+	// One use only, whatever the outcome.
+	store.Remove(key)
+	c.cleanAddressBar(u, fromFragment)
+
+	var t transaction
+	if err := json.Unmarshal([]byte(raw), &t); err != nil || !sameSecret(t.State, state) {
+		return nil, &Error{Code: ErrInvalidState.Code, State: state, Description: "the stored transaction for this state is damaged"}
+	}
+	resp, problem := parseResponseFields(func(k string) (any, bool) {
+		if !params.Has(k) {
+			return nil, false
+		}
+		return params.Get(k), true
+	})
+	if problem != "" {
+		return nil, &Error{Code: ErrInvalidToken.Code, State: state, Description: "the callback is malformed: " + problem}
+	}
+	m, err := c.disc.metadata(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.complete(ctx, m, &t, resp)
+	if err != nil {
+		return nil, err
+	}
+	c.renewer.succeeded(res)
+	return res, nil
+}
+
+// cleanAddressBar removes the response parameters from the address bar.
+func (c *Client) cleanAddressBar(u *url.URL, fromFragment bool) {
+	clean := *u
+	if fromFragment {
+		clean.Fragment, clean.RawFragment = "", ""
+	} else {
+		q := clean.Query()
+		for _, p := range responseParams {
+			q.Del(p)
+		}
+		clean.RawQuery = q.Encode()
+	}
+	if err := c.browser.ReplaceLocation(clean.String()); err != nil {
+		c.debug("could not clean the address bar: " + err.Error())
+	}
+}
+
+// Logout forgets the tokens and, unless LocalOnly, navigates to the
+// server's end-session endpoint: Auth0's /v2/logout takes client_id and
+// returnTo; an OpenID Provider's end_session_endpoint takes client_id,
+// post_logout_redirect_uri and id_token_hint.
+func (c *Client) Logout(ctx context.Context, p LogoutParams) error {
+	var idToken string
+	c.mu.Lock()
+	for _, res := range c.cache {
+		if res.IDToken != "" {
+			idToken = res.IDToken
+		}
+	}
+	c.mu.Unlock()
+	c.forget()
+	c.renewer.ended()
+	if p.LocalOnly {
+		return nil
+	}
+	m, err := c.disc.metadata(ctx)
+	if err != nil {
+		return err
+	}
+	if m.EndSessionEndpoint == "" {
+		return configError("endSessionEndpoint", "the server names no end-session endpoint; set endSessionEndpoint or use logout({localOnly: true})")
+	}
+	u, err := url.Parse(m.EndSessionEndpoint)
+	if err != nil {
+		return configError("endSessionEndpoint", err.Error())
+	}
+	q := u.Query()
+	for k, v := range p.Extra {
+		q.Set(k, v)
+	}
+	q.Set("client_id", c.s.ClientID)
+	if strings.HasSuffix(u.Path, "/v2/logout") {
+		if p.ReturnTo != "" {
+			q.Set("returnTo", p.ReturnTo)
+		}
+	} else {
+		if p.ReturnTo != "" {
+			q.Set("post_logout_redirect_uri", p.ReturnTo)
+		}
+		if idToken != "" {
+			q.Set("id_token_hint", idToken)
+		}
+	}
+	u.RawQuery = q.Encode()
+	return c.browser.Navigate(u.String())
+}

@@ -1,0 +1,234 @@
+package checksession
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Renewal timing. Due-ness is judged on the wall clock every checkInterval
+// (and at once on a wake-up), so a tab that slept or was throttled renews as
+// soon as it runs again instead of trusting one long timer.
+const (
+	checkInterval = 5 * time.Second
+	retryFloor    = 5 * time.Second
+	retryCap      = 2 * time.Minute
+)
+
+// PageSignals is optionally implemented by a Browser that can tell when the
+// page may have slept or come back (visibilitychange, focus, online) and
+// whether it is visible. Without it renewal relies on the check interval.
+type PageSignals interface {
+	// Wake returns a channel that receives when the page becomes visible,
+	// gains focus or goes online.
+	Wake() <-chan struct{}
+	// Hidden reports document.visibilityState == "hidden".
+	Hidden() bool
+}
+
+// renewer keeps the default request's tokens fresh: it renews at
+// expiresAt - renewBeforeExpiry, retries failures that may pass with growing
+// jittered delays, and stops when the server says the user must log in.
+type renewer struct {
+	c *Client
+
+	mu       sync.Mutex
+	enabled  bool      // autoRenew is on (option, or startAutoRenew)
+	session  bool      // a session is known: a result arrived and none ended it
+	dueAt    time.Time // next renewal on the wall clock
+	expires  time.Time // current token's expiry
+	attempt  int       // consecutive failures
+	lastPoll time.Time
+	running  bool
+	stopLoop context.CancelFunc
+}
+
+func newRenewer(c *Client) *renewer {
+	return &renewer{c: c, enabled: c.s.autoRenew}
+}
+
+// succeeded records a result from any silent request and schedules the next.
+func (r *renewer) succeeded(res *AuthResult) {
+	r.mu.Lock()
+	r.session = true
+	r.attempt = 0
+	r.expires = res.ExpiresAt
+	r.lastPoll = r.c.clock.Now()
+	if !res.ExpiresAt.IsZero() {
+		r.dueAt = res.ExpiresAt.Add(-r.c.s.renewBeforeExpiry)
+	}
+	r.mu.Unlock()
+	r.c.debug("renewed; next renewal due at " + r.dueAt.Format(time.RFC3339))
+	r.c.emit("renewed", res.JSObject())
+	r.ensureLoop()
+}
+
+// failed records a failed silent request.
+func (r *renewer) failed(err error) {
+	e, ok := err.(*Error)
+	if !ok || e == ErrDestroyed {
+		return
+	}
+	r.mu.Lock()
+	hadSession := r.session
+	if EndsSession(err) {
+		r.session = false
+		r.dueAt = time.Time{}
+		r.mu.Unlock()
+		if hadSession {
+			r.c.debug("session ended: " + e.Error())
+			r.c.emit("session_ended", e)
+		}
+		return
+	}
+	if !hadSession || !retryable(e) {
+		r.mu.Unlock()
+		return
+	}
+	r.attempt++
+	now := r.c.clock.Now()
+	delay := backoff(r.attempt)
+	r.dueAt = now.Add(delay)
+	willRetry := r.enabled && now.Before(r.expires)
+	r.mu.Unlock()
+	if willRetry {
+		r.c.debug("renewal failed (" + e.Error() + "); retrying in " + delay.Round(time.Second).String())
+		r.c.emit("renew_error", e)
+	}
+}
+
+// retryable errors may pass on their own: nothing answered, or the server
+// had a bad moment.
+func retryable(e *Error) bool {
+	switch e.Code {
+	case ErrTimeout.Code, ErrNetwork.Code, ErrServer.Code, "temporarily_unavailable":
+		return true
+	}
+	return false
+}
+
+// backoff grows from retryFloor to retryCap with ±50 % jitter, never under
+// the floor, so many tabs or clients do not retry in step.
+func backoff(attempt int) time.Duration {
+	d := retryFloor << min(attempt-1, 8)
+	if d > retryCap {
+		d = retryCap
+	}
+	j := time.Duration(float64(d) * (0.5 + rand.Float64()))
+	return max(j, retryFloor)
+}
+
+// start turns auto-renew on (startAutoRenew).
+func (r *renewer) start() {
+	r.mu.Lock()
+	r.enabled = true
+	r.mu.Unlock()
+	r.ensureLoop()
+}
+
+// pause turns auto-renew off (stopAutoRenew); the session stays known.
+func (r *renewer) pause() {
+	r.mu.Lock()
+	r.enabled = false
+	r.mu.Unlock()
+}
+
+// stop ends the loop for good (destroy).
+func (r *renewer) stop() {
+	r.mu.Lock()
+	r.enabled = false
+	if r.stopLoop != nil {
+		r.stopLoop()
+		r.stopLoop = nil
+	}
+	r.mu.Unlock()
+}
+
+// ensureLoop starts the checking goroutine once something needs it.
+func (r *renewer) ensureLoop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopLoop != nil || r.c.ctx.Err() != nil {
+		return
+	}
+	if !r.enabled && r.c.s.SessionCheckInterval == 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(r.c.ctx)
+	r.stopLoop = cancel
+	go r.loop(ctx)
+}
+
+func (r *renewer) loop(ctx context.Context) {
+	var wake <-chan struct{}
+	signals, _ := r.c.browser.(PageSignals)
+	if signals != nil {
+		wake = signals.Wake()
+	}
+	for {
+		t := r.c.clock.NewTimer(checkInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C():
+		case <-wake:
+			t.Stop()
+		}
+		if job := r.due(signals); job != "" {
+			r.c.debug(job + " starting")
+			r.run(ctx)
+		}
+	}
+}
+
+// due says what, if anything, should run now: a renewal or a session poll.
+func (r *renewer) due(signals PageSignals) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.session || r.running {
+		return ""
+	}
+	now := r.c.clock.Now()
+	if r.enabled && !r.dueAt.IsZero() && !now.Before(r.dueAt) {
+		if r.attempt > 0 && !now.Before(r.expires) {
+			// The token is gone and retries stopped; only a wake-up or a
+			// call tries again.
+			return ""
+		}
+		return "renewal"
+	}
+	poll := r.c.s.SessionCheckInterval
+	if poll > 0 && !now.Before(r.lastPoll.Add(poll)) && (signals == nil || !signals.Hidden()) {
+		r.lastPoll = now
+		return "session poll"
+	}
+	return ""
+}
+
+func (r *renewer) run(ctx context.Context) {
+	r.mu.Lock()
+	r.running = true
+	r.mu.Unlock()
+	// CheckSession reports to succeeded/failed itself; errors here are
+	// already turned into events and never reach the page as a rejection.
+	_, _ = r.c.CheckSession(ctx, AuthorizeParams{})
+	r.mu.Lock()
+	r.running = false
+	r.mu.Unlock()
+}
+
+// StartAutoRenew turns renewal before expiry on.
+func (c *Client) StartAutoRenew() { c.renewer.start() }
+
+// StopAutoRenew turns it off; tokens and the session stay.
+func (c *Client) StopAutoRenew() { c.renewer.pause() }
+
+// ended forgets the session without an event: the user logged out here.
+func (r *renewer) ended() {
+	r.mu.Lock()
+	r.session = false
+	r.dueAt = time.Time{}
+	r.mu.Unlock()
+}

@@ -1,0 +1,56 @@
+package checksession
+
+import "time"
+
+// AuthResult is a successful answer. Fields the response type does not
+// produce are left empty and are absent from JSObject.
+type AuthResult struct {
+	AccessToken    string
+	IDToken        string
+	IDTokenPayload map[string]any
+	// ExpiresIn is expires_in as the server sent it, in seconds (0: not sent).
+	ExpiresIn int64
+	// ExpiresAt is when the access token (or, without one, the ID token)
+	// expires on the local clock: receipt time plus its lifetime.
+	ExpiresAt time.Time
+	TokenType string
+	Scope     string
+	State     string
+}
+
+// JSObject is the result with API.md's JS names; expiresAt is epoch ms.
+func (r *AuthResult) JSObject() map[string]any {
+	o := map[string]any{}
+	if r.AccessToken != "" {
+		o["accessToken"] = r.AccessToken
+	}
+	if r.IDToken != "" {
+		o["idToken"] = r.IDToken
+		o["idTokenPayload"] = r.IDTokenPayload
+	}
+	if r.ExpiresIn > 0 {
+		o["expiresIn"] = r.ExpiresIn
+	}
+	if !r.ExpiresAt.IsZero() {
+		o["expiresAt"] = r.ExpiresAt.UnixMilli()
+	}
+	if r.TokenType != "" {
+		o["tokenType"] = r.TokenType
+	}
+	if r.Scope != "" {
+		o["scope"] = r.Scope
+	}
+	if r.State != "" {
+		o["state"] = r.State
+	}
+	return o
+}
+
+// JSObject is the error as JS sees it: error, error_description, state.
+func (e *Error) JSObject() map[string]any {
+	o := map[string]any{"error": e.Code, "error_description": e.Description}
+	if e.State != "" {
+		o["state"] = e.State
+	}
+	return o
+}
