@@ -1,0 +1,220 @@
+// A real OpenID Provider (oidc-provider 9.13.x) configured as the test peer for
+// silentauth: web_message response mode, prompt=none errors on demand, short
+// access tokens. Development only: fixed cookie keys, in-memory storage, and the
+// built-in login page that accepts any user name and password.
+//
+//   node demo/oidcprovider/provider.mjs \
+//     --issuer http://localhost:3000 \
+//     --app-origin http://localhost:8080 [--app-origin http://127.0.0.1:8080] \
+//     --access-token-ttl 120
+//
+// Each flag can also come from the environment (OP_ISSUER, OP_APP_ORIGINS
+// comma-separated, OP_ACCESS_TOKEN_TTL); a flag wins over its variable.
+// Prints "READY <issuer>" on stdout once it accepts connections; the Go harness
+// (demo/internal/nodeop) waits for that line. See README.md next to this file
+// for the clients, the scopes and the login requests.
+
+import { parseArgs } from 'node:util';
+
+import Provider, { interactionPolicy } from 'oidc-provider';
+
+function fail(message) {
+  console.error(`provider.mjs: ${message}`);
+  process.exit(2);
+}
+
+function parseConfig() {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        issuer: { type: 'string' },
+        'app-origin': { type: 'string', multiple: true },
+        'access-token-ttl': { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    fail(err.message);
+  }
+
+  const issuerText = values.issuer ?? process.env.OP_ISSUER ?? 'http://localhost:3000';
+  let issuerURL;
+  try {
+    issuerURL = new URL(issuerText);
+  } catch {
+    fail(`--issuer ${JSON.stringify(issuerText)} is not a URL`);
+  }
+  // The issuer is the origin alone: discovery, the "iss" claim and the SDK's
+  // issuer check all compare it as a string, so a path or trailing slash here
+  // would be a different issuer from the one the tests expect.
+  if (issuerURL.protocol !== 'http:' || !issuerURL.port || issuerText !== issuerURL.origin) {
+    fail(`--issuer must look like http://localhost:PORT (got ${JSON.stringify(issuerText)})`);
+  }
+
+  const originArgs = values['app-origin'] ?? [process.env.OP_APP_ORIGINS ?? 'http://localhost:8080'];
+  const appOrigins = [...new Set(originArgs.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean))];
+  if (appOrigins.length === 0) fail('at least one --app-origin is needed');
+  for (const origin of appOrigins) {
+    let u;
+    try {
+      u = new URL(origin);
+    } catch {
+      fail(`--app-origin ${JSON.stringify(origin)} is not a URL`);
+    }
+    // Redirect URIs are built as origin + path, and CORS compares origins
+    // exactly, so anything but a bare origin would silently never match.
+    if (u.origin !== origin) fail(`--app-origin must be a bare origin like http://localhost:8080 (got ${JSON.stringify(origin)})`);
+  }
+
+  const ttlText = values['access-token-ttl'] ?? process.env.OP_ACCESS_TOKEN_TTL ?? '120';
+  const accessTokenTTL = Number(ttlText);
+  if (!Number.isInteger(accessTokenTTL) || accessTokenTTL <= 0) {
+    fail(`--access-token-ttl must be a positive number of seconds (got ${JSON.stringify(ttlText)})`);
+  }
+
+  return {
+    issuer: issuerURL.origin,
+    port: Number(issuerURL.port),
+    appOrigins,
+    accessTokenTTL,
+  };
+}
+
+const cfg = parseConfig();
+
+// Scopes granted without asking, as if the user had consented to them earlier.
+// Anything else (the custom read:admin) needs the consent screen, so a
+// prompt=none request for it answers consent_required.
+const AUTO_GRANTED_SCOPES = 'openid email profile';
+
+// login_hint=needs-interaction makes a silent request fail with
+// interaction_required, the one prompt=none error a real user cannot cause
+// on demand. Only silent requests are affected: the built-in dev pages can
+// render just the login and consent prompts, so an interactive request held up
+// by this prompt would end on a 501 page instead of a login.
+const { Prompt, Check, base } = interactionPolicy;
+const policy = base();
+policy.add(new Prompt(
+  { name: 'forced_interaction', requestable: false },
+  new Check('needs_interaction', 'test-forced interaction', (ctx) => (
+    ctx.oidc.params.login_hint === 'needs-interaction' && ctx.oidc.prompts.has('none')
+      ? Check.REQUEST_PROMPT
+      : Check.NO_NEED_TO_PROMPT
+  )),
+));
+
+const redirectsFor = (...paths) => cfg.appOrigins.flatMap((o) => paths.map((p) => `${o}${p}`));
+
+const clientDefaults = {
+  application_type: 'web',
+  token_endpoint_auth_method: 'none',
+  grant_types: ['authorization_code', 'implicit'],
+  response_types: ['code', 'id_token', 'id_token token'],
+  post_logout_redirect_uris: redirectsFor('/'),
+};
+
+const provider = new Provider(cfg.issuer, {
+  clients: [
+    // web_message posts to the redirect_uri's origin, so every app origin
+    // needs its own registered URIs for the parent page to get the answer.
+    { ...clientDefaults, client_id: 'spa', redirect_uris: redirectsFor('/', '/callback') },
+    // Same client with one redirect only, for tests of a client that has not
+    // registered the page it runs on.
+    { ...clientDefaults, client_id: 'spa-strict', redirect_uris: redirectsFor('/registered-only') },
+  ],
+  // 9.x leaves 'id_token token' out of the defaults; the SDK supports it.
+  responseTypes: ['code', 'id_token', 'id_token token', 'code id_token', 'none'],
+  scopes: ['openid', 'offline_access', 'email', 'profile', 'read:admin'],
+  claims: {
+    openid: ['sub'],
+    email: ['email', 'email_verified'],
+    profile: ['name'],
+  },
+  // Put the scope claims in every ID token, as Auth0 does. With the default
+  // (true) a code or "id_token token" ID token carries only sub, and the
+  // profile would have to come from userinfo.
+  conformIdTokenClaims: false,
+  features: {
+    devInteractions: { enabled: true },
+    // 'individual-draft-01' is the only ack 9.x accepts (relay mode is gone).
+    webMessageResponseMode: { enabled: true, ack: 'individual-draft-01' },
+    rpInitiatedLogout: { enabled: true },
+  },
+  interactions: { policy },
+  // The library default, spelled out because the tests depend on it: public
+  // clients must send an S256 code_challenge.
+  pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+  // Fixed so that restarting the provider keeps nothing and breaks nothing:
+  // sessions live in memory anyway. Never use outside development.
+  cookies: { keys: ['silentauth-dev-only-cookie-key'] },
+  ttl: {
+    AccessToken: cfg.accessTokenTTL,
+    AuthorizationCode: 60,
+    IdToken: 3600,
+    Interaction: 600,
+    Session: 86400,
+    Grant: 86400,
+  },
+  findAccount: async (_ctx, sub) => ({
+    accountId: sub,
+    claims: async () => ({
+      sub,
+      email: `${sub}@example.test`,
+      email_verified: true,
+      name: sub,
+    }),
+  }),
+  // A session without a grant gets one for AUTO_GRANTED_SCOPES, so prompt=none
+  // works right after the login form and consent is only asked for more.
+  loadExistingGrant: async (ctx) => {
+    const grantId = ctx.oidc.result?.consent?.grantId
+      || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+    if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+    if (!ctx.oidc.session.accountId) return undefined;
+    const grant = new ctx.oidc.provider.Grant({
+      clientId: ctx.oidc.client.clientId,
+      accountId: ctx.oidc.session.accountId,
+    });
+    grant.addOIDCScope(AUTO_GRANTED_SCOPES);
+    await grant.save();
+    return grant;
+  },
+  // The token endpoint is called with fetch from the app's pages.
+  clientBasedCORS: (_ctx, origin) => cfg.appOrigins.includes(origin),
+});
+
+// Implicit web clients may not use http or localhost redirect URIs by default;
+// the schema's invalidate hook is the documented way to lift that for
+// development (codes from lib/helpers/client_schema.js).
+const originalInvalidate = provider.Client.Schema.prototype.invalidate;
+provider.Client.Schema.prototype.invalidate = function invalidate(message, code) {
+  if (code === 'implicit-force-https' || code === 'implicit-forbid-localhost') return;
+  originalInvalidate.call(this, message, code);
+};
+
+// The built-in login, consent and logout pages @import a web font from a CDN.
+// The tests run offline, and a stylesheet that never loads can hold up the
+// page's load event, so these pages may load styles only from themselves.
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.path.startsWith('/interaction/') || ctx.path.startsWith('/session/end')) {
+    ctx.set('Content-Security-Policy', "default-src 'self'; style-src 'unsafe-inline'");
+  }
+});
+
+const server = provider.listen(cfg.port, '127.0.0.1', () => {
+  console.log(`READY ${cfg.issuer}`);
+});
+server.on('error', (err) => fail(`cannot listen on 127.0.0.1:${cfg.port}: ${err.message}`));
+
+function shutdown(signal) {
+  // Keep-alive connections (a browser's, a Go client's) would hold close()
+  // open until they time out; the harness wants the port free now.
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+  console.log(`provider.mjs: ${signal}, stopped`);
+}
+process.once('SIGTERM', () => shutdown('SIGTERM'));
+process.once('SIGINT', () => shutdown('SIGINT'));
