@@ -109,9 +109,9 @@ func (c *Client) CheckSession(ctx context.Context, p AuthorizeParams) (*AuthResu
 	}
 	res, err := c.shared(ctx, r)
 	if err == nil {
-		c.renewer.succeeded(res)
+		c.renewer.succeeded(r, res, false)
 	} else {
-		c.renewer.failed(err)
+		c.renewer.failed(r, err)
 	}
 	return res, err
 }
@@ -337,10 +337,13 @@ func numberClaim(claims map[string]any, name string) (int64, bool) {
 	return 0, false
 }
 
-func (c *Client) store(t *transaction, res *AuthResult) {
+func (c *Client) store(t *transaction, res *AuthResult) { c.storeFor(t.Audience, t.Scope, res) }
+
+// storeFor caches a result for the audience and scope it was requested with.
+func (c *Client) storeFor(audience, scope string, res *AuthResult) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.cache[t.Audience+"\x00"+t.Scope] = res
+	c.cache[request{audience: audience, scope: scope}.cacheKey()] = res
 	if res.IDTokenPayload != nil {
 		c.user = res.IDTokenPayload
 	}

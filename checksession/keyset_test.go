@@ -56,6 +56,7 @@ func TestKeySetPicksKeyByKidAndAlg(t *testing.T) {
 	rsaKey, ecKey := iss.RSA(), iss.EC()
 	other := testSigningKey{Kid: "rsa-other", Private: testRSAKey(t, 7)}
 	p384 := testSigningKey{Kid: "ec-384", Private: testECKeyOn(t, elliptic.P384(), 0)}
+	otherEC := testSigningKey{Kid: "ec-1", Private: testECKey(t, 1)}
 	with := func(jwk map[string]any, name string, value any) map[string]any {
 		out := map[string]any{}
 		for k, v := range jwk {
@@ -83,6 +84,7 @@ func TestKeySetPicksKeyByKidAndAlg(t *testing.T) {
 		{"key without use is usable", testJWKS(with(jwkOf(rsaKey), "use", nil)), "rsa-0", "RS256", rsaKey.Public(), ""},
 		{"RSA kid asked for ES256 is alg confusion", testJWKS(jwkOf(rsaKey)), "rsa-0", "ES256", nil, "alg"},
 		{"EC kid asked for RS256 is alg confusion", testJWKS(jwkOf(ecKey)), "ec-0", "RS256", nil, "alg"},
+		{"oversized EC coordinate is skipped", testJWKS(with(jwkOf(ecKey), "y", strings.Repeat("A", 107))), "ec-0", "ES256", nil, "signature"},
 		{"P-256 key refused for ES384", testJWKS(jwkOf(ecKey)), "ec-0", "ES384", nil, "alg"},
 		{"P-384 key refused for ES256", testJWKS(jwkOf(p384)), "ec-384", "ES256", nil, "alg"},
 		{"key whose alg is RS512 refused for RS256", testJWKS(with(jwkOf(rsaKey), "alg", "RS512")), "rsa-0", "RS256", nil, "alg"},
@@ -93,7 +95,7 @@ func TestKeySetPicksKeyByKidAndAlg(t *testing.T) {
 		{"no kid with one usable key picks it", testJWKS(jwkOf(rsaKey), jwkOf(ecKey)), "", "RS256", rsaKey.Public(), ""},
 		{"no kid with two usable keys fails", testJWKS(jwkOf(rsaKey), jwkOf(other)), "", "RS256", nil, "signature"},
 		{"broken RSA entry is skipped, the rest still work", testJWKS(with(jwkOf(other), "n", "!!"), jwkOf(rsaKey)), "rsa-0", "RS256", rsaKey.Public(), ""},
-		{"EC point off the curve is skipped", testJWKS(with(jwkOf(ecKey), "y", jwkOf(p384)["x"])), "ec-0", "ES256", nil, "signature"},
+		{"EC point off the curve is skipped", testJWKS(with(jwkOf(ecKey), "y", jwkOf(otherEC)["y"])), "ec-0", "ES256", nil, "signature"},
 		{"padded base64url is accepted", testJWKS(with(jwkOf(rsaKey), "e", "AQAB")), "rsa-0", "RS256", rsaKey.Public(), ""},
 	}
 	for _, tt := range tests {

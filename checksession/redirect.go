@@ -112,7 +112,7 @@ func (c *Client) HandleRedirectCallback(ctx context.Context, rawURL string) (*Au
 	if err != nil {
 		return nil, err
 	}
-	c.renewer.succeeded(res)
+	c.renewer.succeeded(request{audience: t.Audience, scope: t.Scope}, res, true)
 	return res, nil
 }
 

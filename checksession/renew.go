@@ -16,6 +16,14 @@ const (
 	retryCap      = 2 * time.Minute
 )
 
+// thirdPartyCookieHint is added to a login_required that follows an
+// interactive login with no silent success in between: the server knows the
+// user, so its cookie did not reach the iframe.
+const thirdPartyCookieHint = " (silentauth: this follows a successful interactive login, so the browser most likely " +
+	"did not send the authorization server's session cookie to the hidden iframe: third-party cookies are blocked " +
+	"(Safari, Brave, Firefox or Chrome tracking protection). Serve the authorization server from a custom domain on " +
+	"the app's site, e.g. login.example.com for app.example.com, so its cookie is first-party.)"
+
 // PageSignals is optionally implemented by a Browser that can tell when the
 // page may have slept or come back (visibilitychange, focus, online) and
 // whether it is visible. Without it renewal relies on the check interval.
@@ -32,24 +40,34 @@ type PageSignals interface {
 // jittered delays, and stops when the server says the user must log in.
 type renewer struct {
 	c *Client
+	// defaultKey is the cache key of the client's default request, the one
+	// auto-renew keeps fresh.
+	defaultKey string
 
-	mu       sync.Mutex
-	enabled  bool      // autoRenew is on (option, or startAutoRenew)
-	session  bool      // a session is known: a result arrived and none ended it
-	dueAt    time.Time // next renewal on the wall clock
-	expires  time.Time // current token's expiry
-	attempt  int       // consecutive failures
-	lastPoll time.Time
-	running  bool
-	stopLoop context.CancelFunc
+	mu          sync.Mutex
+	enabled     bool      // autoRenew is on (option, or startAutoRenew)
+	session     bool      // a session is known: a result arrived and none ended it
+	dueAt       time.Time // next renewal on the wall clock
+	expires     time.Time // current token's expiry
+	attempt     int       // consecutive failures
+	lastPoll    time.Time
+	running     bool
+	interactive bool // an interactive login succeeded and no silent request since
+	stopLoop    context.CancelFunc
+	poked       chan struct{}
+	tabs        *tabs
+	leader      bool
 }
 
 func newRenewer(c *Client) *renewer {
-	return &renewer{c: c, enabled: c.s.autoRenew}
+	return &renewer{
+		c: c, enabled: c.s.autoRenew, poked: make(chan struct{}, 1),
+		defaultKey: request{audience: c.s.Audience, scope: c.s.Scope}.cacheKey(),
+	}
 }
 
-// succeeded records a result from any silent request and schedules the next.
-func (r *renewer) succeeded(res *AuthResult) {
+// record takes a result's timing without side effects.
+func (r *renewer) record(res *AuthResult) {
 	r.mu.Lock()
 	r.session = true
 	r.attempt = 0
@@ -59,18 +77,35 @@ func (r *renewer) succeeded(res *AuthResult) {
 		r.dueAt = res.ExpiresAt.Add(-r.c.s.renewBeforeExpiry)
 	}
 	r.mu.Unlock()
-	r.c.debug("renewed; next renewal due at " + r.dueAt.Format(time.RFC3339))
-	r.c.emit("renewed", res.JSObject())
-	r.ensureLoop()
 }
 
-// failed records a failed silent request.
-func (r *renewer) failed(err error) {
+// succeeded handles a result from a silent request or a redirect callback.
+func (r *renewer) succeeded(req request, res *AuthResult, interactive bool) {
+	if req.cacheKey() == r.defaultKey {
+		r.record(res)
+		r.mu.Lock()
+		r.interactive = interactive
+		r.mu.Unlock()
+		r.c.debug("next renewal due at " + r.dueAt.Format(time.RFC3339))
+		r.share(shareResult(res, req.audience, req.scope))
+		r.ensureLoop()
+	}
+	if !interactive {
+		r.c.emit("renewed", res.JSObject())
+	}
+}
+
+// failed handles a failed silent request, adding what the SDK knows to the
+// description, and decides between session_ended, a retry, or nothing.
+func (r *renewer) failed(req request, err error) {
 	e, ok := err.(*Error)
-	if !ok || e == ErrDestroyed {
+	if !ok || e == ErrDestroyed || req.cacheKey() != r.defaultKey {
 		return
 	}
 	r.mu.Lock()
+	if e.Code == ErrLoginRequired.Code && r.interactive {
+		e.Description += thirdPartyCookieHint
+	}
 	hadSession := r.session
 	if EndsSession(err) {
 		r.session = false
@@ -78,6 +113,7 @@ func (r *renewer) failed(err error) {
 		r.mu.Unlock()
 		if hadSession {
 			r.c.debug("session ended: " + e.Error())
+			r.share(tabMessage{Kind: "session_ended", Error: &sharedError{Code: e.Code, Description: e.Description}})
 			r.c.emit("session_ended", e)
 		}
 		return
@@ -125,6 +161,7 @@ func (r *renewer) start() {
 	r.enabled = true
 	r.mu.Unlock()
 	r.ensureLoop()
+	r.poke()
 }
 
 // pause turns auto-renew off (stopAutoRenew); the session stays known.
@@ -134,18 +171,37 @@ func (r *renewer) pause() {
 	r.mu.Unlock()
 }
 
-// stop ends the loop for good (destroy).
+// stop ends the loop and leaves the tab group for good (destroy).
 func (r *renewer) stop() {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.enabled = false
 	if r.stopLoop != nil {
 		r.stopLoop()
 		r.stopLoop = nil
 	}
+	r.leaveTabsLocked()
+}
+
+// ended forgets the session without an event: the user logged out here.
+func (r *renewer) ended() {
+	r.mu.Lock()
+	r.session = false
+	r.interactive = false
+	r.dueAt = time.Time{}
 	r.mu.Unlock()
 }
 
-// ensureLoop starts the checking goroutine once something needs it.
+// poke makes the loop look at the clock now.
+func (r *renewer) poke() {
+	select {
+	case r.poked <- struct{}{}:
+	default:
+	}
+}
+
+// ensureLoop starts the checking goroutine, and joins the tab group, once
+// something needs them.
 func (r *renewer) ensureLoop() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -155,6 +211,7 @@ func (r *renewer) ensureLoop() {
 	if !r.enabled && r.c.s.SessionCheckInterval == 0 {
 		return
 	}
+	r.joinTabsLocked()
 	ctx, cancel := context.WithCancel(r.c.ctx)
 	r.stopLoop = cancel
 	go r.loop(ctx)
@@ -175,6 +232,8 @@ func (r *renewer) loop(ctx context.Context) {
 		case <-t.C():
 		case <-wake:
 			t.Stop()
+		case <-r.poked:
+			t.Stop()
 		}
 		if job := r.due(signals); job != "" {
 			r.c.debug(job + " starting")
@@ -184,6 +243,7 @@ func (r *renewer) loop(ctx context.Context) {
 }
 
 // due says what, if anything, should run now: a renewal or a session poll.
+// In a tab group only the leader does either, unless the leader is late.
 func (r *renewer) due(signals PageSignals) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -191,16 +251,19 @@ func (r *renewer) due(signals PageSignals) string {
 		return ""
 	}
 	now := r.c.clock.Now()
+	follower := r.tabs != nil && !r.leader
 	if r.enabled && !r.dueAt.IsZero() && !now.Before(r.dueAt) {
 		if r.attempt > 0 && !now.Before(r.expires) {
-			// The token is gone and retries stopped; only a wake-up or a
-			// call tries again.
+			// The token is gone and retries stopped; only a call tries again.
+			return ""
+		}
+		if follower && now.Before(r.dueAt.Add(followerGrace)) {
 			return ""
 		}
 		return "renewal"
 	}
 	poll := r.c.s.SessionCheckInterval
-	if poll > 0 && !now.Before(r.lastPoll.Add(poll)) && (signals == nil || !signals.Hidden()) {
+	if poll > 0 && !follower && !now.Before(r.lastPoll.Add(poll)) && (signals == nil || !signals.Hidden()) {
 		r.lastPoll = now
 		return "session poll"
 	}
@@ -212,7 +275,7 @@ func (r *renewer) run(ctx context.Context) {
 	r.running = true
 	r.mu.Unlock()
 	// CheckSession reports to succeeded/failed itself; errors here are
-	// already turned into events and never reach the page as a rejection.
+	// already events and never reach the page as a rejection.
 	_, _ = r.c.CheckSession(ctx, AuthorizeParams{})
 	r.mu.Lock()
 	r.running = false
@@ -224,11 +287,3 @@ func (c *Client) StartAutoRenew() { c.renewer.start() }
 
 // StopAutoRenew turns it off; tokens and the session stay.
 func (c *Client) StopAutoRenew() { c.renewer.pause() }
-
-// ended forgets the session without an event: the user logged out here.
-func (r *renewer) ended() {
-	r.mu.Lock()
-	r.session = false
-	r.dueAt = time.Time{}
-	r.mu.Unlock()
-}

@@ -40,6 +40,14 @@ func del(name string) func(map[string]any) {
 
 func at(d time.Duration) int64 { return testNow.Add(d).Unix() }
 
+// setUnusedBits re-encodes the last character of a 256-byte signature with
+// its four unused bits set: the same bytes under lenient base64 decoding.
+func setUnusedBits(raw string) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	last := strings.IndexByte(alphabet, raw[len(raw)-1])
+	return raw[:len(raw)-1] + string(alphabet[last|0x0f])
+}
+
 func atHashOf(sum []byte) string { return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2]) }
 
 func TestVerify(t *testing.T) {
@@ -53,6 +61,7 @@ func TestVerify(t *testing.T) {
 		claims    []func(map[string]any)
 		opts      []signOpt
 		raw       string // used instead of signing when not empty
+		mangle    func(string) string
 		config    func(*VerifierConfig)
 		expected  func(*Expected) // starts from Expected{Nonce: testNonce}
 		advance   time.Duration   // now is testNow + advance
@@ -69,6 +78,7 @@ func TestVerify(t *testing.T) {
 		{name: "claims that are not JSON are malformed", raw: "eyJhbGciOiJSUzI1NiJ9.bm90IGpzb24.c2ln", wantCheck: "malformed"},
 		{name: "token over 64 KiB is malformed", claims: []func(map[string]any){set("pad", strings.Repeat("x", 64<<10))},
 			wantCheck: "malformed", wantDesc: "bytes, more than the 65536 allowed"},
+		{name: "non-canonical base64 signature is malformed", mangle: setUnusedBits, wantCheck: "malformed"},
 		{name: "non-string kid is malformed", opts: []signOpt{withHeader("kid", 7)}, wantCheck: "malformed"},
 		{name: "critical header extension is malformed", opts: []signOpt{withHeader("crit", []string{"exp"})}, wantCheck: "malformed"},
 
@@ -77,9 +87,9 @@ func TestVerify(t *testing.T) {
 		{name: "alg outside the allow-list is refused", opts: []signOpt{withAlg("RS384")},
 			config: func(c *VerifierConfig) { c.Algorithms = []string{"RS256"} }, wantCheck: "alg", wantDesc: `expected one of RS256 got "RS384"`},
 		{name: "allow-list cannot enable none", opts: []signOpt{withAlg("none")},
-			config: func(c *VerifierConfig) { c.Algorithms = []string{"none", "HS256", "RS256"} }, wantCheck: "alg"},
+			config: func(c *VerifierConfig) { c.Algorithms = []string{"none", "HS256", "RS256"} }, wantCheck: "alg", wantDesc: `expected one of RS256 got "none"`},
 		{name: "allow-list cannot enable HS256", opts: []signOpt{withAlg("HS256")},
-			config: func(c *VerifierConfig) { c.Algorithms = []string{"none", "HS256", "RS256"} }, wantCheck: "alg"},
+			config: func(c *VerifierConfig) { c.Algorithms = []string{"none", "HS256", "RS256"} }, wantCheck: "alg", wantDesc: `expected one of RS256 got "HS256"`},
 		{name: "empty allow-list accepts nothing", config: func(c *VerifierConfig) { c.Algorithms = []string{} }, wantCheck: "alg"},
 		{name: "ES256 header on an RSA kid is refused", opts: []signOpt{withAlg("ES256"), withKid("rsa-0")}, wantCheck: "alg"},
 		{name: "RS256 header on an EC kid is refused", opts: []signOpt{withKid("ec-0")}, wantCheck: "alg"},
@@ -177,6 +187,9 @@ func TestVerify(t *testing.T) {
 					edit(claims)
 				}
 				raw = iss.Sign(t, claims, tt.opts...)
+			}
+			if tt.mangle != nil {
+				raw = tt.mangle(raw)
 			}
 			clock := newFakeClock(testNow.Add(tt.advance))
 			v := newTestVerifier(iss, clock, tt.config)
