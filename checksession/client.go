@@ -363,6 +363,7 @@ func (c *Client) verifierFor(m *Metadata) *Verifier {
 			}
 			return resp.Body, nil
 		})
+		keys.now = c.clock.Now // the refetch cooldown runs on the client's clock
 		c.verifier = NewVerifier(VerifierConfig{
 			Issuer:   m.Issuer,
 			ClientID: c.s.ClientID,

@@ -152,7 +152,7 @@ type counter struct {
 }
 
 func (c *counter) Add(d int) { c.mu.Lock(); c.n += d; c.mu.Unlock() }
-func (c *counter) Load() int  { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
+func (c *counter) Load() int { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
 
 // fakeBrowser plays the page and, through onFrame and routes, the server.
 type fakeBrowser struct {

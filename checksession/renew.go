@@ -85,8 +85,9 @@ func (r *renewer) succeeded(req request, res *AuthResult, interactive bool) {
 		r.record(res)
 		r.mu.Lock()
 		r.interactive = interactive
+		due := r.dueAt
 		r.mu.Unlock()
-		r.c.debug("next renewal due at " + r.dueAt.Format(time.RFC3339))
+		r.c.debug("next renewal due at " + due.Format(time.RFC3339))
 		r.share(shareResult(res, req.audience, req.scope))
 		r.ensureLoop()
 	}
