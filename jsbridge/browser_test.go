@@ -1,0 +1,113 @@
+//go:build js && wasm
+
+package jsbridge_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/silentauth/silentauth/jsbridge"
+)
+
+func TestBrowserReadsTheWindowsLocation(t *testing.T) {
+	b := newBrowser(t)
+	if got, want := b.Origin(), jsString(t, `location.origin`); got != want {
+		t.Errorf("Origin() = %q, want %q", got, want)
+	}
+	if got, want := b.Location(), jsString(t, `location.href`); got != want {
+		t.Errorf("Location() = %q, want %q", got, want)
+	}
+	if b.CrossOriginIsolated() {
+		t.Error("CrossOriginIsolated() = true on a page served without COOP/COEP")
+	}
+}
+
+func TestReplaceLocationRewritesTheAddressBarWithoutLeaving(t *testing.T) {
+	b := newBrowser(t)
+	before := b.Location()
+	length := jsInt(t, `history.length`)
+	js(t, `window.__marker = "still here"`)
+	defer func() { _ = b.ReplaceLocation(before) }()
+	if err := b.ReplaceLocation("/callback?done=1"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := b.Location(), b.Origin()+"/callback?done=1"; got != want {
+		t.Errorf("Location() = %q, want %q", got, want)
+	}
+	if jsString(t, `window.__marker`) != "still here" || jsInt(t, `history.length`) != length {
+		t.Error("ReplaceLocation reloaded the page or added a history entry")
+	}
+}
+
+func TestReplaceLocationToAnotherOriginIsAnError(t *testing.T) {
+	b := newBrowser(t)
+	if err := b.ReplaceLocation("https://elsewhere.example/"); err == nil {
+		t.Fatal("ReplaceLocation to another origin succeeded")
+	}
+}
+
+func TestSessionStorage(t *testing.T) {
+	s := newBrowser(t).SessionStorage()
+	const key = "silentauth.test"
+	s.Remove(key)
+	if _, ok := s.Get(key); ok {
+		t.Fatal("Get found a key that was removed")
+	}
+	if err := s.Set(key, `{"state":"s"}`); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := s.Get(key); !ok || got != `{"state":"s"}` {
+		t.Errorf("Get = %q, %v; want the stored value", got, ok)
+	}
+	if got := jsString(t, `sessionStorage.getItem("silentauth.test")`); got != `{"state":"s"}` {
+		t.Errorf("window.sessionStorage holds %q", got)
+	}
+	s.Remove(key)
+	if _, ok := s.Get(key); ok {
+		t.Error("Get found the key after Remove")
+	}
+}
+
+func TestSessionStorageThatThrowsReadsAsEmpty(t *testing.T) {
+	js(t, `(() => {
+		const d = Object.getOwnPropertyDescriptor(window, "sessionStorage");
+		window.__restoreStorage = () => Object.defineProperty(window, "sessionStorage", d);
+		Object.defineProperty(window, "sessionStorage", { configurable: true, get() { throw new DOMException("denied", "SecurityError"); } });
+	})()`)
+	defer js(t, `__restoreStorage()`)
+	s := newBrowser(t).SessionStorage()
+	if _, ok := s.Get("k"); ok {
+		t.Error("Get reported a value from a storage that throws")
+	}
+	if err := s.Set("k", "v"); err == nil {
+		t.Error("Set reported success on a storage that throws")
+	}
+	s.Remove("k") // must not panic
+}
+
+func TestWakeFiresOnFocusAndOnlineAndCloseReleasesItsListeners(t *testing.T) {
+	funcs := jsbridge.LiveFuncs()
+	b := newBrowser(t)
+	wake := b.Wake()
+	if b.Wake() != wake {
+		t.Fatal("Wake returned a second channel")
+	}
+	for _, ev := range []string{`window.dispatchEvent(new Event("focus"))`, `window.dispatchEvent(new Event("online"))`} {
+		js(t, ev)
+		select {
+		case <-wake:
+		case <-time.After(time.Second):
+			t.Fatalf("no wake-up after %s", ev)
+		}
+	}
+	b.Close()
+	if got := jsbridge.LiveFuncs(); got != funcs {
+		t.Errorf("LiveFuncs() = %d after Close, want %d", got, funcs)
+	}
+	js(t, `window.dispatchEvent(new Event("focus"))`)
+	select {
+	case <-wake:
+		t.Error("wake-up after Close")
+	case <-time.After(50 * time.Millisecond):
+	}
+}

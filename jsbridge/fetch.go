@@ -1,0 +1,147 @@
+//go:build js && wasm
+
+package jsbridge
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hack-pad/safejs"
+	"github.com/silentauth/silentauth/checksession"
+)
+
+// Fetch sends req with the browser's fetch, mode "cors" and credentials
+// "omit": token and discovery requests must not carry the page's cookies.
+// net/http would work too but doubles the wasm size. An error means no HTTP
+// answer arrived (offline, DNS, CORS refusal, ctx ended); any status,
+// 4xx and 5xx included, is a response.
+func (b *Browser) Fetch(ctx context.Context, req checksession.HTTPRequest) (*checksession.HTTPResponse, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	g := safejs.Global()
+	abortCtor, err := g.Get("AbortController")
+	if err != nil {
+		return nil, err
+	}
+	controller, err := abortCtor.New()
+	if err != nil {
+		return nil, fmt.Errorf("jsbridge: AbortController: %w", err)
+	}
+	signal, err := controller.Get("signal")
+	if err != nil {
+		return nil, err
+	}
+	// Abort the request itself when ctx ends; Await alone would only stop waiting.
+	stop := context.AfterFunc(ctx, func() { _, _ = controller.Call("abort") })
+	defer stop()
+
+	init, err := fetchInit(req, signal)
+	if err != nil {
+		return nil, err
+	}
+	// fetch must be called with window as this, hence Call rather than Invoke.
+	p, err := b.window.Call("fetch", req.URL, init)
+	if err != nil {
+		return nil, fmt.Errorf("jsbridge: fetch %s: %w", req.URL, err)
+	}
+	resp, err := Await(ctx, p)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("jsbridge: fetch %s: %w", req.URL, err)
+	}
+	status, err := resp.Get("status")
+	if err != nil {
+		return nil, err
+	}
+	code, err := status.Int()
+	if err != nil {
+		return nil, err
+	}
+	body, err := readBody(ctx, resp)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("jsbridge: fetch %s: reading body: %w", req.URL, err)
+	}
+	return &checksession.HTTPResponse{Status: code, Body: body}, nil
+}
+
+func fetchInit(req checksession.HTTPRequest, signal safejs.Value) (safejs.Value, error) {
+	method := req.Method
+	if method == "" {
+		method = "GET"
+	}
+	headers := make(map[string]any, len(req.Header))
+	for k, v := range req.Header {
+		headers[k] = v
+	}
+	init, err := ToJS(map[string]any{
+		"method":      method,
+		"headers":     headers,
+		"mode":        "cors",
+		"credentials": "omit",
+	})
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	if err := init.Set("signal", signal); err != nil {
+		return safejs.Value{}, err
+	}
+	if req.Body != nil {
+		body, err := bytesToJS(req.Body)
+		if err != nil {
+			return safejs.Value{}, err
+		}
+		if err := init.Set("body", body); err != nil {
+			return safejs.Value{}, err
+		}
+	}
+	return init, nil
+}
+
+func readBody(ctx context.Context, resp safejs.Value) ([]byte, error) {
+	p, err := resp.Call("arrayBuffer")
+	if err != nil {
+		return nil, err
+	}
+	buf, err := Await(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	u8ctor, err := safejs.Global().Get("Uint8Array")
+	if err != nil {
+		return nil, err
+	}
+	u8, err := u8ctor.New(buf)
+	if err != nil {
+		return nil, err
+	}
+	n, err := u8.Length()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, n)
+	if _, err := safejs.CopyBytesToGo(out, u8); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func bytesToJS(b []byte) (safejs.Value, error) {
+	u8ctor, err := safejs.Global().Get("Uint8Array")
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	u8, err := u8ctor.New(len(b))
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	if _, err := safejs.CopyBytesToJS(u8, b); err != nil {
+		return safejs.Value{}, err
+	}
+	return u8, nil
+}

@@ -1,0 +1,55 @@
+//go:build js && wasm
+
+package jsbridge_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hack-pad/safejs"
+)
+
+// js evaluates a JavaScript expression in the test page.
+func js(t testing.TB, expr string) safejs.Value {
+	t.Helper()
+	v, err := safejs.Global().Call("eval", expr)
+	if err != nil {
+		t.Fatalf("eval %q: %v", expr, err)
+	}
+	return v
+}
+
+func jsInt(t testing.TB, expr string) int {
+	t.Helper()
+	n, err := js(t, expr).Int()
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return n
+}
+
+func jsString(t testing.TB, expr string) string {
+	t.Helper()
+	s, err := js(t, expr).String()
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return s
+}
+
+// eventually polls cond; sleeping hands control back to the browser's event
+// loop, which is what lets loads and messages happen meanwhile.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func iframeCount(t testing.TB) int {
+	return jsInt(t, `document.querySelectorAll("iframe").length`)
+}

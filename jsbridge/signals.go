@@ -1,0 +1,77 @@
+//go:build js && wasm
+
+package jsbridge
+
+import (
+	"sync"
+
+	"github.com/hack-pad/safejs"
+	"github.com/silentauth/silentauth/checksession"
+)
+
+var _ checksession.PageSignals = (*Browser)(nil)
+
+// pageSignals holds the listeners behind Browser.Wake, added on first use.
+type pageSignals struct {
+	mu       sync.Mutex
+	wake     chan struct{}
+	fn       *Func
+	unlisten []func()
+}
+
+// Wake returns a channel that receives when the page may have slept or been
+// throttled and is back: it became visible, gained focus or went online.
+// The listeners stay until Close.
+func (b *Browser) Wake() <-chan struct{} {
+	s := &b.signals
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.wake != nil {
+		return s.wake
+	}
+	// One pending wake-up is enough: the renewal loop re-checks everything.
+	s.wake = make(chan struct{}, 1)
+	wake := s.wake
+	fn, err := NewFunc(func(safejs.Value, []safejs.Value) any {
+		if !b.Hidden() {
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return s.wake
+	}
+	s.fn = fn
+	for _, l := range []struct {
+		target safejs.Value
+		kind   string
+	}{{b.document, "visibilitychange"}, {b.window, "focus"}, {b.window, "online"}, {b.window, "pageshow"}} {
+		if un, err := addListener(l.target, l.kind, fn); err == nil {
+			s.unlisten = append(s.unlisten, un)
+		}
+	}
+	return s.wake
+}
+
+// Hidden reports document.visibilityState == "hidden".
+func (b *Browser) Hidden() bool {
+	s, err := getString(b.document, "visibilityState")
+	return err == nil && s == "hidden"
+}
+
+// Close removes the page listeners Wake added and releases their callback.
+// Frames opened through b are closed by their own Close.
+func (b *Browser) Close() {
+	s := &b.signals
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, un := range s.unlisten {
+		un()
+	}
+	s.unlisten = nil
+	s.fn.Release()
+	s.fn = nil
+}

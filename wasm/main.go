@@ -1,0 +1,221 @@
+//go:build js && wasm
+
+// Command wasm is silentauth.wasm: it registers the bridge the JS loader
+// picks up and then waits for calls. Wiring only: options come in from JS,
+// a checksession.Client does the work, results go back as promises.
+package main
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/hack-pad/safejs"
+	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/jsbridge"
+)
+
+// bridgeKey is where the loader (wasm/loader/common.js) looks for the bridge.
+const bridgeKey = "__silentauth_bridge_v1"
+
+func main() {
+	create, err := jsbridge.NewFunc(func(_ safejs.Value, args []safejs.Value) any {
+		return createClient(arg(args, 0), arg(args, 1))
+	})
+	if err != nil {
+		panic(err)
+	}
+	bridge, err := jsbridge.ToJS(map[string]any{"createClient": create, "version": 1})
+	if err != nil {
+		panic(err)
+	}
+	if err := safejs.Global().Set(bridgeKey, bridge); err != nil {
+		panic(err)
+	}
+	// The runtime must outlive main: every client call runs on it.
+	select {}
+}
+
+// createClient(options, emit) → Promise<goClient>. Options are read before
+// the promise starts, so later changes to the caller's object do not count.
+func createClient(options, emit safejs.Value) safejs.Value {
+	raw, err := jsbridge.MapFromJS(options)
+	if err != nil {
+		return rejected(configError("options: " + err.Error()))
+	}
+	return jsbridge.NewPromise(func() (any, error) {
+		opts, err := checksession.ParseOptions(raw)
+		if err != nil {
+			return nil, err
+		}
+		opts.Logger = consoleLog
+		if emit.Type() == safejs.TypeFunction {
+			opts.OnEvent = func(name string, payload any) {
+				v, err := jsbridge.ToJS(jsPayload(payload))
+				if err != nil {
+					v = jsbridge.ErrorValue(err)
+				}
+				_, _ = emit.Invoke(name, v)
+			}
+		}
+		b, err := jsbridge.NewBrowser()
+		if err != nil {
+			return nil, configError(err.Error())
+		}
+		c, err := checksession.NewClient(opts, b, checksession.SystemClock{})
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+		return newGoClient(c, b)
+	})
+}
+
+// jsPayload is an event payload as JS should see it: results as plain
+// objects, errors as Error objects (ToJS does that for errors).
+func jsPayload(p any) any {
+	if r, ok := p.(*checksession.AuthResult); ok {
+		return r.JSObject()
+	}
+	return p
+}
+
+// goClient is the JS object of Go-backed methods for one client, and the
+// callbacks behind it, released by destroy.
+type goClient struct {
+	c     *checksession.Client
+	b     *jsbridge.Browser
+	funcs []*jsbridge.Func
+}
+
+func newGoClient(c *checksession.Client, b *jsbridge.Browser) (safejs.Value, error) {
+	g := &goClient{c: c, b: b}
+	methods := map[string]func(args []safejs.Value) any{
+		"checkSession": func(args []safejs.Value) any {
+			return withAuthorizeParams(arg(args, 0), func(ctx context.Context, p checksession.AuthorizeParams) (any, error) {
+				return result(c.CheckSession(ctx, p))
+			})
+		},
+		"getTokenSilently": func(args []safejs.Value) any {
+			return withAuthorizeParams(arg(args, 0), func(ctx context.Context, p checksession.AuthorizeParams) (any, error) {
+				return c.GetTokenSilently(ctx, p)
+			})
+		},
+		"loginWithRedirect": func(args []safejs.Value) any {
+			return withAuthorizeParams(arg(args, 0), func(ctx context.Context, p checksession.AuthorizeParams) (any, error) {
+				return nil, c.LoginWithRedirect(ctx, p)
+			})
+		},
+		"handleRedirectCallback": func(args []safejs.Value) any {
+			url := b.Location()
+			if u := arg(args, 0); u.Type() == safejs.TypeString {
+				url, _ = u.String()
+			}
+			return jsbridge.NewPromise(func() (any, error) {
+				return result(c.HandleRedirectCallback(context.Background(), url))
+			})
+		},
+		"logout": func(args []safejs.Value) any {
+			raw, err := jsbridge.MapFromJS(arg(args, 0))
+			if err != nil {
+				return rejected(configError("logout params: " + err.Error()))
+			}
+			return jsbridge.NewPromise(func() (any, error) {
+				p, err := checksession.ParseLogoutParams(raw)
+				if err != nil {
+					return nil, err
+				}
+				return nil, c.Logout(context.Background(), p)
+			})
+		},
+		"getUser": func([]safejs.Value) any {
+			v, err := jsbridge.ToJS(c.GetUser())
+			if err != nil {
+				return nil
+			}
+			return v
+		},
+		"startAutoRenew": func([]safejs.Value) any { c.StartAutoRenew(); return nil },
+		"stopAutoRenew":  func([]safejs.Value) any { c.StopAutoRenew(); return nil },
+		"destroy":        func([]safejs.Value) any { g.destroy(); return nil },
+	}
+	obj := map[string]any{}
+	for name, m := range methods {
+		f, err := jsbridge.NewFunc(func(_ safejs.Value, args []safejs.Value) any { return m(args) })
+		if err != nil {
+			g.destroy()
+			return safejs.Value{}, err
+		}
+		g.funcs = append(g.funcs, f)
+		obj[name] = f
+	}
+	return jsbridge.ToJS(obj)
+}
+
+// destroy stops the client, then releases every callback this client made;
+// the loader's wrapper stops calling them first.
+func (g *goClient) destroy() {
+	g.c.Destroy()
+	g.b.Close()
+	for _, f := range g.funcs {
+		f.Release()
+	}
+	g.funcs = nil
+}
+
+// withAuthorizeParams reads params now and runs fn in a promise.
+func withAuthorizeParams(params safejs.Value, fn func(context.Context, checksession.AuthorizeParams) (any, error)) safejs.Value {
+	raw, err := jsbridge.MapFromJS(params)
+	if err != nil {
+		return rejected(configError("params: " + err.Error()))
+	}
+	return jsbridge.NewPromise(func() (any, error) {
+		p, err := checksession.ParseAuthorizeParams(raw)
+		if err != nil {
+			return nil, err
+		}
+		return fn(context.Background(), p)
+	})
+}
+
+func result(r *checksession.AuthResult, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, errors.New("no result and no error")
+	}
+	return r.JSObject(), nil
+}
+
+func configError(description string) error {
+	return &checksession.Error{Code: checksession.ErrInvalidConfiguration.Code, Description: description}
+}
+
+func rejected(err error) safejs.Value {
+	return jsbridge.NewPromise(func() (any, error) { return nil, err })
+}
+
+func arg(args []safejs.Value, i int) safejs.Value {
+	if i < len(args) {
+		return args[i]
+	}
+	return safejs.Undefined()
+}
+
+// consoleLog is the Logger: checksession sends debug lines only when debug
+// is on, and warnings ("warning: ...") always; they go to console.warn.
+func consoleLog(line string) {
+	if strings.HasPrefix(line, "warning: ") {
+		console("warn", strings.TrimPrefix(line, "warning: "))
+		return
+	}
+	console("debug", line)
+}
+
+func console(level, line string) {
+	c, err := safejs.Global().Get("console")
+	if err == nil {
+		_, _ = c.Call(level, "silentauth: "+line)
+	}
+}
