@@ -38,9 +38,15 @@ func Start(t testing.TB) *Browser {
 	if _, err := os.Stat(ExecPath()); err != nil {
 		t.Fatalf("Chromium not found at %s (make deps installs it): %v", ExecPath(), err)
 	}
+	// Not t.TempDir: Chromium may still be writing its profile while the
+	// test's own cleanup runs, and that would fail the test.
+	profile, err := os.MkdirTemp("", "silentauth-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(ExecPath()),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.Flag("headless", true),
@@ -63,7 +69,11 @@ func Start(t testing.TB) *Browser {
 		acancel()
 		t.Fatalf("starting Chromium: %v", err)
 	}
-	b := &Browser{ctx: ctx, cancel: func() { cancel(); acancel() }}
+	b := &Browser{ctx: ctx, cancel: func() {
+		cancel()
+		acancel()
+		_ = os.RemoveAll(profile)
+	}}
 	t.Cleanup(b.cancel)
 	return b
 }

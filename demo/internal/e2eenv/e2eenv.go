@@ -1,0 +1,179 @@
+// Package e2eenv starts what the end-to-end tests drive: the dev tenant and
+// the demo application on localhost ports of their own, and headless
+// Chromium. The servers run in the test's process, so tests can flip the
+// tenant's fault switches and read its counters directly.
+package e2eenv
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/silentauth/silentauth/demo/demoserver"
+	"github.com/silentauth/silentauth/demo/devtenant"
+	"github.com/silentauth/silentauth/demo/internal/chrome"
+)
+
+// Env is one dev tenant, one demo app and one browser.
+type Env struct {
+	Tenant    *devtenant.Tenant
+	TenantURL string // http://localhost:PORT
+	AppURL    string // http://localhost:PORT
+	Browser   *chrome.Browser
+}
+
+// Options change the tenant's setup.
+type Options struct {
+	TokenLifetime   time.Duration
+	SessionLifetime time.Duration
+	// TenantHost is "localhost" (default) or "127.0.0.1": a tenant on
+	// another site than the app is what blocked third-party cookies look like.
+	TenantHost string
+}
+
+// DistDir is where the built SDK is: $SILENTAUTH_DIST, else <repo>/dist.
+func DistDir(t testing.TB) string {
+	if d := os.Getenv("SILENTAUTH_DIST"); d != "" {
+		return d
+	}
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "dist")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+}
+
+// Listen binds a free loopback port and returns its listener and the
+// http://host:port URL that pages should use.
+func Listen(t testing.TB, host string) (net.Listener, string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, fmt.Sprintf("http://%s:%d", host, l.Addr().(*net.TCPAddr).Port)
+}
+
+// Serve serves h on l until the test ends.
+func Serve(t testing.TB, l net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+}
+
+// Start brings up a tenant, the app and a browser for one test.
+func Start(t testing.TB, o Options) *Env {
+	t.Helper()
+	dist := DistDir(t)
+	if _, err := os.Stat(filepath.Join(dist, "silentauth.wasm")); err != nil {
+		t.Fatalf("the SDK is not built in %s (run make build): %v", dist, err)
+	}
+	if o.TenantHost == "" {
+		o.TenantHost = "localhost"
+	}
+	tl, tenantURL := Listen(t, o.TenantHost)
+	al, appURL := Listen(t, "localhost")
+	clients := devtenant.DefaultClients([]string{appURL})
+	for i := range clients {
+		// Interactive logins in tests come back to the test page.
+		clients[i].Callbacks = append(clients[i].Callbacks, appURL+TestPagePath)
+	}
+	tenant, err := devtenant.New(devtenant.Config{
+		Issuer:          tenantURL,
+		TokenLifetime:   o.TokenLifetime,
+		SessionLifetime: o.SessionLifetime,
+		AppOrigins:      []string{appURL},
+		Clients:         clients,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := demoserver.New(demoserver.Config{
+		Domain: tenantURL, ClientID: "spa", DistDir: dist, DevTenant: true,
+		APIURL: tenantURL + "/api/private", ServerLogoutURL: tenantURL + "/v2/logout",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	Serve(t, tl, tenant)
+	Serve(t, al, WithTestPage(app, tenantURL))
+	return &Env{Tenant: tenant, TenantURL: tenantURL, AppURL: appURL, Browser: chrome.Start(t)}
+}
+
+// TestPagePath is a page on the app's origin that loads the SDK and
+// nothing else, so a test's own clients are the only ones on it.
+const TestPagePath = "/e2e.html"
+
+// WithTestPage adds TestPagePath, under the CSP the README recommends, to
+// an app handler.
+func WithTestPage(app http.Handler, authServer string) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", app)
+	mux.HandleFunc(TestPagePath, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("Content-Security-Policy", demoserver.CSP(authServer))
+		fmt.Fprint(w, `<!doctype html><html><head><meta charset="utf-8"><title>silentauth e2e</title>`+
+			`<script src="/silentauth/silentauth.js"></script></head><body><p>e2e</p></body></html>`)
+	})
+	return mux
+}
+
+// OpenTestPage opens a tab on the test page and waits for the SDK's global.
+func (e *Env) OpenTestPage(t testing.TB) *chrome.Tab {
+	t.Helper()
+	tab := e.Browser.NewTab(t)
+	if err := tab.Navigate(e.AppURL + TestPagePath); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor("window.silentauth && silentauth.createClient", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return tab
+}
+
+// ClientJS is the expression that creates a client for this env with extra
+// options (a JS object literal body, e.g. `responseType: "id_token token"`).
+// Its redirectUri is the test page, so interactive logins come back there.
+func (e *Env) ClientJS(extra string) string {
+	opts := []string{fmt.Sprintf("domain: %q", e.TenantURL), `clientId: "spa"`, "debug: true",
+		fmt.Sprintf("redirectUri: %q", e.AppURL+TestPagePath)}
+	if extra != "" {
+		opts = append(opts, extra)
+	}
+	return "silentauth.createClient({" + strings.Join(opts, ", ") + "})"
+}
+
+// Login logs email in through the SDK's interactive login (loginWithRedirect,
+// the tenant's form, handleRedirectCallback) in a tab on the test page.
+// Afterwards window.client is a client made with ClientJS(extra) and
+// window.loginResult the callback's AuthResult.
+func (e *Env) Login(t testing.TB, tab *chrome.Tab, email, extra string) {
+	t.Helper()
+	tab.MustEval(`(async () => { window.client = await `+e.ClientJS(extra)+`; await client.loginWithRedirect(); return true })()`, nil)
+	if err := tab.WaitFor(`location.pathname === "/u/login" && document.querySelector("input[name=password]")`, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	tab.MustEval(fmt.Sprintf(`(() => {
+		const f = document.querySelector("form");
+		f.querySelector("input[name=username]").value = %q;
+		f.querySelector("input[name=password]").value = %q;
+		(f.querySelector("button[type=submit]") || f.querySelector("button")).click();
+		return true;
+	})()`, email, devtenant.DefaultPassword), nil)
+	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q && window.silentauth`, e.AppURL), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	tab.MustEval(`(async () => { window.client = await `+e.ClientJS(extra)+`; window.loginResult = await client.handleRedirectCallback(); return true })()`, nil)
+}
