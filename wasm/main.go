@@ -25,7 +25,15 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
-	bridge, err := jsbridge.ToJS(map[string]any{"createClient": create, "version": 1})
+	// stats() is for leak tests and benchmarks: callbacks and iframes alive now.
+	stats, err := jsbridge.NewFunc(func(safejs.Value, []safejs.Value) any {
+		v, _ := jsbridge.ToJS(map[string]any{"liveFuncs": jsbridge.LiveFuncs(), "liveFrames": jsbridge.LiveFrames()})
+		return v
+	})
+	if err != nil {
+		panic(err)
+	}
+	bridge, err := jsbridge.ToJS(map[string]any{"createClient": create, "stats": stats, "version": 1})
 	if err != nil {
 		panic(err)
 	}

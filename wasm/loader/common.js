@@ -79,7 +79,23 @@ async function startRuntime(url) {
   if (!bridge || typeof bridge.createClient !== "function") {
     throw codedError("unexpected_error", "the silentauth Go runtime started but registered no bridge");
   }
+  bridge.memory = instance.exports.mem;
   return bridge;
+}
+
+// stats() reports what the runtime holds: Go callbacks and iframes alive, and
+// the WebAssembly linear memory's size. Leak tests and benchmarks read it.
+async function runtimeStats() {
+  const existing = globalThis[RUNTIME];
+  if (!existing) return { running: false, liveFuncs: 0, liveFrames: 0, wasmMemoryBytes: 0 };
+  const bridge = await existing;
+  const s = bridge.stats();
+  return {
+    running: true,
+    liveFuncs: s.liveFuncs,
+    liveFrames: s.liveFrames,
+    wasmMemoryBytes: bridge.memory ? bridge.memory.buffer.byteLength : 0,
+  };
 }
 let runtime;
 

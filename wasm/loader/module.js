@@ -7,4 +7,6 @@ export function createClient(options) {
   return createClientWith(defaultWasmUrl, options);
 }
 
-export default { createClient };
+export const stats = runtimeStats;
+
+export default { createClient, stats };

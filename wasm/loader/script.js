@@ -6,4 +6,5 @@ const defaultWasmUrl = new URL("silentauth.wasm", scriptUrl).href;
 
 globalThis.silentauth = Object.freeze({
   createClient: (options) => createClientWith(defaultWasmUrl, options),
+  stats: runtimeStats,
 });

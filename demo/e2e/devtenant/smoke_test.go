@@ -22,3 +22,13 @@ func TestSmokeLoginThenCheckSession(t *testing.T) {
 		t.Fatalf("after login: %v", res)
 	}
 }
+
+func TestStatsReportTheRuntime(t *testing.T) {
+	env := e2eenv.Start(t, e2eenv.Options{})
+	tab := env.OpenTestPage(t)
+	var s map[string]any
+	tab.MustEval(`(async () => { await `+env.ClientJS("")+`; return silentauth.stats() })()`, &s)
+	if s["running"] != true || s["wasmMemoryBytes"].(float64) < 1<<20 || s["liveFrames"].(float64) != 0 {
+		t.Fatalf("stats %v", s)
+	}
+}
