@@ -290,6 +290,7 @@ func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp
 		TokenType:   tokens.TokenType,
 		Scope:       tokens.Scope,
 		State:       t.State,
+		received:    received,
 	}
 	if tokens.IDToken != "" {
 		claims, err := c.verifierFor(m).Verify(ctx, tokens.IDToken, Expected{
@@ -418,8 +419,9 @@ func (c *Client) exchange(ctx context.Context, m *Metadata, t *transaction, code
 	return tokens, nil
 }
 
-// GetTokenSilently returns the cached access token while it is valid for
-// more than renewBeforeExpiry, otherwise a fresh one from CheckSession.
+// GetTokenSilently returns the cached access token until it is due for
+// renewal (renewBeforeExpiry ahead of expiry, or halfway through the life of
+// a shorter-lived token), otherwise a fresh one from CheckSession.
 func (c *Client) GetTokenSilently(ctx context.Context, p AuthorizeParams) (string, error) {
 	r, err := c.s.resolve(p)
 	if err != nil {
@@ -447,7 +449,7 @@ func (c *Client) cached(r request) *AuthResult {
 	if res == nil || res.AccessToken == "" || res.ExpiresAt.IsZero() {
 		return nil
 	}
-	if c.clock.Now().Add(c.s.renewBeforeExpiry).Before(res.ExpiresAt) {
+	if c.clock.Now().Before(res.renewAt(c.s.renewBeforeExpiry)) {
 		return res
 	}
 	return nil

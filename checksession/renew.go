@@ -73,9 +73,7 @@ func (r *renewer) record(res *AuthResult) {
 	r.attempt = 0
 	r.expires = res.ExpiresAt
 	r.lastPoll = r.c.clock.Now()
-	if !res.ExpiresAt.IsZero() {
-		r.dueAt = res.ExpiresAt.Add(-r.c.s.renewBeforeExpiry)
-	}
+	r.dueAt = res.renewAt(r.c.s.renewBeforeExpiry)
 	r.mu.Unlock()
 }
 

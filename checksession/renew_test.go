@@ -140,3 +140,20 @@ func TestRetriesStopWhenTheTokenHasExpired(t *testing.T) {
 		t.Fatalf("kept retrying after expiry: %d more requests", fx.b.frameCount()-n)
 	}
 }
+
+func TestTokenShorterThanTheLeadIsRenewedHalfwayNotInALoop(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 40 // shorter than the 60 s renewBeforeExpiry
+	c := fx.client()
+	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
+		t.Fatal(err)
+	}
+	start := fx.clock.Now()
+	if tok, _ := c.GetTokenSilently(context.Background(), AuthorizeParams{}); tok == "" || fx.b.frameCount() != 1 {
+		t.Fatalf("a fresh short-lived token was not served from the cache (%d frames)", fx.b.frameCount())
+	}
+	advanceUntil(t, fx, time.Minute, func() bool { return fx.b.frameCount() == 2 })
+	if at := fx.clock.Now().Sub(start); at < 20*time.Second || at > 25*time.Second {
+		t.Errorf("renewed %v after receipt, want 20–25 s (halfway)", at)
+	}
+}

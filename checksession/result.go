@@ -16,6 +16,22 @@ type AuthResult struct {
 	TokenType string
 	Scope     string
 	State     string
+
+	// received is when the result arrived, for the renewal lead.
+	received time.Time
+}
+
+// renewAt is when a result should be replaced: renewBefore ahead of its
+// expiry, but never earlier than halfway through its life, so that a token
+// shorter-lived than the lead is not renewed over and over.
+func (r *AuthResult) renewAt(renewBefore time.Duration) time.Time {
+	if r.ExpiresAt.IsZero() {
+		return time.Time{}
+	}
+	if !r.received.IsZero() {
+		renewBefore = min(renewBefore, r.ExpiresAt.Sub(r.received)/2)
+	}
+	return r.ExpiresAt.Add(-renewBefore)
 }
 
 // JSObject is the result with API.md's JS names; expiresAt is epoch ms.

@@ -155,6 +155,10 @@ func (r *renewer) fromOtherTab(data []byte) {
 			ExpiresIn: sr.ExpiresIn, TokenType: sr.TokenType, Scope: sr.Scope}
 		if sr.ExpiresAtMs > 0 {
 			res.ExpiresAt = time.UnixMilli(sr.ExpiresAtMs)
+			res.received = r.c.clock.Now()
+			if sr.ExpiresIn > 0 {
+				res.received = res.ExpiresAt.Add(-time.Duration(sr.ExpiresIn) * time.Second)
+			}
 		}
 		r.c.storeFor(sr.Audience, sr.RequestScope, res)
 		r.c.debug("tabs: received a renewal from the tab that renews")
