@@ -8,14 +8,28 @@ TOOLS := $(DIST)/tools
 WASM_FLAGS := -trimpath -ldflags="-s -w"
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help build demo test deps chromium node-deps tools unit fuzz-seeds wasmtest e2e vet pack bench clean
+.PHONY: help build types demo test deps chromium node-deps tools unit fuzz-seeds wasmtest e2e vet typecheck pack bench clean
 
 help:
 	@echo "make build   - dist/silentauth.wasm, dist/silentauth.js, dist/silentauth.mjs"
 	@echo "make demo    - build, then run the offline dev tenant and the demo app"
 	@echo "make test    - install what tests need, then run every test"
 
-build: $(DIST)/silentauth.wasm $(DIST)/silentauth.js $(DIST)/silentauth.mjs
+build: $(DIST)/silentauth.wasm $(DIST)/silentauth.js $(DIST)/silentauth.mjs types
+
+# The TypeScript declarations ship as written: the module's, and the script
+# tag's global (types only, "silentauth/global").
+TYPES := $(DIST)/silentauth.d.ts $(DIST)/silentauth-global.d.ts
+types: $(TYPES)
+
+$(DIST)/%.d.ts: wasm/loader/%.d.ts
+	@mkdir -p $(DIST)
+	cp $< $@
+
+# The npm tarball, dist/silentauth-<version>.tgz, holding what package.json's
+# "files" lists.
+pack: build
+	npm pack --pack-destination $(DIST)/
 
 GO_SOURCES := $(shell find checksession jsbridge wasm -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 
@@ -62,12 +76,16 @@ $(TOOLS)/wasmbrowsertest: go.mod go.sum
 
 # --- tests ----------------------------------------------------------------
 
-test: deps vet unit wasmtest e2e
+test: deps vet typecheck unit wasmtest e2e
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./checksession/... ./demo/...
-	GOOS=js GOARCH=wasm $(GO) vet ./jsbridge/... ./wasm/...
+	GOOS=js GOARCH=wasm $(GO) vet ./jsbridge/... ./wasm/... ./demo/goapp/...
+
+# The declarations against an example that uses every name, strictly.
+typecheck:
+	npx tsc --noEmit -p demo/types-example/tsconfig.json
 
 # Host tests: the pure core (fuzz seed corpora run as ordinary tests), the dev
 # tenant, the demo server and the node-oidc-provider harness.
@@ -79,8 +97,14 @@ wasmtest: tools
 	GOOS=js GOARCH=wasm WBT_CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -exec=$(CURDIR)/$(TOOLS)/wasmbrowsertest ./jsbridge/...
 
 # End-to-end: servers in-process, Chromium driven with chromedp.
-e2e: build
+e2e: build pack
 	SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -timeout 20m ./demo/e2e/...
+
+# Benchmarks against baselines in one headless Chromium run (demo/bench):
+# prints a table, writes dist/bench/*.json. Figures only, never assertions.
+bench: build
+	set -o pipefail; SILENTAUTH_BENCH=1 SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) \
+	  $(GO) test -count=1 -timeout 20m -v -run '^TestBench$$' ./demo/bench/ | grep -v ' console '
 
 clean:
 	rm -rf $(DIST)

@@ -51,7 +51,7 @@ type Options struct {
 
 	// Logger receives debug lines when Debug is set.
 	Logger func(string)
-	// OnEvent receives "renewed" (payload map[string]any, the JS AuthResult),
+	// OnEvent receives "renewed" (payload *AuthResult),
 	// "renew_error" and "session_ended" (payload *Error).
 	OnEvent func(name string, payload any)
 }

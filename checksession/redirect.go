@@ -56,6 +56,26 @@ func (c *Client) LoginWithRedirect(ctx context.Context, p AuthorizeParams) error
 var responseParams = []string{"code", "state", "iss", "error", "error_description", "error_uri",
 	"access_token", "id_token", "token_type", "expires_in", "scope", "session_state"}
 
+// HasAuthResponse reports whether url carries an authorization response
+// (state with a code, tokens or an error, in the query or the fragment): what
+// a page checks before calling HandleRedirectCallback.
+func HasAuthResponse(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return false
+	}
+	for _, raw := range []string{u.RawQuery, u.Fragment} {
+		q, err := url.ParseQuery(raw)
+		if err != nil || q.Get("state") == "" {
+			continue
+		}
+		if q.Has("code") || q.Has("error") || q.Has("access_token") || q.Has("id_token") {
+			return true
+		}
+	}
+	return false
+}
+
 // HandleRedirectCallback validates the response of an interactive login in
 // url (location.href when empty) exactly as CheckSession validates a silent
 // one, takes the transaction out of storage so the URL cannot be replayed,

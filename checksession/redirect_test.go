@@ -140,3 +140,20 @@ func TestLogout(t *testing.T) {
 		}
 	})
 }
+
+func TestHasAuthResponse(t *testing.T) {
+	for u, want := range map[string]bool{
+		pageOrigin + "/?code=c&state=s":                    true,
+		pageOrigin + "/#access_token=a&id_token=i&state=s": true,
+		pageOrigin + "/?error=login_required&state=s":      true,
+		pageOrigin + "/?code=c":                            false, // no state: not ours to handle
+		pageOrigin + "/?state=s":                           false,
+		pageOrigin + "/products?page=2":                    false,
+		pageOrigin + "/#section-2":                         false,
+		"::not a url":                                      false,
+	} {
+		if got := HasAuthResponse(u); got != want {
+			t.Errorf("HasAuthResponse(%q) = %t, want %t", u, got, want)
+		}
+	}
+}

@@ -90,7 +90,7 @@ func (r *renewer) succeeded(req request, res *AuthResult, interactive bool) {
 		r.ensureLoop()
 	}
 	if !interactive {
-		r.c.emit("renewed", res.JSObject())
+		r.c.emit("renewed", res)
 	}
 }
 

@@ -163,7 +163,7 @@ func (r *renewer) fromOtherTab(data []byte) {
 		r.c.storeFor(sr.Audience, sr.RequestScope, res)
 		r.c.debug("tabs: received a renewal from the tab that renews")
 		r.record(res)
-		r.c.emit("renewed", res.JSObject())
+		r.c.emit("renewed", res)
 	case msg.Kind == "session_ended" && msg.Error != nil:
 		e := &Error{Code: msg.Error.Code, Description: msg.Error.Description}
 		r.mu.Lock()

@@ -53,17 +53,23 @@ func (f *frame) open(document safejs.Value, url string) error {
 		{"tabindex", "-1"},
 		{"width", "0"},
 		{"height", "0"},
-		// display:none alone hides it; the rest keeps it out of layout even
-		// if a page stylesheet overrides display on iframes.
-		{"style", "display:none;width:0;height:0;border:0;position:absolute"},
 	}
 	for _, a := range attrs {
 		if _, err := f.iframe.Call("setAttribute", a[0], a[1]); err != nil {
 			return err
 		}
 	}
+	// display:none alone hides it; the rest keeps it out of layout even if a
+	// page stylesheet overrides display on iframes. Set through the CSSOM, not
+	// a style attribute, which a CSP of style-src 'self' blocks.
+	style, err := f.iframe.Get("style")
+	if err != nil {
+		return err
+	}
+	if err := style.Set("cssText", "display:none;width:0;height:0;border:0;position:absolute"); err != nil {
+		return err
+	}
 
-	var err error
 	if f.onMessage, err = NewFunc(func(_ safejs.Value, args []safejs.Value) any {
 		if !f.closed.Load() && f.handler.OnMessage != nil {
 			f.handler.OnMessage(f.message(arg(args, 0)))

@@ -119,7 +119,10 @@ const provider = new Provider(cfg.issuer, {
   clients: [
     // web_message posts to the redirect_uri's origin, so every app origin
     // needs its own registered URIs for the parent page to get the answer.
-    { ...clientDefaults, client_id: 'spa', redirect_uris: redirectsFor('/', '/callback') },
+    // The bare origin (no trailing slash) is silentauth's default
+    // redirectUri, location.origin, and the provider compares redirect_uri
+    // as an exact string, so "O/" alone would not match it.
+    { ...clientDefaults, client_id: 'spa', redirect_uris: redirectsFor('', '/', '/callback') },
     // Same client with one redirect only, for tests of a client that has not
     // registered the page it runs on.
     { ...clientDefaults, client_id: 'spa-strict', redirect_uris: redirectsFor('/registered-only') },

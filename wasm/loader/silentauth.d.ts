@@ -1,0 +1,332 @@
+/**
+ * silentauth: silent token renewal for single-page apps. OpenID Connect
+ * `prompt=none` in a hidden iframe with `response_mode=web_message`, written in
+ * Go and compiled to WebAssembly.
+ *
+ * These are the types of the ES module (`import { createClient } from "silentauth"`).
+ * The script tag's global `silentauth` is typed by `silentauth/global`
+ * (dist/silentauth-global.d.ts), kept apart so that module users do not see a
+ * global that their page never defines.
+ */
+
+/** The response types silentauth supports. Space-separated values may come in any order. */
+export type ResponseType = "code" | "id_token token" | "token id_token" | "id_token" | "token";
+
+/** Options shared by both spellings of the client id. */
+export interface BaseClientOptions {
+  /**
+   * The authorization server's base URL, e.g. `"https://login.example.com"`.
+   * `https://` is assumed when no scheme is given.
+   */
+  domain: string;
+  /**
+   * Where the server's answer is sent. Must be on the page's origin, else
+   * `createClient` fails at once with `origin_mismatch`.
+   * @default location.origin
+   */
+  redirectUri?: string;
+  /**
+   * `"code"` uses PKCE (S256) and then the token endpoint; the implicit types
+   * return tokens in the message itself.
+   * @default "code"
+   */
+  responseType?: ResponseType;
+  /** @default "openid profile email" */
+  scope?: string;
+  /** Sent as `audience` when set (the API the access token is for). */
+  audience?: string;
+  /**
+   * A silent request with no valid answer by then fails with `timeout`.
+   * @default 60
+   */
+  timeoutInSeconds?: number;
+  /**
+   * Clock skew allowed on `exp`, `iat`, `nbf` and `auth_time`; 0 to 300.
+   * @default 60
+   */
+  leewayInSeconds?: number;
+  /**
+   * Renew before expiry once a session is known.
+   * @default true
+   */
+  autoRenew?: boolean;
+  /**
+   * How early renewal starts; never earlier than halfway through a token's life.
+   * @default 60
+   */
+  renewBeforeExpiryInSeconds?: number;
+  /** The ID token's expected `iss`. Default: from discovery, else `${domain}/`. */
+  issuer?: string;
+  /** Default: from discovery, else `${domain}/authorize`. */
+  authorizationEndpoint?: string;
+  /** Default: from discovery, else `${domain}/oauth/token`. */
+  tokenEndpoint?: string;
+  /** Default: from discovery, else `${domain}/.well-known/jwks.json`. */
+  jwksUri?: string;
+  /** Where `logout` goes. Default: discovery's `end_session_endpoint`, else `${domain}/v2/logout`. */
+  endSessionEndpoint?: string;
+  /**
+   * Poll `checkSession` this often to notice a session that ended at the
+   * server before the token expires; 0 is off. Under 60 s works but warns,
+   * since servers rate-limit `/authorize`.
+   * @default 0
+   */
+  sessionCheckIntervalInSeconds?: number;
+  /**
+   * Log each decision to `console.debug`: messages ignored and why, renewals
+   * scheduled, retries, fast failures.
+   * @default false
+   */
+  debug?: boolean;
+  /**
+   * Where silentauth.wasm is served. Default: next to silentauth.js (script
+   * tag) or `new URL("./silentauth.wasm", import.meta.url)` (module).
+   */
+  wasmUrl?: string;
+}
+
+/**
+ * createClient's options. Unknown options are an `invalid_configuration`
+ * error at run time, and an excess-property error here.
+ */
+export type ClientOptions = BaseClientOptions &
+  (
+    | {
+        /** The application's client id at the authorization server. */
+        clientId: string;
+        /** auth0.js's spelling of `clientId`; if both are given they must agree. */
+        clientID?: string;
+      }
+    | {
+        /** The application's client id at the authorization server. */
+        clientId?: string;
+        /** auth0.js's spelling of `clientId`. */
+        clientID: string;
+      }
+  );
+
+/** A value silentauth passes through to `/authorize` as it is. */
+export type AuthorizeParamValue = string | number | boolean;
+
+/**
+ * Per-call parameters of checkSession, getTokenSilently and loginWithRedirect.
+ * Any other field is passed through to `/authorize` by its wire name.
+ */
+export interface AuthorizeParams {
+  /** Overrides the client's `responseType` for this call. */
+  responseType?: ResponseType;
+  /** Overrides the client's `scope` for this call. */
+  scope?: string;
+  /** Overrides the client's `audience` for this call. */
+  audience?: string;
+  /** Overrides the client's `timeoutInSeconds` for this call. */
+  timeoutInSeconds?: number;
+  login_hint?: string;
+  organization?: string;
+  invitation?: string;
+  connection?: string;
+  /** Seconds; the ID token's `auth_time` is then checked against it. */
+  max_age?: number | string;
+  ui_locales?: string;
+  acr_values?: string;
+  /** checkSession always sends `"none"`; loginWithRedirect sends what is given. */
+  prompt?: "none" | "login" | "consent" | "select_account" | (string & {});
+  // Set by silentauth on every request; a call cannot override them.
+  client_id?: never;
+  redirect_uri?: never;
+  response_type?: never;
+  response_mode?: never;
+  state?: never;
+  nonce?: never;
+  code_challenge?: never;
+  code_challenge_method?: never;
+  /** Any other authorize parameter, passed through. */
+  [param: string]: AuthorizeParamValue | undefined;
+}
+
+/** logout's parameters. Other fields are passed to the end-session endpoint. */
+export interface LogoutParams {
+  /** Where the server sends the browser after logging out (Auth0's `returnTo`, OIDC's `post_logout_redirect_uri`). */
+  returnTo?: string;
+  /** Forget the tokens without navigating to the server. */
+  localOnly?: boolean;
+  /** Any other end-session parameter, passed through. */
+  [param: string]: AuthorizeParamValue | undefined;
+}
+
+/** ID token claims, as validated. */
+export interface IdTokenClaims {
+  iss?: string;
+  sub?: string;
+  aud?: string | string[];
+  exp?: number;
+  iat?: number;
+  nbf?: number;
+  auth_time?: number;
+  nonce?: string;
+  azp?: string;
+  sid?: string;
+  name?: string;
+  nickname?: string;
+  picture?: string;
+  email?: string;
+  email_verified?: boolean;
+  updated_at?: string;
+  [claim: string]: unknown;
+}
+
+/** The user getUser returns: the last validated ID token's claims. */
+export type User = IdTokenClaims;
+
+/**
+ * A successful answer. Fields the response type does not produce are absent,
+ * never empty strings: `"id_token"` has no `accessToken`, `"token"` no `idToken`.
+ */
+export interface AuthResult {
+  accessToken?: string;
+  idToken?: string;
+  /** Present with `idToken`. */
+  idTokenPayload?: IdTokenClaims;
+  /** Seconds, as the server sent `expires_in`. */
+  expiresIn?: number;
+  /** Epoch milliseconds on the local clock: `Date.now() + expiresIn * 1000` at receipt. */
+  expiresAt?: number;
+  tokenType?: string;
+  scope?: string;
+  state?: string;
+}
+
+/**
+ * The `error` codes silentauth produces, the `prompt=none` errors every server
+ * sends, and (the open end) any other code a server returns, passed through.
+ */
+export type ErrorCode =
+  | "login_required"
+  | "consent_required"
+  | "interaction_required"
+  | "account_selection_required"
+  /** No valid answer within `timeoutInSeconds`. */
+  | "timeout"
+  /** The ID token failed validation; the description names the check. */
+  | "invalid_token"
+  /** handleRedirectCallback: a `state` unknown or already used. */
+  | "invalid_state"
+  /** `redirectUri` is not on the page's origin. */
+  | "origin_mismatch"
+  /** Bad or unknown options, unreachable discovery, no `web_message` support. */
+  | "invalid_configuration"
+  /** A request got no HTTP answer at all (offline, DNS, CORS). */
+  | "network_error"
+  /** A token or discovery endpoint answered with something unusable. */
+  | "server_error"
+  /** A call on a client after `destroy()`. */
+  | "destroyed"
+  /** Anything else that went wrong; `cause` holds the original. */
+  | "unexpected_error"
+  | (string & {});
+
+/** Every failure: an `Error` with OAuth-style `error` and `error_description`. */
+export interface SilentAuthError extends Error {
+  error: ErrorCode;
+  error_description: string;
+  /** The `state` of the request that failed, when one was sent. */
+  state?: string;
+  cause?: unknown;
+}
+
+/** checkSession's auth0.js-style callback. */
+export type CheckSessionCallback = (err: SilentAuthError | null, result?: AuthResult) => void;
+
+/** The events a client emits and their payloads. */
+export interface SilentAuthEventMap {
+  /** Every successful silent renewal, by the timer or by a call. */
+  renewed: AuthResult;
+  /** A renewal failed and will be retried. */
+  renew_error: SilentAuthError;
+  /**
+   * `login_required`, `consent_required` or `interaction_required`: the user
+   * must log in interactively; auto-renew and polling stop.
+   */
+  session_ended: SilentAuthError;
+}
+
+export type SilentAuthEvent = keyof SilentAuthEventMap;
+
+export type SilentAuthEventHandler<K extends SilentAuthEvent> = (payload: SilentAuthEventMap[K]) => void;
+
+/** One application's client. */
+export interface Client {
+  /**
+   * Asks the server for fresh tokens in a hidden iframe with `prompt=none`
+   * and `response_mode=web_message`. Concurrent calls with the same
+   * parameters share one iframe and one result.
+   */
+  checkSession(params?: AuthorizeParams): Promise<AuthResult>;
+  /** auth0.js style: the callback gets `(err, result)`; nothing is returned. */
+  checkSession(params: AuthorizeParams | undefined, callback: CheckSessionCallback): void;
+  checkSession(callback: CheckSessionCallback): void;
+
+  /** The cached access token while valid for longer than `renewBeforeExpiryInSeconds`, else a fresh one. */
+  getTokenSilently(params?: AuthorizeParams): Promise<string>;
+
+  /** The last validated ID token's claims, or null. */
+  getUser(): User | null;
+
+  /** Navigates to `/authorize` without `prompt=none`; the page is left. */
+  loginWithRedirect(params?: AuthorizeParams): Promise<void>;
+
+  /**
+   * Validates an interactive login's response as checkSession does, clears
+   * the stored transaction and removes the response from the address bar.
+   * @param url defaults to `location.href`
+   */
+  handleRedirectCallback(url?: string | URL): Promise<AuthResult>;
+
+  /** Forgets the tokens and, unless `localOnly`, navigates to the end-session endpoint. */
+  logout(params?: LogoutParams): Promise<void>;
+
+  /**
+   * The browser's fetch with `Authorization: Bearer <access token>`. On a 401
+   * it renews once (shared with a renewal in flight) and retries once.
+   */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+
+  /** Adds a handler; returns a function that removes it. Unknown events throw. */
+  on<K extends SilentAuthEvent>(event: K, handler: SilentAuthEventHandler<K>): () => void;
+  off<K extends SilentAuthEvent>(event: K, handler: SilentAuthEventHandler<K>): void;
+
+  startAutoRenew(): void;
+  stopAutoRenew(): void;
+
+  /** Stops timers, removes listeners and iframes, and releases the Go callbacks. */
+  destroy(): void;
+}
+
+/** What the page's one Go runtime holds, for leak tests and benchmarks. */
+export interface SilentAuthStats {
+  /** Whether the runtime has been started (by any copy of the loader). */
+  running: boolean;
+  /** Go callbacks alive. */
+  liveFuncs: number;
+  /** Hidden iframes alive. */
+  liveFrames: number;
+  /** Size of the WebAssembly linear memory. */
+  wasmMemoryBytes: number;
+}
+
+/**
+ * Creates a client, starting the Go runtime on first use. Every client on the
+ * page, from any copy of silentauth.js or silentauth.mjs, shares one runtime.
+ */
+export function createClient(options: ClientOptions): Promise<Client>;
+
+export function stats(): Promise<SilentAuthStats>;
+
+/** The module's exports as one object; also the shape of the script tag's global. */
+export interface SilentAuth {
+  createClient(options: ClientOptions): Promise<Client>;
+  stats(): Promise<SilentAuthStats>;
+}
+
+declare const silentauth: SilentAuth;
+export default silentauth;
