@@ -16,6 +16,7 @@ type Browser struct {
 	window   safejs.Value
 	document safejs.Value
 	signals  pageSignals
+	tabs     tabState
 }
 
 var _ checksession.Browser = (*Browser)(nil)

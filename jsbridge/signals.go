@@ -62,9 +62,11 @@ func (b *Browser) Hidden() bool {
 	return err == nil && s == "hidden"
 }
 
-// Close removes the page listeners Wake added and releases their callback.
-// Frames opened through b are closed by their own Close.
+// Close removes the page listeners Wake added and releases their callback,
+// and lets go of the locks and channels Lead and Join left open. Frames
+// opened through b are closed by their own Close.
 func (b *Browser) Close() {
+	b.closeTabs()
 	s := &b.signals
 	s.mu.Lock()
 	defer s.mu.Unlock()
