@@ -104,7 +104,7 @@ e2e: build pack
 # prints a table, writes dist/bench/*.json. Figures only, never assertions.
 bench: build
 	set -o pipefail; SILENTAUTH_BENCH=1 SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) \
-	  $(GO) test -count=1 -timeout 20m -v -run '^TestBench$$' ./demo/bench/ | grep -v ' console '
+	  $(GO) test -count=1 -timeout 20m -v -run '^TestBench$$' ./demo/bench/ | grep --line-buffered -v ' console '
 
 clean:
 	rm -rf $(DIST)

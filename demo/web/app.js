@@ -138,7 +138,7 @@
     client.on("renewed", (r) => {
       renewals++;
       $("renewals").textContent = String(renewals);
-      log("renewed", "new tokens, expires_in " + r.expiresIn + " s, next renewal before " +
+      log("renewed", "new tokens, expires_in " + r.expiresIn + " s, valid until " +
         new Date(r.expiresAt).toLocaleTimeString());
       showResult(r);
       setStatus("signed-in");

@@ -34,6 +34,12 @@ type Options struct {
 	// TenantHost is "localhost" (default) or "127.0.0.1": a tenant on
 	// another site than the app is what blocked third-party cookies look like.
 	TenantHost string
+	// Now, when set, is the tenant's clock: a test can run it ahead of the
+	// browser's to expire tokens at the server only.
+	Now func() time.Time
+	// TenantMiddleware, when set, wraps the tenant's handler, so a test can
+	// watch the requests it gets (when, how many at once).
+	TenantMiddleware func(http.Handler) http.Handler
 }
 
 // DistDir is where the built SDK is: $SILENTAUTH_DIST, else <repo>/dist.
@@ -95,6 +101,7 @@ func Start(t testing.TB, o Options) *Env {
 		SessionLifetime: o.SessionLifetime,
 		AppOrigins:      []string{appURL},
 		Clients:         clients,
+		Now:             o.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +113,11 @@ func Start(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	Serve(t, tl, tenant)
+	var tenantHandler http.Handler = tenant
+	if o.TenantMiddleware != nil {
+		tenantHandler = o.TenantMiddleware(tenant)
+	}
+	Serve(t, tl, tenantHandler)
 	Serve(t, al, WithTestPage(app, tenantURL))
 	return &Env{Tenant: tenant, TenantURL: tenantURL, AppURL: appURL, Browser: chrome.Start(t)}
 }
