@@ -3,6 +3,7 @@ package checksession
 import (
 	"context"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 )
@@ -23,6 +24,14 @@ const thirdPartyCookieHint = " (silentauth: this follows a successful interactiv
 	"did not send the authorization server's session cookie to the hidden iframe: third-party cookies are blocked " +
 	"(Safari, Brave, Firefox or Chrome tracking protection). Serve the authorization server from a custom domain on " +
 	"the app's site, e.g. login.example.com for app.example.com, so its cookie is first-party.)"
+
+// explainsItself reports a login_required whose description names another
+// cause than a missing session, such as Auth0's "Multifactor authentication
+// required": then the cookie did arrive and the hint would mislead.
+func explainsItself(description string) bool {
+	d := strings.ToLower(description)
+	return strings.Contains(d, "multifactor") || strings.Contains(d, "mfa") || strings.Contains(d, "max_age")
+}
 
 // PageSignals is optionally implemented by a Browser that can tell when the
 // page may have slept or come back (visibilitychange, focus, online) and
@@ -102,7 +111,7 @@ func (r *renewer) failed(req request, err error) {
 		return
 	}
 	r.mu.Lock()
-	if e.Code == ErrLoginRequired.Code && r.interactive {
+	if e.Code == ErrLoginRequired.Code && r.interactive && !explainsItself(e.Description) {
 		e.Description += thirdPartyCookieHint
 	}
 	hadSession := r.session

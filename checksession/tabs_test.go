@@ -223,3 +223,23 @@ func TestLoginRequiredAfterInteractiveLoginPointsAtThirdPartyCookies(t *testing.
 		t.Fatalf("hint given after a silent success: %v", err)
 	}
 }
+
+func TestMFALoginRequiredGetsNoThirdPartyCookieHint(t *testing.T) {
+	fx := newFixture(t)
+	c := fx.client()
+	q := login(t, fx, c)
+	resp := url.Values{}
+	for k, v := range fx.loggedIn(q) {
+		resp.Set(k, paramOf(v))
+	}
+	if _, err := c.HandleRedirectCallback(context.Background(), pageOrigin+"/?"+resp.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	fx.frameResponse = func(f *fakeFrame) {
+		f.respond(map[string]any{"error": "login_required", "error_description": "Multifactor authentication required", "state": f.param("state")})
+	}
+	_, err := c.CheckSession(context.Background(), AuthorizeParams{})
+	if errCode(err) != "login_required" || err.(*Error).Description != "Multifactor authentication required" {
+		t.Fatalf("got %v", err)
+	}
+}

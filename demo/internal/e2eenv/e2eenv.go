@@ -172,7 +172,8 @@ func (e *Env) ClientJS(extra string) string {
 // window.loginResult the callback's AuthResult.
 func (e *Env) Login(t testing.TB, tab *chrome.Tab, email, extra string) {
 	t.Helper()
-	tab.MustEval(`(async () => { window.client = await `+e.ClientJS(extra)+`; await client.loginWithRedirect(); return true })()`, nil)
+	// Not awaited: the navigation it starts would end this evaluation.
+	tab.MustEval(`(async () => { window.client = await `+e.ClientJS(extra)+`; client.loginWithRedirect(); return true })()`, nil)
 	if err := tab.WaitFor(`location.pathname === "/u/login" && document.querySelector("input[name=password]")`, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
