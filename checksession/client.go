@@ -91,6 +91,12 @@ func (c *Client) emit(name string, payload any) {
 	}
 }
 
+// offline reports navigator.onLine == false, where the browser can tell.
+func (c *Client) offline() bool {
+	o, ok := c.browser.(interface{ Online() bool })
+	return ok && !o.Online()
+}
+
 // Metadata returns the server's endpoints, from discovery or the fallback.
 func (c *Client) Metadata(ctx context.Context) (*Metadata, error) {
 	return c.disc.metadata(ctx)
@@ -236,11 +242,18 @@ func (c *Client) runFrame(ctx context.Context, authorizeURL string, t *transacti
 			graceC = grace.C()
 		case <-graceC:
 			c.debug("failing fast: the server's page loaded but posted nothing")
+			if c.offline() {
+				return nil, &Error{Code: ErrTimeout.Code, State: t.State, Description: TimeoutDescription +
+					". The browser is offline: the iframe shows its network error page."}
+			}
 			return nil, &Error{Code: ErrTimeout.Code, State: t.State, Description: TimeoutDescription +
 				". The authorization server's page loaded in the iframe but posted no answer: it is an error page, or this origin (" +
 				c.browser.Origin() + ") is not allowed for web_message (Auth0: add it to the application's Allowed Web Origins), or redirect_uri " +
 				quote(t.RedirectURI) + " is not registered for client " + quote(c.s.ClientID) + "."}
 		case <-deadline.C():
+			if c.offline() {
+				return nil, &Error{Code: ErrTimeout.Code, State: t.State, Description: TimeoutDescription + ". The browser is offline."}
+			}
 			return nil, &Error{Code: ErrTimeout.Code, State: t.State, Description: TimeoutDescription}
 		case <-ctx.Done():
 			if c.ctx.Err() != nil {

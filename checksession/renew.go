@@ -59,13 +59,17 @@ type renewer struct {
 	dueAt       time.Time // next renewal on the wall clock
 	expires     time.Time // current token's expiry
 	attempt     int       // consecutive failures
-	lastPoll    time.Time
-	running     bool
-	interactive bool // an interactive login succeeded and no silent request since
-	stopLoop    context.CancelFunc
-	poked       chan struct{}
-	tabs        *tabs
-	leader      bool
+	lastFailure time.Time
+	// retryAllowed is false once a failure came after the token expired:
+	// then only a call or a wake-up tries again.
+	retryAllowed bool
+	lastPoll     time.Time
+	running      bool
+	interactive  bool // an interactive login succeeded and no silent request since
+	stopLoop     context.CancelFunc
+	poked        chan struct{}
+	tabs         *tabs
+	leader       bool
 }
 
 func newRenewer(c *Client) *renewer {
@@ -126,30 +130,25 @@ func (r *renewer) failed(req request, err error) {
 		}
 		return
 	}
-	if !hadSession || !retryable(e) {
+	if !hadSession {
 		r.mu.Unlock()
 		return
 	}
+	// Anything else may pass: a timeout or a network error, but also a key
+	// rotation or a clock that is being corrected. Every one waits its
+	// backoff, so no failure can turn into a tight loop.
 	r.attempt++
 	now := r.c.clock.Now()
 	delay := backoff(r.attempt)
+	r.lastFailure = now
 	r.dueAt = now.Add(delay)
 	willRetry := r.enabled && now.Before(r.expires)
+	r.retryAllowed = willRetry
 	r.mu.Unlock()
 	if willRetry {
 		r.c.debug("renewal failed (" + e.Error() + "); retrying in " + delay.Round(time.Second).String())
 		r.c.emit("renew_error", e)
 	}
-}
-
-// retryable errors may pass on their own: nothing answered, or the server
-// had a bad moment.
-func retryable(e *Error) bool {
-	switch e.Code {
-	case ErrTimeout.Code, ErrNetwork.Code, ErrServer.Code, "temporarily_unavailable":
-		return true
-	}
-	return false
 }
 
 // backoff grows from retryFloor to retryCap with ±50 % jitter, never under
@@ -240,6 +239,7 @@ func (r *renewer) loop(ctx context.Context) {
 		case <-t.C():
 		case <-wake:
 			t.Stop()
+			r.woke()
 		case <-r.poked:
 			t.Stop()
 		}
@@ -248,6 +248,22 @@ func (r *renewer) loop(ctx context.Context) {
 			r.run(ctx)
 		}
 	}
+}
+
+// woke brings a pending retry forward: the page came back online, became
+// visible or gained focus, which is when a failure is most likely to have
+// passed. The retry floor still holds.
+func (r *renewer) woke() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.attempt == 0 || !r.enabled {
+		return
+	}
+	r.dueAt = r.c.clock.Now()
+	if floor := r.lastFailure.Add(retryFloor); r.dueAt.Before(floor) {
+		r.dueAt = floor
+	}
+	r.retryAllowed = true
 }
 
 // due says what, if anything, should run now: a renewal or a session poll.
@@ -261,8 +277,9 @@ func (r *renewer) due(signals PageSignals) string {
 	now := r.c.clock.Now()
 	follower := r.tabs != nil && !r.leader
 	if r.enabled && !r.dueAt.IsZero() && !now.Before(r.dueAt) {
-		if r.attempt > 0 && !now.Before(r.expires) {
-			// The token is gone and retries stopped; only a call tries again.
+		if r.attempt > 0 && !r.retryAllowed {
+			// The token is gone and retries stopped; only a call or a
+			// wake-up tries again.
 			return ""
 		}
 		if follower && now.Before(r.dueAt.Add(followerGrace)) {

@@ -157,3 +157,97 @@ func TestTokenShorterThanTheLeadIsRenewedHalfwayNotInALoop(t *testing.T) {
 		t.Errorf("renewed %v after receipt, want 20–25 s (halfway)", at)
 	}
 }
+
+// wakingBrowser is a page that can signal a wake-up.
+type wakingBrowser struct {
+	*fakeBrowser
+	wake chan struct{}
+}
+
+func (w wakingBrowser) Wake() <-chan struct{} { return w.wake }
+func (w wakingBrowser) Hidden() bool          { return false }
+
+func TestWakeUpBringsARetryForwardButKeepsTheFloor(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 3600
+	wb := wakingBrowser{fx.b, make(chan struct{}, 1)}
+	early := 50 * time.Minute
+	o := fx.options()
+	o.Timeout, o.RenewBeforeExpiry = time.Second, &early
+	c, err := NewClient(o, wb, fx.clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Destroy)
+	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
+		t.Fatal(err)
+	}
+	fx.mu.Lock()
+	fx.frameResponse = func(f *fakeFrame) {}
+	fx.mu.Unlock()
+	// Fail a few times so the backoff is long (attempt 4: 20–60 s).
+	for fx.b.frameCount() < 5 {
+		n := fx.b.frameCount()
+		advanceUntil(t, fx, time.Hour, func() bool { return fx.b.frameCount() > n })
+	}
+	advanceUntil(t, fx, time.Minute, func() bool {
+		c.renewer.mu.Lock()
+		defer c.renewer.mu.Unlock()
+		return c.renewer.attempt >= 4 && !c.renewer.running
+	})
+	if n := fx.b.frameCount(); n != 5 {
+		t.Fatalf("%d frames before the wake-up", n)
+	}
+	fx.mu.Lock()
+	fx.frameResponse = nil // back online
+	fx.mu.Unlock()
+	fx.clock.Advance(retryFloor) // the floor has passed since the failure
+	wb.wake <- struct{}{}
+	waitFor(t, "the retry on wake-up", func() bool { return fx.b.frameCount() == 6 })
+}
+
+func TestRenewalFailuresOfAnyKindBackOff(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 3600
+	early := 50 * time.Minute
+	c := fx.client(func(o *Options) { o.RenewBeforeExpiry = &early })
+	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
+		t.Fatal(err)
+	}
+	fx.mu.Lock()
+	fx.tamper = func(c map[string]any) { c["aud"] = "someone-else" } // invalid_token from now on
+	fx.mu.Unlock()
+	advanceUntil(t, fx, time.Hour, func() bool { return fx.b.frameCount() == 2 })
+	start := fx.clock.Now()
+	for range 24 { // two minutes in check steps
+		fx.clock.Advance(checkInterval)
+		time.Sleep(2 * time.Millisecond)
+	}
+	// Backoff 5–7.5 s, 5–15 s, 10–30 s, 20–60 s: at most five tries in two minutes, not 24.
+	if n := fx.b.frameCount() - 2; n > 5 {
+		t.Fatalf("%d retries of invalid_token in %v", n, fx.clock.Now().Sub(start))
+	}
+	if ev := fx.eventList(); len(ev) < 2 || ev[1] != "renew_error" {
+		t.Errorf("events %v, want renew_error", ev)
+	}
+}
+
+func TestARetryPromisedBeforeExpiryHappensAfterIt(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 20 // renewal due halfway, at 10 s
+	c := fx.client(func(o *Options) { o.Timeout = time.Second })
+	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
+		t.Fatal(err)
+	}
+	fx.mu.Lock()
+	fx.frameResponse = func(f *fakeFrame) {}
+	fx.mu.Unlock()
+	advanceUntil(t, fx, time.Minute, func() bool { return fx.b.frameCount() == 2 })
+	// The failure comes at ~11 s with a retry due 5–7.5 s later, so the loop
+	// looks again around or after the 20 s expiry: the promised retry runs.
+	advanceUntil(t, fx, time.Minute, func() bool { return len(fx.eventList()) >= 2 })
+	if ev := fx.eventList(); ev[1] != "renew_error" {
+		t.Fatalf("events %v", ev)
+	}
+	advanceUntil(t, fx, time.Minute, func() bool { return fx.b.frameCount() == 3 })
+}

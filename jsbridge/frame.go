@@ -5,6 +5,7 @@ package jsbridge
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -251,7 +252,20 @@ func (f *frame) removeNow() {
 	}
 	_, _ = f.iframe.Call("remove")
 	liveFrames.Add(-1)
+	// The JS objects a Go js.Value refers to (this iframe, its window, each
+	// message event and its source) stay alive in JS until Go's collector
+	// finalises those values, and Go's heap grows too slowly to collect
+	// often: without a nudge a removed iframe's window lingers for hundreds
+	// of renewals. A collection every few frames bounds that to a few.
+	if removedFrames.Add(1)%framesPerGC == 0 {
+		go runtime.GC()
+	}
 }
+
+// framesPerGC is how many removed frames may wait for a Go collection.
+const framesPerGC = 4
+
+var removedFrames atomic.Int64
 
 // jsLength is s.length for a JS string; Get and Length only accept objects,
 // so the string is boxed with Object(s), which copies nothing.

@@ -62,6 +62,20 @@ func (b *Browser) Hidden() bool {
 	return err == nil && s == "hidden"
 }
 
+// Online reports navigator.onLine; true where the browser cannot tell.
+func (b *Browser) Online() bool {
+	nav, err := getGuarded(b.window, "navigator")
+	if err != nil || nav.Type() != safejs.TypeObject {
+		return true
+	}
+	on, err := getGuarded(nav, "onLine")
+	if err != nil || on.Type() != safejs.TypeBoolean {
+		return true
+	}
+	v, err := on.Bool()
+	return err != nil || v
+}
+
 // Close removes the page listeners Wake added and releases their callback,
 // and lets go of the locks and channels Lead and Join left open. Frames
 // opened through b are closed by their own Close.
