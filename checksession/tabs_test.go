@@ -196,17 +196,8 @@ func TestSessionEndReachesEveryTab(t *testing.T) {
 func TestLoginRequiredAfterInteractiveLoginPointsAtThirdPartyCookies(t *testing.T) {
 	fx := newFixture(t)
 	c := fx.client()
-	q := login(t, fx, c)
-	resp := url.Values{}
-	for k, v := range fx.loggedIn(q) {
-		resp.Set(k, paramOf(v))
-	}
-	if _, err := c.HandleRedirectCallback(context.Background(), pageOrigin+"/?"+resp.Encode()); err != nil {
-		t.Fatal(err)
-	}
-	fx.frameResponse = func(f *fakeFrame) {
-		f.respond(map[string]any{"error": "login_required", "error_description": "Login required", "state": f.param("state")})
-	}
+	completeInteractiveLogin(t, fx, c)
+	fx.frameResponse = answerLoginRequired("Login required")
 	_, err := c.CheckSession(context.Background(), AuthorizeParams{})
 	if errCode(err) != "login_required" || !strings.Contains(err.Error(), "third-party cookies") || !strings.HasPrefix(err.(*Error).Description, "Login required") {
 		t.Fatalf("got %v", err)
@@ -216,9 +207,7 @@ func TestLoginRequiredAfterInteractiveLoginPointsAtThirdPartyCookies(t *testing.
 	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
 		t.Fatal(err)
 	}
-	fx.frameResponse = func(f *fakeFrame) {
-		f.respond(map[string]any{"error": "login_required", "error_description": "Login required", "state": f.param("state")})
-	}
+	fx.frameResponse = answerLoginRequired("Login required")
 	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); strings.Contains(err.Error(), "third-party") {
 		t.Fatalf("hint given after a silent success: %v", err)
 	}
@@ -227,19 +216,29 @@ func TestLoginRequiredAfterInteractiveLoginPointsAtThirdPartyCookies(t *testing.
 func TestMFALoginRequiredGetsNoThirdPartyCookieHint(t *testing.T) {
 	fx := newFixture(t)
 	c := fx.client()
-	q := login(t, fx, c)
+	completeInteractiveLogin(t, fx, c)
+	fx.frameResponse = answerLoginRequired("Multifactor authentication required")
+	_, err := c.CheckSession(context.Background(), AuthorizeParams{})
+	if errCode(err) != "login_required" || err.(*Error).Description != "Multifactor authentication required" {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// completeInteractiveLogin runs loginWithRedirect and its callback.
+func completeInteractiveLogin(t *testing.T, fx *fixture, c *Client) {
+	t.Helper()
 	resp := url.Values{}
-	for k, v := range fx.loggedIn(q) {
+	for k, v := range fx.loggedIn(login(t, fx, c)) {
 		resp.Set(k, paramOf(v))
 	}
 	if _, err := c.HandleRedirectCallback(context.Background(), pageOrigin+"/?"+resp.Encode()); err != nil {
 		t.Fatal(err)
 	}
-	fx.frameResponse = func(f *fakeFrame) {
-		f.respond(map[string]any{"error": "login_required", "error_description": "Multifactor authentication required", "state": f.param("state")})
-	}
-	_, err := c.CheckSession(context.Background(), AuthorizeParams{})
-	if errCode(err) != "login_required" || err.(*Error).Description != "Multifactor authentication required" {
-		t.Fatalf("got %v", err)
+}
+
+// answerLoginRequired is a server without a session, in its own words.
+func answerLoginRequired(description string) func(*fakeFrame) {
+	return func(f *fakeFrame) {
+		f.respond(map[string]any{"error": "login_required", "error_description": description, "state": f.param("state")})
 	}
 }
