@@ -251,3 +251,32 @@ func TestARetryPromisedBeforeExpiryHappensAfterIt(t *testing.T) {
 	}
 	advanceUntil(t, fx, time.Minute, func() bool { return fx.b.frameCount() == 3 })
 }
+
+func TestTimerRenewalJoinsACallInFlight(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 20 // due halfway, at 10 s
+	c := fx.client()
+	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	fx.mu.Lock()
+	fx.frameResponse = func(f *fakeFrame) { <-release; f.respond(fx.loggedIn(f.URL.Query())) }
+	fx.mu.Unlock()
+	done := make(chan error, 1)
+	go func() { _, err := c.CheckSession(context.Background(), AuthorizeParams{}); done <- err }()
+	waitFor(t, "the call's iframe", func() bool { return fx.b.frameCount() == 2 })
+	for range 4 { // 20 s: the renewal comes due while the call waits
+		fx.clock.Advance(checkInterval)
+		time.Sleep(5 * time.Millisecond)
+	}
+	waitFor(t, "the loop to start its renewal", func() bool { return fx.logged("renewal starting") })
+	time.Sleep(20 * time.Millisecond) // time enough to open a third iframe, were it to
+	if n := fx.b.frameCount(); n != 2 {
+		t.Fatalf("%d iframes: the timer's renewal did not join the call in flight", n)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

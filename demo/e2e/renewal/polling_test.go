@@ -88,8 +88,11 @@ func TestSessionPollsRenewalsAndCallsNeverOverlap(t *testing.T) {
 	if h.auth.max() != 1 {
 		t.Errorf("%d prompt=none requests at the tenant at once, want 1", h.auth.max())
 	}
-	if timer == 0 || requests >= calls.Calls+timer {
-		t.Errorf("%d timer requests and %d at the tenant for %d calls: the test needs timer requests and joined calls", timer, requests, calls.Calls)
+	// Whether the loop's own requests fall in the window depends on timing
+	// (every answered call pushes the next renewal back), so only the
+	// joining is required; the host tests pin that timer requests join too.
+	if requests >= calls.Calls+timer {
+		t.Errorf("%d requests at the tenant for %d calls and %d timer requests: calls in flight were not joined", requests, calls.Calls, timer)
 	}
 	if calls.Failed > 0 {
 		t.Errorf("%d of %d calls failed", calls.Failed, calls.Calls)
