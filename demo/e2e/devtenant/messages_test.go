@@ -98,7 +98,9 @@ func TestWebMessages(t *testing.T) {
 	inFlight := func(t *testing.T, responseType string) (state, authorizeURL string) {
 		t.Helper()
 		mark = len(tab.Console())
-		env.Tenant.SetFaults(devtenant.Faults{Delay: 2 * time.Second})
+		// Long enough for a decoy page to load and post first, even on a
+		// loaded machine: the answer to our request must come last.
+		env.Tenant.SetFaults(devtenant.Faults{Delay: 5 * time.Second})
 		t.Cleanup(func() { env.Tenant.SetFaults(devtenant.Faults{}) })
 		mustEval(t, tab, `(() => {
 			window.pending = client.checkSession({responseType: "`+responseType+`"}).then(r => ({ok: true, result: r}), e => ({ok: false, error: e.error, description: e.error_description}));
