@@ -67,7 +67,11 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	dist := distDir()
+	dist, err := e2eenv.FindDistDir()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "oidc e2e: %v\n", err)
+		return 1
+	}
 	if _, err := os.Stat(filepath.Join(dist, "silentauth.wasm")); err != nil {
 		fmt.Fprintf(os.Stderr, "oidc e2e: the SDK is not built in %s (run make build): %v\n", dist, err)
 		return 1
@@ -209,24 +213,6 @@ func (m *mainTB) Helper()                           {}
 func (m *mainTB) Cleanup(f func())                  { m.cleanups = append(m.cleanups, f) }
 func (m *mainTB) Fatal(args ...any)                 { panic(fmt.Sprint(args...)) }
 func (m *mainTB) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
-
-// distDir is e2eenv.DistDir without a testing.TB: TestMain has none.
-func distDir() string {
-	if d := os.Getenv("SILENTAUTH_DIST"); d != "" {
-		return d
-	}
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "dist")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "dist"
-		}
-		dir = parent
-	}
-}
 
 func listen(host string) (net.Listener, string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

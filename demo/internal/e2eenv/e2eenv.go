@@ -5,6 +5,7 @@
 package e2eenv
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -44,17 +45,26 @@ type Options struct {
 
 // DistDir is where the built SDK is: $SILENTAUTH_DIST, else <repo>/dist.
 func DistDir(t testing.TB) string {
+	d, err := FindDistDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// FindDistDir is DistDir for callers without a testing.TB, such as TestMain.
+func FindDistDir() (string, error) {
 	if d := os.Getenv("SILENTAUTH_DIST"); d != "" {
-		return d
+		return d, nil
 	}
 	dir, _ := os.Getwd()
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "dist")
+			return filepath.Join(dir, "dist"), nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
+			return "", errors.New("no go.mod above the working directory, and SILENTAUTH_DIST is not set")
 		}
 		dir = parent
 	}
