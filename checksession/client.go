@@ -34,17 +34,10 @@ type Client struct {
 	verifier     *Verifier
 
 	mu       sync.Mutex
-	inflight map[string]*call       // request key → the silent request in flight
-	cache    map[string]*AuthResult // request cacheKey → last result
+	inflight map[string]*flight[*AuthResult] // request key → the silent request in flight
+	cache    map[string]*AuthResult          // request cacheKey → last result
 	user     map[string]any
 	renewer  *renewer
-}
-
-// call is one silent request that concurrent callers share.
-type call struct {
-	done   chan struct{}
-	result *AuthResult
-	err    error
 }
 
 // NewClient validates the options and builds a client. It does not touch the
@@ -61,7 +54,7 @@ func NewClient(opts Options, b Browser, clock Clock) (*Client, error) {
 	c := &Client{
 		s: s, browser: b, clock: clock,
 		ctx: ctx, cancel: cancel,
-		inflight: map[string]*call{},
+		inflight: map[string]*flight[*AuthResult]{},
 		cache:    map[string]*AuthResult{},
 	}
 	c.disc = &discoverer{s: s, browser: b, log: c.debug}
@@ -131,27 +124,22 @@ func (c *Client) shared(ctx context.Context, r request) (*AuthResult, error) {
 	}
 	key := r.key()
 	c.mu.Lock()
-	cl, joined := c.inflight[key]
+	f, joined := c.inflight[key]
 	if !joined {
-		cl = &call{done: make(chan struct{})}
-		c.inflight[key] = cl
+		f = newFlight[*AuthResult]()
+		c.inflight[key] = f
 		go func() {
-			cl.result, cl.err = c.silent(c.ctx, r)
+			res, err := c.silent(c.ctx, r)
 			c.mu.Lock()
 			delete(c.inflight, key)
 			c.mu.Unlock()
-			close(cl.done)
+			f.finish(res, err)
 		}()
 	} else {
 		c.debug("joining the silent request already in flight")
 	}
 	c.mu.Unlock()
-	select {
-	case <-cl.done:
-		return cl.result, cl.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return f.wait(ctx)
 }
 
 // silent runs one prompt=none request from discovery to validated result.

@@ -80,50 +80,34 @@ type discoverer struct {
 
 	mu       sync.Mutex
 	done     *Metadata
-	inflight chan struct{}
-	err      error
+	inflight *flight[*Metadata]
 }
 
 func (d *discoverer) metadata(ctx context.Context) (*Metadata, error) {
-	for {
-		d.mu.Lock()
-		if d.done != nil {
-			m := d.done
-			d.mu.Unlock()
-			return m, nil
-		}
-		if wait := d.inflight; wait != nil {
-			d.mu.Unlock()
-			select {
-			case <-wait:
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-			d.mu.Lock()
-			err := d.err
-			ok := d.done != nil
-			d.mu.Unlock()
-			if !ok && err != nil {
-				return nil, err
-			}
-			continue
-		}
-		wait := make(chan struct{})
-		d.inflight = wait
+	d.mu.Lock()
+	if m := d.done; m != nil {
 		d.mu.Unlock()
-
-		m, err := d.fetch(ctx)
-
-		d.mu.Lock()
-		d.inflight = nil
-		d.err = err
-		if err == nil {
-			d.done = m
-		}
-		d.mu.Unlock()
-		close(wait)
-		return m, err
+		return m, nil
 	}
+	f := d.inflight
+	if f == nil {
+		f = newFlight[*Metadata]()
+		d.inflight = f
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+		go func() {
+			defer cancel()
+			m, err := d.fetch(fctx)
+			d.mu.Lock()
+			d.inflight = nil
+			if err == nil {
+				d.done = m
+			}
+			d.mu.Unlock()
+			f.finish(m, err)
+		}()
+	}
+	d.mu.Unlock()
+	return f.wait(ctx)
 }
 
 func (d *discoverer) fetch(ctx context.Context) (*Metadata, error) {

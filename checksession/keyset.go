@@ -39,13 +39,7 @@ type KeySet struct {
 	mu        sync.Mutex
 	keys      []jsonWebKey
 	fetchedAt time.Time // zero until the first successful fetch
-	inflight  *keyFetch
-}
-
-// keyFetch is one JWKS fetch that any number of callers wait on.
-type keyFetch struct {
-	done chan struct{}
-	err  error // set before done is closed
+	inflight  *flight[struct{}]
 }
 
 // jsonWebKey is one entry of a JWKS that can verify signatures.
@@ -89,18 +83,13 @@ func (k *KeySet) Key(ctx context.Context, kid, alg string) (crypto.PublicKey, er
 	}
 	k.mu.Unlock()
 
-	select {
-	case <-f.done:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	if f.err != nil {
+	if _, err := f.wait(ctx); err != nil {
 		// Each waiter gets its own copy: callers set State on the *Error.
-		if e, ok := f.err.(*Error); ok {
+		if e, ok := err.(*Error); ok {
 			c := *e
 			return nil, &c
 		}
-		return nil, f.err
+		return nil, err
 	}
 
 	k.mu.Lock()
@@ -112,8 +101,8 @@ func (k *KeySet) Key(ctx context.Context, kid, alg string) (crypto.PublicKey, er
 }
 
 // startFetch begins a fetch that callers wait on; k.mu must be held.
-func (k *KeySet) startFetch(ctx context.Context) *keyFetch {
-	f := &keyFetch{done: make(chan struct{})}
+func (k *KeySet) startFetch(ctx context.Context) *flight[struct{}] {
+	f := newFlight[struct{}]()
 	k.inflight = f
 	// Detached from ctx so that one caller giving up does not fail the others.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
@@ -124,10 +113,9 @@ func (k *KeySet) startFetch(ctx context.Context) *keyFetch {
 		if err == nil {
 			k.keys, k.fetchedAt = keys, k.now()
 		}
-		f.err = err
 		k.inflight = nil
 		k.mu.Unlock()
-		close(f.done)
+		f.finish(struct{}{}, err)
 	}()
 	return f
 }

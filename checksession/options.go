@@ -237,8 +237,8 @@ func ParseOptions(raw map[string]any) (Options, error) {
 	if r.err != nil {
 		return Options{}, r.err
 	}
-	if unknown := r.unknown(); unknown != "" {
-		return Options{}, configError(unknown, "is not an option (see API.md)")
+	if unknown := r.unseen(); len(unknown) > 0 {
+		return Options{}, configError(unknown[0], "is not an option (see API.md)")
 	}
 	return o, nil
 }
@@ -312,8 +312,8 @@ func (r *reader) seconds(key string) time.Duration {
 	return time.Duration(f * float64(time.Second))
 }
 
-// unknown returns the first key (sorted, for a stable message) never read.
-func (r *reader) unknown() string {
+// unseen lists the keys never read, sorted so that errors name a stable one.
+func (r *reader) unseen() []string {
 	var keys []string
 	for k := range r.raw {
 		if !r.seen[k] {
@@ -321,8 +321,5 @@ func (r *reader) unknown() string {
 		}
 	}
 	sort.Strings(keys)
-	if len(keys) == 0 {
-		return ""
-	}
-	return keys[0]
+	return keys
 }

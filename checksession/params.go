@@ -47,27 +47,33 @@ func ParseAuthorizeParams(raw map[string]any) (AuthorizeParams, error) {
 	if r.err != nil {
 		return AuthorizeParams{}, r.err
 	}
-	keys := make([]string, 0, len(raw))
-	for k := range raw {
-		if !r.seen[k] {
-			keys = append(keys, k)
-		}
+	extra, err := r.passThrough(reservedParams)
+	if err != nil {
+		return AuthorizeParams{}, err
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if why, ok := reservedParams[k]; ok {
-			return AuthorizeParams{}, configError(k, "cannot be set per call: it "+why)
-		}
-		v, ok := paramString(raw[k])
-		if !ok {
-			return AuthorizeParams{}, configError(k, "must be a string, number or boolean")
-		}
-		if p.Extra == nil {
-			p.Extra = map[string]string{}
-		}
-		p.Extra[k] = v
-	}
+	p.Extra = extra
 	return p, nil
+}
+
+// passThrough returns the keys the reader has not taken, as wire parameters
+// (strings, numbers or booleans), refusing the reserved ones with their
+// reason. Keys are visited in order so that the first error is stable.
+func (r *reader) passThrough(reserved map[string]string) (map[string]string, error) {
+	var extra map[string]string
+	for _, k := range r.unseen() {
+		if why, ok := reserved[k]; ok {
+			return nil, configError(k, "cannot be set per call: it "+why)
+		}
+		v, ok := paramString(r.raw[k])
+		if !ok {
+			return nil, configError(k, "must be a string, number or boolean")
+		}
+		if extra == nil {
+			extra = map[string]string{}
+		}
+		extra[k] = v
+	}
+	return extra, nil
 }
 
 func paramString(v any) (string, bool) {
@@ -100,19 +106,11 @@ func ParseLogoutParams(raw map[string]any) (LogoutParams, error) {
 	if r.err != nil {
 		return LogoutParams{}, r.err
 	}
-	for k, v := range raw {
-		if r.seen[k] {
-			continue
-		}
-		s, ok := paramString(v)
-		if !ok {
-			return LogoutParams{}, configError(k, "must be a string, number or boolean")
-		}
-		if p.Extra == nil {
-			p.Extra = map[string]string{}
-		}
-		p.Extra[k] = s
+	extra, err := r.passThrough(nil)
+	if err != nil {
+		return LogoutParams{}, err
 	}
+	p.Extra = extra
 	return p, nil
 }
 

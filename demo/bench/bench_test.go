@@ -29,6 +29,7 @@ import (
 	"github.com/silentauth/silentauth/demo/devtenant"
 	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
+	"github.com/silentauth/silentauth/demo/internal/repo"
 )
 
 // Run sizes; SILENTAUTH_BENCH_QUICK=1 shrinks the counts for a smoke run.
@@ -510,17 +511,12 @@ func jsJSON(v any) string {
 }
 
 func repoRoot(t *testing.T) string {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the bench's directory")
-		}
-		dir = parent
+	t.Helper()
+	root, err := repo.Root()
+	if err != nil {
+		t.Fatal(err)
 	}
+	return root
 }
 
 func machine() string {

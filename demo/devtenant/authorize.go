@@ -389,6 +389,18 @@ func (t *Tenant) txFromForm(w http.ResponseWriter, r *http.Request) (tx *transac
 	return tx, user
 }
 
+// stepFromForm is txFromForm for the steps after the password (MFA,
+// consent, rule): without a logged-in user they send the browser back to the
+// login page. A nil transaction means the answer was already written.
+func (t *Tenant) stepFromForm(w http.ResponseWriter, r *http.Request) (*transaction, *User) {
+	tx, user := t.txFromForm(w, r)
+	if tx != nil && user == nil {
+		http.Redirect(w, r, "/u/login?state="+url.QueryEscape(tx.id), http.StatusFound)
+		return nil, nil
+	}
+	return tx, user
+}
+
 func (t *Tenant) users4page() []User {
 	var us []User
 	for _, u := range t.users {
@@ -429,12 +441,8 @@ func (t *Tenant) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (t *Tenant) handleMFA(w http.ResponseWriter, r *http.Request) {
-	tx, user := t.txFromForm(w, r)
+	tx, user := t.stepFromForm(w, r)
 	if tx == nil {
-		return
-	}
-	if user == nil {
-		http.Redirect(w, r, "/u/login?state="+url.QueryEscape(tx.id), http.StatusFound)
 		return
 	}
 	page := pageData{Title: "Verify your identity", Form: "mfa", Action: "/u/mfa", State: tx.id, Email: user.Email}
@@ -457,12 +465,8 @@ func (t *Tenant) handleMFA(w http.ResponseWriter, r *http.Request) {
 }
 
 func (t *Tenant) handleConsent(w http.ResponseWriter, r *http.Request) {
-	tx, user := t.txFromForm(w, r)
+	tx, user := t.stepFromForm(w, r)
 	if tx == nil {
-		return
-	}
-	if user == nil {
-		http.Redirect(w, r, "/u/login?state="+url.QueryEscape(tx.id), http.StatusFound)
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -487,12 +491,8 @@ func (t *Tenant) handleConsent(w http.ResponseWriter, r *http.Request) {
 }
 
 func (t *Tenant) handleRule(w http.ResponseWriter, r *http.Request) {
-	tx, user := t.txFromForm(w, r)
+	tx, user := t.stepFromForm(w, r)
 	if tx == nil {
-		return
-	}
-	if user == nil {
-		http.Redirect(w, r, "/u/login?state="+url.QueryEscape(tx.id), http.StatusFound)
 		return
 	}
 	if r.Method != http.MethodPost {

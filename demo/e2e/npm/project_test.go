@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
+	"github.com/silentauth/silentauth/demo/internal/repo"
 )
 
 // project is a fresh npm project outside the repository that installed the
@@ -132,17 +133,12 @@ func fresh(target string, srcs ...string) bool {
 }
 
 func repoRoot(t testing.TB) string {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
+	t.Helper()
+	root, err := repo.Root()
+	if err != nil {
+		t.Fatal(err)
 	}
+	return root
 }
 
 func run(dir string, timeout time.Duration, name string, args ...string) (string, error) {

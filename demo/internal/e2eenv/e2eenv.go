@@ -18,6 +18,7 @@ import (
 	"github.com/silentauth/silentauth/demo/demoserver"
 	"github.com/silentauth/silentauth/demo/devtenant"
 	"github.com/silentauth/silentauth/demo/internal/chrome"
+	"github.com/silentauth/silentauth/demo/internal/repo"
 )
 
 // Env is one dev tenant, one demo app and one browser.
@@ -57,17 +58,11 @@ func FindDistDir() (string, error) {
 	if d := os.Getenv("SILENTAUTH_DIST"); d != "" {
 		return d, nil
 	}
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "dist"), nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory, and SILENTAUTH_DIST is not set")
-		}
-		dir = parent
+	root, err := repo.Root()
+	if err != nil {
+		return "", errors.New(err.Error() + ", and SILENTAUTH_DIST is not set")
 	}
+	return filepath.Join(root, "dist"), nil
 }
 
 // Listen binds a free loopback port and returns its listener and the

@@ -24,6 +24,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/silentauth/silentauth/demo/internal/repo"
 )
 
 // ErrNodeModulesMissing means node_modules/oidc-provider is not installed in
@@ -384,21 +386,11 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// repoRoot walks up from the working directory to the directory holding
-// go.mod, which is also where package.json and node_modules live.
+// repoRoot is the repository root, where package.json and node_modules live.
 func repoRoot() (string, error) {
-	dir, err := os.Getwd()
+	dir, err := repo.Root()
 	if err != nil {
-		return "", fmt.Errorf("nodeop: %w", err)
+		return "", fmt.Errorf("nodeop: %w; set Config.Dir", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("nodeop: no go.mod above the working directory; set Config.Dir")
-		}
-		dir = parent
-	}
+	return dir, nil
 }
