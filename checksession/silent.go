@@ -1,0 +1,129 @@
+package checksession
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+)
+
+// silent runs one prompt=none request from discovery to validated result.
+func (c *Client) silent(ctx context.Context, r request) (*AuthResult, error) {
+	m, err := c.disc.metadata(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !m.supportsWebMessage() {
+		return nil, configError("domain", "the server's discovery lists response_modes_supported "+
+			quote(strings.Join(m.ResponseModesSupported, " "))+" without web_message, so no silent request can be answered")
+	}
+	t := newTransaction(r, c.s.RedirectURI)
+	if c.browser.CrossOriginIsolated() {
+		return nil, &Error{Code: ErrTimeout.Code, State: t.State, Description: TimeoutDescription +
+			". This page is cross-origin isolated (COOP/COEP), so the authorization server's iframe cannot answer it; serve the page without Cross-Origin-Embedder-Policy or renew with an interactive login."}
+	}
+	extra := map[string]string{"prompt": "none"}
+	for k, v := range r.extra {
+		if k != "prompt" {
+			extra[k] = v
+		}
+	}
+	r.extra = extra
+	u, err := authorizeURL(m.AuthorizationEndpoint, c.s.ClientID, t, r, "web_message")
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.runFrame(ctx, u, t, r.timeout)
+	if err != nil {
+		return nil, err
+	}
+	return c.complete(ctx, m, t, resp)
+}
+
+// complete turns an accepted response into a validated result: server
+// errors pass through, codes are exchanged, ID tokens verified.
+func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp *authResponse) (*AuthResult, error) {
+	// RFC 9207: a response naming another issuer is a mix-up, whatever else it says.
+	if resp.Iss != "" && resp.Iss != m.Issuer {
+		return nil, &Error{Code: ErrInvalidToken.Code, State: t.State,
+			Description: "iss: the authorization response names issuer " + quote(resp.Iss) + ", expected " + quote(m.Issuer)}
+	}
+	if resp.Error != "" {
+		return nil, &Error{Code: resp.Error, Description: resp.ErrorDescription, State: t.State}
+	}
+	received := c.clock.Now()
+	tokens := resp
+	if t.ResponseType == "code" {
+		if resp.Code == "" {
+			return nil, &Error{Code: ErrInvalidToken.Code, State: t.State, Description: "code: the response carries no authorization code"}
+		}
+		var err error
+		tokens, err = c.exchange(ctx, m, t, resp.Code)
+		if err != nil {
+			return nil, err
+		}
+		received = c.clock.Now()
+	}
+	wantID := strings.Contains(t.ResponseType, "id_token") || (t.ResponseType == "code" && hasScope(t.Scope, "openid"))
+	wantAT := t.ResponseType != "id_token"
+	if wantID && tokens.IDToken == "" {
+		return nil, &Error{Code: ErrInvalidToken.Code, State: t.State, Description: "id_token: the response carries no ID token"}
+	}
+	if wantAT && tokens.AccessToken == "" {
+		return nil, &Error{Code: ErrInvalidToken.Code, State: t.State, Description: "access_token: the response carries no access token"}
+	}
+	res := &AuthResult{
+		AccessToken: tokens.AccessToken,
+		IDToken:     tokens.IDToken,
+		ExpiresIn:   tokens.ExpiresIn,
+		TokenType:   tokens.TokenType,
+		Scope:       tokens.Scope,
+		State:       t.State,
+		received:    received,
+	}
+	if tokens.IDToken != "" {
+		claims, err := c.verifierFor(m).Verify(ctx, tokens.IDToken, Expected{
+			Nonce:         t.Nonce,
+			MaxAge:        time.Duration(t.MaxAge) * time.Second,
+			HasMaxAge:     t.HasMaxAge,
+			AccessToken:   tokens.AccessToken,
+			RequireAtHash: t.ResponseType == "id_token token",
+		})
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				e.State = t.State
+			}
+			return nil, err
+		}
+		res.IDTokenPayload = claims
+	}
+	switch {
+	case tokens.HasExpiresIn:
+		res.ExpiresAt = received.Add(time.Duration(tokens.ExpiresIn) * time.Second)
+	case res.IDTokenPayload != nil:
+		// No expires_in: the ID token's own lifetime, moved onto the local clock.
+		exp, _ := numberClaim(res.IDTokenPayload, "exp")
+		iat, _ := numberClaim(res.IDTokenPayload, "iat")
+		if exp > iat {
+			res.ExpiresAt = received.Add(time.Duration(exp-iat) * time.Second)
+		}
+	}
+	c.store(t, res)
+	return res, nil
+}
+
+// numberClaim reads a numeric claim whatever number type the verifier used.
+func numberClaim(claims map[string]any, name string) (int64, bool) {
+	switch v := claims[name].(type) {
+	case float64:
+		return int64(v), true
+	case json.Number:
+		n, err := v.Int64()
+		return n, err == nil
+	case int64:
+		return v, true
+	}
+	return 0, false
+}
