@@ -3,6 +3,7 @@ package checksession
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // ErrDestroyed is returned by every call on a destroyed client.
@@ -14,6 +15,11 @@ type Client struct {
 	browser Browser
 	clock   Clock
 	disc    *discoverer
+	renewer *renewer
+	group   *group
+
+	// adopting counts results from other tabs being verified.
+	adopting atomic.Int32
 
 	ctx    context.Context // cancelled by Destroy
 	cancel context.CancelFunc
@@ -23,9 +29,14 @@ type Client struct {
 
 	mu       sync.Mutex
 	inflight map[string]*flight[*AuthResult] // request key → the silent request in flight
+	renewals map[string]*flight[*AuthResult] // request key → the renewal in flight (lock, re-read, request)
 	cache    map[string]*AuthResult          // request cacheKey → last result
+	failures map[string]failure              // request cacheKey → last failure
 	user     map[string]any
-	renewer  *renewer
+	// epoch counts the ends of sessions (logout, session_ended): a request
+	// started in an earlier epoch must not bring its tokens back.
+	epoch   int
+	changed chan struct{} // closed and replaced whenever the cache changes
 }
 
 // NewClient validates the options and builds a client. It does not touch the
@@ -43,13 +54,17 @@ func NewClient(opts Options, b Browser, clock Clock) (*Client, error) {
 		s: s, browser: b, clock: clock,
 		ctx: ctx, cancel: cancel,
 		inflight: map[string]*flight[*AuthResult]{},
+		renewals: map[string]*flight[*AuthResult]{},
 		cache:    map[string]*AuthResult{},
+		failures: map[string]failure{},
+		changed:  make(chan struct{}),
 	}
 	c.disc = &discoverer{s: s, browser: b, log: c.debug}
 	if s.SessionCheckInterval > 0 && s.SessionCheckInterval < minSessionPoll {
 		c.warn("sessionCheckIntervalInSeconds under 60 s polls /authorize often; servers rate-limit it")
 	}
 	c.renewer = newRenewer(c)
+	c.group = newGroup(c)
 	return c, nil
 }
 
@@ -83,6 +98,12 @@ func (c *Client) Metadata(ctx context.Context) (*Metadata, error) {
 	return c.disc.metadata(ctx)
 }
 
+// defaultRequest is the request auto-renew keeps fresh: the options as given.
+func (c *Client) defaultRequest() request {
+	r, _ := c.s.resolve(AuthorizeParams{}) // the options were validated already
+	return r
+}
+
 // CheckSession asks the authorization server for fresh tokens through a
 // hidden iframe with prompt=none and response_mode=web_message. Concurrent
 // calls with the same parameters share one iframe and one result.
@@ -94,58 +115,17 @@ func (c *Client) CheckSession(ctx context.Context, p AuthorizeParams) (*AuthResu
 	if prompt, ok := r.extra["prompt"]; ok && prompt != "none" {
 		return nil, configError("prompt", "checkSession always sends prompt=none; use loginWithRedirect to show the login page")
 	}
-	res, err := c.shared(ctx, r)
-	if err == nil {
-		c.renewer.succeeded(r, res, false)
-	} else {
-		c.renewer.failed(r, err)
-	}
-	return res, err
+	return c.shared(ctx, r)
 }
 
-// shared joins the request in flight with the same key, or starts one. The
-// request runs on the client's context so that one caller giving up does not
-// cancel it for the others.
-func (c *Client) shared(ctx context.Context, r request) (*AuthResult, error) {
-	if c.ctx.Err() != nil {
-		return nil, ErrDestroyed
-	}
-	key := r.key()
-	c.mu.Lock()
-	f, joined := c.inflight[key]
-	if !joined {
-		f = newFlight[*AuthResult]()
-		c.inflight[key] = f
-		go func() {
-			res, err := c.silent(c.ctx, r)
-			c.mu.Lock()
-			delete(c.inflight, key)
-			c.mu.Unlock()
-			f.finish(res, err)
-		}()
-	} else {
-		c.debug("joining the silent request already in flight")
-	}
-	c.mu.Unlock()
-	return f.wait(ctx)
-}
-
-func (c *Client) store(t *transaction, res *AuthResult) { c.storeFor(t.Audience, t.Scope, res) }
-
-// storeFor caches a result for the audience and scope it was requested with.
-func (c *Client) storeFor(audience, scope string, res *AuthResult) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.cache[request{audience: audience, scope: scope}.cacheKey()] = res
-	if res.IDTokenPayload != nil {
-		c.user = res.IDTokenPayload
-	}
-}
-
-// GetTokenSilently returns the cached access token until it is due for
-// renewal (renewBeforeExpiry ahead of expiry, or halfway through the life of
-// a shorter-lived token), otherwise a fresh one from CheckSession.
+// GetTokenSilently answers from the cache while the access token stays
+// valid for MinValidity, starting the one shared renewal in the background
+// once the token is inside its renewal window. Only without such a token
+// does it wait, joining the renewal in flight in this tab or another.
 func (c *Client) GetTokenSilently(ctx context.Context, p AuthorizeParams) (string, error) {
+	if c.ctx.Err() != nil {
+		return "", ErrDestroyed
+	}
 	r, err := c.s.resolve(p)
 	if err != nil {
 		return "", err
@@ -153,29 +133,101 @@ func (c *Client) GetTokenSilently(ctx context.Context, p AuthorizeParams) (strin
 	if r.responseType == "id_token" {
 		return "", configError("responseType", `"id_token" produces no access token for getTokenSilently`)
 	}
-	if res := c.cached(r); res != nil {
+	if res := c.usable(r); res != nil {
+		if c.dueInBackground(r) {
+			c.startRenewal(r, forCaller)
+		}
 		return res.AccessToken, nil
 	}
-	res, err := c.CheckSession(ctx, p)
+	if !c.renewalInFlight(r) {
+		if err := c.recentFailure(r); err != nil {
+			return "", err
+		}
+	}
+	res, err := c.renew(ctx, r, forCaller)
 	if err != nil {
 		return "", err
 	}
 	return res.AccessToken, nil
 }
 
-// cached is the stored result for r while its access token stays valid for
-// longer than renewBeforeExpiry.
-func (c *Client) cached(r request) *AuthResult {
+// dueInBackground reports whether a caller served from the cache should
+// start r's renewal: the default tokens follow the renewer's schedule and
+// backoff; other audiences renew in their window unless they just failed.
+func (c *Client) dueInBackground(r request) bool {
+	if c.renewalInFlight(r) {
+		return false
+	}
+	if r.cacheKey() == c.renewer.defaultKey {
+		return c.renewer.backgroundDue()
+	}
+	return c.fresh(r) == nil && c.recentFailure(r) == nil
+}
+
+// usable is the cached result for r while its access token stays valid for
+// at least MinValidity.
+func (c *Client) usable(r request) *AuthResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	res := c.cache[r.cacheKey()]
 	if res == nil || res.AccessToken == "" || res.ExpiresAt.IsZero() {
 		return nil
 	}
-	if c.clock.Now().Before(res.renewAt(c.s.renewBeforeExpiry)) {
+	if res.ExpiresAt.Sub(c.clock.Now()) >= c.s.minValidity {
 		return res
 	}
 	return nil
+}
+
+// fresh is the cached result for r while it is not yet due for renewal.
+func (c *Client) fresh(r request) *AuthResult {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	res := c.cache[r.cacheKey()]
+	if res == nil || res.ExpiresAt.IsZero() || !c.clock.Now().Before(res.renewAt(c.s.renewBeforeExpiry)) {
+		return nil
+	}
+	return res
+}
+
+// latest is the cached result for r, whatever its age.
+func (c *Client) latest(r request) *AuthResult {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cache[r.cacheKey()]
+}
+
+// storeLocked caches a result for the audience and scope it was requested
+// with; c.mu must be held.
+func (c *Client) storeLocked(audience, scope string, res *AuthResult) {
+	c.cache[request{audience: audience, scope: scope}.cacheKey()] = res
+	if res.IDTokenPayload != nil {
+		c.user = res.IDTokenPayload
+	}
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// adopted marks the end of one shared result's verification, whatever its
+// outcome, for a renewal waiting on it.
+func (c *Client) adopted() {
+	c.adopting.Add(-1)
+	c.notify()
+}
+
+// notify wakes whoever waits on cacheChanged, to look again.
+func (c *Client) notify() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// cacheChanged is closed at the next change of the cache.
+func (c *Client) cacheChanged() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.changed
 }
 
 // GetUser returns the claims of the last validated ID token, or nil.
@@ -185,17 +237,25 @@ func (c *Client) GetUser() map[string]any {
 	return c.user
 }
 
-// forget drops every token and the user.
+// forget drops every token and the user, and starts a new epoch so that
+// requests in flight cannot bring them back.
 func (c *Client) forget() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.cache = map[string]*AuthResult{}
+	c.failures = map[string]failure{}
 	c.user = nil
+	c.epoch++
+	close(c.changed)
+	c.changed = make(chan struct{})
 }
 
-// Destroy stops renewal, cancels requests in flight (their iframes and
-// listeners go with them) and makes every later call fail with ErrDestroyed.
+// Destroy stops renewal, leaves the tab group, cancels requests in flight
+// (their iframes and listeners go with them) and makes every later call
+// fail with ErrDestroyed.
 func (c *Client) Destroy() {
 	c.renewer.stop()
+	c.group.leave()
 	c.cancel()
+	c.forget()
 }

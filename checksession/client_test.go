@@ -390,8 +390,17 @@ func TestConcurrentCallsShareOneIframe(t *testing.T) {
 			results[i], _ = c.CheckSession(context.Background(), AuthorizeParams{})
 		}()
 	}
-	waitFor(t, "one frame", func() bool { return fx.b.frameCount() == 1 })
-	time.Sleep(20 * time.Millisecond) // let the others join
+	waitFor(t, "one frame and four callers joining it", func() bool {
+		fx.mu.Lock()
+		defer fx.mu.Unlock()
+		joined := 0
+		for _, l := range fx.logs {
+			if strings.Contains(l, "joining the silent request already in flight") {
+				joined++
+			}
+		}
+		return fx.b.frameCount() == 1 && joined == 4
+	})
 	close(release)
 	wg.Wait()
 	if fx.b.frameCount() != 1 {
@@ -438,10 +447,10 @@ func TestGetTokenSilentlyServesTheCacheWhileValid(t *testing.T) {
 	if second != first || fx.b.frameCount() != 1 {
 		t.Fatalf("cache not used: %d frames", fx.b.frameCount())
 	}
-	fx.clock.Advance(time.Hour - DefaultRenewBeforeExpiry) // within renewBeforeExpiry of expiry
+	fx.clock.Advance(time.Hour - DefaultMinValidity + time.Second) // valid for less than minValidity
 	third, _ := c.GetTokenSilently(context.Background(), AuthorizeParams{})
 	if third == first || fx.b.frameCount() != 2 {
-		t.Fatalf("an expiring token was served: %d frames", fx.b.frameCount())
+		t.Fatalf("a token about to expire was served: %d frames", fx.b.frameCount())
 	}
 }
 

@@ -38,6 +38,9 @@ var (
 	// ErrNetwork is a request to the server that never got an HTTP answer
 	// (offline, DNS, CORS refusal). Renewal retries it like a timeout.
 	ErrNetwork = &Error{Code: "network_error"}
+	// ErrUnexpected is a failure inside silentauth itself, such as a
+	// recovered panic: a bug to report, never a crashed runtime.
+	ErrUnexpected = &Error{Code: "unexpected_error"}
 	// ErrServer is a token or discovery endpoint that answered with an
 	// unusable response.
 	ErrServer = &Error{Code: "server_error"}

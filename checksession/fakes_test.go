@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"runtime"
 	"sort"
 	"sync"
 	"testing"
@@ -86,8 +87,9 @@ func (c *testClock) pending() []time.Duration {
 	return ds
 }
 
-// waitFor polls cond until it holds or the test's patience runs out. It
-// waits on goroutines, never on the fake clock.
+// waitFor waits until cond holds, yielding to the goroutines under test
+// instead of sleeping: it waits on them, never on the fake clock, and gives
+// up after five seconds of real time.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -95,7 +97,77 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(time.Millisecond)
+		runtime.Gosched()
+	}
+}
+
+// live reports whether t is armed: neither fired nor stopped.
+func (c *testClock) live(t Timer) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ft := range c.timers {
+		if ft == t {
+			return !ft.stopped && !ft.fired
+		}
+	}
+	return false
+}
+
+// idle reports whether the client has nothing to do until the fake clock
+// moves: no request, renewal or shared result in the works, and its renewal
+// loop (if running) parked on an armed timer.
+func (c *Client) idle(clock *testClock) bool {
+	c.mu.Lock()
+	busy := len(c.inflight) > 0 || c.adopting.Load() > 0
+	renewing := len(c.renewals) > 0
+	c.mu.Unlock()
+	c.group.mu.Lock()
+	lockWait := c.group.waitTimer
+	c.group.mu.Unlock()
+	if busy || renewing && (lockWait == nil || !clock.live(lockWait)) {
+		return false
+	}
+	r := c.renewer
+	r.mu.Lock()
+	looping, timer, inRun := r.stopLoop != nil, r.timer, r.running
+	r.mu.Unlock()
+	if inRun {
+		return renewing // and parked on the lock wait, checked above
+	}
+	return !looping || (timer != nil && clock.live(timer))
+}
+
+// advanceUntil moves the fake clock from one armed timer to the next,
+// waiting each time until every client is idle, until cond holds.
+func advanceUntil(t *testing.T, fx *fixture, limit time.Duration, cond func() bool, clients ...*Client) {
+	t.Helper()
+	start := fx.clock.Now()
+	for {
+		waitFor(t, "the clients to settle", func() bool {
+			for _, c := range clients {
+				if !c.idle(fx.clock) {
+					return false
+				}
+			}
+			return true
+		})
+		if cond() {
+			return
+		}
+		next := fx.clock.pending()
+		if len(next) == 0 {
+			fx.mu.Lock()
+			logs := fx.logs[max(0, len(fx.logs)-8):]
+			fx.mu.Unlock()
+			t.Fatalf("nothing left to wait for after %v of fake time; frames %d; logs %q", fx.clock.Now().Sub(start), fx.b.frameCount(), logs)
+		}
+		if fx.clock.Now().Add(next[0]).Sub(start) > limit {
+			fx.mu.Lock()
+			logs := fx.logs[max(0, len(fx.logs)-6):]
+			fx.mu.Unlock()
+			t.Fatalf("not reached within %v of fake time; frames %d; logs %q; pending %v", limit, fx.b.frameCount(), logs, next)
+		}
+		fx.clock.Advance(next[0])
 	}
 }
 

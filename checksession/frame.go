@@ -10,7 +10,7 @@ import (
 // iframe a silent request waits for its message. Servers post while the page
 // is parsed, before "load"; a page that loaded and stayed silent is an error
 // page or a refused origin, and waiting the full timeout would only hide it.
-const loadGrace = 3 * time.Second
+const loadGrace = time.Second
 
 // runFrame opens the hidden iframe and waits for the one message that is
 // ours, the timeout, or the sign that none will come. The frame, its

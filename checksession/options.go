@@ -16,6 +16,7 @@ const (
 	DefaultTimeout           = 60 * time.Second
 	DefaultLeeway            = 60 * time.Second
 	DefaultRenewBeforeExpiry = 60 * time.Second
+	DefaultMinValidity       = 5 * time.Second
 	MaxLeeway                = 300 * time.Second
 	// minSessionPoll is the poll interval under which a warning is logged:
 	// servers rate-limit /authorize.
@@ -38,6 +39,9 @@ type Options struct {
 	Leeway            *time.Duration // default 60 s; 0 to 300 s
 	AutoRenew         *bool          // default true
 	RenewBeforeExpiry *time.Duration // default 60 s
+	// MinValidity is how long a cached access token must stay valid for
+	// GetTokenSilently to answer with it without waiting; default 5 s.
+	MinValidity *time.Duration
 
 	// Endpoint overrides; empty means from discovery, else Auth0's paths.
 	Issuer                string
@@ -64,6 +68,7 @@ type settings struct {
 	leeway            time.Duration
 	autoRenew         bool
 	renewBeforeExpiry time.Duration
+	minValidity       time.Duration
 }
 
 var responseTypes = map[string]bool{"code": true, "id_token token": true, "id_token": true, "token": true}
@@ -127,6 +132,13 @@ func (o Options) validate(pageOrigin string) (*settings, error) {
 			return nil, configError("renewBeforeExpiryInSeconds", "must not be negative")
 		}
 		s.renewBeforeExpiry = *o.RenewBeforeExpiry
+	}
+	s.minValidity = DefaultMinValidity
+	if o.MinValidity != nil {
+		if *o.MinValidity < 0 {
+			return nil, configError("minValidityInSeconds", "must not be negative")
+		}
+		s.minValidity = *o.MinValidity
 	}
 	if o.SessionCheckInterval < 0 {
 		return nil, configError("sessionCheckIntervalInSeconds", "must not be negative")
@@ -225,6 +237,10 @@ func ParseOptions(raw map[string]any) (Options, error) {
 	if r.has("renewBeforeExpiryInSeconds") {
 		d := r.seconds("renewBeforeExpiryInSeconds")
 		o.RenewBeforeExpiry = &d
+	}
+	if r.has("minValidityInSeconds") {
+		d := r.seconds("minValidityInSeconds")
+		o.MinValidity = &d
 	}
 	o.Issuer = r.str("issuer")
 	o.AuthorizationEndpoint = r.str("authorizationEndpoint")

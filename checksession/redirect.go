@@ -132,7 +132,7 @@ func (c *Client) HandleRedirectCallback(ctx context.Context, rawURL string) (*Au
 	if err != nil {
 		return nil, err
 	}
-	c.renewer.succeeded(request{audience: t.Audience, scope: t.Scope}, res, true)
+	c.accept(request{audience: t.Audience, scope: t.Scope}, res)
 	return res, nil
 }
 
@@ -158,6 +158,9 @@ func (c *Client) cleanAddressBar(u *url.URL, fromFragment bool) {
 // returnTo; an OpenID Provider's end_session_endpoint takes client_id,
 // post_logout_redirect_uri and id_token_hint.
 func (c *Client) Logout(ctx context.Context, p LogoutParams) error {
+	if c.ctx.Err() != nil {
+		return ErrDestroyed
+	}
 	var idToken string
 	c.mu.Lock()
 	for _, res := range c.cache {
@@ -167,7 +170,8 @@ func (c *Client) Logout(ctx context.Context, p LogoutParams) error {
 	}
 	c.mu.Unlock()
 	c.forget()
-	c.renewer.ended()
+	c.renewer.signOut()
+	c.group.post(tabMessage{Kind: kindLoggedOut})
 	if p.LocalOnly {
 		return nil
 	}

@@ -8,14 +8,84 @@ import (
 	"time"
 )
 
-// Renewal timing. Due-ness is judged on the wall clock every checkInterval
-// (and at once on a wake-up), so a tab that slept or was throttled renews as
-// soon as it runs again instead of trusting one long timer.
+// Renewal timing. A timer is armed for the next due moment; due-ness is
+// judged on the wall clock whenever the loop wakes (timer, wake-up signal,
+// backup tick), so a tab that slept or was throttled renews as soon as it
+// runs again instead of trusting one long timer.
 const (
-	checkInterval = 5 * time.Second
-	retryFloor    = 5 * time.Second
-	retryCap      = 2 * time.Minute
+	// backupTick bounds how long the loop sleeps without looking at the
+	// clock: timers in hidden tabs can be delayed or dropped.
+	backupTick = 15 * time.Second
+	// retryFloor is the shortest wait after a failure, for the timer, for
+	// wake-ups and for callers alike, so no failure becomes a tight loop.
+	retryFloor = 5 * time.Second
+	retryCap   = 2 * time.Minute
+	// runGap keeps a loop whose renewal changed nothing (another tab's
+	// result arrived meanwhile, say) from starting the next one at once.
+	runGap = time.Second
 )
+
+// renewState is where the renewal of the client's default tokens stands.
+// transition is the only place that moves it.
+type renewState int
+
+const (
+	signedOut renewState = iota // no session known: nothing to renew
+	scheduled                   // a token is held; the next renewal is due at dueAt
+	renewing                    // a renewal is in flight
+	retrying                    // the last renewal failed but may pass; the next try is at dueAt
+	stalled                     // a renewal failed after the token expired; a call or a wake-up tries again
+	stopped                     // the client was destroyed
+)
+
+var stateNames = [...]string{"signed out", "scheduled", "renewing", "retrying", "stalled", "stopped"}
+
+func (s renewState) String() string { return stateNames[s] }
+
+// input is what moves the state machine.
+type input int
+
+const (
+	gotToken      input = iota // a result: this tab's, another tab's, or an interactive login
+	started                    // a renewal request began
+	failedMayPass              // it failed with an error that may pass: timeout, network, server
+	failedForGood              // it failed with an error that needs the user: login_required & co
+	loggedOut                  // logout here or in another tab, or a renewal for another user
+	wokeUp                     // the page became visible, gained focus or came online
+	destroyed                  // Destroy
+)
+
+// transition is the whole state machine: the state that in leads to from
+// st. tokenValid says whether the current token is still unexpired, which
+// decides between retrying and stalled.
+func transition(st renewState, in input, tokenValid bool) renewState {
+	switch {
+	case st == stopped:
+		return stopped
+	case in == destroyed:
+		return stopped
+	case in == gotToken:
+		return scheduled
+	case in == failedForGood || in == loggedOut:
+		return signedOut
+	case st == signedOut:
+		// Without a session only a result starts one: a first
+		// checkSession that fails leaves nothing to retry.
+		return signedOut
+	case in == started:
+		return renewing
+	case in == failedMayPass && st == renewing:
+		if tokenValid {
+			return retrying
+		}
+		return stalled
+	case in == wokeUp && st == stalled:
+		return retrying
+	}
+	// A failure of a request that was not a renewal (an explicit
+	// checkSession while a token is held) leaves the schedule alone.
+	return st
+}
 
 // thirdPartyCookieHint is added to a login_required that follows an
 // interactive login with no silent success in between: the server knows the
@@ -23,7 +93,8 @@ const (
 const thirdPartyCookieHint = " (silentauth: this follows a successful interactive login, so the browser most likely " +
 	"did not send the authorization server's session cookie to the hidden iframe: third-party cookies are blocked " +
 	"(Safari, Brave, Firefox or Chrome tracking protection). Serve the authorization server from a custom domain on " +
-	"the app's site, e.g. login.example.com for app.example.com, so its cookie is first-party.)"
+	"the app's site, e.g. login.example.com for app.example.com, so its cookie is first-party, or renew with " +
+	"refresh tokens.)"
 
 // explainsItself reports a login_required whose description names another
 // cause than a missing session, such as Auth0's "Multifactor authentication
@@ -35,7 +106,7 @@ func explainsItself(description string) bool {
 
 // PageSignals is optionally implemented by a Browser that can tell when the
 // page may have slept or come back (visibilitychange, focus, online) and
-// whether it is visible. Without it renewal relies on the check interval.
+// whether it is visible. Without it renewal relies on its timers.
 type PageSignals interface {
 	// Wake returns a channel that receives when the page becomes visible,
 	// gains focus or goes online.
@@ -50,26 +121,30 @@ type PageSignals interface {
 type renewer struct {
 	c *Client
 	// defaultKey is the cache key of the client's default request, the one
-	// auto-renew keeps fresh.
+	// auto-renew keeps fresh and the tab group shares.
 	defaultKey string
 
 	mu          sync.Mutex
+	state       renewState
 	enabled     bool      // autoRenew is on (option, or startAutoRenew)
-	session     bool      // a session is known: a result arrived and none ended it
-	dueAt       time.Time // next renewal on the wall clock
+	dueAt       time.Time // next renewal (or retry) on the wall clock
 	expires     time.Time // current token's expiry
 	attempt     int       // consecutive failures
 	lastFailure time.Time
-	// retryAllowed is false once a failure came after the token expired:
-	// then only a call or a wake-up tries again.
-	retryAllowed bool
-	lastPoll     time.Time
-	running      bool
-	interactive  bool // an interactive login succeeded and no silent request since
-	stopLoop     context.CancelFunc
-	poked        chan struct{}
-	tabs         *tabs
-	leader       bool
+	lastErr     error // the last failure, for callers inside the retry floor
+	lastPoll    time.Time
+	lastRun     time.Time
+	interactive bool // an interactive login succeeded and no silent request since
+	stopLoop    context.CancelFunc
+	poked       chan struct{}
+	timer       Timer // the loop's current timer, for tests that wait for it
+	running     bool  // the loop is running a renewal or poll
+}
+
+func (r *renewer) setRunning(on bool) {
+	r.mu.Lock()
+	r.running = on
+	r.mu.Unlock()
 }
 
 func newRenewer(c *Client) *renewer {
@@ -79,76 +154,90 @@ func newRenewer(c *Client) *renewer {
 	}
 }
 
-// record takes a result's timing without side effects.
-func (r *renewer) record(res *AuthResult) {
+// move applies in under r.mu and logs the change of state.
+func (r *renewer) moveLocked(in input) {
+	now := r.c.clock.Now()
+	from := r.state
+	r.state = transition(from, in, now.Before(r.expires))
+	if r.state != from {
+		r.c.debug("renewal: " + from.String() + " -> " + r.state.String())
+	}
+	if r.state == signedOut {
+		r.dueAt, r.expires, r.attempt, r.lastErr, r.interactive = time.Time{}, time.Time{}, 0, nil, false
+	}
+}
+
+// got takes a result for the default request: its timing sets the next
+// renewal. interactive marks a login through the redirect.
+func (r *renewer) got(res *AuthResult, interactive bool) {
 	r.mu.Lock()
-	r.session = true
-	r.attempt = 0
+	r.moveLocked(gotToken)
+	r.attempt, r.lastErr = 0, nil
 	r.expires = res.ExpiresAt
 	r.lastPoll = r.c.clock.Now()
 	r.dueAt = res.renewAt(r.c.s.renewBeforeExpiry)
+	r.interactive = interactive
+	due := r.dueAt
+	r.mu.Unlock()
+	if !due.IsZero() {
+		r.c.debug("next renewal due at " + due.Format(time.RFC3339))
+	}
+	r.c.group.join()
+	r.ensureLoop()
+	r.poke()
+}
+
+// begin records that a renewal request is starting.
+func (r *renewer) begin() {
+	r.mu.Lock()
+	r.moveLocked(started)
 	r.mu.Unlock()
 }
 
-// succeeded handles a result from a silent request or a redirect callback.
-func (r *renewer) succeeded(req request, res *AuthResult, interactive bool) {
-	if req.cacheKey() == r.defaultKey {
-		r.record(res)
-		r.mu.Lock()
-		r.interactive = interactive
-		due := r.dueAt
-		r.mu.Unlock()
-		r.c.debug("next renewal due at " + due.Format(time.RFC3339))
-		r.share(shareResult(res, req.audience, req.scope))
-		r.ensureLoop()
-	}
-	if !interactive {
-		r.c.emit("renewed", res)
-	}
-}
-
-// failed handles a failed silent request, adding what the SDK knows to the
-// description, and decides between session_ended, a retry, or nothing.
-func (r *renewer) failed(req request, err error) {
+// failed is a failed request for the default tokens. It returns the error
+// the callers get, with what the SDK knows added to a copy (the original
+// is never changed), and decides between session_ended, a retry or nothing.
+func (r *renewer) failed(err error) error {
 	e, ok := err.(*Error)
-	if !ok || e == ErrDestroyed || req.cacheKey() != r.defaultKey {
-		return
+	if !ok || e == ErrDestroyed {
+		return err
 	}
 	r.mu.Lock()
 	if e.Code == ErrLoginRequired.Code && r.interactive && !explainsItself(e.Description) {
-		e.Description += thirdPartyCookieHint
+		decorated := *e
+		decorated.Description += r.c.cookieHint()
+		e = &decorated
 	}
-	hadSession := r.session
-	if EndsSession(err) {
-		r.session = false
-		r.dueAt = time.Time{}
+	hadSession := r.state != signedOut && r.state != stopped
+	if EndsSession(e) {
+		r.moveLocked(failedForGood)
 		r.mu.Unlock()
 		if hadSession {
-			r.c.debug("session ended: " + e.Error())
-			r.share(tabMessage{Kind: "session_ended", Error: &sharedError{Code: e.Code, Description: e.Description}})
-			r.c.emit("session_ended", e)
+			r.c.endSession(e, true)
 		}
-		return
+		return e
 	}
-	if !hadSession {
+	if r.state != renewing {
 		r.mu.Unlock()
-		return
+		return e
 	}
 	// Anything else may pass: a timeout or a network error, but also a key
 	// rotation or a clock that is being corrected. Every one waits its
 	// backoff, so no failure can turn into a tight loop.
+	r.moveLocked(failedMayPass)
 	r.attempt++
 	now := r.c.clock.Now()
 	delay := backoff(r.attempt)
-	r.lastFailure = now
+	r.lastFailure, r.lastErr = now, e
 	r.dueAt = now.Add(delay)
-	willRetry := r.enabled && now.Before(r.expires)
-	r.retryAllowed = willRetry
+	retry := r.state == retrying && r.enabled
 	r.mu.Unlock()
-	if willRetry {
+	if retry {
 		r.c.debug("renewal failed (" + e.Error() + "); retrying in " + delay.Round(time.Second).String())
 		r.c.emit("renew_error", e)
 	}
+	r.poke()
+	return e
 }
 
 // backoff grows from retryFloor to retryCap with ±50 % jitter, never under
@@ -160,6 +249,37 @@ func backoff(attempt int) time.Duration {
 	}
 	j := time.Duration(float64(d) * (0.5 + rand.Float64()))
 	return max(j, retryFloor)
+}
+
+// signOut forgets the session's schedule: logout, or the end of the
+// session in another tab. It reports whether a session was known.
+func (r *renewer) signOut() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	had := r.state != signedOut && r.state != stopped
+	r.moveLocked(loggedOut)
+	return had
+}
+
+// backgroundDue reports whether a caller that was served from the cache
+// should start the renewal: the token is inside its renewal window (or a
+// retry is due) and no renewal is running.
+func (r *renewer) backgroundDue() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return (r.state == scheduled || r.state == retrying) && !r.c.clock.Now().Before(r.dueAt)
+}
+
+// callerMayStart says whether a caller that has no usable token may start a
+// renewal now; inside the retry floor after a failure it gets that failure
+// instead, so that callers in a loop cannot hammer a server that is down.
+func (r *renewer) callerMayStart() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lastErr != nil && r.c.clock.Now().Before(r.lastFailure.Add(retryFloor)) {
+		return r.lastErr
+	}
+	return nil
 }
 
 // start turns auto-renew on (startAutoRenew).
@@ -178,25 +298,16 @@ func (r *renewer) pause() {
 	r.mu.Unlock()
 }
 
-// stop ends the loop and leaves the tab group for good (destroy).
+// stop ends the loop for good (destroy).
 func (r *renewer) stop() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.moveLocked(destroyed)
 	r.enabled = false
 	if r.stopLoop != nil {
 		r.stopLoop()
 		r.stopLoop = nil
 	}
-	r.leaveTabsLocked()
-}
-
-// ended forgets the session without an event: the user logged out here.
-func (r *renewer) ended() {
-	r.mu.Lock()
-	r.session = false
-	r.interactive = false
-	r.dueAt = time.Time{}
-	r.mu.Unlock()
 }
 
 // poke makes the loop look at the clock now.
@@ -207,31 +318,33 @@ func (r *renewer) poke() {
 	}
 }
 
-// ensureLoop starts the checking goroutine, and joins the tab group, once
-// something needs them.
+// ensureLoop starts the loop once something needs it.
 func (r *renewer) ensureLoop() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.stopLoop != nil || r.c.ctx.Err() != nil {
+	if r.stopLoop != nil || r.state == stopped || r.c.ctx.Err() != nil {
 		return
 	}
 	if !r.enabled && r.c.s.SessionCheckInterval == 0 {
 		return
 	}
-	r.joinTabsLocked()
 	ctx, cancel := context.WithCancel(r.c.ctx)
 	r.stopLoop = cancel
 	go r.loop(ctx)
 }
 
 func (r *renewer) loop(ctx context.Context) {
+	defer r.c.recoverTo("the renewal loop")
 	var wake <-chan struct{}
 	signals, _ := r.c.browser.(PageSignals)
 	if signals != nil {
 		wake = signals.Wake()
 	}
 	for {
-		t := r.c.clock.NewTimer(checkInterval)
+		t := r.c.clock.NewTimer(r.sleep())
+		r.mu.Lock()
+		r.timer = t
+		r.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -244,10 +357,45 @@ func (r *renewer) loop(ctx context.Context) {
 			t.Stop()
 		}
 		if job := r.due(signals); job != "" {
-			r.c.debug(job + " starting")
-			r.run(ctx)
+			r.setRunning(true)
+			kind := forTimer
+			if job == "session poll" {
+				kind = forPoll
+			}
+			_, _ = r.c.renew(ctx, r.c.defaultRequest(), kind)
+			r.setRunning(false)
 		}
 	}
+}
+
+// sleep is how long the loop may wait before something can be due.
+func (r *renewer) sleep() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.c.clock.Now()
+	next := now.Add(backupTick)
+	if r.enabled && (r.state == scheduled || r.state == retrying) && !r.dueAt.IsZero() {
+		next = minTime(next, r.dueAt)
+	}
+	if poll := r.c.s.SessionCheckInterval; poll > 0 && r.state == scheduled {
+		next = minTime(next, r.lastPoll.Add(poll))
+	}
+	next = maxTime(next, r.lastRun.Add(runGap))
+	return max(next.Sub(now), 0)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // woke brings a pending retry forward: the page came back online, became
@@ -259,52 +407,42 @@ func (r *renewer) woke() {
 	if r.attempt == 0 || !r.enabled {
 		return
 	}
-	r.dueAt = r.c.clock.Now()
-	if floor := r.lastFailure.Add(retryFloor); r.dueAt.Before(floor) {
-		r.dueAt = floor
+	r.moveLocked(wokeUp)
+	if r.state == retrying {
+		r.dueAt = maxTime(r.c.clock.Now(), r.lastFailure.Add(retryFloor))
 	}
-	r.retryAllowed = true
 }
 
-// due says what, if anything, should run now: a renewal or a session poll.
-// In a tab group only the leader does either, unless the leader is late.
+// due says what, if anything, the loop should start now: a renewal or a
+// session poll.
 func (r *renewer) due(signals PageSignals) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !r.session || r.running {
+	now := r.c.clock.Now()
+	if now.Before(r.lastRun.Add(runGap)) {
 		return ""
 	}
-	now := r.c.clock.Now()
-	follower := r.tabs != nil && !r.leader
-	if r.enabled && !r.dueAt.IsZero() && !now.Before(r.dueAt) {
-		if r.attempt > 0 && !r.retryAllowed {
-			// The token is gone and retries stopped; only a call or a
-			// wake-up tries again.
-			return ""
-		}
-		if follower && now.Before(r.dueAt.Add(followerGrace)) {
-			return ""
-		}
-		return "renewal"
+	job := ""
+	switch {
+	case r.enabled && (r.state == scheduled || r.state == retrying) && !r.dueAt.IsZero() && !now.Before(r.dueAt):
+		job = "renewal"
+	case r.state == scheduled && r.c.s.SessionCheckInterval > 0 && !now.Before(r.lastPoll.Add(r.c.s.SessionCheckInterval)) &&
+		(signals == nil || !signals.Hidden()):
+		job = "session poll"
 	}
-	poll := r.c.s.SessionCheckInterval
-	if poll > 0 && !follower && !now.Before(r.lastPoll.Add(poll)) && (signals == nil || !signals.Hidden()) {
-		r.lastPoll = now
-		return "session poll"
+	if job != "" {
+		r.lastRun = now
+		r.c.debug(job + " starting")
 	}
-	return ""
+	return job
 }
 
-func (r *renewer) run(ctx context.Context) {
+// pollDue reports whether a session poll is still needed: no result, from
+// this tab or another, arrived within the poll interval.
+func (r *renewer) pollDue() bool {
 	r.mu.Lock()
-	r.running = true
-	r.mu.Unlock()
-	// CheckSession reports to succeeded/failed itself; errors here are
-	// already events and never reach the page as a rejection.
-	_, _ = r.c.CheckSession(ctx, AuthorizeParams{})
-	r.mu.Lock()
-	r.running = false
-	r.mu.Unlock()
+	defer r.mu.Unlock()
+	return !r.c.clock.Now().Before(r.lastPoll.Add(r.c.s.SessionCheckInterval))
 }
 
 // StartAutoRenew turns renewal before expiry on.
@@ -312,3 +450,10 @@ func (c *Client) StartAutoRenew() { c.renewer.start() }
 
 // StopAutoRenew turns it off; tokens and the session stay.
 func (c *Client) StopAutoRenew() { c.renewer.pause() }
+
+// hasSession reports whether a session is known in this tab.
+func (r *renewer) hasSession() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.state != signedOut && r.state != stopped
+}

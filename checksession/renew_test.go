@@ -2,24 +2,45 @@ package checksession
 
 import (
 	"context"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// advanceUntil moves the fake clock in check-interval steps until cond holds.
-func advanceUntil(t *testing.T, fx *fixture, limit time.Duration, cond func() bool) {
-	t.Helper()
-	for spent := time.Duration(0); !cond(); spent += checkInterval {
-		if spent > limit {
-			t.Fatalf("not reached within %v of fake time; frames %d; logs %q; pending %v", limit, fx.b.frameCount(), fx.logs[max(0, len(fx.logs)-6):], fx.clock.pending())
-		}
-		waitFor(t, "the renewal loop to wait", func() bool { return len(fx.clock.pending()) > 0 })
-		fx.clock.Advance(checkInterval)
-		time.Sleep(2 * time.Millisecond) // let the loop run
+func TestRenewalStateMachine(t *testing.T) {
+	cases := []struct {
+		name       string
+		from       renewState
+		in         input
+		tokenValid bool
+		want       renewState
+	}{
+		{"a result starts a session", signedOut, gotToken, false, scheduled},
+		{"a failed first check leaves nothing to retry", signedOut, failedMayPass, false, signedOut},
+		{"a renewal with no session does not start one", signedOut, started, false, signedOut},
+		{"a due renewal starts", scheduled, started, true, renewing},
+		{"a failure that may pass is retried while the token is valid", renewing, failedMayPass, true, retrying},
+		{"a failure after expiry stalls", renewing, failedMayPass, false, stalled},
+		{"a failure outside a renewal leaves the schedule", scheduled, failedMayPass, true, scheduled},
+		{"login_required ends the session", renewing, failedForGood, true, signedOut},
+		{"logout ends the session from any state", retrying, loggedOut, true, signedOut},
+		{"a wake-up brings a stalled renewal back", stalled, wokeUp, false, retrying},
+		{"a wake-up changes nothing on schedule", scheduled, wokeUp, true, scheduled},
+		{"another tab's result ends a retry", retrying, gotToken, true, scheduled},
+		{"destroy stops for good", renewing, destroyed, true, stopped},
+		{"nothing restarts a stopped client", stopped, gotToken, true, stopped},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := transition(tc.from, tc.in, tc.tokenValid); got != tc.want {
+				t.Errorf("%v + input %d = %v, want %v", tc.from, tc.in, got, tc.want)
+			}
+		})
 	}
 }
 
-func TestAutoRenewRenewsBeforeExpiry(t *testing.T) {
+func TestAutoRenewRenewsOnTimeBeforeExpiry(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 120
 	c := fx.client()
@@ -27,10 +48,10 @@ func TestAutoRenewRenewsBeforeExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := fx.clock.Now()
-	advanceUntil(t, fx, 2*time.Minute, func() bool { return fx.b.frameCount() == 2 })
-	// Due at expiresAt - 60 s = 60 s after the first result, judged every 5 s.
-	if at := fx.clock.Now().Sub(start); at < 60*time.Second || at > 65*time.Second {
-		t.Errorf("renewed %v after the first result, want 60–65 s", at)
+	advanceUntil(t, fx, 2*time.Minute, func() bool { return fx.b.frameCount() == 2 }, c)
+	// Due at expiresAt - 60 s, on a timer armed for that moment.
+	if at := fx.clock.Now().Sub(start); at != 60*time.Second {
+		t.Errorf("renewed %v after the first result, want 60 s", at)
 	}
 	waitFor(t, "the renewed event", func() bool { return len(fx.eventList()) == 2 })
 }
@@ -43,37 +64,38 @@ func TestLoginRequiredEndsTheSessionOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	fx.mu.Lock()
-	fx.frameResponse = func(f *fakeFrame) {
-		f.respond(map[string]any{"error": "login_required", "error_description": "Login required", "state": f.param("state")})
-	}
+	fx.frameResponse = answerLoginRequired("Login required")
 	fx.mu.Unlock()
-	advanceUntil(t, fx, 2*time.Minute, func() bool { return fx.b.frameCount() == 2 })
+	advanceUntil(t, fx, 2*time.Minute, func() bool { return fx.b.frameCount() == 2 }, c)
 	waitFor(t, "session_ended", func() bool { e := fx.eventList(); return len(e) == 2 && e[1] == "session_ended" })
 	// No loop: ten more minutes bring no new request.
-	for range 120 {
-		fx.clock.Advance(checkInterval)
-	}
-	time.Sleep(10 * time.Millisecond)
-	if fx.b.frameCount() != 2 {
-		t.Fatalf("%d requests after the session ended", fx.b.frameCount())
+	end := fx.clock.Now().Add(10 * time.Minute)
+	advanceUntil(t, fx, 11*time.Minute, func() bool { return !fx.clock.Now().Before(end) }, c)
+	if fx.b.frameCount() != 2 || c.GetUser() != nil {
+		t.Fatalf("%d requests after the session ended; user %v", fx.b.frameCount(), c.GetUser())
 	}
 }
 
-func TestTimeoutsAreRetriedWithGrowingDelays(t *testing.T) {
+// answerTemporarilyUnavailable is a server error that may pass.
+func answerTemporarilyUnavailable(f *fakeFrame) {
+	f.respond(map[string]any{"error": "temporarily_unavailable", "error_description": "try later", "state": f.param("state")})
+}
+
+func TestFailuresAreRetriedWithGrowingDelaysNeverUnderTheFloor(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 3600
 	early := 50 * time.Minute // renewal starts early, so the retries stay within the token's life
-	c := fx.client(func(o *Options) { o.Timeout = time.Second; o.RenewBeforeExpiry = &early })
+	c := fx.client(func(o *Options) { o.RenewBeforeExpiry = &early })
 	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
 		t.Fatal(err)
 	}
 	fx.mu.Lock()
-	fx.frameResponse = func(f *fakeFrame) {}
+	fx.frameResponse = answerTemporarilyUnavailable
 	fx.mu.Unlock()
 	var times []time.Time
-	for len(times) < 4 {
+	for len(times) < 5 {
 		n := fx.b.frameCount()
-		advanceUntil(t, fx, 2*time.Hour, func() bool { return fx.b.frameCount() > n })
+		advanceUntil(t, fx, 2*time.Hour, func() bool { return fx.b.frameCount() > n }, c)
 		times = append(times, fx.clock.Now())
 	}
 	for i := 2; i < len(times); i++ {
@@ -81,7 +103,11 @@ func TestTimeoutsAreRetriedWithGrowingDelays(t *testing.T) {
 			t.Errorf("retry %d came %v after the last, under the %v floor", i, gap, retryFloor)
 		}
 	}
-	if ev := fx.eventList(); len(ev) < 3 || ev[1] != "renew_error" {
+	if first, last := times[2].Sub(times[1]), times[4].Sub(times[3]); last < first {
+		t.Errorf("delays shrank: %v then %v", first, last)
+	}
+	waitFor(t, "the renew_error events", func() bool { return len(fx.eventList()) >= 5 })
+	if ev := fx.eventList(); ev[1] != "renew_error" {
 		t.Errorf("events %v, want renew_error after renewed", ev)
 	}
 }
@@ -95,8 +121,11 @@ func TestBackoffGrowsAndStaysWithinBounds(t *testing.T) {
 			}
 		}
 	}
-	if backoff(6) <= backoff(1) && backoff(6) <= backoff(1) {
-		t.Error("delays do not grow")
+	// With ±50 % jitter the sixth delay (60–180 s) is always longer than the first (5–7.5 s).
+	for range 50 {
+		if a, b := backoff(1), backoff(6); b <= a {
+			t.Fatalf("backoff(6) = %v is not longer than backoff(1) = %v", b, a)
+		}
 	}
 }
 
@@ -108,34 +137,37 @@ func TestStopAutoRenewStopsRenewals(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.StopAutoRenew()
-	for range 60 {
-		waitFor(t, "loop", func() bool { return len(fx.clock.pending()) > 0 })
-		fx.clock.Advance(checkInterval)
-	}
-	time.Sleep(10 * time.Millisecond)
+	end := fx.clock.Now().Add(5 * time.Minute)
+	advanceUntil(t, fx, 6*time.Minute, func() bool { return !fx.clock.Now().Before(end) }, c)
 	if fx.b.frameCount() != 1 {
 		t.Fatalf("renewed %d times after stopAutoRenew", fx.b.frameCount()-1)
 	}
 	c.StartAutoRenew()
-	advanceUntil(t, fx, time.Minute, func() bool { return fx.b.frameCount() == 2 })
+	advanceUntil(t, fx, time.Minute, func() bool { return fx.b.frameCount() == 2 }, c)
 }
 
 func TestRetriesStopWhenTheTokenHasExpired(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 70
-	c := fx.client(func(o *Options) { o.Timeout = time.Second })
+	c := fx.client()
 	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
 		t.Fatal(err)
 	}
 	fx.mu.Lock()
-	fx.frameResponse = func(f *fakeFrame) {}
+	fx.frameResponse = answerTemporarilyUnavailable
 	fx.mu.Unlock()
-	advanceUntil(t, fx, 5*time.Minute, func() bool { return fx.clock.Now().Sub(newTestClock().Now()) > 3*time.Minute })
-	n := fx.b.frameCount()
-	for range 100 {
-		fx.clock.Advance(checkInterval)
-		time.Sleep(time.Millisecond)
+	expiry := fx.clock.Now().Add(70 * time.Second)
+	advanceUntil(t, fx, 5*time.Minute, func() bool {
+		c.renewer.mu.Lock()
+		defer c.renewer.mu.Unlock()
+		return c.renewer.state == stalled
+	}, c)
+	if fx.clock.Now().Before(expiry) {
+		t.Fatalf("stalled at %v, before the token expired", fx.clock.Now().Sub(expiry))
 	}
+	n := fx.b.frameCount()
+	end := fx.clock.Now().Add(10 * time.Minute)
+	advanceUntil(t, fx, 11*time.Minute, func() bool { return !fx.clock.Now().Before(end) }, c)
 	if fx.b.frameCount() != n {
 		t.Fatalf("kept retrying after expiry: %d more requests", fx.b.frameCount()-n)
 	}
@@ -152,9 +184,13 @@ func TestTokenShorterThanTheLeadIsRenewedHalfwayNotInALoop(t *testing.T) {
 	if tok, _ := c.GetTokenSilently(context.Background(), AuthorizeParams{}); tok == "" || fx.b.frameCount() != 1 {
 		t.Fatalf("a fresh short-lived token was not served from the cache (%d frames)", fx.b.frameCount())
 	}
-	advanceUntil(t, fx, time.Minute, func() bool { return fx.b.frameCount() == 2 })
-	if at := fx.clock.Now().Sub(start); at < 20*time.Second || at > 25*time.Second {
-		t.Errorf("renewed %v after receipt, want 20–25 s (halfway)", at)
+	advanceUntil(t, fx, time.Minute, func() bool { return fx.b.frameCount() == 2 }, c)
+	if at := fx.clock.Now().Sub(start); at != 20*time.Second {
+		t.Errorf("renewed %v after receipt, want 20 s (halfway)", at)
+	}
+	advanceUntil(t, fx, time.Minute, func() bool { return fx.b.frameCount() == 3 }, c)
+	if at := fx.clock.Now().Sub(start); at != 40*time.Second {
+		t.Errorf("second renewal %v after the first receipt, want 40 s", at)
 	}
 }
 
@@ -173,7 +209,7 @@ func TestWakeUpBringsARetryForwardButKeepsTheFloor(t *testing.T) {
 	wb := wakingBrowser{fx.b, make(chan struct{}, 1)}
 	early := 50 * time.Minute
 	o := fx.options()
-	o.Timeout, o.RenewBeforeExpiry = time.Second, &early
+	o.RenewBeforeExpiry = &early
 	c, err := NewClient(o, wb, fx.clock)
 	if err != nil {
 		t.Fatal(err)
@@ -183,27 +219,36 @@ func TestWakeUpBringsARetryForwardButKeepsTheFloor(t *testing.T) {
 		t.Fatal(err)
 	}
 	fx.mu.Lock()
-	fx.frameResponse = func(f *fakeFrame) {}
+	fx.frameResponse = answerTemporarilyUnavailable
 	fx.mu.Unlock()
 	// Fail a few times so the backoff is long (attempt 4: 20–60 s).
-	for fx.b.frameCount() < 5 {
-		n := fx.b.frameCount()
-		advanceUntil(t, fx, time.Hour, func() bool { return fx.b.frameCount() > n })
-	}
+	advanceUntil(t, fx, time.Hour, func() bool { return fx.b.frameCount() == 5 }, c)
 	advanceUntil(t, fx, time.Minute, func() bool {
 		c.renewer.mu.Lock()
 		defer c.renewer.mu.Unlock()
-		return c.renewer.attempt >= 4 && !c.renewer.running
+		return c.renewer.attempt >= 4 && c.renewer.state == retrying
+	}, c)
+	fx.mu.Lock()
+	fx.frameResponse = nil // the server is back
+	fx.mu.Unlock()
+	// A wake-up within the floor waits for the floor...
+	c.renewer.mu.Lock()
+	old := c.renewer.timer
+	c.renewer.mu.Unlock()
+	wb.wake <- struct{}{}
+	waitFor(t, "the loop to take the wake-up and re-arm", func() bool {
+		c.renewer.mu.Lock()
+		defer c.renewer.mu.Unlock()
+		return c.renewer.timer != old && fx.clock.live(c.renewer.timer)
 	})
 	if n := fx.b.frameCount(); n != 5 {
-		t.Fatalf("%d frames before the wake-up", n)
+		t.Fatalf("a wake-up inside the retry floor renewed at once (%d frames)", n)
 	}
-	fx.mu.Lock()
-	fx.frameResponse = nil // back online
-	fx.mu.Unlock()
-	fx.clock.Advance(retryFloor) // the floor has passed since the failure
-	wb.wake <- struct{}{}
-	waitFor(t, "the retry on wake-up", func() bool { return fx.b.frameCount() == 6 })
+	if p := fx.clock.pending(); len(p) == 0 || p[0] > retryFloor {
+		t.Fatalf("after the wake-up the next look is in %v, want within the %v floor", p, retryFloor)
+	}
+	// ...and then renews, well before the backoff's 20–60 s.
+	advanceUntil(t, fx, retryFloor, func() bool { return fx.b.frameCount() == 6 }, c)
 }
 
 func TestRenewalFailuresOfAnyKindBackOff(t *testing.T) {
@@ -217,13 +262,11 @@ func TestRenewalFailuresOfAnyKindBackOff(t *testing.T) {
 	fx.mu.Lock()
 	fx.tamper = func(c map[string]any) { c["aud"] = "someone-else" } // invalid_token from now on
 	fx.mu.Unlock()
-	advanceUntil(t, fx, time.Hour, func() bool { return fx.b.frameCount() == 2 })
+	advanceUntil(t, fx, time.Hour, func() bool { return fx.b.frameCount() == 2 }, c)
 	start := fx.clock.Now()
-	for range 24 { // two minutes in check steps
-		fx.clock.Advance(checkInterval)
-		time.Sleep(2 * time.Millisecond)
-	}
-	// Backoff 5–7.5 s, 5–15 s, 10–30 s, 20–60 s: at most five tries in two minutes, not 24.
+	end := start.Add(2 * time.Minute)
+	advanceUntil(t, fx, 3*time.Minute, func() bool { return !fx.clock.Now().Before(end) }, c)
+	// Backoff 5–7.5 s, 5–15 s, 10–30 s, 20–60 s: at most five tries in two minutes.
 	if n := fx.b.frameCount() - 2; n > 5 {
 		t.Fatalf("%d retries of invalid_token in %v", n, fx.clock.Now().Sub(start))
 	}
@@ -232,24 +275,23 @@ func TestRenewalFailuresOfAnyKindBackOff(t *testing.T) {
 	}
 }
 
-func TestARetryPromisedBeforeExpiryHappensAfterIt(t *testing.T) {
+func TestARetryDueAfterExpiryStillHappens(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 20 // renewal due halfway, at 10 s
-	c := fx.client(func(o *Options) { o.Timeout = time.Second })
+	c := fx.client()
 	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
 		t.Fatal(err)
 	}
 	fx.mu.Lock()
-	fx.frameResponse = func(f *fakeFrame) {}
+	fx.frameResponse = answerTemporarilyUnavailable
 	fx.mu.Unlock()
-	advanceUntil(t, fx, time.Minute, func() bool { return fx.b.frameCount() == 2 })
-	// The failure comes at ~11 s with a retry due 5–7.5 s later, so the loop
-	// looks again around or after the 20 s expiry: the promised retry runs.
-	advanceUntil(t, fx, time.Minute, func() bool { return len(fx.eventList()) >= 2 })
-	if ev := fx.eventList(); ev[1] != "renew_error" {
+	// Fails at 10 s while the token is valid, so a retry is promised for
+	// 15–17.5 s; that one fails too and promises one after the 20 s expiry.
+	advanceUntil(t, fx, time.Minute, func() bool { return fx.b.frameCount() == 3 }, c)
+	advanceUntil(t, fx, time.Minute, func() bool { return fx.b.frameCount() == 4 }, c)
+	if ev := fx.eventList(); len(ev) < 3 || ev[1] != "renew_error" {
 		t.Fatalf("events %v", ev)
 	}
-	advanceUntil(t, fx, time.Minute, func() bool { return fx.b.frameCount() == 3 })
 }
 
 func TestTimerRenewalJoinsACallInFlight(t *testing.T) {
@@ -265,18 +307,200 @@ func TestTimerRenewalJoinsACallInFlight(t *testing.T) {
 	fx.mu.Unlock()
 	done := make(chan error, 1)
 	go func() { _, err := c.CheckSession(context.Background(), AuthorizeParams{}); done <- err }()
-	waitFor(t, "the call's iframe", func() bool { return fx.b.frameCount() == 2 })
-	for range 4 { // 20 s: the renewal comes due while the call waits
-		fx.clock.Advance(checkInterval)
-		time.Sleep(5 * time.Millisecond)
-	}
-	waitFor(t, "the loop to start its renewal", func() bool { return fx.logged("renewal starting") })
-	time.Sleep(20 * time.Millisecond) // time enough to open a third iframe, were it to
+	waitFor(t, "the call's iframe and the loop's timer", func() bool {
+		c.renewer.mu.Lock()
+		timer := c.renewer.timer
+		c.renewer.mu.Unlock()
+		return fx.b.frameCount() == 2 && timer != nil && fx.clock.live(timer)
+	})
+	fx.clock.Advance(10 * time.Second) // the renewal comes due while the call waits
+	waitFor(t, "the loop's renewal to join the call", func() bool { return fx.logged("joining the silent request already in flight") })
 	if n := fx.b.frameCount(); n != 2 {
 		t.Fatalf("%d iframes: the timer's renewal did not join the call in flight", n)
 	}
 	close(release)
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+	waitFor(t, "one renewed event for the joined request", func() bool { return len(fx.eventList()) == 2 })
+}
+
+func TestOneRenewalBringsOneEventWhateverTheNumberOfCallers(t *testing.T) {
+	for _, n := range []int{1, 3, 10} {
+		t.Run(strings.Repeat("caller ", n), func(t *testing.T) {
+			fx := newFixture(t)
+			fx.expiresIn = 60
+			c := fx.client(func(o *Options) { o.AutoRenew = new(bool) })
+			if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
+				t.Fatal(err)
+			}
+			fx.clock.Advance(58 * time.Second) // 2 s left: under the 5 s minimum validity
+			release := make(chan struct{})
+			fx.mu.Lock()
+			fx.frameResponse = func(f *fakeFrame) { <-release; f.respond(fx.loggedIn(f.URL.Query())) }
+			fx.mu.Unlock()
+			var wg sync.WaitGroup
+			tokens := make([]string, n)
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					tokens[i], _ = c.GetTokenSilently(context.Background(), AuthorizeParams{})
+				}()
+			}
+			waitFor(t, "every caller to join", func() bool {
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				return len(c.inflight) == 1 && fx.b.frameCount() == 2
+			})
+			close(release)
+			wg.Wait()
+			if fx.b.frameCount() != 2 {
+				t.Fatalf("%d callers opened %d iframes", n, fx.b.frameCount()-1)
+			}
+			for i, tok := range tokens {
+				if tok == "" || tok != tokens[0] {
+					t.Errorf("caller %d got %q, want the one renewed token", i, tok)
+				}
+			}
+			if ev := fx.eventList(); len(ev) != 2 {
+				t.Errorf("events %v: want one renewed for the first result and one for the renewal", ev)
+			}
+		})
+	}
+}
+
+func TestGetTokenSilentlyAnswersFromTheCacheInsideTheWindowAndRenewsInTheBackground(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 120
+	c := fx.client(func(o *Options) { o.AutoRenew = new(bool) })
+	first, err := c.GetTokenSilently(context.Background(), AuthorizeParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	fx.mu.Lock()
+	fx.frameResponse = func(f *fakeFrame) { <-release; f.respond(fx.loggedIn(f.URL.Query())) }
+	fx.mu.Unlock()
+	fx.clock.Advance(90 * time.Second) // inside the 60 s window, 30 s of validity left
+	for range 5 {
+		tok, err := c.GetTokenSilently(context.Background(), AuthorizeParams{})
+		if err != nil || tok != first {
+			t.Fatalf("inside the window got %q, %v; want the cached token at once", tok, err)
+		}
+	}
+	waitFor(t, "the background renewal's iframe", func() bool { return fx.b.frameCount() == 2 })
+	close(release)
+	waitFor(t, "the background renewal", func() bool { return c.idle(fx.clock) && len(fx.eventList()) == 2 })
+	if n := fx.b.frameCount(); n != 2 {
+		t.Fatalf("%d renewals started for five calls inside the window, want 1", n-1)
+	}
+	if tok, _ := c.GetTokenSilently(context.Background(), AuthorizeParams{}); tok == first {
+		t.Fatal("the renewed token is not served after the background renewal")
+	}
+}
+
+func TestCallersWithoutATokenDoNotHammerAFailingServer(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 60
+	c := fx.client(func(o *Options) { o.AutoRenew = new(bool) })
+	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
+		t.Fatal(err)
+	}
+	fx.mu.Lock()
+	fx.frameResponse = answerTemporarilyUnavailable
+	fx.mu.Unlock()
+	fx.clock.Advance(59 * time.Second)
+	for range 20 { // a caller every 250 ms for 5 s
+		if _, err := c.GetTokenSilently(context.Background(), AuthorizeParams{}); errCode(err) != "temporarily_unavailable" {
+			t.Fatalf("got %v", err)
+		}
+		fx.clock.Advance(250 * time.Millisecond)
+	}
+	if n := fx.b.frameCount() - 1; n > 2 {
+		t.Fatalf("%d requests in 5 s for 20 callers; the retry floor allows 1–2", n)
+	}
+}
+
+func TestLoginRequiredHintIsAddedOnceAndTheServersErrorIsNotChanged(t *testing.T) {
+	fx := newFixture(t)
+	c := fx.client()
+	completeInteractiveLogin(t, fx, c)
+	serverErr := map[string]any{"error": "login_required", "error_description": "Login required"}
+	release := make(chan struct{})
+	fx.frameResponse = func(f *fakeFrame) {
+		<-release
+		resp := map[string]any{"state": f.param("state")}
+		for k, v := range serverErr {
+			resp[k] = v
+		}
+		f.respond(resp)
+	}
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Add(1)
+		go func() { defer wg.Done(); _, errs[i] = c.CheckSession(context.Background(), AuthorizeParams{}) }()
+	}
+	waitFor(t, "three joined callers", func() bool {
+		fx.mu.Lock()
+		defer fx.mu.Unlock()
+		return fx.b.frameCount() == 1 && strings.Count(strings.Join(fx.logs, "\n"), "joining the silent request") == 2
+	})
+	close(release)
+	wg.Wait()
+	for i, err := range errs {
+		if n := strings.Count(err.Error(), "silentauth:"); n != 1 || errs[0] != err {
+			t.Errorf("caller %d: hint appears %d times, shared %t: %v", i, n, errs[0] == err, err)
+		}
+	}
+	if ev := fx.eventList(); len(ev) != 1 || ev[0] != "session_ended" {
+		t.Errorf("events %v, want one session_ended", ev)
+	}
+}
+
+func TestRenewalForAnotherUserEndsTheSession(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 120
+	c := fx.client()
+	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
+		t.Fatal(err)
+	}
+	fx.mu.Lock()
+	fx.tamper = func(claims map[string]any) { claims["sub"] = "auth0|someone-else" }
+	fx.mu.Unlock()
+	_, err := c.CheckSession(context.Background(), AuthorizeParams{})
+	if errCode(err) != "login_required" || !strings.Contains(err.Error(), `sub was "auth0|user-1", now "auth0|someone-else"`) {
+		t.Fatalf("got %v", err)
+	}
+	if ev := fx.eventList(); len(ev) != 2 || ev[1] != "session_ended" {
+		t.Errorf("events %v, want renewed then session_ended", ev)
+	}
+	if c.GetUser() != nil {
+		t.Errorf("the old user's claims are still served: %v", c.GetUser())
+	}
+	if tok, err := c.GetTokenSilently(context.Background(), AuthorizeParams{}); err == nil && tok != "" {
+		// A new silent request may start a new session; it must be the new user's.
+		if sub := c.GetUser()["sub"]; sub != "auth0|someone-else" {
+			t.Errorf("token served for %v", sub)
+		}
+	}
+}
+
+func TestDestroyedClientServesNothing(t *testing.T) {
+	fx := newFixture(t)
+	c := fx.client()
+	if _, err := c.GetTokenSilently(context.Background(), AuthorizeParams{}); err != nil {
+		t.Fatal(err)
+	}
+	c.Destroy()
+	if _, err := c.GetTokenSilently(context.Background(), AuthorizeParams{}); err != ErrDestroyed {
+		t.Errorf("GetTokenSilently after Destroy: %v", err)
+	}
+	if err := c.Logout(context.Background(), LogoutParams{}); err != ErrDestroyed || fx.b.Location() != "" {
+		t.Errorf("Logout after Destroy: %v, navigated to %q", err, fx.b.Location())
+	}
+	if c.GetUser() != nil {
+		t.Error("GetUser after Destroy still has the user")
 	}
 }

@@ -110,7 +110,6 @@ func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp
 			res.ExpiresAt = received.Add(time.Duration(exp-iat) * time.Second)
 		}
 	}
-	c.store(t, res)
 	return res, nil
 }
 

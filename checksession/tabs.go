@@ -1,19 +1,28 @@
 package checksession
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"strconv"
+	"sync"
 	"time"
 )
 
+// This file holds the tab group: tabs of one origin with the same client
+// configuration renew once between them. A tab that needs a renewal takes
+// the group's lock, re-reads what the group shared meanwhile, and renews
+// only if that is still not fresh enough; its result reaches every tab,
+// which verifies it before using it.
+
 // TabCoordinator is optionally implemented by a Browser whose tabs of one
-// origin can elect one renewer between them (Web Locks) and share what it
-// gets (BroadcastChannel). Without it every tab renews on its own.
+// origin can take turns (Web Locks) and share what they get
+// (BroadcastChannel). Without it every tab renews on its own.
 type TabCoordinator interface {
 	// Lead asks for the exclusive lock called name and calls onLead once
 	// this tab holds it. The lock is held until release is called or the
-	// tab goes away, when the next tab waiting for it becomes the leader.
+	// tab goes away; release before the grant withdraws the request.
 	Lead(name string, onLead func()) (release func(), err error)
 	// Join opens the broadcast channel called name; onMessage receives what
 	// other tabs post (never this tab's own posts).
@@ -26,32 +35,42 @@ type Channel interface {
 	Close()
 }
 
-// followerGrace is how long past due a follower waits for the leader's
-// result before renewing itself: the leader's tab may be frozen.
-const followerGrace = 30 * time.Second
+// maxTabMessageBytes bounds a message from another tab: a result with an ID
+// token is a few kilobytes; anything larger is not the group's.
+const maxTabMessageBytes = 64 << 10
 
-// tabMessage is what the leader tells the other tabs.
+// What tabs tell each other. Only "renewed" carries data, and that data is
+// verified before use; the other two are obeyed only as "forget the tokens
+// and stop renewing", which a forger gains nothing from.
+const (
+	kindRenewing     = "renewing"     // this tab holds the lock and sent a request
+	kindRenewed      = "renewed"      // ...which brought this result
+	kindRenewFailed  = "renew_failed" // ...which failed; the next tab may try
+	kindSessionEnded = "session_ended"
+	kindLoggedOut    = "logged_out"
+)
+
+// peerWait bounds how long a tab that got the lock waits for the result of
+// the tab that held it before (a BroadcastChannel message can arrive after
+// the lock): a crashed holder costs the group that long, no more.
+const peerWait = time.Second
+
 type tabMessage struct {
-	Kind   string        `json:"kind"` // "renewed" or "session_ended"
+	Kind   string        `json:"kind"`
 	Result *sharedResult `json:"result,omitempty"`
-	Error  *sharedError  `json:"error,omitempty"`
 }
 
+// sharedResult is a result as the group sees it: tokens and timing, never
+// claims (a receiving tab reads those from the ID token it verified).
 type sharedResult struct {
-	AccessToken    string         `json:"access_token,omitempty"`
-	IDToken        string         `json:"id_token,omitempty"`
-	IDTokenPayload map[string]any `json:"id_token_payload,omitempty"`
-	ExpiresIn      int64          `json:"expires_in,omitempty"`
-	ExpiresAtMs    int64          `json:"expires_at_ms,omitempty"`
-	TokenType      string         `json:"token_type,omitempty"`
-	Scope          string         `json:"scope,omitempty"`
-	Audience       string         `json:"audience,omitempty"`
-	RequestScope   string         `json:"request_scope"`
-}
-
-type sharedError struct {
-	Code        string `json:"error"`
-	Description string `json:"error_description"`
+	AccessToken  string `json:"access_token,omitempty"`
+	IDToken      string `json:"id_token"`
+	ExpiresIn    int64  `json:"expires_in,omitempty"`
+	ExpiresAtMs  int64  `json:"expires_at_ms,omitempty"`
+	TokenType    string `json:"token_type,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+	Audience     string `json:"audience,omitempty"`
+	RequestScope string `json:"request_scope"`
 }
 
 // tabKey names the lock and channel: tabs share renewals only when their
@@ -62,117 +81,302 @@ func (s *settings) tabKey() string {
 	return "silentauth:" + base64.RawURLEncoding.EncodeToString(sum[:12])
 }
 
-// tabs is this client's membership of its tab group.
-type tabs struct {
-	coord   TabCoordinator
-	channel Channel
-	release func()
+// group is this client's membership of its tab group.
+type group struct {
+	c     *Client
+	coord TabCoordinator // nil: this tab renews alone
+	name  string
+
+	mu        sync.Mutex
+	channel   Channel
+	left      bool
+	waitTimer Timer // a lock wait's timer, for tests that wait for it
+	// peerRenewing is set while another tab announced a request and has
+	// not told its outcome yet.
+	peerRenewing bool
 }
 
-// joinTabs joins the group once a session is known; it is a no-op without a
-// coordinator. Called with r.mu held.
-func (r *renewer) joinTabsLocked() {
-	coord, ok := r.c.browser.(TabCoordinator)
-	if !ok || r.tabs != nil {
+func newGroup(c *Client) *group {
+	coord, _ := c.browser.(TabCoordinator)
+	return &group{c: c, coord: coord, name: c.s.tabKey()}
+}
+
+// join opens the group's channel once a session is known, so that results
+// and logouts reach this tab.
+func (g *group) join() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.coord == nil || g.channel != nil || g.left {
 		return
 	}
-	key := r.c.s.tabKey()
-	t := &tabs{coord: coord}
-	ch, err := coord.Join(key, r.fromOtherTab)
+	ch, err := g.coord.Join(g.name, g.received)
 	if err != nil {
-		r.c.debug("tabs: cannot open the broadcast channel (" + err.Error() + "); this tab renews alone")
+		g.c.debug("tabs: cannot open the broadcast channel (" + err.Error() + "); this tab renews alone")
+		g.coord = nil
 		return
 	}
-	t.channel = ch
-	release, err := coord.Lead(key, func() {
-		r.mu.Lock()
-		r.leader = true
-		r.mu.Unlock()
-		r.c.debug("tabs: this tab now renews for every tab of this origin")
-		r.poke()
+	g.channel = ch
+}
+
+// leave closes the channel for good (destroy).
+func (g *group) leave() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.left = true
+	if g.channel != nil {
+		g.channel.Close()
+		g.channel = nil
+	}
+}
+
+// lock takes the group's renewal lock and returns its release. It returns
+// without the lock as soon as needed reports false (another tab's result
+// arrived while this one waited), and after wait: a holder that keeps the
+// lock that long is frozen or stuck, and the group must not go without
+// tokens because of it.
+func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool) (release func()) {
+	noop := func() {}
+	g.mu.Lock()
+	coord := g.coord
+	g.mu.Unlock()
+	if coord == nil {
+		return noop
+	}
+	granted := make(chan struct{})
+	var once sync.Once
+	release, err := coord.Lead(g.name+":renew", func() {
+		once.Do(func() {
+			g.mu.Lock()
+			close(granted)
+			g.waitTimer = nil
+			g.mu.Unlock()
+		})
 	})
 	if err != nil {
-		ch.Close()
-		r.c.debug("tabs: no Web Locks (" + err.Error() + "); this tab renews alone")
-		return
+		g.c.debug("tabs: no Web Locks (" + err.Error() + "); this tab renews alone")
+		return noop
 	}
-	t.release = release
-	r.tabs = t
+	timer := g.c.clock.NewTimer(wait)
+	defer timer.Stop()
+	g.mu.Lock()
+	select {
+	case <-granted:
+	default:
+		g.waitTimer = timer
+	}
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.waitTimer = nil
+		g.mu.Unlock()
+	}()
+	for {
+		changed := g.c.cacheChanged()
+		if !needed() {
+			release()
+			return noop
+		}
+		select {
+		case <-granted:
+			g.awaitPeer(ctx)
+			return release
+		case <-changed:
+		case <-timer.C():
+			g.c.debug("tabs: the tab holding the renewal lock kept it " + wait.String() + " (frozen?); renewing without it")
+			release()
+			return noop
+		case <-ctx.Done():
+			release()
+			return noop
+		}
+	}
 }
 
-// leaveTabs gives up leadership and closes the channel. Called with r.mu held.
-func (r *renewer) leaveTabsLocked() {
-	if r.tabs == nil {
-		return
-	}
-	r.tabs.release()
-	r.tabs.channel.Close()
-	r.tabs = nil
-	r.leader = false
-}
-
-// share tells the other tabs about a result or the end of the session.
-func (r *renewer) share(msg tabMessage) {
-	r.mu.Lock()
-	t := r.tabs
-	leader := r.leader
-	r.mu.Unlock()
-	if t == nil || !leader {
-		return
-	}
-	b, err := json.Marshal(msg)
-	if err == nil {
-		err = t.channel.Post(b)
-	}
-	if err != nil {
-		r.c.debug("tabs: could not share with the other tabs: " + err.Error())
+// awaitPeer waits, after the lock was granted, for the outcome of a request
+// another tab announced and for the verification of a result received, so
+// that the re-read sees them.
+func (g *group) awaitPeer(ctx context.Context) {
+	bound := g.c.clock.NewTimer(peerWait)
+	defer bound.Stop()
+	for {
+		changed := g.c.cacheChanged() // before the check, so no wake-up is lost
+		g.mu.Lock()
+		waiting := g.peerRenewing
+		g.mu.Unlock()
+		if !waiting && g.c.adopting.Load() == 0 {
+			return
+		}
+		select {
+		case <-changed:
+		case <-bound.C():
+			g.c.debug("tabs: the tab that renewed before did not tell its outcome; renewing")
+			g.setPeerRenewing(false)
+			return
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
-func shareResult(res *AuthResult, audience, scope string) tabMessage {
+func (g *group) setPeerRenewing(on bool) {
+	g.mu.Lock()
+	g.peerRenewing = on
+	g.mu.Unlock()
+	g.c.notify()
+}
+
+// share tells the other tabs about a result for the default request.
+func (g *group) share(res *AuthResult, r request) {
+	if res.IDToken == "" {
+		return // nothing another tab could verify
+	}
 	var at int64
 	if !res.ExpiresAt.IsZero() {
 		at = res.ExpiresAt.UnixMilli()
 	}
-	return tabMessage{Kind: "renewed", Result: &sharedResult{
-		AccessToken: res.AccessToken, IDToken: res.IDToken, IDTokenPayload: res.IDTokenPayload,
-		ExpiresIn: res.ExpiresIn, ExpiresAtMs: at, TokenType: res.TokenType, Scope: res.Scope,
-		Audience: audience, RequestScope: scope,
-	}}
+	g.post(tabMessage{Kind: kindRenewed, Result: &sharedResult{
+		AccessToken: res.AccessToken, IDToken: res.IDToken, ExpiresIn: res.ExpiresIn, ExpiresAtMs: at,
+		TokenType: res.TokenType, Scope: res.Scope, Audience: r.audience, RequestScope: r.scope,
+	}})
 }
 
-// fromOtherTab takes the leader's news as if this tab had done the work.
-func (r *renewer) fromOtherTab(data []byte) {
-	var msg tabMessage
-	if err := json.Unmarshal(data, &msg); err != nil {
-		r.c.debug("tabs: ignored an unreadable message")
+func (g *group) post(msg tabMessage) {
+	g.mu.Lock()
+	ch := g.channel
+	g.mu.Unlock()
+	if ch == nil {
 		return
 	}
-	switch {
-	case msg.Kind == "renewed" && msg.Result != nil:
-		sr := msg.Result
-		res := &AuthResult{AccessToken: sr.AccessToken, IDToken: sr.IDToken, IDTokenPayload: sr.IDTokenPayload,
-			ExpiresIn: sr.ExpiresIn, TokenType: sr.TokenType, Scope: sr.Scope}
-		if sr.ExpiresAtMs > 0 {
-			res.ExpiresAt = time.UnixMilli(sr.ExpiresAtMs)
-			res.received = r.c.clock.Now()
-			if sr.ExpiresIn > 0 {
-				res.received = res.ExpiresAt.Add(-time.Duration(sr.ExpiresIn) * time.Second)
-			}
-		}
-		r.c.storeFor(sr.Audience, sr.RequestScope, res)
-		r.c.debug("tabs: received a renewal from the tab that renews")
-		r.record(res)
-		r.c.emit("renewed", res)
-	case msg.Kind == "session_ended" && msg.Error != nil:
-		e := &Error{Code: msg.Error.Code, Description: msg.Error.Description}
-		r.mu.Lock()
-		had := r.session
-		r.session = false
-		r.dueAt = time.Time{}
-		r.mu.Unlock()
-		if had {
-			r.c.emit("session_ended", e)
-		}
+	b, err := json.Marshal(msg)
+	if err == nil {
+		err = ch.Post(b)
 	}
+	if err != nil {
+		g.c.debug("tabs: could not tell the other tabs: " + err.Error())
+	}
+}
+
+// received handles what another tab posted. It runs on the channel's
+// delivery goroutine, so the verification of a result moves to its own.
+func (g *group) received(data []byte) {
+	defer g.c.recoverTo("a message from another tab")
+	if len(data) > maxTabMessageBytes {
+		g.c.debug("tabs: ignored a message of " + strconv.Itoa(len(data)) + " bytes")
+		return
+	}
+	var msg tabMessage
+	if err := json.Unmarshal(data, &msg); err != nil {
+		g.c.debug("tabs: ignored an unreadable message")
+		return
+	}
+	switch msg.Kind {
+	case kindRenewing:
+		g.setPeerRenewing(true)
+	case kindRenewFailed:
+		g.setPeerRenewing(false)
+	case kindRenewed:
+		if msg.Result == nil || msg.Result.IDToken == "" {
+			g.c.debug("tabs: ignored a result without an ID token")
+			g.setPeerRenewing(false)
+			return
+		}
+		g.c.adopting.Add(1)
+		g.setPeerRenewing(false)
+		go g.c.adopt(msg.Result)
+	case kindSessionEnded, kindLoggedOut:
+		g.setPeerRenewing(false)
+		g.c.endedElsewhere(msg.Kind == kindLoggedOut)
+	default:
+		g.c.debug("tabs: ignored a message of unknown kind")
+	}
+}
+
+// adopt takes another tab's result after verifying its ID token, with the
+// claims from that token, never from the message.
+func (c *Client) adopt(sr *sharedResult) {
+	defer c.adopted()
+	defer c.recoverTo("a result from another tab")
+	r := request{audience: sr.Audience, scope: sr.RequestScope}
+	if r.cacheKey() != c.renewer.defaultKey || !c.renewer.hasSession() {
+		c.debug("tabs: ignored a result this tab has no session for")
+		return
+	}
+	c.mu.Lock()
+	epoch := c.epoch
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(c.ctx, fetchTimeout)
+	defer cancel()
+	res, err := c.verifyShared(ctx, sr)
+	if err != nil {
+		c.debug("tabs: ignored a result from another tab: " + err.Error())
+		return
+	}
+	c.mu.Lock()
+	cur := c.cache[c.renewer.defaultKey]
+	switch {
+	case c.epoch != epoch:
+		c.mu.Unlock()
+		return
+	case cur != nil && cur.AccessToken == res.AccessToken:
+		c.mu.Unlock()
+		return // this tab has it already (a server may issue the same token twice)
+	case cur != nil && res.ExpiresAt.Before(cur.ExpiresAt):
+		c.mu.Unlock()
+		c.debug("tabs: ignored a result older than this tab's")
+		return
+	}
+	if who := otherUser(c.user, res.IDTokenPayload); who != "" {
+		c.mu.Unlock()
+		c.debug("tabs: ignored a result for another user (" + who + ")")
+		return
+	}
+	c.storeLocked(sr.Audience, sr.RequestScope, res)
+	c.mu.Unlock()
+	c.debug("tabs: took the result another tab renewed")
+	c.renewer.got(res, false)
+	c.emit("renewed", res)
+}
+
+// verifyShared checks a shared ID token as this tab's own (signature, iss,
+// aud, exp, and at_hash when present) and bounds the access token's expiry
+// by when that ID token was issued, so that an old result replayed later
+// cannot pass for a fresh one.
+func (c *Client) verifyShared(ctx context.Context, sr *sharedResult) (*AuthResult, error) {
+	m, err := c.disc.metadata(ctx)
+	if err != nil {
+		return nil, err
+	}
+	claims, err := c.verifierFor(m).Verify(ctx, sr.IDToken, Expected{AccessToken: sr.AccessToken})
+	if err != nil {
+		return nil, err
+	}
+	res := &AuthResult{AccessToken: sr.AccessToken, IDToken: sr.IDToken, IDTokenPayload: claims,
+		ExpiresIn: sr.ExpiresIn, TokenType: sr.TokenType, Scope: sr.Scope}
+	expiresAt := time.UnixMilli(sr.ExpiresAtMs)
+	if iat, ok := numberClaim(claims, "iat"); ok && sr.ExpiresIn > 0 {
+		latest := time.Unix(iat, 0).Add(time.Duration(sr.ExpiresIn)*time.Second + c.s.leeway)
+		expiresAt = minTime(expiresAt, latest)
+	}
+	if sr.ExpiresAtMs <= 0 || !c.clock.Now().Before(expiresAt) {
+		return nil, tokenError("exp", "the shared access token has expired")
+	}
+	res.ExpiresAt = expiresAt
+	res.received = expiresAt.Add(-time.Duration(sr.ExpiresIn) * time.Second)
+	return res, nil
+}
+
+// endedElsewhere is the end of the session in another tab: this tab forgets
+// its tokens and stops renewing, whatever the message said.
+func (c *Client) endedElsewhere(logout bool) {
+	if !c.renewer.signOut() {
+		return
+	}
+	why := "the session ended in another tab"
+	if logout {
+		why = "logged out in another tab"
+	}
+	c.forget()
+	e := &Error{Code: ErrLoginRequired.Code, Description: why}
+	c.debug("session ended: " + why)
+	c.emit("session_ended", e)
 }

@@ -2,6 +2,7 @@ package checksession
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"strings"
 	"sync"
@@ -37,7 +38,7 @@ func (h *tabHub) Lead(name string, onLead func()) (func(), error) {
 	h.mu.Lock()
 	if h.holder[name] == nil {
 		h.holder[name] = l
-		go onLead()
+		onLead()
 	} else {
 		h.queue[name] = append(h.queue[name], l)
 	}
@@ -55,7 +56,7 @@ func (h *tabHub) release(l *tabLock) {
 			next := q[0]
 			h.queue[l.name] = q[1:]
 			h.holder[l.name] = next
-			go next.onLead()
+			next.onLead() // at once, as the release returns: tests see no gap
 		}
 		return
 	}
@@ -128,6 +129,14 @@ func openTabs(t *testing.T, fx *fixture, n int) ([]*Client, func(i int) []string
 		}
 		clients[i] = c
 	}
+	waitFor(t, "the tabs to take each other's results", func() bool {
+		for _, c := range clients {
+			if !c.idle(fx.clock) {
+				return false
+			}
+		}
+		return true
+	})
 	return clients, func(i int) []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), events[i]...) }
 }
 
@@ -136,59 +145,227 @@ func TestTabsRenewOnceBetweenThem(t *testing.T) {
 		t.Run(strings.Repeat("tab ", n), func(t *testing.T) {
 			fx := newFixture(t)
 			fx.expiresIn = 120
-			clients, _ := openTabs(t, fx, n)
+			clients, events := openTabs(t, fx, n)
 			opened := fx.b.frameCount() // one per tab at load
-			advanceUntil(t, fx, 2*time.Minute, func() bool { return fx.b.frameCount() > opened })
-			// Let every tab pass its due time, within the follower grace.
-			for range 4 {
-				fx.clock.Advance(checkInterval)
-				time.Sleep(5 * time.Millisecond)
+			before := make([]int, n)
+			for i := range clients {
+				before[i] = len(events(i))
 			}
-			if got := fx.b.frameCount() - opened; got != 1 {
-				t.Fatalf("%d tabs made %d renewal requests, want 1", n, got)
+			// Two renewal periods: every tab's timer comes due twice.
+			end := fx.clock.Now().Add(2*time.Minute + time.Second)
+			advanceUntil(t, fx, 3*time.Minute, func() bool { return !fx.clock.Now().Before(end) }, clients...)
+			if got := fx.b.frameCount() - opened; got != 2 {
+				t.Fatalf("%d tabs made %d renewal requests in two periods, want 2; logs %q", n, got, fx.logs)
 			}
 			want, _ := clients[0].GetTokenSilently(context.Background(), AuthorizeParams{})
-			for _, c := range clients {
-				waitFor(t, "the shared token", func() bool {
-					tok, _ := c.GetTokenSilently(context.Background(), AuthorizeParams{})
-					return tok == want
-				})
+			for i, c := range clients {
+				if tok, _ := c.GetTokenSilently(context.Background(), AuthorizeParams{}); tok != want {
+					t.Errorf("tab %d serves %q, tab 0 %q; logs %q", i, tok, want, fx.logs)
+				}
+				if got := len(events(i)) - before[i]; got != 2 {
+					t.Errorf("tab %d: %d events for two renewals, want 2 renewed: %v", i, got, events(i))
+				}
 			}
-			if fx.b.frameCount()-opened != 1 {
+			if fx.b.frameCount()-opened != 2 {
 				t.Fatalf("serving the shared token opened iframes")
 			}
 		})
 	}
 }
 
-func TestAnotherTabTakesOverWhenTheRenewingTabCloses(t *testing.T) {
+func TestAnotherTabRenewsWhenTheRenewingTabCloses(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 120
 	clients, events := openTabs(t, fx, 2)
-	clients[0].Destroy() // the first tab leads; closing it frees the lock
+	clients[0].Destroy()
 	opened := fx.b.frameCount()
-	advanceUntil(t, fx, 2*time.Minute, func() bool { return fx.b.frameCount() > opened })
-	waitFor(t, "the second tab's renewal", func() bool { return len(events(1)) >= 2 })
-	if ev := events(1); ev[len(ev)-1] != "renewed" {
-		t.Fatalf("second tab events %v", ev)
+	advanceUntil(t, fx, 2*time.Minute, func() bool { return fx.b.frameCount() > opened }, clients[1])
+	waitFor(t, "the second tab's renewal", func() bool { ev := events(1); return ev[len(ev)-1] == "renewed" && clients[1].idle(fx.clock) })
+}
+
+// frozenHolder takes the group's renewal lock and never lets go, as a
+// frozen tab does.
+func frozenHolder(hub *tabHub, c *Client) {
+	granted := make(chan struct{})
+	_, _ = hub.Lead(c.s.tabKey()+":renew", func() { close(granted) })
+	<-granted
+}
+
+func TestAFrozenLockHolderDelaysTheGroupByOneTimeoutAtMost(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 120
+	clients, _ := openTabs(t, fx, 1)
+	c := clients[0]
+	frozenHolder(c.browser.(tabBrowser).tabHub, c)
+	opened := fx.b.frameCount()
+	start := fx.clock.Now()
+	advanceUntil(t, fx, 3*time.Minute, func() bool { return fx.b.frameCount() > opened }, c)
+	// Due at 60 s; the lock wait gives up after the 60 s request timeout.
+	if at := fx.clock.Now().Sub(start); at != 2*time.Minute {
+		t.Errorf("renewed %v after the result, want 60 s due + 60 s lock wait", at)
+	}
+	if !fx.logged("renewing without it") {
+		t.Error("no debug line says why the lock was skipped")
 	}
 }
 
 func TestSessionEndReachesEveryTab(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 120
-	_, events := openTabs(t, fx, 3)
+	clients, events := openTabs(t, fx, 3)
 	fx.mu.Lock()
-	fx.frameResponse = func(f *fakeFrame) {
-		f.respond(map[string]any{"error": "login_required", "error_description": "Login required", "state": f.param("state")})
-	}
+	fx.frameResponse = answerLoginRequired("Login required")
 	fx.mu.Unlock()
 	opened := fx.b.frameCount()
-	advanceUntil(t, fx, 2*time.Minute, func() bool { return fx.b.frameCount() > opened })
+	advanceUntil(t, fx, 2*time.Minute, func() bool { return fx.b.frameCount() > opened }, clients...)
 	for i := range 3 {
 		waitFor(t, "session_ended in every tab", func() bool {
 			ev := events(i)
 			return len(ev) > 0 && ev[len(ev)-1] == "session_ended"
+		})
+	}
+	end := fx.clock.Now().Add(5 * time.Minute)
+	advanceUntil(t, fx, 6*time.Minute, func() bool { return !fx.clock.Now().Before(end) }, clients...)
+	if got := fx.b.frameCount() - opened; got != 1 {
+		t.Errorf("%d requests after login_required, want the one that got it", got)
+	}
+	for i := range 3 {
+		if n := strings.Count(strings.Join(events(i), " "), "session_ended"); n != 1 {
+			t.Errorf("tab %d: %d session_ended events, want 1", i, n)
+		}
+	}
+}
+
+func TestLogoutEndsTheSessionInEveryTab(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 120
+	clients, events := openTabs(t, fx, 3)
+	if err := clients[0].Logout(context.Background(), LogoutParams{LocalOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range clients {
+		if c.GetUser() != nil {
+			t.Errorf("tab %d still has the user after logout", i)
+		}
+		if ev := events(i); i > 0 && ev[len(ev)-1] != "session_ended" {
+			t.Errorf("tab %d events %v, want session_ended last", i, ev)
+		}
+	}
+	opened := fx.b.frameCount()
+	end := fx.clock.Now().Add(5 * time.Minute)
+	advanceUntil(t, fx, 6*time.Minute, func() bool { return !fx.clock.Now().Before(end) }, clients...)
+	if got := fx.b.frameCount() - opened; got != 0 {
+		t.Errorf("%d renewals after logout undid it", got)
+	}
+}
+
+// postAsTab posts raw data on the group's channel as another page of the
+// origin would.
+func postAsTab(t *testing.T, c *Client, data []byte) {
+	t.Helper()
+	ch, err := c.browser.(tabBrowser).tabHub.Join(c.s.tabKey(), func([]byte) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	if err := ch.Post(data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSharedResultsAreVerifiedBeforeUse(t *testing.T) {
+	valid := func(fx *fixture, edit func(claims map[string]any)) string {
+		claims := fx.iss.Claims(fx.clock.Now())
+		if edit != nil {
+			edit(claims)
+		}
+		return fx.iss.Sign(fx.t, claims)
+	}
+	cases := []struct {
+		name    string
+		message func(fx *fixture) any
+		adopted bool
+	}{
+		{"a verified result with claims in the message takes the claims from the token", func(fx *fixture) any {
+			return map[string]any{"kind": "renewed", "result": map[string]any{
+				"access_token": "AT-GOOD", "id_token": valid(fx, nil), "expires_in": 120,
+				"expires_at_ms": fx.clock.Now().Add(120 * time.Second).UnixMilli(), "request_scope": DefaultScope,
+				"id_token_payload": map[string]any{"sub": "attacker"},
+			}}
+		}, true},
+		{"the issue's forgery without an ID token is ignored", func(fx *fixture) any {
+			return map[string]any{"kind": "renewed", "result": map[string]any{
+				"access_token": "ATTACKER-TOKEN", "id_token_payload": map[string]any{"sub": "attacker"}, "request_scope": DefaultScope}}
+		}, false},
+		{"an ID token with a bad signature is ignored", func(fx *fixture) any {
+			tok := valid(fx, nil)
+			return map[string]any{"kind": "renewed", "result": map[string]any{
+				"access_token": "ATTACKER-TOKEN", "id_token": tok[:len(tok)-4] + "AAAA", "expires_in": 120,
+				"expires_at_ms": fx.clock.Now().Add(120 * time.Second).UnixMilli(), "request_scope": DefaultScope}}
+		}, false},
+		{"an ID token for another client is ignored", func(fx *fixture) any {
+			return map[string]any{"kind": "renewed", "result": map[string]any{
+				"access_token": "ATTACKER-TOKEN", "id_token": valid(fx, func(c map[string]any) { c["aud"] = "other-client" }), "expires_in": 120,
+				"expires_at_ms": fx.clock.Now().Add(120 * time.Second).UnixMilli(), "request_scope": DefaultScope}}
+		}, false},
+		{"an ID token for another user is ignored", func(fx *fixture) any {
+			return map[string]any{"kind": "renewed", "result": map[string]any{
+				"access_token": "ATTACKER-TOKEN", "id_token": valid(fx, func(c map[string]any) { c["sub"] = "attacker" }), "expires_in": 120,
+				"expires_at_ms": fx.clock.Now().Add(120 * time.Second).UnixMilli(), "request_scope": DefaultScope}}
+		}, false},
+		{"an old result replayed with a far expiry is ignored", func(fx *fixture) any {
+			old := valid(fx, func(c map[string]any) { c["iat"] = fx.clock.Now().Add(-10 * time.Minute).Unix() })
+			return map[string]any{"kind": "renewed", "result": map[string]any{
+				"access_token": "ATTACKER-TOKEN", "id_token": old, "expires_in": 120,
+				"expires_at_ms": fx.clock.Now().Add(time.Hour).UnixMilli(), "request_scope": DefaultScope}}
+		}, false},
+		{"an oversized message is ignored", func(fx *fixture) any {
+			return []byte(`{"kind":"renewed","pad":"` + strings.Repeat("x", maxTabMessageBytes) + `"}`)
+		}, false},
+		{"a malformed message is ignored", func(fx *fixture) any { return []byte(`{"kind":`) }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t)
+			fx.expiresIn = 120
+			clients, events := openTabs(t, fx, 1)
+			c := clients[0]
+			before, _ := c.GetTokenSilently(context.Background(), AuthorizeParams{})
+			msg := tc.message(fx)
+			data, ok := msg.([]byte)
+			if !ok {
+				data, _ = json.Marshal(msg)
+			}
+			postAsTab(t, c, data)
+			waitFor(t, "the message to be handled", func() bool { return c.idle(fx.clock) })
+			tok, _ := c.GetTokenSilently(context.Background(), AuthorizeParams{})
+			if adopted := tok != before; adopted != tc.adopted {
+				t.Fatalf("adopted %t (token %q), want %t; logs %q", adopted, tok, tc.adopted, fx.logs[max(0, len(fx.logs)-3):])
+			}
+			if sub := c.GetUser()["sub"]; sub != "auth0|user-1" {
+				t.Errorf("getUser().sub = %v after the share", sub)
+			}
+			if want := map[bool]int{true: 2, false: 1}[tc.adopted]; len(events(0)) != want {
+				t.Errorf("events %v, want %d renewed", events(0), want)
+			}
+		})
+	}
+}
+
+func TestAForgedSessionEndOnlyForgets(t *testing.T) {
+	for _, kind := range []string{kindSessionEnded, kindLoggedOut} {
+		t.Run(kind, func(t *testing.T) {
+			fx := newFixture(t)
+			clients, events := openTabs(t, fx, 1)
+			c := clients[0]
+			postAsTab(t, c, []byte(`{"kind":"`+kind+`","error":{"error":"attacker_code","error_description":"click evil.example"}}`))
+			ev := events(0)
+			if ev[len(ev)-1] != "session_ended" || c.GetUser() != nil {
+				t.Fatalf("events %v, user %v", ev, c.GetUser())
+			}
+			if fx.logged("attacker_code") || fx.logged("evil.example") {
+				t.Error("the forged text reached the log")
+			}
 		})
 	}
 }

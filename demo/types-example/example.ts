@@ -30,6 +30,7 @@ const options: ClientOptions = {
   leewayInSeconds: 60,
   autoRenew: true,
   renewBeforeExpiryInSeconds: 60,
+  minValidityInSeconds: 5,
   issuer: "https://login.example.com/",
   authorizationEndpoint: "https://login.example.com/authorize",
   tokenEndpoint: "https://login.example.com/oauth/token",

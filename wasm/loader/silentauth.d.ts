@@ -55,6 +55,12 @@ export interface BaseClientOptions {
    * @default 60
    */
   renewBeforeExpiryInSeconds?: number;
+  /**
+   * `getTokenSilently` answers from the cache, without waiting, while the
+   * access token stays valid at least this long.
+   * @default 5
+   */
+  minValidityInSeconds?: number;
   /** The ID token's expected `iss`. Default: from discovery, else `${domain}/`. */
   issuer?: string;
   /** Default: from discovery, else `${domain}/authorize`. */
@@ -266,7 +272,12 @@ export interface Client {
   checkSession(params: AuthorizeParams | undefined, callback: CheckSessionCallback): void;
   checkSession(callback: CheckSessionCallback): void;
 
-  /** The cached access token while valid for longer than `renewBeforeExpiryInSeconds`, else a fresh one. */
+  /**
+   * The cached access token at once while it stays valid for
+   * `minValidityInSeconds`; inside the renewal window it also starts (or
+   * joins) the one shared renewal in the background. Waits only when no
+   * cached token is valid long enough.
+   */
   getTokenSilently(params?: AuthorizeParams): Promise<string>;
 
   /** The last validated ID token's claims, or null. */

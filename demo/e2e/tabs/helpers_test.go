@@ -14,20 +14,21 @@ import (
 
 // tokenLifetime is short so that a test sees several renewals: renewal is
 // due halfway (4 s, since renewBeforeExpiryInSeconds is longer than the
-// lifetime) and the renewal loop looks at the clock every 5 s, so a period
-// is a little over 5 s and always ends before the token expires.
+// lifetime) on a timer armed for that moment, so a period is 4 s and the
+// time a renewal takes.
 const tokenLifetime = 8 * time.Second
 
-// periodMin and periodMax bound one renewal period: no sooner than the
-// renewal loop's 5 s check interval, no later than due (4 s) plus one
-// check interval (9 s) and slack for a busy machine.
+// periodMin and periodMax bound one renewal period: due halfway (4 s), less
+// the jitter of two requests' latencies, and at most that plus slack for a
+// busy machine.
 const (
-	periodMin = 4 * time.Second
-	periodMax = 12 * time.Second
+	periodMin = 3 * time.Second
+	periodMax = 8 * time.Second
 )
 
-// leadLine is the debug line of a tab that starts renewing for its group.
-const leadLine = "tabs: this tab now renews"
+// renewLine is the debug line of a tab that sends a renewal request for
+// its group (it holds the group's lock and found no fresher result).
+const renewLine = "renewal: scheduled -> renewing"
 
 // loggedIn starts the tenant, the app and a browser, and logs the demo
 // user in through one tab. That tab's client would join the tab group
@@ -203,12 +204,13 @@ func waitForRenewals(t *testing.T, tabs []*chrome.Tab, n []int) {
 	}
 }
 
-// leaders is the indexes of the tabs that logged that they renew for the group.
-func leaders(tabs []*chrome.Tab) []int {
+// renewers is the indexes of the tabs that sent a renewal request for the
+// group, with the most recent sender first.
+func renewers(tabs []*chrome.Tab) []int {
 	var out []int
 	for i, tab := range tabs {
 		for _, l := range tab.Console() {
-			if strings.Contains(l, leadLine) {
+			if strings.Contains(l, renewLine) {
 				out = append(out, i)
 				break
 			}

@@ -1,0 +1,282 @@
+package checksession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+)
+
+// This file holds one renewal from start to bookkeeping: the group's lock,
+// the re-read of what the group already shared, the one request, and what
+// happens once where that request completes.
+
+// renew runs or joins the one renewal of r's tokens. A renewal of the
+// default tokens takes the tab group's lock first and renews only if no
+// other tab's result made that unnecessary meanwhile. poll marks a session
+// poll, which is needed when no result arrived within the poll interval.
+func (c *Client) renew(ctx context.Context, r request, job renewalJob) (*AuthResult, error) {
+	if c.ctx.Err() != nil {
+		return nil, ErrDestroyed
+	}
+	return c.startRenewal(r, job).wait(ctx)
+}
+
+// renewalJob says who asked for a renewal.
+type renewalJob int
+
+const (
+	forCaller renewalJob = iota // getTokenSilently (or fetch) needs a token
+	forTimer                    // the renewal loop: the token is due
+	forPoll                     // the renewal loop: a session poll is due
+)
+
+// startRenewal joins the renewal of r's tokens in flight, or starts one.
+func (c *Client) startRenewal(r request, job renewalJob) *flight[*AuthResult] {
+	key := r.key()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f := c.renewals[key]
+	if f == nil {
+		f = newFlight[*AuthResult]()
+		c.renewals[key] = f
+		go c.runRenewal(r, key, job, f)
+	}
+	return f
+}
+
+func (c *Client) runRenewal(r request, key string, job renewalJob, f *flight[*AuthResult]) {
+	var res *AuthResult
+	var err error
+	defer func() {
+		if p := recover(); p != nil {
+			err = c.panicked("a renewal", p)
+		}
+		c.mu.Lock()
+		delete(c.renewals, key)
+		c.mu.Unlock()
+		f.finish(res, err)
+	}()
+	res, err = c.renewUnderLock(r, job)
+}
+
+func (c *Client) renewUnderLock(r request, job renewalJob) (*AuthResult, error) {
+	grouped := r.cacheKey() == c.renewer.defaultKey
+	needed := func() bool { return c.fresh(r) == nil }
+	if job == forPoll {
+		needed = c.renewer.pollDue
+	}
+	c.mu.Lock()
+	epoch := c.epoch
+	c.mu.Unlock()
+	if grouped {
+		release := c.group.lock(c.ctx, r.timeout, needed)
+		defer release()
+	}
+	c.mu.Lock()
+	ended := c.epoch != epoch
+	c.mu.Unlock()
+	if ended || job != forCaller && !c.renewer.hasSession() {
+		return nil, &Error{Code: ErrLoginRequired.Code, Description: "the session ended (logout or another tab) while this renewal waited"}
+	}
+	if !needed() {
+		c.debug("renewal: another tab's result made it unnecessary")
+		if res := c.latest(r); res != nil {
+			return res, nil
+		}
+	}
+	if grouped {
+		c.renewer.begin()
+		c.group.post(tabMessage{Kind: kindRenewing})
+	}
+	return c.shared(c.ctx, r)
+}
+
+// shared joins the request in flight with the same key, or starts one. The
+// request runs on the client's context so that one caller giving up does not
+// cancel it for the others, and its bookkeeping runs once, where it
+// completes, whoever is waiting.
+func (c *Client) shared(ctx context.Context, r request) (*AuthResult, error) {
+	if c.ctx.Err() != nil {
+		return nil, ErrDestroyed
+	}
+	key := r.key()
+	c.mu.Lock()
+	f, joined := c.inflight[key]
+	if !joined {
+		f = newFlight[*AuthResult]()
+		c.inflight[key] = f
+		epoch := c.epoch
+		go func() {
+			var res *AuthResult
+			var err error
+			defer func() {
+				if p := recover(); p != nil {
+					err = c.panicked("a silent request", p)
+				}
+				c.mu.Lock()
+				delete(c.inflight, key)
+				c.mu.Unlock()
+				f.finish(res, err)
+			}()
+			res, err = c.silent(c.ctx, r)
+			res, err = c.settle(r, epoch, res, err)
+		}()
+	} else {
+		c.debug("joining the silent request already in flight")
+	}
+	c.mu.Unlock()
+	return f.wait(ctx)
+}
+
+// settle is a silent request's bookkeeping: cache, schedule, events and the
+// tab group, once per request. It returns what the callers get.
+func (c *Client) settle(r request, epoch int, res *AuthResult, err error) (*AuthResult, error) {
+	grouped := r.cacheKey() == c.renewer.defaultKey
+	if err != nil {
+		c.noteFailure(r, err)
+		if grouped {
+			err = c.renewer.failed(err)
+			if !EndsSession(err) {
+				c.group.post(tabMessage{Kind: kindRenewFailed})
+			}
+		}
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.epoch != epoch {
+		c.mu.Unlock()
+		c.debug("dropped a result: the session ended while its request was in flight")
+		return nil, &Error{Code: ErrLoginRequired.Code, State: res.State,
+			Description: "the session ended (logout or another tab) while this request was in flight"}
+	}
+	if grouped {
+		if who := otherUser(c.user, res.IDTokenPayload); who != "" {
+			c.mu.Unlock()
+			e := &Error{Code: ErrLoginRequired.Code, State: res.State,
+				Description: "the renewal came back for another user (" + who + "); log in again"}
+			c.renewer.signOut()
+			c.endSession(e, true)
+			return nil, e
+		}
+	}
+	c.storeLocked(r.audience, r.scope, res)
+	delete(c.failures, r.cacheKey())
+	c.mu.Unlock()
+	if grouped {
+		c.renewer.got(res, false)
+		c.group.share(res, r)
+	}
+	c.emit("renewed", res)
+	return res, nil
+}
+
+// accept takes an interactive login's result: cached, scheduled and shared
+// with the tab group, without a renewed event.
+func (c *Client) accept(r request, res *AuthResult) {
+	c.mu.Lock()
+	c.epoch++ // a silent request started before the login must not overwrite it
+	c.storeLocked(r.audience, r.scope, res)
+	c.mu.Unlock()
+	if r.cacheKey() == c.renewer.defaultKey {
+		c.renewer.got(res, true)
+		c.group.share(res, r)
+	}
+}
+
+// otherUser names the change when claims come from another issuer or
+// subject than the session's current user, and is empty otherwise.
+func otherUser(current, claims map[string]any) string {
+	if current == nil || claims == nil {
+		return ""
+	}
+	for _, name := range []string{"iss", "sub"} {
+		was, _ := current[name].(string)
+		now, _ := claims[name].(string)
+		if was != now {
+			return fmt.Sprintf("%s was %q, now %q", name, was, now)
+		}
+	}
+	return ""
+}
+
+// endSession forgets the tokens and tells the application, and the other
+// tabs when tellGroup, that the user must log in.
+func (c *Client) endSession(e *Error, tellGroup bool) {
+	c.forget()
+	if tellGroup {
+		c.group.post(tabMessage{Kind: kindSessionEnded})
+	}
+	c.debug("session ended: " + e.Error())
+	c.emit("session_ended", e)
+}
+
+// failure is the last failed request for one cache key.
+type failure struct {
+	at  time.Time
+	err error
+}
+
+func (c *Client) noteFailure(r request, err error) {
+	if errors.Is(err, ErrDestroyed) {
+		return
+	}
+	c.mu.Lock()
+	c.failures[r.cacheKey()] = failure{at: c.clock.Now(), err: err}
+	c.mu.Unlock()
+}
+
+// recentFailure is the failure of r's tokens within the retry floor, which
+// a caller gets instead of a new request, so that callers in a loop cannot
+// hammer a server that is down.
+func (c *Client) recentFailure(r request) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f, ok := c.failures[r.cacheKey()]
+	if ok && c.clock.Now().Before(f.at.Add(retryFloor)) {
+		return f.err
+	}
+	return nil
+}
+
+// renewalInFlight reports whether a renewal of r's tokens is running.
+func (c *Client) renewalInFlight(r request) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.renewals[r.key()] != nil
+}
+
+// panicked turns a recovered panic into an error that says where it
+// happened: one bad input must fail its request, not the Go runtime that
+// every client on the page shares.
+func (c *Client) panicked(where string, p any) error {
+	e := &Error{Code: ErrUnexpected.Code, Description: fmt.Sprintf("%s failed unexpectedly: %v", where, p)}
+	c.warn(e.Description)
+	return e
+}
+
+// recoverTo is deferred by goroutines that have no caller to fail.
+func (c *Client) recoverTo(where string) {
+	if p := recover(); p != nil {
+		_ = c.panicked(where, p)
+	}
+}
+
+// cookieHint explains a login_required that follows an interactive login.
+// Two loopback host names (localhost and 127.0.0.1) are different sites
+// too, which is what a developer meets first.
+func (c *Client) cookieHint() string {
+	page, _ := url.Parse(c.browser.Origin())
+	if page != nil && isLoopback(page.Hostname()) && isLoopback(c.s.domain.Hostname()) && page.Hostname() != c.s.domain.Hostname() {
+		return " (silentauth: this follows a successful interactive login, so the server's session cookie did not reach " +
+			"the hidden iframe: the app (" + page.Hostname() + ") and the authorization server (" + c.s.domain.Hostname() +
+			") are on different sites, and this browser blocks third-party cookies. Serve both from the same host name, " +
+			"or renew with refresh tokens.)"
+	}
+	return thirdPartyCookieHint
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
