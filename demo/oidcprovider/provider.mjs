@@ -222,8 +222,11 @@ provider.use(async (ctx, next) => {
 // knows each token's expiry as the provider sees it. Opaque tokens are their
 // jti; exp is in epoch seconds.
 if (cfg.logTokens) {
-  provider.on('access_token.saved', (token) => {
-    console.log(`ACCESS_TOKEN ${JSON.stringify({ jti: token.jti, exp: token.exp, gty: token.gty })}`);
+  // The token object carries no exp (it has a dynamic expiresIn); the stored
+  // payload, just written, has the one the provider checks.
+  provider.on('access_token.saved', async (token) => {
+    const stored = await provider.AccessToken.adapter.find(token.jti);
+    console.log(`ACCESS_TOKEN ${JSON.stringify({ jti: token.jti, exp: stored?.exp, gty: token.gty })}`);
   });
 }
 

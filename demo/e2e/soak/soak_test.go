@@ -17,21 +17,29 @@ func TestSoak(t *testing.T) {
 	env := soak.Start(t, soak.DefaultConfig())
 	t.Run("30 s without faults", func(t *testing.T) {
 		rec := soak.Run(t, env, soak.Scenario{Name: "e2e no faults", Duration: 30 * time.Second})
-		contract(t, soak.Compute(rec))
+		contract(t, rec)
 	})
 	t.Run("one tab offline for 8 s", func(t *testing.T) {
 		rec := soak.Run(t, env, soak.Scenario{Name: "e2e tab offline", Duration: 20 * time.Second,
 			Windows: []soak.Window{{Fault: soak.TabOffline, Tab: 1, Start: 6 * time.Second, Length: 8 * time.Second}}})
-		contract(t, soak.Compute(rec))
+		contract(t, rec)
 	})
 }
 
 // contract checks what API.md promises whatever the timing: each renewal
 // announced once per tab and every new token announced, no token served
 // that the provider had let expire, nothing left behind, the session kept.
-func contract(t *testing.T, f soak.Figures) {
+func contract(t *testing.T, rec *soak.Record) {
 	t.Helper()
+	f := soak.Compute(rec)
 	t.Log(soak.Table(f))
+	defer func() {
+		if t.Failed() {
+			for i := range rec.Tabs {
+				t.Log(soak.Timeline(rec, i))
+			}
+		}
+	}()
 	if f.Whole.Calls == 0 {
 		t.Fatal("no getTokenSilently call answered")
 	}

@@ -78,7 +78,7 @@ type TabFigures struct {
 	// announced already, or that it held when the run began.
 	Duplicates int `json:"duplicate_renewed"`
 	// Unannounced is tokens answered that no renewed event announced;
-	// Unserved is renewed tokens never answered.
+	// Unserved is distinct renewed tokens that getTokenSilently never answered.
 	Unannounced  int            `json:"tokens_without_renewed"`
 	Unserved     int            `json:"renewed_never_answered"`
 	Expired      int            `json:"expired_served"`
@@ -166,10 +166,10 @@ func tabFigures(r *Record, tr TabRecord) TabFigures {
 			if announced[e.Token] {
 				tf.Duplicates++
 			}
-			announced[e.Token] = true
-			if !served[e.Token] && e.Token != tr.TokenAtStart {
+			if !announced[e.Token] && !served[e.Token] {
 				tf.Unserved++
 			}
+			announced[e.Token] = true
 		case "renew_error":
 			tf.RenewErrors++
 		case "session_ended":
@@ -338,4 +338,61 @@ func codes(m map[string]int) string {
 		out = append(out, fmt.Sprintf("%s×%d", k, m[k]))
 	}
 	return strings.Join(out, " ")
+}
+
+// Timeline is one tab's run as text: each event, and each call whose token
+// differs from the previous call's or that failed, at seconds from the
+// start, with tokens shortened to their last 6 characters and the
+// provider's expiry of each.
+func Timeline(r *Record, tab int) string {
+	tr := r.Tabs[tab]
+	start := float64(r.Start.UnixMilli())
+	type line struct {
+		at   float64
+		text string
+	}
+	short := func(tok string) string {
+		if tok == "" {
+			return "-"
+		}
+		s := tok
+		if len(s) > 6 {
+			s = s[len(s)-6:]
+		}
+		if it, ok := r.Tokens[tok]; ok {
+			return fmt.Sprintf("%s(exp %+.1fs)", s, (float64(it.Exp.UnixMilli())-start)/1000)
+		}
+		return s + "(unknown)"
+	}
+	lines := []line{{0, "held " + short(tr.TokenAtStart)}}
+	for _, e := range tr.Events {
+		text := e.Name + " " + short(e.Token)
+		if e.Error != "" {
+			text = e.Name + " " + e.Error + ": " + e.Description
+		}
+		lines = append(lines, line{e.At, "event " + text})
+	}
+	prev := tr.TokenAtStart
+	for _, c := range tr.Calls {
+		switch {
+		case c.Error != "":
+			lines = append(lines, line{c.At, fmt.Sprintf("call  %s after %.0f ms", c.Error, c.MS)})
+		case c.Token != prev:
+			lines = append(lines, line{c.At, fmt.Sprintf("call  answers %s after %.0f ms (%s)", short(c.Token), c.MS, expiry(r, c))})
+			prev = c.Token
+		case c.MS > AvailableWithin || expiry(r, c) != "ok":
+			lines = append(lines, line{c.At, fmt.Sprintf("call  answers %s after %.0f ms (%s)", short(c.Token), c.MS, expiry(r, c))})
+		}
+	}
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i].at < lines[j].at })
+	var b strings.Builder
+	fmt.Fprintf(&b, "tab %d:\n", tab)
+	for _, l := range lines {
+		at := 0.0
+		if l.at != 0 {
+			at = (l.at - start) / 1000
+		}
+		fmt.Fprintf(&b, "  %+7.2fs %s\n", at, l.text)
+	}
+	return b.String()
 }
