@@ -188,11 +188,14 @@ func Run(t testing.TB, env *Env, sc Scenario) *Record {
 			Final   string    `json:"final"`
 			Err     string    `json:"err"`
 		}
+		// The final token first, then the events in the same turn: a
+		// renewal that lands in between cannot be half counted.
 		tab.MustEval(`(async () => {
 			const s = await silentauth.stats();
 			const stats = { liveFrames: s.liveFrames, liveFuncs: s.liveFuncs, domFrames: document.querySelectorAll("iframe").length };
-			const out = { calls: __soak.calls, events: __soak.events.slice(), pending: __soak.pending, stats };
+			const out = { stats };
 			try { out.final = await client.getTokenSilently(); } catch (e) { out.err = (e && e.error) || String(e); }
+			Object.assign(out, { calls: __soak.calls, events: __soak.events.slice(), pending: __soak.pending });
 			return out;
 		})()`, &snap)
 		tr.Calls, tr.Events, tr.Pending, tr.Stats, tr.FinalToken, tr.FinalError = snap.Calls, snap.Events, snap.Pending, snap.Stats, snap.Final, snap.Err
