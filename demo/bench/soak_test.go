@@ -81,8 +81,10 @@ func TestBenchSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	var text, timelines strings.Builder
+	var records []any
 	for _, sc := range soakScenarios(quick) {
 		rec := soak.Run(t, env, sc)
+		records = append(records, rec.Export())
 		f := soak.Compute(rec)
 		rep.Runs = append(rep.Runs, f)
 		text.WriteString(soak.Table(f))
@@ -110,7 +112,12 @@ func TestBenchSoak(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(out, "soak-timelines.txt"), []byte(timelines.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("written: %s (each tab's events and token changes: soak-timelines.txt)\n", filepath.Join(out, "soak.json"))
+	raw, _ := json.Marshal(records)
+	if err := os.WriteFile(filepath.Join(out, "soak-records.json"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("written: %s (each tab's events and token changes: soak-timelines.txt; every call, event, provider hit and token: soak-records.json)\n",
+		filepath.Join(out, "soak.json"))
 }
 
 func loadavg() string {

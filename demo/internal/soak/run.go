@@ -2,7 +2,10 @@ package soak
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"sort"
 	"testing"
 	"time"
 
@@ -246,4 +249,67 @@ func cdp(t testing.TB, tab *chrome.Tab, f func(context.Context) error) {
 	if err := chromedp.Run(ctx, chromedp.ActionFunc(f)); err != nil {
 		t.Fatalf("CDP: %v", err)
 	}
+}
+
+// Export is the record as JSON-ready data, every token replaced by the
+// first 12 hex digits of its SHA-256 so that the file stays small and a
+// token can still be followed from the provider to each tab.
+func (r *Record) Export() any {
+	h := func(tok string) string {
+		if tok == "" {
+			return ""
+		}
+		sum := sha256.Sum256([]byte(tok))
+		return hex.EncodeToString(sum[:6])
+	}
+	type tab struct {
+		TabRecord
+		TokenAtStart string  `json:"token_at_start"`
+		FinalToken   string  `json:"final_token"`
+		Calls        []Call  `json:"calls"`
+		Events       []Event `json:"events"`
+	}
+	type token struct {
+		Token string `json:"token"`
+		Exp   int64  `json:"exp_ms"`
+		Grant string `json:"grant"`
+	}
+	type hit struct {
+		At         int64  `json:"at_ms"`
+		Method     string `json:"method"`
+		Path       string `json:"path"`
+		PromptNone bool   `json:"prompt_none,omitempty"`
+		GrantType  string `json:"grant_type,omitempty"`
+		Mode       string `json:"gate_mode"`
+		Status     int    `json:"status"`
+	}
+	out := struct {
+		Scenario string   `json:"scenario"`
+		Start    int64    `json:"start_ms"`
+		End      int64    `json:"end_ms"`
+		Windows  []Window `json:"windows"`
+		Tabs     []tab    `json:"tabs"`
+		Hits     []hit    `json:"provider_hits"`
+		Tokens   []token  `json:"provider_tokens"`
+	}{Scenario: r.Scenario.Name, Start: r.Start.UnixMilli(), End: r.End.UnixMilli(), Windows: r.Scenario.Windows}
+	for _, tr := range r.Tabs {
+		x := tab{TabRecord: tr, TokenAtStart: h(tr.TokenAtStart), FinalToken: h(tr.FinalToken)}
+		for _, c := range tr.Calls {
+			c.Token = h(c.Token)
+			x.Calls = append(x.Calls, c)
+		}
+		for _, e := range tr.Events {
+			e.Token = h(e.Token)
+			x.Events = append(x.Events, e)
+		}
+		out.Tabs = append(out.Tabs, x)
+	}
+	for _, ht := range r.Hits {
+		out.Hits = append(out.Hits, hit{ht.At.UnixMilli(), ht.Method, ht.Path, ht.PromptNone, ht.GrantType, ht.Mode.String(), ht.Status})
+	}
+	for v, it := range r.Tokens {
+		out.Tokens = append(out.Tokens, token{h(v), it.Exp.UnixMilli(), it.Grant})
+	}
+	sort.Slice(out.Tokens, func(i, j int) bool { return out.Tokens[i].Exp < out.Tokens[j].Exp })
+	return out
 }
