@@ -51,6 +51,10 @@ func contract(t *testing.T, rec *soak.Record) {
 			t.Errorf("tab %d: %d renewed events, %d new tokens answered by getTokenSilently (%d answered without a renewed, %d renewed never answered): want one renewed per new token",
 				tab.Tab, tab.Renewed, tab.Distinct, tab.Unannounced, tab.Unserved)
 		}
+		if tab.Missed != 0 {
+			t.Errorf("tab %d: %d tokens the provider issued during the run never reached it (tabs of one configuration renew once between them and share the result)",
+				tab.Tab, tab.Missed)
+		}
 		if tab.Expired != 0 {
 			t.Errorf("tab %d: getTokenSilently answered %d times with a token the provider had let expire before the call began", tab.Tab, tab.Expired)
 		}

@@ -79,8 +79,12 @@ type TabFigures struct {
 	Duplicates int `json:"duplicate_renewed"`
 	// Unannounced is tokens answered that no renewed event announced;
 	// Unserved is distinct renewed tokens that getTokenSilently never answered.
-	Unannounced  int            `json:"tokens_without_renewed"`
-	Unserved     int            `json:"renewed_never_answered"`
+	Unannounced int `json:"tokens_without_renewed"`
+	Unserved    int `json:"renewed_never_answered"`
+	// Missed is tokens the provider issued during the run (up to
+	// missedGrace before its end) that this tab neither announced nor
+	// answered: tabs that renew once between them all get every token.
+	Missed       int            `json:"issued_tokens_missed"`
 	Expired      int            `json:"expired_served"`
 	Unknown      int            `json:"unknown_tokens"` // tokens the provider never issued
 	RenewErrors  int            `json:"renew_error"`
@@ -92,6 +96,10 @@ type TabFigures struct {
 	DOMFrames    int            `json:"dom_iframes"`
 	FinalError   string         `json:"final_error,omitempty"`
 }
+
+// missedGrace leaves the last tokens of a run out of TabFigures.Missed:
+// they may still be on their way to the other tabs at the stop.
+const missedGrace = 2 * time.Second
 
 type interval struct{ from, to float64 } // epoch ms
 
@@ -180,6 +188,15 @@ func tabFigures(r *Record, tr TabRecord) TabFigures {
 	for tok := range served {
 		if !announced[tok] {
 			tf.Unannounced++
+		}
+	}
+	for v, it := range r.Tokens {
+		issued := it.Exp.Add(-r.Config.TokenTTL)
+		if issued.Before(r.Start) || issued.After(r.End.Add(-missedGrace)) || v == tr.TokenAtStart {
+			continue
+		}
+		if !announced[v] && !served[v] {
+			tf.Missed++
 		}
 	}
 	return tf
@@ -315,13 +332,15 @@ func Table(fs ...Figures) string {
 		}
 		p("  avail: answered within %d ms with a token the provider still accepted; exp: token expired before the call began;\n", AvailableWithin)
 		p("  expC: expired during the call; rt: refresh grants; renew/TTL: (/auth + rt) ÷ (s ÷ (TTL − renewBefore)), 1.00 = ideal\n")
-		p("%-4s %6s %8s %9s %5s %7s %7s %5s %5s %6s %6s %6s %6s %6s  %s\n", "tab", "calls", "renewed", "distinct", "dup",
-			"unannc", "unserv", "exp", "unk", "r_err", "ended", "frames", "funcs", "unansw", "errors")
+		p("%-4s %6s %8s %9s %5s %7s %7s %7s %5s %5s %6s %6s %6s %6s %6s  %s\n", "tab", "calls", "renewed", "distinct", "dup",
+			"unannc", "unserv", "missed", "exp", "unk", "r_err", "ended", "frames", "funcs", "unansw", "errors")
 		for _, t := range f.Tabs {
-			p("%-4d %6d %8d %9d %5d %7d %7d %5d %5d %6d %6d %6d %6d %6d  %s\n", t.Tab, t.Calls, t.Renewed, t.Distinct,
-				t.Duplicates, t.Unannounced, t.Unserved, t.Expired, t.Unknown, t.RenewErrors, t.SessionEnded,
+			p("%-4d %6d %8d %9d %5d %7d %7d %7d %5d %5d %6d %6d %6d %6d %6d  %s\n", t.Tab, t.Calls, t.Renewed, t.Distinct,
+				t.Duplicates, t.Unannounced, t.Unserved, t.Missed, t.Expired, t.Unknown, t.RenewErrors, t.SessionEnded,
 				t.LiveFrames, t.LiveFuncs, t.Unanswered, codes(t.ErrorCodes))
 		}
+		p("  renewed: events; distinct: new tokens getTokenSilently answered; dup: renewed for a token already announced;\n")
+		p("  unannc: answered but never announced; unserv: announced, never answered; missed: issued to the group, never reached this tab\n")
 		p("  tokens issued %d %s; no iframe and no call in flight %.1f s after the stop\n", f.Issued, codes(f.ByGrant), f.SettleSeconds)
 	}
 	return b.String()

@@ -17,6 +17,8 @@ func TestComputeCountsAsTheContractReadsThem(t *testing.T) {
 		"A": {Value: "A", Exp: at(8)},
 		"B": {Value: "B", Exp: at(13)},
 		"C": {Value: "C", Exp: at(18)},
+		"D": {Value: "D", Exp: at(27)}, // issued 1 s before the end
+		"E": {Value: "E", Exp: at(12)}, // issued at 4 s to another tab only
 	}
 	rec := &Record{
 		Scenario: Scenario{Name: "synthetic", Duration: 20 * time.Second,
@@ -73,6 +75,7 @@ func TestComputeCountsAsTheContractReadsThem(t *testing.T) {
 		{"a token the provider never issued", tab.Unknown, 1},
 		{"expired tokens served per tab", tab.Expired, 1},
 		{"renew_error events", tab.RenewErrors, 1},
+		{"a token issued to the group in the run that never reached the tab (not D: it came at the end)", tab.Missed, 1},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
