@@ -8,7 +8,7 @@ TOOLS := $(DIST)/tools
 WASM_FLAGS := -trimpath -ldflags="-s -w"
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help build types demo test deps chromium node-deps tools unit fuzz-seeds wasmtest e2e vet typecheck pack bench clean
+.PHONY: help build types demo test deps chromium node-deps tools unit fuzz-seeds wasmtest e2e vet typecheck pack bench bench-soak clean
 
 help:
 	@echo "make build   - dist/silentauth.wasm, dist/silentauth.js, dist/silentauth.mjs"
@@ -102,9 +102,16 @@ e2e: build pack
 
 # Benchmarks against baselines in one headless Chromium run (demo/bench):
 # prints a table, writes dist/bench/*.json. Figures only, never assertions.
+# Then the renewal soak (3 tabs, node-oidc-provider, four fault windows):
+# dist/bench/soak.json. SILENTAUTH_BENCH_QUICK=1 shortens both.
 bench: build
 	set -o pipefail; SILENTAUTH_BENCH=1 SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) \
-	  $(GO) test -count=1 -timeout 20m -v -run '^TestBench$$' ./demo/bench/ | grep --line-buffered -v ' console '
+	  $(GO) test -count=1 -timeout 20m -v -run '^TestBench(Soak)?$$' ./demo/bench/ | grep --line-buffered -v ' console '
+
+# The renewal soak alone.
+bench-soak: build
+	set -o pipefail; SILENTAUTH_BENCH=1 SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) \
+	  $(GO) test -count=1 -timeout 20m -v -run '^TestBenchSoak$$' ./demo/bench/ | grep --line-buffered -v -e ' console ' -e 'nodeop.go:'
 
 clean:
 	rm -rf $(DIST)

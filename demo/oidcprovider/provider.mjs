@@ -6,7 +6,7 @@
 //   node demo/oidcprovider/provider.mjs \
 //     --issuer http://localhost:3000 \
 //     --app-origin http://localhost:8080 [--app-origin http://127.0.0.1:8080] \
-//     --access-token-ttl 120
+//     --access-token-ttl 120 [--listen-port 4000] [--log-tokens]
 //
 // Each flag can also come from the environment (OP_ISSUER, OP_APP_ORIGINS
 // comma-separated, OP_ACCESS_TOKEN_TTL); a flag wins over its variable.
@@ -31,6 +31,8 @@ function parseConfig() {
         issuer: { type: 'string' },
         'app-origin': { type: 'string', multiple: true },
         'access-token-ttl': { type: 'string' },
+        'listen-port': { type: 'string' },
+        'log-tokens': { type: 'boolean' },
       },
       strict: true,
       allowPositionals: false,
@@ -74,9 +76,18 @@ function parseConfig() {
     fail(`--access-token-ttl must be a positive number of seconds (got ${JSON.stringify(ttlText)})`);
   }
 
+  // A port other than the issuer's is for a front (a proxy the tests put
+  // between the browser and the provider) that answers at the issuer's.
+  const listenText = values['listen-port'] ?? issuerURL.port;
+  const listenPort = Number(listenText);
+  if (!Number.isInteger(listenPort) || listenPort <= 0 || listenPort > 65535) {
+    fail(`--listen-port must be a port number (got ${JSON.stringify(listenText)})`);
+  }
+
   return {
     issuer: issuerURL.origin,
-    port: Number(issuerURL.port),
+    port: listenPort,
+    logTokens: values['log-tokens'] ?? false,
     appOrigins,
     accessTokenTTL,
   };
@@ -206,6 +217,18 @@ provider.use(async (ctx, next) => {
     ctx.set('Content-Security-Policy', "default-src 'self'; style-src 'unsafe-inline'");
   }
 });
+
+// With --log-tokens, every access token issued is one stdout line, so a test
+// knows each token's expiry as the provider sees it. Opaque tokens are their
+// jti; exp is in epoch seconds.
+if (cfg.logTokens) {
+  // The token object carries no exp (it has a dynamic expiresIn); the stored
+  // payload, just written, has the one the provider checks.
+  provider.on('access_token.saved', async (token) => {
+    const stored = await provider.AccessToken.adapter.find(token.jti);
+    console.log(`ACCESS_TOKEN ${JSON.stringify({ jti: token.jti, exp: stored?.exp, gty: token.gty })}`);
+  });
+}
 
 const server = provider.listen(cfg.port, '127.0.0.1', () => {
   console.log(`READY ${cfg.issuer}`);

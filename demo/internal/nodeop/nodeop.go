@@ -72,6 +72,12 @@ type Config struct {
 	Output io.Writer
 	// StartTimeout bounds the wait for the READY line; 0 means 20s.
 	StartTimeout time.Duration
+	// ListenPort, when not 0, is where the provider listens instead of the
+	// issuer's port: something else (a Gate) answers at the issuer's.
+	ListenPort int
+	// LogTokens makes the provider print an ACCESS_TOKEN line for every
+	// access token it issues (see ParseAccessTokenLine).
+	LogTokens bool
 }
 
 // Provider is a running node-oidc-provider process.
@@ -148,6 +154,7 @@ func Start(ctx context.Context, cfg Config) (*Provider, error) {
 	for _, o := range cfg.AppOrigins {
 		args = append(args, "--app-origin", o)
 	}
+	args = append(args, cfg.hookArgs()...)
 
 	cmd := exec.Command(node, args...)
 	cmd.Dir = dir

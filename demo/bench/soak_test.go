@@ -1,0 +1,133 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+
+	"github.com/silentauth/silentauth/demo/internal/e2eenv"
+	"github.com/silentauth/silentauth/demo/internal/soak"
+)
+
+// SoakReport is what make bench writes to dist/bench/soak.json.
+type SoakReport struct {
+	Date     string `json:"date"`
+	Machine  string `json:"machine"`
+	Go       string `json:"go"`
+	Chromium string `json:"chromium"`
+	// Load is /proc/loadavg before and after: the figures are wall-clock
+	// ones, and a loaded machine moves them.
+	LoadBefore string         `json:"loadavg_before"`
+	LoadAfter  string         `json:"loadavg_after"`
+	Quick      bool           `json:"quick"`
+	Runs       []soak.Figures `json:"runs"`
+}
+
+// soakScenarios are the no-fault run and the fault run: four windows, each
+// followed by clean time longer than soak.Recovery. Quick shrinks both.
+func soakScenarios(quick bool) []soak.Scenario {
+	s := time.Second
+	calm, faulty, win, gap := 40*s, 90*s, 10*s, 20*s
+	if quick {
+		calm, faulty, win, gap = 20*s, 45*s, 5*s, 10*s
+	}
+	start := 12 * s
+	if quick {
+		start = 6 * s
+	}
+	var ws []soak.Window
+	for i, f := range []soak.Fault{soak.OPSlow, soak.OPDown, soak.TabOffline, soak.TabFrozen} {
+		w := soak.Window{Fault: f, Start: start + time.Duration(i)*gap, Length: win}
+		switch f {
+		case soak.TabOffline:
+			w.Tab = 1
+		case soak.TabFrozen:
+			w.Tab = 0 // the tab that logged in
+		}
+		ws = append(ws, w)
+	}
+	return []soak.Scenario{
+		{Name: "no faults", Duration: calm},
+		{Name: "four faults", Duration: faulty, Windows: ws},
+	}
+}
+
+// TestBenchSoak is the renewal soak of issue 10 with figures: 3 tabs,
+// getTokenSilently every 250 ms, node-oidc-provider with 8 s tokens.
+func TestBenchSoak(t *testing.T) {
+	if os.Getenv("SILENTAUTH_BENCH") == "" {
+		t.Skip("benchmarks run with make bench (SILENTAUTH_BENCH=1)")
+	}
+	quick := os.Getenv("SILENTAUTH_BENCH_QUICK") != ""
+	rep := SoakReport{Date: time.Now().Format(time.RFC3339), Machine: machine(), Go: runtime.Version(),
+		LoadBefore: loadavg(), Quick: quick}
+	cfg := soak.DefaultConfig()
+	cfg.Debug = false // measured as an application runs it
+	env := soak.Start(t, cfg)
+	if err := chromedp.Run(env.Tabs[0].Ctx, chromedp.ActionFunc(func(ctx context.Context) error {
+		_, product, _, _, _, err := browser.GetVersion().Do(ctx)
+		rep.Chromium = product
+		return err
+	})); err != nil {
+		t.Fatal(err)
+	}
+	var text, timelines strings.Builder
+	var records []any
+	for _, sc := range soakScenarios(quick) {
+		rec := soak.Run(t, env, sc)
+		records = append(records, rec.Export())
+		f := soak.Compute(rec)
+		rep.Runs = append(rep.Runs, f)
+		text.WriteString(soak.Table(f))
+		fmt.Fprintf(&timelines, "== %s\n", sc.Name)
+		for i := range rec.Tabs {
+			timelines.WriteString(soak.Timeline(rec, i))
+		}
+	}
+	rep.LoadAfter = loadavg()
+	head := fmt.Sprintf("\nsilentauth make bench: renewal soak — %s\n%s; %s; %s; load average %s before, %s after\n",
+		rep.Date, rep.Machine, rep.Go, rep.Chromium, rep.LoadBefore, rep.LoadAfter)
+	fmt.Print(head + text.String())
+
+	out := filepath.Join(e2eenv.DistDir(t), "bench")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.MarshalIndent(rep, "", "  ")
+	if err := os.WriteFile(filepath.Join(out, "soak.json"), js, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "soak.txt"), []byte(head+text.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "soak-timelines.txt"), []byte(timelines.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(records)
+	if err := os.WriteFile(filepath.Join(out, "soak-records.json"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("written: %s (each tab's events and token changes: soak-timelines.txt; every call, event, provider hit and token: soak-records.json)\n",
+		filepath.Join(out, "soak.json"))
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}

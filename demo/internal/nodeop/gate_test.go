@@ -1,0 +1,66 @@
+package nodeop
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+)
+
+func TestAccessTokenLineParsesOnlyItsOwnLines(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		ok   bool
+	}{
+		{`ACCESS_TOKEN {"jti":"abc","exp":1700000000,"gty":"authorization_code"}`, true},
+		{`ACCESS_TOKEN {"jti":"abc"}`, false},
+		{`READY http://localhost:1`, false},
+		{`ACCESS_TOKEN not json`, false},
+	} {
+		tok, ok := ParseAccessTokenLine(c.line)
+		if ok != c.ok {
+			t.Errorf("%q: ok %v, want %v", c.line, ok, c.ok)
+		}
+		if ok && (tok.Value != "abc" || tok.Exp.Unix() != 1700000000 || tok.Grant != "authorization_code") {
+			t.Errorf("%q: %+v", c.line, tok)
+		}
+	}
+}
+
+func TestGateForwardsRecordsAndGoesDown(t *testing.T) {
+	p, g, err := StartGated(context.Background(), Config{AppOrigins: []string{appOrigin}, Output: LogWriter(t)})
+	if errors.Is(err, ErrNodeModulesMissing) || errors.Is(err, ErrNodeMissing) {
+		if os.Getenv("CI") == "" {
+			t.Skipf("no real OpenID Provider: %v", err)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Stop(); _ = g.Close() })
+	get := func() int {
+		resp, err := http.Get(p.Issuer() + "/.well-known/openid-configuration")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := get(); s != 200 {
+		t.Fatalf("discovery through the gate: HTTP %d", s)
+	}
+	g.SetMode(Down, 0)
+	if s := get(); s != 503 {
+		t.Errorf("discovery with the gate down: HTTP %d, want 503", s)
+	}
+	g.SetMode(Pass, time.Second)
+	if s := get(); s != 200 {
+		t.Errorf("discovery with the gate back up: HTTP %d", s)
+	}
+	hits := g.Hits()
+	if len(hits) != 3 || hits[1].Mode != Down || hits[1].Status != 503 || hits[2].Status != 200 {
+		t.Errorf("hits %+v, want three, the second refused", hits)
+	}
+}

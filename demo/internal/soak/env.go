@@ -1,0 +1,209 @@
+// Package soak measures silent renewal the way a user meets it: several
+// tabs of one origin, each with a client on the same configuration, call
+// getTokenSilently every 250 ms against node-oidc-provider for a minute or
+// more, while the provider is slowed down or taken away and tabs go offline
+// or are frozen. Run records what every call answered, every event, and
+// every request and access token the provider saw; Compute turns that into
+// the figures that the e2e test asserts on (counts) and make bench prints
+// (availability, renewals per token lifetime).
+//
+// It drives only the public JS API (createClient, getTokenSilently, on,
+// silentauth.stats) and the provider from outside, through a nodeop.Gate.
+package soak
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/silentauth/silentauth/demo/demoserver"
+	"github.com/silentauth/silentauth/demo/internal/chrome"
+	"github.com/silentauth/silentauth/demo/internal/e2eenv"
+	"github.com/silentauth/silentauth/demo/internal/nodeop"
+)
+
+// Config is the client configuration every tab shares and the provider's
+// token lifetime.
+type Config struct {
+	Tabs        int           // 3
+	TokenTTL    time.Duration // 8 s
+	RenewBefore int           // renewBeforeExpiryInSeconds, 3
+	MinValidity int           // minValidityInSeconds, 1
+	Timeout     int           // timeoutInSeconds, 5
+	Debug       bool          // the clients' debug option
+}
+
+// DefaultConfig is issue 10's scenario.
+func DefaultConfig() Config {
+	return Config{Tabs: 3, TokenTTL: 8 * time.Second, RenewBefore: 3, MinValidity: 1, Timeout: 5, Debug: true}
+}
+
+// callbackPath is a redirect URI provider.mjs registers for client "spa";
+// the app serves the test page there.
+const callbackPath = "/callback"
+
+// Env is a gated provider, the app, one browser and Config.Tabs tabs, each
+// with window.client signed in as one user.
+type Env struct {
+	Config  Config
+	Gate    *nodeop.Gate
+	Issuer  string
+	AppURL  string
+	Browser *chrome.Browser
+	Tabs    []*chrome.Tab
+	// MinValidityDropped is true when createClient rejected
+	// minValidityInSeconds as unknown and the clients run without it.
+	MinValidityDropped bool
+}
+
+// Start brings up the provider behind a Gate, the app and Chromium, logs
+// the user in interactively in the first tab and opens the others. It
+// skips the test when node or node_modules are missing, unless CI is set.
+func Start(t testing.TB, cfg Config) *Env {
+	t.Helper()
+	begin := time.Now()
+	dist := e2eenv.DistDir(t)
+	if _, err := os.Stat(filepath.Join(dist, "silentauth.wasm")); err != nil {
+		t.Fatalf("the SDK is not built in %s (run make build): %v", dist, err)
+	}
+	al, appURL := e2eenv.Listen(t, "localhost")
+	ctx, cancel := context.WithCancel(context.Background())
+	p, gate, err := nodeop.StartGated(ctx, nodeop.Config{
+		AppOrigins: []string{appURL}, AccessTokenTTL: cfg.TokenTTL, Output: nodeop.LogWriter(t),
+	})
+	if errors.Is(err, nodeop.ErrNodeModulesMissing) || errors.Is(err, nodeop.ErrNodeMissing) {
+		cancel()
+		if os.Getenv("CI") == "" {
+			t.Skipf("no node-oidc-provider: %v", err)
+		}
+	}
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = p.Stop()
+		_ = gate.Close()
+		cancel()
+	})
+	app, err := demoserver.New(demoserver.Config{Domain: p.Issuer(), ClientID: "spa", DistDir: dist})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := e2eenv.WithTestPage(app, p.Issuer())
+	mux := http.NewServeMux()
+	mux.Handle("/", page)
+	mux.HandleFunc(callbackPath, func(w http.ResponseWriter, r *http.Request) {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = e2eenv.TestPagePath
+		page.ServeHTTP(w, r2)
+	})
+	e2eenv.Serve(t, al, mux)
+
+	env := &Env{Config: cfg, Gate: gate, Issuer: p.Issuer(), AppURL: appURL, Browser: chrome.Start(t)}
+	first := env.openTab(t)
+	env.login(t, first)
+	env.Tabs = append(env.Tabs, first)
+	for len(env.Tabs) < cfg.Tabs {
+		tab := env.openTab(t)
+		tab.MustEval(`(async () => { window.client = await `+env.clientJS()+`; return true })()`, nil)
+		env.Tabs = append(env.Tabs, tab)
+	}
+	for i, tab := range env.Tabs {
+		tab.MustEval(recorderJS, nil)
+		// What an application does on load: learn whether there is a session.
+		if i > 0 {
+			tab.MustEval(`client.checkSession().then(() => true)`, nil)
+		}
+	}
+	t.Logf("soak: provider %s (TTL %v), app %s, %d tabs signed in after %v; minValidityInSeconds %s",
+		env.Issuer, cfg.TokenTTL, appURL, len(env.Tabs), time.Since(begin).Round(100*time.Millisecond),
+		map[bool]string{true: "dropped (createClient rejects it)", false: "passed"}[env.MinValidityDropped])
+	return env
+}
+
+func (e *Env) openTab(t testing.TB) *chrome.Tab {
+	t.Helper()
+	tab := e.Browser.NewTab(t)
+	if err := tab.Navigate(e.AppURL + e2eenv.TestPagePath); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor("window.silentauth && silentauth.createClient", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return tab
+}
+
+// clientJS creates the shared configuration's client.
+func (e *Env) clientJS() string {
+	opts := []string{
+		fmt.Sprintf("domain: %q", e.Issuer), `clientId: "spa"`, `responseType: "code"`,
+		fmt.Sprintf("redirectUri: %q", e.AppURL+callbackPath),
+		fmt.Sprintf("timeoutInSeconds: %d", e.Config.Timeout),
+		fmt.Sprintf("renewBeforeExpiryInSeconds: %d", e.Config.RenewBefore),
+		fmt.Sprintf("debug: %t", e.Config.Debug),
+	}
+	if !e.MinValidityDropped {
+		opts = append(opts, fmt.Sprintf("minValidityInSeconds: %d", e.Config.MinValidity))
+	}
+	return "silentauth.createClient({" + strings.Join(opts, ", ") + "})"
+}
+
+// detectMinValidity creates a client once with minValidityInSeconds; if
+// createClient rejects the option as unknown, the clients go without it.
+func (e *Env) detectMinValidity(t testing.TB, tab *chrome.Tab) {
+	t.Helper()
+	var r struct {
+		OK          bool   `json:"ok"`
+		Error       string `json:"error"`
+		Description string `json:"desc"`
+	}
+	tab.MustEval(`(async () => {
+		try { const c = await `+e.clientJS()+`; c.destroy(); return { ok: true } }
+		catch (err) { return { ok: false, error: err.error, desc: err.error_description } }
+	})()`, &r)
+	switch {
+	case r.OK:
+	case r.Error == "invalid_configuration" && strings.Contains(r.Description, "minValidityInSeconds"):
+		e.MinValidityDropped = true
+		t.Logf("soak: createClient rejects minValidityInSeconds (%s); the clients run without it", r.Description)
+	default:
+		t.Fatalf("createClient: %s: %s", r.Error, r.Description)
+	}
+}
+
+// login signs the user in through the SDK: loginWithRedirect, the
+// provider's built-in sign-in form, handleRedirectCallback at /callback.
+func (e *Env) login(t testing.TB, tab *chrome.Tab) {
+	t.Helper()
+	e.detectMinValidity(t, tab)
+	// Not awaited to the end: the navigation it starts ends the evaluation.
+	err := tab.Eval(`(async () => { window.client = await `+e.clientJS()+`; client.loginWithRedirect(); return true })()`, nil)
+	if err != nil && !strings.Contains(err.Error(), "navigated or closed") {
+		t.Fatal(err)
+	}
+	form := fmt.Sprintf(`location.origin === %q && document.querySelector('form[action*="/interaction/"] input[name="login"]')`, e.Issuer)
+	if err := tab.WaitFor(form, 30*time.Second); err != nil {
+		t.Fatalf("the provider's sign-in form: %v", err)
+	}
+	err = tab.Eval(`(() => {
+		const f = document.querySelector('form[action*="/interaction/"]');
+		f.querySelector('input[name="login"]').value = "soak-user";
+		f.querySelector('input[name="password"]').value = "any password";
+		f.querySelector('button[type="submit"].login-submit').click();
+		return true })()`, nil)
+	if err != nil && !strings.Contains(err.Error(), "navigated or closed") {
+		t.Fatal(err)
+	}
+	back := fmt.Sprintf(`location.origin === %q && location.pathname === %q && window.silentauth && silentauth.createClient`, e.AppURL, callbackPath)
+	if err := tab.WaitFor(back, 30*time.Second); err != nil {
+		t.Fatalf("back at the app after the sign-in form: %v", err)
+	}
+	tab.MustEval(`(async () => { window.client = await `+e.clientJS()+`; await client.handleRedirectCallback(); return true })()`, nil)
+}
