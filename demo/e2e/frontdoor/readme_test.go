@@ -91,7 +91,7 @@ func TestReadmeExample(t *testing.T) {
 			}
 
 			tab.MustEval(`document.getElementById("login").click(), true`, nil)
-			logIn(t, e, tab)
+			logIn(t, e.appURL, tab)
 			waitStatus(t, tab, "Signed in as demo@example.com")
 			assertButtons(t, tab, false)
 			assertCleanURL(t, e, tab)
@@ -151,7 +151,7 @@ func assertCleanURL(t *testing.T, e *env, tab *chrome.Tab) {
 }
 
 // logIn answers the tenant's login form and waits to be back on the app.
-func logIn(t *testing.T, e *env, tab *chrome.Tab) {
+func logIn(t *testing.T, appURL string, tab *chrome.Tab) {
 	t.Helper()
 	if err := tab.WaitFor(`location.pathname === "/u/login" && document.querySelector("input[name=password]")`, 10*time.Second); err != nil {
 		t.Fatalf("%v\n%s", err, pageText(tab))
@@ -163,7 +163,7 @@ func logIn(t *testing.T, e *env, tab *chrome.Tab) {
 		(f.querySelector("button[type=submit]") || f.querySelector("button")).click();
 		return true;
 	})()`, "demo@example.com", devtenant.DefaultPassword), nil)
-	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q`, e.appURL), 10*time.Second); err != nil {
+	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q`, appURL), 10*time.Second); err != nil {
 		t.Fatalf("%v\n%s", err, pageText(tab))
 	}
 }
