@@ -250,14 +250,22 @@ class Client {
   #handlers = new Map(EVENTS.map((name) => [name, new Set()]));
   #unlisten;
   #serverOrigin;
+  // CSP violations after this one happened since the last event.
+  #eventSeq = cspSeq;
 
   constructor(unlisten, serverOrigin) {
     this.#unlisten = unlisten;
     this.#serverOrigin = serverOrigin;
     // Go calls this for every event. Handlers run in a microtask, not inside
-    // Go's call, so that a handler may call back into the client freely.
+    // Go's call, so that a handler may call back into the client freely. An
+    // error that a CSP block may explain waits one macrotask more, for the
+    // violation events to arrive.
     this._emit = (name, payload) => {
-      queueMicrotask(() => this.#dispatch(name, payload));
+      if (payload && typeof payload === "object" && CSP_MASKED.has(payload.error)) {
+        setTimeout(() => this.#dispatch(name, payload), 0);
+      } else {
+        queueMicrotask(() => this.#dispatch(name, payload));
+      }
     };
     Object.defineProperty(this, "_emit", { enumerable: false });
   }
@@ -269,7 +277,11 @@ class Client {
   #dispatch(name, payload) {
     const handlers = this.#handlers.get(name);
     if (!handlers) return;
-    const value = payload && typeof payload === "object" && typeof payload.error === "string" ? sdkError(payload) : payload;
+    let value = payload;
+    if (payload && typeof payload === "object" && typeof payload.error === "string") {
+      value = cspError(sdkError(payload), this.#eventSeq, this.#serverOrigin);
+    }
+    this.#eventSeq = cspSeq;
     for (const handler of [...handlers]) {
       try {
         handler(value);

@@ -58,7 +58,7 @@ func settle(t *testing.T, tab *chrome.Tab, expr string) failure {
 // CSP is the control: the same call then gets the server's answer.
 func TestCSPFailuresNameTheDirective(t *testing.T) {
 	t.Parallel()
-	e := start(t, "localhost")
+	e := start(t, "localhost", 0)
 	full := map[string]string{
 		"default-src": "'self'",
 		"script-src":  "'self' 'wasm-unsafe-eval'",
@@ -129,7 +129,7 @@ func TestCSPFailuresNameTheDirective(t *testing.T) {
 // lives: destroy removes it.
 func TestCSPListenerLivesWithTheClients(t *testing.T) {
 	t.Parallel()
-	e := start(t, "localhost")
+	e := start(t, "localhost", 0)
 	e.serve("/listener", page{html: sdkPage})
 	tab := e.browser.NewTab(t)
 	if err := tab.Navigate(e.appURL + "/listener"); err != nil {
@@ -181,4 +181,44 @@ func violationListeners(t *testing.T, tab *chrome.Tab) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestCSPRenewErrorNamesTheDirective: a renewal the timer starts after an
+// interactive login (which needs no frame) meets a CSP without frame-src;
+// its renew_error names the directive instead of saying timeout.
+func TestCSPRenewErrorNamesTheDirective(t *testing.T) {
+	t.Parallel()
+	// 10 s tokens renew halfway, 5 s after the login.
+	e := start(t, "localhost", 10*time.Second)
+	e.serve("/", page{csp: "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' " + e.tenantURL, html: sdkPage})
+	tab := e.browser.NewTab(t)
+	if err := tab.Navigate(e.appURL + "/"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor("window.silentauth && silentauth.createClient", 10*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, pageText(tab))
+	}
+	client := fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", timeoutInSeconds: 5})`, e.tenantURL)
+	// Not awaited: the navigation ends this evaluation.
+	tab.MustEval(`(async () => { (await `+client+`).loginWithRedirect(); return true })()`, nil)
+	logIn(t, e.appURL, tab)
+	if err := tab.WaitFor("window.silentauth && silentauth.createClient", 10*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, pageText(tab))
+	}
+	tab.MustEval(`(async () => {
+		window.client = await `+client+`;
+		window.events = [];
+		client.on("renew_error", (e) => events.push({isSDK: silentauth.isSilentAuthError(e), error: e.error, description: e.error_description}));
+		await client.handleRedirectCallback();
+		return true;
+	})()`, nil)
+	if err := tab.WaitFor(`events.length > 0`, 30*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, pageText(tab))
+	}
+	var got []failure
+	tab.MustEval(`events`, &got)
+	f := got[0]
+	if !f.IsSDK || f.Error != "invalid_configuration" || !strings.Contains(f.Desc, "add "+e.tenantURL+" to frame-src") {
+		t.Fatalf("renew_error %v, want invalid_configuration naming frame-src", f)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/silentauth/silentauth/demo/devtenant"
 	"github.com/silentauth/silentauth/demo/internal/chrome"
@@ -38,8 +39,8 @@ type page struct {
 
 // start brings up the tenant (on tenantHost: "localhost" is the app's
 // site, "127.0.0.1" another one, as with blocked third-party cookies), the
-// app and a browser.
-func start(t *testing.T, tenantHost string) *env {
+// app and a browser. tokenLifetime 0 is the tenant's default.
+func start(t *testing.T, tenantHost string, tokenLifetime time.Duration) *env {
 	t.Helper()
 	dist := e2eenv.DistDir(t)
 	if _, err := os.Stat(filepath.Join(dist, "silentauth.wasm")); err != nil {
@@ -47,7 +48,7 @@ func start(t *testing.T, tenantHost string) *env {
 	}
 	tl, tenantURL := e2eenv.Listen(t, tenantHost)
 	al, appURL := e2eenv.Listen(t, "localhost")
-	tenant, err := devtenant.New(devtenant.Config{Issuer: tenantURL, AppOrigins: []string{appURL}})
+	tenant, err := devtenant.New(devtenant.Config{Issuer: tenantURL, AppOrigins: []string{appURL}, TokenLifetime: tokenLifetime})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func TestReadmeExample(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e := start(t, tc.tenantHost)
+			e := start(t, tc.tenantHost, 0)
 			code := readmeExample(t)
 			code = strings.Replace(code, exampleDomain, fmt.Sprintf("%q", e.tenantURL), 1)
 			code = strings.Replace(code, exampleClientID, `"spa"`, 1)
