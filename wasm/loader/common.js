@@ -112,9 +112,11 @@ function cspError(err, seq, serverOrigin) {
   const origin = originOfURI(v.blockedURI) || serverOrigin || v.blockedURI;
   const directive = v.directive === "child-src" ? "frame-src" : v.directive;
   const what = directive === "frame-src" ? "the hidden iframe" : "a request";
+  // Without the query: an authorize URL carries the state and the nonce.
+  const where = v.blockedURI.split(/[?#]/)[0];
   return new SilentAuthError(
     "invalid_configuration",
-    `Content-Security-Policy ${directive} blocks ${origin} (${what} to ${v.blockedURI}); add ${origin} to ${directive}` +
+    `Content-Security-Policy ${directive} blocks ${origin} (${what} to ${where}); add ${origin} to ${directive}` +
       ` (${err.error}: ${err.error_description})`,
     err.state,
     err,
