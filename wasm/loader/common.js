@@ -69,6 +69,7 @@ function onViolation(e) {
     time: Date.now(),
   });
   if (cspLog.length > 50) cspLog.shift();
+  for (const done of [...cspWaiters]) done();
 }
 
 // cspListen adds the document's listener for one user (the loading, or a
@@ -84,10 +85,24 @@ function cspListen() {
   };
 }
 
-// Violation events are queued as tasks; one macrotask later, those the
-// failure caused have arrived.
-function cspSettle() {
-  return new Promise((resolve) => setTimeout(resolve, 0));
+// Violation events are reported asynchronously, sometimes after the failure
+// they caused. cspSettle resolves once a violation after seq is logged, or
+// after a short grace period when none comes: only failures wait for it.
+const CSP_GRACE_MS = 200;
+const cspWaiters = new Set();
+
+function cspSettle(seq) {
+  if (cspLog.some((v) => v.seq > seq)) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      cspWaiters.delete(done);
+      // One more task, for violations reported together.
+      setTimeout(resolve, 0);
+    };
+    const timer = setTimeout(done, CSP_GRACE_MS);
+    cspWaiters.add(done);
+  });
 }
 
 function originOfURI(uri) {
@@ -228,11 +243,16 @@ async function createClientWith(defaultWasmUrl, options) {
   try {
     bridge = await loadRuntime(resolveWasmUrl(options, defaultWasmUrl));
   } catch (e) {
-    unlisten();
     const err = sdkError(e);
-    if (err.error !== "invalid_configuration") throw err;
-    await cspSettle();
-    throw wasmCspError(err, seq);
+    if (err.error === "invalid_configuration" || err.error === "network_error") {
+      // Still listening: the violation may be reported after the failure.
+      await cspSettle(seq);
+    }
+    unlisten();
+    // A blocked compile, or a wasm served from an origin connect-src lacks.
+    if (err.error === "network_error") throw cspError(err, seq, "");
+    if (err.error === "invalid_configuration") throw wasmCspError(err, seq);
+    throw err;
   }
   const client = new Client(unlisten, serverOriginOf(options));
   let goClient;
@@ -264,7 +284,7 @@ class Client {
     // violation events to arrive.
     this._emit = (name, payload) => {
       if (payload && typeof payload === "object" && CSP_MASKED.has(payload.error)) {
-        setTimeout(() => this.#dispatch(name, payload), 0);
+        cspSettle(this.#eventSeq).then(() => this.#dispatch(name, payload));
       } else {
         queueMicrotask(() => this.#dispatch(name, payload));
       }
@@ -304,7 +324,7 @@ class Client {
     } catch (e) {
       const err = sdkError(e);
       if (!CSP_MASKED.has(err.error)) throw err;
-      await cspSettle();
+      await cspSettle(seq);
       throw cspError(err, seq, this.#serverOrigin);
     }
   }

@@ -279,8 +279,10 @@ export interface SilentAuthEventMap {
   /** A renewal failed and will be retried. */
   renew_error: SilentAuthError;
   /**
-   * `login_required`, `consent_required` or `interaction_required`: the user
-   * must log in interactively; auto-renew and polling stop.
+   * `login_required`, `consent_required`, `interaction_required` or
+   * `account_selection_required` from a renewal or a poll, a logout in
+   * another tab, or a renewal for another user: the user must log in
+   * interactively; auto-renew and polling stop.
    */
   session_ended: SilentAuthError;
 }

@@ -95,6 +95,9 @@ func TestCSPFailuresNameTheDirective(t *testing.T) {
 			wantDesc: []string{"Content-Security-Policy frame-src blocks " + e.tenantURL, "add " + e.tenantURL + " to frame-src"}},
 		{name: "no connect-src for the server: not a CORS error", csp: cspWithout("connect-src", "'self'"), call: checkSession, wantCode: "invalid_configuration",
 			wantDesc: []string{"Content-Security-Policy connect-src blocks " + e.tenantURL, "add " + e.tenantURL + " to connect-src"}, wantCause: "network_error"},
+		{name: "wasm from an origin connect-src lacks: not a network error", csp: cspWithout("connect-src", "'self'"),
+			call:     fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", wasmUrl: %q})`, e.tenantURL, e.tenantURL+"/silentauth.wasm"),
+			wantCode: "invalid_configuration", wantDesc: []string{"add " + e.tenantURL + " to connect-src"}, wantCause: "network_error"},
 		{name: "no 'wasm-unsafe-eval': not a hint at 'unsafe-eval'", csp: cspWithout("script-src", "'self'"), call: client, wantCode: "invalid_configuration",
 			wantDesc: []string{"Content-Security-Policy script-src", "add 'wasm-unsafe-eval' to script-src"}},
 	} {
