@@ -12,8 +12,10 @@ CHROMIUM ?= /usr/bin/chromium
 
 help:
 	@echo "make build   - dist/silentauth.wasm, dist/silentauth.js, dist/silentauth.mjs"
-	@echo "make demo    - build, then run the offline dev tenant and the demo app"
+	@echo "make pack    - build, then pack dist/silentauth-<version>.tgz (npm i ./dist/silentauth-<version>.tgz)"
+	@echo "make demo    - build, then run the offline dev tenant and the demo app (DEMO_FLAGS=\"-allow-origin http://localhost:5173\")"
 	@echo "make test    - install what tests need, then run every test"
+	@echo "make bench   - benchmarks against baselines in headless Chromium (figures, no assertions)"
 
 build: $(DIST)/silentauth.wasm $(DIST)/silentauth.js $(DIST)/silentauth.mjs types
 

@@ -254,7 +254,7 @@ func ParseOptions(raw map[string]any) (Options, error) {
 		return Options{}, r.err
 	}
 	if unknown := r.unseen(); len(unknown) > 0 {
-		return Options{}, configError(unknown[0], "is not an option (see API.md)")
+		return Options{}, configError(unknown[0], "is not an option (see docs/API.md)")
 	}
 	return o, nil
 }

@@ -391,3 +391,21 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// ParseOrigin checks that s is a bare origin, such as "http://localhost:5173",
+// as Auth0's Allowed Web Origins want it: a scheme and a host, no path, no
+// trailing slash, no query. It returns the origin lower-cased.
+func ParseOrigin(s string) (string, error) {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%q is not an origin: %v", s, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("%q is not an origin: want http:// or https://, for example http://localhost:5173", s)
+	case u.Host == "" || u.User != nil:
+		return "", fmt.Errorf("%q is not an origin: want scheme://host[:port], for example http://localhost:5173", s)
+	case u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "#"):
+		return "", fmt.Errorf("%q is not an origin: remove the path, trailing slash, query or fragment (use %q)", s, originOf(s))
+	}
+	return originOf(s), nil
+}

@@ -3,7 +3,10 @@
 // must stay a compile error (tsc fails if the line compiles).
 import silentauthDefault, {
   createClient,
+  isSilentAuthError,
+  SilentAuthError,
   stats,
+  type AuthorizeParamName,
   type AuthorizeParams,
   type AuthResult,
   type CheckSessionCallback,
@@ -12,7 +15,6 @@ import silentauthDefault, {
   type ErrorCode,
   type IdTokenClaims,
   type LogoutParams,
-  type SilentAuthError,
   type SilentAuthEvent,
   type SilentAuthEventMap,
   type SilentAuthStats,
@@ -104,6 +106,28 @@ async function main(): Promise<void> {
   // @ts-expect-error: state is generated for every request, never the caller's
   const withState: AuthorizeParams = { state: "mine" };
   void withState;
+  // @ts-expect-error: authorize parameters go by their wire names: login_hint, not loginHint
+  await client.checkSession({ loginHint: "demo@example.com" });
+  // @ts-expect-error: max_age, not maxAge
+  const camelTypo: AuthorizeParams = { maxAge: 60 };
+  void camelTypo;
+  // Any other lower-case name passes through, and so does a dynamic set of them.
+  const wireName: AuthorizeParamName = "ext-tenant";
+  const passThrough: AuthorizeParams = { [wireName]: "blue", acr_values: "urn:mfa", id_token_hint: "eyJ", screen_hint: "signup" };
+  const dynamic: Record<string, string> = JSON.parse("{}");
+  await client.checkSession({ ...passThrough, ...dynamic });
+
+  // Rejections are SilentAuthErrors; the guard narrows what catch gives.
+  try {
+    await client.getTokenSilently();
+  } catch (e: unknown) {
+    if (isSilentAuthError(e)) describe(e);
+    if (e instanceof SilentAuthError && e.error === "login_required") await client.loginWithRedirect();
+    if (silentauthDefault.isSilentAuthError(e)) console.log(e.error_description, e.state, e.cause);
+  }
+  const made = new SilentAuthError("timeout", "no answer");
+  const asError: Error = made;
+  void asError;
 
   const result: AuthResult = await client.checkSession(params);
   useResult(result);

@@ -9,5 +9,11 @@ export async function fromScriptTag(): Promise<AuthResult> {
   console.log(s.running);
   // @ts-expect-error: createClient needs options
   await silentauth.createClient();
-  return client.checkSession({ login_hint: "demo@example.com" });
+  try {
+    return await client.checkSession({ login_hint: "demo@example.com" });
+  } catch (e) {
+    if (silentauth.isSilentAuthError(e) && e.error === "login_required") await client.loginWithRedirect();
+    if (e instanceof silentauth.SilentAuthError) console.log(e.error_description);
+    throw e;
+  }
 }

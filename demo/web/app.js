@@ -57,6 +57,11 @@
     $("logout-server").disabled = !cfg.serverLogoutUrl;
     $("check").disabled = !client;
     $("login").disabled = !client;
+    // One primary action: Log in while signed out, Log out once signed in.
+    $("login").hidden = signedIn;
+    $("login").classList.toggle("primary", !signedIn);
+    $("logout").classList.toggle("primary", signedIn);
+    $("logout").classList.toggle("ghost", !signedIn);
   }
 
   function shorten(token) {
@@ -164,9 +169,16 @@
       showResult(await client.checkSession());
       setStatus("signed-in");
     } catch (e) {
-      log("error", "checkSession: " + describe(e));
-      if (NEEDS_LOGIN.includes(e && e.error)) {
-        setStatus(signedIn || $("status").dataset.state === "session-ended" ? "session-ended" : "signed-out");
+      const needsLogin = NEEDS_LOGIN.includes(e && e.error);
+      const wasSignedIn = signedIn || $("status").dataset.state === "session-ended";
+      if (needsLogin && !wasSignedIn) {
+        // Not signed in yet: the ordinary state of a first visit, not an error.
+        log("info", "checkSession: " + describe(e) + ": not signed in, press Log in");
+      } else {
+        log("error", "checkSession: " + describe(e));
+      }
+      if (needsLogin) {
+        setStatus(wasSignedIn ? "session-ended" : "signed-out");
         if (!signedIn) showResult(null);
       }
     }

@@ -13,30 +13,149 @@ const RUNTIME = Symbol.for("silentauth.runtime");
 const BRIDGE_KEY = "__silentauth_bridge_v1";
 const EVENTS = ["renewed", "renew_error", "session_ended"];
 
-// sdkError makes an Error with the OAuth-style properties API.md promises,
-// from whatever Go or the browser rejected with.
-function sdkError(e) {
-  if (e instanceof Error && typeof e.error === "string") return e;
-  if (e && typeof e === "object" && typeof e.error === "string") {
-    const err = new Error(e.error_description || e.error);
-    err.error = e.error;
-    err.error_description = e.error_description || "";
-    if (e.state) err.state = e.state;
-    return err;
+// SilentAuthError is every failure the SDK rejects with or emits: an Error
+// with the OAuth-style properties API.md promises. Its brand is a registry
+// symbol, so isSilentAuthError also knows the errors of another copy of the
+// loader on the page (the script tag's and the module's).
+const ERROR_BRAND = Symbol.for("silentauth.error");
+
+class SilentAuthError extends Error {
+  constructor(error, description, state, cause) {
+    super(description || error, cause !== undefined ? { cause } : undefined);
+    this.name = "SilentAuthError";
+    this.error = error;
+    this.error_description = description || "";
+    if (state) this.state = state;
   }
-  const err = new Error(e instanceof Error ? e.message : String(e));
-  err.error = "unexpected_error";
-  err.error_description = err.message;
-  if (e instanceof Error) err.cause = e;
-  return err;
+
+  get [ERROR_BRAND]() {
+    return true;
+  }
+}
+
+function isSilentAuthError(e) {
+  return e instanceof Error && e[ERROR_BRAND] === true;
+}
+
+// sdkError makes a SilentAuthError from whatever Go or the browser rejected with.
+function sdkError(e) {
+  if (isSilentAuthError(e)) return e;
+  if (e && typeof e === "object" && typeof e.error === "string") {
+    return new SilentAuthError(e.error, e.error_description || "", e.state, e instanceof Error ? e : undefined);
+  }
+  return new SilentAuthError("unexpected_error", e instanceof Error ? e.message : String(e), undefined, e instanceof Error ? e : undefined);
 }
 
 function codedError(code, description, cause) {
-  const err = new Error(description);
-  err.error = code;
-  err.error_description = description;
-  if (cause !== undefined) err.cause = cause;
-  return err;
+  return new SilentAuthError(code, description, undefined, cause);
+}
+
+// --- Content-Security-Policy violations -----------------------------------
+// A CSP that lacks what silentauth needs makes the browser fail in ways that
+// look like something else: a blocked iframe is a timeout, a blocked fetch a
+// CORS-like network error, a blocked compile a hint at 'unsafe-eval'. The
+// loader listens for securitypolicyviolation while it loads the runtime and
+// while a client lives, and turns a failure that met a matching violation
+// into an invalid_configuration naming the directive and the value to add.
+const cspLog = []; // {seq, directive, blockedURI, time}, newest last
+let cspSeq = 0;
+let cspUsers = 0;
+
+function onViolation(e) {
+  cspLog.push({
+    seq: ++cspSeq,
+    directive: (e.effectiveDirective || e.violatedDirective || "").split(" ")[0],
+    blockedURI: e.blockedURI || "",
+    time: Date.now(),
+  });
+  if (cspLog.length > 50) cspLog.shift();
+  for (const done of [...cspWaiters]) done();
+}
+
+// cspListen adds the document's listener for one user (the loading, or a
+// client); the function it returns removes it again when the last user goes.
+function cspListen() {
+  if (typeof document === "undefined") return () => {};
+  if (cspUsers++ === 0) document.addEventListener("securitypolicyviolation", onViolation);
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    if (--cspUsers === 0) document.removeEventListener("securitypolicyviolation", onViolation);
+  };
+}
+
+// Violation events are reported asynchronously, sometimes after the failure
+// they caused. cspSettle resolves once a violation after seq is logged, or
+// after a short grace period when none comes: only failures wait for it.
+const CSP_GRACE_MS = 200;
+const cspWaiters = new Set();
+
+function cspSettle(seq) {
+  if (cspLog.some((v) => v.seq > seq)) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      cspWaiters.delete(done);
+      // One more task, for violations reported together.
+      setTimeout(resolve, 0);
+    };
+    const timer = setTimeout(done, CSP_GRACE_MS);
+    cspWaiters.add(done);
+  });
+}
+
+function originOfURI(uri) {
+  try {
+    const u = new URL(uri);
+    return u.origin !== "null" ? u.origin : "";
+  } catch {
+    return "";
+  }
+}
+
+// The failures a CSP block shows up as.
+const CSP_MASKED = new Set(["timeout", "network_error", "server_error", "unexpected_error"]);
+
+// cspError explains err by a violation logged after seq, or returns err.
+function cspError(err, seq, serverOrigin) {
+  if (!CSP_MASKED.has(err.error)) return err;
+  const seen = cspLog.filter((v) => v.seq > seq && (v.directive === "frame-src" || v.directive === "child-src" || v.directive === "connect-src"));
+  if (seen.length === 0) return err;
+  // The server's own origin first: that is what the SDK was talking to.
+  const v = seen.find((x) => originOfURI(x.blockedURI) === serverOrigin) || seen[0];
+  const origin = originOfURI(v.blockedURI) || serverOrigin || v.blockedURI;
+  const directive = v.directive === "child-src" ? "frame-src" : v.directive;
+  const what = directive === "frame-src" ? "the hidden iframe" : "a request";
+  // Without the query: an authorize URL carries the state and the nonce.
+  const where = v.blockedURI.split(/[?#]/)[0];
+  return new SilentAuthError(
+    "invalid_configuration",
+    `Content-Security-Policy ${directive} blocks ${origin} (${what} to ${where}); add ${origin} to ${directive}` +
+      ` (${err.error}: ${err.error_description})`,
+    err.state,
+    err,
+  );
+}
+
+// wasmCspError explains a failed load by a blocked compile, or returns err.
+function wasmCspError(err, seq) {
+  const seen = cspLog.some((v) => v.seq > seq && v.directive === "script-src" && (v.blockedURI === "wasm-eval" || v.blockedURI === "eval"));
+  const text = `${err.error_description} ${err.cause && err.cause.message}`;
+  if (!seen && !/Content Security Policy/i.test(text)) return err;
+  return new SilentAuthError(
+    "invalid_configuration",
+    "Content-Security-Policy script-src blocks compiling silentauth.wasm; add 'wasm-unsafe-eval' to script-src" +
+      " (not 'unsafe-eval', which allows far more)",
+    undefined,
+    err,
+  );
+}
+
+function serverOriginOf(options) {
+  const domain = options && typeof options.domain === "string" ? options.domain : "";
+  if (!domain) return "";
+  return originOfURI(/^[a-z][a-z0-9+.-]*:\/\//i.test(domain) ? domain : `https://${domain}`);
 }
 
 async function instantiateWasm(url, importObject) {
@@ -118,12 +237,29 @@ async function createClientWith(defaultWasmUrl, options) {
   if (options !== undefined && (options === null || typeof options !== "object")) {
     throw codedError("invalid_configuration", "createClient needs an options object");
   }
-  const bridge = await loadRuntime(resolveWasmUrl(options, defaultWasmUrl));
-  const client = new Client();
+  const unlisten = cspListen();
+  const seq = cspSeq;
+  let bridge;
+  try {
+    bridge = await loadRuntime(resolveWasmUrl(options, defaultWasmUrl));
+  } catch (e) {
+    const err = sdkError(e);
+    if (err.error === "invalid_configuration" || err.error === "network_error") {
+      // Still listening: the violation may be reported after the failure.
+      await cspSettle(seq);
+    }
+    unlisten();
+    // A blocked compile, or a wasm served from an origin connect-src lacks.
+    if (err.error === "network_error") throw cspError(err, seq, "");
+    if (err.error === "invalid_configuration") throw wasmCspError(err, seq);
+    throw err;
+  }
+  const client = new Client(unlisten, serverOriginOf(options));
   let goClient;
   try {
     goClient = await bridge.createClient(options || {}, client._emit);
   } catch (e) {
+    unlisten();
     throw sdkError(e);
   }
   client._attach(goClient);
@@ -134,12 +270,24 @@ class Client {
   #go = null;
   #destroyed = false;
   #handlers = new Map(EVENTS.map((name) => [name, new Set()]));
+  #unlisten;
+  #serverOrigin;
+  // CSP violations after this one happened since the last event.
+  #eventSeq = cspSeq;
 
-  constructor() {
+  constructor(unlisten, serverOrigin) {
+    this.#unlisten = unlisten;
+    this.#serverOrigin = serverOrigin;
     // Go calls this for every event. Handlers run in a microtask, not inside
-    // Go's call, so that a handler may call back into the client freely.
+    // Go's call, so that a handler may call back into the client freely. An
+    // error that a CSP block may explain waits one macrotask more, for the
+    // violation events to arrive.
     this._emit = (name, payload) => {
-      queueMicrotask(() => this.#dispatch(name, payload));
+      if (payload && typeof payload === "object" && CSP_MASKED.has(payload.error)) {
+        cspSettle(this.#eventSeq).then(() => this.#dispatch(name, payload));
+      } else {
+        queueMicrotask(() => this.#dispatch(name, payload));
+      }
     };
     Object.defineProperty(this, "_emit", { enumerable: false });
   }
@@ -151,7 +299,11 @@ class Client {
   #dispatch(name, payload) {
     const handlers = this.#handlers.get(name);
     if (!handlers) return;
-    const value = payload && typeof payload === "object" && typeof payload.error === "string" ? sdkError(payload) : payload;
+    let value = payload;
+    if (payload && typeof payload === "object" && typeof payload.error === "string") {
+      value = cspError(sdkError(payload), this.#eventSeq, this.#serverOrigin);
+    }
+    this.#eventSeq = cspSeq;
     for (const handler of [...handlers]) {
       try {
         handler(value);
@@ -161,13 +313,19 @@ class Client {
     }
   }
 
-  // #call runs a Go method, turning its rejection into an SDK Error.
+  // #call runs a Go method, turning its rejection into a SilentAuthError,
+  // and a failure that a CSP violation during the call explains into one
+  // that names the directive.
   async #call(method, ...args) {
     if (this.#destroyed) throw codedError("destroyed", "the client was destroyed");
+    const seq = cspSeq;
     try {
       return await this.#go[method](...args);
     } catch (e) {
-      throw sdkError(e);
+      const err = sdkError(e);
+      if (!CSP_MASKED.has(err.error)) throw err;
+      await cspSettle(seq);
+      throw cspError(err, seq, this.#serverOrigin);
     }
   }
 
@@ -252,6 +410,7 @@ class Client {
     const go = this.#go;
     this.#go = null;
     for (const handlers of this.#handlers.values()) handlers.clear();
+    this.#unlisten();
     if (go) go.destroy();
   }
 }

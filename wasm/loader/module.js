@@ -9,4 +9,6 @@ export function createClient(options) {
 
 export const stats = runtimeStats;
 
-export default { createClient, stats };
+export { SilentAuthError, isSilentAuthError };
+
+export default { createClient, stats, SilentAuthError, isSilentAuthError };

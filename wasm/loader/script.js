@@ -7,4 +7,6 @@ const defaultWasmUrl = new URL("silentauth.wasm", scriptUrl).href;
 globalThis.silentauth = Object.freeze({
   createClient: (options) => createClientWith(defaultWasmUrl, options),
   stats: runtimeStats,
+  SilentAuthError,
+  isSilentAuthError,
 });

@@ -115,8 +115,19 @@ export type ClientOptions = BaseClientOptions &
 export type AuthorizeParamValue = string | number | boolean;
 
 /**
+ * A name `AuthorizeParams` passes through to `/authorize`: any name without
+ * an upper-case letter, as authorize parameters are spelled on the wire
+ * (`login_hint`, `ext-foo`). A camelCase name that is not one of the options
+ * below (`loginHint`, `maxAge`) is a compile error, not a parameter the
+ * server silently ignores.
+ */
+export type AuthorizeParamName = Lowercase<string>;
+
+/**
  * Per-call parameters of checkSession, getTokenSilently and loginWithRedirect.
- * Any other field is passed through to `/authorize` by its wire name.
+ * The camelCase fields override the client's options for this call; the
+ * snake_case ones are authorize parameters, and any other lower-case name is
+ * passed through to `/authorize` as it is.
  */
 export interface AuthorizeParams {
   /** Overrides the client's `responseType` for this call. */
@@ -127,14 +138,24 @@ export interface AuthorizeParams {
   audience?: string;
   /** Overrides the client's `timeoutInSeconds` for this call. */
   timeoutInSeconds?: number;
+  /** The user's login name or email, to prefill or pick the account. */
   login_hint?: string;
+  /** An organization id or name (Auth0 Organizations). */
   organization?: string;
+  /** An organization invitation ticket (Auth0). */
   invitation?: string;
+  /** The identity provider connection to use (Auth0). */
   connection?: string;
   /** Seconds; the ID token's `auth_time` is then checked against it. */
   max_age?: number | string;
+  /** Space-separated BCP 47 language tags for the server's pages. */
   ui_locales?: string;
+  /** Space-separated authentication context class references. */
   acr_values?: string;
+  /** A previously issued ID token, as a hint of the session to use. */
+  id_token_hint?: string;
+  /** Auth0's page to show first: `"signup"` or `"login"`. */
+  screen_hint?: string;
   /** checkSession always sends `"none"`; loginWithRedirect sends what is given. */
   prompt?: "none" | "login" | "consent" | "select_account" | (string & {});
   // Set by silentauth on every request; a call cannot override them.
@@ -146,8 +167,8 @@ export interface AuthorizeParams {
   nonce?: never;
   code_challenge?: never;
   code_challenge_method?: never;
-  /** Any other authorize parameter, passed through. */
-  [param: string]: AuthorizeParamValue | undefined;
+  /** Any other authorize parameter, by its wire name, passed through. */
+  [param: AuthorizeParamName]: AuthorizeParamValue | undefined;
 }
 
 /** logout's parameters. Other fields are passed to the end-session endpoint. */
@@ -231,14 +252,28 @@ export type ErrorCode =
   | "unexpected_error"
   | (string & {});
 
-/** Every failure: an `Error` with OAuth-style `error` and `error_description`. */
-export interface SilentAuthError extends Error {
+/**
+ * Every failure: an `Error` with OAuth-style `error` and `error_description`.
+ * Both the module and the script tag's global export the class; use
+ * `isSilentAuthError` to narrow a caught `unknown` (it also knows errors made
+ * by another copy of the loader on the page, where `instanceof` would not).
+ */
+export declare class SilentAuthError extends Error {
+  constructor(error: ErrorCode, description?: string, state?: string, cause?: unknown);
+  /** `"SilentAuthError"`. */
+  name: string;
+  /** The OAuth-style code; see ErrorCode and docs/API.md. */
   error: ErrorCode;
+  /** What happened, in words: what was expected and what arrived. */
   error_description: string;
   /** The `state` of the request that failed, when one was sent. */
   state?: string;
+  /** The original failure, when there was one (a browser error, a masked timeout). */
   cause?: unknown;
 }
+
+/** True for every error silentauth rejects with or emits. */
+export function isSilentAuthError(e: unknown): e is SilentAuthError;
 
 /** checkSession's auth0.js-style callback. */
 export type CheckSessionCallback = (err: SilentAuthError | null, result?: AuthResult) => void;
@@ -250,8 +285,10 @@ export interface SilentAuthEventMap {
   /** A renewal failed and will be retried. */
   renew_error: SilentAuthError;
   /**
-   * `login_required`, `consent_required` or `interaction_required`: the user
-   * must log in interactively; auto-renew and polling stop.
+   * `login_required`, `consent_required`, `interaction_required` or
+   * `account_selection_required` from a renewal or a poll, a logout in
+   * another tab, or a renewal for another user: the user must log in
+   * interactively; auto-renew and polling stop.
    */
   session_ended: SilentAuthError;
 }
@@ -337,6 +374,8 @@ export function stats(): Promise<SilentAuthStats>;
 export interface SilentAuth {
   createClient(options: ClientOptions): Promise<Client>;
   stats(): Promise<SilentAuthStats>;
+  SilentAuthError: typeof SilentAuthError;
+  isSilentAuthError(e: unknown): e is SilentAuthError;
 }
 
 declare const silentauth: SilentAuth;

@@ -44,6 +44,41 @@ type options struct {
 	issuer, clientID    string
 	audience            string
 	quiet               bool
+	// allowOrigins are more application origins the dev tenant's clients
+	// accept (callback URL, web origin, logout URL): your own app's.
+	allowOrigins []string
+}
+
+// originList is the repeatable -allow-origin flag.
+type originList struct{ origins *[]string }
+
+func (l originList) String() string {
+	if l.origins == nil {
+		return ""
+	}
+	return strings.Join(*l.origins, " ")
+}
+
+func (l originList) Set(s string) error {
+	o, err := devtenant.ParseOrigin(s)
+	if err != nil {
+		return err
+	}
+	*l.origins = append(*l.origins, o)
+	return nil
+}
+
+// splitOrigins reads SILENTAUTH_ALLOW_ORIGINS: origins separated by commas or spaces.
+func splitOrigins(s string) ([]string, error) {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' }) {
+		o, err := devtenant.ParseOrigin(f)
+		if err != nil {
+			return nil, fmt.Errorf("SILENTAUTH_ALLOW_ORIGINS: %w", err)
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }
 
 // env returns the environment value of key, or def when it is unset.
@@ -65,6 +100,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if err := errors.Join(err1, err2, err3, err4); err != nil {
 		return o, fmt.Errorf("bad SILENTAUTH_* environment value: %w", err)
 	}
+	envOrigins, err := splitOrigins(env("SILENTAUTH_ALLOW_ORIGINS", ""))
+	if err != nil {
+		return o, err
+	}
 	fs.IntVar(&o.tenantPort, "tenant-port", tenantPort, "dev tenant port (env SILENTAUTH_TENANT_PORT; 0 picks a free one)")
 	fs.IntVar(&o.appPort, "app-port", appPort, "demo app port (env SILENTAUTH_APP_PORT; 0 picks a free one)")
 	fs.DurationVar(&o.tokenLifetime, "token-lifetime", tokenLT, "access token lifetime, short so renewals show within a minute (env SILENTAUTH_TOKEN_LIFETIME)")
@@ -74,8 +113,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.clientID, "client-id", env("SILENTAUTH_CLIENT_ID", ""), "client id at -issuer (env SILENTAUTH_CLIENT_ID; default \"spa\" with the dev tenant)")
 	fs.StringVar(&o.audience, "audience", env("SILENTAUTH_AUDIENCE", ""), "audience to request (env SILENTAUTH_AUDIENCE)")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not log the dev tenant's decisions")
+	var flagOrigins []string
+	fs.Var(originList{&flagOrigins}, "allow-origin", "also accept this app origin, e.g. http://localhost:5173, as callback URL, web origin and logout URL; repeatable (env SILENTAUTH_ALLOW_ORIGINS, comma or space separated)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	o.allowOrigins = append(envOrigins, flagOrigins...)
+	if len(o.allowOrigins) > 0 && o.issuer != "" {
+		return o, errors.New("-allow-origin registers origins at the dev tenant; with -issuer, register them at that provider instead")
 	}
 	if o.issuer != "" && o.clientID == "" {
 		return o, errors.New("-issuer needs -client-id: the client registered at that provider for http://localhost:APP_PORT")
@@ -122,10 +167,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if o.quiet {
 			tlog = nil
 		}
-		tenant, err := devtenant.New(devtenant.Config{
-			Issuer: tenantURL, TokenLifetime: o.tokenLifetime, SessionLifetime: o.sessionLifetime,
-			AppOrigins: []string{appURL}, Logger: tlog,
-		})
+		tenant, err := devtenant.New(tenantConfig(o, tenantURL, appURL, tlog))
 		if err != nil {
 			appLn.Close()
 			tenantLn.Close()
@@ -174,6 +216,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
+// tenantConfig is the dev tenant's setup: its clients accept the demo app
+// and every -allow-origin.
+func tenantConfig(o options, tenantURL, appURL string, logger *slog.Logger) devtenant.Config {
+	return devtenant.Config{
+		Issuer: tenantURL, TokenLifetime: o.tokenLifetime, SessionLifetime: o.sessionLifetime,
+		AppOrigins: append([]string{appURL}, o.allowOrigins...), Logger: logger,
+	}
+}
+
 func printBanner(w io.Writer, o options, appURL, tenantURL string) {
 	line := strings.Repeat("=", 72)
 	fmt.Fprintln(w, line)
@@ -187,6 +238,9 @@ func printBanner(w io.Writer, o options, appURL, tenantURL string) {
 		fmt.Fprintln(w, "                mfa-once@example.com / demo    (MFA code 123456, once per session)")
 		fmt.Fprintln(w, "                mfa-always@example.com / demo  (MFA every time: silent renewal fails)")
 		fmt.Fprintln(w, "                interaction@example.com / demo (redirect rule: interaction_required)")
+		for _, origin := range o.allowOrigins {
+			fmt.Fprintf(w, " Also allowed   %s  (callback URL, web origin and logout URL of client %q)\n", origin, o.clientID)
+		}
 		fmt.Fprintf(w, " Fault switches curl -X POST -H 'Content-Type: application/json' -d '{\"no_message\":true}' %s/dev/faults\n", tenantURL)
 	} else {
 		fmt.Fprintf(w, " Provider       %s  (client %s; register %s as callback, web origin and logout URL)\n", o.issuer, o.clientID, appURL)

@@ -39,7 +39,7 @@ func TestTarballShipsOnlyTheSDK(t *testing.T) {
 		t.Fatal(err)
 	}
 	var names []string
-	var manifest []byte
+	var manifest, readme []byte
 	tr := tar.NewReader(gz)
 	for {
 		h, err := tr.Next()
@@ -50,8 +50,11 @@ func TestTarballShipsOnlyTheSDK(t *testing.T) {
 			t.Fatal(err)
 		}
 		names = append(names, h.Name)
-		if h.Name == "package/package.json" {
+		switch h.Name {
+		case "package/package.json":
 			manifest, _ = io.ReadAll(tr)
+		case "package/README.md":
+			readme, _ = io.ReadAll(tr)
 		}
 	}
 	slices.Sort(names)
@@ -64,6 +67,10 @@ func TestTarballShipsOnlyTheSDK(t *testing.T) {
 		Module, Types string
 		Exports       map[string]any
 		SideEffects   []string
+		Scripts       map[string]string
+		Homepage      string
+		Repository    struct{ URL string }
+		Bugs          struct{ URL string }
 	}
 	if err := json.Unmarshal(manifest, &pkg); err != nil {
 		t.Fatal(err)
@@ -73,6 +80,19 @@ func TestTarballShipsOnlyTheSDK(t *testing.T) {
 		pkg.Exports["./silentauth.wasm"] != "./dist/silentauth.wasm" || pkg.Exports["./silentauth.js"] != "./dist/silentauth.js" ||
 		pkg.Module != "./dist/silentauth.mjs" || pkg.Types != "./dist/silentauth.d.ts" {
 		t.Fatalf("package.json entry points: %s", manifest)
+	}
+	// Nothing in the package may point at the repository's demo/, which it does not ship.
+	if len(pkg.Scripts) != 0 {
+		t.Errorf("package.json has scripts %v: they would run in the user's project, where demo/ does not exist", pkg.Scripts)
+	}
+	for what, u := range map[string]string{"repository": pkg.Repository.URL, "homepage": pkg.Homepage, "bugs": pkg.Bugs.URL} {
+		if !strings.Contains(u, "github.com/silentauth/silentauth") {
+			t.Errorf("package.json %s is %q, want the repository github.com/silentauth/silentauth", what, u)
+		}
+	}
+	// The README a user gets is the user's: no benchmark runs or CPU profiles.
+	if strings.Contains(string(readme), "CPU profile") || strings.Count(string(readme), "\n") > 300 {
+		t.Errorf("the packed README.md is the long one (%d lines); benchmarks belong in docs/", strings.Count(string(readme), "\n"))
 	}
 	// The script sets a global when it runs: a bundler must never drop it.
 	if !slices.Equal(pkg.SideEffects, []string{"./dist/silentauth.js"}) {

@@ -1,0 +1,227 @@
+package frontdoor_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/domdebugger"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/silentauth/silentauth/demo/internal/chrome"
+)
+
+// sdkPage loads the script tag and nothing else; tests drive it.
+const sdkPage = `<script src="/silentauth/silentauth.js"></script><p>csp</p>`
+
+// failure is how a call settled, as the page saw it.
+type failure struct {
+	OK        bool   `json:"ok"`
+	IsSDK     bool   `json:"isSDK"`
+	Name      string `json:"name"`
+	Error     string `json:"error"`
+	Desc      string `json:"description"`
+	CauseCode string `json:"causeCode"`
+}
+
+func (f failure) String() string {
+	b, _ := json.Marshal(f)
+	return string(b)
+}
+
+// settle runs expr (a promise) in the page and reports how it settled.
+func settle(t *testing.T, tab *chrome.Tab, expr string) failure {
+	t.Helper()
+	var f failure
+	if err := tab.Eval(`(async () => {
+		try {
+			await (`+expr+`);
+			return {ok: true};
+		} catch (e) {
+			return {ok: false, isSDK: silentauth.isSilentAuthError(e) && e instanceof silentauth.SilentAuthError,
+				name: e && e.name, error: e && e.error, description: e && e.error_description,
+				causeCode: e && e.cause && e.cause.error || ""};
+		}
+	})()`, &f); err != nil {
+		t.Fatalf("%v\n%s", err, pageText(tab))
+	}
+	return f
+}
+
+// TestCSPFailuresNameTheDirective serves a page under a CSP that lacks one
+// directive silentauth needs and checks that the failure names the
+// directive and the value to add, not what the browser's failure looks like
+// (a timeout, a CORS-like network error, a hint at 'unsafe-eval'). The full
+// CSP is the control: the same call then gets the server's answer.
+func TestCSPFailuresNameTheDirective(t *testing.T) {
+	t.Parallel()
+	e := start(t, "localhost", 0)
+	full := map[string]string{
+		"default-src": "'self'",
+		"script-src":  "'self' 'wasm-unsafe-eval'",
+		"frame-src":   e.tenantURL,
+		"connect-src": "'self' " + e.tenantURL,
+	}
+	cspWithout := func(missing string, replacement string) string {
+		var parts []string
+		for _, d := range []string{"default-src", "script-src", "frame-src", "connect-src"} {
+			switch {
+			case d == missing && replacement != "":
+				parts = append(parts, d+" "+replacement)
+			case d != missing:
+				parts = append(parts, d+" "+full[d])
+			}
+		}
+		return strings.Join(parts, "; ")
+	}
+	client := fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", timeoutInSeconds: 10})`, e.tenantURL)
+	checkSession := `(async () => { const c = await ` + client + `; try { return await c.checkSession() } finally { c.destroy() } })()`
+
+	for _, tc := range []struct {
+		name     string
+		csp      string
+		call     string
+		wantCode string
+		// wantDesc must all appear in error_description.
+		wantDesc []string
+		// wantCause is the failure the CSP masked, kept as err.cause.
+		wantCause string
+	}{
+		{name: "full CSP: the server's own answer", csp: cspWithout("", ""), call: checkSession, wantCode: "login_required"},
+		{name: "no frame-src: not a timeout", csp: cspWithout("frame-src", ""), call: checkSession, wantCode: "invalid_configuration",
+			wantDesc: []string{"Content-Security-Policy frame-src blocks " + e.tenantURL, "add " + e.tenantURL + " to frame-src"}},
+		{name: "no connect-src for the server: not a CORS error", csp: cspWithout("connect-src", "'self'"), call: checkSession, wantCode: "invalid_configuration",
+			wantDesc: []string{"Content-Security-Policy connect-src blocks " + e.tenantURL, "add " + e.tenantURL + " to connect-src"}, wantCause: "network_error"},
+		{name: "wasm from an origin connect-src lacks: not a network error", csp: cspWithout("connect-src", "'self'"),
+			call:     fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", wasmUrl: %q})`, e.tenantURL, e.tenantURL+"/silentauth.wasm"),
+			wantCode: "invalid_configuration", wantDesc: []string{"add " + e.tenantURL + " to connect-src"}, wantCause: "network_error"},
+		{name: "no 'wasm-unsafe-eval': not a hint at 'unsafe-eval'", csp: cspWithout("script-src", "'self'"), call: client, wantCode: "invalid_configuration",
+			wantDesc: []string{"Content-Security-Policy script-src", "add 'wasm-unsafe-eval' to script-src"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := "/csp/" + strings.NewReplacer(" ", "-", "'", "", ":", "").Replace(tc.name)
+			e.serve(path, page{csp: tc.csp, html: sdkPage})
+			tab := e.browser.NewTab(t)
+			if err := tab.Navigate(e.appURL + path); err != nil {
+				t.Fatal(err)
+			}
+			if err := tab.WaitFor("window.silentauth && silentauth.createClient", 10*time.Second); err != nil {
+				t.Fatalf("%v\n%s", err, pageText(tab))
+			}
+			f := settle(t, tab, tc.call)
+			if f.OK || !f.IsSDK || f.Name != "SilentAuthError" || f.Error != tc.wantCode {
+				t.Fatalf("CSP %q: want a SilentAuthError %s, got %v\n%s", tc.csp, tc.wantCode, f, pageText(tab))
+			}
+			for _, want := range tc.wantDesc {
+				if !strings.Contains(f.Desc, want) {
+					t.Errorf("error_description %q lacks %q", f.Desc, want)
+				}
+			}
+			if tc.wantCause != "" && f.CauseCode != tc.wantCause {
+				t.Errorf("cause %q, want the masked %q", f.CauseCode, tc.wantCause)
+			}
+		})
+	}
+}
+
+// TestCSPListenerLivesWithTheClients pins that the loader's
+// securitypolicyviolation listener is on the document only while a client
+// lives: destroy removes it.
+func TestCSPListenerLivesWithTheClients(t *testing.T) {
+	t.Parallel()
+	e := start(t, "localhost", 0)
+	e.serve("/listener", page{html: sdkPage})
+	tab := e.browser.NewTab(t)
+	if err := tab.Navigate(e.appURL + "/listener"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor("window.silentauth && silentauth.createClient", 10*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, pageText(tab))
+	}
+	client := fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa"})`, e.tenantURL)
+
+	if n := violationListeners(t, tab); n != 0 {
+		t.Fatalf("%d listeners before any client", n)
+	}
+	tab.MustEval(`(async () => { window.a = await `+client+`; window.b = await `+client+`; return true })()`, nil)
+	if n := violationListeners(t, tab); n != 1 {
+		t.Fatalf("%d securitypolicyviolation listeners with two clients, want 1", n)
+	}
+	tab.MustEval(`a.destroy(), true`, nil)
+	if n := violationListeners(t, tab); n != 1 {
+		t.Fatalf("%d listeners with one client left, want 1", n)
+	}
+	tab.MustEval(`b.destroy(), b.destroy(), true`, nil)
+	if n := violationListeners(t, tab); n != 0 {
+		t.Fatalf("%d listeners after every client was destroyed, want 0", n)
+	}
+}
+
+// violationListeners counts the document's securitypolicyviolation listeners.
+func violationListeners(t *testing.T, tab *chrome.Tab) int {
+	t.Helper()
+	var n int
+	err := chromedp.Run(tab.Ctx, chromedp.ActionFunc(func(ctx context.Context) error {
+		doc, _, err := cdpruntime.Evaluate("document").Do(ctx)
+		if err != nil {
+			return err
+		}
+		ls, err := domdebugger.GetEventListeners(doc.ObjectID).Do(ctx)
+		if err != nil {
+			return err
+		}
+		for _, l := range ls {
+			if l.Type == "securitypolicyviolation" {
+				n++
+			}
+		}
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestCSPRenewErrorNamesTheDirective: a renewal the timer starts after an
+// interactive login (which needs no frame) meets a CSP without frame-src;
+// its renew_error names the directive instead of saying timeout.
+func TestCSPRenewErrorNamesTheDirective(t *testing.T) {
+	t.Parallel()
+	// 10 s tokens renew halfway, 5 s after the login.
+	e := start(t, "localhost", 10*time.Second)
+	e.serve("/", page{csp: "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' " + e.tenantURL, html: sdkPage})
+	tab := e.browser.NewTab(t)
+	if err := tab.Navigate(e.appURL + "/"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor("window.silentauth && silentauth.createClient", 10*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, pageText(tab))
+	}
+	client := fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", timeoutInSeconds: 5})`, e.tenantURL)
+	// Not awaited: the navigation ends this evaluation.
+	tab.MustEval(`(async () => { (await `+client+`).loginWithRedirect(); return true })()`, nil)
+	logIn(t, e.appURL, tab)
+	if err := tab.WaitFor("window.silentauth && silentauth.createClient", 10*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, pageText(tab))
+	}
+	tab.MustEval(`(async () => {
+		window.client = await `+client+`;
+		window.events = [];
+		client.on("renew_error", (e) => events.push({isSDK: silentauth.isSilentAuthError(e), error: e.error, description: e.error_description}));
+		await client.handleRedirectCallback();
+		return true;
+	})()`, nil)
+	if err := tab.WaitFor(`events.length > 0`, 30*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, pageText(tab))
+	}
+	var got []failure
+	tab.MustEval(`events`, &got)
+	f := got[0]
+	if !f.IsSDK || f.Error != "invalid_configuration" || !strings.Contains(f.Desc, "add "+e.tenantURL+" to frame-src") {
+		t.Fatalf("renew_error %v, want invalid_configuration naming frame-src", f)
+	}
+}

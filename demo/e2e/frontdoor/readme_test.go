@@ -1,0 +1,169 @@
+package frontdoor_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/silentauth/silentauth/demo/devtenant"
+	"github.com/silentauth/silentauth/demo/internal/chrome"
+	"github.com/silentauth/silentauth/demo/internal/repo"
+)
+
+// The README's example sits between these markers, in an html code block.
+const (
+	exampleStart = "<!-- readme-example:start"
+	exampleEnd   = "<!-- readme-example:end -->"
+	// The only text the test changes: the tenant and client the example names.
+	exampleDomain   = `"https://login.example.com"`
+	exampleClientID = `"YOUR_CLIENT_ID"`
+)
+
+// readmeExample is the README's first example, as a reader copies it.
+func readmeExample(t *testing.T) string {
+	t.Helper()
+	root, err := repo.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i, j := strings.Index(s, exampleStart), strings.Index(s, exampleEnd)
+	if i < 0 || j < i {
+		t.Fatalf("README.md has no %q … %q block", exampleStart, exampleEnd)
+	}
+	block := s[i:j]
+	open := strings.Index(block, "```html\n")
+	end := strings.LastIndex(block, "```")
+	if open < 0 || end <= open {
+		t.Fatalf("the README's example is not an html code block:\n%s", block)
+	}
+	code := block[open+len("```html\n") : end]
+	for _, want := range []string{exampleDomain, exampleClientID} {
+		if strings.Count(code, want) != 1 {
+			t.Fatalf("the README's example should name %s once:\n%s", want, code)
+		}
+	}
+	return code
+}
+
+// TestReadmeExample runs the README's example page against the dev tenant:
+// a visitor without a session sees "Signed out" and a Log in button and is
+// not sent anywhere; the button logs in; the callback is handled and leaves
+// no code in the address bar; a reload is signed in silently. Where the
+// tenant is on another site (what blocked third-party cookies look like),
+// the reload after a login is signed out, with no redirect loop.
+func TestReadmeExample(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		tenantHost string
+		// reloadSignedIn: the silent check after the login finds the session.
+		reloadSignedIn bool
+	}{
+		{name: "tenant on the app's site", tenantHost: "localhost", reloadSignedIn: true},
+		{name: "third-party cookies blocked (tenant on another site)", tenantHost: "127.0.0.1", reloadSignedIn: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := start(t, tc.tenantHost, 0)
+			code := readmeExample(t)
+			code = strings.Replace(code, exampleDomain, fmt.Sprintf("%q", e.tenantURL), 1)
+			code = strings.Replace(code, exampleClientID, `"spa"`, 1)
+			e.serve("/", page{html: code})
+
+			tab := e.browser.NewTab(t)
+			if err := tab.Navigate(e.appURL + "/"); err != nil {
+				t.Fatal(err)
+			}
+			waitStatus(t, tab, "Signed out")
+			assertButtons(t, tab, true)
+			if n := e.interactiveLogins(); n != 0 {
+				t.Fatalf("signed out, the page went to the login page %d times by itself\n%s", n, pageText(tab))
+			}
+			if status := statusText(t, tab); status != "Signed out" {
+				t.Errorf("login_required should read as plain signed out, got %q", status)
+			}
+
+			tab.MustEval(`document.getElementById("login").click(), true`, nil)
+			logIn(t, e.appURL, tab)
+			waitStatus(t, tab, "Signed in as demo@example.com")
+			assertButtons(t, tab, false)
+			assertCleanURL(t, e, tab)
+			if n := e.interactiveLogins(); n != 1 {
+				t.Fatalf("one click should be one trip to the login page, got %d", n)
+			}
+
+			if err := tab.Navigate(e.appURL + "/"); err != nil {
+				t.Fatal(err)
+			}
+			if tc.reloadSignedIn {
+				waitStatus(t, tab, "Signed in as demo@example.com")
+			} else {
+				waitStatus(t, tab, "Signed out")
+				assertButtons(t, tab, true)
+			}
+			assertCleanURL(t, e, tab)
+			if n := e.interactiveLogins(); n != 1 {
+				t.Fatalf("after the reload the page went to the login page by itself (%d trips in all)\n%s", n, pageText(tab))
+			}
+		})
+	}
+}
+
+func statusText(t *testing.T, tab *chrome.Tab) string {
+	t.Helper()
+	var s string
+	tab.MustEval(`document.getElementById("status").textContent`, &s)
+	return s
+}
+
+// waitStatus waits until #status starts with want.
+func waitStatus(t *testing.T, tab *chrome.Tab, want string) {
+	t.Helper()
+	cond := fmt.Sprintf(`document.getElementById("status") && document.getElementById("status").textContent.startsWith(%q)`, want)
+	if err := tab.WaitFor(cond, 20*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, pageText(tab))
+	}
+}
+
+func assertButtons(t *testing.T, tab *chrome.Tab, signedOut bool) {
+	t.Helper()
+	var hidden map[string]bool
+	tab.MustEval(`({login: document.getElementById("login").hidden, logout: document.getElementById("logout").hidden})`, &hidden)
+	if hidden["login"] == signedOut || hidden["logout"] != signedOut {
+		t.Errorf("signed out %v: Log in hidden %v, Log out hidden %v", signedOut, hidden["login"], hidden["logout"])
+	}
+}
+
+func assertCleanURL(t *testing.T, e *env, tab *chrome.Tab) {
+	t.Helper()
+	var href string
+	tab.MustEval(`location.href`, &href)
+	if href != e.appURL+"/" {
+		t.Errorf("the address bar reads %s, want %s/ (no code, no state)", href, e.appURL)
+	}
+}
+
+// logIn answers the tenant's login form and waits to be back on the app.
+func logIn(t *testing.T, appURL string, tab *chrome.Tab) {
+	t.Helper()
+	if err := tab.WaitFor(`location.pathname === "/u/login" && document.querySelector("input[name=password]")`, 10*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, pageText(tab))
+	}
+	tab.MustEval(fmt.Sprintf(`(() => {
+		const f = document.querySelector("form");
+		f.querySelector("input[name=username]").value = %q;
+		f.querySelector("input[name=password]").value = %q;
+		(f.querySelector("button[type=submit]") || f.querySelector("button")).click();
+		return true;
+	})()`, "demo@example.com", devtenant.DefaultPassword), nil)
+	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q`, appURL), 10*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, pageText(tab))
+	}
+}
