@@ -41,6 +41,9 @@ var (
 	// ErrServer is a token or discovery endpoint that answered with an
 	// unusable response.
 	ErrServer = &Error{Code: "server_error"}
+	// ErrUnexpected is a bug in silentauth caught before it could stop the
+	// runtime: a recovered panic. The JS loader uses the same code.
+	ErrUnexpected = &Error{Code: "unexpected_error"}
 )
 
 // TimeoutDescription is auth0.js's wording, kept so that code matching on

@@ -47,7 +47,7 @@ func (c *Client) LoginWithRedirect(ctx context.Context, p AuthorizeParams) error
 	if err := c.browser.SessionStorage().Set(c.storageKey(t.State), string(raw)); err != nil {
 		return configError("sessionStorage", "cannot store the login transaction: "+err.Error())
 	}
-	c.debug("interactive login: " + u)
+	c.debug("interactive login: " + redactURL(u))
 	return c.browser.Navigate(u)
 }
 
