@@ -280,12 +280,12 @@ func (t *Tenant) routes() {
 	m.HandleFunc("/userinfo", t.handleUserinfo)
 	m.HandleFunc("/v2/logout", t.handleLogout)
 	m.HandleFunc("/api/private", t.handlePrivateAPI)
-	m.HandleFunc("/dev/faults", t.handleDevFaults)
-	m.HandleFunc("/dev/stats", t.handleDevStats)
-	m.HandleFunc("POST /dev/rotate-keys", t.handleDevRotate)
-	m.HandleFunc("POST /dev/reset", t.handleDevAction(t.Reset))
-	m.HandleFunc("POST /dev/end-sessions", t.handleDevAction(t.EndAllSessions))
-	m.HandleFunc("POST /dev/expire-sessions", t.handleDevAction(t.ExpireSessions))
+	m.Handle("/dev/faults", t.devOnly(t.handleDevFaults))
+	m.Handle("/dev/stats", t.devOnly(t.handleDevStats))
+	m.Handle("POST /dev/rotate-keys", t.devOnly(t.handleDevRotate))
+	m.Handle("POST /dev/reset", t.devOnly(t.handleDevAction(t.Reset)))
+	m.Handle("POST /dev/end-sessions", t.devOnly(t.handleDevAction(t.EndAllSessions)))
+	m.Handle("POST /dev/expire-sessions", t.devOnly(t.handleDevAction(t.ExpireSessions)))
 	m.HandleFunc("/{$}", t.handleHome)
 	t.mux = m
 }
