@@ -108,6 +108,10 @@ type User struct {
 	// PendingRedirect stands for a redirect rule: every authentication must
 	// pass through an interactive page, so prompt=none answers interaction_required.
 	PendingRedirect bool
+	// ExtraClaims are added to this user's ID tokens (never replacing the
+	// standard ones), as an Auth0 action would: tests use them to send
+	// hostile claim names such as "__proto__".
+	ExtraClaims map[string]any
 }
 
 // DefaultUsers are the accounts used when Config.Users is empty.
