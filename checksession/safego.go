@@ -15,6 +15,11 @@ func goSafe(name string, fn func(), onPanic func(error)) {
 	go runSafe(name, fn, onPanic)
 }
 
+// GoSafe is goSafe for package jsbridge, whose goroutines (the tab
+// channel's delivery, the Web Lock's leader callback) stop the runtime just
+// the same when they panic.
+func GoSafe(name string, fn func(), onPanic func(error)) { goSafe(name, fn, onPanic) }
+
 // runSafe is goSafe's body, callable without a goroutine (and by tests).
 func runSafe(name string, fn func(), onPanic func(error)) {
 	defer func() {
