@@ -89,7 +89,12 @@ func (c *Client) HandleRedirectCallback(ctx context.Context, rawURL string) (*Au
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, newError(ErrInvalidState.Code, "the callback URL cannot be parsed: "+err.Error())
+		// url.Error quotes the whole URL, code or tokens included: keep only why.
+		why := err
+		if ue, ok := err.(*url.Error); ok {
+			why = ue.Err
+		}
+		return nil, newError(ErrInvalidState.Code, "the callback URL cannot be parsed: "+why.Error())
 	}
 	params := u.Query()
 	fromFragment := false
