@@ -86,6 +86,9 @@ type HTTPRequest struct {
 // HTTPResponse is the answer to a Browser.Fetch.
 type HTTPResponse struct {
 	Status int
+	// Header holds the response headers the core reads, names in lower case
+	// ("cache-control"); a cross-origin answer shows only CORS-safelisted ones.
+	Header map[string]string
 	Body   []byte
 }
 

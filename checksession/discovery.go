@@ -94,9 +94,8 @@ func (d *discoverer) metadata(ctx context.Context) (*Metadata, error) {
 		f = newFlight[*Metadata]()
 		d.inflight = f
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
-		go func() {
-			defer cancel()
-			m, err := d.fetch(fctx)
+		settle := func(m *Metadata, err error) {
+			cancel()
 			d.mu.Lock()
 			d.inflight = nil
 			if err == nil {
@@ -104,7 +103,8 @@ func (d *discoverer) metadata(ctx context.Context) (*Metadata, error) {
 			}
 			d.mu.Unlock()
 			f.finish(m, err)
-		}()
+		}
+		goSafe("discovery fetch", func() { settle(d.fetch(fctx)) }, func(err error) { settle(nil, err) })
 	}
 	d.mu.Unlock()
 	return f.wait(ctx)
@@ -141,5 +141,34 @@ func (d *discoverer) fetch(ctx context.Context) (*Metadata, error) {
 	if out.AuthorizationEndpoint == "" || out.JWKSURI == "" {
 		return nil, configError("domain", "discovery at "+url+" lacks authorization_endpoint or jwks_uri")
 	}
+	if err := d.s.checkDiscovered(&m); err != nil {
+		return nil, configError("domain", "discovery at "+url+": "+err.Description)
+	}
 	return out, nil
+}
+
+// checkDiscovered applies the endpoint rule (https, or http on loopback, and
+// a clean parse round trip) to every endpoint the document supplies and the
+// options do not override: a discovery document is as untrusted as any
+// other input, and its authorization_endpoint becomes an iframe's src.
+func (s *settings) checkDiscovered(m *Metadata) *Error {
+	for _, f := range []struct{ field, value, override string }{
+		{"issuer", m.Issuer, s.Issuer},
+		{"authorization_endpoint", m.AuthorizationEndpoint, s.AuthorizationEndpoint},
+		{"token_endpoint", m.TokenEndpoint, s.TokenEndpoint},
+		{"jwks_uri", m.JWKSURI, s.JWKSURI},
+		{"end_session_endpoint", m.EndSessionEndpoint, s.EndSessionEndpoint},
+	} {
+		if f.value == "" || f.override != "" {
+			continue
+		}
+		check := checkEndpoint
+		if f.field == "issuer" {
+			check = checkIssuer
+		}
+		if err := check(f.field, f.value); err != nil {
+			return err
+		}
+	}
+	return nil
 }

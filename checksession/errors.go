@@ -38,12 +38,12 @@ var (
 	// ErrNetwork is a request to the server that never got an HTTP answer
 	// (offline, DNS, CORS refusal). Renewal retries it like a timeout.
 	ErrNetwork = &Error{Code: "network_error"}
-	// ErrUnexpected is a failure inside silentauth itself, such as a
-	// recovered panic: a bug to report, never a crashed runtime.
-	ErrUnexpected = &Error{Code: "unexpected_error"}
 	// ErrServer is a token or discovery endpoint that answered with an
 	// unusable response.
 	ErrServer = &Error{Code: "server_error"}
+	// ErrUnexpected is a bug in silentauth caught before it could stop the
+	// runtime: a recovered panic. The JS loader uses the same code.
+	ErrUnexpected = &Error{Code: "unexpected_error"}
 )
 
 // TimeoutDescription is auth0.js's wording, kept so that code matching on

@@ -129,8 +129,11 @@ func (c *Client) idle(clock *testClock) bool {
 	}
 	r := c.renewer
 	r.mu.Lock()
-	looping, timer, inRun := r.stopLoop != nil, r.timer, r.running
+	looping, timer, inRun, poked := r.stopLoop != nil, r.timer, r.running, r.pokePending
 	r.mu.Unlock()
+	if looping && poked {
+		return false
+	}
 	if inRun {
 		return renewing // and parked on the lock wait, checked above
 	}

@@ -43,7 +43,7 @@ func (c *Client) runFrame(ctx context.Context, authorizeURL string, t *transacti
 		return nil, newError(ErrTimeout.Code, TimeoutDescription+". The iframe could not be created: "+err.Error())
 	}
 	defer frame.Close()
-	c.debug("silent request opened: " + authorizeURL)
+	c.debug("silent request opened: " + redactURL(authorizeURL))
 
 	deadline := c.clock.NewTimer(timeout)
 	defer deadline.Stop()

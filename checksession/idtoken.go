@@ -3,21 +3,22 @@ package checksession
 import (
 	"context"
 	"strconv"
+	"time"
 )
 
 // verifierFor builds the ID-token verifier once the issuer is known.
 func (c *Client) verifierFor(m *Metadata) *Verifier {
 	c.verifierOnce.Do(func() {
 		jwksURI := m.JWKSURI
-		keys := NewKeySet(func(ctx context.Context) ([]byte, error) {
+		keys := NewKeySetWithMaxAge(func(ctx context.Context) ([]byte, time.Duration, error) {
 			resp, err := c.browser.Fetch(ctx, HTTPRequest{Method: "GET", URL: jwksURI})
 			if err != nil {
-				return nil, newError(ErrNetwork.Code, "signature: the key set at "+jwksURI+" got no answer ("+err.Error()+")")
+				return nil, 0, newError(ErrNetwork.Code, "signature: the key set at "+jwksURI+" got no answer ("+err.Error()+")")
 			}
 			if resp.Status != 200 {
-				return nil, newError(ErrServer.Code, "signature: the key set at "+jwksURI+" answered HTTP "+strconv.Itoa(resp.Status))
+				return nil, 0, newError(ErrServer.Code, "signature: the key set at "+jwksURI+" answered HTTP "+strconv.Itoa(resp.Status))
 			}
-			return resp.Body, nil
+			return resp.Body, MaxAgeFromCacheControl(resp.Header["cache-control"]), nil
 		})
 		keys.now = c.clock.Now // the refetch cooldown runs on the client's clock
 		c.verifier = NewVerifier(VerifierConfig{

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -25,20 +26,38 @@ const refetchCooldown = 30 * time.Second
 // started it (others may be waiting on it), but not forever.
 const fetchTimeout = 30 * time.Second
 
+// How long a fetched key set is trusted. Servers say it with Cache-Control
+// max-age; without one the default applies. The cap bounds how long a key the
+// issuer withdrew (rotated out after a leak) keeps verifying tokens here; the
+// floor keeps a "no-cache" server from being asked once per token.
+const (
+	DefaultKeyMaxAge = time.Hour
+	MaxKeyMaxAge     = 24 * time.Hour
+	MinKeyMaxAge     = refetchCooldown
+	// failedFetchTTL is how long a failed JWKS fetch is remembered: tokens
+	// verified meanwhile get the same error without asking the server again,
+	// so a JWKS answering 503 is not hammered once per token.
+	failedFetchTTL = 15 * time.Second
+)
+
 // KeySet caches an issuer's signing keys by kid.
 //
-// Keys stay cached until a token names a kid the set does not have; then the
-// set is fetched again, at most once per refetchCooldown. Concurrent callers
-// share one in-flight fetch. A failed fetch is not cached: the next call
-// tries again.
+// Keys are cached for the max age the server gave (DefaultKeyMaxAge when it
+// gave none, within MinKeyMaxAge..MaxKeyMaxAge); after that the set is
+// fetched again before any key is used. A token naming a kid the set does not
+// have causes a refetch, at most once per refetchCooldown. Concurrent callers
+// share one in-flight fetch. A failed fetch is remembered for failedFetchTTL.
 type KeySet struct {
-	fetch func(ctx context.Context) ([]byte, error)
+	fetch func(ctx context.Context) ([]byte, time.Duration, error)
 	// now is replaced by tests to step over the cooldown without sleeping.
 	now func() time.Time
 
 	mu        sync.Mutex
 	keys      []jsonWebKey
 	fetchedAt time.Time // zero until the first successful fetch
+	expiresAt time.Time // keys are not used from this moment on
+	failErr   error     // the last fetch's error, until failUntil
+	failUntil time.Time
 	inflight  *flight[struct{}]
 }
 
@@ -51,21 +70,71 @@ type jsonWebKey struct {
 	key crypto.PublicKey
 }
 
-// NewKeySet returns a KeySet that gets the issuer's JWKS document from fetch.
-// fetch's errors are returned from Key unchanged, so it should return an
-// *Error (network_error for no answer, server_error for a bad status).
+// NewKeySet returns a KeySet that gets the issuer's JWKS document from fetch,
+// caching it for DefaultKeyMaxAge. fetch's errors are returned from Key
+// unchanged, so it should return an *Error (network_error for no answer,
+// server_error for a bad status).
 func NewKeySet(fetch func(ctx context.Context) ([]byte, error)) *KeySet {
+	return NewKeySetWithMaxAge(func(ctx context.Context) ([]byte, time.Duration, error) {
+		b, err := fetch(ctx)
+		return b, -1, err
+	})
+}
+
+// NewKeySetWithMaxAge is NewKeySet for a fetch that also reports how long the
+// server allows the document to be cached (see MaxAgeFromCacheControl); a
+// negative max age means the server did not say.
+func NewKeySetWithMaxAge(fetch func(ctx context.Context) ([]byte, time.Duration, error)) *KeySet {
 	return &KeySet{fetch: fetch, now: time.Now}
+}
+
+// MaxAgeFromCacheControl reads a Cache-Control header value: max-age=N gives
+// N seconds, no-store and no-cache give 0, anything else (or nothing) -1.
+func MaxAgeFromCacheControl(v string) time.Duration {
+	age := time.Duration(-1)
+	for _, part := range strings.Split(v, ",") {
+		name, value, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "no-store", "no-cache":
+			return 0
+		case "max-age":
+			n, err := strconv.ParseInt(strings.Trim(strings.TrimSpace(value), `"`), 10, 64)
+			if err != nil || n < 0 {
+				continue
+			}
+			if n > int64(MaxKeyMaxAge/time.Second) {
+				n = int64(MaxKeyMaxAge / time.Second)
+			}
+			age = time.Duration(n) * time.Second
+		}
+	}
+	return age
+}
+
+// cacheFor turns a server's max age into how long keys are kept.
+func cacheFor(maxAge time.Duration) time.Duration {
+	switch {
+	case maxAge < 0:
+		return DefaultKeyMaxAge
+	case maxAge < MinKeyMaxAge:
+		return MinKeyMaxAge
+	case maxAge > MaxKeyMaxAge:
+		return MaxKeyMaxAge
+	}
+	return maxAge
 }
 
 // Key returns the public key for kid usable with alg. An unknown kid causes
 // one refetch of the JWKS (unless the cached copy is younger than
 // refetchCooldown), then an invalid_token error naming "signature". An empty
-// kid matches when exactly one key in the set is usable with alg.
+// kid matches when exactly one key in the set is usable with alg. Keys past
+// their max age are fetched again first; a fetch that failed within
+// failedFetchTTL is not repeated, its error is returned.
 func (k *KeySet) Key(ctx context.Context, kid, alg string) (crypto.PublicKey, error) {
 	k.mu.Lock()
-	loaded := !k.fetchedAt.IsZero()
-	if loaded {
+	now := k.now()
+	fresh := !k.fetchedAt.IsZero() && now.Before(k.expiresAt)
+	if fresh {
 		if key, ok := pickKey(k.keys, kid, alg); ok {
 			k.mu.Unlock()
 			return key, nil
@@ -74,22 +143,22 @@ func (k *KeySet) Key(ctx context.Context, kid, alg string) (crypto.PublicKey, er
 	f := k.inflight
 	if f == nil {
 		// A known kid of the wrong type is alg confusion, not rotation.
-		if loaded && (hasKid(k.keys, kid) || k.now().Sub(k.fetchedAt) < refetchCooldown) {
+		if fresh && (hasKid(k.keys, kid) || now.Sub(k.fetchedAt) < refetchCooldown) {
 			err := missingKeyError(k.keys, kid, alg)
 			k.mu.Unlock()
 			return nil, err
+		}
+		if k.failErr != nil && now.Before(k.failUntil) {
+			err := k.failErr
+			k.mu.Unlock()
+			return nil, copyError(err)
 		}
 		f = k.startFetch(ctx)
 	}
 	k.mu.Unlock()
 
 	if _, err := f.wait(ctx); err != nil {
-		// Each waiter gets its own copy: callers set State on the *Error.
-		if e, ok := err.(*Error); ok {
-			c := *e
-			return nil, &c
-		}
-		return nil, err
+		return nil, copyError(err)
 	}
 
 	k.mu.Lock()
@@ -100,32 +169,46 @@ func (k *KeySet) Key(ctx context.Context, kid, alg string) (crypto.PublicKey, er
 	return nil, missingKeyError(k.keys, kid, alg)
 }
 
+// copyError gives each caller its own *Error: callers set State on it.
+func copyError(err error) error {
+	if e, ok := err.(*Error); ok {
+		c := *e
+		return &c
+	}
+	return err
+}
+
 // startFetch begins a fetch that callers wait on; k.mu must be held.
 func (k *KeySet) startFetch(ctx context.Context) *flight[struct{}] {
 	f := newFlight[struct{}]()
 	k.inflight = f
 	// Detached from ctx so that one caller giving up does not fail the others.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
-	go func() {
-		defer cancel()
-		keys, err := k.load(fctx)
+	settle := func(keys []jsonWebKey, maxAge time.Duration, err error) {
+		cancel()
 		k.mu.Lock()
+		now := k.now()
 		if err == nil {
-			k.keys, k.fetchedAt = keys, k.now()
+			k.keys, k.fetchedAt, k.expiresAt = keys, now, now.Add(cacheFor(maxAge))
+			k.failErr = nil
+		} else {
+			k.failErr, k.failUntil = err, now.Add(failedFetchTTL)
 		}
 		k.inflight = nil
 		k.mu.Unlock()
 		f.finish(struct{}{}, err)
-	}()
+	}
+	goSafe("key set fetch", func() { settle(k.load(fctx)) }, func(err error) { settle(nil, 0, err) })
 	return f
 }
 
-func (k *KeySet) load(ctx context.Context) ([]jsonWebKey, error) {
-	body, err := k.fetch(ctx)
+func (k *KeySet) load(ctx context.Context) ([]jsonWebKey, time.Duration, error) {
+	body, maxAge, err := k.fetch(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return parseJWKS(body)
+	keys, err := parseJWKS(body)
+	return keys, maxAge, err
 }
 
 // pickKey finds the key for kid that can verify alg.

@@ -181,11 +181,11 @@ func TestKeySetRotationAndRefetchLimit(t *testing.T) {
 		{"known kid is served from cache", []step{
 			{current: true, wantFetches: 1},
 			{current: true, wantFetches: 1},
-			{advance: time.Hour, current: true, wantFetches: 1},
+			{advance: 30 * time.Minute, current: true, wantFetches: 1},
 		}},
 		{"new kid after rotation refetches once and passes", []step{
 			{current: true, wantFetches: 1},
-			{advance: time.Hour, rotate: true, current: true, wantFetches: 2},
+			{advance: 30 * time.Minute, rotate: true, current: true, wantFetches: 2},
 			{current: true, wantFetches: 2},
 		}},
 		{"unknown kid fails after exactly one fetch", []step{
@@ -205,7 +205,7 @@ func TestKeySetRotationAndRefetchLimit(t *testing.T) {
 		}},
 		{"known kid of the wrong type does not refetch", []step{
 			{current: true, wantFetches: 1},
-			{advance: time.Hour, kid: "ec-0", wantFetches: 1, wantCheck: "alg"},
+			{advance: 30 * time.Minute, kid: "ec-0", wantFetches: 1, wantCheck: "alg"},
 		}},
 	}
 	for _, tt := range tests {
@@ -220,7 +220,7 @@ func TestKeySetFloodOfUnknownKidsFetchesOnce(t *testing.T) {
 	if _, err := ks.Key(context.Background(), "rsa-0", "RS256"); err != nil {
 		t.Fatal(err)
 	}
-	clock.Advance(time.Hour)
+	clock.Advance(30 * time.Minute)
 	for i := range 1000 {
 		_, err := ks.Key(context.Background(), "forged-"+string(rune('a'+i%26)), "RS256")
 		wantTokenError(t, err, "signature")
@@ -286,7 +286,7 @@ func TestKeySetConcurrentCallersShareOneFetch(t *testing.T) {
 	}
 }
 
-func TestKeySetFetchFailureIsReturnedAndNotCached(t *testing.T) {
+func TestKeySetFetchFailureIsRememberedBriefly(t *testing.T) {
 	iss := newTestIssuer(t)
 	clock := newFakeClock(testNow)
 	var fail atomic.Bool
@@ -308,10 +308,12 @@ func TestKeySetFetchFailureIsReturnedAndNotCached(t *testing.T) {
 		wantFetches int32
 	}{
 		{"first fetch fails with network_error", true, 0, "rsa-0", ErrNetwork, 1},
-		{"next call fetches again and succeeds", false, 0, "rsa-0", nil, 2},
-		{"failed refetch for a new kid is network_error", true, time.Hour, "rsa-new", ErrNetwork, 3},
-		{"failed refetch keeps the cached keys", true, 0, "rsa-0", nil, 3},
-		{"failed refetch does not start the cooldown", false, 0, "rsa-new", ErrInvalidToken, 4},
+		{"a call right after gets the remembered error without fetching", false, 0, "rsa-0", ErrNetwork, 1},
+		{"still remembered just before the negative cache ends", false, failedFetchTTL - time.Second, "rsa-0", ErrNetwork, 1},
+		{"once it ends the next call fetches again and succeeds", false, time.Second, "rsa-0", nil, 2},
+		{"failed refetch for a new kid is network_error", true, 30 * time.Minute, "rsa-new", ErrNetwork, 3},
+		{"failed refetch keeps the cached keys while they are fresh", true, 0, "rsa-0", nil, 3},
+		{"failed refetch does not start the cooldown", false, failedFetchTTL, "rsa-new", ErrInvalidToken, 4},
 	}
 	for _, tt := range tests {
 		fail.Store(tt.fail)
@@ -322,6 +324,110 @@ func TestKeySetFetchFailureIsReturnedAndNotCached(t *testing.T) {
 		}
 		if got := fetches.Load(); got != tt.wantFetches {
 			t.Fatalf("%s: %d fetches, want %d", tt.name, got, tt.wantFetches)
+		}
+	}
+}
+
+func TestKeySetFiftyTokensDuringAnOutageFetchOnce(t *testing.T) {
+	clock := newFakeClock(testNow)
+	var fetches atomic.Int32
+	ks := newTestKeySet(func(ctx context.Context) ([]byte, error) {
+		fetches.Add(1)
+		return nil, newError(ErrServer.Code, "signature: the key set answered HTTP 503")
+	}, clock)
+	for range 50 {
+		_, err := ks.Key(context.Background(), "rsa-0", "RS256")
+		if !errors.Is(err, ErrServer) {
+			t.Fatalf("error = %v, want server_error", err)
+		}
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Fatalf("50 tokens while the JWKS answered 503 made %d fetches, want 1", n)
+	}
+}
+
+func TestKeySetKeysExpireAfterTheirMaxAge(t *testing.T) {
+	tests := []struct {
+		name         string
+		maxAge       time.Duration // what the server said; -1: nothing
+		stillCached  time.Duration // a call this long after the fetch uses the cache
+		refetchAfter time.Duration // a call this long after the fetch fetches again
+	}{
+		{"max-age is honoured", 10 * time.Minute, 10*time.Minute - time.Second, 10 * time.Minute},
+		{"no max-age means the default", -1, DefaultKeyMaxAge - time.Second, DefaultKeyMaxAge},
+		{"a huge max-age is capped", 365 * 24 * time.Hour, MaxKeyMaxAge - time.Second, MaxKeyMaxAge},
+		{"max-age=0 is raised to the floor", 0, MinKeyMaxAge - time.Second, MinKeyMaxAge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			iss := newTestIssuer(t)
+			clock := newFakeClock(testNow)
+			ks := NewKeySetWithMaxAge(func(ctx context.Context) ([]byte, time.Duration, error) {
+				b, err := iss.Fetch(ctx)
+				return b, tt.maxAge, err
+			})
+			ks.now = clock.Now
+			key := func() {
+				t.Helper()
+				if _, err := ks.Key(context.Background(), "rsa-0", "RS256"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			key()
+			clock.Advance(tt.stillCached)
+			key()
+			if n := iss.Fetches.Load(); n != 1 {
+				t.Fatalf("%s after the fetch: %d fetches, want 1 (cached)", tt.stillCached, n)
+			}
+			clock.Advance(tt.refetchAfter - tt.stillCached)
+			key()
+			if n := iss.Fetches.Load(); n != 2 {
+				t.Fatalf("%s after the fetch: %d fetches, want 2 (expired)", tt.refetchAfter, n)
+			}
+		})
+	}
+}
+
+func TestKeySetExpiredKeysAreNotUsedWhenTheRefetchFails(t *testing.T) {
+	iss := newTestIssuer(t)
+	clock := newFakeClock(testNow)
+	var fail atomic.Bool
+	ks := newTestKeySet(func(ctx context.Context) ([]byte, error) {
+		if fail.Load() {
+			return nil, newError(ErrNetwork.Code, "Failed to fetch")
+		}
+		return iss.JWKS(), nil
+	}, clock)
+	if _, err := ks.Key(context.Background(), "rsa-0", "RS256"); err != nil {
+		t.Fatal(err)
+	}
+	fail.Store(true)
+	clock.Advance(DefaultKeyMaxAge)
+	if _, err := ks.Key(context.Background(), "rsa-0", "RS256"); !errors.Is(err, ErrNetwork) {
+		t.Fatalf("an expired key set whose refetch failed gave %v, want network_error", err)
+	}
+}
+
+func TestMaxAgeFromCacheControl(t *testing.T) {
+	tests := []struct {
+		header string
+		want   time.Duration
+	}{
+		{"", -1},
+		{"public", -1},
+		{"public, max-age=600", 600 * time.Second},
+		{"max-age=15, stale-while-revalidate=15, stale-if-error=86400", 15 * time.Second},
+		{`MAX-AGE="60"`, 60 * time.Second},
+		{"no-store", 0},
+		{"max-age=60, no-cache", 0},
+		{"max-age=-5", -1},
+		{"max-age=abc", -1},
+		{"max-age=99999999999999999999", -1},
+		{"max-age=31536000", MaxKeyMaxAge},
+	}
+	for _, tt := range tests {
+		if got := MaxAgeFromCacheControl(tt.header); got != tt.want {
+			t.Errorf("MaxAgeFromCacheControl(%q) = %v, want %v", tt.header, got, tt.want)
 		}
 	}
 }

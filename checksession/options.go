@@ -53,6 +53,10 @@ type Options struct {
 	SessionCheckInterval time.Duration // 0: off
 	Debug                bool
 
+	// APIOrigins are the origins client.fetch may send the access token to;
+	// empty means the page's origin only.
+	APIOrigins []string
+
 	// Logger receives debug lines when Debug is set.
 	Logger func(string)
 	// OnEvent receives "renewed" (payload *AuthResult),
@@ -69,6 +73,7 @@ type settings struct {
 	autoRenew         bool
 	renewBeforeExpiry time.Duration
 	minValidity       time.Duration
+	apiOrigins        []string // serialised origins, as URL.origin gives them
 }
 
 var responseTypes = map[string]bool{"code": true, "id_token token": true, "id_token": true, "token": true}
@@ -143,15 +148,30 @@ func (o Options) validate(pageOrigin string) (*settings, error) {
 	if o.SessionCheckInterval < 0 {
 		return nil, configError("sessionCheckIntervalInSeconds", "must not be negative")
 	}
-	for name, v := range map[string]string{
-		"issuer": o.Issuer, "authorizationEndpoint": o.AuthorizationEndpoint,
-		"tokenEndpoint": o.TokenEndpoint, "jwksUri": o.JWKSURI, "endSessionEndpoint": o.EndSessionEndpoint,
+	for _, ep := range []struct{ name, value string }{
+		{"issuer", o.Issuer}, {"authorizationEndpoint", o.AuthorizationEndpoint},
+		{"tokenEndpoint", o.TokenEndpoint}, {"jwksUri", o.JWKSURI}, {"endSessionEndpoint", o.EndSessionEndpoint},
 	} {
-		if v == "" {
+		if ep.value == "" {
 			continue
 		}
-		if u, err := url.Parse(v); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, configError(name, "must be an absolute http(s) URL, got "+quote(v))
+		check := checkEndpoint
+		if ep.name == "issuer" {
+			check = checkIssuer
+		}
+		if err := check(ep.name, ep.value); err != nil {
+			return nil, err
+		}
+	}
+	s.apiOrigins = []string{pageOrigin}
+	if o.APIOrigins != nil {
+		s.apiOrigins = make([]string, 0, len(o.APIOrigins))
+		for _, raw := range o.APIOrigins {
+			norm, problem := parseOrigin(raw)
+			if problem != "" {
+				return nil, configError("apiOrigins", "entry "+quote(raw)+" "+problem)
+			}
+			s.apiOrigins = append(s.apiOrigins, norm)
 		}
 	}
 	return s, nil
@@ -168,11 +188,11 @@ func parseDomain(domain string) (*url.URL, error) {
 	if err != nil {
 		return nil, err
 	}
-	if u.Scheme != "https" && u.Scheme != "http" {
-		return nil, errorString("scheme must be https or http, got " + quote(u.Scheme))
-	}
 	if u.Host == "" {
 		return nil, errorString("has no host: " + quote(domain))
+	}
+	if _, problem := parseEndpoint(d); problem != "" {
+		return nil, errorString(problem)
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return nil, errorString("must be a base URL without query, fragment or credentials: " + quote(domain))
@@ -249,6 +269,7 @@ func ParseOptions(raw map[string]any) (Options, error) {
 	o.EndSessionEndpoint = r.str("endSessionEndpoint")
 	o.SessionCheckInterval = r.seconds("sessionCheckIntervalInSeconds")
 	o.Debug = r.boolean("debug")
+	o.APIOrigins = r.strList("apiOrigins")
 	r.str("wasmUrl") // the loader's option; known here so it is not "unknown"
 	if r.err != nil {
 		return Options{}, r.err
@@ -300,6 +321,29 @@ func (r *reader) str(key string) string {
 		r.fail(key, "must be a string")
 	}
 	return s
+}
+
+// strList reads an array of strings; nil when absent.
+func (r *reader) strList(key string) []string {
+	v, ok := r.get(key)
+	if !ok {
+		return nil
+	}
+	items, isList := v.([]any)
+	if !isList {
+		r.fail(key, "must be an array of strings")
+		return nil
+	}
+	out := make([]string, 0, len(items))
+	for _, item := range items {
+		s, isStr := item.(string)
+		if !isStr {
+			r.fail(key, "must be an array of strings")
+			return nil
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 func (r *reader) boolean(key string) bool {

@@ -49,7 +49,7 @@ func TestValidateOptions(t *testing.T) {
 	}{
 		{"domain is required", Options{ClientID: "spa"}, "invalid_configuration", "domain: is required"},
 		{"clientId is required", Options{Domain: "d"}, "invalid_configuration", "clientId: is required"},
-		{"domain with a bad scheme", Options{Domain: "ftp://d", ClientID: "spa"}, "invalid_configuration", "domain: scheme"},
+		{"domain with a bad scheme", Options{Domain: "ftp://d", ClientID: "spa"}, "invalid_configuration", `domain: must be an https:// URL, got scheme "ftp"`},
 		{"domain with a query", Options{Domain: "https://d/?x=1", ClientID: "spa"}, "invalid_configuration", "domain: must be a base URL"},
 		{"unknown response type", Options{Domain: "d", ClientID: "spa", ResponseType: "code token"}, "invalid_configuration", "responseType"},
 		{"redirectUri on another origin", Options{Domain: "d", ClientID: "spa", RedirectURI: "https://other.example/cb"}, "origin_mismatch", "not on the page's origin"},

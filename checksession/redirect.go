@@ -47,7 +47,7 @@ func (c *Client) LoginWithRedirect(ctx context.Context, p AuthorizeParams) error
 	if err := c.browser.SessionStorage().Set(c.storageKey(t.State), string(raw)); err != nil {
 		return configError("sessionStorage", "cannot store the login transaction: "+err.Error())
 	}
-	c.debug("interactive login: " + u)
+	c.debug("interactive login: " + redactURL(u))
 	return c.browser.Navigate(u)
 }
 
@@ -89,7 +89,12 @@ func (c *Client) HandleRedirectCallback(ctx context.Context, rawURL string) (*Au
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, newError(ErrInvalidState.Code, "the callback URL cannot be parsed: "+err.Error())
+		// url.Error quotes the whole URL, code or tokens included: keep only why.
+		why := err
+		if ue, ok := err.(*url.Error); ok {
+			why = ue.Err
+		}
+		return nil, newError(ErrInvalidState.Code, "the callback URL cannot be parsed: "+why.Error())
 	}
 	params := u.Query()
 	fromFragment := false

@@ -139,6 +139,7 @@ type renewer struct {
 	poked       chan struct{}
 	timer       Timer // the loop's current timer, for tests that wait for it
 	running     bool  // the loop is running a renewal or poll
+	pokePending bool  // a poke the loop has not taken yet (so its timer is stale)
 }
 
 func (r *renewer) setRunning(on bool) {
@@ -310,8 +311,13 @@ func (r *renewer) stop() {
 	}
 }
 
-// poke makes the loop look at the clock now.
+// poke makes the loop look at the clock now. The flag, set before the
+// signal and cleared with the loop's timer, lets tests tell a loop that is
+// parked from one about to wake.
 func (r *renewer) poke() {
+	r.mu.Lock()
+	r.pokePending = true
+	r.mu.Unlock()
 	select {
 	case r.poked <- struct{}{}:
 	default:
@@ -356,6 +362,9 @@ func (r *renewer) loop(ctx context.Context) {
 		case <-r.poked:
 			t.Stop()
 		}
+		r.mu.Lock()
+		r.timer, r.pokePending = nil, false
+		r.mu.Unlock()
 		if job := r.due(signals); job != "" {
 			r.setRunning(true)
 			kind := forTimer

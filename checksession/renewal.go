@@ -251,7 +251,7 @@ func (c *Client) renewalInFlight(r request) bool {
 // happened: one bad input must fail its request, not the Go runtime that
 // every client on the page shares.
 func (c *Client) panicked(where string, p any) error {
-	e := &Error{Code: ErrUnexpected.Code, Description: fmt.Sprintf("%s failed unexpectedly: %v", where, p)}
+	e := panicError(where, p)
 	c.warn(e.Description)
 	return e
 }
@@ -275,8 +275,4 @@ func (c *Client) cookieHint() string {
 			"or renew with refresh tokens.)"
 	}
 	return thirdPartyCookieHint
-}
-
-func isLoopback(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }

@@ -60,6 +60,10 @@ func (b *Browser) Fetch(ctx context.Context, req checksession.HTTPRequest) (*che
 	if err != nil {
 		return nil, err
 	}
+	header, err := responseHeader(resp)
+	if err != nil {
+		return nil, err
+	}
 	body, err := readBody(ctx, resp)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -67,7 +71,34 @@ func (b *Browser) Fetch(ctx context.Context, req checksession.HTTPRequest) (*che
 		}
 		return nil, fmt.Errorf("jsbridge: fetch %s: reading body: %w", req.URL, err)
 	}
-	return &checksession.HTTPResponse{Status: code, Body: body}, nil
+	return &checksession.HTTPResponse{Status: code, Header: header, Body: body}, nil
+}
+
+// responseHeaders are the headers the core reads. Cross-origin answers show
+// only CORS-safelisted ones; cache-control is one of them.
+var responseHeaders = []string{"cache-control", "content-type", "expires"}
+
+// responseHeader reads responseHeaders from a Response, names in lower case.
+func responseHeader(resp safejs.Value) (map[string]string, error) {
+	h, err := resp.Get("headers")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, name := range responseHeaders {
+		v, err := h.Call("get", name)
+		if err != nil {
+			return nil, err
+		}
+		if v.Type() == safejs.TypeString {
+			s, err := v.String()
+			if err != nil {
+				return nil, err
+			}
+			out[name] = s
+		}
+	}
+	return out, nil
 }
 
 func fetchInit(req checksession.HTTPRequest, signal safejs.Value) (safejs.Value, error) {

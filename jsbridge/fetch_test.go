@@ -91,3 +91,23 @@ func TestFetchCancelledByContextAbortsTheRequest(t *testing.T) {
 	}
 	eventually(t, "signal aborted", func() bool { return jsString(t, `String(__aborted)`) == "true" })
 }
+
+func TestFetchReportsCacheControl(t *testing.T) {
+	baseline(t)
+	// A Response the test makes, since the test server's headers are not ours to choose.
+	js(t, `(() => {
+		const real = window.fetch;
+		window.__restoreFetch = () => { window.fetch = real; };
+		window.fetch = async () => new Response('{"keys":[]}', {status: 200,
+			headers: {"Cache-Control": "public, max-age=600", "Content-Type": "application/json"}});
+	})()`)
+	defer js(t, `__restoreFetch()`)
+	b := newBrowser(t)
+	resp, err := b.Fetch(context.Background(), checksession.HTTPRequest{Method: "GET", URL: b.Location()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Header["cache-control"]; got != "public, max-age=600" {
+		t.Errorf(`Header["cache-control"] = %q, want "public, max-age=600" (all: %v)`, got, resp.Header)
+	}
+}

@@ -54,6 +54,10 @@ func (f *frame) open(document safejs.Value, url string) error {
 		{"tabindex", "-1"},
 		{"width", "0"},
 		{"height", "0"},
+		// The authorization server learns the app's origin from redirect_uri
+		// and the message's targetOrigin; the page's full URL (path, query,
+		// fragment: possibly a callback's code or tokens) is none of its business.
+		{"referrerpolicy", "no-referrer"},
 	}
 	for _, a := range attrs {
 		if _, err := f.iframe.Call("setAttribute", a[0], a[1]); err != nil {

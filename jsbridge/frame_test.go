@@ -77,6 +77,8 @@ func TestOpenFrameAddsExactlyOneHiddenTitledIframe(t *testing.T) {
 		`document.querySelector("iframe").title`:                           jsbridge.FrameTitle,
 		`String(document.querySelector("iframe").hasAttribute("sandbox"))`: "false",
 		`document.querySelector("iframe").getAttribute("src")`:             "about:blank#x",
+		// The server gets no Referer: the page's URL may hold a callback's code.
+		`document.querySelector("iframe").referrerPolicy`: "no-referrer",
 	}
 	for expr, want := range checks {
 		if got := jsString(t, expr); got != want {

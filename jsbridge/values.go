@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 
 	"github.com/hack-pad/safejs"
@@ -34,6 +35,14 @@ func ToJS(v any) (safejs.Value, error) {
 		if v == nil {
 			return safejs.Null(), nil
 		}
+		// Plain data goes through JSON.parse, which makes every key an own
+		// data property: a claim named "__proto__" stays a claim instead of
+		// becoming the object's prototype, as obj[k] = v would make it.
+		if jsonData(v, 0) {
+			if b, err := json.Marshal(v); err == nil {
+				return parseJSON(string(b))
+			}
+		}
 		obj, err := newObject()
 		if err != nil {
 			return safejs.Value{}, err
@@ -45,7 +54,7 @@ func ToJS(v any) (safejs.Value, error) {
 			if err != nil {
 				return safejs.Value{}, fmt.Errorf("%s: %w", k, err)
 			}
-			if err := obj.Set(k, jv); err != nil {
+			if err := defineOwn(obj, k, jv); err != nil {
 				return safejs.Value{}, err
 			}
 		}
@@ -152,6 +161,63 @@ func stringify(v safejs.Value) (s string, ok bool, err error) {
 	}
 	s, err = out.String()
 	return s, err == nil, err
+}
+
+// jsonData reports whether v holds only what JSON can carry unchanged
+// (no JS values, functions or errors), so that JSON.parse can build it.
+func jsonData(v any, depth int) bool {
+	if depth > 64 {
+		return false
+	}
+	switch v := v.(type) {
+	case nil, string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		return true
+	case float64:
+		return !math.IsNaN(v) && !math.IsInf(v, 0)
+	case float32:
+		return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0)
+	case map[string]any:
+		for _, item := range v {
+			if !jsonData(item, depth+1) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		for _, item := range v {
+			if !jsonData(item, depth+1) {
+				return false
+			}
+		}
+		return true
+	case map[string]string, []string:
+		return true
+	}
+	return false
+}
+
+// defineOwn is Object.defineProperty(obj, key, {value, writable, enumerable,
+// configurable}): an own data property whatever the key, where obj[key] = v
+// would call a setter ("__proto__", or one a page put on Object.prototype).
+func defineOwn(obj safejs.Value, key string, value safejs.Value) error {
+	desc, err := newObject()
+	if err != nil {
+		return err
+	}
+	for _, kv := range []struct {
+		k string
+		v any
+	}{{"value", value}, {"writable", true}, {"enumerable", true}, {"configurable", true}} {
+		if err := desc.Set(kv.k, kv.v); err != nil {
+			return err
+		}
+	}
+	ctor, err := safejs.Global().Get("Object")
+	if err != nil {
+		return err
+	}
+	_, err = ctor.Call("defineProperty", obj, key, desc)
+	return err
 }
 
 func parseJSON(s string) (safejs.Value, error) {

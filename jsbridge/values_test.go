@@ -3,9 +3,11 @@
 package jsbridge_test
 
 import (
+	"math"
 	"reflect"
 	"testing"
 
+	"github.com/hack-pad/safejs"
 	"github.com/silentauth/silentauth/jsbridge"
 )
 
@@ -85,6 +87,49 @@ func TestMapFromJS(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, c.want) {
 				t.Errorf("MapFromJS = %#v, want %#v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestToJSMakesEveryKeyAnOwnDataProperty(t *testing.T) {
+	fn, err := jsbridge.NewFunc(func(safejs.Value, []safejs.Value) any { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fn.Release()
+	cases := []struct {
+		name string
+		in   map[string]any
+	}{
+		{"plain claims", map[string]any{"sub": "u1", "__proto__": map[string]any{"role": "admin"}}},
+		{"claims next to a JS function", map[string]any{"cb": fn, "__proto__": map[string]any{"role": "admin"}}},
+		{"claims with a value JSON cannot carry", map[string]any{"n": math.NaN(), "__proto__": map[string]any{"role": "admin"}}},
+	}
+	// A page that put a setter on Object.prototype must not see our keys through it.
+	js(t, `Object.defineProperty(Object.prototype, "trap", {configurable: true, set(v) { globalThis.__trapped = v }}); true`)
+	defer js(t, `delete Object.prototype.trap; delete globalThis.__trapped; true`)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.in["trap"] = "x"
+			v, err := jsbridge.ToJS(map[string]any{"idTokenPayload": c.in})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := safejs.Global().Set("__payloadUnderTest", v); err != nil {
+				t.Fatal(err)
+			}
+			checks := map[string]string{
+				"prototype is Object.prototype":  `Object.getPrototypeOf(__payloadUnderTest.idTokenPayload) === Object.prototype`,
+				"__proto__ is an own key":        `Object.keys(__payloadUnderTest.idTokenPayload).includes("__proto__")`,
+				"no inherited role":              `__payloadUnderTest.idTokenPayload.role === undefined`,
+				"the claim keeps its value":      `Object.getOwnPropertyDescriptor(__payloadUnderTest.idTokenPayload, "__proto__").value.role === "admin"`,
+				"a prototype setter is not used": `Object.hasOwn(__payloadUnderTest.idTokenPayload, "trap") && globalThis.__trapped === undefined`,
+			}
+			for what, expr := range checks {
+				if ok, _ := js(t, expr).Bool(); !ok {
+					t.Errorf("%s: %s is false", what, expr)
+				}
 			}
 		})
 	}

@@ -143,6 +143,15 @@ func newGoClient(c *checksession.Client, b *jsbridge.Browser) (safejs.Value, err
 			}
 			return v
 		},
+		// checkApiUrl(url) → null, or the invalid_configuration error for a
+		// URL outside apiOrigins: client.fetch asks before anything is sent.
+		"checkApiUrl": func(args []safejs.Value) any {
+			u, _ := arg(args, 0).String()
+			if err := c.CheckAPIURL(u); err != nil {
+				return jsbridge.ErrorValue(err)
+			}
+			return nil
+		},
 		"startAutoRenew": func([]safejs.Value) any { c.StartAutoRenew(); return nil },
 		"stopAutoRenew":  func([]safejs.Value) any { c.StopAutoRenew(); return nil },
 		"destroy":        func([]safejs.Value) any { g.destroy(); return nil },

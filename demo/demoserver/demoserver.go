@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -137,6 +138,11 @@ func CSP(authServerOrigin string) string {
 
 // ServeHTTP answers the page, /config.js and /silentauth/*.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !LocalHost(r.Host) {
+		// A DNS-rebinding page reaches 127.0.0.1 under its own name: refuse it.
+		http.Error(w, "the demo answers only Host localhost or 127.0.0.1", http.StatusMisdirectedRequest)
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Security-Policy", s.csp)
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -168,16 +174,57 @@ func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
 }
 
+// LocalHost reports whether a request's Host header (with or without a
+// port) names the loopback machine as localhost, 127.0.0.1 or [::1]. The
+// demo servers listen on 127.0.0.1 only, but a page on any site can resolve
+// its own name to 127.0.0.1 (DNS rebinding); its requests carry that name.
+func LocalHost(hostport string) bool {
+	host := hostport
+	if h, port, err := net.SplitHostPort(hostport); err == nil {
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return false
+		}
+		host = h
+	} else if strings.Contains(hostport, ":") && !strings.HasPrefix(hostport, "[") {
+		return false
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	switch strings.ToLower(host) {
+	case "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	return false
+}
+
+// sdkFileName accepts a bare file name in DistDir: no directory, no "..",
+// nothing hidden, one of the SDK's extensions. The {file} wildcard is
+// unescaped, so "a%2F..%2Fx.js" arrives here as "a/../x.js" and must be refused.
+func sdkFileName(name string) (string, bool) {
+	ct, ok := sdkTypes[path.Ext(name)]
+	if !ok || !fs.ValidPath(name) || strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") {
+		return "", false
+	}
+	return ct, true
+}
+
 // handleSDK serves the built SDK, gzip-compressed when the browser accepts it.
 func (s *Server) handleSDK(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("file")
-	ct, ok := sdkTypes[path.Ext(name)]
-	if !ok || strings.HasPrefix(name, ".") {
+	ct, ok := sdkFileName(name)
+	if !ok {
 		http.NotFound(w, r)
 		return
 	}
 	p := filepath.Join(s.cfg.DistDir, name)
-	f, err := os.Open(p)
+	// os.Root keeps the open inside DistDir whatever the name (symlinks too).
+	root, err := os.OpenRoot(s.cfg.DistDir)
+	if err != nil {
+		s.log.Warn("SDK directory missing; run `make build`", "dir", s.cfg.DistDir)
+		http.Error(w, fmt.Sprintf("%s is not built yet: run `make build`", name), http.StatusNotFound)
+		return
+	}
+	defer root.Close()
+	f, err := root.Open(name)
 	if err != nil {
 		s.log.Warn("SDK file missing; run `make build`", "file", p)
 		http.Error(w, fmt.Sprintf("%s is not built yet: run `make build`", name), http.StatusNotFound)

@@ -61,6 +61,7 @@ func TestServesPageSDKAndConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			req := httptest.NewRequest(http.MethodGet, tt.path, nil)
+			req.Host = "localhost:8080"
 			if tt.gzip {
 				req.Header.Set("Accept-Encoding", "br, gzip")
 			}
@@ -157,6 +158,93 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	for _, tt := range tests {
 		if _, err := New(tt.cfg); err == nil {
 			t.Errorf("%s: New accepted %+v", tt.name, tt.cfg)
+		}
+	}
+}
+
+func TestSDKFilesOutsideDistAreNotServed(t *testing.T) {
+	t.Parallel()
+	parent := t.TempDir()
+	dist := filepath.Join(parent, "dist")
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(dist, "a"), 0o755))
+	must(os.WriteFile(filepath.Join(dist, "silentauth.js"), []byte("sdk"), 0o644))
+	must(os.WriteFile(filepath.Join(dist, "a", "inner.js"), []byte("inner"), 0o644))
+	must(os.WriteFile(filepath.Join(parent, "secret.js"), []byte("SECRET"), 0o644))
+	must(os.Symlink(filepath.Join(parent, "secret.js"), filepath.Join(dist, "link.js")))
+	s, err := New(Config{Domain: "http://localhost:3000", ClientID: "spa", DistDir: dist})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+
+	tests := []struct {
+		name, path string
+		want       int
+	}{
+		{"a file in dist is served", "/silentauth/silentauth.js", 200},
+		{"escaped slashes and dot-dot do not leave dist", "/silentauth/a%2F..%2F..%2Fsecret.js", 404},
+		{"escaped dot-dot alone does not leave dist", "/silentauth/..%2Fsecret.js", 404},
+		{"escaped backslashes are refused", "/silentauth/..%5Csecret.js", 404},
+		{"a subdirectory is not served either", "/silentauth/a%2Finner.js", 404},
+		{"a symlink out of dist is not followed", "/silentauth/link.js", 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Sent as written: a client must not clean the path first.
+			req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.URL.Opaque = tt.path
+			res, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != tt.want {
+				t.Fatalf("status %d, want %d (body %q)", res.StatusCode, tt.want, body)
+			}
+			if strings.Contains(string(body), "SECRET") {
+				t.Fatalf("served the file outside dist: %q", body)
+			}
+		})
+	}
+}
+
+func TestOnlyLocalHostNamesAreAnswered(t *testing.T) {
+	t.Parallel()
+	s, _ := newTestServer(t)
+	tests := []struct {
+		host string
+		want int
+	}{
+		{"localhost:8080", 200},
+		{"127.0.0.1:8080", 200},
+		{"[::1]:8080", 200},
+		{"localhost", 200},
+		{"LOCALHOST:8080", 200},
+		{"rebind.attacker.example:8080", http.StatusMisdirectedRequest},
+		{"localhost.attacker.example", http.StatusMisdirectedRequest},
+		{"127.0.0.1.nip.io:8080", http.StatusMisdirectedRequest},
+		{"localhost:80:80", http.StatusMisdirectedRequest},
+		{"", http.StatusMisdirectedRequest},
+	}
+	for _, tt := range tests {
+		for _, path := range []string{"/", "/config.js", "/silentauth/silentauth.js"} {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.Host = tt.host
+			rec := httptest.NewRecorder()
+			s.ServeHTTP(rec, req)
+			if rec.Code != tt.want {
+				t.Errorf("Host %q %s: status %d, want %d", tt.host, path, rec.Code, tt.want)
+			}
 		}
 	}
 }

@@ -2,6 +2,7 @@ package devtenant
 
 import (
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -14,6 +15,31 @@ import (
 
 // sessionCookie names the tenant's login session cookie.
 const sessionCookie = "devtenant_session"
+
+// csrfCookie holds the browser's form token: every form of the login pages
+// carries the same value in a hidden "csrf" field, and a POST whose field
+// does not match the cookie is refused. A page on another site can learn a
+// transaction id (it can start its own login), but it can neither read nor
+// set this cookie, so it cannot log a victim's browser in as someone else.
+const csrfCookie = "devtenant_csrf"
+
+// csrfToken returns the browser's form token, setting the cookie on first use.
+func (t *Tenant) csrfToken(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
+		return c.Value
+	}
+	v := randomID()
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: v, Path: "/u/", HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(t.issuer, "https:")})
+	return v
+}
+
+// csrfOK checks a form POST's token against the browser's cookie.
+func csrfOK(r *http.Request) bool {
+	c, err := r.Cookie(csrfCookie)
+	form := r.PostFormValue("csrf")
+	return err == nil && form != "" && subtle.ConstantTimeCompare([]byte(c.Value), []byte(form)) == 1
+}
 
 // authRequest is a validated /authorize request.
 type authRequest struct {
@@ -371,6 +397,11 @@ func (t *Tenant) advance(w http.ResponseWriter, r *http.Request, tx *transaction
 // txFromForm finds the transaction named by the state field, or shows why it
 // cannot; user is read under the lock since another request may be setting it.
 func (t *Tenant) txFromForm(w http.ResponseWriter, r *http.Request) (tx *transaction, user *User) {
+	if r.Method == http.MethodPost && !csrfOK(r) {
+		renderPage(w, http.StatusForbidden, pageData{Title: "Form not accepted",
+			Lines: []string{"This form was not submitted from this browser's login page. Start again from the application."}})
+		return nil, nil
+	}
 	id := r.FormValue("state")
 	t.mu.Lock()
 	tx = t.txs[id]
@@ -416,7 +447,7 @@ func (t *Tenant) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := pageData{Title: "Log in to " + tx.req.client.Name, Form: "login", Action: "/u/login", State: tx.id,
-		Email: tx.req.loginHint, Users: t.users4page()}
+		Email: tx.req.loginHint, Users: t.users4page(), CSRF: t.csrfToken(w, r)}
 	if r.Method != http.MethodPost {
 		renderPage(w, http.StatusOK, page)
 		return
@@ -445,7 +476,7 @@ func (t *Tenant) handleMFA(w http.ResponseWriter, r *http.Request) {
 	if tx == nil {
 		return
 	}
-	page := pageData{Title: "Verify your identity", Form: "mfa", Action: "/u/mfa", State: tx.id, Email: user.Email}
+	page := pageData{Title: "Verify your identity", Form: "mfa", Action: "/u/mfa", State: tx.id, Email: user.Email, CSRF: t.csrfToken(w, r)}
 	if r.Method != http.MethodPost {
 		renderPage(w, http.StatusOK, page)
 		return
@@ -471,7 +502,7 @@ func (t *Tenant) handleConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodPost {
 		renderPage(w, http.StatusOK, pageData{Title: "Authorize " + tx.req.client.Name, Form: "consent", Action: "/u/consent",
-			State: tx.id, Client: tx.req.client.Name, Email: user.Email, Scopes: strings.Fields(tx.req.scope)})
+			State: tx.id, Client: tx.req.client.Name, Email: user.Email, Scopes: strings.Fields(tx.req.scope), CSRF: t.csrfToken(w, r)})
 		return
 	}
 	if r.PostFormValue("decision") != "accept" {
@@ -496,7 +527,7 @@ func (t *Tenant) handleRule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodPost {
-		renderPage(w, http.StatusOK, pageData{Title: "One more step", Form: "rule", Action: "/u/rule", State: tx.id, Email: user.Email})
+		renderPage(w, http.StatusOK, pageData{Title: "One more step", Form: "rule", Action: "/u/rule", State: tx.id, Email: user.Email, CSRF: t.csrfToken(w, r)})
 		return
 	}
 	t.mu.Lock()

@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"mime"
+	"net"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -68,6 +72,70 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	}
 	*f = out
 	return nil
+}
+
+// DevHeader is the header that marks a request to /dev/* as deliberate.
+// A page on another site cannot send a custom header without a CORS
+// preflight, which the tenant never grants; a form or a text/plain fetch
+// cannot send it at all. curl, Go tests and the bench send it (or a JSON
+// body with Content-Type application/json, which also forces a preflight).
+const DevHeader = "X-Devtenant"
+
+// devOnly guards the /dev/* switches: they change what the tenant answers
+// for every user, so only a deliberate request from this machine may use
+// them. It checks, in order: the Host header names this machine (DNS
+// rebinding gives another name), an Origin or Sec-Fetch-Site that is present
+// says the request comes from the tenant itself, and a state-changing
+// request carries DevHeader or a JSON content type.
+func (t *Tenant) devOnly(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !t.ownHost(r.Host) {
+			http.Error(w, "/dev/*: Host "+strconv.Quote(r.Host)+" is not this tenant (localhost, 127.0.0.1 or the issuer's host)", http.StatusMisdirectedRequest)
+			return
+		}
+		if o := r.Header.Get("Origin"); o != "" && o != t.issuerOrigin() {
+			http.Error(w, "/dev/*: requests from origin "+strconv.Quote(o)+" are refused", http.StatusForbidden)
+			return
+		}
+		if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+			http.Error(w, "/dev/*: a "+site+" request is refused", http.StatusForbidden)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			if r.Header.Get(DevHeader) == "" && mt != "application/json" {
+				http.Error(w, "/dev/*: send the header "+DevHeader+": 1 (or a JSON body with Content-Type: application/json)", http.StatusForbidden)
+				return
+			}
+		}
+		h(w, r)
+	})
+}
+
+// ownHost reports whether a Host header names this tenant: a loopback name
+// or the issuer's own host, with any port.
+func (t *Tenant) ownHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"))
+	switch host {
+	case "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	if u, err := url.Parse(t.issuer); err == nil && strings.EqualFold(u.Hostname(), host) {
+		return true
+	}
+	return false
+}
+
+func (t *Tenant) issuerOrigin() string {
+	u, err := url.Parse(t.issuer)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // handleDevFaults: GET reports the switches, POST replaces them all ({} clears).

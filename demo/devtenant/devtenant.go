@@ -108,6 +108,10 @@ type User struct {
 	// PendingRedirect stands for a redirect rule: every authentication must
 	// pass through an interactive page, so prompt=none answers interaction_required.
 	PendingRedirect bool
+	// ExtraClaims are added to this user's ID tokens (never replacing the
+	// standard ones), as an Auth0 action would: tests use them to send
+	// hostile claim names such as "__proto__".
+	ExtraClaims map[string]any
 }
 
 // DefaultUsers are the accounts used when Config.Users is empty.
@@ -280,12 +284,12 @@ func (t *Tenant) routes() {
 	m.HandleFunc("/userinfo", t.handleUserinfo)
 	m.HandleFunc("/v2/logout", t.handleLogout)
 	m.HandleFunc("/api/private", t.handlePrivateAPI)
-	m.HandleFunc("/dev/faults", t.handleDevFaults)
-	m.HandleFunc("/dev/stats", t.handleDevStats)
-	m.HandleFunc("POST /dev/rotate-keys", t.handleDevRotate)
-	m.HandleFunc("POST /dev/reset", t.handleDevAction(t.Reset))
-	m.HandleFunc("POST /dev/end-sessions", t.handleDevAction(t.EndAllSessions))
-	m.HandleFunc("POST /dev/expire-sessions", t.handleDevAction(t.ExpireSessions))
+	m.Handle("/dev/faults", t.devOnly(t.handleDevFaults))
+	m.Handle("/dev/stats", t.devOnly(t.handleDevStats))
+	m.Handle("POST /dev/rotate-keys", t.devOnly(t.handleDevRotate))
+	m.Handle("POST /dev/reset", t.devOnly(t.handleDevAction(t.Reset)))
+	m.Handle("POST /dev/end-sessions", t.devOnly(t.handleDevAction(t.EndAllSessions)))
+	m.Handle("POST /dev/expire-sessions", t.devOnly(t.handleDevAction(t.ExpireSessions)))
 	m.HandleFunc("/{$}", t.handleHome)
 	t.mux = m
 }

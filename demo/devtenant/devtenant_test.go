@@ -418,7 +418,7 @@ func TestSessionEnds(t *testing.T) {
 		{name: "session lifetime passes", end: func(e *env) { e.clock.Advance(DefaultSessionLifetime + time.Second) }},
 		{name: "ExpireSessions", end: func(e *env) { e.ten.ExpireSessions() }},
 		{name: "EndAllSessions", end: func(e *env) { e.ten.EndAllSessions() }},
-		{name: "POST /dev/end-sessions", end: func(e *env) { e.postForm("/dev/end-sessions", nil) }},
+		{name: "POST /dev/end-sessions", end: func(e *env) { e.devPost("/dev/end-sessions") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -662,10 +662,13 @@ func TestDevEndpoints(t *testing.T) {
 	post := func(path, ctype, body string) response {
 		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", ctype)
+		if ctype == "" {
+			req.Header.Set(DevHeader, "1")
+		}
 		return e.do(req)
 	}
-	if r := post("/dev/faults", "text/plain", `{"no_message":true}`); r.status != http.StatusUnsupportedMediaType {
-		t.Errorf("text/plain faults: %d, want 415", r.status)
+	if r := post("/dev/faults", "text/plain", `{"no_message":true}`); r.status != http.StatusForbidden {
+		t.Errorf("text/plain faults: %d, want 403", r.status)
 	}
 	if r := post("/dev/faults", "application/json", `{"no_mesage":true}`); r.status != http.StatusBadRequest {
 		t.Errorf("misspelt fault: %d, want 400", r.status)
@@ -719,5 +722,107 @@ func TestLoginPageWithWrongPasswordStaysOnTheTenant(t *testing.T) {
 	}
 	if r := e.postForm("/u/login", url.Values{"state": {"unknown"}}); r.status != http.StatusBadRequest {
 		t.Errorf("unknown transaction: %d, want 400", r.status)
+	}
+}
+
+func TestDevSwitchesRefuseCrossSiteAndForeignHosts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	self := e.srv.URL
+	tests := []struct {
+		name    string
+		method  string
+		path    string
+		header  map[string]string
+		host    string // overrides the Host header
+		body    string
+		want    int
+		changes bool // the switch took effect
+	}{
+		{"a cross-site text/plain POST is refused", "POST", "/dev/faults",
+			map[string]string{"Content-Type": "text/plain", "Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, "", `{"no_message":true}`, 403, false},
+		{"a cross-site form POST to reset is refused", "POST", "/dev/reset",
+			map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, "", "", 403, false},
+		{"a JSON POST from another origin is refused", "POST", "/dev/faults",
+			map[string]string{"Content-Type": "application/json", "Origin": "http://localhost:1"}, "", `{"no_message":true}`, 403, false},
+		{"a POST without the dev header or JSON is refused", "POST", "/dev/end-sessions",
+			map[string]string{"Content-Type": "text/plain"}, "", "", 403, false},
+		{"a rebinding Host is refused, even with the dev header", "POST", "/dev/faults",
+			map[string]string{"Content-Type": "application/json", DevHeader: "1"}, "rebind.evil.example", `{"no_message":true}`, 421, false},
+		{"a rebinding Host cannot read the stats", "GET", "/dev/stats", nil, "rebind.evil.example", "", 421, false},
+		{"a same-site but cross-origin fetch is refused", "POST", "/dev/faults",
+			map[string]string{"Content-Type": "application/json", "Sec-Fetch-Site": "same-site"}, "", `{"no_message":true}`, 403, false},
+		{"curl's JSON POST works", "POST", "/dev/faults",
+			map[string]string{"Content-Type": "application/json"}, "", `{"no_message":true}`, 200, true},
+		{"the tenant's own origin may POST", "POST", "/dev/faults",
+			map[string]string{"Content-Type": "application/json", "Origin": self, "Sec-Fetch-Site": "same-origin"}, "", `{"no_message":true}`, 200, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.ten.SetFaults(Faults{})
+			req, _ := http.NewRequest(tt.method, self+tt.path, strings.NewReader(tt.body))
+			for k, v := range tt.header {
+				req.Header.Set(k, v)
+			}
+			if tt.host != "" {
+				req.Host = tt.host
+			}
+			r := e.do(req)
+			if r.status != tt.want {
+				t.Fatalf("answered %d %q, want %d", r.status, r.body, tt.want)
+			}
+			if got := e.ten.Faults().NoMessage; got != tt.changes {
+				t.Fatalf("no_message is %v after the request, want %v", got, tt.changes)
+			}
+		})
+	}
+}
+
+func TestLoginFormsNeedTheBrowsersCSRFToken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	page := e.get(e.authorize(map[string]string{"prompt": ""}).header.Get("Location"))
+	state := formStateRE.FindStringSubmatch(page.body)[1]
+	token := e.cookie("devtenant_csrf")
+	if token == "" || !strings.Contains(page.body, `name="csrf" value="`+token+`"`) {
+		t.Fatalf("the login page has no csrf field matching its cookie %q:\n%s", token, page.body)
+	}
+	creds := url.Values{"state": {state}, "username": {"demo@example.com"}, "password": {"demo"}}
+	with := func(csrf string) url.Values {
+		v := url.Values{}
+		for k, vals := range creds {
+			v[k] = vals
+		}
+		if csrf != "" {
+			v.Set("csrf", csrf)
+		}
+		return v
+	}
+	// Another browser (the attacker's page posting into the victim's) has no cookie.
+	other := &http.Client{CheckRedirect: e.client.CheckRedirect}
+	post := func(c *http.Client, v url.Values) int {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/u/login", strings.NewReader(v.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := post(other, with(token)); got != http.StatusForbidden {
+		t.Errorf("a login POST without the cookie (cross-site) answered %d, want 403", got)
+	}
+	if got := post(e.client, with("")); got != http.StatusForbidden {
+		t.Errorf("a login POST without the csrf field answered %d, want 403", got)
+	}
+	if got := post(e.client, with(strings.Repeat("x", len(token)))); got != http.StatusForbidden {
+		t.Errorf("a login POST with a wrong csrf field answered %d, want 403", got)
+	}
+	if e.ten.Stats().Logins != 0 {
+		t.Fatalf("a refused POST logged in: %+v", e.ten.Stats())
+	}
+	if got := post(e.client, with(token)); got == http.StatusForbidden || e.ten.Stats().Logins != 1 {
+		t.Errorf("the browser's own form answered %d and logged in %d times, want one login", got, e.ten.Stats().Logins)
 	}
 }

@@ -97,10 +97,47 @@ func (e *env) get(path string) response {
 	return e.do(req)
 }
 
+// postForm posts v as a browser's form would: the login pages' forms carry
+// the browser's form token (the csrf cookie), so it is added when v lacks it.
 func (e *env) postForm(path string, v url.Values) response {
+	e.t.Helper()
+	if strings.HasPrefix(path, "/u/") && v.Get("csrf") == "" {
+		v2 := url.Values{}
+		for k, vals := range v {
+			v2[k] = vals
+		}
+		if c := e.cookie("devtenant_csrf"); c != "" {
+			v2.Set("csrf", c)
+		}
+		v = v2
+	}
+	return e.postRawForm(path, v)
+}
+
+// postRawForm posts v exactly as given.
+func (e *env) postRawForm(path string, v url.Values) response {
 	e.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+path, strings.NewReader(v.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return e.do(req)
+}
+
+// cookie is the value of the browser's cookie name for /u/, or "".
+func (e *env) cookie(name string) string {
+	u, _ := url.Parse(e.srv.URL + "/u/login")
+	for _, c := range e.client.Jar.Cookies(u) {
+		if c.Name == name {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// devPost posts to a /dev/ switch the way curl and the tests do.
+func (e *env) devPost(path string) response {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+path, nil)
+	req.Header.Set(DevHeader, "1")
 	return e.do(req)
 }
 

@@ -15,6 +15,7 @@ type pageData struct {
 	Lines  []string
 	Error  string
 	State  string // transaction id carried by the forms
+	CSRF   string // the browser's form token (csrfCookie)
 	Action string
 	Client string
 	Email  string
@@ -42,7 +43,7 @@ code{font-family:ui-monospace,monospace}
 {{if .Error}}<p class="err" id="error">{{.Error}}</p>{{end}}
 {{if eq .Form "login"}}
 <form method="post" action="{{.Action}}">
-<input type="hidden" name="state" value="{{.State}}">
+<input type="hidden" name="state" value="{{.State}}"><input type="hidden" name="csrf" value="{{.CSRF}}">
 <label for="username">Email</label><input type="email" id="username" name="username" value="{{.Email}}" autocomplete="username" required autofocus>
 <label for="password">Password</label><input type="password" id="password" name="password" autocomplete="current-password" required>
 <button type="submit" id="submit">Continue</button>
@@ -52,7 +53,7 @@ code{font-family:ui-monospace,monospace}
 </table>
 {{else if eq .Form "mfa"}}
 <form method="post" action="{{.Action}}">
-<input type="hidden" name="state" value="{{.State}}">
+<input type="hidden" name="state" value="{{.State}}"><input type="hidden" name="csrf" value="{{.CSRF}}">
 <label for="otp">One-time code for {{.Email}} (the demo code is <code>123456</code>)</label>
 <input type="text" id="otp" name="otp" inputmode="numeric" autocomplete="one-time-code" required autofocus>
 <button type="submit" id="submit">Verify</button>
@@ -61,14 +62,14 @@ code{font-family:ui-monospace,monospace}
 <p><b>{{.Client}}</b> is requesting access to your account ({{.Email}}):</p>
 <ul>{{range .Scopes}}<li><code>{{.}}</code></li>{{end}}</ul>
 <form method="post" action="{{.Action}}">
-<input type="hidden" name="state" value="{{.State}}">
+<input type="hidden" name="state" value="{{.State}}"><input type="hidden" name="csrf" value="{{.CSRF}}">
 <button type="submit" name="decision" value="accept" id="accept">Accept</button>
 <button type="submit" name="decision" value="deny" id="deny" class="secondary">Decline</button>
 </form>
 {{else if eq .Form "rule"}}
 <p>A redirect rule sent {{.Email}} here before the login can finish. Silent requests (prompt=none) answer <code>interaction_required</code> at this point.</p>
 <form method="post" action="{{.Action}}">
-<input type="hidden" name="state" value="{{.State}}">
+<input type="hidden" name="state" value="{{.State}}"><input type="hidden" name="csrf" value="{{.CSRF}}">
 <button type="submit" id="continue">Continue</button>
 </form>
 {{end}}

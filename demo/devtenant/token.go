@@ -74,6 +74,12 @@ func (t *Tenant) issueLocked(g grant, withAccess, withID bool) (tokens, error) {
 	if contains(scopes, "email") {
 		claims["email"], claims["email_verified"] = g.user.Email, true
 	}
+	// Custom claims, as an Auth0 action adds them; never over a claim above.
+	for k, v := range g.user.ExtraClaims {
+		if _, taken := claims[k]; !taken {
+			claims[k] = v
+		}
+	}
 	if out.access != "" {
 		claims["at_hash"] = atHash(out.access)
 	}

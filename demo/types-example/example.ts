@@ -37,6 +37,7 @@ const options: ClientOptions = {
   authorizationEndpoint: "https://login.example.com/authorize",
   tokenEndpoint: "https://login.example.com/oauth/token",
   jwksUri: "https://login.example.com/.well-known/jwks.json",
+  apiOrigins: [location.origin, "https://api.example.com"],
   endSessionEndpoint: "https://login.example.com/v2/logout",
   sessionCheckIntervalInSeconds: 0,
   debug: false,

@@ -139,6 +139,12 @@
     }
     const options = { domain: cfg.domain, clientId: cfg.clientId, responseType: responseType(), debug: true };
     if (cfg.audience) options.audience = cfg.audience;
+    // client.fetch sends the token only to apiOrigins (default: this page's
+    // origin); the demo's API lives on the tenant, another origin.
+    if (cfg.apiUrl) {
+      const api = new URL(cfg.apiUrl, location.href).origin;
+      options.apiOrigins = api === location.origin ? [api] : [location.origin, api];
+    }
     client = await silentauth.createClient(options);
     client.on("renewed", (r) => {
       renewals++;

@@ -367,9 +367,15 @@ class Client {
 
   // fetch is the browser's fetch with the access token. On a 401 it renews
   // once through checkSession, which joins a renewal already in flight, and
-  // retries once; a second 401 is the caller's to see.
+  // retries once; a second 401 is the caller's to see. The token goes only to
+  // the origins in apiOrigins (default: this page's): any other URL rejects
+  // with invalid_configuration before anything is sent, and a 401 that came
+  // from elsewhere (after a redirect) renews nothing.
   async fetch(input, init) {
     const request = new Request(input, init);
+    const refused = (url) => (this.#destroyed ? null : this.#go.checkApiUrl(String(url)));
+    const problem = refused(request.url);
+    if (problem) throw sdkError(problem);
     const send = (token) => {
       const headers = new Headers(request.headers);
       headers.set("Authorization", `Bearer ${token}`);
@@ -377,7 +383,7 @@ class Client {
       return fetch(new Request(request.clone(), { headers }));
     };
     const response = await send(await this.getTokenSilently());
-    if (response.status !== 401) return response;
+    if (response.status !== 401 || (response.url && refused(response.url))) return response;
     const renewed = await this.checkSession();
     if (!renewed || !renewed.accessToken) return response;
     return send(renewed.accessToken);

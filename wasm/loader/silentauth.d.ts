@@ -79,6 +79,14 @@ export interface BaseClientOptions {
    */
   sessionCheckIntervalInSeconds?: number;
   /**
+   * The origins `client.fetch` may send the access token to, each a bare
+   * origin such as `"https://api.example.com"` (`https://`, or `http://` on
+   * localhost, 127.0.0.1 or [::1]). A `client.fetch` to any other origin
+   * rejects with `invalid_configuration` and sends nothing.
+   * @default [location.origin]
+   */
+  apiOrigins?: string[];
+  /**
    * Log each decision to `console.debug`: messages ignored and why, renewals
    * scheduled, retries, fast failures.
    * @default false
@@ -335,7 +343,9 @@ export interface Client {
 
   /**
    * The browser's fetch with `Authorization: Bearer <access token>`. On a 401
-   * it renews once (shared with a renewal in flight) and retries once.
+   * it renews once (shared with a renewal in flight) and retries once. Only
+   * URLs on an origin in `apiOrigins` get the token; any other rejects with
+   * `invalid_configuration` before anything is sent.
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
 

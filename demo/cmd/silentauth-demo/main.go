@@ -242,6 +242,7 @@ func printBanner(w io.Writer, o options, appURL, tenantURL string) {
 			fmt.Fprintf(w, " Also allowed   %s  (callback URL, web origin and logout URL of client %q)\n", origin, o.clientID)
 		}
 		fmt.Fprintf(w, " Fault switches curl -X POST -H 'Content-Type: application/json' -d '{\"no_message\":true}' %s/dev/faults\n", tenantURL)
+		fmt.Fprintf(w, "                curl -X POST -H 'X-Devtenant: 1' %s/dev/end-sessions   (also reset, expire-sessions, rotate-keys)\n", tenantURL)
 	} else {
 		fmt.Fprintf(w, " Provider       %s  (client %s; register %s as callback, web origin and logout URL)\n", o.issuer, o.clientID, appURL)
 	}

@@ -65,6 +65,16 @@ func TestDemoPage(t *testing.T) {
 		t.Errorf("#renewals still says 0 after a renewed log line")
 	}
 
+	// "Call the API": the tenant's API is another origin, which the demo
+	// lists in apiOrigins, so the token goes along and the API answers 200.
+	click("#call-api")
+	waitFor(`!["—", "…"].includes(document.querySelector("#api-result").textContent)`, 20*time.Second)
+	var api string
+	mustEval(t, tab, `document.querySelector("#api-result").textContent`, &api)
+	if !strings.HasPrefix(api, "200 ") {
+		t.Errorf("#api-result shows %q, want a 200 from the API", api)
+	}
+
 	var png []byte
 	if err := chromedp.Run(tab.Ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
 		t.Fatal(err)

@@ -25,7 +25,8 @@ func TestFetch(t *testing.T) {
 	})
 	tab := env.OpenTestPage(t)
 	// renewBeforeExpiryInSeconds 5: getTokenSilently serves the cached token for 45 s.
-	const opts = "autoRenew: false, renewBeforeExpiryInSeconds: 5"
+	// The API is on the tenant's origin, so it must be in apiOrigins.
+	opts := fmt.Sprintf("autoRenew: false, renewBeforeExpiryInSeconds: 5, apiOrigins: [%q]", env.TenantURL)
 	login(t, env, tab, "demo@example.com", loginOptions{extra: opts})
 	api := env.TenantURL + "/api/private"
 	// Record the Authorization header of every request to the API.

@@ -42,6 +42,8 @@ type Options struct {
 	// TenantMiddleware, when set, wraps the tenant's handler, so a test can
 	// watch the requests it gets (when, how many at once).
 	TenantMiddleware func(http.Handler) http.Handler
+	// Users, when set, replace the tenant's default users.
+	Users []devtenant.User
 }
 
 // DistDir is where the built SDK is: $SILENTAUTH_DIST, else <repo>/dist.
@@ -107,6 +109,7 @@ func Start(t testing.TB, o Options) *Env {
 		AppOrigins:      []string{appURL},
 		Clients:         clients,
 		Now:             o.Now,
+		Users:           o.Users,
 	})
 	if err != nil {
 		t.Fatal(err)
