@@ -125,7 +125,7 @@ func (l *lead) granted(safejs.Value, []safejs.Value) any {
 	}
 	l.resolve = resolve
 	l.held = true
-	go l.onLead()
+	checksession.GoSafe("the renewal lock's holder", l.onLead, func(err error) { consoleError(err.Error()) })
 	return hold
 }
 
@@ -205,7 +205,7 @@ func (b *Browser) Join(name string, onMessage func([]byte)) (checksession.Channe
 		c.fn.Release()
 		return nil, fmt.Errorf("jsbridge: BroadcastChannel: %w", err)
 	}
-	go c.deliver()
+	checksession.GoSafe("the tab channel's delivery", c.deliver, func(err error) { consoleError(err.Error()) })
 	s := &b.tabs
 	s.mu.Lock()
 	if s.channels == nil {
