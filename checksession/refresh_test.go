@@ -407,9 +407,9 @@ func TestRefreshTokensHolder(t *testing.T) {
 
 func TestCodeExchangeCarriesTheRefreshTokenToTheEngineOnly(t *testing.T) {
 	cases := []struct {
-		name   string
-		rt     any
-		want   string
+		name    string
+		rt      any
+		want    string
 		wantErr string
 	}{
 		{"a refresh token in the answer is read", "rt-from-login", "rt-from-login", ""},
