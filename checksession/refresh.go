@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -215,6 +216,49 @@ func (h *refreshTokens) Forget(ctx context.Context) error {
 		return nil
 	}
 	return h.persist(ctx)
+}
+
+// handoverKind is the tab message that passes the refresh token to the next
+// holder of the group's lock. It is its own message, never a tabMessage, so
+// that no result or error shared between tabs can carry the token.
+const handoverKind = "refresh_token_handover"
+
+type handoverMessage struct {
+	Kind         string `json:"kind"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+// Handover gives the token away: it returns the message to post on the tab
+// group's channel and forgets the token here, so that this tab, if it comes
+// back from the back-forward cache, never presents a token the next holder
+// has rotated. It does not touch the store (the next holder's rotation
+// overwrites it) and never waits, so it may run in a pagehide listener.
+// false when nothing is held or a grant has it out: a grant in flight
+// decides the token's fate, and this tab is going away before it lands.
+func (h *refreshTokens) Handover() ([]byte, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.token == "" || h.out {
+		return nil, false
+	}
+	b, err := json.Marshal(handoverMessage{Kind: handoverKind, RefreshToken: h.token})
+	if err != nil {
+		return nil, false
+	}
+	h.token = ""
+	h.gen++
+	return b, true
+}
+
+// AcceptHandover adopts the token from a tab message when it is a hand-over;
+// handled is false for every other message, which the engine then reads as
+// a tabMessage.
+func (h *refreshTokens) AcceptHandover(ctx context.Context, data []byte) (handled bool, err error) {
+	var m handoverMessage
+	if json.Unmarshal(data, &m) != nil || m.Kind != handoverKind {
+		return false, nil
+	}
+	return true, h.Adopt(ctx, m.RefreshToken)
 }
 
 // persist writes the current state, whatever it is by the time the write

@@ -440,3 +440,41 @@ func TestCodeExchangeCarriesTheRefreshTokenToTheEngineOnly(t *testing.T) {
 		})
 	}
 }
+
+func TestHandoverPassesTheTokenToTheNextHolderOnce(t *testing.T) {
+	ctx := context.Background()
+	s, _ := Options{Domain: "d", ClientID: "spa", UseRefreshTokens: true}.validate(pageOrigin)
+	leaving, next := newRefreshTokens(s, newFakeBrowser()), newRefreshTokens(s, newFakeBrowser())
+
+	if _, ok := leaving.Handover(); ok {
+		t.Fatal("Handover with nothing held produced a message")
+	}
+	_ = leaving.Adopt(ctx, "rt-current")
+	l, _ := leaving.Take()
+	if _, ok := leaving.Handover(); ok {
+		t.Error("Handover while a grant has the token out produced a message")
+	}
+	leaving.Return(l)
+
+	msg, ok := leaving.Handover()
+	if !ok {
+		t.Fatal("no hand-over message")
+	}
+	if leaving.Has() {
+		t.Error("the leaving tab still holds the token after handing it over")
+	}
+	if handled, err := next.AcceptHandover(ctx, msg); !handled || err != nil {
+		t.Fatalf("AcceptHandover = %v %v", handled, err)
+	}
+	if got, _ := next.Current(); got != "rt-current" {
+		t.Errorf("next holder holds %q", got)
+	}
+	// A result or session_ended message is not a hand-over.
+	other, _ := json.Marshal(tabMessage{Kind: "renewed", Result: &sharedResult{AccessToken: "at"}})
+	if handled, _ := next.AcceptHandover(ctx, other); handled {
+		t.Error("a renewed message was taken for a hand-over")
+	}
+	if got, _ := next.Current(); got != "rt-current" {
+		t.Errorf("a non-hand-over message changed the token to %q", got)
+	}
+}
