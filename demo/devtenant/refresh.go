@@ -39,6 +39,12 @@ func wantsRefreshToken(c *Client, scope string) bool {
 // newFamilyLocked starts a family for g and returns its first token. Caller holds t.mu.
 func (t *Tenant) newFamilyLocked(g grant) string {
 	now := t.now()
+	// Families nobody presents again would stay forever in a long soak; drop the expired ones here.
+	for _, rt := range t.refresh {
+		if t.expiredLocked(rt.family, now) {
+			t.revokeLocked(rt.family)
+		}
+	}
 	f := &rtFamily{grant: g, createdAt: now}
 	return t.rotateLocked(f, g.scope, now)
 }

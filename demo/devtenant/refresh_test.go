@@ -185,6 +185,20 @@ func TestRefreshTokenLifetime(t *testing.T) {
 	}
 }
 
+func TestExpiredFamiliesAreDroppedAtTheNextLogin(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *Config) { c.RefreshTokenLifetime = time.Hour })
+	e.loginWithRefreshToken(offlineScope)
+	e.clock.Advance(2 * time.Hour)
+	e.loginWithRefreshToken(offlineScope)
+	e.ten.mu.Lock()
+	n := len(e.ten.refresh)
+	e.ten.mu.Unlock()
+	if n != 1 {
+		t.Errorf("%d refresh tokens kept, want only the new login's", n)
+	}
+}
+
 func TestRefreshScopeMayNarrowNeverWiden(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
