@@ -178,17 +178,18 @@ type Stats struct {
 
 // Tenant is the authorization server; it is an http.Handler.
 type Tenant struct {
-	issuer    string // base URL, no trailing slash
-	api       string
-	tokenTTL  time.Duration
-	sessTTL   time.Duration
-	rtTTL     time.Duration
-	rtIdleTTL time.Duration
-	log       *slog.Logger
-	now       func() time.Time
-	clients   map[string]*Client
-	users     map[string]*User // by lower-case email
-	mux       *http.ServeMux
+	issuer   string // base URL, no trailing slash
+	api      string
+	tokenTTL time.Duration
+	sessTTL  time.Duration
+	log      *slog.Logger
+	now      func() time.Time
+	clients  map[string]*Client
+	users    map[string]*User // by lower-case email
+	mux      *http.ServeMux
+
+	// refresh tokens: absolute and idle lifetimes
+	rtTTL, rtIdleTTL time.Duration
 
 	mu       sync.Mutex
 	faults   Faults
@@ -208,17 +209,16 @@ func New(cfg Config) (*Tenant, error) {
 		return nil, fmt.Errorf("devtenant: Issuer must be an absolute http(s) URL, got %q", cfg.Issuer)
 	}
 	t := &Tenant{
-		issuer:    strings.TrimSuffix(cfg.Issuer, "/"),
-		api:       cfg.API,
-		tokenTTL:  cfg.TokenLifetime,
-		sessTTL:   cfg.SessionLifetime,
-		rtTTL:     cfg.RefreshTokenLifetime,
-		rtIdleTTL: cfg.RefreshTokenIdleLifetime,
-		log:       cfg.Logger,
-		now:       cfg.Now,
-		clients:   map[string]*Client{},
-		users:     map[string]*User{},
+		issuer:   strings.TrimSuffix(cfg.Issuer, "/"),
+		api:      cfg.API,
+		tokenTTL: cfg.TokenLifetime,
+		sessTTL:  cfg.SessionLifetime,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		clients:  map[string]*Client{},
+		users:    map[string]*User{},
 	}
+	t.rtTTL, t.rtIdleTTL = cfg.RefreshTokenLifetime, cfg.RefreshTokenIdleLifetime
 	if t.api == "" {
 		t.api = t.issuer + "/api/"
 	}
@@ -361,8 +361,8 @@ func (t *Tenant) EndAllSessions() {
 
 // ExpireSessions moves every session past its lifetime; they answer
 // login_required as a session older than SessionLifetime would. Refresh
-// tokens keep working, as at Auth0, where they outlive the login session:
-// this is how tests make the iframe fail while refresh tokens still renew.
+// tokens keep working (their lifetimes are their own): this is how tests make
+// the iframe fail while refresh tokens still renew.
 func (t *Tenant) ExpireSessions() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
