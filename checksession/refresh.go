@@ -261,6 +261,16 @@ func (h *refreshTokens) AcceptHandover(ctx context.Context, data []byte) (handle
 	return true, h.Adopt(ctx, m.RefreshToken)
 }
 
+// Drop forgets the token in this tab only and leaves the store alone: a
+// follower's stand-by copy from a hand-over, once the new leader has rotated
+// it (a "renewed" message arrives). Never waits.
+func (h *refreshTokens) Drop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.token, h.out = "", false
+	h.gen++
+}
+
 // persist writes the current state, whatever it is by the time the write
 // runs, so that racing writes end with the latest token stored.
 func (h *refreshTokens) persist(ctx context.Context) error {

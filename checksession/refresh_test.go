@@ -382,6 +382,14 @@ func TestRefreshTokensHolder(t *testing.T) {
 			t.Error("Forget left the stored token")
 		}
 	})
+	t.Run("Drop forgets this tab's copy and keeps the stored one", func(t *testing.T) {
+		h, st := newHolder("local")
+		_ = h.Adopt(ctx, "a")
+		h.Drop()
+		if h.Has() || stored(h, st) != "a" {
+			t.Errorf("after Drop: held %v, stored %q; want nothing held and a still stored", h.Has(), stored(h, st))
+		}
+	})
 	t.Run("a new page loads the stored token", func(t *testing.T) {
 		h, st := newHolder("local")
 		st.m[h.key] = "saved"
