@@ -5,20 +5,57 @@ import (
 	"encoding/json"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // exchange redeems an authorization code at the token endpoint with the
 // PKCE verifier.
 func (c *Client) exchange(ctx context.Context, m *Metadata, t *transaction, code string) (*authResponse, error) {
-	if m.TokenEndpoint == "" {
-		return nil, configError("tokenEndpoint", "the server names no token endpoint, so a code cannot be exchanged")
-	}
-	form := url.Values{
+	tokens, err := c.tokenRequest(ctx, m, url.Values{
 		"grant_type":    {"authorization_code"},
 		"client_id":     {c.s.ClientID},
 		"code":          {code},
 		"code_verifier": {t.CodeVerifier},
 		"redirect_uri":  {t.RedirectURI},
+	}, t.State, "a code cannot be exchanged")
+	if err != nil {
+		return nil, err
+	}
+	return tokens, nil
+}
+
+// refreshGrant redeems a refresh token (grant_type=refresh_token). scope ""
+// asks for the scope granted at login; a server that rotates answers with a
+// new refresh token in RefreshToken, and the one sent is then spent.
+func (c *Client) refreshGrant(ctx context.Context, m *Metadata, refreshToken, scope string) (*authResponse, error) {
+	if refreshToken == "" {
+		return nil, errMissingRefreshToken("no refresh token to redeem")
+	}
+	form := url.Values{
+		"grant_type":    {"refresh_token"},
+		"client_id":     {c.s.ClientID},
+		"refresh_token": {refreshToken},
+	}
+	if scope != "" {
+		form.Set("scope", scope)
+	}
+	tokens, err := c.tokenRequest(ctx, m, form, "", "a refresh token cannot be redeemed")
+	if err != nil {
+		// Servers may quote the request in their descriptions; the token must not leave this function.
+		if e, ok := err.(*Error); ok {
+			e.Description = redact(e.Description, refreshToken)
+		}
+		return nil, err
+	}
+	return tokens, nil
+}
+
+// tokenRequest POSTs form to the token endpoint and parses the answer. state
+// is the request's state, carried by errors and set on the answer (a token
+// response has none); "" for grants made outside an authorization request.
+func (c *Client) tokenRequest(ctx context.Context, m *Metadata, form url.Values, state, consequence string) (*authResponse, error) {
+	if m.TokenEndpoint == "" {
+		return nil, configError("tokenEndpoint", "the server names no token endpoint, so "+consequence)
 	}
 	resp, err := c.browser.Fetch(ctx, HTTPRequest{
 		Method: "POST",
@@ -27,12 +64,12 @@ func (c *Client) exchange(ctx context.Context, m *Metadata, t *transaction, code
 		Body:   []byte(form.Encode()),
 	})
 	if err != nil {
-		return nil, &Error{Code: ErrNetwork.Code, State: t.State, Description: "the token endpoint " + m.TokenEndpoint +
+		return nil, &Error{Code: ErrNetwork.Code, State: state, Description: "the token endpoint " + m.TokenEndpoint +
 			" got no answer (" + err.Error() + "): the server is unreachable, or it does not allow CORS from " + c.browser.Origin()}
 	}
 	var fields map[string]any
 	if err := json.Unmarshal(resp.Body, &fields); err != nil || fields == nil {
-		return nil, &Error{Code: ErrServer.Code, State: t.State, Description: "the token endpoint answered HTTP " +
+		return nil, &Error{Code: ErrServer.Code, State: state, Description: "the token endpoint answered HTTP " +
 			strconv.Itoa(resp.Status) + " without a JSON object"}
 	}
 	if e, _ := fields["error"].(string); e != "" || resp.Status != 200 {
@@ -40,12 +77,31 @@ func (c *Client) exchange(ctx context.Context, m *Metadata, t *transaction, code
 			e = ErrServer.Code
 		}
 		desc, _ := fields["error_description"].(string)
-		return nil, &Error{Code: e, Description: desc, State: t.State}
+		return nil, &Error{Code: e, Description: desc, State: state}
 	}
-	fields["state"] = t.State // the token response has none; the checks need one
+	fields["state"] = state
+	if state == "" {
+		fields["state"] = "-" // parseResponseFields insists on a state; grants outside a request have none
+	}
 	tokens, problem := parseResponseFields(func(k string) (any, bool) { v, ok := fields[k]; return v, ok })
 	if problem != "" {
-		return nil, &Error{Code: ErrServer.Code, State: t.State, Description: "the token endpoint's answer is malformed: " + problem}
+		return nil, &Error{Code: ErrServer.Code, State: state, Description: "the token endpoint's answer is malformed: " + problem}
+	}
+	tokens.State = state
+	if v, ok := fields["refresh_token"]; ok && v != nil {
+		rt, isStr := v.(string)
+		if !isStr {
+			return nil, &Error{Code: ErrServer.Code, State: state, Description: "the token endpoint's answer is malformed: refresh_token is not a string"}
+		}
+		tokens.RefreshToken = rt
 	}
 	return tokens, nil
+}
+
+// redact takes secret out of s, so that an error description never carries it.
+func redact(s, secret string) string {
+	if secret == "" || !strings.Contains(s, secret) {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, "[refresh token]")
 }

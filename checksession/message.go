@@ -20,6 +20,10 @@ type authResponse struct {
 	HasExpiresIn     bool
 	Error            string
 	ErrorDescription string
+	// RefreshToken is read from token endpoint answers only (tokenRequest),
+	// never from an authorization response. It must never reach an
+	// AuthResult, an event, a tab message or a log line.
+	RefreshToken string
 }
 
 // acceptMessage applies the acceptance rules in order and returns the

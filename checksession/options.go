@@ -56,6 +56,18 @@ type Options struct {
 	// APIOrigins are the origins client.fetch may send the access token to;
 	// empty means the page's origin only.
 	APIOrigins []string
+	// UseRefreshTokens asks for offline_access and renews with the
+	// refresh_token grant instead of the iframe (see API.md, Refresh tokens).
+	UseRefreshTokens bool
+	// RefreshTokensNoFallback turns off the iframe fallback that
+	// UseRefreshTokens otherwise keeps (JS useRefreshTokensFallback: false):
+	// without a refresh token, or on invalid_grant, the error then ends the
+	// session. Negated so that the zero Options keep API.md's default.
+	RefreshTokensNoFallback bool
+	// RefreshTokenStorage is where a refresh token is kept besides the Go
+	// runtime: RefreshTokenStorageMemory (the default, "") or
+	// RefreshTokenStorageLocal (encrypted in localStorage).
+	RefreshTokenStorage string
 
 	// Logger receives debug lines when Debug is set.
 	Logger func(string)
@@ -63,6 +75,12 @@ type Options struct {
 	// "renew_error" and "session_ended" (payload *Error).
 	OnEvent func(name string, payload any)
 }
+
+// The values of Options.RefreshTokenStorage and JS refreshTokenStorage.
+const (
+	RefreshTokenStorageMemory = "memory"
+	RefreshTokenStorageLocal  = "local"
+)
 
 // settings is Options after defaults and validation: what the client runs on.
 type settings struct {
@@ -144,6 +162,16 @@ func (o Options) validate(pageOrigin string) (*settings, error) {
 			return nil, configError("minValidityInSeconds", "must not be negative")
 		}
 		s.minValidity = *o.MinValidity
+	}
+	if o.UseRefreshTokens && s.ResponseType != "code" {
+		return nil, configError("useRefreshTokens", `needs responseType "code": refresh tokens come only from the token endpoint, got `+quote(s.ResponseType))
+	}
+	switch o.RefreshTokenStorage {
+	case "":
+		s.RefreshTokenStorage = RefreshTokenStorageMemory
+	case RefreshTokenStorageMemory, RefreshTokenStorageLocal:
+	default:
+		return nil, configError("refreshTokenStorage", `must be "memory" or "local", got `+quote(o.RefreshTokenStorage))
 	}
 	if o.SessionCheckInterval < 0 {
 		return nil, configError("sessionCheckIntervalInSeconds", "must not be negative")
@@ -270,6 +298,10 @@ func ParseOptions(raw map[string]any) (Options, error) {
 	o.SessionCheckInterval = r.seconds("sessionCheckIntervalInSeconds")
 	o.Debug = r.boolean("debug")
 	o.APIOrigins = r.strList("apiOrigins")
+	o.UseRefreshTokens = r.boolean("useRefreshTokens")
+	hasFallback := r.has("useRefreshTokensFallback")
+	o.RefreshTokensNoFallback = hasFallback && !r.boolean("useRefreshTokensFallback")
+	o.RefreshTokenStorage = r.str("refreshTokenStorage")
 	r.str("wasmUrl") // the loader's option; known here so it is not "unknown"
 	if r.err != nil {
 		return Options{}, r.err

@@ -22,6 +22,11 @@ func TestParseOptionsNamesTheBadOption(t *testing.T) {
 		{"autoRenew that is not a boolean", map[string]any{"domain": "d", "clientId": "spa", "autoRenew": "yes"}, "autoRenew"},
 		{"conflicting client ids", map[string]any{"domain": "d", "clientId": "a", "clientID": "b"}, "clientID"},
 		{"wasmUrl belongs to the loader and is accepted", map[string]any{"domain": "d", "clientId": "spa", "wasmUrl": "/x.wasm"}, ""},
+		{"refresh-token options are accepted", map[string]any{"domain": "d", "clientId": "spa", "useRefreshTokens": true, "useRefreshTokensFallback": false, "refreshTokenStorage": "local"}, ""},
+		{"useRefreshTokens that is not a boolean", map[string]any{"domain": "d", "clientId": "spa", "useRefreshTokens": "true"}, "useRefreshTokens"},
+		{"useRefreshTokensFallback that is not a boolean", map[string]any{"domain": "d", "clientId": "spa", "useRefreshTokensFallback": 0.0}, "useRefreshTokensFallback"},
+		{"refreshTokenStorage that is not a string", map[string]any{"domain": "d", "clientId": "spa", "refreshTokenStorage": true}, "refreshTokenStorage"},
+		{"auth0-spa-js's cacheLocation is not an option here", map[string]any{"domain": "d", "clientId": "spa", "cacheLocation": "localstorage"}, "cacheLocation"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -57,6 +62,9 @@ func TestValidateOptions(t *testing.T) {
 		{"leeway above 300", Options{Domain: "d", ClientID: "spa", Leeway: leeway(301)}, "invalid_configuration", "leewayInSeconds"},
 		{"leeway of 0 is allowed", Options{Domain: "d", ClientID: "spa", Leeway: leeway(0)}, "", ""},
 		{"issuer override must be a URL", Options{Domain: "d", ClientID: "spa", Issuer: "not a url"}, "invalid_configuration", "issuer"},
+		{"refreshTokenStorage other than memory or local", Options{Domain: "d", ClientID: "spa", UseRefreshTokens: true, RefreshTokenStorage: "localstorage"}, "invalid_configuration", `refreshTokenStorage: must be "memory" or "local", got "localstorage"`},
+		{"useRefreshTokens with an implicit response type", Options{Domain: "d", ClientID: "spa", UseRefreshTokens: true, ResponseType: "id_token token"}, "invalid_configuration", `useRefreshTokens: needs responseType "code"`},
+		{"useRefreshTokens with local storage", Options{Domain: "d", ClientID: "spa", UseRefreshTokens: true, RefreshTokenStorage: "local"}, "", ""},
 		{"redirectUri on the page's origin", Options{Domain: "d", ClientID: "spa", RedirectURI: pageOrigin + "/callback"}, "", ""},
 	}
 	for _, tc := range cases {
@@ -81,5 +89,37 @@ func TestDefaults(t *testing.T) {
 		s.RedirectURI != pageOrigin || s.timeout != 60*time.Second || s.leeway != 60*time.Second ||
 		!s.autoRenew || s.renewBeforeExpiry != 60*time.Second {
 		t.Fatalf("defaults wrong: %+v", s)
+	}
+}
+
+func TestRefreshTokenOptionsFromJS(t *testing.T) {
+	cases := []struct {
+		name     string
+		raw      map[string]any
+		use      bool
+		fallback bool
+		storage  string
+	}{
+		{"defaults: off, fallback on, memory", map[string]any{}, false, true, "memory"},
+		{"useRefreshTokens keeps the fallback by default", map[string]any{"useRefreshTokens": true}, true, true, "memory"},
+		{"useRefreshTokensFallback false turns it off", map[string]any{"useRefreshTokens": true, "useRefreshTokensFallback": false}, true, false, "memory"},
+		{"useRefreshTokensFallback true is the default spelled out", map[string]any{"useRefreshTokens": true, "useRefreshTokensFallback": true}, true, true, "memory"},
+		{"refreshTokenStorage local", map[string]any{"useRefreshTokens": true, "refreshTokenStorage": "local"}, true, true, "local"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.raw["domain"], tc.raw["clientId"] = "d", "spa"
+			o, err := ParseOptions(tc.raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := o.validate(pageOrigin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.UseRefreshTokens != tc.use || (tc.use && s.refreshFallback() != tc.fallback) || s.RefreshTokenStorage != tc.storage {
+				t.Errorf("use %v fallback %v storage %q, want %v %v %q", s.UseRefreshTokens, s.refreshFallback(), s.RefreshTokenStorage, tc.use, tc.fallback, tc.storage)
+			}
+		})
 	}
 }

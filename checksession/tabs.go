@@ -230,14 +230,19 @@ func (g *group) share(res *AuthResult, r request) {
 	if res.IDToken == "" {
 		return // nothing another tab could verify
 	}
+	g.post(tabMessage{Kind: kindRenewed, Result: shareOf(res, r)})
+}
+
+// shareOf is what the group sees of a result: tokens and timing, nothing else.
+func shareOf(res *AuthResult, r request) *sharedResult {
 	var at int64
 	if !res.ExpiresAt.IsZero() {
 		at = res.ExpiresAt.UnixMilli()
 	}
-	g.post(tabMessage{Kind: kindRenewed, Result: &sharedResult{
+	return &sharedResult{
 		AccessToken: res.AccessToken, IDToken: res.IDToken, ExpiresIn: res.ExpiresIn, ExpiresAtMs: at,
 		TokenType: res.TokenType, Scope: res.Scope, Audience: r.audience, RequestScope: r.scope,
-	}})
+	}
 }
 
 func (g *group) post(msg tabMessage) {

@@ -49,6 +49,12 @@ type Config struct {
 	// SessionLifetime is Auth0's "require log in after": a session older than
 	// this answers login_required (default 1h).
 	SessionLifetime time.Duration
+	// RefreshTokenLifetime is how long a login's rotating refresh tokens
+	// work, counted from the login: rotation never extends it (default 30 days).
+	RefreshTokenLifetime time.Duration
+	// RefreshTokenIdleLifetime ends a login's refresh tokens when none was
+	// used for this long (default 15 days).
+	RefreshTokenIdleLifetime time.Duration
 	// AppOrigins are the origins of the demo application, such as
 	// "http://localhost:8080". The default clients accept them as callbacks
 	// (with and without a trailing slash), web origins and logout URLs.
@@ -166,7 +172,9 @@ type Faults struct {
 type Stats struct {
 	Authorize           int `json:"authorize"`
 	AuthorizePromptNone int `json:"authorize_prompt_none"`
-	TokenExchanges      int `json:"token_exchanges"`
+	TokenExchanges      int `json:"token_exchanges"` // authorization_code grants
+	RefreshGrants       int `json:"refresh_grants"`  // refresh_token grants, refused ones included
+	RefreshReuses       int `json:"refresh_reuses"`  // rotated refresh tokens presented again (each revoked a family)
 	Discovery           int `json:"discovery"`
 	JWKS                int `json:"jwks"`
 	Logins              int `json:"logins"`
@@ -184,6 +192,9 @@ type Tenant struct {
 	users    map[string]*User // by lower-case email
 	mux      *http.ServeMux
 
+	// refresh tokens: absolute and idle lifetimes
+	rtTTL, rtIdleTTL time.Duration
+
 	mu       sync.Mutex
 	faults   Faults
 	stats    Stats
@@ -192,6 +203,7 @@ type Tenant struct {
 	txs      map[string]*transaction
 	codes    map[string]*authCode
 	grants   map[string]bool // user sub + client + scope → consented
+	refresh  map[string]*refreshToken
 }
 
 // New builds a tenant with fresh signing keys.
@@ -210,6 +222,7 @@ func New(cfg Config) (*Tenant, error) {
 		clients:  map[string]*Client{},
 		users:    map[string]*User{},
 	}
+	t.rtTTL, t.rtIdleTTL = cfg.RefreshTokenLifetime, cfg.RefreshTokenIdleLifetime
 	if t.api == "" {
 		t.api = t.issuer + "/api/"
 	}
@@ -218,6 +231,12 @@ func New(cfg Config) (*Tenant, error) {
 	}
 	if t.sessTTL <= 0 {
 		t.sessTTL = DefaultSessionLifetime
+	}
+	if t.rtTTL <= 0 {
+		t.rtTTL = DefaultRefreshTokenLifetime
+	}
+	if t.rtIdleTTL <= 0 {
+		t.rtIdleTTL = DefaultRefreshTokenIdleLifetime
 	}
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
@@ -335,15 +354,19 @@ func (t *Tenant) RotateKeys(keepOld bool) error {
 	return t.keys.rotate(keepOld)
 }
 
-// EndAllSessions deletes every session, as if each user had logged out.
+// EndAllSessions deletes every session, as if each user had logged out, and
+// revokes every refresh token with them.
 func (t *Tenant) EndAllSessions() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.sessions = map[string]*session{}
+	t.revokeSessionLocked("")
 }
 
 // ExpireSessions moves every session past its lifetime; they answer
-// login_required as a session older than SessionLifetime would.
+// login_required as a session older than SessionLifetime would. Refresh
+// tokens keep working (their lifetimes are their own): this is how tests make
+// the iframe fail while refresh tokens still renew.
 func (t *Tenant) ExpireSessions() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -368,6 +391,7 @@ func (t *Tenant) resetState() {
 	t.txs = map[string]*transaction{}
 	t.codes = map[string]*authCode{}
 	t.grants = map[string]bool{}
+	t.refresh = map[string]*refreshToken{}
 }
 
 // tokenLifetime is the configured lifetime unless a fault overrides it. Caller holds t.mu.

@@ -202,8 +202,14 @@ func (t *Tenant) handleToken(w http.ResponseWriter, r *http.Request) {
 		tokenError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed")
 		return
 	}
+	if p["grant_type"] == "refresh_token" {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.refreshGrantLocked(w, c, p)
+		return
+	}
 	if p["grant_type"] != "authorization_code" {
-		tokenError(w, http.StatusBadRequest, "unsupported_grant_type", "Only grant_type=authorization_code is supported")
+		tokenError(w, http.StatusBadRequest, "unsupported_grant_type", "Only grant_type=authorization_code and refresh_token are supported")
 		return
 	}
 
@@ -236,6 +242,9 @@ func (t *Tenant) handleToken(w http.ResponseWriter, r *http.Request) {
 	resp := map[string]any{"access_token": tok.access, "token_type": "Bearer", "expires_in": tok.expiresIn, "scope": code.scope}
 	if tok.id != "" {
 		resp["id_token"] = tok.id
+	}
+	if wantsRefreshToken(c, code.scope) {
+		resp["refresh_token"] = t.newFamilyLocked(code.grant)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
@@ -315,8 +324,9 @@ func (t *Tenant) handleUserinfo(w http.ResponseWriter, r *http.Request) {
 func (t *Tenant) handleLogout(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	t.mu.Lock()
-	if c, err := r.Cookie(sessionCookie); err == nil {
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
 		delete(t.sessions, c.Value)
+		t.revokeSessionLocked(c.Value) // logging out ends the refresh tokens of the logins made in this session
 	}
 	t.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})

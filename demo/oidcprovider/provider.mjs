@@ -118,10 +118,42 @@ policy.add(new Prompt(
 
 const redirectsFor = (...paths) => cfg.appOrigins.flatMap((o) => paths.map((p) => `${o}${p}`));
 
+// Refresh tokens for public clients (silentauth's useRefreshTokens). The
+// provider drops offline_access from every authorization request whose prompt
+// lacks "consent" (OIDC Core 11) before any policy sees it, so neither a plain
+// login nor prompt=none would ever give one, and the code's scopes no longer
+// say it was asked for. The issueRefreshToken policy below decides on the
+// request as it came instead: a public client whose GET /auth named
+// offline_access gets a refresh token from that code. Requests are remembered
+// by their PKCE code_challenge, which the code carries to the token endpoint
+// (public clients must send one). Such refresh tokens expire with the
+// provider's session (expiresWithSession's default for tokens without
+// offline_access in their scope), so logging out revokes them.
+const OFFLINE_REQUEST_TTL_MS = 15 * 60 * 1000; // the interaction's 600 s, and some
+const offlineRequests = new Map(); // code_challenge -> when it was asked
+
+function rememberOfflineRequest(query) {
+  const now = Date.now();
+  for (const [challenge, at] of offlineRequests) {
+    if (now - at > OFFLINE_REQUEST_TTL_MS) offlineRequests.delete(challenge);
+  }
+  const scopes = String(query.scope ?? '').split(' ');
+  if (scopes.includes('offline_access') && typeof query.code_challenge === 'string') {
+    offlineRequests.set(query.code_challenge, now);
+  }
+}
+
+function askedForOfflineAccess(challenge) {
+  const at = challenge && offlineRequests.get(challenge);
+  if (!at) return false;
+  offlineRequests.delete(challenge); // one code per request
+  return Date.now() - at <= OFFLINE_REQUEST_TTL_MS;
+}
+
 const clientDefaults = {
   application_type: 'web',
   token_endpoint_auth_method: 'none',
-  grant_types: ['authorization_code', 'implicit'],
+  grant_types: ['authorization_code', 'implicit', 'refresh_token'],
   response_types: ['code', 'id_token', 'id_token token'],
   post_logout_redirect_uris: redirectsFor('/'),
 };
@@ -170,6 +202,13 @@ const provider = new Provider(cfg.issuer, {
     Interaction: 600,
     Session: 86400,
     Grant: 86400,
+    // A day from the login: a rotated token keeps what its predecessor had
+    // left, so rotation never extends it (the library's default does the
+    // same for public clients but logs a notice when it is not spelled out).
+    RefreshToken: (ctx, token) => {
+      const rotated = ctx?.oidc?.entities?.RotatedRefreshToken;
+      return rotated && !token.isSenderConstrained() ? rotated.remainingTTL : 86400;
+    },
   },
   findAccount: async (_ctx, sub) => ({
     accountId: sub,
@@ -195,6 +234,13 @@ const provider = new Provider(cfg.issuer, {
     await grant.save();
     return grant;
   },
+  issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && (
+    code.scopes.has('offline_access')
+    || (client.clientAuthMethod === 'none' && askedForOfflineAccess(code.codeChallenge))
+  ),
+  // Every use of a refresh token replaces it, and presenting a replaced one
+  // again revokes the whole grant (the library's reuse detection).
+  rotateRefreshToken: true,
   // The token endpoint is called with fetch from the app's pages.
   clientBasedCORS: (_ctx, origin) => cfg.appOrigins.includes(origin),
 });
@@ -207,6 +253,11 @@ provider.Client.Schema.prototype.invalidate = function invalidate(message, code)
   if (code === 'implicit-force-https' || code === 'implicit-forbid-localhost') return;
   originalInvalidate.call(this, message, code);
 };
+
+provider.use(async (ctx, next) => {
+  if (ctx.method === 'GET' && ctx.path === '/auth') rememberOfflineRequest(ctx.query);
+  await next();
+});
 
 // The built-in login, consent and logout pages @import a web font from a CDN.
 // The tests run offline, and a stylesheet that never loads can hold up the

@@ -40,6 +40,7 @@ type options struct {
 	tenantPort, appPort int
 	tokenLifetime       time.Duration
 	sessionLifetime     time.Duration
+	refreshLifetime     time.Duration // 0: the dev tenant's default
 	dist                string
 	issuer, clientID    string
 	audience            string
@@ -97,7 +98,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	appPort, err2 := strconv.Atoi(env("SILENTAUTH_APP_PORT", "8080"))
 	tokenLT, err3 := time.ParseDuration(env("SILENTAUTH_TOKEN_LIFETIME", "45s"))
 	sessLT, err4 := time.ParseDuration(env("SILENTAUTH_SESSION_LIFETIME", "1h"))
-	if err := errors.Join(err1, err2, err3, err4); err != nil {
+	rtLT, err5 := time.ParseDuration(env("SILENTAUTH_REFRESH_TOKEN_LIFETIME", "0s"))
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
 		return o, fmt.Errorf("bad SILENTAUTH_* environment value: %w", err)
 	}
 	envOrigins, err := splitOrigins(env("SILENTAUTH_ALLOW_ORIGINS", ""))
@@ -108,6 +110,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.appPort, "app-port", appPort, "demo app port (env SILENTAUTH_APP_PORT; 0 picks a free one)")
 	fs.DurationVar(&o.tokenLifetime, "token-lifetime", tokenLT, "access token lifetime, short so renewals show within a minute (env SILENTAUTH_TOKEN_LIFETIME)")
 	fs.DurationVar(&o.sessionLifetime, "session-lifetime", sessLT, "dev tenant session lifetime, Auth0's \"require log in after\" (env SILENTAUTH_SESSION_LIFETIME)")
+	fs.DurationVar(&o.refreshLifetime, "refresh-token-lifetime", rtLT, "dev tenant refresh-token lifetime from the login; rotation does not extend it (env SILENTAUTH_REFRESH_TOKEN_LIFETIME; 0: 30 days)")
 	fs.StringVar(&o.dist, "dist", env("SILENTAUTH_DIST", "dist"), "directory holding the built SDK (env SILENTAUTH_DIST)")
 	fs.StringVar(&o.issuer, "issuer", env("SILENTAUTH_ISSUER", ""), "use this OpenID Provider instead of the dev tenant (env SILENTAUTH_ISSUER)")
 	fs.StringVar(&o.clientID, "client-id", env("SILENTAUTH_CLIENT_ID", ""), "client id at -issuer (env SILENTAUTH_CLIENT_ID; default \"spa\" with the dev tenant)")
@@ -221,7 +224,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func tenantConfig(o options, tenantURL, appURL string, logger *slog.Logger) devtenant.Config {
 	return devtenant.Config{
 		Issuer: tenantURL, TokenLifetime: o.tokenLifetime, SessionLifetime: o.sessionLifetime,
-		AppOrigins: append([]string{appURL}, o.allowOrigins...), Logger: logger,
+		RefreshTokenLifetime: o.refreshLifetime,
+		AppOrigins:           append([]string{appURL}, o.allowOrigins...), Logger: logger,
 	}
 }
 

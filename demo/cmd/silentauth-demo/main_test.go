@@ -30,6 +30,10 @@ func TestParseFlags(t *testing.T) {
 			want: options{tenantPort: 3000, appPort: 9100, tokenLifetime: 10 * time.Second, sessionLifetime: time.Hour, dist: "dist", clientID: "spa"}},
 		{name: "another provider", args: []string{"-issuer", "https://op.example/", "-client-id", "abc"},
 			want: options{tenantPort: 3000, appPort: 8080, tokenLifetime: 45 * time.Second, sessionLifetime: time.Hour, dist: "dist", issuer: "https://op.example/", clientID: "abc"}},
+		{name: "refresh-token lifetime from the environment, overridden by the flag", env: map[string]string{"SILENTAUTH_REFRESH_TOKEN_LIFETIME": "1h"}, args: []string{"-refresh-token-lifetime", "5m"},
+			want: options{tenantPort: 3000, appPort: 8080, tokenLifetime: 45 * time.Second, sessionLifetime: time.Hour, refreshLifetime: 5 * time.Minute, dist: "dist", clientID: "spa"}},
+		{name: "refresh-token lifetime from the environment", env: map[string]string{"SILENTAUTH_REFRESH_TOKEN_LIFETIME": "1h"},
+			want: options{tenantPort: 3000, appPort: 8080, tokenLifetime: 45 * time.Second, sessionLifetime: time.Hour, refreshLifetime: time.Hour, dist: "dist", clientID: "spa"}},
 		{name: "another provider needs a client id", args: []string{"-issuer", "https://op.example/"}, wantErr: true},
 		{name: "bad environment value is an error", env: map[string]string{"SILENTAUTH_APP_PORT": "x"}, wantErr: true},
 		{name: "-allow-origin repeats, after the environment's origins", env: map[string]string{"SILENTAUTH_ALLOW_ORIGINS": "http://localhost:5173, https://App.Example:8443 http://127.0.0.1:4200"},
@@ -45,7 +49,7 @@ func TestParseFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, k := range []string{"SILENTAUTH_TENANT_PORT", "SILENTAUTH_APP_PORT", "SILENTAUTH_TOKEN_LIFETIME",
-				"SILENTAUTH_SESSION_LIFETIME", "SILENTAUTH_DIST", "SILENTAUTH_ISSUER", "SILENTAUTH_CLIENT_ID", "SILENTAUTH_AUDIENCE", "SILENTAUTH_ALLOW_ORIGINS"} {
+				"SILENTAUTH_SESSION_LIFETIME", "SILENTAUTH_DIST", "SILENTAUTH_ISSUER", "SILENTAUTH_CLIENT_ID", "SILENTAUTH_AUDIENCE", "SILENTAUTH_ALLOW_ORIGINS", "SILENTAUTH_REFRESH_TOKEN_LIFETIME"} {
 				t.Setenv(k, tt.env[k])
 				if _, set := tt.env[k]; !set {
 					unsetenv(t, k)

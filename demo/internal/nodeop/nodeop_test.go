@@ -217,13 +217,21 @@ var formAction = regexp.MustCompile(`<form[^>]*action="([^"]+)"[^>]*method="post
 // cookie jar holding the provider's session for user.
 func login(t *testing.T, p *Provider, d discovery, user string) http.CookieJar {
 	t.Helper()
+	jar, _ := loginWithScope(t, p, d, user, "openid email profile")
+	return jar
+}
+
+// loginWithScope is login asking for scope; it also returns the code's
+// exchange form (the code, its verifier and redirect_uri).
+func loginWithScope(t *testing.T, p *Provider, d discovery, user, scope string) (http.CookieJar, url.Values) {
+	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := newClient(t, p.Issuer(), jar)
 	pk := newPKCE()
-	q := silentParams(pk, "openid email profile")
+	q := silentParams(pk, scope)
 	q.Del("prompt")
 	q.Del("response_mode") // the default for code: query
 	q.Set("redirect_uri", appOrigin+"/callback")
@@ -263,7 +271,10 @@ func login(t *testing.T, p *Provider, d discovery, user string) http.CookieJar {
 	if got := loc.Query(); origin(loc)+loc.Path != appOrigin+"/callback" || got.Get("code") == "" || got.Get("state") != q.Get("state") {
 		t.Fatalf("after login: redirected to %s, want %s/callback with a code and the state", loc, appOrigin)
 	}
-	return jar
+	return jar, url.Values{
+		"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "redirect_uri": {q.Get("redirect_uri")},
+		"client_id": {"spa"}, "code_verifier": {pk.verifier},
+	}
 }
 
 func TestDiscoveryAdvertisesWebMessageAndExactIssuer(t *testing.T) {

@@ -1,0 +1,365 @@
+package checksession
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Refresh tokens (API.md, "Refresh tokens"): the pieces the renewal engine
+// calls. A refresh token lives in a refreshTokens holder inside the Go
+// runtime; with refreshTokenStorage "local" the holder also keeps it,
+// encrypted, in a SecretStore. It never reaches an AuthResult, an event, a
+// tab message other than the hand-over, or a log line.
+
+// The two errors of the refresh-token path, as JS sees them.
+var (
+	// ErrMissingRefreshToken: useRefreshTokens without fallback, and no
+	// refresh token is held.
+	ErrMissingRefreshToken = &Error{Code: "missing_refresh_token"}
+	// ErrInvalidGrant: the token endpoint refused the refresh token
+	// (expired, revoked, reused). The server's own description passes through.
+	ErrInvalidGrant = &Error{Code: "invalid_grant"}
+)
+
+func errMissingRefreshToken(why string) *Error {
+	return newError(ErrMissingRefreshToken.Code, "Missing Refresh Token: "+why)
+}
+
+// SecretStore keeps one secret per key across page loads. A Browser may
+// implement it (jsbridge keeps the secret AES-GCM-encrypted in localStorage
+// under a non-extractable key in IndexedDB); the engine type-asserts the
+// Browser for it when refreshTokenStorage is "local". Its methods may wait
+// on the browser: call them from a goroutine, never from a JS callback.
+type SecretStore interface {
+	// Load returns the secret saved under key; ok is false when there is
+	// none. A secret that cannot be decrypted is an error, not a miss.
+	Load(ctx context.Context, key string) (secret string, ok bool, err error)
+	Save(ctx context.Context, key, secret string) error
+	Delete(ctx context.Context, key string) error
+}
+
+// requestScope is the scope sent on the wire for scope: with
+// useRefreshTokens, offline_access is added. Caches, the tab key and the
+// refresh key keep the scope without it, so that a call naming the
+// configured scope finds the configured scope's tokens, and tabs with the
+// same configuration share whatever offline_access they asked for.
+func (s *settings) requestScope(scope string) string {
+	if !s.UseRefreshTokens || hasScope(scope, "offline_access") {
+		return scope
+	}
+	if strings.TrimSpace(scope) == "" {
+		return "offline_access"
+	}
+	return scope + " offline_access"
+}
+
+// refreshFallback reports whether the iframe is tried when no refresh token
+// is held or the grant answers invalid_grant.
+func (s *settings) refreshFallback() bool {
+	return !s.UseRefreshTokens || !s.RefreshTokensNoFallback
+}
+
+// refreshKey names the stored refresh token, like tabKey names the tab
+// group: one per server, client, audience and scope (without
+// offline_access). The prefix keeps it apart from the tab group's names.
+func (s *settings) refreshKey() string {
+	sum := sha256.Sum256([]byte(s.domain.String() + "\x00" + s.ClientID + "\x00" + s.Audience + "\x00" + s.Scope))
+	return "silentauth:rt:" + base64.RawURLEncoding.EncodeToString(sum[:12])
+}
+
+// refreshTokens holds this tab's refresh token. Only one grant may use it at
+// a time (Take), and its answer decides what is held next (Replace, Return,
+// Forget), so that a rotated token is never presented twice by this tab.
+// With a store, every change is written through; the last write is always
+// the current token, whatever order the writes finish in.
+type refreshTokens struct {
+	store SecretStore // nil: memory only
+	key   string
+
+	mu    sync.Mutex
+	token string
+	out   bool   // a grant is using token
+	gen   uint64 // bumped by Forget and Adopt: a lease from before them is stale
+
+	ioMu sync.Mutex // serialises writes to store
+}
+
+// refreshLease is one grant's use of the token.
+type refreshLease struct {
+	Token string
+	gen   uint64
+}
+
+// newRefreshTokens builds the holder for s; the store is b's SecretStore
+// when refreshTokenStorage is "local" and b has one.
+func newRefreshTokens(s *settings, b Browser) *refreshTokens {
+	h := &refreshTokens{key: s.refreshKey()}
+	if st, ok := b.(SecretStore); ok && s.RefreshTokenStorage == RefreshTokenStorageLocal {
+		h.store = st
+	}
+	return h
+}
+
+// Load reads the stored token, if any, when nothing is held yet. A token
+// that fails to decrypt (a tampered value, a lost key) is deleted, and the
+// error is returned for the debug log: the holder stays empty.
+func (h *refreshTokens) Load(ctx context.Context) error {
+	if h.store == nil {
+		return nil
+	}
+	tok, ok, err := h.store.Load(ctx, h.key)
+	if err != nil {
+		_ = h.store.Delete(ctx, h.key)
+		return err
+	}
+	if !ok || tok == "" {
+		return nil
+	}
+	h.mu.Lock()
+	if h.token == "" && !h.out {
+		h.token = tok
+	}
+	h.mu.Unlock()
+	return nil
+}
+
+// Has reports whether a token is held (in use or not). It never waits.
+func (h *refreshTokens) Has() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.token != ""
+}
+
+// Current is the held token without taking it: what a leader hands over to
+// the next one on pagehide. It never waits, so it may run in a JS callback.
+func (h *refreshTokens) Current() (string, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.token, h.token != ""
+}
+
+// Take lends the token to one grant; false when none is held or another
+// grant has it.
+func (h *refreshTokens) Take() (refreshLease, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.token == "" || h.out {
+		return refreshLease{}, false
+	}
+	h.out = true
+	return refreshLease{Token: h.token, gen: h.gen}, true
+}
+
+// Replace ends a successful grant: rotated is the answer's new token, which
+// replaces the lent one; "" (a server that does not rotate) keeps it. A
+// lease from before a Forget or an Adopt changes nothing.
+func (h *refreshTokens) Replace(ctx context.Context, l refreshLease, rotated string) error {
+	h.mu.Lock()
+	if l.gen != h.gen {
+		h.mu.Unlock()
+		return nil
+	}
+	h.out = false
+	changed := rotated != "" && rotated != h.token
+	if changed {
+		h.token = rotated
+	}
+	h.mu.Unlock()
+	if !changed {
+		return nil
+	}
+	return h.persist(ctx)
+}
+
+// Return ends a grant that got no usable answer (network_error, a 5xx): the
+// token is kept for the next try.
+func (h *refreshTokens) Return(l refreshLease) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if l.gen == h.gen {
+		h.out = false
+	}
+}
+
+// Adopt holds a token that came from elsewhere: a code exchange's answer, or
+// the hand-over of the tab that led the group. An empty token is ignored.
+func (h *refreshTokens) Adopt(ctx context.Context, token string) error {
+	if token == "" {
+		return nil
+	}
+	h.mu.Lock()
+	if token == h.token {
+		h.mu.Unlock()
+		return nil
+	}
+	h.token, h.out = token, false
+	h.gen++
+	h.mu.Unlock()
+	return h.persist(ctx)
+}
+
+// Forget drops the token, here and in the store: invalid_grant, the end of
+// the session, logout, or a hand-over to the next leader.
+func (h *refreshTokens) Forget(ctx context.Context) error {
+	h.mu.Lock()
+	had := h.token != ""
+	h.token, h.out = "", false
+	h.gen++
+	h.mu.Unlock()
+	if !had && h.store == nil {
+		return nil
+	}
+	return h.persist(ctx)
+}
+
+// handoverKind is the tab message that passes the refresh token to the next
+// holder of the group's lock. It is its own message, never a tabMessage, so
+// that no result or error shared between tabs can carry the token.
+const handoverKind = "refresh_token_handover"
+
+type handoverMessage struct {
+	Kind         string `json:"kind"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+// Handover gives the token away: it returns the message to post on the tab
+// group's channel and forgets the token here, so that this tab, if it comes
+// back from the back-forward cache, never presents a token the next holder
+// has rotated. It does not touch the store (the next holder's rotation
+// overwrites it) and never waits, so it may run in a pagehide listener.
+// false when nothing is held or a grant has it out: a grant in flight
+// decides the token's fate, and this tab is going away before it lands.
+func (h *refreshTokens) Handover() ([]byte, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.token == "" || h.out {
+		return nil, false
+	}
+	b, err := json.Marshal(handoverMessage{Kind: handoverKind, RefreshToken: h.token})
+	if err != nil {
+		return nil, false
+	}
+	h.token = ""
+	h.gen++
+	return b, true
+}
+
+// AcceptHandover adopts the token from a tab message when it is a hand-over;
+// handled is false for every other message, which the engine then reads as
+// a tabMessage.
+func (h *refreshTokens) AcceptHandover(ctx context.Context, data []byte) (handled bool, err error) {
+	var m handoverMessage
+	if json.Unmarshal(data, &m) != nil || m.Kind != handoverKind {
+		return false, nil
+	}
+	return true, h.Adopt(ctx, m.RefreshToken)
+}
+
+// Drop forgets the token in this tab only and leaves the store alone: a
+// follower's stand-by copy from a hand-over, once the new leader has rotated
+// it (a "renewed" message arrives). Never waits.
+func (h *refreshTokens) Drop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.token, h.out = "", false
+	h.gen++
+}
+
+// persist writes the current state, whatever it is by the time the write
+// runs, so that racing writes end with the latest token stored.
+func (h *refreshTokens) persist(ctx context.Context) error {
+	if h.store == nil {
+		return nil
+	}
+	h.ioMu.Lock()
+	defer h.ioMu.Unlock()
+	h.mu.Lock()
+	tok := h.token
+	h.mu.Unlock()
+	if tok == "" {
+		return h.store.Delete(ctx, h.key)
+	}
+	return h.store.Save(ctx, h.key, tok)
+}
+
+// refreshWith renews r's tokens with the refresh token in h: it takes the
+// token, redeems it, keeps the rotated one (before the ID token is checked:
+// the old one is spent either way), and returns a verified result, stored
+// like a silent request's. The caller (the engine) decides what an error
+// means: ErrMissingRefreshToken and ErrInvalidGrant fall back to the iframe
+// when s.refreshFallback(), otherwise they end the session.
+func (c *Client) refreshWith(ctx context.Context, h *refreshTokens, r request) (*AuthResult, error) {
+	if r.audience != c.s.Audience {
+		return nil, errMissingRefreshToken("the refresh token is for audience " + quote(c.s.Audience) + ", not " + quote(r.audience))
+	}
+	m, err := c.disc.metadata(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lease, ok := h.Take()
+	if !ok {
+		if h.Has() {
+			return nil, errMissingRefreshToken("the refresh token is in use by another renewal")
+		}
+		return nil, errMissingRefreshToken("no refresh token is held")
+	}
+	tokens, err := c.refreshGrant(ctx, m, lease.Token, c.s.requestScope(r.scope))
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Code == ErrInvalidGrant.Code {
+			_ = h.Forget(ctx) // spent, expired or revoked: it will never work again
+		} else {
+			h.Return(lease)
+		}
+		return nil, err
+	}
+	received := c.clock.Now()
+	if err := h.Replace(ctx, lease, tokens.RefreshToken); err != nil {
+		c.debug("the rotated refresh token could not be stored: " + err.Error())
+	}
+	res, err := c.refreshResult(ctx, m, tokens, received)
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// refreshResult checks a refresh grant's answer as a code exchange's is
+// checked, without a nonce: an ID token from a refresh carries none.
+func (c *Client) refreshResult(ctx context.Context, m *Metadata, tokens *authResponse, received time.Time) (*AuthResult, error) {
+	if tokens.AccessToken == "" {
+		return nil, newError(ErrInvalidToken.Code, "access_token: the refresh grant's answer carries no access token")
+	}
+	res := &AuthResult{
+		AccessToken: tokens.AccessToken,
+		IDToken:     tokens.IDToken,
+		ExpiresIn:   tokens.ExpiresIn,
+		TokenType:   tokens.TokenType,
+		Scope:       tokens.Scope,
+		received:    received,
+	}
+	if tokens.IDToken != "" {
+		claims, err := c.verifierFor(m).Verify(ctx, tokens.IDToken, Expected{AccessToken: tokens.AccessToken})
+		if err != nil {
+			return nil, err
+		}
+		res.IDTokenPayload = claims
+	}
+	switch {
+	case tokens.HasExpiresIn:
+		res.ExpiresAt = received.Add(time.Duration(tokens.ExpiresIn) * time.Second)
+	case res.IDTokenPayload != nil:
+		exp, _ := numberClaim(res.IDTokenPayload, "exp")
+		iat, _ := numberClaim(res.IDTokenPayload, "iat")
+		if exp > iat {
+			res.ExpiresAt = received.Add(time.Duration(exp-iat) * time.Second)
+		}
+	}
+	return res, nil
+}
