@@ -58,9 +58,10 @@ func newTransaction(r request, redirectURI string) *transaction {
 	return t
 }
 
-// authorizeURL builds the /authorize URL for a transaction. mode is the
+// authorizeURL builds the /authorize URL for a transaction. scope is the
+// scope on the wire (settings.requestScope of t.Scope); mode is the
 // response_mode; prompt is "none" for silent requests.
-func authorizeURL(endpoint, clientID string, t *transaction, r request, mode string) (string, error) {
+func authorizeURL(endpoint, clientID string, t *transaction, r request, scope, mode string) (string, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return "", configError("authorizationEndpoint", err.Error())
@@ -72,7 +73,7 @@ func authorizeURL(endpoint, clientID string, t *transaction, r request, mode str
 	q.Set("client_id", clientID)
 	q.Set("response_type", t.ResponseType)
 	q.Set("redirect_uri", t.RedirectURI)
-	q.Set("scope", t.Scope)
+	q.Set("scope", scope)
 	q.Set("state", t.State)
 	if t.Nonce != "" {
 		q.Set("nonce", t.Nonce)

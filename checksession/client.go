@@ -17,6 +17,11 @@ type Client struct {
 	disc    *discoverer
 	renewer *renewer
 	group   *group
+	refresh *refreshTokens // this tab's refresh token (useRefreshTokens)
+
+	pageHideOnce sync.Once
+	unlistenHide func() // removes the pagehide hand-over listener
+	askTimer     Timer  // bounds the wait for the group's refresh token, for tests
 
 	// adopting counts results from other tabs being verified.
 	adopting atomic.Int32
@@ -65,6 +70,7 @@ func NewClient(opts Options, b Browser, clock Clock) (*Client, error) {
 	}
 	c.renewer = newRenewer(c)
 	c.group = newGroup(c)
+	c.refresh = newRefreshTokens(s, b)
 	return c, nil
 }
 
@@ -115,7 +121,22 @@ func (c *Client) CheckSession(ctx context.Context, p AuthorizeParams) (*AuthResu
 	if prompt, ok := r.extra["prompt"]; ok && prompt != "none" {
 		return nil, configError("prompt", "checkSession always sends prompt=none; use loginWithRedirect to show the login page")
 	}
-	return c.shared(ctx, r)
+	if c.s.UseRefreshTokens && r.cacheKey() == c.renewer.defaultKey && onlyPrompt(r.extra) {
+		// With refresh tokens the server is asked the way renewals ask it:
+		// the group's refresh token first, under the group's lock.
+		return c.renew(ctx, r, forCheck)
+	}
+	return c.shared(ctx, r, false)
+}
+
+// onlyPrompt reports whether extra carries no parameter but prompt.
+func onlyPrompt(extra map[string]string) bool {
+	for k := range extra {
+		if k != "prompt" {
+			return false
+		}
+	}
+	return true
 }
 
 // GetTokenSilently answers from the cache while the access token stays
@@ -255,7 +276,16 @@ func (c *Client) forget() {
 // fail with ErrDestroyed.
 func (c *Client) Destroy() {
 	c.renewer.stop()
+	c.handOverRefreshToken() // a destroyed client's tab may live on: the group keeps the token
 	c.group.leave()
 	c.cancel()
 	c.forget()
+	c.refresh.Drop()
+	c.mu.Lock()
+	unlisten := c.unlistenHide
+	c.unlistenHide = nil
+	c.mu.Unlock()
+	if unlisten != nil {
+		unlisten()
+	}
 }

@@ -1,5 +1,7 @@
 package checksession
 
+import "errors"
+
 // Error is every failure silentauth reports. Code is the OAuth-style code
 // ("login_required", "timeout", "invalid_token", ...) that JS sees as
 // err.error; Description is err.error_description.
@@ -66,15 +68,18 @@ func tokenError(check, problem string) *Error {
 }
 
 // EndsSession reports whether err means the user must log in interactively:
-// the server answered login_required, consent_required, interaction_required
-// or account_selection_required.
+// the server answered login_required, consent_required,
+// interaction_required or account_selection_required, or a refresh-token
+// renewal without fallback failed with invalid_grant or
+// missing_refresh_token (API.md, session_ended).
 func EndsSession(err error) bool {
-	e, ok := err.(*Error)
-	if !ok {
+	var e *Error
+	if !errors.As(err, &e) {
 		return false
 	}
 	switch e.Code {
-	case ErrLoginRequired.Code, ErrConsentRequired.Code, ErrInteractionRequired.Code, ErrAccountSelectionRequired.Code:
+	case ErrLoginRequired.Code, ErrConsentRequired.Code, ErrInteractionRequired.Code, ErrAccountSelectionRequired.Code,
+		ErrInvalidGrant.Code, ErrMissingRefreshToken.Code:
 		return true
 	}
 	return false

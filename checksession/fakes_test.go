@@ -120,7 +120,11 @@ func (c *Client) idle(clock *testClock) bool {
 	c.mu.Lock()
 	busy := len(c.inflight) > 0 || c.adopting.Load() > 0
 	renewing := len(c.renewals) > 0
+	asking := c.askTimer
 	c.mu.Unlock()
+	if asking != nil && clock.live(asking) && !c.refresh.Has() {
+		return true // parked until the group answers or the clock moves
+	}
 	c.group.mu.Lock()
 	lockWait := c.group.waitTimer
 	c.group.mu.Unlock()

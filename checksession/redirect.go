@@ -39,7 +39,7 @@ func (c *Client) LoginWithRedirect(ctx context.Context, p AuthorizeParams) error
 	if t.ResponseType == "code" {
 		mode = "query"
 	}
-	u, err := authorizeURL(m.AuthorizationEndpoint, c.s.ClientID, t, r, mode)
+	u, err := authorizeURL(m.AuthorizationEndpoint, c.s.ClientID, t, r, c.s.requestScope(t.Scope), mode)
 	if err != nil {
 		return err
 	}
@@ -133,11 +133,12 @@ func (c *Client) HandleRedirectCallback(ctx context.Context, rawURL string) (*Au
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.complete(ctx, m, &t, resp)
+	res, refreshToken, err := c.complete(ctx, m, &t, resp)
 	if err != nil {
 		return nil, err
 	}
 	c.accept(request{audience: t.Audience, scope: t.Scope}, res)
+	c.keepRefreshToken(ctx, c.refresh.Generation(), refreshToken)
 	return res, nil
 }
 
@@ -177,6 +178,7 @@ func (c *Client) Logout(ctx context.Context, p LogoutParams) error {
 	c.forget()
 	c.renewer.signOut()
 	c.group.post(tabMessage{Kind: kindLoggedOut})
+	c.forgetRefreshToken()
 	if p.LocalOnly {
 		return nil
 	}

@@ -86,6 +86,12 @@ type refreshTokens struct {
 	token string
 	out   bool   // a grant is using token
 	gen   uint64 // bumped by Forget and Adopt: a lease from before them is stale
+	// spent remembers (hashed) the tokens this holder has redeemed, so that
+	// a late hand-over of one of them is refused: presenting a rotated token
+	// again would make the server revoke the whole family.
+	spent map[[sha256.Size]byte]bool
+	// loaded: the store was read once (Load).
+	loaded bool
 
 	ioMu sync.Mutex // serialises writes to store
 }
@@ -106,11 +112,16 @@ func newRefreshTokens(s *settings, b Browser) *refreshTokens {
 	return h
 }
 
-// Load reads the stored token, if any, when nothing is held yet. A token
+// Load reads the stored token once, the first time it is called, if nothing
+// is held yet. A token
 // that fails to decrypt (a tampered value, a lost key) is deleted, and the
 // error is returned for the debug log: the holder stays empty.
 func (h *refreshTokens) Load(ctx context.Context) error {
-	if h.store == nil {
+	h.mu.Lock()
+	first := !h.loaded
+	h.loaded = true
+	h.mu.Unlock()
+	if h.store == nil || !first {
 		return nil
 	}
 	tok, ok, err := h.store.Load(ctx, h.key)
@@ -168,6 +179,7 @@ func (h *refreshTokens) Replace(ctx context.Context, l refreshLease, rotated str
 	h.out = false
 	changed := rotated != "" && rotated != h.token
 	if changed {
+		h.markSpentLocked(h.token)
 		h.token = rotated
 	}
 	h.mu.Unlock()
@@ -188,13 +200,42 @@ func (h *refreshTokens) Return(l refreshLease) {
 }
 
 // Adopt holds a token that came from elsewhere: a code exchange's answer, or
-// the hand-over of the tab that led the group. An empty token is ignored.
+// the hand-over of the tab that led the group. An empty token, and one this
+// holder has already redeemed, are ignored.
 func (h *refreshTokens) Adopt(ctx context.Context, token string) error {
+	return h.adopt(ctx, token, nil)
+}
+
+// AdoptSince is Adopt only if nothing was adopted or forgotten since gen
+// (Generation): a code exchange that started before a logout must not
+// bring a refresh token back after it.
+func (h *refreshTokens) AdoptSince(ctx context.Context, gen uint64, token string) error {
+	return h.adopt(ctx, token, &gen)
+}
+
+// Generation is the holder's count of adoptions and forgets.
+func (h *refreshTokens) Generation() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.gen
+}
+
+func (h *refreshTokens) markSpentLocked(token string) {
+	if token == "" {
+		return
+	}
+	if h.spent == nil || len(h.spent) >= 256 {
+		h.spent = map[[sha256.Size]byte]bool{} // a bound, not a history: rotations replace the oldest anyway
+	}
+	h.spent[sha256.Sum256([]byte(token))] = true
+}
+
+func (h *refreshTokens) adopt(ctx context.Context, token string, since *uint64) error {
 	if token == "" {
 		return nil
 	}
 	h.mu.Lock()
-	if token == h.token {
+	if token == h.token || h.spent[sha256.Sum256([]byte(token))] || since != nil && *since != h.gen {
 		h.mu.Unlock()
 		return nil
 	}

@@ -59,7 +59,7 @@ func (s *rotatingServer) token(req HTTPRequest) (*HTTPResponse, error) {
 	delete(claims, "nonce")
 	return jsonResponse(200, map[string]any{
 		"access_token": "at-" + randomString(), "id_token": s.fx.iss.Sign(s.fx.t, claims), "refresh_token": next,
-		"token_type": "Bearer", "expires_in": 3600, "scope": form.Get("scope"),
+		"token_type": "Bearer", "expires_in": s.fx.expiresIn, "scope": form.Get("scope"),
 	})
 }
 

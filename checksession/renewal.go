@@ -28,6 +28,7 @@ type renewalJob int
 
 const (
 	forCaller renewalJob = iota // getTokenSilently (or fetch) needs a token
+	forCheck                    // checkSession with refresh tokens: ask the server whatever the cache holds
 	forTimer                    // the renewal loop: the token is due
 	forPoll                     // the renewal loop: a session poll is due
 )
@@ -64,8 +65,11 @@ func (c *Client) runRenewal(r request, key string, job renewalJob, f *flight[*Au
 func (c *Client) renewUnderLock(r request, job renewalJob) (*AuthResult, error) {
 	grouped := r.cacheKey() == c.renewer.defaultKey
 	needed := func() bool { return c.fresh(r) == nil }
-	if job == forPoll {
+	switch job {
+	case forPoll:
 		needed = c.renewer.pollDue
+	case forCheck:
+		needed = func() bool { return true }
 	}
 	c.mu.Lock()
 	epoch := c.epoch
@@ -77,7 +81,7 @@ func (c *Client) renewUnderLock(r request, job renewalJob) (*AuthResult, error) 
 	c.mu.Lock()
 	ended := c.epoch != epoch
 	c.mu.Unlock()
-	if ended || job != forCaller && !c.renewer.hasSession() {
+	if ended || (job == forTimer || job == forPoll) && !c.renewer.hasSession() {
 		return nil, &Error{Code: ErrLoginRequired.Code, Description: "the session ended (logout or another tab) while this renewal waited"}
 	}
 	if !needed() {
@@ -90,14 +94,16 @@ func (c *Client) renewUnderLock(r request, job renewalJob) (*AuthResult, error) 
 		c.renewer.begin()
 		c.group.post(tabMessage{Kind: kindRenewing})
 	}
-	return c.shared(c.ctx, r)
+	// Only the holder of the group's lock may present the group's refresh
+	// token: that is what keeps a rotated token from being presented twice.
+	return c.shared(c.ctx, r, grouped && c.s.UseRefreshTokens)
 }
 
 // shared joins the request in flight with the same key, or starts one. The
 // request runs on the client's context so that one caller giving up does not
 // cancel it for the others, and its bookkeeping runs once, where it
 // completes, whoever is waiting.
-func (c *Client) shared(ctx context.Context, r request) (*AuthResult, error) {
+func (c *Client) shared(ctx context.Context, r request, viaRefresh bool) (*AuthResult, error) {
 	if c.ctx.Err() != nil {
 		return nil, ErrDestroyed
 	}
@@ -120,8 +126,8 @@ func (c *Client) shared(ctx context.Context, r request) (*AuthResult, error) {
 				c.mu.Unlock()
 				f.finish(res, err)
 			}()
-			res, err = c.silent(c.ctx, r)
-			res, err = c.settle(r, epoch, res, err)
+			res, rt, err := c.obtain(c.ctx, r, viaRefresh)
+			res, err = c.settle(r, epoch, res, rt, err)
 		}()
 	} else {
 		c.debug("joining the silent request already in flight")
@@ -130,9 +136,29 @@ func (c *Client) shared(ctx context.Context, r request) (*AuthResult, error) {
 	return f.wait(ctx)
 }
 
+// obtain gets r's tokens from the server: by the refresh-token grant when
+// viaRefresh (this tab holds the group's lock and useRefreshTokens is on),
+// falling back to the silent iframe where the options allow; otherwise by
+// the silent iframe. refreshToken is a code exchange's new refresh token.
+func (c *Client) obtain(ctx context.Context, r request, viaRefresh bool) (res *AuthResult, refreshToken string, err error) {
+	if viaRefresh {
+		res, err := c.renewWithRefreshToken(ctx, r)
+		if err == nil {
+			c.debug("renewal via refresh token")
+			return res, "", nil
+		}
+		if !fallsBackToIframe(err) || !c.s.refreshFallback() {
+			return nil, "", err
+		}
+		c.debug("renewal via the silent iframe: " + err.Error())
+	}
+	return c.silent(ctx, r)
+}
+
 // settle is a silent request's bookkeeping: cache, schedule, events and the
-// tab group, once per request. It returns what the callers get.
-func (c *Client) settle(r request, epoch int, res *AuthResult, err error) (*AuthResult, error) {
+// tab group, once per request. It returns what the callers get. A refresh
+// token from the request is kept only if the session did not end meanwhile.
+func (c *Client) settle(r request, epoch int, res *AuthResult, refreshToken string, err error) (*AuthResult, error) {
 	grouped := r.cacheKey() == c.renewer.defaultKey
 	if err != nil {
 		c.noteFailure(r, err)
@@ -163,7 +189,11 @@ func (c *Client) settle(r request, epoch int, res *AuthResult, err error) (*Auth
 	}
 	c.storeLocked(r.audience, r.scope, res)
 	delete(c.failures, r.cacheKey())
+	// Read under c.mu, in this epoch: a logout after this point forgets
+	// the refresh token after reading the generation, so AdoptSince refuses.
+	refreshGen := c.refresh.Generation()
 	c.mu.Unlock()
+	c.keepRefreshToken(c.ctx, refreshGen, refreshToken)
 	if grouped {
 		c.renewer.got(res, false)
 		c.group.share(res, r)
@@ -205,6 +235,7 @@ func otherUser(current, claims map[string]any) string {
 // tabs when tellGroup, that the user must log in.
 func (c *Client) endSession(e *Error, tellGroup bool) {
 	c.forget()
+	c.forgetRefreshToken()
 	if tellGroup {
 		c.group.post(tabMessage{Kind: kindSessionEnded})
 	}

@@ -19,6 +19,9 @@ type AuthResult struct {
 
 	// received is when the result arrived, for the renewal lead.
 	received time.Time
+	// viaRefresh: a refresh-token grant brought it (the tab group drops
+	// stand-by copies of the redeemed token when it hears so).
+	viaRefresh bool
 }
 
 // renewAt is when a result should be replaced: renewBefore ahead of its

@@ -9,18 +9,20 @@ import (
 )
 
 // silent runs one prompt=none request from discovery to validated result.
-func (c *Client) silent(ctx context.Context, r request) (*AuthResult, error) {
+// refreshToken is the code exchange's refresh token, if it brought one: the
+// caller decides whether this session may still keep it.
+func (c *Client) silent(ctx context.Context, r request) (res *AuthResult, refreshToken string, err error) {
 	m, err := c.disc.metadata(ctx)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if !m.supportsWebMessage() {
-		return nil, configError("domain", "the server's discovery lists response_modes_supported "+
+		return nil, "", configError("domain", "the server's discovery lists response_modes_supported "+
 			quote(strings.Join(m.ResponseModesSupported, " "))+" without web_message, so no silent request can be answered")
 	}
 	t := newTransaction(r, c.s.RedirectURI)
 	if c.browser.CrossOriginIsolated() {
-		return nil, &Error{Code: ErrTimeout.Code, State: t.State, Description: TimeoutDescription +
+		return nil, "", &Error{Code: ErrTimeout.Code, State: t.State, Description: TimeoutDescription +
 			". This page is cross-origin isolated (COOP/COEP), so the authorization server's iframe cannot answer it; serve the page without Cross-Origin-Embedder-Policy or renew with an interactive login."}
 	}
 	extra := map[string]string{"prompt": "none"}
@@ -30,48 +32,49 @@ func (c *Client) silent(ctx context.Context, r request) (*AuthResult, error) {
 		}
 	}
 	r.extra = extra
-	u, err := authorizeURL(m.AuthorizationEndpoint, c.s.ClientID, t, r, "web_message")
+	u, err := authorizeURL(m.AuthorizationEndpoint, c.s.ClientID, t, r, c.s.requestScope(t.Scope), "web_message")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	resp, err := c.runFrame(ctx, u, t, r.timeout)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	return c.complete(ctx, m, t, resp)
 }
 
 // complete turns an accepted response into a validated result: server
-// errors pass through, codes are exchanged, ID tokens verified.
-func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp *authResponse) (*AuthResult, error) {
+// errors pass through, codes are exchanged, ID tokens verified. A refresh
+// token from the exchange comes back beside the result, never in it.
+func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp *authResponse) (*AuthResult, string, error) {
 	// RFC 9207: a response naming another issuer is a mix-up, whatever else it says.
 	if resp.Iss != "" && resp.Iss != m.Issuer {
-		return nil, &Error{Code: ErrInvalidToken.Code, State: t.State,
+		return nil, "", &Error{Code: ErrInvalidToken.Code, State: t.State,
 			Description: "iss: the authorization response names issuer " + quote(resp.Iss) + ", expected " + quote(m.Issuer)}
 	}
 	if resp.Error != "" {
-		return nil, &Error{Code: resp.Error, Description: resp.ErrorDescription, State: t.State}
+		return nil, "", &Error{Code: resp.Error, Description: resp.ErrorDescription, State: t.State}
 	}
 	received := c.clock.Now()
 	tokens := resp
 	if t.ResponseType == "code" {
 		if resp.Code == "" {
-			return nil, &Error{Code: ErrInvalidToken.Code, State: t.State, Description: "code: the response carries no authorization code"}
+			return nil, "", &Error{Code: ErrInvalidToken.Code, State: t.State, Description: "code: the response carries no authorization code"}
 		}
 		var err error
 		tokens, err = c.exchange(ctx, m, t, resp.Code)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		received = c.clock.Now()
 	}
 	wantID := strings.Contains(t.ResponseType, "id_token") || (t.ResponseType == "code" && hasScope(t.Scope, "openid"))
 	wantAT := t.ResponseType != "id_token"
 	if wantID && tokens.IDToken == "" {
-		return nil, &Error{Code: ErrInvalidToken.Code, State: t.State, Description: "id_token: the response carries no ID token"}
+		return nil, "", &Error{Code: ErrInvalidToken.Code, State: t.State, Description: "id_token: the response carries no ID token"}
 	}
 	if wantAT && tokens.AccessToken == "" {
-		return nil, &Error{Code: ErrInvalidToken.Code, State: t.State, Description: "access_token: the response carries no access token"}
+		return nil, "", &Error{Code: ErrInvalidToken.Code, State: t.State, Description: "access_token: the response carries no access token"}
 	}
 	res := &AuthResult{
 		AccessToken: tokens.AccessToken,
@@ -95,7 +98,7 @@ func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp
 			if errors.As(err, &e) {
 				e.State = t.State
 			}
-			return nil, err
+			return nil, "", err
 		}
 		res.IDTokenPayload = claims
 	}
@@ -110,7 +113,7 @@ func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp
 			res.ExpiresAt = received.Add(time.Duration(exp-iat) * time.Second)
 		}
 	}
-	return res, nil
+	return res, tokens.RefreshToken, nil
 }
 
 // numberClaim reads a numeric claim whatever number type the verifier used.

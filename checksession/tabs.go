@@ -48,7 +48,14 @@ const (
 	kindRenewFailed  = "renew_failed" // ...which failed; the next tab may try
 	kindSessionEnded = "session_ended"
 	kindLoggedOut    = "logged_out"
+	// kindRefreshWanted asks the tab holding the group's refresh token to
+	// hand it over (handoverMessage); only a tab holding the lock asks.
+	kindRefreshWanted = "refresh_token_wanted"
 )
+
+// viaRefreshToken marks a shared result that a refresh token brought: the
+// token it was redeemed with is spent, so stand-by copies are dropped.
+const viaRefreshToken = "refresh_token"
 
 // peerWait bounds how long a tab that got the lock waits for the result of
 // the tab that held it before (a BroadcastChannel message can arrive after
@@ -58,6 +65,7 @@ const peerWait = time.Second
 type tabMessage struct {
 	Kind   string        `json:"kind"`
 	Result *sharedResult `json:"result,omitempty"`
+	Via    string        `json:"via,omitempty"` // with Result: viaRefreshToken, or empty
 }
 
 // sharedResult is a result as the group sees it: tokens and timing, never
@@ -230,7 +238,11 @@ func (g *group) share(res *AuthResult, r request) {
 	if res.IDToken == "" {
 		return // nothing another tab could verify
 	}
-	g.post(tabMessage{Kind: kindRenewed, Result: shareOf(res, r)})
+	msg := tabMessage{Kind: kindRenewed, Result: shareOf(res, r)}
+	if res.viaRefresh {
+		msg.Via = viaRefreshToken
+	}
+	g.post(msg)
 }
 
 // shareOf is what the group sees of a result: tokens and timing, nothing else.
@@ -245,20 +257,37 @@ func shareOf(res *AuthResult, r request) *sharedResult {
 	}
 }
 
-func (g *group) post(msg tabMessage) {
+// post tells the other tabs msg; false when this tab has no channel.
+func (g *group) post(msg tabMessage) bool {
+	b, err := json.Marshal(msg)
+	if err != nil {
+		g.c.debug("tabs: could not tell the other tabs: " + err.Error())
+		return false
+	}
+	return g.postRaw(b)
+}
+
+// postRaw posts b as it is; false when this tab has no channel or the post
+// failed.
+func (g *group) postRaw(b []byte) bool {
 	g.mu.Lock()
 	ch := g.channel
 	g.mu.Unlock()
 	if ch == nil {
-		return
+		return false
 	}
-	b, err := json.Marshal(msg)
-	if err == nil {
-		err = ch.Post(b)
-	}
-	if err != nil {
+	if err := ch.Post(b); err != nil {
 		g.c.debug("tabs: could not tell the other tabs: " + err.Error())
+		return false
 	}
+	return true
+}
+
+// joined reports whether this tab has the group's channel open.
+func (g *group) joined() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.channel != nil
 }
 
 // received handles what another tab posted. It runs on the channel's
@@ -269,12 +298,24 @@ func (g *group) received(data []byte) {
 		g.c.debug("tabs: ignored a message of " + strconv.Itoa(len(data)) + " bytes")
 		return
 	}
+	if g.c.s.UseRefreshTokens {
+		if handled, err := g.c.refresh.AcceptHandover(g.c.ctx, data); handled {
+			if err != nil {
+				g.c.debug("tabs: the group's refresh token could not be stored: " + err.Error())
+			}
+			g.c.listenForPageHide()
+			g.c.notify()
+			return
+		}
+	}
 	var msg tabMessage
 	if err := json.Unmarshal(data, &msg); err != nil {
 		g.c.debug("tabs: ignored an unreadable message")
 		return
 	}
 	switch msg.Kind {
+	case kindRefreshWanted:
+		g.c.handOverRefreshToken()
 	case kindRenewing:
 		g.setPeerRenewing(true)
 	case kindRenewFailed:
@@ -284,6 +325,9 @@ func (g *group) received(data []byte) {
 			g.c.debug("tabs: ignored a result without an ID token")
 			g.setPeerRenewing(false)
 			return
+		}
+		if msg.Via == viaRefreshToken && g.c.s.UseRefreshTokens {
+			g.c.refresh.Drop() // a stand-by copy of the token that was just redeemed
 		}
 		g.c.adopting.Add(1)
 		g.setPeerRenewing(false)
@@ -381,6 +425,7 @@ func (c *Client) endedElsewhere(logout bool) {
 		why = "logged out in another tab"
 	}
 	c.forget()
+	c.forgetRefreshToken()
 	e := &Error{Code: ErrLoginRequired.Code, Description: why}
 	c.debug("session ended: " + why)
 	c.emit("session_ended", e)

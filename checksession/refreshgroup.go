@@ -1,0 +1,139 @@
+package checksession
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// This file is the refresh token's life in the tab group (API.md, "Refresh
+// tokens"): one refresh token per group, presented only by the tab that
+// holds the group's lock. The token follows the lock: a tab that must renew
+// and holds none asks the group, and whoever holds it hands it over; a tab
+// that goes away (pagehide, destroy) hands it to the group unasked. Tabs that
+// receive a hand-over they did not ask for keep it on stand-by and drop it
+// when another tab reports a rotation.
+
+// PageLifecycle is optionally implemented by a Browser that can tell when
+// the page goes away (pagehide: closed, navigated, or put in the
+// back-forward cache). fn runs inside the browser's event and must not wait.
+type PageLifecycle interface {
+	OnPageHide(fn func()) (remove func())
+}
+
+// handoverWait bounds how long a tab without a refresh token waits for one
+// from its group before falling back: a live tab answers in milliseconds,
+// and a frozen one never does.
+const handoverWait = 250 * time.Millisecond
+
+// fallsBackToIframe reports the refresh-token failures the silent iframe may
+// still cure (useRefreshTokensFallback): no token, or one the server refused.
+func fallsBackToIframe(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (e.Code == ErrMissingRefreshToken.Code || e.Code == ErrInvalidGrant.Code)
+}
+
+// renewWithRefreshToken renews r's tokens with the group's refresh token,
+// asking the group for it first when this tab holds none.
+func (c *Client) renewWithRefreshToken(ctx context.Context, r request) (*AuthResult, error) {
+	if err := c.refresh.Load(ctx); err != nil {
+		c.debug("the stored refresh token could not be read, so it was deleted: " + err.Error())
+	}
+	if !c.refresh.Has() {
+		c.askGroupForRefreshToken(ctx)
+	}
+	res, err := c.refreshWith(ctx, c.refresh, r)
+	if err != nil {
+		return nil, err
+	}
+	res.viaRefresh = true
+	return res, nil
+}
+
+// askGroupForRefreshToken posts the request for the group's refresh token
+// and waits, at most handoverWait, until a hand-over arrives.
+func (c *Client) askGroupForRefreshToken(ctx context.Context) {
+	c.group.join()
+	if !c.group.post(tabMessage{Kind: kindRefreshWanted}) {
+		return // alone: nobody to ask
+	}
+	bound := c.clock.NewTimer(handoverWait)
+	c.mu.Lock()
+	c.askTimer = bound
+	c.mu.Unlock()
+	defer func() {
+		bound.Stop()
+		c.mu.Lock()
+		c.askTimer = nil
+		c.mu.Unlock()
+	}()
+	for {
+		changed := c.cacheChanged() // before the check, so no wake-up is lost
+		if c.refresh.Has() {
+			c.debug("tabs: received the group's refresh token")
+			return
+		}
+		select {
+		case <-changed:
+		case <-bound.C():
+			c.debug("tabs: no tab of the group holds a refresh token")
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// keepRefreshToken holds a refresh token from a code exchange, unless
+// useRefreshTokens is off or the holder changed since gen (a logout), and
+// arranges its hand-over when the page goes away.
+func (c *Client) keepRefreshToken(ctx context.Context, gen uint64, token string) {
+	if token == "" || !c.s.UseRefreshTokens {
+		return
+	}
+	if err := c.refresh.AdoptSince(ctx, gen, token); err != nil {
+		c.debug("the refresh token could not be stored: " + err.Error())
+	}
+	c.listenForPageHide()
+}
+
+// listenForPageHide adds, once, the pagehide listener that hands the
+// refresh token to the group.
+func (c *Client) listenForPageHide() {
+	c.pageHideOnce.Do(func() {
+		pl, ok := c.browser.(PageLifecycle)
+		if !ok || c.ctx.Err() != nil {
+			return
+		}
+		remove := pl.OnPageHide(c.handOverRefreshToken)
+		c.mu.Lock()
+		if c.ctx.Err() != nil {
+			c.mu.Unlock()
+			remove()
+			return
+		}
+		c.unlistenHide = remove
+		c.mu.Unlock()
+	})
+}
+
+// handOverRefreshToken gives this tab's refresh token to the group. It
+// never waits: it runs in the pagehide event.
+func (c *Client) handOverRefreshToken() {
+	if !c.s.UseRefreshTokens || !c.group.joined() {
+		return // with nobody to hand it to, the token stays
+	}
+	if msg, ok := c.refresh.Handover(); ok {
+		if c.group.postRaw(msg) {
+			c.debug("tabs: handed the refresh token to the group")
+		}
+	}
+}
+
+// forgetRefreshToken drops the refresh token here and in its store: the
+// session ended.
+func (c *Client) forgetRefreshToken() {
+	if err := c.refresh.Forget(c.ctx); err != nil {
+		c.debug("could not delete the stored refresh token: " + err.Error())
+	}
+}

@@ -1,0 +1,343 @@
+package checksession
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// issuingServer is rotatingServer that also gives a refresh token with
+// every code exchange that asked for offline_access, as Auth0 does for an
+// SPA with rotation on, and records which refresh tokens were presented.
+type issuingServer struct {
+	*rotatingServer
+}
+
+func newIssuingServer(fx *fixture) *issuingServer {
+	s := &issuingServer{newRotatingServer(fx, "unused")}
+	fx.b.routes[serverOrigin+"/oauth/token"] = s.token
+	return s
+}
+
+func (s *issuingServer) token(req HTTPRequest) (*HTTPResponse, error) {
+	form, _ := url.ParseQuery(string(req.Body))
+	if form.Get("grant_type") == "refresh_token" {
+		return s.rotatingServer.token(req)
+	}
+	resp, err := s.fx.token(req)
+	if err != nil || resp.Status != 200 {
+		return resp, err
+	}
+	s.mu.Lock()
+	s.forms = append(s.forms, form)
+	s.n++
+	rt := fmt.Sprintf("rt-%d", s.n+1)
+	s.live[rt] = true
+	s.mu.Unlock()
+	return withField(resp, "refresh_token", rt), nil
+}
+
+// presented lists the refresh tokens sent, in order.
+func (s *issuingServer) presented() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, f := range s.forms {
+		if f.Get("grant_type") == "refresh_token" {
+			out = append(out, f.Get("refresh_token"))
+		}
+	}
+	return out
+}
+
+func withField(resp *HTTPResponse, name, value string) *HTTPResponse {
+	body := strings.TrimSuffix(strings.TrimSpace(string(resp.Body)), "}")
+	resp.Body = []byte(body + fmt.Sprintf(",%q:%q}", name, value))
+	return resp
+}
+
+// pageTab is a tab of a tab group whose page can go away (pagehide).
+type pageTab struct {
+	*fakeBrowser
+	*tabHub
+	mu     sync.Mutex
+	onHide []func()
+}
+
+func (p *pageTab) OnPageHide(fn func()) func() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.onHide = append(p.onHide, fn)
+	i := len(p.onHide) - 1
+	return func() { p.mu.Lock(); p.onHide[i] = nil; p.mu.Unlock() }
+}
+
+func (p *pageTab) hide() {
+	p.mu.Lock()
+	fns := append([]func(){}, p.onHide...)
+	p.mu.Unlock()
+	for _, fn := range fns {
+		if fn != nil {
+			fn()
+		}
+	}
+}
+
+func (p *pageTab) listeners() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, fn := range p.onHide {
+		if fn != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// refreshTabs opens n clients with useRefreshTokens in one tab group;
+// none has a session yet.
+func refreshTabs(t *testing.T, fx *fixture, n int, edit ...func(*Options)) ([]*Client, []*pageTab) {
+	hub := newTabHub()
+	var clients []*Client
+	var tabs []*pageTab
+	for range n {
+		o := fx.options()
+		o.UseRefreshTokens = true
+		for _, e := range edit {
+			e(&o)
+		}
+		tab := &pageTab{fakeBrowser: fx.b, tabHub: hub}
+		c, err := NewClient(o, tab, fx.clock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Destroy)
+		clients = append(clients, c)
+		tabs = append(tabs, tab)
+	}
+	return clients, tabs
+}
+
+// checkAdvancing runs c.CheckSession while moving the fake clock, which
+// a tab asking its group for the refresh token may wait on.
+func checkAdvancing(t *testing.T, fx *fixture, c *Client) (*AuthResult, error) {
+	t.Helper()
+	type outcome struct {
+		res *AuthResult
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() { res, err := c.CheckSession(context.Background(), AuthorizeParams{}); done <- outcome{res, err} }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		select {
+		case o := <-done:
+			return o.res, o.err
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("checkSession did not finish; logs %q", fx.logs)
+		}
+		c.mu.Lock()
+		asking := c.askTimer != nil
+		c.mu.Unlock()
+		if next := fx.clock.pending(); asking && c.idle(fx.clock) && len(next) > 0 {
+			fx.clock.Advance(next[0])
+		}
+		runtime.Gosched()
+	}
+}
+
+// cookiesBlocked makes every silent iframe answer as a browser without
+// third-party cookies gets answered: login_required.
+func cookiesBlocked(fx *fixture) {
+	fx.mu.Lock()
+	fx.frameResponse = answerLoginRequired("Login required")
+	fx.mu.Unlock()
+}
+
+func TestRefreshTokensRenewWithoutTheIframeAndRotate(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 120
+	srv := newIssuingServer(fx)
+	c := fx.client(func(o *Options) { o.UseRefreshTokens = true })
+	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if q := fx.b.frame(0).URL.Query(); !hasScope(q.Get("scope"), "offline_access") {
+		t.Fatalf("the silent request asked for scope %q, without offline_access", q.Get("scope"))
+	}
+	cookiesBlocked(fx) // from here on only the refresh token can renew
+	advanceUntil(t, fx, 5*time.Minute, func() bool { return len(srv.presented()) == 3 }, c)
+	if got := strings.Join(srv.presented(), " "); got != "rt-2 rt-3 rt-4" {
+		t.Errorf("presented %q, want each rotated token once, in order", got)
+	}
+	if fx.b.frameCount() != 1 {
+		t.Errorf("%d iframes; renewals with a refresh token need none", fx.b.frameCount())
+	}
+	if held, _ := c.refresh.Current(); held != "rt-5" {
+		t.Errorf("holding %q, want the last rotation rt-5", held)
+	}
+	if ev := fx.eventList(); strings.Join(ev, " ") != "renewed renewed renewed renewed" {
+		t.Errorf("events %v: want one renewed per renewal", ev)
+	}
+	if !strings.Contains(strings.Join(fx.logs, "\n"), "renewal via refresh token") {
+		t.Error("the debug log does not say which way the renewal went")
+	}
+}
+
+func TestRefreshTokenFailures(t *testing.T) {
+	cases := []struct {
+		name       string
+		noFallback bool
+		answer     func(url.Values) (*HTTPResponse, error)
+		wantEvent  string // the event after the failed renewal
+		wantFrames int    // iframes after the first one
+		keepsToken bool
+	}{
+		{"invalid_grant falls back to the iframe", false,
+			func(url.Values) (*HTTPResponse, error) {
+				return jsonResponse(403, map[string]any{"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."})
+			}, "renewed", 1, true}, // the iframe's code exchange brings a new one
+		{"invalid_grant without fallback ends the session", true,
+			func(url.Values) (*HTTPResponse, error) {
+				return jsonResponse(403, map[string]any{"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."})
+			}, "session_ended", 0, false},
+		{"a server error is retried with the same token", true,
+			func(url.Values) (*HTTPResponse, error) {
+				return jsonResponse(503, map[string]any{"error": "temporarily_unavailable"})
+			}, "renew_error", 0, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t)
+			fx.expiresIn = 120
+			srv := newIssuingServer(fx)
+			c := fx.client(func(o *Options) { o.UseRefreshTokens = true; o.RefreshTokensNoFallback = tc.noFallback })
+			if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil && !tc.noFallback {
+				t.Fatal(err)
+			}
+			if tc.noFallback {
+				// Without fallback the first token must come from a login.
+				completeInteractiveLogin(t, fx, c)
+			}
+			frames, events := fx.b.frameCount(), len(fx.eventList())
+			srv.mu.Lock()
+			srv.answer = tc.answer
+			srv.mu.Unlock()
+			advanceUntil(t, fx, 5*time.Minute, func() bool { return len(fx.eventList()) > events }, c)
+			if ev := fx.eventList(); ev[events] != tc.wantEvent {
+				t.Errorf("events %v, want %s after the failed grant", ev, tc.wantEvent)
+			}
+			if got := fx.b.frameCount() - frames; got != tc.wantFrames {
+				t.Errorf("%d fallback iframes, want %d", got, tc.wantFrames)
+			}
+			if c.refresh.Has() != tc.keepsToken {
+				t.Errorf("holds a refresh token: %v, want %v", c.refresh.Has(), tc.keepsToken)
+			}
+		})
+	}
+}
+
+func TestANewTabIsSignedInWithTheGroupsRefreshToken(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 120
+	srv := newIssuingServer(fx)
+	clients, _ := refreshTabs(t, fx, 2)
+	first, second := clients[0], clients[1]
+	if _, err := checkAdvancing(t, fx, first); err != nil {
+		t.Fatal(err)
+	}
+	cookiesBlocked(fx)
+	res, err := checkAdvancing(t, fx, second)
+	if err != nil {
+		t.Fatalf("the new tab was not signed in: %v; logs %q", err, fx.logs)
+	}
+	if res.IDTokenPayload["sub"] == nil || fx.b.frameCount() != 1 {
+		t.Errorf("result %+v after %d iframes, want claims and no new iframe", res, fx.b.frameCount())
+	}
+	if got := strings.Join(srv.presented(), " "); got != "rt-2" {
+		t.Errorf("presented %q, want the first tab's token once", got)
+	}
+	if first.refresh.Has() || !second.refresh.Has() {
+		t.Errorf("after the hand-over the first tab holds one: %v, the second: %v", first.refresh.Has(), second.refresh.Has())
+	}
+	// The first tab's next renewal goes through the group's token, which
+	// now moves back: one token, never presented twice.
+	advanceUntil(t, fx, 5*time.Minute, func() bool { return len(srv.presented()) >= 3 }, first, second)
+	seen := map[string]bool{}
+	for _, rt := range srv.presented() {
+		if seen[rt] {
+			t.Fatalf("refresh token %s presented twice: %v", rt, srv.presented())
+		}
+		seen[rt] = true
+	}
+}
+
+func TestPageHideHandsTheRefreshTokenToTheGroup(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 120
+	srv := newIssuingServer(fx)
+	clients, tabs := refreshTabs(t, fx, 2)
+	for _, c := range clients {
+		if _, err := checkAdvancing(t, fx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The second tab's check took the token from the first.
+	if clients[0].refresh.Has() || !clients[1].refresh.Has() {
+		t.Fatalf("holding: first %v, second %v", clients[0].refresh.Has(), clients[1].refresh.Has())
+	}
+	held, _ := clients[1].refresh.Current()
+	tabs[1].hide()
+	if clients[1].refresh.Has() {
+		t.Error("the hidden tab kept the token it handed over")
+	}
+	if got, _ := clients[0].refresh.Current(); got != held {
+		t.Fatalf("the remaining tab holds %q, want the handed-over %q", got, held)
+	}
+	clients[1].Destroy()
+	if tabs[1].listeners() != 0 {
+		t.Error("destroy left the pagehide listener")
+	}
+	cookiesBlocked(fx)
+	n := len(srv.presented())
+	advanceUntil(t, fx, 5*time.Minute, func() bool { return len(srv.presented()) > n }, clients[0])
+	if got := srv.presented()[n]; got != held {
+		t.Errorf("the remaining tab presented %q, want %q", got, held)
+	}
+	// A late copy of the spent token is refused, so it is never presented again.
+	_ = clients[0].refresh.Adopt(context.Background(), held)
+	if got, _ := clients[0].refresh.Current(); got == held {
+		t.Error("a spent refresh token was adopted again")
+	}
+}
+
+func TestLogoutForgetsTheRefreshTokenEvenFromARequestInFlight(t *testing.T) {
+	fx := newFixture(t)
+	newIssuingServer(fx)
+	c := fx.client(func(o *Options) { o.UseRefreshTokens = true })
+	release := make(chan struct{})
+	fx.mu.Lock()
+	fx.frameResponse = func(f *fakeFrame) { <-release; f.respond(fx.loggedIn(f.URL.Query())) }
+	fx.mu.Unlock()
+	done := make(chan error, 1)
+	go func() { _, err := c.CheckSession(context.Background(), AuthorizeParams{}); done <- err }()
+	waitFor(t, "the iframe", func() bool { return fx.b.frameCount() == 1 })
+	if err := c.Logout(context.Background(), LogoutParams{LocalOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-done; err == nil {
+		t.Error("a check that was in flight at logout succeeded")
+	}
+	if c.refresh.Has() {
+		t.Error("a refresh token from before the logout is held")
+	}
+}
