@@ -22,10 +22,11 @@ const (
 
 // Files are the files the pages load besides the SDK, which the app serves.
 type Files struct {
-	NodeModules string // <repo>/node_modules
-	WasmExecJS  string // $GOROOT/lib/wasm/wasm_exec.js
-	VerifyWasm  string // demo/bench/verifywasm, built for this run
-	SymbolWasm  string // ./wasm built without -s -w, for profiles; may be ""
+	NodeModules string    // <repo>/node_modules
+	WasmExecJS  string    // $GOROOT/lib/wasm/wasm_exec.js
+	VerifyWasm  string    // demo/bench/verifywasm, built for this run
+	SymbolWasm  string    // ./wasm built without -s -w, for profiles; may be ""
+	CDN         []CDNFile // the first-token page's files; may be empty
 }
 
 // Handler serves the bench pages and files under /bench/ and passes
@@ -43,6 +44,10 @@ func Handler(app http.Handler, tenantURL string, f Files) http.Handler {
 	mux.HandleFunc(PagePath, page(latencyPage))
 	mux.HandleFunc(ReadyPath, page(readyPage))
 	mux.HandleFunc(VerifyPath, page(verifyPage))
+	if len(f.CDN) > 0 {
+		mux.HandleFunc(FirstTokenPath, firstTokenHandler(tenantURL, f.CDN))
+		mux.Handle(CDNPrefix, CDNHandler(f.CDN))
+	}
 	file := func(path, typ string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", typ)

@@ -1,0 +1,127 @@
+package bench
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"path"
+	"strings"
+)
+
+// FirstTokenPath is the first-token page: ?sdk=silentauth|auth0&cdn=<prefix>.
+// Its scripts and the wasm come from CDNPrefix, served as a CDN would.
+const (
+	FirstTokenPath = "/bench/first.html"
+	CDNPrefix      = "/cdn/"
+)
+
+// CDNFile is one file served under CDNPrefix with a content-hashed name,
+// compressed ahead of time as a CDN stores it.
+type CDNFile struct {
+	Name   string // content-hashed, e.g. silentauth.0123abcd.wasm
+	Type   string
+	Raw    []byte
+	Gzip   []byte
+	Brotli []byte
+}
+
+// HashedName is name with the first 8 bytes of content's SHA-256 before its extension.
+func HashedName(name string, content []byte) string {
+	sum := sha256.Sum256(content)
+	ext := path.Ext(name)
+	return strings.TrimSuffix(name, ext) + "." + hex.EncodeToString(sum[:8]) + ext
+}
+
+// CDNHandler serves files under CDNPrefix<run>/<name>: the run segment lets a
+// cold load ask for names no cache has seen, and a warm load reuse them. The
+// headers are a CDN's: the stored encoding the browser accepts (brotli, else
+// gzip), the right type for streaming compilation, a year of immutable
+// caching, and a strong validator.
+func CDNHandler(files []CDNFile) http.Handler {
+	byName := map[string]CDNFile{}
+	for _, f := range files {
+		byName[f.Name] = f
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, ok := byName[path.Base(r.URL.Path)]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", f.Type)
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+		h.Set("Vary", "Accept-Encoding")
+		h.Set("ETag", `"`+strings.TrimSuffix(f.Name, path.Ext(f.Name))+`"`)
+		body := f.Raw
+		switch ae := r.Header.Get("Accept-Encoding"); {
+		case strings.Contains(ae, "br") && f.Brotli != nil:
+			h.Set("Content-Encoding", "br")
+			body = f.Brotli
+		case strings.Contains(ae, "gzip") && f.Gzip != nil:
+			h.Set("Content-Encoding", "gzip")
+			body = f.Gzip
+		}
+		h.Set("Content-Length", fmt.Sprint(len(body)))
+		_, _ = w.Write(body)
+	})
+}
+
+// firstTokenHandler serves the page; the page's URL names the CDN run.
+func firstTokenHandler(tenantURL string, files []CDNFile) http.HandlerFunc {
+	names := map[string]string{}
+	for _, f := range files {
+		switch {
+		case strings.HasPrefix(f.Name, "silentauth.") && strings.HasSuffix(f.Name, ".js"):
+			names["SA_JS"] = f.Name
+		case strings.HasPrefix(f.Name, "silentauth.") && strings.HasSuffix(f.Name, ".wasm"):
+			names["SA_WASM"] = f.Name
+		case strings.HasPrefix(f.Name, "auth0-spa-js."):
+			names["AUTH0_JS"] = f.Name
+		}
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		body := strings.ReplaceAll(firstTokenPage, "TENANT_URL", tenantURL)
+		for k, v := range names {
+			body = strings.ReplaceAll(body, k, v)
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-cache")
+		fmt.Fprint(w, body)
+	}
+}
+
+// firstTokenPage measures from navigation start (performance.now() is
+// relative to it) to the first validated token: createClient + checkSession
+// for silentauth, createAuth0Client + getTokenSilently for auth0-spa-js.
+// auth0-spa-js's "is authenticated" cookie is dropped first so that its
+// renewal happens in getTokenSilently, as silentauth's does in checkSession;
+// either way the page makes one silent request.
+const firstTokenPage = `<!doctype html><html><head><meta charset="utf-8"><title>silentauth bench: first token</title>
+<script>
+window.sdk = new URLSearchParams(location.search).get("sdk");
+window.cdn = new URLSearchParams(location.search).get("cdn");
+for (const c of ["auth0.spa.is.authenticated", "_legacy_auth0.spa.is.authenticated"]) document.cookie = c + "=; max-age=0; path=/";
+document.write('<script src="' + cdn + (sdk === "auth0" ? "AUTH0_JS" : "SA_JS") + '"><\/script>');
+</script>
+<script>
+window.first = (async () => {
+  const TENANT = "TENANT_URL", ORIGIN = location.origin;
+  const script = performance.now();
+  let client, token;
+  if (sdk === "auth0") {
+    client = await auth0.createAuth0Client({domain: TENANT, clientId: "spa", cacheLocation: "memory",
+      authorizeTimeoutInSeconds: 10, authorizationParams: {redirect_uri: ORIGIN}});
+    const ready = performance.now();
+    token = await client.getTokenSilently();
+    return {script, ready, token: performance.now(), ok: typeof token === "string" && token.length > 0};
+  }
+  client = await silentauth.createClient({domain: TENANT, clientId: "spa", redirectUri: ORIGIN, autoRenew: false,
+    wasmUrl: cdn + "SA_WASM"});
+  const ready = performance.now();
+  const r = await client.checkSession();
+  const w = performance.getEntriesByType("resource").find((e) => e.name.endsWith(".wasm"));
+  return {script, ready, token: performance.now(), ok: !!(r && r.accessToken), wasm: w ? w.responseEnd : 0};
+})();
+</script></head><body><p>first token</p></body></html>`

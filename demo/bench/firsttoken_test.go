@@ -1,0 +1,283 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/silentauth/silentauth/demo/demoserver"
+	"github.com/silentauth/silentauth/demo/devtenant"
+	"github.com/silentauth/silentauth/demo/internal/chrome"
+	"github.com/silentauth/silentauth/demo/internal/e2eenv"
+)
+
+// firstTokenLoads is the number of cold+warm visit pairs per SDK and network.
+var firstTokenLoads = 10
+
+// Network is an emulated network for Network.emulateNetworkConditions.
+type Network struct {
+	Name      string
+	RTTms     float64
+	Mbit      float64
+	UploadMbs float64
+}
+
+var networks = []Network{
+	{Name: "broadband", RTTms: 20, Mbit: 100, UploadMbs: 100},
+	{Name: "4G", RTTms: 60, Mbit: 20, UploadMbs: 20},
+}
+
+// FirstTokenRow is one SDK on one network, in ms from navigation start.
+type FirstTokenRow struct {
+	ColdScript Dist `json:"cold_script_ms"`
+	ColdReady  Dist `json:"cold_ready_ms"`
+	ColdToken  Dist `json:"cold_first_token_ms"`
+	WarmScript Dist `json:"warm_script_ms"`
+	WarmReady  Dist `json:"warm_ready_ms"`
+	WarmToken  Dist `json:"warm_first_token_ms"`
+}
+
+// FirstTokenReport is what make bench writes to dist/bench/firsttoken*.json.
+type FirstTokenReport struct {
+	Date     string                              `json:"date"`
+	Machine  string                              `json:"machine"`
+	Go       string                              `json:"go"`
+	Chromium string                              `json:"chromium"`
+	Encoding string                              `json:"content_encoding"`
+	Bytes    map[string][3]int                   `json:"bytes"` // name → raw, gzip, brotli
+	Rows     map[string]map[string]FirstTokenRow `json:"rows"`  // network → sdk → row
+}
+
+// TestBenchFirstToken is the "first token" row of make bench: navigation
+// start to the first validated token, signed in, files served as a CDN
+// would, on emulated networks, cold (names no cache has seen) and warm (the
+// same page visited again: HTTP cache and Chromium's wasm code cache).
+func TestBenchFirstToken(t *testing.T) {
+	if os.Getenv("SILENTAUTH_BENCH") == "" {
+		t.Skip("benchmarks run with make bench (SILENTAUTH_BENCH=1)")
+	}
+	if os.Getenv("SILENTAUTH_BENCH_QUICK") != "" {
+		firstTokenLoads = 2
+	}
+	dist := e2eenv.DistDir(t)
+	nm := filepath.Join(repoRoot(t), "node_modules")
+	files := cdnFiles(t, map[string]string{
+		filepath.Join(dist, "silentauth.js"):                                     "text/javascript",
+		filepath.Join(dist, "silentauth.wasm"):                                   "application/wasm",
+		filepath.Join(nm, "@auth0/auth0-spa-js/dist/auth0-spa-js.production.js"): "text/javascript",
+	})
+	rep := FirstTokenReport{Date: time.Now().Format(time.RFC3339), Machine: machine(), Go: runtime.Version(),
+		Bytes: map[string][3]int{}, Rows: map[string]map[string]FirstTokenRow{}}
+	for _, f := range files {
+		rep.Bytes[f.Name] = [3]int{len(f.Raw), len(f.Gzip), len(f.Brotli)}
+	}
+
+	env := benchEnv(t, Files{CDN: files})
+	tab := env.Browser.NewTab(t)
+	if err := chromedp.Run(tab.Ctx, network.Enable()); err != nil {
+		t.Fatal(err)
+	}
+	rep.Chromium = chromiumVersion(t, tab)
+	// Learn the encoding the browser gets.
+	chromedp.ListenTarget(tab.Ctx, func(ev any) {
+		if e, ok := ev.(*network.EventResponseReceived); ok && strings.HasSuffix(e.Response.URL, ".wasm") {
+			if enc, ok := e.Response.Headers["Content-Encoding"].(string); ok {
+				rep.Encoding = enc
+			}
+		}
+	})
+
+	type sample struct {
+		Script, Ready, Token, Wasm float64
+		OK                         bool
+	}
+	run := 0
+	for _, nw := range networks {
+		if err := chromedp.Run(tab.Ctx, network.EmulateNetworkConditions(false, nw.RTTms,
+			nw.Mbit*1e6/8, nw.UploadMbs*1e6/8)); err != nil {
+			t.Fatal(err)
+		}
+		cold, warm := map[string][]sample{}, map[string][]sample{}
+		for i := range firstTokenLoads {
+			sdks := []string{"silentauth", "auth0"}
+			if i%2 == 1 {
+				sdks = []string{"auth0", "silentauth"}
+			}
+			for _, sdk := range sdks {
+				run++
+				for visit := 1; visit <= 2; visit++ {
+					// From a blank page, so the visit is a new navigation, not a reload.
+					if err := tab.Navigate("about:blank"); err != nil {
+						t.Fatal(err)
+					}
+					url := fmt.Sprintf("%s%s?sdk=%s&cdn=%s%d/&visit=%d", env.AppURL, FirstTokenPath, sdk, CDNPrefix, run, visit)
+					if err := tab.Navigate(url); err != nil {
+						t.Fatal(err)
+					}
+					var s sample
+					tab.MustEval("window.first", &s)
+					if testing.Verbose() {
+						t.Logf("%s %s visit %d: %+v", nw.Name, sdk, visit, s)
+					}
+					if !s.OK {
+						t.Fatalf("%s on %s: no token", sdk, nw.Name)
+					}
+					if visit == 1 {
+						cold[sdk] = append(cold[sdk], s)
+					} else {
+						warm[sdk] = append(warm[sdk], s)
+					}
+				}
+			}
+		}
+		rep.Rows[nw.Name] = map[string]FirstTokenRow{}
+		for _, sdk := range []string{"silentauth", "auth0"} {
+			col := func(ss []sample, f func(sample) float64) Dist {
+				var v []float64
+				for _, s := range ss {
+					v = append(v, f(s))
+				}
+				return Summarise(v)
+			}
+			script := func(s sample) float64 { return s.Script }
+			ready := func(s sample) float64 { return s.Ready }
+			token := func(s sample) float64 { return s.Token }
+			rep.Rows[nw.Name][sdk] = FirstTokenRow{
+				ColdScript: col(cold[sdk], script), ColdReady: col(cold[sdk], ready), ColdToken: col(cold[sdk], token),
+				WarmScript: col(warm[sdk], script), WarmReady: col(warm[sdk], ready), WarmToken: col(warm[sdk], token),
+			}
+		}
+	}
+	if err := chromedp.Run(tab.Ctx, network.EmulateNetworkConditions(false, 0, -1, -1)); err != nil {
+		t.Fatal(err)
+	}
+
+	text := firstTokenTable(rep)
+	fmt.Print(text)
+	out := filepath.Join(dist, "bench")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.MarshalIndent(rep, "", "  ")
+	stamp := time.Now().Format("20060102-150405")
+	for name, b := range map[string][]byte{"firsttoken-" + stamp + ".json": js, "firsttoken-latest.json": js,
+		"firsttoken-latest.txt": []byte(text)} {
+		if err := os.WriteFile(filepath.Join(out, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func firstTokenTable(r FirstTokenReport) string {
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	p("\nsilentauth make bench: first token — %s\n%s; %s; %s\n", r.Date, r.Machine, r.Go, r.Chromium)
+	p("\nFirst token, ms from navigation start to the first validated token, signed in\n")
+	p("(silentauth: createClient + checkSession; auth0-spa-js: createAuth0Client + getTokenSilently)\n")
+	p("files as a CDN serves them: Content-Encoding %q, hashed names, immutable; cold = new names, warm = second visit\n", r.Encoding)
+	p("%-10s %-11s %5s %18s %18s %18s %18s\n", "network", "sdk", "n", "cold ready med", "cold token med/p95", "warm ready med", "warm token med/p95")
+	for _, nw := range networks {
+		for _, sdk := range []string{"silentauth", "auth0"} {
+			x := r.Rows[nw.Name][sdk]
+			p("%-10s %-11s %5d %18.1f %8.1f/%-9.1f %18.1f %8.1f/%-9.1f\n", nw.Name, sdk, x.ColdToken.N,
+				x.ColdReady.Median, x.ColdToken.Median, x.ColdToken.P95, x.WarmReady.Median, x.WarmToken.Median, x.WarmToken.P95)
+		}
+		s, a := r.Rows[nw.Name]["silentauth"], r.Rows[nw.Name]["auth0"]
+		p("  %s (%.0f ms RTT, %.0f Mbit/s): first token silentauth/auth0-spa-js cold %.2f×, warm %.2f× (targets: cold ≤ 1.5× on broadband, warm ≤ 1.1×)\n",
+			nw.Name, nw.RTTms, nw.Mbit, s.ColdToken.Median/a.ColdToken.Median, s.WarmToken.Median/a.WarmToken.Median)
+	}
+	p("bytes on the wire (raw / gzip -9 / brotli q11):\n")
+	for name, v := range r.Bytes {
+		p("  %-36s %9d %9d %9d\n", name, v[0], v[1], v[2])
+	}
+	return b.String()
+}
+
+// cdnFiles reads each file and compresses it as a CDN stores it: gzip -9 and
+// brotli q11 by node's zlib, under a content-hashed name.
+func cdnFiles(t *testing.T, types map[string]string) []CDNFile {
+	var paths []string
+	for p := range types {
+		paths = append(paths, p)
+	}
+	tmp := t.TempDir()
+	const script = `const zlib = require("zlib"), fs = require("fs"), path = require("path");
+const [files, dir] = JSON.parse(process.argv[1]);
+files.forEach((f, i) => {
+  const b = fs.readFileSync(f);
+  fs.writeFileSync(path.join(dir, i + ".gz"), zlib.gzipSync(b, {level: 9}));
+  fs.writeFileSync(path.join(dir, i + ".br"), zlib.brotliCompressSync(b, {params: {
+    [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_LGWIN]: 24,
+    [zlib.constants.BROTLI_PARAM_SIZE_HINT]: b.length}}));
+});`
+	if b, err := exec.Command("node", "-e", script, jsJSON([]any{paths, tmp})).CombinedOutput(); err != nil {
+		t.Fatalf("node zlib: %v\n%s", err, b)
+	}
+	var out []CDNFile
+	for i, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gz, err := os.ReadFile(filepath.Join(tmp, fmt.Sprintf("%d.gz", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		br, err := os.ReadFile(filepath.Join(tmp, fmt.Sprintf("%d.br", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := filepath.Base(p)
+		if strings.HasPrefix(name, "auth0-spa-js") {
+			name = "auth0-spa-js.js"
+		}
+		out = append(out, CDNFile{Name: HashedName(name, raw), Type: types[p], Raw: raw, Gzip: gz, Brotli: br})
+	}
+	return out
+}
+
+// benchEnv starts the dev tenant and the demo app with the bench pages, and
+// logs demo@example.com in, so that silent requests find a session.
+func benchEnv(t *testing.T, files Files) *e2eenv.Env {
+	t.Helper()
+	dist := e2eenv.DistDir(t)
+	tl, tenantURL := e2eenv.Listen(t, "localhost")
+	al, appURL := e2eenv.Listen(t, "localhost")
+	clients := devtenant.DefaultClients([]string{appURL})
+	for i := range clients {
+		clients[i].Callbacks = append(clients[i].Callbacks, appURL+e2eenv.TestPagePath)
+	}
+	tenant, err := devtenant.New(devtenant.Config{Issuer: tenantURL, TokenLifetime: time.Hour,
+		AppOrigins: []string{appURL}, Clients: clients})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := demoserver.New(demoserver.Config{Domain: tenantURL, ClientID: "spa", DistDir: dist, DevTenant: true,
+		APIURL: tenantURL + "/api/private", ServerLogoutURL: tenantURL + "/v2/logout"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2eenv.Serve(t, tl, tenant)
+	files.NodeModules = filepath.Join(repoRoot(t), "node_modules")
+	e2eenv.Serve(t, al, Handler(e2eenv.WithTestPage(app, tenantURL), tenantURL, files))
+	env := &e2eenv.Env{Tenant: tenant, TenantURL: tenantURL, AppURL: appURL, Browser: chrome.Start(t)}
+	login := env.OpenTestPage(t)
+	env.Login(t, login, "demo@example.com", "")
+	closeTab(login)
+	return env
+}
+
+func chromiumVersion(t *testing.T, tab *chrome.Tab) string {
+	var v string
+	tab.MustEval("navigator.userAgent", &v)
+	return v
+}
