@@ -42,15 +42,15 @@ $(DIST)/silentauth.wasm: $(GO_SOURCES)
 # The loaders carry Go's own wasm_exec.js, taken from the installed Go so the
 # glue always matches the compiler that built the wasm.
 # Both loaders are the glue, the shared loader code, then their own tail.
-$(DIST)/silentauth.js: wasm/loader/common.js wasm/loader/script.js $(WASM_EXEC)
+$(DIST)/silentauth.js: wasm/loader/common.js wasm/loader/prestart.js wasm/loader/script.js $(WASM_EXEC)
 	@mkdir -p $(DIST)
 	{ echo '/* silentauth: Go wasm_exec.js glue followed by the loader. */'; \
-	  echo '(function () {'; cat $(WASM_EXEC) wasm/loader/common.js wasm/loader/script.js; echo '})();'; } > $@
+	  echo '(function () {'; cat $(WASM_EXEC) wasm/loader/common.js wasm/loader/prestart.js wasm/loader/script.js; echo '})();'; } > $@
 
-$(DIST)/silentauth.mjs: wasm/loader/common.js wasm/loader/module.js $(WASM_EXEC)
+$(DIST)/silentauth.mjs: wasm/loader/common.js wasm/loader/prestart.js wasm/loader/module.js $(WASM_EXEC)
 	@mkdir -p $(DIST)
 	{ echo '/* silentauth ES module: Go wasm_exec.js glue followed by the loader. */'; \
-	  cat $(WASM_EXEC) wasm/loader/common.js wasm/loader/module.js; } > $@
+	  cat $(WASM_EXEC) wasm/loader/common.js wasm/loader/prestart.js wasm/loader/module.js; } > $@
 
 demo: build
 	$(GO) run ./demo/cmd/silentauth-demo $(DEMO_FLAGS)

@@ -36,6 +36,7 @@ func (c *Client) silent(ctx context.Context, r request) (res *AuthResult, refres
 	if err != nil {
 		return nil, "", err
 	}
+	t, u = c.adoptPrestarted(m, t, r, u)
 	resp, err := c.runFrame(ctx, u, t, r.timeout)
 	if err != nil {
 		return nil, "", err

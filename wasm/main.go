@@ -20,7 +20,7 @@ const bridgeKey = "__silentauth_bridge_v1"
 
 func main() {
 	create, err := jsbridge.NewFunc(func(_ safejs.Value, args []safejs.Value) any {
-		return createClient(arg(args, 0), arg(args, 1))
+		return createClient(arg(args, 0), arg(args, 1), arg(args, 2))
 	})
 	if err != nil {
 		panic(err)
@@ -44,9 +44,11 @@ func main() {
 	select {}
 }
 
-// createClient(options, emit) → Promise<goClient>. Options are read before
-// the promise starts, so later changes to the caller's object do not count.
-func createClient(options, emit safejs.Value) safejs.Value {
+// createClient(options, emit, head) → Promise<goClient>. Options are read
+// before the promise starts, so later changes to the caller's object do not
+// count. head is the loader's head start (prefetches and the first silent
+// request), or null.
+func createClient(options, emit, head safejs.Value) safejs.Value {
 	raw, err := jsbridge.MapFromJS(options)
 	if err != nil {
 		return rejected(configError("options: " + err.Error()))
@@ -66,10 +68,11 @@ func createClient(options, emit safejs.Value) safejs.Value {
 				_, _ = emit.Invoke(name, v)
 			}
 		}
-		b, err := jsbridge.NewBrowser()
+		jb, err := jsbridge.NewBrowser()
 		if err != nil {
 			return nil, configError(err.Error())
 		}
+		b := jsbridge.WithPrestart(jb, head)
 		c, err := checksession.NewClient(opts, b, checksession.SystemClock{})
 		if err != nil {
 			b.Close()
@@ -92,11 +95,11 @@ func jsPayload(p any) any {
 // callbacks behind it, released by destroy.
 type goClient struct {
 	c     *checksession.Client
-	b     *jsbridge.Browser
+	b     *jsbridge.PrestartBrowser
 	funcs []*jsbridge.Func
 }
 
-func newGoClient(c *checksession.Client, b *jsbridge.Browser) (safejs.Value, error) {
+func newGoClient(c *checksession.Client, b *jsbridge.PrestartBrowser) (safejs.Value, error) {
 	g := &goClient{c: c, b: b}
 	methods := map[string]func(args []safejs.Value) any{
 		"checkSession": func(args []safejs.Value) any {

@@ -240,9 +240,15 @@ async function createClientWith(defaultWasmUrl, options) {
   const unlisten = cspListen();
   const seq = cspSeq;
   let bridge;
+  // The head start runs while the runtime loads for the first time only.
+  let head = null;
   try {
-    bridge = await loadRuntime(resolveWasmUrl(options, defaultWasmUrl));
+    const first = !globalThis[RUNTIME];
+    const loading = loadRuntime(resolveWasmUrl(options, defaultWasmUrl));
+    if (first) head = prestart(options);
+    bridge = await loading;
   } catch (e) {
+    if (head) head.discard();
     const err = sdkError(e);
     if (err.error === "invalid_configuration" || err.error === "network_error") {
       // Still listening: the violation may be reported after the failure.
@@ -257,8 +263,9 @@ async function createClientWith(defaultWasmUrl, options) {
   const client = new Client(unlisten, serverOriginOf(options));
   let goClient;
   try {
-    goClient = await bridge.createClient(options || {}, client._emit);
+    goClient = await bridge.createClient(options || {}, client._emit, head);
   } catch (e) {
+    if (head) head.discard();
     unlisten();
     throw sdkError(e);
   }

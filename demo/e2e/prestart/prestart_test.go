@@ -1,0 +1,249 @@
+// Package prestart_test pins the loader's head start in Chromium: while the
+// Go runtime loads, the loader fetches discovery and the JWKS and opens the
+// first silent request's iframe; Go adopts them, checks what they bring as
+// it checks everything, and every iframe and listener goes away on every
+// path.
+package prestart_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/silentauth/silentauth/demo/demoserver"
+	"github.com/silentauth/silentauth/demo/devtenant"
+	"github.com/silentauth/silentauth/demo/internal/chrome"
+	"github.com/silentauth/silentauth/demo/internal/e2eenv"
+)
+
+// wasmDelay holds silentauth.wasm back, so that the server's answer surely
+// arrives before Go is ready.
+const wasmDelay = 700 * time.Millisecond
+
+type env struct {
+	*e2eenv.Env
+	mu   sync.Mutex
+	hits map[string]int // tenant path → requests
+}
+
+func (e *env) count(path string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.hits[path]
+}
+
+func (e *env) reset() {
+	e.mu.Lock()
+	e.hits = map[string]int{}
+	e.mu.Unlock()
+}
+
+func start(t *testing.T) *env {
+	t.Helper()
+	e := &env{hits: map[string]int{}}
+	dist := e2eenv.DistDir(t)
+	tl, tenantURL := e2eenv.Listen(t, "localhost")
+	al, appURL := e2eenv.Listen(t, "localhost")
+	clients := devtenant.DefaultClients([]string{appURL})
+	for i := range clients {
+		clients[i].Callbacks = append(clients[i].Callbacks, appURL+e2eenv.TestPagePath)
+	}
+	tenant, err := devtenant.New(devtenant.Config{Issuer: tenantURL, AppOrigins: []string{appURL}, Clients: clients})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := demoserver.New(demoserver.Config{Domain: tenantURL, ClientID: "spa", DistDir: dist, DevTenant: true,
+		APIURL: tenantURL + "/api/private", ServerLogoutURL: tenantURL + "/v2/logout"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2eenv.Serve(t, tl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.mu.Lock()
+		e.hits[r.URL.Path]++
+		e.mu.Unlock()
+		tenant.ServeHTTP(w, r)
+	}))
+	page := e2eenv.WithTestPage(app, tenantURL)
+	var delay atomic.Bool
+	delay.Store(true)
+	e2eenv.Serve(t, al, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".wasm") && delay.Load() {
+			time.Sleep(wasmDelay)
+		}
+		page.ServeHTTP(w, r)
+	}))
+	e.Env = &e2eenv.Env{Tenant: tenant, TenantURL: tenantURL, AppURL: appURL, Browser: chrome.Start(t)}
+	delay.Store(false)
+	tab := e.OpenTestPage(t)
+	e.Login(t, tab, "demo@example.com", "")
+	delay.Store(true)
+	return e
+}
+
+// fresh opens a new tab on the test page: no runtime yet, so the next
+// createClient gets the head start. The page notes when the server's
+// message arrived.
+func (e *env) fresh(t *testing.T) *chrome.Tab {
+	t.Helper()
+	tab := e.Browser.NewTab(t)
+	if err := tab.Navigate(e.AppURL + e2eenv.TestPagePath); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor("window.silentauth", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	tab.MustEval(fmt.Sprintf(`window.addEventListener("message", (e) => {
+		if (e.origin === %q && !window.serverAnswered) window.serverAnswered = performance.now();
+	}); true`, e.TenantURL), nil)
+	e.reset()
+	return tab
+}
+
+func (e *env) clientJS(extra string) string {
+	opts := fmt.Sprintf(`{domain: %q, clientId: "spa", redirectUri: %q, debug: true, autoRenew: false%s}`,
+		e.TenantURL, e.AppURL+e2eenv.TestPagePath, extra)
+	return "silentauth.createClient(" + opts + ")"
+}
+
+// result is a checkSession as the page saw it.
+type result struct {
+	OK          bool    `json:"ok"`
+	Error       string  `json:"error"`
+	Description string  `json:"description"`
+	Ready       float64 `json:"ready"`
+	Answered    float64 `json:"answered"`
+}
+
+func (e *env) noFramesLeft(t *testing.T, tab *chrome.Tab) {
+	t.Helper()
+	if err := tab.WaitFor(`document.querySelectorAll("iframe").length === 0`, 5*time.Second); err != nil {
+		var n int
+		_ = tab.Eval(`document.querySelectorAll("iframe").length`, &n)
+		t.Errorf("%d iframes left: %v", n, err)
+	}
+}
+
+func consoleHas(tab *chrome.Tab, part string) bool {
+	for _, l := range tab.Console() {
+		if strings.Contains(l, part) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestPrestart(t *testing.T) {
+	e := start(t)
+
+	t.Run("the first checkSession adopts the loader's discovery, JWKS and iframe, answered before Go was ready", func(t *testing.T) {
+		tab := e.fresh(t)
+		var r result
+		tab.MustEval(`(async () => {
+			window.client = await `+e.clientJS("")+`;
+			const ready = performance.now();
+			const s = await client.checkSession();
+			return {ok: !!s.accessToken && !!s.idTokenPayload, ready, answered: window.serverAnswered || 0};
+		})()`, &r)
+		if !r.OK {
+			t.Fatalf("checkSession: %+v", r)
+		}
+		if !consoleHas(tab, "adopted the prestarted silent request") {
+			t.Errorf("not adopted; console:\n%s", strings.Join(tab.Console(), "\n"))
+		}
+		if r.Answered == 0 || r.Answered > r.Ready {
+			t.Errorf("the server answered at %.0f ms, the client was ready at %.0f ms: the buffer was not exercised", r.Answered, r.Ready)
+		}
+		for _, p := range []string{"/.well-known/openid-configuration", "/.well-known/jwks.json", "/authorize"} {
+			if n := e.count(p); n != 1 {
+				t.Errorf("%s requested %d times, want once", p, n)
+			}
+		}
+		e.noFramesLeft(t, tab)
+		var s struct{ LiveFrames, LiveFuncs int }
+		tab.MustEval(`client.destroy(), silentauth.stats()`, &s)
+		if s.LiveFrames != 0 {
+			t.Errorf("stats after destroy: %+v", s)
+		}
+	})
+
+	t.Run("a forged answer posted before Go is ready is checked and ignored", func(t *testing.T) {
+		tab := e.fresh(t)
+		var r result
+		tab.MustEval(`(async () => {
+			const creating = `+e.clientJS("")+`;
+			// The page (any script on it) can read the iframe's state; its
+			// post comes from the wrong origin and window, and must not count.
+			await new Promise((ok) => { const w = () => document.querySelector("iframe") ? ok() : setTimeout(w, 5); w(); });
+			const state = new URL(document.querySelector("iframe").src).searchParams.get("state");
+			window.postMessage({type: "authorization_response", response: {state, access_token: "forged", token_type: "Bearer", expires_in: 3600}}, "*");
+			window.client = await creating;
+			const s = await client.checkSession();
+			return {ok: !!s.accessToken && s.accessToken !== "forged" && !!s.idTokenPayload};
+		})()`, &r)
+		if !r.OK {
+			t.Fatalf("checkSession: %+v", r)
+		}
+		if !consoleHas(tab, "adopted the prestarted silent request") || !consoleHas(tab, "ignored a message") {
+			t.Errorf("want the request adopted and the forged message ignored; console:\n%s", strings.Join(tab.Console(), "\n"))
+		}
+		e.noFramesLeft(t, tab)
+	})
+
+	t.Run("a first request with other parameters discards the prestarted one", func(t *testing.T) {
+		tab := e.fresh(t)
+		var r result
+		tab.MustEval(`(async () => {
+			window.client = await `+e.clientJS("")+`;
+			const s = await client.checkSession({scope: "openid email"});
+			return {ok: !!s.accessToken};
+		})()`, &r)
+		if !r.OK {
+			t.Fatalf("checkSession: %+v", r)
+		}
+		if !consoleHas(tab, "not adopted") {
+			t.Errorf("console:\n%s", strings.Join(tab.Console(), "\n"))
+		}
+		if n := e.count("/authorize"); n != 2 {
+			t.Errorf("/authorize requested %d times, want the prestarted and Go's own", n)
+		}
+		e.noFramesLeft(t, tab)
+	})
+
+	t.Run("a createClient that fails removes the prestarted iframe", func(t *testing.T) {
+		tab := e.fresh(t)
+		var r result
+		tab.MustEval(`(async () => {
+			try { await `+e.clientJS(`, leewayInSeconds: "soon"`)+`; return {ok: true}; }
+			catch (err) { return {ok: false, error: err.error}; }
+		})()`, &r)
+		if r.OK || r.Error != "invalid_configuration" {
+			t.Fatalf("createClient: %+v, want invalid_configuration", r)
+		}
+		e.noFramesLeft(t, tab)
+	})
+
+	t.Run("a prestarted request nobody asks for is removed at the timeout", func(t *testing.T) {
+		tab := e.fresh(t)
+		tab.MustEval(`(async () => { window.client = await `+e.clientJS(`, timeoutInSeconds: 2`)+`; return true })()`, nil)
+		if err := tab.WaitFor(`document.querySelectorAll("iframe").length === 0`, 4*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		// Go never took it; a later checkSession makes its own request.
+		var r result
+		tab.MustEval(`client.checkSession().then((s) => ({ok: !!s.accessToken}))`, &r)
+		if !r.OK {
+			t.Fatalf("checkSession: %+v", r)
+		}
+		e.noFramesLeft(t, tab)
+	})
+
+	t.Run("destroy before the first request removes the prestarted iframe", func(t *testing.T) {
+		tab := e.fresh(t)
+		tab.MustEval(`(async () => { const c = await `+e.clientJS("")+`; c.destroy(); return true })()`, nil)
+		e.noFramesLeft(t, tab)
+	})
+}

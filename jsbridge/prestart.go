@@ -1,0 +1,216 @@
+//go:build js && wasm
+
+package jsbridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/hack-pad/safejs"
+	"github.com/silentauth/silentauth/checksession"
+)
+
+// PrestartBrowser is a Browser whose loader gave the client a head start
+// (wasm/loader/prestart.js): fetches already under way, and the first silent
+// request's iframe already loading. It adopts them and changes nothing
+// else: the core checks what they bring as it checks everything.
+type PrestartBrowser struct {
+	*Browser
+	head safejs.Value
+
+	mu      sync.Mutex
+	taken   bool
+	adopted string // the URL whose next OpenFrame attaches to the loader's iframe
+	done    bool   // the iframe is Go's, or gone
+	closed  bool   // the client is destroyed: nothing is adopted any more
+}
+
+var (
+	_ checksession.Browser    = (*PrestartBrowser)(nil)
+	_ checksession.Prestarter = (*PrestartBrowser)(nil)
+)
+
+// WithPrestart wraps b with the loader's head start; head is what the
+// loader's prestart returned (an object, or null/undefined for none).
+func WithPrestart(b *Browser, head safejs.Value) *PrestartBrowser {
+	p := &PrestartBrowser{Browser: b, head: head}
+	if head.Type() != safejs.TypeObject {
+		p.done, p.closed = true, true
+	}
+	return p
+}
+
+// Fetch answers a GET the loader already sent with its response; anything
+// else, or a prefetch that failed, goes to the network as usual.
+func (p *PrestartBrowser) Fetch(ctx context.Context, req checksession.HTTPRequest) (*checksession.HTTPResponse, error) {
+	if req.Method == "GET" && len(req.Header) == 0 && req.Body == nil {
+		if resp, err := p.prefetched(ctx, req.URL); resp != nil || ctx.Err() != nil {
+			return resp, err
+		}
+	}
+	return p.Browser.Fetch(ctx, req)
+}
+
+func (p *PrestartBrowser) prefetched(ctx context.Context, url string) (*checksession.HTTPResponse, error) {
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return nil, nil
+	}
+	promise, err := p.head.Call("takeFetch", url)
+	if err != nil || promise.Type() != safejs.TypeObject {
+		return nil, nil
+	}
+	resp, err := Await(ctx, promise)
+	if err != nil {
+		return nil, ctx.Err()
+	}
+	status, err := resp.Get("status")
+	if err != nil {
+		return nil, nil
+	}
+	code, err := status.Int()
+	if err != nil {
+		return nil, nil
+	}
+	header, err := responseHeader(resp)
+	if err != nil {
+		return nil, nil
+	}
+	body, err := readBody(ctx, resp)
+	if err != nil {
+		return nil, ctx.Err()
+	}
+	return &checksession.HTTPResponse{Status: code, Header: header, Body: body}, nil
+}
+
+// TakePrestarted waits for the loader's first silent request (the loader
+// opens it as soon as discovery answers, or gives up) and hands it over once.
+func (p *PrestartBrowser) TakePrestarted() *checksession.PrestartedRequest {
+	p.mu.Lock()
+	if p.done || p.taken {
+		p.mu.Unlock()
+		return nil
+	}
+	p.taken = true
+	p.mu.Unlock()
+	promise, err := p.head.Call("takeRequest")
+	if err != nil {
+		p.discard()
+		return nil
+	}
+	r, err := Await(context.Background(), promise)
+	if err != nil || r.Type() != safejs.TypeObject {
+		p.discard()
+		return nil
+	}
+	var out checksession.PrestartedRequest
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"url", &out.URL}, {"state", &out.State}, {"nonce", &out.Nonce}, {"codeVerifier", &out.CodeVerifier}} {
+		if *f.dst, err = getString(r, f.name); err != nil {
+			p.discard()
+			return nil
+		}
+	}
+	return &out
+}
+
+// SettlePrestarted adopts the loader's iframe for the next OpenFrame(url),
+// or removes it.
+func (p *PrestartBrowser) SettlePrestarted(adopt bool, url string) {
+	if !adopt {
+		p.discard()
+		return
+	}
+	p.mu.Lock()
+	p.adopted = url
+	p.mu.Unlock()
+}
+
+// OpenFrame attaches to the loader's iframe when url is the adopted request:
+// Go's listeners take over from the loader's, and the events the loader
+// buffered reach them first, in order.
+func (p *PrestartBrowser) OpenFrame(url string, h checksession.FrameHandler) (checksession.Frame, error) {
+	p.mu.Lock()
+	adopt := !p.done && p.adopted != "" && p.adopted == url
+	if adopt {
+		p.adopted, p.done = "", true
+	}
+	p.mu.Unlock()
+	if !adopt {
+		return p.Browser.OpenFrame(url, h)
+	}
+	f, err := p.attach(h)
+	if err != nil {
+		// Gone since it was adopted (its timeout passed): the same request
+		// in an iframe of Go's own.
+		_, _ = p.head.Call("dropRequest")
+		return p.Browser.OpenFrame(url, h)
+	}
+	return f, nil
+}
+
+func (p *PrestartBrowser) attach(h checksession.FrameHandler) (*frame, error) {
+	f := &frame{window: p.window, handler: h}
+	var err error
+	if f.onMessage, err = NewFunc(func(_ safejs.Value, args []safejs.Value) any {
+		if !f.closed.Load() && f.handler.OnMessage != nil {
+			f.handler.OnMessage(f.message(arg(args, 0)))
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if f.onLoad, err = NewFunc(func(safejs.Value, []safejs.Value) any {
+		if !f.closed.Load() && f.handler.OnLoad != nil {
+			f.handler.OnLoad()
+		}
+		return nil
+	}); err != nil {
+		f.onMessage.Release()
+		return nil, err
+	}
+	iframe, err := p.head.Call("attach", f.onMessage.Value(), f.onLoad.Value())
+	if err != nil || iframe.Type() != safejs.TypeObject {
+		f.onMessage.Release()
+		f.onLoad.Release()
+		return nil, errors.Join(errors.New("jsbridge: the prestarted iframe is gone"), err)
+	}
+	f.iframe = iframe
+	f.navigated.Store(true)
+	f.inDocument.Store(true)
+	liveFrames.Add(1)
+	head := p.head
+	f.unlisten = append(f.unlisten, func() { _, _ = head.Call("detach") })
+	return f, nil
+}
+
+// discard removes the iframe unless Go has it; the prefetches stay.
+func (p *PrestartBrowser) discard() {
+	p.mu.Lock()
+	done := p.done
+	p.done, p.adopted = true, ""
+	p.mu.Unlock()
+	if !done {
+		if _, err := p.head.Call("dropRequest"); err != nil {
+			consoleError(fmt.Sprintf("silentauth: removing the prestarted iframe: %v", err))
+		}
+	}
+}
+
+// Close removes all that is left of the head start, then closes the Browser.
+func (p *PrestartBrowser) Close() {
+	p.mu.Lock()
+	closed := p.closed
+	p.done, p.closed, p.adopted = true, true, ""
+	p.mu.Unlock()
+	if !closed {
+		_, _ = p.head.Call("discard")
+	}
+	p.Browser.Close()
+}

@@ -1,0 +1,155 @@
+//go:build js && wasm
+
+package jsbridge_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/hack-pad/safejs"
+	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/jsbridge"
+)
+
+// fakeHead is the loader's head start (wasm/loader/prestart.js) as Go sees
+// it: prefetches by URL, and an iframe that loads postingPage and buffers
+// what arrives until Go attaches. window.head.calls records Go's calls.
+const fakeHead = `(() => {
+  const calls = [];
+  const fetches = new Map([
+    ["data:text/plain,network", Promise.resolve(new Response("prefetched", {status: 203, headers: {"cache-control": "max-age=60"}}))],
+    ["data:text/plain,failed", Promise.reject(new TypeError("Failed to fetch"))],
+  ]);
+  for (const p of fetches.values()) p.catch(() => {});
+  const iframe = document.createElement("iframe");
+  const buffer = [];
+  let handlers = null, attached = false;
+  const onMessage = (e) => handlers ? handlers.message(e) : buffer.push(e);
+  window.addEventListener("message", onMessage);
+  document.body.appendChild(iframe);
+  iframe.src = POSTING_PAGE;
+  const end = () => { window.removeEventListener("message", onMessage); if (!attached) iframe.remove(); };
+  const request = {url: "https://login.example.com/authorize?state=s", state: "s", nonce: "n", codeVerifier: "v"};
+  return window.head = {
+    calls,
+    buffered: () => buffer.length,
+    takeFetch(url) { calls.push("takeFetch"); const p = fetches.get(url); fetches.delete(url); return p || null; },
+    takeRequest() { calls.push("takeRequest"); return Promise.resolve(request); },
+    attach(message, load) {
+      calls.push("attach");
+      handlers = {message, load};
+      attached = true;
+      queueMicrotask(() => { for (const e of buffer.splice(0)) if (handlers) handlers.message(e); });
+      return iframe;
+    },
+    detach() { calls.push("detach"); end(); handlers = null; },
+    dropRequest() { calls.push("dropRequest"); end(); },
+    discard() { calls.push("discard"); end(); },
+  };
+})()`
+
+func newHead(t *testing.T) (*jsbridge.PrestartBrowser, safejs.Value) {
+	t.Helper()
+	head := js(t, strings.ReplaceAll(fakeHead, "POSTING_PAGE", "`"+postingPage+"`"))
+	return jsbridge.WithPrestart(newBrowser(t), head), head
+}
+
+func TestPrestartFetchAdoptsThePrefetchOnce(t *testing.T) {
+	baseline(t)
+	b, _ := newHead(t)
+	defer b.Close()
+	get := func(url string) *checksession.HTTPResponse {
+		t.Helper()
+		r, err := b.Fetch(context.Background(), checksession.HTTPRequest{Method: "GET", URL: url})
+		if err != nil {
+			t.Fatalf("Fetch %s: %v", url, err)
+		}
+		return r
+	}
+	r := get("data:text/plain,network")
+	if string(r.Body) != "prefetched" || r.Status != 203 || r.Header["cache-control"] != "max-age=60" {
+		t.Errorf("first fetch = %d %q %v, want the prefetched 203", r.Status, r.Body, r.Header)
+	}
+	if r := get("data:text/plain,network"); string(r.Body) != "network" || r.Status != 200 {
+		t.Errorf("second fetch = %d %q, want the network's", r.Status, r.Body)
+	}
+	if r := get("data:text/plain,failed"); string(r.Body) != "failed" {
+		t.Errorf("a failed prefetch = %q, want the network's answer", r.Body)
+	}
+}
+
+func TestPrestartedFrameDeliversWhatArrivedBeforeGoThenCloses(t *testing.T) {
+	baseline(t)
+	b, _ := newHead(t)
+	defer b.Close()
+	eventually(t, "the page's message buffered", func() bool { return jsInt(t, "head.buffered()") == 1 })
+	pre := b.TakePrestarted()
+	if pre == nil || pre.State != "s" || pre.Nonce != "n" || pre.CodeVerifier != "v" {
+		t.Fatalf("TakePrestarted = %+v", pre)
+	}
+	if again := b.TakePrestarted(); again != nil {
+		t.Errorf("taken twice: %+v", again)
+	}
+	b.SettlePrestarted(true, pre.URL)
+	h, msgs, _ := messages()
+	f, err := b.OpenFrame(pre.URL, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := next(t, msgs, "the buffered message")
+	if !m.FromFrame || m.Origin != "null" || string(m.Data) != `{"type":"authorization_response","response":{"state":"s"}}` {
+		t.Errorf("message = %+v %s", m, m.Data)
+	}
+	if iframeCount(t) != 1 {
+		t.Errorf("iframes = %d, want the loader's one", iframeCount(t))
+	}
+	f.Close()
+	if calls := jsString(t, `head.calls.join(",")`); calls != "takeRequest,attach,detach" {
+		t.Errorf("calls %s", calls)
+	}
+}
+
+func TestPrestartedFrameNotAdoptedIsDropped(t *testing.T) {
+	baseline(t)
+	b, _ := newHead(t)
+	pre := b.TakePrestarted()
+	b.SettlePrestarted(false, "")
+	eventually(t, "the loader's iframe removed", func() bool { return iframeCount(t) == 0 })
+	// Go's own frame for the same URL is a new iframe.
+	h, _, _ := messages()
+	f, err := b.OpenFrame(pre.URL, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	b.Close()
+	if calls := jsString(t, `head.calls.join(",")`); calls != "takeRequest,dropRequest,discard" {
+		t.Errorf("calls %s", calls)
+	}
+}
+
+func TestPrestartClosedUnusedDiscardsEverything(t *testing.T) {
+	baseline(t)
+	b, _ := newHead(t)
+	b.Close()
+	if calls := jsString(t, `head.calls.join(",")`); calls != "discard" {
+		t.Errorf("calls %s", calls)
+	}
+	if b.TakePrestarted() != nil {
+		t.Error("a closed browser handed over its request")
+	}
+}
+
+func TestWithoutAHeadStartNothingIsAdopted(t *testing.T) {
+	baseline(t)
+	b := jsbridge.WithPrestart(newBrowser(t), safejs.Null())
+	defer b.Close()
+	if b.TakePrestarted() != nil {
+		t.Error("a request without a head start")
+	}
+	r, err := b.Fetch(context.Background(), checksession.HTTPRequest{Method: "GET", URL: "data:text/plain,network"})
+	if err != nil || string(r.Body) != "network" {
+		t.Errorf("Fetch = %v %v", r, err)
+	}
+}

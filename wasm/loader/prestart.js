@@ -1,0 +1,211 @@
+/* silentauth loader: the head start. While the Go runtime downloads,
+ * compiles and boots, everything that needs only the options starts here:
+ * the discovery fetch, the JWKS fetch, and the first silent request's
+ * iframe. Go adopts what it would have done itself (jsbridge/prestart.go)
+ * and validates all of it; a message that arrives before Go is ready waits
+ * in a buffer and is then checked like any other. Whatever Go does not
+ * adopt is removed, at the latest after the request's timeout. */
+
+// Options that change the first request in ways the loader does not build:
+// with any of them, Go makes every request itself.
+const PRESTART_OFF = ["issuer", "authorizationEndpoint", "tokenEndpoint", "jwksUri", "useRefreshTokens"];
+// A page that posts many messages before Go is ready: older ones are dropped.
+const PRESTART_BUFFER = 32;
+const PRESTART_TIMEOUT_S = 60;
+
+function prestartB64u(bytes) {
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+// 32 random bytes, as Go's randomString: state, nonce and PKCE verifier.
+function prestartRandom() {
+  const b = new Uint8Array(32);
+  crypto.getRandomValues(b);
+  return prestartB64u(b);
+}
+
+function prestartLoopback(host) {
+  return host === "localhost" || host === "127.0.0.1" || host === "[::1]";
+}
+
+// prestart returns the head start for options, or null when there is none
+// to take: no page, no WebCrypto, options it does not build, or a page that
+// cannot receive the iframe's message anyway (cross-origin isolated).
+function prestart(options) {
+  try {
+    return startPrestart(options);
+  } catch {
+    return null;
+  }
+}
+
+function startPrestart(options) {
+  if (!options || typeof options !== "object" || typeof document === "undefined" || typeof window === "undefined") return null;
+  if (window.crossOriginIsolated || !globalThis.crypto || !crypto.subtle) return null;
+  // A login's callback page handles its response; a silent request is not
+  // what it waits for.
+  const here = `${location.search}&${location.hash.replace(/^#/, "&")}`;
+  if (/[?&]state=/.test(here) && /[?&](code|error|id_token|access_token)=/.test(here)) return null;
+  if (PRESTART_OFF.some((k) => options[k] !== undefined && options[k] !== false)) return null;
+  const clientId = options.clientId !== undefined ? options.clientId : options.clientID;
+  if (typeof options.domain !== "string" || !options.domain || typeof clientId !== "string" || !clientId) return null;
+  const responseType = options.responseType === undefined ? "code" : options.responseType;
+  if (typeof responseType !== "string") return null;
+  const domain = (/^[a-z][a-z0-9+.-]*:\/\//i.test(options.domain) ? options.domain : `https://${options.domain}`).replace(/\/+$/, "");
+  const timeoutS = typeof options.timeoutInSeconds === "number" && options.timeoutInSeconds > 0 ? options.timeoutInSeconds : PRESTART_TIMEOUT_S;
+
+  const fetches = new Map(); // url → Promise<Response>, each taken once
+  const get = (url) => {
+    const p = fetch(url, { method: "GET", mode: "cors", credentials: "omit" });
+    p.catch(() => {}); // Go refetches after a failure; nothing to report here
+    fetches.set(url, p);
+    return p;
+  };
+  const secrets = { state: prestartRandom(), nonce: prestartRandom(), codeVerifier: responseType === "code" ? prestartRandom() : "" };
+  const challenge = secrets.codeVerifier
+    ? crypto.subtle.digest("SHA-256", new TextEncoder().encode(secrets.codeVerifier)).then((d) => prestartB64u(new Uint8Array(d)))
+    : Promise.resolve("");
+
+  let iframe = null;
+  let request = null;
+  let handlers = null; // Go's, once attached
+  let live = false;
+  let ended = false;
+  let navigated = false;
+  const buffer = [];
+  const onMessage = (e) => {
+    if (live) {
+      handlers.message(e);
+      return;
+    }
+    buffer.push(["message", e]);
+    if (buffer.length > PRESTART_BUFFER) buffer.shift();
+  };
+  const onLoad = (e) => {
+    if (!navigated) return; // the initial about:blank
+    if (live) handlers.load(e);
+    else buffer.push(["load", e]);
+  };
+  const unlisten = () => {
+    window.removeEventListener("message", onMessage);
+    if (iframe) iframe.removeEventListener("load", onLoad);
+  };
+  let settleRequest;
+  const requestReady = new Promise((resolve) => { settleRequest = resolve; });
+
+  // end takes the iframe away unless Go has it, and the loader's listeners.
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    settleRequest(null);
+    buffer.length = 0;
+    unlisten();
+    if (iframe && !handlers) {
+      // Blank first, as jsbridge does, so no spinner is left turning.
+      const f = iframe;
+      const remove = () => f.remove();
+      f.addEventListener("load", remove, { once: true });
+      setTimeout(remove, 1000);
+      try { f.contentWindow.location.replace("about:blank"); } catch { remove(); }
+    }
+  };
+  const discard = () => {
+    clearTimeout(timer);
+    fetches.clear();
+    end();
+  };
+  // Unclaimed at the request's timeout: nothing of it is wanted any more.
+  const timer = setTimeout(() => {
+    fetches.clear();
+    if (!handlers) end();
+  }, timeoutS * 1000);
+
+  const open = (discovery, codeChallenge) => {
+    if (ended || !discovery || typeof discovery.authorization_endpoint !== "string") return settleRequest(null);
+    if (String(discovery.issuer || "").replace(/\/+$/, "") !== domain) return settleRequest(null);
+    if (Array.isArray(discovery.response_modes_supported) && !discovery.response_modes_supported.includes("web_message")) return settleRequest(null);
+    const u = new URL(discovery.authorization_endpoint);
+    if (u.protocol !== "https:" && !(u.protocol === "http:" && prestartLoopback(u.hostname))) return settleRequest(null);
+    const q = u.searchParams;
+    q.set("prompt", "none");
+    q.set("client_id", clientId);
+    q.set("response_type", responseType);
+    q.set("redirect_uri", typeof options.redirectUri === "string" && options.redirectUri ? options.redirectUri : location.origin);
+    q.set("scope", typeof options.scope === "string" && options.scope ? options.scope : "openid profile email");
+    q.set("state", secrets.state);
+    q.set("nonce", secrets.nonce);
+    if (typeof options.audience === "string" && options.audience) q.set("audience", options.audience);
+    if (codeChallenge) {
+      q.set("code_challenge", codeChallenge);
+      q.set("code_challenge_method", "S256");
+    }
+    q.set("response_mode", "web_message");
+    iframe = document.createElement("iframe");
+    for (const [k, v] of [["title", "silentauth session check"], ["aria-hidden", "true"], ["tabindex", "-1"], ["width", "0"], ["height", "0"], ["referrerpolicy", "no-referrer"]]) {
+      iframe.setAttribute(k, v);
+    }
+    iframe.style.cssText = "display:none;width:0;height:0;border:0;position:absolute";
+    window.addEventListener("message", onMessage);
+    iframe.addEventListener("load", onLoad);
+    (document.body || document.documentElement).appendChild(iframe);
+    navigated = true;
+    iframe.src = u.href;
+    request = { url: u.href, state: secrets.state, nonce: secrets.nonce, codeVerifier: secrets.codeVerifier };
+    settleRequest(request);
+  };
+
+  const discoveryUrl = `${domain}/.well-known/openid-configuration`;
+  get(discoveryUrl)
+    .then((r) => (r.ok ? r.clone().json() : null))
+    .then((d) => {
+      if (ended || !d) return settleRequest(null);
+      if (typeof d.jwks_uri === "string" && /^https?:\/\//.test(d.jwks_uri)) get(d.jwks_uri);
+      return challenge.then((c) => open(d, c));
+    })
+    .catch(() => settleRequest(null));
+
+  return {
+    // takeFetch(url): the prefetched Response promise for a GET of url, once.
+    takeFetch(url) {
+      const p = fetches.get(url);
+      if (!p) return null;
+      fetches.delete(url);
+      return p;
+    },
+    // takeRequest(): a promise of the prestarted request, or of null.
+    takeRequest() {
+      return requestReady.then((r) => (ended ? null : r));
+    },
+    // attach(message, load) hands the iframe to Go: what arrived before is
+    // delivered first, in order, then events go to Go as they come.
+    attach(message, load) {
+      if (ended || !iframe || handlers) return null;
+      handlers = { message, load };
+      queueMicrotask(() => {
+        if (ended) return;
+        live = true;
+        // Go may close the frame (detach) on any of these: stop there.
+        for (const [kind, e] of buffer.splice(0)) {
+          if (!handlers) break;
+          if (kind === "message") handlers.message(e);
+          else handlers.load(e);
+        }
+      });
+      return iframe;
+    },
+    // detach removes the loader's listeners from an attached iframe, which
+    // Go removes itself; the prefetches stay for Go to take.
+    detach() {
+      unlisten();
+      handlers = null;
+      iframe = null;
+      end();
+    },
+    // dropRequest removes the iframe Go did not adopt; the prefetches stay.
+    dropRequest: end,
+    // discard removes everything Go has not taken.
+    discard,
+  };
+}
