@@ -1,6 +1,7 @@
 package checksession
 
 import (
+	"context"
 	"net/url"
 	"slices"
 )
@@ -20,8 +21,8 @@ type PrestartedRequest struct {
 // silent request.
 type Prestarter interface {
 	// TakePrestarted hands the prestarted request over once; nil when there
-	// is none or it was taken.
-	TakePrestarted() *PrestartedRequest
+	// is none, it was taken, or ctx ended first.
+	TakePrestarted(ctx context.Context) *PrestartedRequest
 	// SettlePrestarted says what became of the request TakePrestarted
 	// handed over: adopted, the next OpenFrame(url) attaches to its iframe
 	// (delivering first what arrived before); otherwise its iframe and
@@ -33,12 +34,12 @@ type Prestarter interface {
 // silent request: the prestarted one when it asks for exactly what t and u
 // ask for, else t and u. A prestarted request that does not match is
 // discarded, never answered.
-func (c *Client) adoptPrestarted(m *Metadata, t *transaction, r request, u string) (*transaction, string) {
+func (c *Client) adoptPrestarted(ctx context.Context, m *Metadata, t *transaction, r request, u string) (*transaction, string) {
 	p, ok := c.browser.(Prestarter)
 	if !ok {
 		return t, u
 	}
-	pre := p.TakePrestarted()
+	pre := p.TakePrestarted(ctx)
 	if pre == nil {
 		return t, u
 	}

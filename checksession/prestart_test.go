@@ -18,7 +18,7 @@ type prestartBrowser struct {
 	settled []string // "adopt <url>" or "discard"
 }
 
-func (b *prestartBrowser) TakePrestarted() *PrestartedRequest {
+func (b *prestartBrowser) TakePrestarted(context.Context) *PrestartedRequest {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.takes++

@@ -36,7 +36,7 @@ func (c *Client) silent(ctx context.Context, r request) (res *AuthResult, refres
 	if err != nil {
 		return nil, "", err
 	}
-	t, u = c.adoptPrestarted(m, t, r, u)
+	t, u = c.adoptPrestarted(ctx, m, t, r, u)
 	resp, err := c.runFrame(ctx, u, t, r.timeout)
 	if err != nil {
 		return nil, "", err

@@ -88,8 +88,9 @@ func (p *PrestartBrowser) prefetched(ctx context.Context, url string) (*checkses
 }
 
 // TakePrestarted waits for the loader's first silent request (the loader
-// opens it as soon as discovery answers, or gives up) and hands it over once.
-func (p *PrestartBrowser) TakePrestarted() *checksession.PrestartedRequest {
+// opens it as soon as discovery answers, or gives up) and hands it over
+// once; when ctx ends first, the request is dropped.
+func (p *PrestartBrowser) TakePrestarted(ctx context.Context) *checksession.PrestartedRequest {
 	p.mu.Lock()
 	if p.done || p.taken {
 		p.mu.Unlock()
@@ -102,7 +103,7 @@ func (p *PrestartBrowser) TakePrestarted() *checksession.PrestartedRequest {
 		p.discard()
 		return nil
 	}
-	r, err := Await(context.Background(), promise)
+	r, err := Await(ctx, promise)
 	if err != nil || r.Type() != safejs.TypeObject {
 		p.discard()
 		return nil

@@ -84,11 +84,11 @@ func TestPrestartedFrameDeliversWhatArrivedBeforeGoThenCloses(t *testing.T) {
 	b, _ := newHead(t)
 	defer b.Close()
 	eventually(t, "the page's message buffered", func() bool { return jsInt(t, "head.buffered()") == 1 })
-	pre := b.TakePrestarted()
+	pre := b.TakePrestarted(context.Background())
 	if pre == nil || pre.State != "s" || pre.Nonce != "n" || pre.CodeVerifier != "v" {
 		t.Fatalf("TakePrestarted = %+v", pre)
 	}
-	if again := b.TakePrestarted(); again != nil {
+	if again := b.TakePrestarted(context.Background()); again != nil {
 		t.Errorf("taken twice: %+v", again)
 	}
 	b.SettlePrestarted(true, pre.URL)
@@ -113,7 +113,7 @@ func TestPrestartedFrameDeliversWhatArrivedBeforeGoThenCloses(t *testing.T) {
 func TestPrestartedFrameNotAdoptedIsDropped(t *testing.T) {
 	baseline(t)
 	b, _ := newHead(t)
-	pre := b.TakePrestarted()
+	pre := b.TakePrestarted(context.Background())
 	b.SettlePrestarted(false, "")
 	eventually(t, "the loader's iframe removed", func() bool { return iframeCount(t) == 0 })
 	// Go's own frame for the same URL is a new iframe.
@@ -136,7 +136,7 @@ func TestPrestartClosedUnusedDiscardsEverything(t *testing.T) {
 	if calls := jsString(t, `head.calls.join(",")`); calls != "discard" {
 		t.Errorf("calls %s", calls)
 	}
-	if b.TakePrestarted() != nil {
+	if b.TakePrestarted(context.Background()) != nil {
 		t.Error("a closed browser handed over its request")
 	}
 }
@@ -145,7 +145,7 @@ func TestWithoutAHeadStartNothingIsAdopted(t *testing.T) {
 	baseline(t)
 	b := jsbridge.WithPrestart(newBrowser(t), safejs.Null())
 	defer b.Close()
-	if b.TakePrestarted() != nil {
+	if b.TakePrestarted(context.Background()) != nil {
 		t.Error("a request without a head start")
 	}
 	r, err := b.Fetch(context.Background(), checksession.HTTPRequest{Method: "GET", URL: "data:text/plain,network"})
