@@ -20,9 +20,13 @@ import (
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
-// wasmDelay holds silentauth.wasm back, so that the server's answer surely
-// arrives before Go is ready.
-const wasmDelay = 700 * time.Millisecond
+// wasmDelay is how long silentauth.wasm is held back after the tenant
+// answered the prestarted /authorize (or at most wasmHold), so that the
+// server's message surely arrives before Go is ready.
+const (
+	wasmDelay = 300 * time.Millisecond
+	wasmHold  = 5 * time.Second
+)
 
 type env struct {
 	*e2eenv.Env
@@ -72,6 +76,9 @@ func start(t *testing.T) *env {
 	delay.Store(true)
 	e2eenv.Serve(t, al, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, ".wasm") && delay.Load() {
+			for end := time.Now().Add(wasmHold); e.count("/authorize") == 0 && time.Now().Before(end); {
+				time.Sleep(10 * time.Millisecond)
+			}
 			time.Sleep(wasmDelay)
 		}
 		page.ServeHTTP(w, r)
