@@ -288,12 +288,16 @@ func TestTimeoutReportsAuth0sDescriptionAndCleansUp(t *testing.T) {
 	c := fx.client(func(o *Options) { o.Timeout = 10 * time.Second })
 	done := make(chan error, 1)
 	go func() { _, err := c.CheckSession(context.Background(), AuthorizeParams{}); done <- err }()
-	waitFor(t, "the frame and its deadline", func() bool { return fx.b.frameCount() == 1 && len(fx.clock.pending()) > 0 })
+	waitFor(t, "the frame", func() bool { return fx.b.frameCount() == 1 })
+	fx.clock.waitArmed(t, 1, "the request's deadline")
 	fx.clock.Advance(9 * time.Second)
+	if d := fx.clock.pending(); len(d) != 1 || d[0] != time.Second {
+		t.Fatalf("after 9 s the deadline should be 1 s away, timers %v", d)
+	}
 	select {
 	case err := <-done:
 		t.Fatalf("ended before the timeout: %v", err)
-	case <-time.After(20 * time.Millisecond):
+	default:
 	}
 	fx.clock.Advance(time.Second)
 	err := <-done
@@ -312,7 +316,7 @@ func TestPageThatLoadsButPostsNothingFailsFast(t *testing.T) {
 	c := fx.client()
 	done := make(chan error, 1)
 	go func() { _, err := c.CheckSession(context.Background(), AuthorizeParams{}); done <- err }()
-	waitFor(t, "the grace timer", func() bool { return len(fx.clock.pending()) == 2 })
+	fx.clock.waitArmed(t, 2, "the grace timer")
 	fx.clock.Advance(loadGrace)
 	err := <-done
 	var e *Error
