@@ -95,7 +95,7 @@ func (c *Client) emit(name string, payload any) {
 
 // offline reports navigator.onLine == false, where the browser can tell.
 func (c *Client) offline() bool {
-	o, ok := c.browser.(interface{ Online() bool })
+	o, ok := c.browser.(Connectivity)
 	return ok && !o.Online()
 }
 
