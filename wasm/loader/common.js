@@ -1,9 +1,6 @@
 /* silentauth loader, shared by the script (silentauth.js) and the ES module
- * (silentauth.mjs). It follows Go's wasm_exec.js in both files. */
-
-// wasm_exec.js assigns globalThis.Go; keep ours in case another Go program on
-// the page loads its own (possibly different) glue later.
-const SilentauthGo = globalThis.Go;
+ * (silentauth.mjs). It follows Go's wasm_exec.js, scoped by glue-open.js and
+ * glue-close.js as silentauthGlue, in both files. */
 
 // One Go runtime per page, whichever copy of the loader got there first: the
 // promise of its bridge lives under a registry symbol every copy can find.
@@ -33,6 +30,10 @@ class SilentAuthError extends Error {
   }
 }
 
+/**
+ * @param {unknown} e
+ * @returns {e is SilentAuthError}
+ */
 function isSilentAuthError(e) {
   return e instanceof Error && e[ERROR_BRAND] === true;
 }
@@ -182,11 +183,11 @@ async function instantiateWasm(url, importObject) {
 }
 
 async function startRuntime(url) {
-  const go = new SilentauthGo();
+  const go = new silentauthGlue.Go();
   const instance = await instantiateWasm(url, go.importObject);
   // run() returns when the program exits; main blocks forever, so an exit
   // means a crash, and the next createClient should start afresh.
-  const exited = go.run(instance);
+  const exited = silentauthGlue.run(go, instance);
   exited.then(
     () => { if (globalThis[RUNTIME] === runtime) delete globalThis[RUNTIME]; },
     () => { if (globalThis[RUNTIME] === runtime) delete globalThis[RUNTIME]; },

@@ -94,8 +94,9 @@ func TestTarballShipsOnlyTheSDK(t *testing.T) {
 	if strings.Contains(string(readme), "CPU profile") || strings.Count(string(readme), "\n") > 300 {
 		t.Errorf("the packed README.md is the long one (%d lines); benchmarks belong in docs/", strings.Count(string(readme), "\n"))
 	}
-	// The script sets a global when it runs: a bundler must never drop it.
-	if !slices.Equal(pkg.SideEffects, []string{"./dist/silentauth.js"}) {
+	// The script sets a global when it runs, and both loaders register the
+	// Go runtime for the page: a bundler must never drop either.
+	if !slices.Equal(pkg.SideEffects, []string{"./dist/silentauth.js", "./dist/silentauth.mjs"}) {
 		t.Fatalf("sideEffects %v", pkg.SideEffects)
 	}
 }
