@@ -123,10 +123,10 @@ func (fx *fixture) token(req HTTPRequest) (*HTTPResponse, error) {
 func (fx *fixture) options() Options {
 	return Options{
 		Domain: serverOrigin, ClientID: testClientID, Debug: true,
-		Logger: func(s string) { fx.mu.Lock(); fx.logs = append(fx.logs, s); fx.mu.Unlock() },
-		OnEvent: func(name string, _ any) {
+		Logger: func(_ LogLevel, s string) { fx.mu.Lock(); fx.logs = append(fx.logs, s); fx.mu.Unlock() },
+		OnEvent: func(e Event) {
 			fx.mu.Lock()
-			fx.events = append(fx.events, name)
+			fx.events = append(fx.events, string(e.Name))
 			fx.mu.Unlock()
 		},
 	}

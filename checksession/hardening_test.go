@@ -246,7 +246,7 @@ func TestInteractiveLoginDebugLineHasNoSecrets(t *testing.T) {
 	var logs []string
 	c := fx.client(func(o *Options) {
 		o.Debug = true
-		o.Logger = func(s string) { logs = append(logs, s) }
+		o.Logger = func(_ LogLevel, s string) { logs = append(logs, s) }
 	})
 	if err := c.LoginWithRedirect(context.Background(), AuthorizeParams{Extra: map[string]string{"login_hint": "alice@example.com"}}); err != nil {
 		t.Fatal(err)

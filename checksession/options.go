@@ -69,11 +69,11 @@ type Options struct {
 	// RefreshTokenStorageLocal (encrypted in localStorage).
 	RefreshTokenStorage string
 
-	// Logger receives debug lines when Debug is set.
-	Logger func(string)
-	// OnEvent receives "renewed" (payload *AuthResult),
-	// "renew_error" and "session_ended" (payload *Error).
-	OnEvent func(name string, payload any)
+	// Logger receives LogDebug lines when Debug is set, and LogWarn lines
+	// always.
+	Logger func(level LogLevel, line string)
+	// OnEvent receives the client's events (EventNames).
+	OnEvent func(Event)
 }
 
 // The values of Options.RefreshTokenStorage and JS refreshTokenStorage.

@@ -17,16 +17,6 @@ import (
 // encrypted, in a SecretStore. It never reaches an AuthResult, an event, a
 // tab message other than the hand-over, or a log line.
 
-// The two errors of the refresh-token path, as JS sees them.
-var (
-	// ErrMissingRefreshToken: useRefreshTokens without fallback, and no
-	// refresh token is held.
-	ErrMissingRefreshToken = &Error{Code: "missing_refresh_token"}
-	// ErrInvalidGrant: the token endpoint refused the refresh token
-	// (expired, revoked, reused). The server's own description passes through.
-	ErrInvalidGrant = &Error{Code: "invalid_grant"}
-)
-
 func errMissingRefreshToken(why string) *Error {
 	return newError(ErrMissingRefreshToken.Code, "Missing Refresh Token: "+why)
 }

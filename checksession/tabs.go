@@ -383,7 +383,7 @@ func (c *Client) adopt(sr *sharedResult) {
 	c.mu.Unlock()
 	c.debug("tabs: took the result another tab renewed")
 	c.renewer.got(res, false)
-	c.emit("renewed", res)
+	c.emit(EventRenewed, res)
 }
 
 // verifyShared checks a shared ID token as this tab's own (signature, iss,
@@ -428,5 +428,5 @@ func (c *Client) endedElsewhere(logout bool) {
 	c.forgetRefreshToken()
 	e := &Error{Code: ErrLoginRequired.Code, Description: why}
 	c.debug("session ended: " + why)
-	c.emit("session_ended", e)
+	c.emit(EventSessionEnded, e)
 }

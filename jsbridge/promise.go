@@ -11,10 +11,6 @@ import (
 	"github.com/silentauth/silentauth/checksession"
 )
 
-// CodeUnexpected is the error code JS sees for a Go error that is not a
-// *checksession.Error: a bug or a browser failure, never a server's answer.
-const CodeUnexpected = "unexpected_error"
-
 // RejectedError is a promise rejection that was not a JavaScript Error:
 // JS may reject with any value.
 type RejectedError struct {
@@ -127,7 +123,7 @@ func runGuarded(fn func() (any, error)) (v any, err error) {
 // ErrorValue builds the JS Error a promise rejects with: message is the
 // description (or the code), with error, error_description and, when set,
 // state properties as API.md specifies. Errors that are not
-// *checksession.Error get the code "unexpected_error".
+// *checksession.Error get checksession.ErrUnexpected's code.
 func ErrorValue(err error) safejs.Value {
 	var ce *checksession.Error
 	if !errors.As(err, &ce) {
@@ -135,7 +131,7 @@ func ErrorValue(err error) safejs.Value {
 		if err != nil {
 			desc = err.Error()
 		}
-		ce = &checksession.Error{Code: CodeUnexpected, Description: desc}
+		ce = &checksession.Error{Code: checksession.ErrUnexpected.Code, Description: desc}
 	}
 	msg := ce.Description
 	if msg == "" {

@@ -8,7 +8,6 @@ package main
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/hack-pad/safejs"
 	"github.com/silentauth/silentauth/checksession"
@@ -58,12 +57,12 @@ func createClient(options, emit safejs.Value) safejs.Value {
 		}
 		opts.Logger = consoleLog
 		if emit.Type() == safejs.TypeFunction {
-			opts.OnEvent = func(name string, payload any) {
-				v, err := jsbridge.ToJS(jsPayload(payload))
+			opts.OnEvent = func(e checksession.Event) {
+				v, err := jsbridge.ToJS(jsPayload(e.Payload()))
 				if err != nil {
 					v = jsbridge.ErrorValue(err)
 				}
-				_, _ = emit.Invoke(name, v)
+				_, _ = emit.Invoke(string(e.Name), v)
 			}
 		}
 		b, err := jsbridge.NewBrowser()
@@ -221,10 +220,10 @@ func arg(args []safejs.Value, i int) safejs.Value {
 }
 
 // consoleLog is the Logger: checksession sends debug lines only when debug
-// is on, and warnings ("warning: ...") always; they go to console.warn.
-func consoleLog(line string) {
-	if strings.HasPrefix(line, "warning: ") {
-		console("warn", strings.TrimPrefix(line, "warning: "))
+// is on, and warnings always; they go to console.warn.
+func consoleLog(level checksession.LogLevel, line string) {
+	if level == checksession.LogWarn {
+		console("warn", line)
 		return
 	}
 	console("debug", line)
