@@ -103,7 +103,7 @@ typecheck:
 # Host tests: the pure core (fuzz seed corpora run as ordinary tests), the dev
 # tenant, the demo server and the node-oidc-provider harness.
 unit:
-	$(GO) test -race -count=1 ./checksession/... ./demo/devtenant/... ./demo/demoserver/... ./demo/cmd/... ./demo/internal/...
+	$(GO) test -race -count=1 ./checksession/... ./jsbridge/wire/... ./demo/devtenant/... ./demo/demoserver/... ./demo/cmd/... ./demo/internal/...
 
 # Browser tests of jsbridge in headless Chromium.
 wasmtest: tools

@@ -524,10 +524,7 @@ func TestCodeExchangeErrorsPassThrough(t *testing.T) {
 func TestCheckSessionParams(t *testing.T) {
 	fx := newFixture(t)
 	c := fx.client()
-	p, err := ParseAuthorizeParams(map[string]any{"audience": "https://api", "scope": "openid read", "login_hint": "a@b.c", "max_age": float64(3600)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := AuthorizeParams{Audience: "https://api", Scope: "openid read", Extra: map[string]string{"login_hint": "a@b.c", "max_age": "3600"}}
 	if _, err := c.CheckSession(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
@@ -540,8 +537,10 @@ func TestCheckSessionParams(t *testing.T) {
 	if _, err := c.CheckSession(context.Background(), AuthorizeParams{Extra: map[string]string{"prompt": "login"}}); errCode(err) != "invalid_configuration" {
 		t.Errorf("prompt=login accepted by checkSession: %v", err)
 	}
-	if _, err := ParseAuthorizeParams(map[string]any{"state": "mine"}); errCode(err) != "invalid_configuration" {
-		t.Errorf("caller-chosen state accepted: %v", err)
+	for _, reserved := range []string{"state", "scope", "client_id"} {
+		if _, err := c.CheckSession(context.Background(), AuthorizeParams{Extra: map[string]string{reserved: "mine"}}); errCode(err) != "invalid_configuration" || !strings.HasPrefix(err.(*Error).Description, reserved+": ") {
+			t.Errorf("caller-chosen %s accepted: %v", reserved, err)
+		}
 	}
 }
 

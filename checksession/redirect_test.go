@@ -2,7 +2,9 @@ package checksession
 
 import (
 	"context"
+	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -61,7 +63,13 @@ func TestRedirectLoginRoundTrip(t *testing.T) {
 	}
 }
 
-func paramOf(v any) string { s, _ := paramString(v); return s }
+// paramOf is a fake server's answer value as a query parameter.
+func paramOf(v any) string {
+	if f, ok := v.(float64); ok {
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
+}
 
 func TestRedirectCallbackRefusals(t *testing.T) {
 	cases := []struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/hack-pad/safejs"
 	"github.com/silentauth/silentauth/checksession"
 	"github.com/silentauth/silentauth/jsbridge"
+	"github.com/silentauth/silentauth/jsbridge/wire"
 )
 
 // bridgeKey is where the loader (wasm/loader/common.js) looks for the bridge.
@@ -51,7 +52,7 @@ func createClient(options, emit safejs.Value) safejs.Value {
 		return rejected(configError("options: " + err.Error()))
 	}
 	return jsbridge.NewPromise(func() (any, error) {
-		opts, err := checksession.ParseOptions(raw)
+		opts, err := wire.ParseOptions(raw)
 		if err != nil {
 			return nil, err
 		}
@@ -72,7 +73,7 @@ func createClient(options, emit safejs.Value) safejs.Value {
 		c, err := checksession.NewClient(opts, b, checksession.SystemClock{})
 		if err != nil {
 			b.Close()
-			return nil, err
+			return nil, wire.JSError(err)
 		}
 		return newGoClient(c, b)
 	})
@@ -82,7 +83,7 @@ func createClient(options, emit safejs.Value) safejs.Value {
 // objects, errors as Error objects (ToJS does that for errors).
 func jsPayload(p any) any {
 	if r, ok := p.(*checksession.AuthResult); ok {
-		return r.JSObject()
+		return wire.Result(r)
 	}
 	return p
 }
@@ -128,7 +129,7 @@ func newGoClient(c *checksession.Client, b *jsbridge.Browser) (safejs.Value, err
 				return rejected(configError("logout params: " + err.Error()))
 			}
 			return jsbridge.NewPromise(func() (any, error) {
-				p, err := checksession.ParseLogoutParams(raw)
+				p, err := wire.ParseLogoutParams(raw)
 				if err != nil {
 					return nil, err
 				}
@@ -186,7 +187,7 @@ func withAuthorizeParams(params safejs.Value, fn func(context.Context, checksess
 		return rejected(configError("params: " + err.Error()))
 	}
 	return jsbridge.NewPromise(func() (any, error) {
-		p, err := checksession.ParseAuthorizeParams(raw)
+		p, err := wire.ParseAuthorizeParams(raw)
 		if err != nil {
 			return nil, err
 		}
@@ -201,7 +202,7 @@ func result(r *checksession.AuthResult, err error) (any, error) {
 	if r == nil {
 		return nil, errors.New("no result and no error")
 	}
-	return r.JSObject(), nil
+	return wire.Result(r), nil
 }
 
 func configError(description string) error {
