@@ -44,14 +44,14 @@ func Await(ctx context.Context, promise safejs.Value) (safejs.Value, error) {
 	}
 	var err error
 	onOK, err = NewFunc(func(_ safejs.Value, args []safejs.Value) any {
-		settle(outcome{v: arg(args, 0)})
+		settle(outcome{v: Arg(args, 0)})
 		return nil
 	})
 	if err != nil {
 		return safejs.Value{}, err
 	}
 	onErr, err = NewFunc(func(_ safejs.Value, args []safejs.Value) any {
-		settle(outcome{err: rejection(arg(args, 0))})
+		settle(outcome{err: rejection(Arg(args, 0))})
 		return nil
 	})
 	if err != nil {
@@ -81,7 +81,7 @@ func Await(ctx context.Context, promise safejs.Value) (safejs.Value, error) {
 func NewPromise(fn func() (any, error)) safejs.Value {
 	var executor *Func
 	executor, err := NewFunc(func(_ safejs.Value, args []safejs.Value) any {
-		resolve, reject := arg(args, 0), arg(args, 1)
+		resolve, reject := Arg(args, 0), Arg(args, 1)
 		go func() {
 			v, err := runGuarded(fn)
 			if err == nil {
@@ -202,7 +202,8 @@ type JSError struct {
 
 func (e *JSError) Error() string { return e.Name + ": " + e.Message }
 
-func arg(args []safejs.Value, i int) safejs.Value {
+// Arg is a callback's i-th argument, undefined when JS passed fewer.
+func Arg(args []safejs.Value, i int) safejs.Value {
 	if i < len(args) {
 		return args[i]
 	}

@@ -345,9 +345,9 @@ func idbWait(ctx context.Context, req safejs.Value, what string) error {
 // so no Go callback outlives the constructor.
 func idbPromise(target safejs.Value, ok string, fail ...string) (safejs.Value, error) {
 	exec, err := NewFunc(func(_ safejs.Value, args []safejs.Value) any {
-		_ = target.Set("on"+ok, arg(args, 0))
+		_ = target.Set("on"+ok, Arg(args, 0))
 		for _, f := range fail {
-			_ = target.Set("on"+f, arg(args, 1))
+			_ = target.Set("on"+f, Arg(args, 1))
 		}
 		return nil
 	})

@@ -31,22 +31,11 @@ func ParseOptions(raw map[string]any) (checksession.Options, error) {
 	o.Scope = r.str("scope")
 	o.Audience = r.str("audience")
 	o.Timeout = r.seconds("timeoutInSeconds")
-	if r.has("leewayInSeconds") {
-		l := r.seconds("leewayInSeconds")
-		o.Leeway = &l
-	}
-	if r.has("autoRenew") {
-		b := r.boolean("autoRenew")
-		o.AutoRenew = &b
-	}
-	if r.has("renewBeforeExpiryInSeconds") {
-		d := r.seconds("renewBeforeExpiryInSeconds")
-		o.RenewBeforeExpiry = &d
-	}
-	if r.has("minValidityInSeconds") {
-		d := r.seconds("minValidityInSeconds")
-		o.MinValidity = &d
-	}
+	// Absent is not zero for these: nil keeps the client's default.
+	o.Leeway = optional(&r, r.seconds, "leewayInSeconds")
+	o.AutoRenew = optional(&r, r.boolean, "autoRenew")
+	o.RenewBeforeExpiry = optional(&r, r.seconds, "renewBeforeExpiryInSeconds")
+	o.MinValidity = optional(&r, r.seconds, "minValidityInSeconds")
 	o.Issuer = r.str("issuer")
 	o.AuthorizationEndpoint = r.str("authorizationEndpoint")
 	o.TokenEndpoint = r.str("tokenEndpoint")
@@ -80,6 +69,15 @@ type reader struct {
 func (r *reader) has(key string) bool {
 	v, ok := r.raw[key]
 	return ok && v != nil
+}
+
+// optional reads key with read, or gives nil when it is absent.
+func optional[T any](r *reader, read func(string) T, key string) *T {
+	if !r.has(key) {
+		return nil
+	}
+	v := read(key)
+	return &v
 }
 
 func (r *reader) get(key string) (any, bool) {

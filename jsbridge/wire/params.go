@@ -10,40 +10,41 @@ import (
 // names are camelCase; anything else is a pass-through authorize parameter
 // whose value must be a string, number or boolean.
 func ParseAuthorizeParams(raw map[string]any) (checksession.AuthorizeParams, error) {
-	var p checksession.AuthorizeParams
 	r := reader{raw: raw}
-	p.ResponseType = r.str("responseType")
-	p.Scope = r.str("scope")
-	p.Audience = r.str("audience")
-	p.Timeout = r.seconds("timeoutInSeconds")
+	p := checksession.AuthorizeParams{
+		ResponseType: r.str("responseType"),
+		Scope:        r.str("scope"),
+		Audience:     r.str("audience"),
+		Timeout:      r.seconds("timeoutInSeconds"),
+	}
+	p.Extra = r.passThrough()
 	if r.err != nil {
 		return checksession.AuthorizeParams{}, r.err
 	}
-	extra, err := r.passThrough()
-	if err != nil {
-		return checksession.AuthorizeParams{}, err
-	}
-	p.Extra = extra
 	return p, nil
 }
 
 // passThrough returns the keys the reader has not taken, as wire parameters
-// (strings, numbers or booleans). Keys are visited in order so that the
-// first error is stable. The parameters silentauth owns are refused by the
-// client, for Go callers too.
-func (r *reader) passThrough() (map[string]string, error) {
+// (strings, numbers or booleans), after the known ones were read without
+// error. Keys are visited in order so that the first error is stable. The
+// parameters silentauth owns are refused by the client, for Go callers too.
+func (r *reader) passThrough() map[string]string {
+	if r.err != nil {
+		return nil
+	}
 	var extra map[string]string
 	for _, k := range r.unseen() {
 		v, ok := paramString(r.raw[k])
 		if !ok {
-			return nil, configError(k, "must be a string, number or boolean")
+			r.fail(k, "must be a string, number or boolean")
+			return nil
 		}
 		if extra == nil {
 			extra = map[string]string{}
 		}
 		extra[k] = v
 	}
-	return extra, nil
+	return extra
 }
 
 func paramString(v any) (string, bool) {
@@ -60,17 +61,11 @@ func paramString(v any) (string, bool) {
 
 // ParseLogoutParams reads a JS logout params object.
 func ParseLogoutParams(raw map[string]any) (checksession.LogoutParams, error) {
-	var p checksession.LogoutParams
 	r := reader{raw: raw}
-	p.ReturnTo = r.str("returnTo")
-	p.LocalOnly = r.boolean("localOnly")
+	p := checksession.LogoutParams{ReturnTo: r.str("returnTo"), LocalOnly: r.boolean("localOnly")}
+	p.Extra = r.passThrough()
 	if r.err != nil {
 		return checksession.LogoutParams{}, r.err
 	}
-	extra, err := r.passThrough()
-	if err != nil {
-		return checksession.LogoutParams{}, err
-	}
-	p.Extra = extra
 	return p, nil
 }

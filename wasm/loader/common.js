@@ -5,8 +5,10 @@
 // One Go runtime per page, whichever copy of the loader got there first: the
 // promise of its bridge lives under a registry symbol every copy can find.
 const RUNTIME = Symbol.for("silentauth.runtime");
-// The key wasm/main.go writes its bridge to. Symbols cannot be set from
-// syscall/js, hence a string; the loader deletes it once it has it.
+// The key wasm/main.go writes its bridge to, handed to Go in its environment
+// (SILENTAUTH_BRIDGE_KEY) so that it is written down only here. Symbols
+// cannot be set from syscall/js, hence a string; the loader deletes it once
+// it has it.
 const BRIDGE_KEY = "__silentauth_bridge_v1";
 const EVENTS = ["renewed", "renew_error", "session_ended"];
 
@@ -184,6 +186,7 @@ async function instantiateWasm(url, importObject) {
 
 async function startRuntime(url) {
   const go = new silentauthGlue.Go();
+  go.env = { SILENTAUTH_BRIDGE_KEY: BRIDGE_KEY };
   const instance = await instantiateWasm(url, go.importObject);
   // run() returns when the program exits; main blocks forever, so an exit
   // means a crash, and the next createClient should start afresh.
