@@ -394,16 +394,9 @@ func (s *server) wasmFetches() int {
 func (s *server) login(t *testing.T, tab *chrome.Tab, start, back, ready string) {
 	t.Helper()
 	tab.MustEval(start, nil)
-	if err := tab.WaitFor(`location.pathname === "/u/login" && document.querySelector("input[name=password]")`, 30*time.Second); err != nil {
+	if err := e2eenv.SubmitLoginForm(tab, "demo@example.com", 30*time.Second); err != nil {
 		t.Fatalf("%v\nconsole:\n%s", err, strings.Join(tab.Console(), "\n"))
 	}
-	tab.MustEval(fmt.Sprintf(`(() => {
-		const f = document.querySelector("form");
-		f.querySelector("input[name=username]").value = %q;
-		f.querySelector("input[name=password]").value = %q;
-		(f.querySelector("button[type=submit]") || f.querySelector("button")).click();
-		return true;
-	})()`, "demo@example.com", devtenant.DefaultPassword), nil)
 	cond := fmt.Sprintf(`location.href.startsWith(%q + "?") && (%s)`, back, ready)
 	if err := tab.WaitFor(cond, 30*time.Second); err != nil {
 		t.Fatalf("%v\nconsole:\n%s", err, strings.Join(tab.Console(), "\n"))
