@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/idtoken"
+	"github.com/silentauth/silentauth/checksession/idtoken/idtokentest"
 )
 
 // offlineBrowser is the fake browser on a device that knows it is offline.
@@ -34,5 +37,45 @@ func TestTimeoutOnAnOfflineDeviceSaysItIsOffline(t *testing.T) {
 	err = <-done
 	if errCode(err) != ErrTimeout.Code || !strings.Contains(err.Error(), "The browser is offline") {
 		t.Fatalf("got %v, want a timeout that says the browser is offline", err)
+	}
+}
+
+func TestEveryVerifyCallerGetsItsOwnCopyOfAKeySetError(t *testing.T) {
+	shared := newError(ErrNetwork.Code, "jwks: no answer")
+	iss := idtokentest.NewIssuer(t)
+	v := tokenVerifier{idtoken.NewVerifier(idtoken.VerifierConfig{
+		Issuer: iss.URL, ClientID: iss.ClientID, Now: func() time.Time { return idtokentest.Now },
+		Keys: idtoken.NewKeySet(func(context.Context) ([]byte, error) { return nil, shared }),
+	})}
+	raw := iss.Sign(t, iss.Claims(idtokentest.Now))
+	_, a := v.Verify(context.Background(), raw, idtoken.Expected{})
+	_, b := v.Verify(context.Background(), raw, idtoken.Expected{})
+	ea, okA := a.(*Error)
+	eb, okB := b.(*Error)
+	// Callers stamp their request's state on the error; sharing one would race.
+	if !okA || !okB || ea == eb || ea == shared || ea.Code != ErrNetwork.Code {
+		t.Fatalf("errors %v (%p) and %v (%p) from the shared %p, want two copies", a, ea, b, eb, shared)
+	}
+}
+
+func TestFailedIDTokenChecksAreInvalidToken(t *testing.T) {
+	iss := idtokentest.NewIssuer(t)
+	v := tokenVerifier{idtoken.NewVerifier(idtoken.VerifierConfig{
+		Issuer: iss.URL, ClientID: iss.ClientID, Now: func() time.Time { return idtokentest.Now },
+		Keys: idtoken.NewKeySet(iss.Fetch),
+	})}
+	claims := iss.Claims(idtokentest.Now)
+	claims["iss"] = "https://other.example/"
+	_, err := v.Verify(context.Background(), iss.Sign(t, claims), idtoken.Expected{})
+	if e, ok := err.(*Error); !ok || e.Code != ErrInvalidToken.Code || !strings.HasPrefix(e.Description, "iss: ") {
+		t.Fatalf("got %v, want invalid_token naming iss", err)
+	}
+	bad := tokenVerifier{idtoken.NewVerifier(idtoken.VerifierConfig{
+		Issuer: iss.URL, ClientID: iss.ClientID, Now: func() time.Time { return idtokentest.Now },
+		Keys: idtoken.NewKeySet(func(context.Context) ([]byte, error) { return []byte("<html>"), nil }),
+	})}
+	_, err = bad.Verify(context.Background(), iss.Sign(t, iss.Claims(idtokentest.Now)), idtoken.Expected{})
+	if e, ok := err.(*Error); !ok || e.Code != ErrServer.Code || !strings.HasPrefix(e.Description, "jwks: ") {
+		t.Fatalf("got %v, want server_error naming jwks", err)
 	}
 }

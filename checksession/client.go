@@ -27,7 +27,7 @@ type Client struct {
 	cancel context.CancelFunc
 
 	verifierOnce sync.Once
-	verifier     *Verifier
+	verifier     tokenVerifier
 
 	mu       sync.Mutex
 	inflight map[string]*flight[*AuthResult] // request key → the silent request in flight

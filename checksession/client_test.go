@@ -3,6 +3,7 @@ package checksession
 import (
 	"context"
 	"errors"
+	"github.com/silentauth/silentauth/checksession/idtoken/idtokentest"
 	"net/url"
 	"strings"
 	"sync"
@@ -16,7 +17,7 @@ type fixture struct {
 	t     *testing.T
 	b     *fakeBrowser
 	clock *testClock
-	iss   *testIssuer
+	iss   *idtokentest.Issuer
 
 	mu        sync.Mutex
 	codes     map[string]codeGrant
@@ -32,10 +33,10 @@ type fixture struct {
 type codeGrant struct{ challenge, nonce string }
 
 func newFixture(t *testing.T) *fixture {
-	fx := &fixture{t: t, b: newFakeBrowser(), clock: newTestClock(), iss: newTestIssuer(t), codes: map[string]codeGrant{}, expiresIn: 3600}
+	fx := &fixture{t: t, b: newFakeBrowser(), clock: newTestClock(), iss: idtokentest.NewIssuer(t), codes: map[string]codeGrant{}, expiresIn: 3600}
 	fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(HTTPRequest) (*HTTPResponse, error) {
 		return jsonResponse(200, map[string]any{
-			"issuer":                   testIssuerURL,
+			"issuer":                   idtokentest.IssuerURL,
 			"authorization_endpoint":   serverOrigin + "/authorize",
 			"token_endpoint":           serverOrigin + "/oauth/token",
 			"jwks_uri":                 serverOrigin + "/.well-known/jwks.json",
@@ -80,7 +81,7 @@ func (fx *fixture) loggedIn(q url.Values) map[string]any {
 		if strings.Contains(rt, "id_token") {
 			claims := fx.claimsLocked(q.Get("nonce"))
 			if _, ok := resp["access_token"]; ok {
-				claims["at_hash"] = leftHalfHash("RS256", at)
+				claims["at_hash"] = idtokentest.AtHashRS256(at)
 			}
 			resp["id_token"] = fx.iss.Sign(fx.t, claims)
 		}
@@ -122,7 +123,7 @@ func (fx *fixture) token(req HTTPRequest) (*HTTPResponse, error) {
 
 func (fx *fixture) options() Options {
 	return Options{
-		Domain: serverOrigin, ClientID: testClientID, Debug: true,
+		Domain: serverOrigin, ClientID: idtokentest.ClientID, Debug: true,
 		Logger: func(_ LogLevel, s string) { fx.mu.Lock(); fx.logs = append(fx.logs, s); fx.mu.Unlock() },
 		OnEvent: func(e Event) {
 			fx.mu.Lock()
@@ -184,7 +185,7 @@ func TestCheckSessionReturnsValidatedTokens(t *testing.T) {
 			}
 			f := fx.b.frame(0)
 			q := f.URL.Query()
-			if q.Get("prompt") != "none" || q.Get("response_mode") != "web_message" || q.Get("client_id") != testClientID {
+			if q.Get("prompt") != "none" || q.Get("response_mode") != "web_message" || q.Get("client_id") != idtokentest.ClientID {
 				t.Errorf("authorize URL lacks the silent parameters: %s", f.URL)
 			}
 			if len(q.Get("state")) < 22 || len(q.Get("nonce")) < 22 {
@@ -366,7 +367,7 @@ func TestResponseNamingAnotherIssuerIsRefused(t *testing.T) {
 	for _, tc := range []struct {
 		iss  string
 		want string
-	}{{testIssuerURL, ""}, {"https://evil.example/", "invalid_token"}} {
+	}{{idtokentest.IssuerURL, ""}, {"https://evil.example/", "invalid_token"}} {
 		fx := newFixture(t)
 		fx.frameResponse = func(f *fakeFrame) {
 			r := fx.loggedIn(f.URL.Query())
@@ -474,7 +475,7 @@ func TestDiscovery(t *testing.T) {
 	t.Run("discovery without web_message is invalid_configuration before any iframe", func(t *testing.T) {
 		fx := newFixture(t)
 		fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(HTTPRequest) (*HTTPResponse, error) {
-			return jsonResponse(200, map[string]any{"issuer": testIssuerURL, "authorization_endpoint": serverOrigin + "/authorize",
+			return jsonResponse(200, map[string]any{"issuer": idtokentest.IssuerURL, "authorization_endpoint": serverOrigin + "/authorize",
 				"jwks_uri": serverOrigin + "/jwks", "response_modes_supported": []string{"query", "fragment"}})
 		}
 		_, err := fx.client().CheckSession(context.Background(), AuthorizeParams{})
@@ -498,7 +499,7 @@ func TestDiscovery(t *testing.T) {
 	t.Run("explicit endpoints skip discovery", func(t *testing.T) {
 		fx := newFixture(t)
 		c := fx.client(func(o *Options) {
-			o.Issuer, o.AuthorizationEndpoint = testIssuerURL, serverOrigin+"/custom/authorize"
+			o.Issuer, o.AuthorizationEndpoint = idtokentest.IssuerURL, serverOrigin+"/custom/authorize"
 			o.TokenEndpoint, o.JWKSURI = serverOrigin+"/oauth/token", serverOrigin+"/.well-known/jwks.json"
 		})
 		if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {

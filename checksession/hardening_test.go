@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/silentauth/silentauth/checksession/idtoken"
+	"github.com/silentauth/silentauth/checksession/idtoken/idtokentest"
 	"net/url"
 	"strings"
 	"testing"
@@ -74,7 +76,7 @@ func TestDiscoveredEndpointsMustBeHTTPSOrLoopbackHTTP(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fx := newFixture(t)
 			doc := map[string]any{
-				"issuer":                 testIssuerURL,
+				"issuer":                 idtokentest.IssuerURL,
 				"authorization_endpoint": serverOrigin + "/authorize",
 				"token_endpoint":         serverOrigin + "/oauth/token",
 				"jwks_uri":               serverOrigin + "/.well-known/jwks.json",
@@ -99,7 +101,7 @@ func TestDiscoveredEndpointsMustBeHTTPSOrLoopbackHTTP(t *testing.T) {
 	t.Run("an endpoint option overrides a bad discovered one", func(t *testing.T) {
 		fx := newFixture(t)
 		fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(HTTPRequest) (*HTTPResponse, error) {
-			return jsonResponse(200, map[string]any{"issuer": testIssuerURL, "authorization_endpoint": "javascript:alert(1)",
+			return jsonResponse(200, map[string]any{"issuer": idtokentest.IssuerURL, "authorization_endpoint": "javascript:alert(1)",
 				"jwks_uri": serverOrigin + "/.well-known/jwks.json"})
 		}
 		c := fx.client(func(o *Options) { o.AuthorizationEndpoint = serverOrigin + "/authorize" })
@@ -110,7 +112,7 @@ func TestDiscoveredEndpointsMustBeHTTPSOrLoopbackHTTP(t *testing.T) {
 	t.Run("no iframe and no navigation for a javascript endpoint", func(t *testing.T) {
 		fx := newFixture(t)
 		fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(HTTPRequest) (*HTTPResponse, error) {
-			return jsonResponse(200, map[string]any{"issuer": testIssuerURL, "authorization_endpoint": "javascript:alert(document.domain)//",
+			return jsonResponse(200, map[string]any{"issuer": idtokentest.IssuerURL, "authorization_endpoint": "javascript:alert(document.domain)//",
 				"jwks_uri": serverOrigin + "/.well-known/jwks.json", "end_session_endpoint": "javascript:alert(1)"})
 		}
 		c := fx.client()
@@ -265,7 +267,7 @@ func TestGoSafeTurnsAPanicIntoAnUnexpectedError(t *testing.T) {
 }
 
 func TestPanickingKeySetFetchFailsTheCallInsteadOfTheRuntime(t *testing.T) {
-	ks := newTestKeySet(func(context.Context) ([]byte, error) { panic("boom") }, newFakeClock(testNow))
+	ks := idtoken.NewKeySet(func(context.Context) ([]byte, error) { panic("boom") }, idtoken.WithGoroutines(goSafe))
 	_, err := ks.Key(context.Background(), "rsa-0", "RS256")
 	if errCode(err) != "unexpected_error" || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("got %v, want unexpected_error", err)

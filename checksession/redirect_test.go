@@ -3,6 +3,7 @@ package checksession
 import (
 	"context"
 	"fmt"
+	"github.com/silentauth/silentauth/checksession/idtoken/idtokentest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -119,7 +120,7 @@ func TestLogout(t *testing.T) {
 			t.Fatal(err)
 		}
 		u, _ := url.Parse(fx.b.Location())
-		if u.Path != "/v2/logout" || u.Query().Get("returnTo") != pageOrigin+"/" || u.Query().Get("client_id") != testClientID {
+		if u.Path != "/v2/logout" || u.Query().Get("returnTo") != pageOrigin+"/" || u.Query().Get("client_id") != idtokentest.ClientID {
 			t.Errorf("navigated to %s", u)
 		}
 		if c.GetUser() != nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/idtoken"
 )
 
 // Refresh tokens (API.md, "Refresh tokens"): the pieces the renewal engine
@@ -376,7 +378,7 @@ func (c *Client) refreshResult(ctx context.Context, m *Metadata, tokens *authRes
 		received:    received,
 	}
 	if tokens.IDToken != "" {
-		claims, err := c.verifierFor(m).Verify(ctx, tokens.IDToken, Expected{AccessToken: tokens.AccessToken})
+		claims, err := c.verifierFor(m).Verify(ctx, tokens.IDToken, idtoken.Expected{AccessToken: tokens.AccessToken})
 		if err != nil {
 			return nil, err
 		}

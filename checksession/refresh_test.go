@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/silentauth/silentauth/checksession/idtoken/idtokentest"
 	"net/url"
 	"strings"
 	"sync"
@@ -93,7 +94,7 @@ func TestRefreshGrantRotatesTheHeldToken(t *testing.T) {
 			t.Fatalf("refresh %d: %v", i, err)
 		}
 		form := srv.lastForm()
-		if form.Get("grant_type") != "refresh_token" || form.Get("refresh_token") != want.sent || form.Get("client_id") != testClientID ||
+		if form.Get("grant_type") != "refresh_token" || form.Get("refresh_token") != want.sent || form.Get("client_id") != idtokentest.ClientID ||
 			form.Get("scope") != DefaultScope+" offline_access" {
 			t.Errorf("refresh %d sent %v", i, form)
 		}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/idtoken"
 )
 
 // silent runs one prompt=none request from discovery to validated result.
@@ -86,7 +88,7 @@ func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp
 		received:    received,
 	}
 	if tokens.IDToken != "" {
-		claims, err := c.verifierFor(m).Verify(ctx, tokens.IDToken, Expected{
+		claims, err := c.verifierFor(m).Verify(ctx, tokens.IDToken, idtoken.Expected{
 			Nonce:         t.Nonce,
 			MaxAge:        time.Duration(t.MaxAge) * time.Second,
 			HasMaxAge:     t.HasMaxAge,

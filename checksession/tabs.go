@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/idtoken"
 )
 
 // This file holds the tab group: tabs of one origin with the same client
@@ -395,7 +397,7 @@ func (c *Client) verifyShared(ctx context.Context, sr *sharedResult) (*AuthResul
 	if err != nil {
 		return nil, err
 	}
-	claims, err := c.verifierFor(m).Verify(ctx, sr.IDToken, Expected{AccessToken: sr.AccessToken})
+	claims, err := c.verifierFor(m).Verify(ctx, sr.IDToken, idtoken.Expected{AccessToken: sr.AccessToken})
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package checksession
+package idtoken
 
 import (
 	"context"
@@ -58,7 +58,10 @@ type KeySet struct {
 	expiresAt time.Time // keys are not used from this moment on
 	failErr   error     // the last fetch's error, until failUntil
 	failUntil time.Time
-	inflight  *flight[struct{}]
+	inflight  *fetchCall
+	// goSafe runs the shared fetch in a goroutine; a panic in it is
+	// handed to onPanic instead of ending the program.
+	goSafe func(name string, fn func(), onPanic func(error))
 }
 
 // jsonWebKey is one entry of a JWKS that can verify signatures.
@@ -72,20 +75,47 @@ type jsonWebKey struct {
 
 // NewKeySet returns a KeySet that gets the issuer's JWKS document from fetch,
 // caching it for DefaultKeyMaxAge. fetch's errors are returned from Key
-// unchanged, so it should return an *Error (network_error for no answer,
-// server_error for a bad status).
-func NewKeySet(fetch func(ctx context.Context) ([]byte, error)) *KeySet {
+// unchanged.
+func NewKeySet(fetch func(ctx context.Context) ([]byte, error), opts ...KeySetOption) *KeySet {
 	return NewKeySetWithMaxAge(func(ctx context.Context) ([]byte, time.Duration, error) {
 		b, err := fetch(ctx)
 		return b, -1, err
-	})
+	}, opts...)
 }
 
 // NewKeySetWithMaxAge is NewKeySet for a fetch that also reports how long the
 // server allows the document to be cached (see MaxAgeFromCacheControl); a
 // negative max age means the server did not say.
-func NewKeySetWithMaxAge(fetch func(ctx context.Context) ([]byte, time.Duration, error)) *KeySet {
-	return &KeySet{fetch: fetch, now: time.Now}
+func NewKeySetWithMaxAge(fetch func(ctx context.Context) ([]byte, time.Duration, error), opts ...KeySetOption) *KeySet {
+	k := &KeySet{fetch: fetch, now: time.Now, goSafe: goRecovered}
+	for _, o := range opts {
+		o(k)
+	}
+	return k
+}
+
+// KeySetOption changes how a KeySet runs.
+type KeySetOption func(*KeySet)
+
+// WithClock makes the key set's ages and cooldowns run on now.
+func WithClock(now func() time.Time) KeySetOption { return func(k *KeySet) { k.now = now } }
+
+// WithGoroutines makes the key set start its fetch with goSafe, which must
+// run fn in a goroutine and hand a panic in it to onPanic.
+func WithGoroutines(goSafe func(name string, fn func(), onPanic func(error))) KeySetOption {
+	return func(k *KeySet) { k.goSafe = goSafe }
+}
+
+// goRecovered runs fn in a goroutine; a panic becomes an error for onPanic.
+func goRecovered(name string, fn func(), onPanic func(error)) {
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				onPanic(fmt.Errorf("idtoken: %s panicked: %v", name, v))
+			}
+		}()
+		fn()
+	}()
 }
 
 // MaxAgeFromCacheControl reads a Cache-Control header value: max-age=N gives
@@ -151,14 +181,19 @@ func (k *KeySet) Key(ctx context.Context, kid, alg string) (crypto.PublicKey, er
 		if k.failErr != nil && now.Before(k.failUntil) {
 			err := k.failErr
 			k.mu.Unlock()
-			return nil, copyError(err)
+			return nil, err
 		}
 		f = k.startFetch(ctx)
 	}
 	k.mu.Unlock()
 
-	if _, err := f.wait(ctx); err != nil {
-		return nil, copyError(err)
+	select {
+	case <-f.done:
+		if f.err != nil {
+			return nil, f.err
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 
 	k.mu.Lock()
@@ -169,18 +204,16 @@ func (k *KeySet) Key(ctx context.Context, kid, alg string) (crypto.PublicKey, er
 	return nil, missingKeyError(k.keys, kid, alg)
 }
 
-// copyError gives each caller its own *Error: callers set State on it.
-func copyError(err error) error {
-	if e, ok := err.(*Error); ok {
-		c := *e
-		return &c
-	}
-	return err
+// fetchCall is one JWKS fetch that any number of callers wait on. It runs
+// detached from them, so one caller giving up does not fail the others.
+type fetchCall struct {
+	done chan struct{}
+	err  error // set before done is closed
 }
 
 // startFetch begins a fetch that callers wait on; k.mu must be held.
-func (k *KeySet) startFetch(ctx context.Context) *flight[struct{}] {
-	f := newFlight[struct{}]()
+func (k *KeySet) startFetch(ctx context.Context) *fetchCall {
+	f := &fetchCall{done: make(chan struct{})}
 	k.inflight = f
 	// Detached from ctx so that one caller giving up does not fail the others.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
@@ -196,9 +229,10 @@ func (k *KeySet) startFetch(ctx context.Context) *flight[struct{}] {
 		}
 		k.inflight = nil
 		k.mu.Unlock()
-		f.finish(struct{}{}, err)
+		f.err = err
+		close(f.done)
 	}
-	goSafe("key set fetch", func() { settle(k.load(fctx)) }, func(err error) { settle(nil, 0, err) })
+	k.goSafe("key set fetch", func() { settle(k.load(fctx)) }, func(err error) { settle(nil, 0, err) })
 	return f
 }
 
@@ -309,10 +343,10 @@ func parseJWKS(body []byte) ([]jsonWebKey, error) {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, newError(ErrServer.Code, "jwks: not a JSON Web Key Set: "+err.Error())
+		return nil, tokenError("jwks", "not a JSON Web Key Set: "+err.Error())
 	}
 	if doc.Keys == nil {
-		return nil, newError(ErrServer.Code, `jwks: no "keys" array`)
+		return nil, tokenError("jwks", `no "keys" array`)
 	}
 	keys := make([]jsonWebKey, 0, len(doc.Keys))
 	for _, msg := range doc.Keys {
