@@ -347,7 +347,7 @@ func (r *renewer) loop(ctx context.Context) {
 		wake = signals.Wake()
 	}
 	for {
-		t := r.c.clock.NewTimer(r.sleep())
+		t := r.c.clock.NewTimer(r.sleep(signals))
 		r.mu.Lock()
 		r.timer = t
 		r.mu.Unlock()
@@ -377,8 +377,11 @@ func (r *renewer) loop(ctx context.Context) {
 	}
 }
 
-// sleep is how long the loop may wait before something can be due.
-func (r *renewer) sleep() time.Duration {
+// sleep is how long the loop may wait before something can be due. A
+// session poll counts only while the page is visible: a hidden page's poll
+// waits for the wake-up, and counting it would make the loop spin.
+func (r *renewer) sleep(signals PageSignals) time.Duration {
+	hidden := signals != nil && signals.Hidden()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.c.clock.Now()
@@ -386,7 +389,7 @@ func (r *renewer) sleep() time.Duration {
 	if r.enabled && (r.state == scheduled || r.state == retrying) && !r.dueAt.IsZero() {
 		next = minTime(next, r.dueAt)
 	}
-	if poll := r.c.s.SessionCheckInterval; poll > 0 && r.state == scheduled {
+	if poll := r.c.s.SessionCheckInterval; poll > 0 && r.state == scheduled && !hidden {
 		next = minTime(next, r.lastPoll.Add(poll))
 	}
 	next = maxTime(next, r.lastRun.Add(runGap))

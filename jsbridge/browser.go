@@ -17,6 +17,7 @@ type Browser struct {
 	document safejs.Value
 	signals  pageSignals
 	tabs     tabState
+	hide     pageHide
 }
 
 var _ checksession.Browser = (*Browser)(nil)

@@ -111,3 +111,37 @@ func TestWakeFiresOnFocusAndOnlineAndCloseReleasesItsListeners(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 }
+
+func TestOnPageHideRunsInTheEventAndRemovesItsListener(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		undo     func(b *jsbridge.Browser, remove func())
+		firesAll int // calls after undo and a second pagehide
+	}{
+		{"remove stops the calls", func(_ *jsbridge.Browser, remove func()) { remove() }, 1},
+		{"Close removes what was left", func(b *jsbridge.Browser, _ func()) { b.Close() }, 1},
+		{"remove after Close is harmless", func(b *jsbridge.Browser, remove func()) { b.Close(); remove() }, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			funcs := jsbridge.LiveFuncs()
+			b := newBrowser(t)
+			calls := 0
+			remove := b.OnPageHide(func() { calls++ })
+			// dispatchEvent runs listeners synchronously: the count moves
+			// before it returns, as it must for a page that is going away.
+			js(t, `window.dispatchEvent(new Event("pagehide"))`)
+			if calls != 1 {
+				t.Fatalf("%d calls after pagehide, want 1, inside the event", calls)
+			}
+			tc.undo(b, remove)
+			js(t, `window.dispatchEvent(new Event("pagehide"))`)
+			if calls != tc.firesAll {
+				t.Errorf("%d calls after the listener was removed, want %d", calls, tc.firesAll)
+			}
+			b.Close()
+			if got := jsbridge.LiveFuncs(); got != funcs {
+				t.Errorf("LiveFuncs() = %d, want %d: a callback was not released", got, funcs)
+			}
+		})
+	}
+}

@@ -79,11 +79,13 @@ func (b *Browser) Online() bool {
 	return err != nil || v
 }
 
-// Close removes the page listeners Wake added and releases their callback,
+// Close removes the page listeners Wake and OnPageHide added and releases
+// their callbacks,
 // and lets go of the locks and channels Lead and Join left open. Frames
 // opened through b are closed by their own Close.
 func (b *Browser) Close() {
 	b.closeTabs()
+	b.closePageHide()
 	s := &b.signals
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -36,8 +36,10 @@ const (
 	MinKeyMaxAge     = refetchCooldown
 	// failedFetchTTL is how long a failed JWKS fetch is remembered: tokens
 	// verified meanwhile get the same error without asking the server again,
-	// so a JWKS answering 503 is not hammered once per token.
-	failedFetchTTL = 15 * time.Second
+	// so a JWKS answering 503 is not hammered once per token. It is shorter
+	// than the renewal's retry floor, so every retry asks the server again
+	// and a key set that came back is found by the next retry.
+	failedFetchTTL = retryFloor - time.Second
 )
 
 // KeySet caches an issuer's signing keys by kid.

@@ -40,6 +40,9 @@ const options: ClientOptions = {
   apiOrigins: [location.origin, "https://api.example.com"],
   endSessionEndpoint: "https://login.example.com/v2/logout",
   sessionCheckIntervalInSeconds: 0,
+  useRefreshTokens: true,
+  useRefreshTokensFallback: true,
+  refreshTokenStorage: "memory",
   debug: false,
   wasmUrl: "/assets/silentauth.wasm",
 };
@@ -53,6 +56,9 @@ const noClientId: ClientOptions = { domain: "login.example.com" };
 // @ts-expect-error: unknown options are an error, here as at run time
 const unknownOption: ClientOptions = { domain: "login.example.com", clientId: "spa", renewEarly: true };
 
+// @ts-expect-error: refreshTokenStorage is "memory" or "local"
+const badStorage: ClientOptions = { domain: "login.example.com", clientId: "spa", refreshTokenStorage: "session" };
+
 // @ts-expect-error: responseType is one of the four supported types
 const badResponseType: ClientOptions = { domain: "login.example.com", clientId: "spa", responseType: "code id_token" };
 
@@ -63,6 +69,8 @@ function describe(err: SilentAuthError): string {
     case "consent_required":
     case "interaction_required":
     case "account_selection_required":
+    case "missing_refresh_token":
+    case "invalid_grant":
       return "log in again";
     case "timeout":
     case "invalid_token":

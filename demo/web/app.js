@@ -5,6 +5,7 @@
 (function () {
   const cfg = window.SILENTAUTH_DEMO || {};
   const RESPONSE_TYPE_KEY = "silentauth-demo.responseType";
+  const REFRESH_KEY = "silentauth-demo.useRefreshTokens";
   const NEEDS_LOGIN = ["login_required", "consent_required", "interaction_required", "account_selection_required"];
 
   const $ = (id) => document.getElementById(id);
@@ -128,8 +129,30 @@
 
   // ---- the SDK ------------------------------------------------------------
 
+  function useRefreshTokens() {
+    return sessionStorage.getItem(REFRESH_KEY) === "1";
+  }
+
+  // Refresh tokens come only from the token endpoint: the code flow.
   function responseType() {
-    return sessionStorage.getItem(RESPONSE_TYPE_KEY) || "code";
+    return useRefreshTokens() ? "code" : sessionStorage.getItem(RESPONSE_TYPE_KEY) || "code";
+  }
+
+  // Which way this tab's last renewal went, read from the SDK's debug lines
+  // (debug: true) so the renewal log can say it; a renewed event with none
+  // is a result another tab shared.
+  let lastWay = "";
+  const plainDebug = console.debug.bind(console);
+  console.debug = (...args) => {
+    const line = String(args[0]);
+    if (line.startsWith("silentauth: renewal via refresh token")) lastWay = "refresh token";
+    else if (line.startsWith("silentauth: silent request opened")) lastWay = "silent iframe";
+    plainDebug(...args);
+  };
+  function takeWay() {
+    const way = lastWay || "another tab's renewal";
+    lastWay = "";
+    return way;
   }
 
   async function makeClient() {
@@ -139,6 +162,7 @@
     }
     const options = { domain: cfg.domain, clientId: cfg.clientId, responseType: responseType(), debug: true };
     if (cfg.audience) options.audience = cfg.audience;
+    if (useRefreshTokens()) options.useRefreshTokens = true;
     // client.fetch sends the token only to apiOrigins (default: this page's
     // origin); the demo's API lives on the tenant, another origin.
     if (cfg.apiUrl) {
@@ -149,7 +173,7 @@
     client.on("renewed", (r) => {
       renewals++;
       $("renewals").textContent = String(renewals);
-      log("renewed", "new tokens, expires_in " + r.expiresIn + " s, valid until " +
+      log("renewed", "new tokens via " + takeWay() + ", expires_in " + r.expiresIn + " s, valid until " +
         new Date(r.expiresAt).toLocaleTimeString());
       showResult(r);
       setStatus("signed-in");
@@ -159,7 +183,8 @@
       log("session_ended", describe(e) + ": log in again to continue");
       setStatus("session-ended");
     });
-    log("info", "createClient({responseType: \"" + options.responseType + "\"}) ready");
+    log("info", "createClient({responseType: \"" + options.responseType + "\"" +
+      (options.useRefreshTokens ? ", useRefreshTokens: true" : "") + "}) ready");
   }
 
   function isRedirectCallback() {
@@ -242,6 +267,19 @@
         log("error", "createClient: " + describe(e));
       }
     });
+    $("use-refresh-tokens").addEventListener("change", async (ev) => {
+      sessionStorage.setItem(REFRESH_KEY, ev.target.checked ? "1" : "0");
+      $("response-type").value = responseType();
+    $("use-refresh-tokens").checked = useRefreshTokens();
+    $("response-type").disabled = useRefreshTokens();
+      $("response-type").disabled = ev.target.checked;
+      try {
+        await makeClient();
+        await checkSession("after switching useRefreshTokens");
+      } catch (e) {
+        log("error", "createClient: " + describe(e));
+      }
+    });
     $("clear-log").addEventListener("click", () => $("log").replaceChildren());
   }
 
@@ -251,6 +289,8 @@
     $("api-url").textContent = cfg.apiUrl || "(no API configured)";
     $("dev-hints").hidden = !cfg.devTenant;
     $("response-type").value = responseType();
+    $("use-refresh-tokens").checked = useRefreshTokens();
+    $("response-type").disabled = useRefreshTokens();
     setInterval(tick, 250);
     wire();
     setStatus("pending");

@@ -87,6 +87,28 @@ export interface BaseClientOptions {
    */
   apiOrigins?: string[];
   /**
+   * Ask for `offline_access` and renew with the rotating refresh token from
+   * the code exchange (`refresh_token` grant) instead of the iframe: what
+   * keeps users signed in where third-party cookies are blocked. Needs
+   * `responseType: "code"`. One refresh token serves the whole tab group.
+   * @default false
+   */
+  useRefreshTokens?: boolean;
+  /**
+   * With `useRefreshTokens`, fall back to the silent iframe when no refresh
+   * token is held or the grant answers `invalid_grant`. Off: those end the
+   * session with `missing_refresh_token` / `invalid_grant`.
+   * @default true
+   */
+  useRefreshTokensFallback?: boolean;
+  /**
+   * Where the refresh token lives besides the Go runtime: `"memory"` (gone
+   * with the last tab of the group) or `"local"` (also in `localStorage`,
+   * AES-GCM encrypted under a non-extractable key kept in IndexedDB).
+   * @default "memory"
+   */
+  refreshTokenStorage?: "memory" | "local";
+  /**
    * Log each decision to `console.debug`: messages ignored and why, renewals
    * scheduled, retries, fast failures.
    * @default false
@@ -254,6 +276,10 @@ export type ErrorCode =
   | "network_error"
   /** A token or discovery endpoint answered with something unusable. */
   | "server_error"
+  /** `useRefreshTokens` without fallback, and no refresh token in this tab or its group. */
+  | "missing_refresh_token"
+  /** The token endpoint refused the refresh token (expired, revoked, reused). */
+  | "invalid_grant"
   /** A call on a client after `destroy()`. */
   | "destroyed"
   /** Anything else that went wrong; `cause` holds the original. */

@@ -147,7 +147,7 @@ func TestProviderOnAnotherSiteAnswersLoginRequiredWithTheThirdPartyCookieHint(t 
 	if o.OK || o.Error != "login_required" {
 		t.Fatalf("want login_required, got %v", o)
 	}
-	if !strings.HasPrefix(o.Description, "End-User authentication is required") || !strings.Contains(o.Description, "third-party cookies are blocked") {
+	if !strings.HasPrefix(o.Description, "End-User authentication is required") || !strings.Contains(o.Description, "blocks third-party cookies") || !strings.Contains(o.Description, "different sites") {
 		t.Errorf("description should be the provider's plus the third-party-cookie hint, got %q", o.Description)
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 // The client's JWKS cache refetches for an unknown kid at most once every
 // 30 s (checksession refetchCooldown), counted from the login's fetch. The
-// two key tests below therefore renew 32+ s after logging in, through
+// two key tests below therefore renew 35+ s after logging in, through
 // renewBeforeExpiryInSeconds, and run alongside the others.
 
 func TestRenewalRetriesWhileJWKSIsDownAndRecoversWhenItIsBack(t *testing.T) {
@@ -39,7 +39,7 @@ func TestRenewalRetriesWhileJWKSIsDownAndRecoversWhenItIsBack(t *testing.T) {
 	renewed := waitEvents(t, tab, "renewed", 1, 20*time.Second)
 	gap := time.Duration(renewed[0].At-errs[0].At) * time.Millisecond
 	t.Logf("renewed %v after the renew_error; %d JWKS fetches since the rotation", gap, h.Tenant.Stats().JWKS-jwks0)
-	if gap < 5*time.Second {
+	if gap < 5*time.Second-300*time.Millisecond {
 		t.Errorf("the retry came %v after the failure, under the 5 s floor", gap)
 	}
 	if h.Tenant.Stats().JWKS < jwks0+2 {
@@ -50,8 +50,9 @@ func TestRenewalRetriesWhileJWKSIsDownAndRecoversWhenItIsBack(t *testing.T) {
 
 func TestKeyRotationDuringASessionCostsOneJWKSRefetch(t *testing.T) {
 	t.Parallel()
-	// Due 50 − 18 = 32 s after login, past the refetch cooldown.
-	h := start(t, e2eenv.Options{TokenLifetime: 50 * time.Second})
+	// Due 56 − 18 = 38 s after login: past the refetch cooldown, which
+	// counts from the login's JWKS fetch, with room for a slow machine.
+	h := start(t, e2eenv.Options{TokenLifetime: 56 * time.Second})
 	tab := h.session(t, `renewBeforeExpiryInSeconds: 18`)
 	if err := h.Tenant.RotateKeys(false); err != nil {
 		t.Fatal(err)
@@ -204,7 +205,11 @@ func TestFailedRenewalsRetryNoMoreOftenThanTheFloor(t *testing.T) {
 				for _, s := range starts {
 					if s.After(failed) {
 						t.Logf("retry %v after the failure", s.Sub(failed).Round(10*time.Millisecond))
-						if s.Sub(failed) < 5*time.Second-100*time.Millisecond {
+						// The floor counts from the failure in Go; the event
+						// reaches the page up to 200 ms later, because the
+						// loader waits that long for a CSP violation that
+						// would explain a timeout.
+						if s.Sub(failed) < 5*time.Second-300*time.Millisecond {
 							t.Errorf("retry %v after a failure, under the 5 s floor", s.Sub(failed))
 						}
 						break

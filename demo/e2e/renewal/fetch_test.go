@@ -15,7 +15,9 @@ import (
 func TestFetchRenewsOnceOn401AndRetries(t *testing.T) {
 	t.Parallel()
 	h := start(t, e2eenv.Options{TokenLifetime: 20 * time.Second})
-	tab := h.session(t, `autoRenew: false`)
+	// The API is the tenant, another origin than the page: it must be named
+	// in apiOrigins for the token to go there.
+	tab := h.session(t, fmt.Sprintf(`autoRenew: false, apiOrigins: [%q]`, h.TenantURL))
 	api := h.TenantURL + "/api/private"
 	tab.MustEval(`(() => {
 		const plain = window.fetch;

@@ -137,8 +137,10 @@ func TestSessionPollsPauseWhileThePageIsHidden(t *testing.T) {
 		t.Fatal("no poll within 10 s of the page becoming visible")
 	}
 	t.Logf("first poll %v after the page became visible", got[0].Sub(shown).Round(10*time.Millisecond))
-	if d := got[0].Sub(shown); d > 2*time.Second {
-		t.Errorf("first poll %v after visibilitychange; the wake-up should poll at once", d)
+	// Without the wake-up the loop would sleep up to its 15 s backup tick;
+	// "at once" allows for a loaded machine.
+	if d := got[0].Sub(shown); d > 5*time.Second {
+		t.Errorf("first poll %v after visibilitychange; the wake-up should poll at once, not at the backup tick", d)
 	}
 	noRejections(t, tab)
 }
