@@ -79,3 +79,9 @@ func TestFailedIDTokenChecksAreInvalidToken(t *testing.T) {
 		t.Fatalf("got %v, want server_error naming jwks", err)
 	}
 }
+
+func TestAFailedKeySetFetchIsForgottenBeforeTheNextRetry(t *testing.T) {
+	if idtoken.FailedFetchTTL >= retryFloor {
+		t.Fatalf("idtoken.FailedFetchTTL %v is not under the retry floor %v: a retry would get the remembered failure", idtoken.FailedFetchTTL, retryFloor)
+	}
+}

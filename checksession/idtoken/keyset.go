@@ -34,12 +34,13 @@ const (
 	DefaultKeyMaxAge = time.Hour
 	MaxKeyMaxAge     = 24 * time.Hour
 	MinKeyMaxAge     = refetchCooldown
-	// failedFetchTTL is how long a failed JWKS fetch is remembered: tokens
+	// FailedFetchTTL is how long a failed JWKS fetch is remembered: tokens
 	// verified meanwhile get the same error without asking the server again,
-	// so a JWKS answering 503 is not hammered once per token. It is shorter
-	// than the renewal's retry floor, so every retry asks the server again
+	// so a JWKS answering 503 is not hammered once per token. Keep it shorter
+	// than a caller's retry delay (checksession's retry floor is 5 s, and a
+	// test holds the two apart), so that every retry asks the server again
 	// and a key set that came back is found by the next retry.
-	failedFetchTTL = retryFloor - time.Second
+	FailedFetchTTL = 4 * time.Second
 )
 
 // KeySet caches an issuer's signing keys by kid.
@@ -48,7 +49,7 @@ const (
 // gave none, within MinKeyMaxAge..MaxKeyMaxAge); after that the set is
 // fetched again before any key is used. A token naming a kid the set does not
 // have causes a refetch, at most once per refetchCooldown. Concurrent callers
-// share one in-flight fetch. A failed fetch is remembered for failedFetchTTL.
+// share one in-flight fetch. A failed fetch is remembered for FailedFetchTTL.
 type KeySet struct {
 	fetch func(ctx context.Context) ([]byte, time.Duration, error)
 	// now is replaced by tests to step over the cooldown without sleeping.
@@ -161,7 +162,7 @@ func cacheFor(maxAge time.Duration) time.Duration {
 // refetchCooldown), then an invalid_token error naming "signature". An empty
 // kid matches when exactly one key in the set is usable with alg. Keys past
 // their max age are fetched again first; a fetch that failed within
-// failedFetchTTL is not repeated, its error is returned.
+// FailedFetchTTL is not repeated, its error is returned.
 func (k *KeySet) Key(ctx context.Context, kid, alg string) (crypto.PublicKey, error) {
 	k.mu.Lock()
 	now := k.now()
@@ -227,7 +228,7 @@ func (k *KeySet) startFetch(ctx context.Context) *fetchCall {
 			k.keys, k.fetchedAt, k.expiresAt = keys, now, now.Add(cacheFor(maxAge))
 			k.failErr = nil
 		} else {
-			k.failErr, k.failUntil = err, now.Add(failedFetchTTL)
+			k.failErr, k.failUntil = err, now.Add(FailedFetchTTL)
 		}
 		k.inflight = nil
 		k.mu.Unlock()

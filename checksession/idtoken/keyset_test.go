@@ -312,11 +312,11 @@ func TestKeySetFetchFailureIsRememberedBriefly(t *testing.T) {
 	}{
 		{"first fetch fails with network_error", true, 0, "rsa-0", errFetch, 1},
 		{"a call right after gets the remembered error without fetching", false, 0, "rsa-0", errFetch, 1},
-		{"still remembered just before the negative cache ends", false, failedFetchTTL - time.Second, "rsa-0", errFetch, 1},
+		{"still remembered just before the negative cache ends", false, FailedFetchTTL - time.Second, "rsa-0", errFetch, 1},
 		{"once it ends the next call fetches again and succeeds", false, time.Second, "rsa-0", nil, 2},
 		{"failed refetch for a new kid is network_error", true, 30 * time.Minute, "rsa-new", errFetch, 3},
 		{"failed refetch keeps the cached keys while they are fresh", true, 0, "rsa-0", nil, 3},
-		{"failed refetch does not start the cooldown", false, failedFetchTTL, "rsa-new", errSignature, 4},
+		{"failed refetch does not start the cooldown", false, FailedFetchTTL, "rsa-new", errSignature, 4},
 	}
 	for _, tt := range tests {
 		fail.Store(tt.fail)
