@@ -384,15 +384,6 @@ func (c *Client) refreshResult(ctx context.Context, m *Metadata, tokens *authRes
 		}
 		res.IDTokenPayload = claims
 	}
-	switch {
-	case tokens.HasExpiresIn:
-		res.ExpiresAt = received.Add(time.Duration(tokens.ExpiresIn) * time.Second)
-	case res.IDTokenPayload != nil:
-		exp, _ := numberClaim(res.IDTokenPayload, "exp")
-		iat, _ := numberClaim(res.IDTokenPayload, "iat")
-		if exp > iat {
-			res.ExpiresAt = received.Add(time.Duration(exp-iat) * time.Second)
-		}
-	}
+	res.ExpiresAt = tokens.expiresAt(received, res.IDTokenPayload)
 	return res, nil
 }

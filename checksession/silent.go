@@ -2,7 +2,6 @@ package checksession
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -104,30 +103,28 @@ func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp
 		}
 		res.IDTokenPayload = claims
 	}
-	switch {
-	case tokens.HasExpiresIn:
-		res.ExpiresAt = received.Add(time.Duration(tokens.ExpiresIn) * time.Second)
-	case res.IDTokenPayload != nil:
-		// No expires_in: the ID token's own lifetime, moved onto the local clock.
-		exp, _ := numberClaim(res.IDTokenPayload, "exp")
-		iat, _ := numberClaim(res.IDTokenPayload, "iat")
-		if exp > iat {
-			res.ExpiresAt = received.Add(time.Duration(exp-iat) * time.Second)
-		}
-	}
+	res.ExpiresAt = tokens.expiresAt(received, res.IDTokenPayload)
 	return res, tokens.RefreshToken, nil
 }
 
-// numberClaim reads a numeric claim whatever number type the verifier used.
-func numberClaim(claims map[string]any, name string) (int64, bool) {
-	switch v := claims[name].(type) {
-	case float64:
-		return int64(v), true
-	case json.Number:
-		n, err := v.Int64()
-		return n, err == nil
-	case int64:
-		return v, true
+// expiresAt is when the tokens expire on the local clock: receipt plus
+// expires_in, or without it the ID token's own lifetime (exp - iat) moved
+// onto the local clock; zero when neither says.
+func (r *authResponse) expiresAt(received time.Time, claims map[string]any) time.Time {
+	if r.HasExpiresIn {
+		return received.Add(time.Duration(r.ExpiresIn) * time.Second)
 	}
-	return 0, false
+	exp, _ := numberClaim(claims, "exp")
+	iat, _ := numberClaim(claims, "iat")
+	if exp > iat {
+		return received.Add(time.Duration(exp-iat) * time.Second)
+	}
+	return time.Time{}
+}
+
+// numberClaim reads a numeric claim of a verified ID token: the verifier
+// decodes JSON numbers as float64, as JavaScript does.
+func numberClaim(claims map[string]any, name string) (int64, bool) {
+	v, ok := claims[name].(float64)
+	return int64(v), ok
 }
