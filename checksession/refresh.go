@@ -369,14 +369,7 @@ func (c *Client) refreshResult(ctx context.Context, m *Metadata, tokens *authRes
 	if tokens.AccessToken == "" {
 		return nil, newError(ErrInvalidToken.Code, "access_token: the refresh grant's answer carries no access token")
 	}
-	res := &AuthResult{
-		AccessToken: tokens.AccessToken,
-		IDToken:     tokens.IDToken,
-		ExpiresIn:   tokens.ExpiresIn,
-		TokenType:   tokens.TokenType,
-		Scope:       tokens.Scope,
-		received:    received,
-	}
+	res := tokens.result(received)
 	if tokens.IDToken != "" {
 		claims, err := c.verifierFor(m).Verify(ctx, tokens.IDToken, idtoken.Expected{AccessToken: tokens.AccessToken})
 		if err != nil {

@@ -77,15 +77,8 @@ func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp
 	if wantAT && tokens.AccessToken == "" {
 		return nil, "", &Error{Code: ErrInvalidToken.Code, State: t.State, Description: "access_token: the response carries no access token"}
 	}
-	res := &AuthResult{
-		AccessToken: tokens.AccessToken,
-		IDToken:     tokens.IDToken,
-		ExpiresIn:   tokens.ExpiresIn,
-		TokenType:   tokens.TokenType,
-		Scope:       tokens.Scope,
-		State:       t.State,
-		received:    received,
-	}
+	res := tokens.result(received)
+	res.State = t.State
 	if tokens.IDToken != "" {
 		claims, err := c.verifierFor(m).Verify(ctx, tokens.IDToken, idtoken.Expected{
 			Nonce:         t.Nonce,
@@ -105,6 +98,19 @@ func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp
 	}
 	res.ExpiresAt = tokens.expiresAt(received, res.IDTokenPayload)
 	return res, tokens.RefreshToken, nil
+}
+
+// result is the AuthResult the tokens make, before the ID token is verified
+// and the expiry known. The refresh token stays out of it.
+func (r *authResponse) result(received time.Time) *AuthResult {
+	return &AuthResult{
+		AccessToken: r.AccessToken,
+		IDToken:     r.IDToken,
+		ExpiresIn:   r.ExpiresIn,
+		TokenType:   r.TokenType,
+		Scope:       r.Scope,
+		received:    received,
+	}
 }
 
 // expiresAt is when the tokens expire on the local clock: receipt plus
