@@ -40,17 +40,21 @@ $(DIST)/silentauth.wasm: $(GO_SOURCES)
 	GOOS=js GOARCH=wasm $(GO) build $(WASM_FLAGS) -o $@ ./wasm
 
 # The loaders carry Go's own wasm_exec.js, taken from the installed Go so the
-# glue always matches the compiler that built the wasm.
-# Both loaders are the glue, the shared loader code, then their own tail.
-$(DIST)/silentauth.js: wasm/loader/common.js wasm/loader/prestart.js wasm/loader/script.js $(WASM_EXEC)
+# glue always matches the compiler that built the wasm. It runs inside
+# glue-open.js/glue-close.js's function, so that the globals it defines (fs,
+# process, path, Go) never reach the page.
+# Both loaders are the scoped glue, the shared loader code, then their own tail.
+GLUE := wasm/loader/glue-open.js $(WASM_EXEC) wasm/loader/glue-close.js
+
+$(DIST)/silentauth.js: $(GLUE) wasm/loader/common.js wasm/loader/prestart.js wasm/loader/script.js
 	@mkdir -p $(DIST)
 	{ echo '/* silentauth: Go wasm_exec.js glue followed by the loader. */'; \
-	  echo '(function () {'; cat $(WASM_EXEC) wasm/loader/common.js wasm/loader/prestart.js wasm/loader/script.js; echo '})();'; } > $@
+	  echo '(function () {'; cat $^; echo '})();'; } > $@
 
-$(DIST)/silentauth.mjs: wasm/loader/common.js wasm/loader/prestart.js wasm/loader/module.js $(WASM_EXEC)
+$(DIST)/silentauth.mjs: $(GLUE) wasm/loader/common.js wasm/loader/prestart.js wasm/loader/module.js
 	@mkdir -p $(DIST)
 	{ echo '/* silentauth ES module: Go wasm_exec.js glue followed by the loader. */'; \
-	  cat $(WASM_EXEC) wasm/loader/common.js wasm/loader/prestart.js wasm/loader/module.js; } > $@
+	  cat $^; } > $@
 
 demo: build
 	$(GO) run ./demo/cmd/silentauth-demo $(DEMO_FLAGS)
@@ -85,14 +89,21 @@ vet:
 	$(GO) vet ./checksession/... ./demo/...
 	GOOS=js GOARCH=wasm $(GO) vet ./jsbridge/... ./wasm/... ./demo/goapp/...
 
-# The declarations against an example that uses every name, strictly.
+# The declarations against an example that uses every name, strictly; then
+# the loaders, as make build concatenates them but for Go's wasm_exec.js,
+# with tsc --checkJs against those declarations.
+LOADER_CHECK := $(DIST)/typecheck
 typecheck:
 	npx tsc --noEmit -p demo/types-example/tsconfig.json
+	@mkdir -p $(LOADER_CHECK)
+	cat wasm/loader/glue-open.js wasm/loader/glue-close.js wasm/loader/common.js wasm/loader/prestart.js wasm/loader/module.js > $(LOADER_CHECK)/silentauth.mjs
+	{ echo '(function () {'; cat wasm/loader/glue-open.js wasm/loader/glue-close.js wasm/loader/common.js wasm/loader/prestart.js wasm/loader/script.js; echo '})();'; } > $(LOADER_CHECK)/silentauth.js
+	npx tsc -p wasm/loader/tsconfig.json
 
 # Host tests: the pure core (fuzz seed corpora run as ordinary tests), the dev
 # tenant, the demo server and the node-oidc-provider harness.
 unit:
-	$(GO) test -race -count=1 ./checksession/... ./demo/devtenant/... ./demo/demoserver/... ./demo/cmd/... ./demo/internal/...
+	$(GO) test -race -count=1 ./checksession/... ./jsbridge/wire/... ./demo/devtenant/... ./demo/demoserver/... ./demo/cmd/... ./demo/internal/...
 
 # Browser tests of jsbridge in headless Chromium.
 wasmtest: tools

@@ -33,6 +33,14 @@ type Browser interface {
 	SessionStorage() Storage
 }
 
+// Connectivity is optionally implemented by a Browser that can tell whether
+// the device is online (navigator.onLine). Without it a request that got no
+// answer is reported as a network error rather than as being offline.
+type Connectivity interface {
+	// Online reports navigator.onLine; true where the browser cannot tell.
+	Online() bool
+}
+
 // Storage is a string key-value store such as sessionStorage.
 type Storage interface {
 	Get(key string) (string, bool)

@@ -6,9 +6,6 @@ import (
 	"sync/atomic"
 )
 
-// ErrDestroyed is returned by every call on a destroyed client.
-var ErrDestroyed = &Error{Code: "destroyed", Description: "the client was destroyed"}
-
 // Client runs silent authentication for one application.
 type Client struct {
 	s       *settings
@@ -30,7 +27,7 @@ type Client struct {
 	cancel context.CancelFunc
 
 	verifierOnce sync.Once
-	verifier     *Verifier
+	verifier     tokenVerifier
 
 	mu       sync.Mutex
 	inflight map[string]*flight[*AuthResult] // request key → the silent request in flight
@@ -76,26 +73,20 @@ func NewClient(opts Options, b Browser, clock Clock) (*Client, error) {
 
 func (c *Client) debug(msg string) {
 	if c.s.Debug && c.s.Logger != nil {
-		c.s.Logger(msg)
+		c.s.Logger(LogDebug, msg)
 	}
 }
 
 // warn is logged whether or not debug is on.
 func (c *Client) warn(msg string) {
 	if c.s.Logger != nil {
-		c.s.Logger("warning: " + msg)
-	}
-}
-
-func (c *Client) emit(name string, payload any) {
-	if c.s.OnEvent != nil {
-		c.s.OnEvent(name, payload)
+		c.s.Logger(LogWarn, msg)
 	}
 }
 
 // offline reports navigator.onLine == false, where the browser can tell.
 func (c *Client) offline() bool {
-	o, ok := c.browser.(interface{ Online() bool })
+	o, ok := c.browser.(Connectivity)
 	return ok && !o.Online()
 }
 

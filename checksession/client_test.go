@@ -3,6 +3,7 @@ package checksession
 import (
 	"context"
 	"errors"
+	"github.com/silentauth/silentauth/checksession/idtoken/idtokentest"
 	"net/url"
 	"strings"
 	"sync"
@@ -16,7 +17,7 @@ type fixture struct {
 	t     *testing.T
 	b     *fakeBrowser
 	clock *testClock
-	iss   *testIssuer
+	iss   *idtokentest.Issuer
 
 	mu        sync.Mutex
 	codes     map[string]codeGrant
@@ -32,10 +33,10 @@ type fixture struct {
 type codeGrant struct{ challenge, nonce string }
 
 func newFixture(t *testing.T) *fixture {
-	fx := &fixture{t: t, b: newFakeBrowser(), clock: newTestClock(), iss: newTestIssuer(t), codes: map[string]codeGrant{}, expiresIn: 3600}
+	fx := &fixture{t: t, b: newFakeBrowser(), clock: newTestClock(), iss: idtokentest.NewIssuer(t), codes: map[string]codeGrant{}, expiresIn: 3600}
 	fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(HTTPRequest) (*HTTPResponse, error) {
 		return jsonResponse(200, map[string]any{
-			"issuer":                   testIssuerURL,
+			"issuer":                   idtokentest.IssuerURL,
 			"authorization_endpoint":   serverOrigin + "/authorize",
 			"token_endpoint":           serverOrigin + "/oauth/token",
 			"jwks_uri":                 serverOrigin + "/.well-known/jwks.json",
@@ -80,7 +81,7 @@ func (fx *fixture) loggedIn(q url.Values) map[string]any {
 		if strings.Contains(rt, "id_token") {
 			claims := fx.claimsLocked(q.Get("nonce"))
 			if _, ok := resp["access_token"]; ok {
-				claims["at_hash"] = leftHalfHash("RS256", at)
+				claims["at_hash"] = idtokentest.AtHashRS256(at)
 			}
 			resp["id_token"] = fx.iss.Sign(fx.t, claims)
 		}
@@ -122,11 +123,11 @@ func (fx *fixture) token(req HTTPRequest) (*HTTPResponse, error) {
 
 func (fx *fixture) options() Options {
 	return Options{
-		Domain: serverOrigin, ClientID: testClientID, Debug: true,
-		Logger: func(s string) { fx.mu.Lock(); fx.logs = append(fx.logs, s); fx.mu.Unlock() },
-		OnEvent: func(name string, _ any) {
+		Domain: serverOrigin, ClientID: idtokentest.ClientID, Debug: true,
+		Logger: func(_ LogLevel, s string) { fx.mu.Lock(); fx.logs = append(fx.logs, s); fx.mu.Unlock() },
+		OnEvent: func(e Event) {
 			fx.mu.Lock()
-			fx.events = append(fx.events, name)
+			fx.events = append(fx.events, string(e.Name))
 			fx.mu.Unlock()
 		},
 	}
@@ -184,7 +185,7 @@ func TestCheckSessionReturnsValidatedTokens(t *testing.T) {
 			}
 			f := fx.b.frame(0)
 			q := f.URL.Query()
-			if q.Get("prompt") != "none" || q.Get("response_mode") != "web_message" || q.Get("client_id") != testClientID {
+			if q.Get("prompt") != "none" || q.Get("response_mode") != "web_message" || q.Get("client_id") != idtokentest.ClientID {
 				t.Errorf("authorize URL lacks the silent parameters: %s", f.URL)
 			}
 			if len(q.Get("state")) < 22 || len(q.Get("nonce")) < 22 {
@@ -288,12 +289,16 @@ func TestTimeoutReportsAuth0sDescriptionAndCleansUp(t *testing.T) {
 	c := fx.client(func(o *Options) { o.Timeout = 10 * time.Second })
 	done := make(chan error, 1)
 	go func() { _, err := c.CheckSession(context.Background(), AuthorizeParams{}); done <- err }()
-	waitFor(t, "the frame and its deadline", func() bool { return fx.b.frameCount() == 1 && len(fx.clock.pending()) > 0 })
+	waitFor(t, "the frame", func() bool { return fx.b.frameCount() == 1 })
+	fx.clock.waitArmed(t, 1, "the request's deadline")
 	fx.clock.Advance(9 * time.Second)
+	if d := fx.clock.pending(); len(d) != 1 || d[0] != time.Second {
+		t.Fatalf("after 9 s the deadline should be 1 s away, timers %v", d)
+	}
 	select {
 	case err := <-done:
 		t.Fatalf("ended before the timeout: %v", err)
-	case <-time.After(20 * time.Millisecond):
+	default:
 	}
 	fx.clock.Advance(time.Second)
 	err := <-done
@@ -312,7 +317,7 @@ func TestPageThatLoadsButPostsNothingFailsFast(t *testing.T) {
 	c := fx.client()
 	done := make(chan error, 1)
 	go func() { _, err := c.CheckSession(context.Background(), AuthorizeParams{}); done <- err }()
-	waitFor(t, "the grace timer", func() bool { return len(fx.clock.pending()) == 2 })
+	fx.clock.waitArmed(t, 2, "the grace timer")
 	fx.clock.Advance(loadGrace)
 	err := <-done
 	var e *Error
@@ -362,7 +367,7 @@ func TestResponseNamingAnotherIssuerIsRefused(t *testing.T) {
 	for _, tc := range []struct {
 		iss  string
 		want string
-	}{{testIssuerURL, ""}, {"https://evil.example/", "invalid_token"}} {
+	}{{idtokentest.IssuerURL, ""}, {"https://evil.example/", "invalid_token"}} {
 		fx := newFixture(t)
 		fx.frameResponse = func(f *fakeFrame) {
 			r := fx.loggedIn(f.URL.Query())
@@ -470,7 +475,7 @@ func TestDiscovery(t *testing.T) {
 	t.Run("discovery without web_message is invalid_configuration before any iframe", func(t *testing.T) {
 		fx := newFixture(t)
 		fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(HTTPRequest) (*HTTPResponse, error) {
-			return jsonResponse(200, map[string]any{"issuer": testIssuerURL, "authorization_endpoint": serverOrigin + "/authorize",
+			return jsonResponse(200, map[string]any{"issuer": idtokentest.IssuerURL, "authorization_endpoint": serverOrigin + "/authorize",
 				"jwks_uri": serverOrigin + "/jwks", "response_modes_supported": []string{"query", "fragment"}})
 		}
 		_, err := fx.client().CheckSession(context.Background(), AuthorizeParams{})
@@ -494,7 +499,7 @@ func TestDiscovery(t *testing.T) {
 	t.Run("explicit endpoints skip discovery", func(t *testing.T) {
 		fx := newFixture(t)
 		c := fx.client(func(o *Options) {
-			o.Issuer, o.AuthorizationEndpoint = testIssuerURL, serverOrigin+"/custom/authorize"
+			o.Issuer, o.AuthorizationEndpoint = idtokentest.IssuerURL, serverOrigin+"/custom/authorize"
 			o.TokenEndpoint, o.JWKSURI = serverOrigin+"/oauth/token", serverOrigin+"/.well-known/jwks.json"
 		})
 		if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
@@ -520,10 +525,7 @@ func TestCodeExchangeErrorsPassThrough(t *testing.T) {
 func TestCheckSessionParams(t *testing.T) {
 	fx := newFixture(t)
 	c := fx.client()
-	p, err := ParseAuthorizeParams(map[string]any{"audience": "https://api", "scope": "openid read", "login_hint": "a@b.c", "max_age": float64(3600)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := AuthorizeParams{Audience: "https://api", Scope: "openid read", Extra: map[string]string{"login_hint": "a@b.c", "max_age": "3600"}}
 	if _, err := c.CheckSession(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
@@ -536,8 +538,10 @@ func TestCheckSessionParams(t *testing.T) {
 	if _, err := c.CheckSession(context.Background(), AuthorizeParams{Extra: map[string]string{"prompt": "login"}}); errCode(err) != "invalid_configuration" {
 		t.Errorf("prompt=login accepted by checkSession: %v", err)
 	}
-	if _, err := ParseAuthorizeParams(map[string]any{"state": "mine"}); errCode(err) != "invalid_configuration" {
-		t.Errorf("caller-chosen state accepted: %v", err)
+	for _, reserved := range []string{"state", "scope", "client_id"} {
+		if _, err := c.CheckSession(context.Background(), AuthorizeParams{Extra: map[string]string{reserved: "mine"}}); errCode(err) != "invalid_configuration" || !strings.HasPrefix(err.(*Error).Description, reserved+": ") {
+			t.Errorf("caller-chosen %s accepted: %v", reserved, err)
+		}
 	}
 }
 

@@ -6,7 +6,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
+
+// fetchTimeout bounds a shared fetch (discovery, the JWKS, a tab's wait for
+// its group). The fetch outlives the caller that started it (others may be
+// waiting on it), but not forever.
+const fetchTimeout = 30 * time.Second
 
 // Metadata is the part of an OpenID Provider's discovery document that
 // silentauth uses.

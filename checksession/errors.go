@@ -26,7 +26,8 @@ func (e *Error) Is(target error) bool {
 }
 
 // The codes silentauth itself produces, and the prompt=none errors every
-// server sends. One name per idea: ErrTimeout is JS's error "timeout".
+// server sends: one table, ErrorCodes, in silentauth.d.ts's ErrorCode order
+// (a test holds them to it). ErrTimeout is JS's error "timeout".
 var (
 	ErrLoginRequired            = &Error{Code: "login_required"}
 	ErrConsentRequired          = &Error{Code: "consent_required"}
@@ -43,10 +44,41 @@ var (
 	// ErrServer is a token or discovery endpoint that answered with an
 	// unusable response.
 	ErrServer = &Error{Code: "server_error"}
+	// ErrDestroyed is returned by every call on a destroyed client.
+	ErrDestroyed = &Error{Code: "destroyed", Description: "the client was destroyed"}
 	// ErrUnexpected is a bug in silentauth caught before it could stop the
 	// runtime: a recovered panic. The JS loader uses the same code.
 	ErrUnexpected = &Error{Code: "unexpected_error"}
+	// ErrMissingRefreshToken: useRefreshTokens without fallback, and no
+	// refresh token is held.
+	ErrMissingRefreshToken = &Error{Code: "missing_refresh_token"}
+	// ErrInvalidGrant: the token endpoint refused the refresh token
+	// (expired, revoked, reused). The server's own description passes through.
+	ErrInvalidGrant = &Error{Code: "invalid_grant"}
 )
+
+// ErrorCodes is every code above; EndsSession marks those that mean the
+// user must log in interactively (API.md, session_ended).
+var ErrorCodes = []struct {
+	Err         *Error
+	EndsSession bool
+}{
+	{ErrLoginRequired, true},
+	{ErrConsentRequired, true},
+	{ErrInteractionRequired, true},
+	{ErrAccountSelectionRequired, true},
+	{ErrTimeout, false},
+	{ErrInvalidToken, false},
+	{ErrInvalidState, false},
+	{ErrOriginMismatch, false},
+	{ErrInvalidConfiguration, false},
+	{ErrNetwork, false},
+	{ErrServer, false},
+	{ErrDestroyed, false},
+	{ErrUnexpected, false},
+	{ErrMissingRefreshToken, true},
+	{ErrInvalidGrant, true},
+}
 
 // TimeoutDescription is auth0.js's wording, kept so that code matching on
 // it keeps working when it moves to silentauth.
@@ -68,19 +100,16 @@ func tokenError(check, problem string) *Error {
 }
 
 // EndsSession reports whether err means the user must log in interactively:
-// the server answered login_required, consent_required,
-// interaction_required or account_selection_required, or a refresh-token
-// renewal without fallback failed with invalid_grant or
-// missing_refresh_token (API.md, session_ended).
+// its code is one ErrorCodes marks as ending the session.
 func EndsSession(err error) bool {
 	var e *Error
 	if !errors.As(err, &e) {
 		return false
 	}
-	switch e.Code {
-	case ErrLoginRequired.Code, ErrConsentRequired.Code, ErrInteractionRequired.Code, ErrAccountSelectionRequired.Code,
-		ErrInvalidGrant.Code, ErrMissingRefreshToken.Code:
-		return true
+	for _, c := range ErrorCodes {
+		if c.Err.Code == e.Code {
+			return c.EndsSession
+		}
 	}
 	return false
 }

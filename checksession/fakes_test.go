@@ -101,6 +101,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// waitArmed waits until at least n timers are armed: the code under test has
+// reached the point where only the fake clock can move it on.
+func (c *testClock) waitArmed(t *testing.T, n int, what string) {
+	t.Helper()
+	waitFor(t, what, func() bool { return len(c.pending()) >= n })
+}
+
 // live reports whether t is armed: neither fired nor stopped.
 func (c *testClock) live(t Timer) bool {
 	c.mu.Lock()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/silentauth/silentauth/checksession/idtoken"
+	"github.com/silentauth/silentauth/checksession/idtoken/idtokentest"
 	"net/url"
 	"strings"
 	"testing"
@@ -21,17 +23,17 @@ func TestEndpointOptionsMustBeHTTPSOrLoopbackHTTP(t *testing.T) {
 		{"http domain on localhost is accepted", func(o *Options) { o.Domain = "http://localhost:3000" }, "", ""},
 		{"http domain on 127.0.0.1 is accepted", func(o *Options) { o.Domain = "http://127.0.0.1:3000" }, "", ""},
 		{"http domain on [::1] is accepted", func(o *Options) { o.Domain = "http://[::1]:3000" }, "", ""},
-		{"http domain on another host is refused", func(o *Options) { o.Domain = "http://login.example.com" }, "domain", `host "login.example.com"`},
-		{"http domain on a host merely starting with localhost is refused", func(o *Options) { o.Domain = "http://localhost.evil.example" }, "domain", `host "localhost.evil.example"`},
-		{"javascript authorizationEndpoint is refused", func(o *Options) { o.AuthorizationEndpoint = "javascript:alert(document.domain)//" }, "authorizationEndpoint", `scheme "javascript"`},
-		{"data endSessionEndpoint is refused", func(o *Options) { o.EndSessionEndpoint = "data:text/html,<script>alert(1)</script>" }, "endSessionEndpoint", `scheme "data"`},
-		{"http tokenEndpoint on another host is refused", func(o *Options) { o.TokenEndpoint = "http://login.example.com/oauth/token" }, "tokenEndpoint", "http"},
+		{"http domain on another host is refused", func(o *Options) { o.Domain = "http://login.example.com" }, "Options.Domain", `host "login.example.com"`},
+		{"http domain on a host merely starting with localhost is refused", func(o *Options) { o.Domain = "http://localhost.evil.example" }, "Options.Domain", `host "localhost.evil.example"`},
+		{"javascript authorizationEndpoint is refused", func(o *Options) { o.AuthorizationEndpoint = "javascript:alert(document.domain)//" }, "Options.AuthorizationEndpoint", `scheme "javascript"`},
+		{"data endSessionEndpoint is refused", func(o *Options) { o.EndSessionEndpoint = "data:text/html,<script>alert(1)</script>" }, "Options.EndSessionEndpoint", `scheme "data"`},
+		{"http tokenEndpoint on another host is refused", func(o *Options) { o.TokenEndpoint = "http://login.example.com/oauth/token" }, "Options.TokenEndpoint", "http"},
 		{"http jwksUri on localhost is accepted", func(o *Options) { o.JWKSURI = "http://localhost:3000/jwks" }, "", ""},
-		{"authorizationEndpoint that does not re-parse is refused", func(o *Options) { o.AuthorizationEndpoint = "http://[::%25é]/authorize" }, "authorizationEndpoint", ""},
-		{"https endpoint with an escaped zone is refused", func(o *Options) { o.AuthorizationEndpoint = "https://[::%25é]/authorize" }, "authorizationEndpoint", ""},
-		{"endpoint with credentials is refused", func(o *Options) { o.TokenEndpoint = "https://u:p@login.example.com/t" }, "tokenEndpoint", "credentials"},
-		{"issuer must be a URL", func(o *Options) { o.Issuer = "login.example.com" }, "issuer", ""},
-		{"issuer with a query is refused", func(o *Options) { o.Issuer = "https://login.example.com/?x=1" }, "issuer", "query"},
+		{"authorizationEndpoint that does not re-parse is refused", func(o *Options) { o.AuthorizationEndpoint = "http://[::%25é]/authorize" }, "Options.AuthorizationEndpoint", ""},
+		{"https endpoint with an escaped zone is refused", func(o *Options) { o.AuthorizationEndpoint = "https://[::%25é]/authorize" }, "Options.AuthorizationEndpoint", ""},
+		{"endpoint with credentials is refused", func(o *Options) { o.TokenEndpoint = "https://u:p@login.example.com/t" }, "Options.TokenEndpoint", "credentials"},
+		{"issuer must be a URL", func(o *Options) { o.Issuer = "login.example.com" }, "Options.Issuer", ""},
+		{"issuer with a query is refused", func(o *Options) { o.Issuer = "https://login.example.com/?x=1" }, "Options.Issuer", "query"},
 		{"http issuer on loopback is accepted", func(o *Options) { o.Issuer = "http://localhost:3000" }, "", ""},
 	}
 	for _, tt := range tests {
@@ -74,7 +76,7 @@ func TestDiscoveredEndpointsMustBeHTTPSOrLoopbackHTTP(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fx := newFixture(t)
 			doc := map[string]any{
-				"issuer":                 testIssuerURL,
+				"issuer":                 idtokentest.IssuerURL,
 				"authorization_endpoint": serverOrigin + "/authorize",
 				"token_endpoint":         serverOrigin + "/oauth/token",
 				"jwks_uri":               serverOrigin + "/.well-known/jwks.json",
@@ -99,7 +101,7 @@ func TestDiscoveredEndpointsMustBeHTTPSOrLoopbackHTTP(t *testing.T) {
 	t.Run("an endpoint option overrides a bad discovered one", func(t *testing.T) {
 		fx := newFixture(t)
 		fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(HTTPRequest) (*HTTPResponse, error) {
-			return jsonResponse(200, map[string]any{"issuer": testIssuerURL, "authorization_endpoint": "javascript:alert(1)",
+			return jsonResponse(200, map[string]any{"issuer": idtokentest.IssuerURL, "authorization_endpoint": "javascript:alert(1)",
 				"jwks_uri": serverOrigin + "/.well-known/jwks.json"})
 		}
 		c := fx.client(func(o *Options) { o.AuthorizationEndpoint = serverOrigin + "/authorize" })
@@ -110,7 +112,7 @@ func TestDiscoveredEndpointsMustBeHTTPSOrLoopbackHTTP(t *testing.T) {
 	t.Run("no iframe and no navigation for a javascript endpoint", func(t *testing.T) {
 		fx := newFixture(t)
 		fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(HTTPRequest) (*HTTPResponse, error) {
-			return jsonResponse(200, map[string]any{"issuer": testIssuerURL, "authorization_endpoint": "javascript:alert(document.domain)//",
+			return jsonResponse(200, map[string]any{"issuer": idtokentest.IssuerURL, "authorization_endpoint": "javascript:alert(document.domain)//",
 				"jwks_uri": serverOrigin + "/.well-known/jwks.json", "end_session_endpoint": "javascript:alert(1)"})
 		}
 		c := fx.client()
@@ -132,7 +134,7 @@ func TestAPIOrigins(t *testing.T) {
 		origins []string // nil: the default
 		url     string
 		allowed bool
-		wantErr string // ParseOptions/validate error naming the entry
+		wantErr string // validate's error naming the entry
 	}{
 		{"default allows the page's own origin", nil, pageOrigin + "/api/data", true, ""},
 		{"default refuses another origin", nil, "https://evil.example/steal", false, ""},
@@ -151,22 +153,11 @@ func TestAPIOrigins(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			raw := map[string]any{"domain": "login.example.com", "clientId": "spa"}
-			if tt.origins != nil {
-				list := make([]any, len(tt.origins))
-				for i, o := range tt.origins {
-					list[i] = o
-				}
-				raw["apiOrigins"] = list
-			}
-			o, err := ParseOptions(raw)
-			if err != nil {
-				t.Fatal(err)
-			}
+			o := Options{Domain: "login.example.com", ClientID: "spa", APIOrigins: tt.origins}
 			c, err := NewClient(o, newFakeBrowser(), newTestClock())
 			if tt.wantErr != "" {
-				if errCode(err) != "invalid_configuration" || !strings.HasPrefix(err.(*Error).Description, "apiOrigins:") || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("got %v, want invalid_configuration naming apiOrigins and %s", err, tt.wantErr)
+				if errCode(err) != "invalid_configuration" || !strings.HasPrefix(err.(*Error).Description, "Options.APIOrigins:") || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v, want invalid_configuration naming Options.APIOrigins and %s", err, tt.wantErr)
 				}
 				return
 			}
@@ -186,12 +177,6 @@ func TestAPIOrigins(t *testing.T) {
 			}
 		})
 	}
-	t.Run("apiOrigins of the wrong type is refused", func(t *testing.T) {
-		_, err := ParseOptions(map[string]any{"domain": "d", "clientId": "spa", "apiOrigins": "https://api.example.com"})
-		if errCode(err) != "invalid_configuration" || !strings.HasPrefix(err.(*Error).Description, "apiOrigins:") {
-			t.Fatalf("got %v", err)
-		}
-	})
 }
 
 func TestRedactURL(t *testing.T) {
@@ -246,7 +231,7 @@ func TestInteractiveLoginDebugLineHasNoSecrets(t *testing.T) {
 	var logs []string
 	c := fx.client(func(o *Options) {
 		o.Debug = true
-		o.Logger = func(s string) { logs = append(logs, s) }
+		o.Logger = func(_ LogLevel, s string) { logs = append(logs, s) }
 	})
 	if err := c.LoginWithRedirect(context.Background(), AuthorizeParams{Extra: map[string]string{"login_hint": "alice@example.com"}}); err != nil {
 		t.Fatal(err)
@@ -282,7 +267,7 @@ func TestGoSafeTurnsAPanicIntoAnUnexpectedError(t *testing.T) {
 }
 
 func TestPanickingKeySetFetchFailsTheCallInsteadOfTheRuntime(t *testing.T) {
-	ks := newTestKeySet(func(context.Context) ([]byte, error) { panic("boom") }, newFakeClock(testNow))
+	ks := idtoken.NewKeySet(func(context.Context) ([]byte, error) { panic("boom") }, idtoken.WithGoroutines(goSafe))
 	_, err := ks.Key(context.Background(), "rsa-0", "RS256")
 	if errCode(err) != "unexpected_error" || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("got %v, want unexpected_error", err)
@@ -318,9 +303,9 @@ func acceptedEndpoint(t *testing.T, what, raw string) {
 	}
 }
 
-// FuzzOptions feeds arbitrary createClient options (as JSON) through
-// ParseOptions and validation: nothing may panic, and every endpoint
-// accepted is https or loopback http.
+// FuzzOptions feeds arbitrary options (JSON decoded into Options, whose
+// field names match the JS ones case-insensitively) through validation:
+// nothing may panic, and every endpoint accepted is https or loopback http.
 func FuzzOptions(f *testing.F) {
 	for _, seed := range []string{
 		`{"domain":"login.example.com","clientId":"spa"}`,
@@ -340,12 +325,8 @@ func FuzzOptions(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var raw map[string]any
-		if json.Unmarshal(data, &raw) != nil {
-			return
-		}
-		o, err := ParseOptions(raw)
-		if err != nil {
+		var o Options
+		if json.Unmarshal(data, &o) != nil {
 			return
 		}
 		s, err := o.validate(pageOrigin)

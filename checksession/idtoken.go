@@ -2,32 +2,59 @@ package checksession
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/idtoken"
 )
 
+// tokenVerifier is the issuer's idtoken.Verifier, reporting failures as
+// *Error: a failed check is invalid_token (server_error for an unusable key
+// set document), and each caller gets its own copy of a key set fetch's
+// error, since callers set State on it.
+type tokenVerifier struct{ v *idtoken.Verifier }
+
+// Verify checks raw and returns its claims.
+func (t tokenVerifier) Verify(ctx context.Context, raw string, exp idtoken.Expected) (map[string]any, error) {
+	claims, err := t.v.Verify(ctx, raw, exp)
+	var te *idtoken.Error
+	var e *Error
+	switch {
+	case err == nil:
+		return claims, nil
+	case errors.As(err, &te) && te.Check == "jwks":
+		return nil, newError(ErrServer.Code, te.Error())
+	case errors.As(err, &te):
+		return nil, tokenError(te.Check, te.Problem)
+	case errors.As(err, &e):
+		c := *e
+		return nil, &c
+	}
+	return nil, err
+}
+
 // verifierFor builds the ID-token verifier once the issuer is known.
-func (c *Client) verifierFor(m *Metadata) *Verifier {
+func (c *Client) verifierFor(m *Metadata) tokenVerifier {
 	c.verifierOnce.Do(func() {
 		jwksURI := m.JWKSURI
-		keys := NewKeySetWithMaxAge(func(ctx context.Context) ([]byte, time.Duration, error) {
+		keys := idtoken.NewKeySetWithMaxAge(func(ctx context.Context) ([]byte, time.Duration, error) {
 			resp, err := c.browser.Fetch(ctx, HTTPRequest{Method: "GET", URL: jwksURI})
 			if err != nil {
-				return nil, 0, newError(ErrNetwork.Code, "signature: the key set at "+jwksURI+" got no answer ("+err.Error()+")")
+				return nil, 0, newError(ErrNetwork.Code, "jwks: the key set at "+jwksURI+" got no answer ("+err.Error()+")")
 			}
 			if resp.Status != 200 {
-				return nil, 0, newError(ErrServer.Code, "signature: the key set at "+jwksURI+" answered HTTP "+strconv.Itoa(resp.Status))
+				return nil, 0, newError(ErrServer.Code, "jwks: the key set at "+jwksURI+" answered HTTP "+strconv.Itoa(resp.Status))
 			}
-			return resp.Body, MaxAgeFromCacheControl(resp.Header["cache-control"]), nil
-		})
-		keys.now = c.clock.Now // the refetch cooldown runs on the client's clock
-		c.verifier = NewVerifier(VerifierConfig{
+			return resp.Body, idtoken.MaxAgeFromCacheControl(resp.Header["cache-control"]), nil
+		}, idtoken.WithClock(c.clock.Now), idtoken.WithGoroutines(goSafe)) // the refetch cooldown runs on the client's clock
+		c.verifier = tokenVerifier{idtoken.NewVerifier(idtoken.VerifierConfig{
 			Issuer:   m.Issuer,
 			ClientID: c.s.ClientID,
 			Leeway:   c.s.leeway,
 			Now:      c.clock.Now,
 			Keys:     keys,
-		})
+		})}
 	})
 	return c.verifier
 }

@@ -2,7 +2,6 @@ package checksession
 
 import (
 	"encoding/json"
-	"math"
 	"net/url"
 	"sort"
 	"strings"
@@ -69,11 +68,11 @@ type Options struct {
 	// RefreshTokenStorageLocal (encrypted in localStorage).
 	RefreshTokenStorage string
 
-	// Logger receives debug lines when Debug is set.
-	Logger func(string)
-	// OnEvent receives "renewed" (payload *AuthResult),
-	// "renew_error" and "session_ended" (payload *Error).
-	OnEvent func(name string, payload any)
+	// Logger receives LogDebug lines when Debug is set, and LogWarn lines
+	// always.
+	Logger func(level LogLevel, line string)
+	// OnEvent receives the client's events (EventNames).
+	OnEvent func(Event)
 }
 
 // The values of Options.RefreshTokenStorage and JS refreshTokenStorage.
@@ -104,26 +103,27 @@ func normalizeResponseType(s string) string {
 	return strings.Join(parts, " ")
 }
 
-// validate applies defaults and checks every option, naming the one at fault.
+// validate applies defaults and checks every option, naming the field at
+// fault ("Options.Timeout: ..."); package wire renames it for JS.
 func (o Options) validate(pageOrigin string) (*settings, error) {
 	s := &settings{Options: o}
 	if strings.TrimSpace(o.Domain) == "" {
-		return nil, configError("domain", "is required")
+		return nil, configError("Options.Domain", "is required")
 	}
 	d, err := parseDomain(o.Domain)
 	if err != nil {
-		return nil, configError("domain", err.Error())
+		return nil, configError("Options.Domain", err.Error())
 	}
 	s.domain = d
 	if strings.TrimSpace(o.ClientID) == "" {
-		return nil, configError("clientId", "is required")
+		return nil, configError("Options.ClientID", "is required")
 	}
 	if o.ResponseType == "" {
 		s.ResponseType = DefaultResponseType
 	}
 	s.ResponseType = normalizeResponseType(s.ResponseType)
 	if !responseTypes[s.ResponseType] {
-		return nil, configError("responseType", `must be "code", "id_token token", "id_token" or "token", got "`+o.ResponseType+`"`)
+		return nil, configError("Options.ResponseType", `must be "code", "id_token token", "id_token" or "token", got "`+o.ResponseType+`"`)
 	}
 	if s.Scope == "" {
 		s.Scope = DefaultScope
@@ -136,7 +136,7 @@ func (o Options) validate(pageOrigin string) (*settings, error) {
 	}
 	s.timeout = DefaultTimeout
 	if o.Timeout < 0 {
-		return nil, configError("timeoutInSeconds", "must be positive")
+		return nil, configError("Options.Timeout", "must not be negative")
 	}
 	if o.Timeout > 0 {
 		s.timeout = o.Timeout
@@ -144,7 +144,7 @@ func (o Options) validate(pageOrigin string) (*settings, error) {
 	s.leeway = DefaultLeeway
 	if o.Leeway != nil {
 		if *o.Leeway < 0 || *o.Leeway > MaxLeeway {
-			return nil, configError("leewayInSeconds", "must be between 0 and 300")
+			return nil, configError("Options.Leeway", "must be between 0 and 300 seconds")
 		}
 		s.leeway = *o.Leeway
 	}
@@ -152,39 +152,39 @@ func (o Options) validate(pageOrigin string) (*settings, error) {
 	s.renewBeforeExpiry = DefaultRenewBeforeExpiry
 	if o.RenewBeforeExpiry != nil {
 		if *o.RenewBeforeExpiry < 0 {
-			return nil, configError("renewBeforeExpiryInSeconds", "must not be negative")
+			return nil, configError("Options.RenewBeforeExpiry", "must not be negative")
 		}
 		s.renewBeforeExpiry = *o.RenewBeforeExpiry
 	}
 	s.minValidity = DefaultMinValidity
 	if o.MinValidity != nil {
 		if *o.MinValidity < 0 {
-			return nil, configError("minValidityInSeconds", "must not be negative")
+			return nil, configError("Options.MinValidity", "must not be negative")
 		}
 		s.minValidity = *o.MinValidity
 	}
 	if o.UseRefreshTokens && s.ResponseType != "code" {
-		return nil, configError("useRefreshTokens", `needs responseType "code": refresh tokens come only from the token endpoint, got `+quote(s.ResponseType))
+		return nil, configError("Options.UseRefreshTokens", `needs ResponseType "code": refresh tokens come only from the token endpoint, got `+quote(s.ResponseType))
 	}
 	switch o.RefreshTokenStorage {
 	case "":
 		s.RefreshTokenStorage = RefreshTokenStorageMemory
 	case RefreshTokenStorageMemory, RefreshTokenStorageLocal:
 	default:
-		return nil, configError("refreshTokenStorage", `must be "memory" or "local", got `+quote(o.RefreshTokenStorage))
+		return nil, configError("Options.RefreshTokenStorage", `must be "memory" or "local", got `+quote(o.RefreshTokenStorage))
 	}
 	if o.SessionCheckInterval < 0 {
-		return nil, configError("sessionCheckIntervalInSeconds", "must not be negative")
+		return nil, configError("Options.SessionCheckInterval", "must not be negative")
 	}
 	for _, ep := range []struct{ name, value string }{
-		{"issuer", o.Issuer}, {"authorizationEndpoint", o.AuthorizationEndpoint},
-		{"tokenEndpoint", o.TokenEndpoint}, {"jwksUri", o.JWKSURI}, {"endSessionEndpoint", o.EndSessionEndpoint},
+		{"Options.Issuer", o.Issuer}, {"Options.AuthorizationEndpoint", o.AuthorizationEndpoint},
+		{"Options.TokenEndpoint", o.TokenEndpoint}, {"Options.JWKSURI", o.JWKSURI}, {"Options.EndSessionEndpoint", o.EndSessionEndpoint},
 	} {
 		if ep.value == "" {
 			continue
 		}
 		check := checkEndpoint
-		if ep.name == "issuer" {
+		if ep.name == "Options.Issuer" {
 			check = checkIssuer
 		}
 		if err := check(ep.name, ep.value); err != nil {
@@ -197,7 +197,7 @@ func (o Options) validate(pageOrigin string) (*settings, error) {
 		for _, raw := range o.APIOrigins {
 			norm, problem := parseOrigin(raw)
 			if problem != "" {
-				return nil, configError("apiOrigins", "entry "+quote(raw)+" "+problem)
+				return nil, configError("Options.APIOrigins", "entry "+quote(raw)+" "+problem)
 			}
 			s.apiOrigins = append(s.apiOrigins, norm)
 		}
@@ -235,7 +235,7 @@ func parseDomain(domain string) (*url.URL, error) {
 func checkRedirectOrigin(redirectURI, pageOrigin string) error {
 	u, err := url.Parse(redirectURI)
 	if err != nil || u.Host == "" {
-		return configError("redirectUri", "must be an absolute URL, got "+quote(redirectURI))
+		return configError("Options.RedirectURI", "must be an absolute URL, got "+quote(redirectURI))
 	}
 	if origin(u) != pageOrigin {
 		return newError(ErrOriginMismatch.Code, "redirectUri "+quote(redirectURI)+
@@ -253,165 +253,4 @@ func (e errorString) Error() string { return string(e) }
 func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
-}
-
-// ParseOptions reads options as the JS createClient receives them (decoded
-// from JSON). Unknown options, and known ones of the wrong type, are
-// invalid_configuration errors that name the option.
-func ParseOptions(raw map[string]any) (Options, error) {
-	var o Options
-	r := reader{raw: raw}
-	o.Domain = r.str("domain")
-	o.ClientID = r.str("clientId")
-	if alias := r.str("clientID"); alias != "" {
-		if o.ClientID != "" && o.ClientID != alias {
-			r.fail("clientID", "conflicts with clientId")
-		}
-		o.ClientID = alias
-	}
-	o.RedirectURI = r.str("redirectUri")
-	o.ResponseType = r.str("responseType")
-	o.Scope = r.str("scope")
-	o.Audience = r.str("audience")
-	o.Timeout = r.seconds("timeoutInSeconds")
-	if r.has("leewayInSeconds") {
-		l := r.seconds("leewayInSeconds")
-		o.Leeway = &l
-	}
-	if r.has("autoRenew") {
-		b := r.boolean("autoRenew")
-		o.AutoRenew = &b
-	}
-	if r.has("renewBeforeExpiryInSeconds") {
-		d := r.seconds("renewBeforeExpiryInSeconds")
-		o.RenewBeforeExpiry = &d
-	}
-	if r.has("minValidityInSeconds") {
-		d := r.seconds("minValidityInSeconds")
-		o.MinValidity = &d
-	}
-	o.Issuer = r.str("issuer")
-	o.AuthorizationEndpoint = r.str("authorizationEndpoint")
-	o.TokenEndpoint = r.str("tokenEndpoint")
-	o.JWKSURI = r.str("jwksUri")
-	o.EndSessionEndpoint = r.str("endSessionEndpoint")
-	o.SessionCheckInterval = r.seconds("sessionCheckIntervalInSeconds")
-	o.Debug = r.boolean("debug")
-	o.APIOrigins = r.strList("apiOrigins")
-	o.UseRefreshTokens = r.boolean("useRefreshTokens")
-	hasFallback := r.has("useRefreshTokensFallback")
-	o.RefreshTokensNoFallback = hasFallback && !r.boolean("useRefreshTokensFallback")
-	o.RefreshTokenStorage = r.str("refreshTokenStorage")
-	r.str("wasmUrl") // the loader's option; known here so it is not "unknown"
-	if r.err != nil {
-		return Options{}, r.err
-	}
-	if unknown := r.unseen(); len(unknown) > 0 {
-		return Options{}, configError(unknown[0], "is not an option (see docs/API.md)")
-	}
-	return o, nil
-}
-
-// reader pulls typed values out of a decoded JSON object, remembering the
-// first error and which keys it has seen.
-type reader struct {
-	raw  map[string]any
-	seen map[string]bool
-	err  error
-}
-
-func (r *reader) has(key string) bool {
-	v, ok := r.raw[key]
-	return ok && v != nil
-}
-
-func (r *reader) get(key string) (any, bool) {
-	if r.seen == nil {
-		r.seen = map[string]bool{}
-	}
-	r.seen[key] = true
-	v, ok := r.raw[key]
-	if !ok || v == nil {
-		return nil, false
-	}
-	return v, true
-}
-
-func (r *reader) fail(key, problem string) {
-	if r.err == nil {
-		r.err = configError(key, problem)
-	}
-}
-
-func (r *reader) str(key string) string {
-	v, ok := r.get(key)
-	if !ok {
-		return ""
-	}
-	s, isStr := v.(string)
-	if !isStr {
-		r.fail(key, "must be a string")
-	}
-	return s
-}
-
-// strList reads an array of strings; nil when absent.
-func (r *reader) strList(key string) []string {
-	v, ok := r.get(key)
-	if !ok {
-		return nil
-	}
-	items, isList := v.([]any)
-	if !isList {
-		r.fail(key, "must be an array of strings")
-		return nil
-	}
-	out := make([]string, 0, len(items))
-	for _, item := range items {
-		s, isStr := item.(string)
-		if !isStr {
-			r.fail(key, "must be an array of strings")
-			return nil
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
-func (r *reader) boolean(key string) bool {
-	v, ok := r.get(key)
-	if !ok {
-		return false
-	}
-	b, isBool := v.(bool)
-	if !isBool {
-		r.fail(key, "must be true or false")
-	}
-	return b
-}
-
-// seconds reads a number of seconds (fractions allowed) as a Duration.
-func (r *reader) seconds(key string) time.Duration {
-	v, ok := r.get(key)
-	if !ok {
-		return 0
-	}
-	f, isNum := v.(float64)
-	if !isNum || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1e7 {
-		r.fail(key, "must be a number of seconds between 0 and 10000000")
-		return 0
-	}
-	return time.Duration(f * float64(time.Second))
-}
-
-// unseen lists the keys never read, sorted so that errors name a stable one.
-func (r *reader) unseen() []string {
-	var keys []string
-	for k := range r.raw {
-		if !r.seen[k] {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -34,60 +34,6 @@ var reservedParams = map[string]string{
 	"audience":              "use audience",
 }
 
-// ParseAuthorizeParams reads a JS params object (decoded from JSON). Known
-// names are camelCase; anything else is a pass-through authorize parameter
-// whose value must be a string, number or boolean.
-func ParseAuthorizeParams(raw map[string]any) (AuthorizeParams, error) {
-	var p AuthorizeParams
-	r := reader{raw: raw}
-	p.ResponseType = r.str("responseType")
-	p.Scope = r.str("scope")
-	p.Audience = r.str("audience")
-	p.Timeout = r.seconds("timeoutInSeconds")
-	if r.err != nil {
-		return AuthorizeParams{}, r.err
-	}
-	extra, err := r.passThrough(reservedParams)
-	if err != nil {
-		return AuthorizeParams{}, err
-	}
-	p.Extra = extra
-	return p, nil
-}
-
-// passThrough returns the keys the reader has not taken, as wire parameters
-// (strings, numbers or booleans), refusing the reserved ones with their
-// reason. Keys are visited in order so that the first error is stable.
-func (r *reader) passThrough(reserved map[string]string) (map[string]string, error) {
-	var extra map[string]string
-	for _, k := range r.unseen() {
-		if why, ok := reserved[k]; ok {
-			return nil, configError(k, "cannot be set per call: it "+why)
-		}
-		v, ok := paramString(r.raw[k])
-		if !ok {
-			return nil, configError(k, "must be a string, number or boolean")
-		}
-		if extra == nil {
-			extra = map[string]string{}
-		}
-		extra[k] = v
-	}
-	return extra, nil
-}
-
-func paramString(v any) (string, bool) {
-	switch x := v.(type) {
-	case string:
-		return x, true
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64), true
-	case bool:
-		return strconv.FormatBool(x), true
-	}
-	return "", false
-}
-
 // LogoutParams are logout's options.
 type LogoutParams struct {
 	// ReturnTo is where the server sends the browser after logging out.
@@ -95,23 +41,6 @@ type LogoutParams struct {
 	// LocalOnly forgets the tokens without navigating to the server.
 	LocalOnly bool
 	Extra     map[string]string
-}
-
-// ParseLogoutParams reads a JS logout params object.
-func ParseLogoutParams(raw map[string]any) (LogoutParams, error) {
-	var p LogoutParams
-	r := reader{raw: raw}
-	p.ReturnTo = r.str("returnTo")
-	p.LocalOnly = r.boolean("localOnly")
-	if r.err != nil {
-		return LogoutParams{}, r.err
-	}
-	extra, err := r.passThrough(nil)
-	if err != nil {
-		return LogoutParams{}, err
-	}
-	p.Extra = extra
-	return p, nil
 }
 
 // request is one fully resolved authorization request's parameters.
@@ -127,6 +56,11 @@ type request struct {
 
 // resolve merges call parameters over the client's settings.
 func (s *settings) resolve(p AuthorizeParams) (request, error) {
+	for _, k := range sortedKeys(p.Extra) {
+		if why, ok := reservedParams[k]; ok {
+			return request{}, configError(k, "cannot be set per call: it "+why)
+		}
+	}
 	r := request{responseType: s.ResponseType, scope: s.Scope, audience: s.Audience, timeout: s.timeout, extra: p.Extra}
 	if p.ResponseType != "" {
 		r.responseType = normalizeResponseType(p.ResponseType)
@@ -169,15 +103,20 @@ func hasScope(scope, want string) bool {
 func (r request) key() string {
 	var b strings.Builder
 	b.WriteString(r.responseType + "\x00" + r.scope + "\x00" + r.audience)
-	keys := make([]string, 0, len(r.extra))
-	for k := range r.extra {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(r.extra) {
 		b.WriteString("\x00" + k + "=" + r.extra[k])
 	}
 	return b.String()
+}
+
+// sortedKeys is m's keys in order, so that the first error is stable.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // cacheKey identifies the tokens a request produces: the same audience and

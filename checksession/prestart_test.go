@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/silentauth/silentauth/checksession/idtoken/idtokentest"
 )
 
 // prestartBrowser is the fake browser of a page whose loader prestarted the
@@ -44,7 +46,7 @@ func prestarted(edit func(q url.Values)) *PrestartedRequest {
 	q := url.Values{}
 	q.Set("response_mode", "web_message")
 	q.Set("prompt", "none")
-	q.Set("client_id", testClientID)
+	q.Set("client_id", idtokentest.ClientID)
 	q.Set("redirect_uri", pageOrigin)
 	q.Set("response_type", "code")
 	q.Set("scope", DefaultScope)

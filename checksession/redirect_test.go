@@ -2,7 +2,10 @@ package checksession
 
 import (
 	"context"
+	"fmt"
+	"github.com/silentauth/silentauth/checksession/idtoken/idtokentest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -61,7 +64,13 @@ func TestRedirectLoginRoundTrip(t *testing.T) {
 	}
 }
 
-func paramOf(v any) string { s, _ := paramString(v); return s }
+// paramOf is a fake server's answer value as a query parameter.
+func paramOf(v any) string {
+	if f, ok := v.(float64); ok {
+		return strconv.FormatFloat(f, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
+}
 
 func TestRedirectCallbackRefusals(t *testing.T) {
 	cases := []struct {
@@ -111,7 +120,7 @@ func TestLogout(t *testing.T) {
 			t.Fatal(err)
 		}
 		u, _ := url.Parse(fx.b.Location())
-		if u.Path != "/v2/logout" || u.Query().Get("returnTo") != pageOrigin+"/" || u.Query().Get("client_id") != testClientID {
+		if u.Path != "/v2/logout" || u.Query().Get("returnTo") != pageOrigin+"/" || u.Query().Get("client_id") != idtokentest.ClientID {
 			t.Errorf("navigated to %s", u)
 		}
 		if c.GetUser() != nil {

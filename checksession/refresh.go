@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/idtoken"
 )
 
 // Refresh tokens (API.md, "Refresh tokens"): the pieces the renewal engine
@@ -16,16 +18,6 @@ import (
 // runtime; with refreshTokenStorage "local" the holder also keeps it,
 // encrypted, in a SecretStore. It never reaches an AuthResult, an event, a
 // tab message other than the hand-over, or a log line.
-
-// The two errors of the refresh-token path, as JS sees them.
-var (
-	// ErrMissingRefreshToken: useRefreshTokens without fallback, and no
-	// refresh token is held.
-	ErrMissingRefreshToken = &Error{Code: "missing_refresh_token"}
-	// ErrInvalidGrant: the token endpoint refused the refresh token
-	// (expired, revoked, reused). The server's own description passes through.
-	ErrInvalidGrant = &Error{Code: "invalid_grant"}
-)
 
 func errMissingRefreshToken(why string) *Error {
 	return newError(ErrMissingRefreshToken.Code, "Missing Refresh Token: "+why)
@@ -377,30 +369,14 @@ func (c *Client) refreshResult(ctx context.Context, m *Metadata, tokens *authRes
 	if tokens.AccessToken == "" {
 		return nil, newError(ErrInvalidToken.Code, "access_token: the refresh grant's answer carries no access token")
 	}
-	res := &AuthResult{
-		AccessToken: tokens.AccessToken,
-		IDToken:     tokens.IDToken,
-		ExpiresIn:   tokens.ExpiresIn,
-		TokenType:   tokens.TokenType,
-		Scope:       tokens.Scope,
-		received:    received,
-	}
+	res := tokens.result(received)
 	if tokens.IDToken != "" {
-		claims, err := c.verifierFor(m).Verify(ctx, tokens.IDToken, Expected{AccessToken: tokens.AccessToken})
+		claims, err := c.verifierFor(m).Verify(ctx, tokens.IDToken, idtoken.Expected{AccessToken: tokens.AccessToken})
 		if err != nil {
 			return nil, err
 		}
 		res.IDTokenPayload = claims
 	}
-	switch {
-	case tokens.HasExpiresIn:
-		res.ExpiresAt = received.Add(time.Duration(tokens.ExpiresIn) * time.Second)
-	case res.IDTokenPayload != nil:
-		exp, _ := numberClaim(res.IDTokenPayload, "exp")
-		iat, _ := numberClaim(res.IDTokenPayload, "iat")
-		if exp > iat {
-			res.ExpiresAt = received.Add(time.Duration(exp-iat) * time.Second)
-		}
-	}
+	res.ExpiresAt = tokens.expiresAt(received, res.IDTokenPayload)
 	return res, nil
 }

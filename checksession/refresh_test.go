@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/silentauth/silentauth/checksession/idtoken/idtokentest"
 	"net/url"
 	"strings"
 	"sync"
@@ -93,7 +94,7 @@ func TestRefreshGrantRotatesTheHeldToken(t *testing.T) {
 			t.Fatalf("refresh %d: %v", i, err)
 		}
 		form := srv.lastForm()
-		if form.Get("grant_type") != "refresh_token" || form.Get("refresh_token") != want.sent || form.Get("client_id") != testClientID ||
+		if form.Get("grant_type") != "refresh_token" || form.Get("refresh_token") != want.sent || form.Get("client_id") != idtokentest.ClientID ||
 			form.Get("scope") != DefaultScope+" offline_access" {
 			t.Errorf("refresh %d sent %v", i, form)
 		}
@@ -145,7 +146,7 @@ func TestRefreshGrantFailures(t *testing.T) {
 			if !errors.As(err, &e) || e.Code != tc.code || !strings.Contains(e.Description, tc.wantDesc) {
 				t.Fatalf("got %v, want %s containing %q", err, tc.code, tc.wantDesc)
 			}
-			if strings.Contains(e.Error(), secret) || strings.Contains(fmt.Sprint(e.JSObject()), secret) {
+			if strings.Contains(e.Error(), secret) || strings.Contains(fmt.Sprintf("%+v", *e), secret) {
 				t.Errorf("the error carries the refresh token: %v", e)
 			}
 			if got, _ := h.Current(); (got == secret) != tc.keepToken {
@@ -196,13 +197,13 @@ func TestRefreshTokenNeverLeavesTheGoRuntime(t *testing.T) {
 		t.Fatal(err)
 	}
 	held, _ := h.Current()
-	js, _ := json.Marshal(res.JSObject())
+	js, _ := json.Marshal(res)
 	shared, _ := json.Marshal(tabMessage{Kind: kindRenewed, Result: shareOf(res, defaultRequest(c))})
 	fx.mu.Lock()
 	logs := strings.Join(fx.logs, "\n")
 	fx.mu.Unlock()
 	for what, s := range map[string]string{
-		"AuthResult": fmt.Sprintf("%+v", *res), "JSObject": string(js), "tab message": string(shared), "logs": logs,
+		"AuthResult": fmt.Sprintf("%+v", *res), "JSON": string(js), "tab message": string(shared), "logs": logs,
 	} {
 		for _, rt := range []string{"rt-1", held} {
 			if strings.Contains(s, rt) {

@@ -235,7 +235,7 @@ func (r *renewer) failed(err error) error {
 	r.mu.Unlock()
 	if retry {
 		r.c.debug("renewal failed (" + e.Error() + "); retrying in " + delay.Round(time.Second).String())
-		r.c.emit("renew_error", e)
+		r.c.emit(EventRenewError, e)
 	}
 	r.poke()
 	return e

@@ -198,7 +198,7 @@ func (c *Client) settle(r request, epoch int, res *AuthResult, refreshToken stri
 		c.renewer.got(res, false)
 		c.group.share(res, r)
 	}
-	c.emit("renewed", res)
+	c.emit(EventRenewed, res)
 	return res, nil
 }
 
@@ -240,7 +240,7 @@ func (c *Client) endSession(e *Error, tellGroup bool) {
 		c.group.post(tabMessage{Kind: kindSessionEnded})
 	}
 	c.debug("session ended: " + e.Error())
-	c.emit("session_ended", e)
+	c.emit(EventSessionEnded, e)
 }
 
 // failure is the last failed request for one cache key.

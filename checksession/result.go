@@ -3,7 +3,7 @@ package checksession
 import "time"
 
 // AuthResult is a successful answer. Fields the response type does not
-// produce are left empty and are absent from JSObject.
+// produce are left empty.
 type AuthResult struct {
 	AccessToken    string
 	IDToken        string
@@ -35,41 +35,4 @@ func (r *AuthResult) renewAt(renewBefore time.Duration) time.Time {
 		renewBefore = min(renewBefore, r.ExpiresAt.Sub(r.received)/2)
 	}
 	return r.ExpiresAt.Add(-renewBefore)
-}
-
-// JSObject is the result with API.md's JS names; expiresAt is epoch ms.
-func (r *AuthResult) JSObject() map[string]any {
-	o := map[string]any{}
-	if r.AccessToken != "" {
-		o["accessToken"] = r.AccessToken
-	}
-	if r.IDToken != "" {
-		o["idToken"] = r.IDToken
-		o["idTokenPayload"] = r.IDTokenPayload
-	}
-	if r.ExpiresIn > 0 {
-		o["expiresIn"] = r.ExpiresIn
-	}
-	if !r.ExpiresAt.IsZero() {
-		o["expiresAt"] = r.ExpiresAt.UnixMilli()
-	}
-	if r.TokenType != "" {
-		o["tokenType"] = r.TokenType
-	}
-	if r.Scope != "" {
-		o["scope"] = r.Scope
-	}
-	if r.State != "" {
-		o["state"] = r.State
-	}
-	return o
-}
-
-// JSObject is the error as JS sees it: error, error_description, state.
-func (e *Error) JSObject() map[string]any {
-	o := map[string]any{"error": e.Code, "error_description": e.Description}
-	if e.State != "" {
-		o["state"] = e.State
-	}
-	return o
 }

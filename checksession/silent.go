@@ -2,10 +2,11 @@ package checksession
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/idtoken"
 )
 
 // silent runs one prompt=none request from discovery to validated result.
@@ -77,17 +78,10 @@ func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp
 	if wantAT && tokens.AccessToken == "" {
 		return nil, "", &Error{Code: ErrInvalidToken.Code, State: t.State, Description: "access_token: the response carries no access token"}
 	}
-	res := &AuthResult{
-		AccessToken: tokens.AccessToken,
-		IDToken:     tokens.IDToken,
-		ExpiresIn:   tokens.ExpiresIn,
-		TokenType:   tokens.TokenType,
-		Scope:       tokens.Scope,
-		State:       t.State,
-		received:    received,
-	}
+	res := tokens.result(received)
+	res.State = t.State
 	if tokens.IDToken != "" {
-		claims, err := c.verifierFor(m).Verify(ctx, tokens.IDToken, Expected{
+		claims, err := c.verifierFor(m).Verify(ctx, tokens.IDToken, idtoken.Expected{
 			Nonce:         t.Nonce,
 			MaxAge:        time.Duration(t.MaxAge) * time.Second,
 			HasMaxAge:     t.HasMaxAge,
@@ -103,30 +97,41 @@ func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp
 		}
 		res.IDTokenPayload = claims
 	}
-	switch {
-	case tokens.HasExpiresIn:
-		res.ExpiresAt = received.Add(time.Duration(tokens.ExpiresIn) * time.Second)
-	case res.IDTokenPayload != nil:
-		// No expires_in: the ID token's own lifetime, moved onto the local clock.
-		exp, _ := numberClaim(res.IDTokenPayload, "exp")
-		iat, _ := numberClaim(res.IDTokenPayload, "iat")
-		if exp > iat {
-			res.ExpiresAt = received.Add(time.Duration(exp-iat) * time.Second)
-		}
-	}
+	res.ExpiresAt = tokens.expiresAt(received, res.IDTokenPayload)
 	return res, tokens.RefreshToken, nil
 }
 
-// numberClaim reads a numeric claim whatever number type the verifier used.
-func numberClaim(claims map[string]any, name string) (int64, bool) {
-	switch v := claims[name].(type) {
-	case float64:
-		return int64(v), true
-	case json.Number:
-		n, err := v.Int64()
-		return n, err == nil
-	case int64:
-		return v, true
+// result is the AuthResult the tokens make, before the ID token is verified
+// and the expiry known. The refresh token stays out of it.
+func (r *authResponse) result(received time.Time) *AuthResult {
+	return &AuthResult{
+		AccessToken: r.AccessToken,
+		IDToken:     r.IDToken,
+		ExpiresIn:   r.ExpiresIn,
+		TokenType:   r.TokenType,
+		Scope:       r.Scope,
+		received:    received,
 	}
-	return 0, false
+}
+
+// expiresAt is when the tokens expire on the local clock: receipt plus
+// expires_in, or without it the ID token's own lifetime (exp - iat) moved
+// onto the local clock; zero when neither says.
+func (r *authResponse) expiresAt(received time.Time, claims map[string]any) time.Time {
+	if r.HasExpiresIn {
+		return received.Add(time.Duration(r.ExpiresIn) * time.Second)
+	}
+	exp, _ := numberClaim(claims, "exp")
+	iat, _ := numberClaim(claims, "iat")
+	if exp > iat {
+		return received.Add(time.Duration(exp-iat) * time.Second)
+	}
+	return time.Time{}
+}
+
+// numberClaim reads a numeric claim of a verified ID token: the verifier
+// decodes JSON numbers as float64, as JavaScript does.
+func numberClaim(claims map[string]any, name string) (int64, bool) {
+	v, ok := claims[name].(float64)
+	return int64(v), ok
 }

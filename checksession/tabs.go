@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/idtoken"
 )
 
 // This file holds the tab group: tabs of one origin with the same client
@@ -383,7 +385,7 @@ func (c *Client) adopt(sr *sharedResult) {
 	c.mu.Unlock()
 	c.debug("tabs: took the result another tab renewed")
 	c.renewer.got(res, false)
-	c.emit("renewed", res)
+	c.emit(EventRenewed, res)
 }
 
 // verifyShared checks a shared ID token as this tab's own (signature, iss,
@@ -395,7 +397,7 @@ func (c *Client) verifyShared(ctx context.Context, sr *sharedResult) (*AuthResul
 	if err != nil {
 		return nil, err
 	}
-	claims, err := c.verifierFor(m).Verify(ctx, sr.IDToken, Expected{AccessToken: sr.AccessToken})
+	claims, err := c.verifierFor(m).Verify(ctx, sr.IDToken, idtoken.Expected{AccessToken: sr.AccessToken})
 	if err != nil {
 		return nil, err
 	}
@@ -428,5 +430,5 @@ func (c *Client) endedElsewhere(logout bool) {
 	c.forgetRefreshToken()
 	e := &Error{Code: ErrLoginRequired.Code, Description: why}
 	c.debug("session ended: " + why)
-	c.emit("session_ended", e)
+	c.emit(EventSessionEnded, e)
 }

@@ -118,7 +118,7 @@ func openTabs(t *testing.T, fx *fixture, n int) ([]*Client, func(i int) []string
 	var mu sync.Mutex
 	for i := range clients {
 		o := fx.options()
-		o.OnEvent = func(name string, _ any) { mu.Lock(); events[i] = append(events[i], name); mu.Unlock() }
+		o.OnEvent = func(e Event) { mu.Lock(); events[i] = append(events[i], string(e.Name)); mu.Unlock() }
 		c, err := NewClient(o, tabBrowser{fx.b, hub}, fx.clock)
 		if err != nil {
 			t.Fatal(err)

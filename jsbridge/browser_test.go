@@ -105,11 +105,7 @@ func TestWakeFiresOnFocusAndOnlineAndCloseReleasesItsListeners(t *testing.T) {
 		t.Errorf("LiveFuncs() = %d after Close, want %d", got, funcs)
 	}
 	js(t, `window.dispatchEvent(new Event("focus"))`)
-	select {
-	case <-wake:
-		t.Error("wake-up after Close")
-	case <-time.After(50 * time.Millisecond):
-	}
+	quiet(t, wake, 50*time.Millisecond, "wake-up after Close")
 }
 
 func TestOnPageHideRunsInTheEventAndRemovesItsListener(t *testing.T) {

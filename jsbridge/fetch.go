@@ -162,12 +162,9 @@ func readBody(ctx context.Context, resp safejs.Value) ([]byte, error) {
 	return out, nil
 }
 
+// bytesToJS copies b into a new Uint8Array.
 func bytesToJS(b []byte) (safejs.Value, error) {
-	u8ctor, err := safejs.Global().Get("Uint8Array")
-	if err != nil {
-		return safejs.Value{}, err
-	}
-	u8, err := u8ctor.New(len(b))
+	u8, err := construct("Uint8Array", len(b))
 	if err != nil {
 		return safejs.Value{}, err
 	}

@@ -48,6 +48,16 @@ func messages() (checksession.FrameHandler, chan checksession.Message, chan stru
 	}, msgs, loads
 }
 
+// quiet fails t if ch delivers within d: what the browser must not do.
+func quiet[T any](t *testing.T, ch <-chan T, d time.Duration, what string) {
+	t.Helper()
+	select {
+	case v := <-ch:
+		t.Errorf("%s: %v", what, v)
+	case <-time.After(d):
+	}
+}
+
 func next[T any](t *testing.T, ch chan T, what string) T {
 	t.Helper()
 	select {
@@ -64,10 +74,7 @@ func TestOpenFrameAddsExactlyOneHiddenTitledIframe(t *testing.T) {
 	b := newBrowser(t)
 	before := iframeCount(t)
 	h, _, _ := messages()
-	f, err := b.OpenFrame("about:blank#x", h)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustOpenFrame(t, b, "about:blank#x", h)
 	defer f.Close()
 	if got := iframeCount(t); got != before+1 {
 		t.Fatalf("iframes = %d, want %d", got, before+1)
@@ -117,10 +124,7 @@ func TestOpenFrameRegistersListenersBeforeSettingSrc(t *testing.T) {
 
 	b := newBrowser(t)
 	h, _, _ := messages()
-	f, err := b.OpenFrame("about:blank", h)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustOpenFrame(t, b, "about:blank", h)
 	got := jsString(t, `__order.join(" ")`)
 	f.Close()
 	if want := "window:message iframe:load append:iframe src"; got != want {
@@ -132,10 +136,7 @@ func TestMessageFromOurFrameArrivesWithFromFrameAndOpaqueOrigin(t *testing.T) {
 	baseline(t)
 	b := newBrowser(t)
 	h, msgs, loads := messages()
-	f, err := b.OpenFrame(postingPage, h)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustOpenFrame(t, b, postingPage, h)
 	defer f.Close()
 	m := next(t, msgs, "message")
 	if !m.FromFrame {
@@ -157,27 +158,17 @@ func TestInitialAboutBlankLoadIsNotReported(t *testing.T) {
 	// One navigation must give one OnLoad, although inserting the iframe
 	// fires a load of its own for the initial about:blank.
 	js(t, `window.__hang = URL.createObjectURL(new Blob(["<p>x</p>"], {type: "text/html"}))`)
-	f, err := b.OpenFrame(jsString(t, `__hang`), h)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustOpenFrame(t, b, jsString(t, `__hang`), h)
 	defer f.Close()
 	next(t, loads, "load")
-	select {
-	case <-loads:
-		t.Fatal("two loads reported for one navigation: the initial about:blank load leaked through")
-	case <-time.After(300 * time.Millisecond):
-	}
+	quiet(t, loads, 300*time.Millisecond, "two loads reported for one navigation: the initial about:blank load leaked through")
 }
 
 func TestMessagePostedByThePageItselfIsNotFromFrame(t *testing.T) {
 	baseline(t)
 	b := newBrowser(t)
 	h, msgs, _ := messages()
-	f, err := b.OpenFrame("about:blank", h)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustOpenFrame(t, b, "about:blank", h)
 	defer f.Close()
 	js(t, `window.postMessage({type: "authorization_response"}, "*")`)
 	m := next(t, msgs, "message")
@@ -193,10 +184,7 @@ func TestMessageDataThatCannotBeUsedArrivesAsNilWithAProblem(t *testing.T) {
 	baseline(t)
 	b := newBrowser(t)
 	h, msgs, _ := messages()
-	f, err := b.OpenFrame("about:blank", h)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustOpenFrame(t, b, "about:blank", h)
 	defer f.Close()
 	big := checksession.MaxMessageBytes
 	cases := []struct {
@@ -234,10 +222,7 @@ func TestCloseRemovesIframeListenersAndCallbacks(t *testing.T) {
 	funcs, frames := jsbridge.LiveFuncs(), jsbridge.LiveFrames()
 	b := newBrowser(t)
 	h, msgs, _ := messages()
-	f, err := b.OpenFrame(postingPage, h)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustOpenFrame(t, b, postingPage, h)
 	next(t, msgs, "message")
 	if jsbridge.LiveFrames() != frames+1 || jsbridge.LiveFuncs() <= funcs {
 		t.Fatalf("open frame not counted: frames %d funcs %d", jsbridge.LiveFrames(), jsbridge.LiveFuncs())
@@ -250,11 +235,7 @@ func TestCloseRemovesIframeListenersAndCallbacks(t *testing.T) {
 		t.Errorf("LiveFuncs() = %d, want %d", got, funcs)
 	}
 	js(t, `window.postMessage("after close", "*")`)
-	select {
-	case m := <-msgs:
-		t.Fatalf("message delivered after Close: %s", m.Data)
-	case <-time.After(100 * time.Millisecond):
-	}
+	quiet(t, msgs, 100*time.Millisecond, "message delivered after Close")
 }
 
 func TestCloseRemovesAFrameThatIsStillLoading(t *testing.T) {
@@ -262,10 +243,7 @@ func TestCloseRemovesAFrameThatIsStillLoading(t *testing.T) {
 	b := newBrowser(t)
 	h, _, _ := messages()
 	// Port 1 is refused, so the frame never shows a page of its own.
-	f, err := b.OpenFrame("http://127.0.0.1:1/authorize", h)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustOpenFrame(t, b, "http://127.0.0.1:1/authorize", h)
 	f.Close()
 }
 
@@ -284,4 +262,14 @@ func TestFiftyOpenCloseCyclesLeakNothing(t *testing.T) {
 		}
 		f.Close()
 	}
+}
+
+// mustOpenFrame is b.OpenFrame, failing the test when the frame cannot be added.
+func mustOpenFrame(t *testing.T, b *jsbridge.Browser, url string, h checksession.FrameHandler) checksession.Frame {
+	t.Helper()
+	f, err := b.OpenFrame(url, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

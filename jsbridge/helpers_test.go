@@ -19,22 +19,21 @@ func js(t testing.TB, expr string) safejs.Value {
 	return v
 }
 
-func jsInt(t testing.TB, expr string) int {
-	t.Helper()
-	n, err := js(t, expr).Int()
-	if err != nil {
-		t.Fatalf("%s: %v", expr, err)
-	}
-	return n
-}
+func jsInt(t testing.TB, expr string) int { t.Helper(); return jsAs(t, expr, safejs.Value.Int) }
 
 func jsString(t testing.TB, expr string) string {
 	t.Helper()
-	s, err := js(t, expr).String()
+	return jsAs(t, expr, safejs.Value.String)
+}
+
+// jsAs evaluates expr and converts its value with as.
+func jsAs[T any](t testing.TB, expr string, as func(safejs.Value) (T, error)) T {
+	t.Helper()
+	v, err := as(js(t, expr))
 	if err != nil {
 		t.Fatalf("%s: %v", expr, err)
 	}
-	return s
+	return v
 }
 
 // eventually polls cond; sleeping hands control back to the browser's event

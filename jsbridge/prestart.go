@@ -161,7 +161,7 @@ func (p *PrestartBrowser) attach(h checksession.FrameHandler) (*frame, error) {
 	var err error
 	if f.onMessage, err = NewFunc(func(_ safejs.Value, args []safejs.Value) any {
 		if !f.closed.Load() && f.handler.OnMessage != nil {
-			f.handler.OnMessage(f.message(arg(args, 0)))
+			f.handler.OnMessage(f.message(Arg(args, 0)))
 		}
 		return nil
 	}); err != nil {

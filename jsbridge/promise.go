@@ -11,10 +11,6 @@ import (
 	"github.com/silentauth/silentauth/checksession"
 )
 
-// CodeUnexpected is the error code JS sees for a Go error that is not a
-// *checksession.Error: a bug or a browser failure, never a server's answer.
-const CodeUnexpected = "unexpected_error"
-
 // RejectedError is a promise rejection that was not a JavaScript Error:
 // JS may reject with any value.
 type RejectedError struct {
@@ -48,14 +44,14 @@ func Await(ctx context.Context, promise safejs.Value) (safejs.Value, error) {
 	}
 	var err error
 	onOK, err = NewFunc(func(_ safejs.Value, args []safejs.Value) any {
-		settle(outcome{v: arg(args, 0)})
+		settle(outcome{v: Arg(args, 0)})
 		return nil
 	})
 	if err != nil {
 		return safejs.Value{}, err
 	}
 	onErr, err = NewFunc(func(_ safejs.Value, args []safejs.Value) any {
-		settle(outcome{err: rejection(arg(args, 0))})
+		settle(outcome{err: rejection(Arg(args, 0))})
 		return nil
 	})
 	if err != nil {
@@ -85,7 +81,7 @@ func Await(ctx context.Context, promise safejs.Value) (safejs.Value, error) {
 func NewPromise(fn func() (any, error)) safejs.Value {
 	var executor *Func
 	executor, err := NewFunc(func(_ safejs.Value, args []safejs.Value) any {
-		resolve, reject := arg(args, 0), arg(args, 1)
+		resolve, reject := Arg(args, 0), Arg(args, 1)
 		go func() {
 			v, err := runGuarded(fn)
 			if err == nil {
@@ -127,7 +123,7 @@ func runGuarded(fn func() (any, error)) (v any, err error) {
 // ErrorValue builds the JS Error a promise rejects with: message is the
 // description (or the code), with error, error_description and, when set,
 // state properties as API.md specifies. Errors that are not
-// *checksession.Error get the code "unexpected_error".
+// *checksession.Error get checksession.ErrUnexpected's code.
 func ErrorValue(err error) safejs.Value {
 	var ce *checksession.Error
 	if !errors.As(err, &ce) {
@@ -135,7 +131,7 @@ func ErrorValue(err error) safejs.Value {
 		if err != nil {
 			desc = err.Error()
 		}
-		ce = &checksession.Error{Code: CodeUnexpected, Description: desc}
+		ce = &checksession.Error{Code: checksession.ErrUnexpected.Code, Description: desc}
 	}
 	msg := ce.Description
 	if msg == "" {
@@ -206,7 +202,8 @@ type JSError struct {
 
 func (e *JSError) Error() string { return e.Name + ": " + e.Message }
 
-func arg(args []safejs.Value, i int) safejs.Value {
+// Arg is a callback's i-th argument, undefined when JS passed fewer.
+func Arg(args []safejs.Value, i int) safejs.Value {
 	if i < len(args) {
 		return args[i]
 	}

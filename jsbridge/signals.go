@@ -9,7 +9,10 @@ import (
 	"github.com/silentauth/silentauth/checksession"
 )
 
-var _ checksession.PageSignals = (*Browser)(nil)
+var (
+	_ checksession.PageSignals  = (*Browser)(nil)
+	_ checksession.Connectivity = (*Browser)(nil)
+)
 
 // pageSignals holds the listeners behind Browser.Wake, added on first use.
 type pageSignals struct {

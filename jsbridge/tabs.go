@@ -160,7 +160,7 @@ func (l *lead) release() {
 // pendingPromise is a new Promise and its resolve function.
 func pendingPromise() (promise, resolve safejs.Value, err error) {
 	exec, err := NewFunc(func(_ safejs.Value, args []safejs.Value) any {
-		resolve = arg(args, 0)
+		resolve = Arg(args, 0)
 		return nil
 	})
 	if err != nil {
@@ -232,7 +232,7 @@ type channel struct {
 
 // received is the "message" listener: it queues string data for deliver.
 func (c *channel) received(_ safejs.Value, args []safejs.Value) any {
-	data, err := getGuarded(arg(args, 0), "data")
+	data, err := getGuarded(Arg(args, 0), "data")
 	if err != nil || data.Type() != safejs.TypeString {
 		return nil
 	}

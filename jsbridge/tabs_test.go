@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/silentauth/silentauth/checksession"
 	"github.com/silentauth/silentauth/jsbridge"
 )
 
@@ -59,24 +60,45 @@ type flag struct {
 func (f *flag) Set()        { f.mu.Lock(); f.set = true; f.mu.Unlock() }
 func (f *flag) IsSet() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.set }
 
+// lockTest is a lock test's browser and lock name; the browser closes and
+// every callback must be back when the test ends.
+func lockTest(t *testing.T) (*jsbridge.Browser, string) {
+	t.Helper()
+	funcsComeBack(t)
+	b := newBrowser(t)
+	t.Cleanup(b.Close)
+	return b, lockName(t)
+}
+
+// mustLead is b.Lead, failing the test when the request cannot be made.
+func mustLead(t *testing.T, b *jsbridge.Browser, name string, onLead func()) func() {
+	t.Helper()
+	release, err := b.Lead(name, onLead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return release
+}
+
+// mustJoin is b.Join, failing the test when the channel cannot be opened.
+func mustJoin(t *testing.T, b *jsbridge.Browser, name string, onMessage func([]byte)) checksession.Channel {
+	t.Helper()
+	ch, err := b.Join(name, onMessage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
 // settle gives the browser time to do what it should not do.
 func settle() { time.Sleep(300 * time.Millisecond) }
 
 func TestSecondLeadOnTheSameNameLeadsOnlyAfterTheFirstReleases(t *testing.T) {
-	funcsComeBack(t)
-	b := newBrowser(t)
-	defer b.Close()
-	name := lockName(t)
+	b, name := lockTest(t)
 	var first, second flag
-	release1, err := b.Lead(name, first.Set)
-	if err != nil {
-		t.Fatal(err)
-	}
+	release1 := mustLead(t, b, name, first.Set)
 	eventually(t, "the first request to lead", first.IsSet)
-	release2, err := b.Lead(name, second.Set)
-	if err != nil {
-		t.Fatal(err)
-	}
+	release2 := mustLead(t, b, name, second.Set)
 	settle()
 	if second.IsSet() {
 		t.Fatal("the second request led while the first held the lock")
@@ -91,15 +113,9 @@ func TestSecondLeadOnTheSameNameLeadsOnlyAfterTheFirstReleases(t *testing.T) {
 }
 
 func TestLockIsHeldUntilRelease(t *testing.T) {
-	funcsComeBack(t)
-	b := newBrowser(t)
-	defer b.Close()
-	name := lockName(t)
+	b, name := lockTest(t)
 	var led flag
-	release, err := b.Lead(name, led.Set)
-	if err != nil {
-		t.Fatal(err)
-	}
+	release := mustLead(t, b, name, led.Set)
 	eventually(t, "the request to lead", led.IsSet)
 	settle()
 	if held, _ := locksOf(t, name); held != 1 {
@@ -111,20 +127,11 @@ func TestLockIsHeldUntilRelease(t *testing.T) {
 }
 
 func TestReleaseBeforeTheGrantWithdrawsTheRequest(t *testing.T) {
-	funcsComeBack(t)
-	b := newBrowser(t)
-	defer b.Close()
-	name := lockName(t)
+	b, name := lockTest(t)
 	var first, second flag
-	release1, err := b.Lead(name, first.Set)
-	if err != nil {
-		t.Fatal(err)
-	}
+	release1 := mustLead(t, b, name, first.Set)
 	eventually(t, "the first request to lead", first.IsSet)
-	release2, err := b.Lead(name, second.Set)
-	if err != nil {
-		t.Fatal(err)
-	}
+	release2 := mustLead(t, b, name, second.Set)
 	release2()
 	eventually(t, "the waiting request to be withdrawn", func() bool { _, p := locksOf(t, name); return p == 0 })
 	release1()
@@ -182,26 +189,14 @@ func (c *collector) all() []string {
 }
 
 func TestChannelsOfOneNameDeliverToEachOtherButNotToThemselves(t *testing.T) {
-	funcsComeBack(t)
-	b := newBrowser(t)
-	defer b.Close()
-	name := lockName(t)
+	b, name := lockTest(t)
 	var a, c collector
-	chA, err := b.Join(name, a.add)
-	if err != nil {
-		t.Fatal(err)
-	}
+	chA := mustJoin(t, b, name, a.add)
 	defer chA.Close()
-	chC, err := b.Join(name, c.add)
-	if err != nil {
-		t.Fatal(err)
-	}
+	chC := mustJoin(t, b, name, c.add)
 	defer chC.Close()
 	var other collector
-	chOther, err := b.Join(name+"-other", other.add)
-	if err != nil {
-		t.Fatal(err)
-	}
+	chOther := mustJoin(t, b, name+"-other", other.add)
 	defer chOther.Close()
 
 	for _, m := range []string{"one", "two", `{"kind":"renewed"}`} {
@@ -226,15 +221,9 @@ func TestChannelsOfOneNameDeliverToEachOtherButNotToThemselves(t *testing.T) {
 }
 
 func TestChannelIgnoresDataThatIsNotAString(t *testing.T) {
-	funcsComeBack(t)
-	b := newBrowser(t)
-	defer b.Close()
-	name := lockName(t)
+	b, name := lockTest(t)
 	var got collector
-	ch, err := b.Join(name, got.add)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := mustJoin(t, b, name, got.add)
 	defer ch.Close()
 	js(t, fmt.Sprintf(`(() => { const c = new BroadcastChannel(%q);
 		c.postMessage({kind: "renewed"}); c.postMessage(42); c.postMessage(null); c.postMessage(new Uint8Array([1]));
@@ -247,15 +236,9 @@ func TestChannelIgnoresDataThatIsNotAString(t *testing.T) {
 }
 
 func TestClosedChannelNeitherDeliversNorPosts(t *testing.T) {
-	funcsComeBack(t)
-	b := newBrowser(t)
-	defer b.Close()
-	name := lockName(t)
+	b, name := lockTest(t)
 	var got collector
-	ch, err := b.Join(name, got.add)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := mustJoin(t, b, name, got.add)
 	ch.Close()
 	ch.Close() // a second call does nothing
 	js(t, fmt.Sprintf(`(() => { const c = new BroadcastChannel(%q); c.postMessage("late"); c.close() })()`, name))
@@ -269,10 +252,7 @@ func TestClosedChannelNeitherDeliversNorPosts(t *testing.T) {
 }
 
 func TestWithoutWebLocksOrBroadcastChannelTheTabRenewsAlone(t *testing.T) {
-	funcsComeBack(t)
-	b := newBrowser(t)
-	defer b.Close()
-	name := lockName(t)
+	b, name := lockTest(t)
 
 	js(t, `Object.defineProperty(navigator, "locks", { configurable: true, value: undefined })`)
 	release, err := b.Lead(name, func() {})
@@ -300,10 +280,7 @@ func TestRejectedLockRequestNeverLeadsAndReleasesItsCallbacks(t *testing.T) {
 	defer b.Close()
 	// Names starting with "-" are reserved: request rejects with NotSupportedError.
 	var led flag
-	release, err := b.Lead("-reserved", led.Set)
-	if err != nil {
-		t.Fatal(err)
-	}
+	release := mustLead(t, b, "-reserved", led.Set)
 	defer release()
 	settle()
 	if led.IsSet() {

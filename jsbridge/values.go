@@ -66,11 +66,7 @@ func ToJS(v any) (safejs.Value, error) {
 		}
 		return ToJS(m)
 	case []any:
-		arr, err := safejs.Global().Get("Array")
-		if err != nil {
-			return safejs.Value{}, err
-		}
-		out, err := arr.New(len(v))
+		out, err := construct("Array", len(v))
 		if err != nil {
 			return safejs.Value{}, err
 		}
@@ -247,4 +243,13 @@ func isArray(v safejs.Value) bool {
 	}
 	b, _ := r.Bool()
 	return b
+}
+
+// construct is new globalThis[name](...args).
+func construct(name string, args ...any) (safejs.Value, error) {
+	ctor, err := safejs.Global().Get(name)
+	if err != nil {
+		return safejs.Value{}, err
+	}
+	return ctor.New(args...)
 }

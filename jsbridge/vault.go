@@ -62,7 +62,7 @@ func (b *Browser) Save(ctx context.Context, key, secret string) error {
 	if err != nil {
 		return err
 	}
-	plain, err := uint8Array([]byte(secret))
+	plain, err := bytesToJS([]byte(secret))
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func (b *Browser) Load(ctx context.Context, key string) (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
-	jsIV, err := uint8Array(iv)
+	jsIV, err := bytesToJS(iv)
 	if err != nil {
 		return "", false, err
 	}
@@ -133,7 +133,7 @@ func (b *Browser) Load(ctx context.Context, key string) (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
-	data, err := uint8Array(ct)
+	data, err := bytesToJS(ct)
 	if err != nil {
 		return "", false, err
 	}
@@ -345,9 +345,9 @@ func idbWait(ctx context.Context, req safejs.Value, what string) error {
 // so no Go callback outlives the constructor.
 func idbPromise(target safejs.Value, ok string, fail ...string) (safejs.Value, error) {
 	exec, err := NewFunc(func(_ safejs.Value, args []safejs.Value) any {
-		_ = target.Set("on"+ok, arg(args, 0))
+		_ = target.Set("on"+ok, Arg(args, 0))
 		for _, f := range fail {
-			_ = target.Set("on"+f, arg(args, 1))
+			_ = target.Set("on"+f, Arg(args, 1))
 		}
 		return nil
 	})
@@ -401,7 +401,7 @@ func (b *Browser) subtle() (safejs.Value, error) {
 // randomBytes fills dst from crypto.getRandomValues and returns the
 // Uint8Array it used.
 func (b *Browser) randomBytes(dst []byte) (safejs.Value, error) {
-	a, err := uint8Array(make([]byte, len(dst)))
+	a, err := bytesToJS(make([]byte, len(dst)))
 	if err != nil {
 		return safejs.Value{}, err
 	}
@@ -419,7 +419,7 @@ func (b *Browser) randomBytes(dst []byte) (safejs.Value, error) {
 }
 
 func aesParams(iv safejs.Value, key string) (safejs.Value, error) {
-	aad, err := uint8Array([]byte(key))
+	aad, err := bytesToJS([]byte(key))
 	if err != nil {
 		return safejs.Value{}, err
 	}
@@ -434,21 +434,6 @@ func aesParams(iv safejs.Value, key string) (safejs.Value, error) {
 		return safejs.Value{}, err
 	}
 	return o, nil
-}
-
-func uint8Array(b []byte) (safejs.Value, error) {
-	ctor, err := safejs.Global().Get("Uint8Array")
-	if err != nil {
-		return safejs.Value{}, err
-	}
-	a, err := ctor.New(len(b))
-	if err != nil {
-		return safejs.Value{}, err
-	}
-	if _, err := safejs.CopyBytesToJS(a, b); err != nil {
-		return safejs.Value{}, err
-	}
-	return a, nil
 }
 
 // bytesOf copies an ArrayBuffer into Go.

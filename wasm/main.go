@@ -8,19 +8,21 @@ package main
 import (
 	"context"
 	"errors"
-	"strings"
+	"os"
 
 	"github.com/hack-pad/safejs"
 	"github.com/silentauth/silentauth/checksession"
 	"github.com/silentauth/silentauth/jsbridge"
+	"github.com/silentauth/silentauth/jsbridge/wire"
 )
 
-// bridgeKey is where the loader (wasm/loader/common.js) looks for the bridge.
-const bridgeKey = "__silentauth_bridge_v1"
+// bridgeKeyEnv names the environment variable in which the loader
+// (wasm/loader/common.js, BRIDGE_KEY) says where it looks for the bridge.
+const bridgeKeyEnv = "SILENTAUTH_BRIDGE_KEY"
 
 func main() {
 	create, err := jsbridge.NewFunc(func(_ safejs.Value, args []safejs.Value) any {
-		return createClient(arg(args, 0), arg(args, 1), arg(args, 2))
+		return createClient(jsbridge.Arg(args, 0), jsbridge.Arg(args, 1), jsbridge.Arg(args, 2))
 	})
 	if err != nil {
 		panic(err)
@@ -37,7 +39,11 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
-	if err := safejs.Global().Set(bridgeKey, bridge); err != nil {
+	key := os.Getenv(bridgeKeyEnv)
+	if key == "" {
+		panic("silentauth.wasm: started without its loader: " + bridgeKeyEnv + " is not set")
+	}
+	if err := safejs.Global().Set(key, bridge); err != nil {
 		panic(err)
 	}
 	// The runtime must outlive main: every client call runs on it.
@@ -49,23 +55,15 @@ func main() {
 // count. head is the loader's head start (prefetches and the first silent
 // request), or null.
 func createClient(options, emit, head safejs.Value) safejs.Value {
-	raw, err := jsbridge.MapFromJS(options)
-	if err != nil {
-		return rejected(configError("options: " + err.Error()))
-	}
-	return jsbridge.NewPromise(func() (any, error) {
-		opts, err := checksession.ParseOptions(raw)
-		if err != nil {
-			return nil, err
-		}
+	return withParams("options", options, wire.ParseOptions, func(opts checksession.Options) (any, error) {
 		opts.Logger = consoleLog
 		if emit.Type() == safejs.TypeFunction {
-			opts.OnEvent = func(name string, payload any) {
-				v, err := jsbridge.ToJS(jsPayload(payload))
+			opts.OnEvent = func(e checksession.Event) {
+				v, err := jsbridge.ToJS(jsPayload(e.Payload()))
 				if err != nil {
 					v = jsbridge.ErrorValue(err)
 				}
-				_, _ = emit.Invoke(name, v)
+				_, _ = emit.Invoke(string(e.Name), v)
 			}
 		}
 		jb, err := jsbridge.NewBrowser()
@@ -76,7 +74,7 @@ func createClient(options, emit, head safejs.Value) safejs.Value {
 		c, err := checksession.NewClient(opts, b, checksession.SystemClock{})
 		if err != nil {
 			b.Close()
-			return nil, err
+			return nil, wire.JSError(err)
 		}
 		return newGoClient(c, b)
 	})
@@ -86,7 +84,7 @@ func createClient(options, emit, head safejs.Value) safejs.Value {
 // objects, errors as Error objects (ToJS does that for errors).
 func jsPayload(p any) any {
 	if r, ok := p.(*checksession.AuthResult); ok {
-		return r.JSObject()
+		return wire.Result(r)
 	}
 	return p
 }
@@ -103,23 +101,23 @@ func newGoClient(c *checksession.Client, b *jsbridge.PrestartBrowser) (safejs.Va
 	g := &goClient{c: c, b: b}
 	methods := map[string]func(args []safejs.Value) any{
 		"checkSession": func(args []safejs.Value) any {
-			return withAuthorizeParams(arg(args, 0), func(ctx context.Context, p checksession.AuthorizeParams) (any, error) {
+			return withAuthorizeParams(jsbridge.Arg(args, 0), func(ctx context.Context, p checksession.AuthorizeParams) (any, error) {
 				return result(c.CheckSession(ctx, p))
 			})
 		},
 		"getTokenSilently": func(args []safejs.Value) any {
-			return withAuthorizeParams(arg(args, 0), func(ctx context.Context, p checksession.AuthorizeParams) (any, error) {
+			return withAuthorizeParams(jsbridge.Arg(args, 0), func(ctx context.Context, p checksession.AuthorizeParams) (any, error) {
 				return c.GetTokenSilently(ctx, p)
 			})
 		},
 		"loginWithRedirect": func(args []safejs.Value) any {
-			return withAuthorizeParams(arg(args, 0), func(ctx context.Context, p checksession.AuthorizeParams) (any, error) {
+			return withAuthorizeParams(jsbridge.Arg(args, 0), func(ctx context.Context, p checksession.AuthorizeParams) (any, error) {
 				return nil, c.LoginWithRedirect(ctx, p)
 			})
 		},
 		"handleRedirectCallback": func(args []safejs.Value) any {
 			url := b.Location()
-			if u := arg(args, 0); u.Type() == safejs.TypeString {
+			if u := jsbridge.Arg(args, 0); u.Type() == safejs.TypeString {
 				url, _ = u.String()
 			}
 			return jsbridge.NewPromise(func() (any, error) {
@@ -127,15 +125,7 @@ func newGoClient(c *checksession.Client, b *jsbridge.PrestartBrowser) (safejs.Va
 			})
 		},
 		"logout": func(args []safejs.Value) any {
-			raw, err := jsbridge.MapFromJS(arg(args, 0))
-			if err != nil {
-				return rejected(configError("logout params: " + err.Error()))
-			}
-			return jsbridge.NewPromise(func() (any, error) {
-				p, err := checksession.ParseLogoutParams(raw)
-				if err != nil {
-					return nil, err
-				}
+			return withParams("logout params", jsbridge.Arg(args, 0), wire.ParseLogoutParams, func(p checksession.LogoutParams) (any, error) {
 				return nil, c.Logout(context.Background(), p)
 			})
 		},
@@ -149,7 +139,7 @@ func newGoClient(c *checksession.Client, b *jsbridge.PrestartBrowser) (safejs.Va
 		// checkApiUrl(url) → null, or the invalid_configuration error for a
 		// URL outside apiOrigins: client.fetch asks before anything is sent.
 		"checkApiUrl": func(args []safejs.Value) any {
-			u, _ := arg(args, 0).String()
+			u, _ := jsbridge.Arg(args, 0).String()
 			if err := c.CheckAPIURL(u); err != nil {
 				return jsbridge.ErrorValue(err)
 			}
@@ -185,16 +175,25 @@ func (g *goClient) destroy() {
 
 // withAuthorizeParams reads params now and runs fn in a promise.
 func withAuthorizeParams(params safejs.Value, fn func(context.Context, checksession.AuthorizeParams) (any, error)) safejs.Value {
-	raw, err := jsbridge.MapFromJS(params)
+	return withParams("params", params, wire.ParseAuthorizeParams, func(p checksession.AuthorizeParams) (any, error) {
+		return fn(context.Background(), p)
+	})
+}
+
+// withParams reads a JS object now, so that later changes to the caller's
+// object do not count, and in a promise parses it and runs fn. what names
+// the object in the error when it cannot be read at all.
+func withParams[P any](what string, v safejs.Value, parse func(map[string]any) (P, error), fn func(P) (any, error)) safejs.Value {
+	raw, err := jsbridge.MapFromJS(v)
 	if err != nil {
-		return rejected(configError("params: " + err.Error()))
+		return rejected(configError(what + ": " + err.Error()))
 	}
 	return jsbridge.NewPromise(func() (any, error) {
-		p, err := checksession.ParseAuthorizeParams(raw)
+		p, err := parse(raw)
 		if err != nil {
 			return nil, err
 		}
-		return fn(context.Background(), p)
+		return fn(p)
 	})
 }
 
@@ -205,7 +204,7 @@ func result(r *checksession.AuthResult, err error) (any, error) {
 	if r == nil {
 		return nil, errors.New("no result and no error")
 	}
-	return r.JSObject(), nil
+	return wire.Result(r), nil
 }
 
 func configError(description string) error {
@@ -216,18 +215,11 @@ func rejected(err error) safejs.Value {
 	return jsbridge.NewPromise(func() (any, error) { return nil, err })
 }
 
-func arg(args []safejs.Value, i int) safejs.Value {
-	if i < len(args) {
-		return args[i]
-	}
-	return safejs.Undefined()
-}
-
 // consoleLog is the Logger: checksession sends debug lines only when debug
-// is on, and warnings ("warning: ...") always; they go to console.warn.
-func consoleLog(line string) {
-	if strings.HasPrefix(line, "warning: ") {
-		console("warn", strings.TrimPrefix(line, "warning: "))
+// is on, and warnings always; they go to console.warn.
+func consoleLog(level checksession.LogLevel, line string) {
+	if level == checksession.LogWarn {
+		console("warn", line)
 		return
 	}
 	console("debug", line)

@@ -432,6 +432,23 @@ func (t *Tenant) stepFromForm(w http.ResponseWriter, r *http.Request) (*transact
 	return tx, user
 }
 
+// stepPosted is stepFromForm for a step whose GET only shows its page: it
+// renders page's data (with the state and CSRF token added) and returns nil,
+// or returns the posted answer's transaction and user.
+func (t *Tenant) stepPosted(w http.ResponseWriter, r *http.Request, page func(*transaction, *User) pageData) (*transaction, *User) {
+	tx, user := t.stepFromForm(w, r)
+	if tx == nil {
+		return nil, nil
+	}
+	if r.Method != http.MethodPost {
+		p := page(tx, user)
+		p.State, p.CSRF = tx.id, t.csrfToken(w, r)
+		renderPage(w, http.StatusOK, p)
+		return nil, nil
+	}
+	return tx, user
+}
+
 func (t *Tenant) users4page() []User {
 	var us []User
 	for _, u := range t.users {
@@ -496,13 +513,11 @@ func (t *Tenant) handleMFA(w http.ResponseWriter, r *http.Request) {
 }
 
 func (t *Tenant) handleConsent(w http.ResponseWriter, r *http.Request) {
-	tx, user := t.stepFromForm(w, r)
+	tx, user := t.stepPosted(w, r, func(tx *transaction, user *User) pageData {
+		return pageData{Title: "Authorize " + tx.req.client.Name, Form: "consent", Action: "/u/consent",
+			Client: tx.req.client.Name, Email: user.Email, Scopes: strings.Fields(tx.req.scope)}
+	})
 	if tx == nil {
-		return
-	}
-	if r.Method != http.MethodPost {
-		renderPage(w, http.StatusOK, pageData{Title: "Authorize " + tx.req.client.Name, Form: "consent", Action: "/u/consent",
-			State: tx.id, Client: tx.req.client.Name, Email: user.Email, Scopes: strings.Fields(tx.req.scope), CSRF: t.csrfToken(w, r)})
 		return
 	}
 	if r.PostFormValue("decision") != "accept" {
@@ -522,12 +537,10 @@ func (t *Tenant) handleConsent(w http.ResponseWriter, r *http.Request) {
 }
 
 func (t *Tenant) handleRule(w http.ResponseWriter, r *http.Request) {
-	tx, user := t.stepFromForm(w, r)
+	tx, _ := t.stepPosted(w, r, func(tx *transaction, user *User) pageData {
+		return pageData{Title: "One more step", Form: "rule", Action: "/u/rule", Email: user.Email}
+	})
 	if tx == nil {
-		return
-	}
-	if r.Method != http.MethodPost {
-		renderPage(w, http.StatusOK, pageData{Title: "One more step", Form: "rule", Action: "/u/rule", State: tx.id, Email: user.Email, CSRF: t.csrfToken(w, r)})
 		return
 	}
 	t.mu.Lock()

@@ -45,7 +45,7 @@ func run() error {
 		RedirectURI: b.Origin() + "/",
 		AutoRenew:   new(true), // the default, spelled out: renew before expiry
 		OnEvent:     onEvent,
-		Logger:      func(line string) { logf("sdk: %s", line) },
+		Logger:      func(level checksession.LogLevel, line string) { logf("sdk %s: %s", level, line) },
 	}, b, checksession.SystemClock{})
 	if err != nil {
 		b.Close()
@@ -84,21 +84,15 @@ func run() error {
 	return nil
 }
 
-// onEvent logs the client's events. "renewed" carries the *AuthResult; the
-// errors are *checksession.Error.
-func onEvent(name string, payload any) {
-	switch p := payload.(type) {
-	case *checksession.AuthResult:
-		logf("%s: token for %v until %s", name, p.IDTokenPayload["email"], p.ExpiresAt.Format(time.TimeOnly))
-	case error:
-		var e *checksession.Error
-		if errors.As(p, &e) {
-			logf("%s: %s: %s", name, e.Code, e.Description)
-			return
-		}
-		logf("%s: %v", name, p)
+// onEvent logs the client's events: a renewal's result, or the error.
+func onEvent(e checksession.Event) {
+	switch {
+	case e.Result != nil:
+		logf("%s: token for %v until %s", e.Name, e.Result.IDTokenPayload["email"], e.Result.ExpiresAt.Format(time.TimeOnly))
+	case e.Err != nil:
+		logf("%s: %s: %s", e.Name, e.Err.Code, e.Err.Description)
 	default:
-		logf("%s: %v", name, p)
+		logf("%s", e.Name)
 	}
 }
 

@@ -1,15 +1,14 @@
 /* silentauth loader, shared by the script (silentauth.js) and the ES module
- * (silentauth.mjs). It follows Go's wasm_exec.js in both files. */
-
-// wasm_exec.js assigns globalThis.Go; keep ours in case another Go program on
-// the page loads its own (possibly different) glue later.
-const SilentauthGo = globalThis.Go;
+ * (silentauth.mjs). It follows Go's wasm_exec.js, scoped by glue-open.js and
+ * glue-close.js as silentauthGlue, in both files. */
 
 // One Go runtime per page, whichever copy of the loader got there first: the
 // promise of its bridge lives under a registry symbol every copy can find.
 const RUNTIME = Symbol.for("silentauth.runtime");
-// The key wasm/main.go writes its bridge to. Symbols cannot be set from
-// syscall/js, hence a string; the loader deletes it once it has it.
+// The key wasm/main.go writes its bridge to, handed to Go in its environment
+// (SILENTAUTH_BRIDGE_KEY) so that it is written down only here. Symbols
+// cannot be set from syscall/js, hence a string; the loader deletes it once
+// it has it.
 const BRIDGE_KEY = "__silentauth_bridge_v1";
 const EVENTS = ["renewed", "renew_error", "session_ended"];
 
@@ -33,6 +32,10 @@ class SilentAuthError extends Error {
   }
 }
 
+/**
+ * @param {unknown} e
+ * @returns {e is SilentAuthError}
+ */
 function isSilentAuthError(e) {
   return e instanceof Error && e[ERROR_BRAND] === true;
 }
@@ -182,11 +185,12 @@ async function instantiateWasm(url, importObject) {
 }
 
 async function startRuntime(url) {
-  const go = new SilentauthGo();
+  const go = new silentauthGlue.Go();
+  go.env = { SILENTAUTH_BRIDGE_KEY: BRIDGE_KEY };
   const instance = await instantiateWasm(url, go.importObject);
   // run() returns when the program exits; main blocks forever, so an exit
   // means a crash, and the next createClient should start afresh.
-  const exited = go.run(instance);
+  const exited = silentauthGlue.run(go, instance);
   exited.then(
     () => { if (globalThis[RUNTIME] === runtime) delete globalThis[RUNTIME]; },
     () => { if (globalThis[RUNTIME] === runtime) delete globalThis[RUNTIME]; },

@@ -1,7 +1,8 @@
 /* silentauth.js tail: the global `silentauth`. */
 
 // Only known while this script runs; afterwards currentScript is another one.
-const scriptUrl = (typeof document !== "undefined" && document.currentScript && document.currentScript.src) || globalThis.location.href;
+const currentScript = typeof document !== "undefined" ? /** @type {HTMLScriptElement | null} */ (document.currentScript) : null;
+const scriptUrl = (currentScript && currentScript.src) || globalThis.location.href;
 const defaultWasmUrl = new URL("silentauth.wasm", scriptUrl).href;
 
 globalThis.silentauth = Object.freeze({

@@ -320,9 +320,10 @@ export interface SilentAuthEventMap {
   renew_error: SilentAuthError;
   /**
    * `login_required`, `consent_required`, `interaction_required` or
-   * `account_selection_required` from a renewal or a poll, a logout in
-   * another tab, or a renewal for another user: the user must log in
-   * interactively; auto-renew and polling stop.
+   * `account_selection_required` from a renewal or a poll, `invalid_grant`
+   * or `missing_refresh_token` from a refresh-token renewal without
+   * fallback, a logout in another tab, or a renewal for another user: the
+   * user must log in interactively; auto-renew and polling stop.
    */
   session_ended: SilentAuthError;
 }

@@ -1,6 +1,6 @@
 //go:build js && wasm
 
-// Command verifywasm is checksession's ID-token Verifier alone, for make
+// Command verifywasm is the ID-token Verifier (checksession/idtoken) alone, for make
 // bench: it times the same validation silentauth runs on every renewal,
 // inside the browser, next to jose on WebCrypto.
 //
@@ -17,16 +17,17 @@ import (
 
 	"github.com/hack-pad/safejs"
 	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/idtoken"
 )
 
-var verifier *checksession.Verifier
+var verifier *idtoken.Verifier
 
 func main() {
 	setup := must(safejs.FuncOf(func(_ safejs.Value, args []safejs.Value) any {
 		jwks, issuer, clientID := str(args, 0), str(args, 1), str(args, 2)
 		now := time.Unix(int64(num(args, 3)), 0)
-		keys := checksession.NewKeySet(func(context.Context) ([]byte, error) { return []byte(jwks), nil })
-		verifier = checksession.NewVerifier(checksession.VerifierConfig{
+		keys := idtoken.NewKeySet(func(context.Context) ([]byte, error) { return []byte(jwks), nil })
+		verifier = idtoken.NewVerifier(idtoken.VerifierConfig{
 			Issuer: issuer, ClientID: clientID, Leeway: checksession.DefaultLeeway,
 			Now: func() time.Time { return now }, Keys: keys,
 		})
@@ -56,7 +57,7 @@ func run(token string, n int) string {
 		return "setup was not called"
 	}
 	for range n {
-		if _, err := verifier.Verify(context.Background(), token, checksession.Expected{}); err != nil {
+		if _, err := verifier.Verify(context.Background(), token, idtoken.Expected{}); err != nil {
 			return err.Error()
 		}
 	}

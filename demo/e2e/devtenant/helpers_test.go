@@ -1,3 +1,6 @@
+// Package devtenant_test runs the SDK in headless Chromium against the
+// offline dev tenant: checkSession in every response type, the demo page,
+// client.fetch, logout, prompt=none errors and the web_message exchange.
 package devtenant_test
 
 import (

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silentauth/silentauth/demo/devtenant"
 	"github.com/silentauth/silentauth/demo/internal/chrome"
+	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 	"github.com/silentauth/silentauth/demo/internal/repo"
 )
 
@@ -153,16 +153,9 @@ func assertCleanURL(t *testing.T, e *env, tab *chrome.Tab) {
 // logIn answers the tenant's login form and waits to be back on the app.
 func logIn(t *testing.T, appURL string, tab *chrome.Tab) {
 	t.Helper()
-	if err := tab.WaitFor(`location.pathname === "/u/login" && document.querySelector("input[name=password]")`, 10*time.Second); err != nil {
+	if err := e2eenv.SubmitLoginForm(tab, "demo@example.com", 10*time.Second); err != nil {
 		t.Fatalf("%v\n%s", err, pageText(tab))
 	}
-	tab.MustEval(fmt.Sprintf(`(() => {
-		const f = document.querySelector("form");
-		f.querySelector("input[name=username]").value = %q;
-		f.querySelector("input[name=password]").value = %q;
-		(f.querySelector("button[type=submit]") || f.querySelector("button")).click();
-		return true;
-	})()`, "demo@example.com", devtenant.DefaultPassword), nil)
 	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q`, appURL), 10*time.Second); err != nil {
 		t.Fatalf("%v\n%s", err, pageText(tab))
 	}

@@ -47,16 +47,9 @@ func TestGoAppLogsInAndRenewsSilently(t *testing.T) {
 	waitForLog(t, tab, "no session (login_required", 60*time.Second)
 
 	tab.MustEval(`document.getElementById("login").click(), true`, nil)
-	if err := tab.WaitFor(`location.pathname === "/u/login" && document.querySelector("input[name=password]")`, 30*time.Second); err != nil {
+	if err := e2eenv.SubmitLoginForm(tab, "demo@example.com", 30*time.Second); err != nil {
 		t.Fatalf("%v\nlog:\n%s", err, pageLog(tab))
 	}
-	tab.MustEval(fmt.Sprintf(`(() => {
-		const f = document.querySelector("form");
-		f.querySelector("input[name=username]").value = %q;
-		f.querySelector("input[name=password]").value = %q;
-		(f.querySelector("button[type=submit]") || f.querySelector("button")).click();
-		return true;
-	})()`, "demo@example.com", devtenant.DefaultPassword), nil)
 
 	// Back on the app, the Go program finishes the login itself
 	// (HandleRedirectCallback) and auto-renew takes over.

@@ -94,8 +94,9 @@ func TestTarballShipsOnlyTheSDK(t *testing.T) {
 	if strings.Contains(string(readme), "CPU profile") || strings.Count(string(readme), "\n") > 300 {
 		t.Errorf("the packed README.md is the long one (%d lines); benchmarks belong in docs/", strings.Count(string(readme), "\n"))
 	}
-	// The script sets a global when it runs: a bundler must never drop it.
-	if !slices.Equal(pkg.SideEffects, []string{"./dist/silentauth.js"}) {
+	// The script sets a global when it runs, and both loaders register the
+	// Go runtime for the page: a bundler must never drop either.
+	if !slices.Equal(pkg.SideEffects, []string{"./dist/silentauth.js", "./dist/silentauth.mjs"}) {
 		t.Fatalf("sideEffects %v", pkg.SideEffects)
 	}
 }
@@ -393,16 +394,9 @@ func (s *server) wasmFetches() int {
 func (s *server) login(t *testing.T, tab *chrome.Tab, start, back, ready string) {
 	t.Helper()
 	tab.MustEval(start, nil)
-	if err := tab.WaitFor(`location.pathname === "/u/login" && document.querySelector("input[name=password]")`, 30*time.Second); err != nil {
+	if err := e2eenv.SubmitLoginForm(tab, "demo@example.com", 30*time.Second); err != nil {
 		t.Fatalf("%v\nconsole:\n%s", err, strings.Join(tab.Console(), "\n"))
 	}
-	tab.MustEval(fmt.Sprintf(`(() => {
-		const f = document.querySelector("form");
-		f.querySelector("input[name=username]").value = %q;
-		f.querySelector("input[name=password]").value = %q;
-		(f.querySelector("button[type=submit]") || f.querySelector("button")).click();
-		return true;
-	})()`, "demo@example.com", devtenant.DefaultPassword), nil)
 	cond := fmt.Sprintf(`location.href.startsWith(%q + "?") && (%s)`, back, ready)
 	if err := tab.WaitFor(cond, 30*time.Second); err != nil {
 		t.Fatalf("%v\nconsole:\n%s", err, strings.Join(tab.Console(), "\n"))

@@ -1,3 +1,6 @@
+// Package renewal_test runs renewal in headless Chromium against the dev
+// tenant under faults: failing fast, a JWKS that is down or rotates, going
+// offline, a session ended at the server, clock skew, polling and leaks.
 package renewal_test
 
 import (

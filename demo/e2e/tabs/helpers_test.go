@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/silentauth/silentauth/demo/devtenant"
 	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
@@ -54,16 +53,7 @@ func login(t *testing.T, env *e2eenv.Env, tab *chrome.Tab) {
 	if err != nil && !strings.Contains(err.Error(), "navigated or closed") {
 		t.Fatal(err)
 	}
-	if err := tab.WaitFor(`location.pathname === "/u/login" && document.querySelector("input[name=password]")`, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	err = tab.Eval(fmt.Sprintf(`(() => {
-		const f = document.querySelector("form");
-		f.querySelector("input[name=username]").value = "demo@example.com";
-		f.querySelector("input[name=password]").value = %q;
-		(f.querySelector("button[type=submit]") || f.querySelector("button")).click();
-		return true })()`, devtenant.DefaultPassword), nil)
-	if err != nil && !strings.Contains(err.Error(), "navigated or closed") {
+	if err := e2eenv.SubmitLoginForm(tab, "demo@example.com", 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q && window.silentauth`, env.AppURL), 30*time.Second); err != nil {

@@ -60,6 +60,11 @@ func Start(t testing.TB) *Browser {
 		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.Flag("disable-renderer-backgrounding", true),
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		// Site isolation on, as in a real Chrome: chromedp's defaults turn
+		// site-per-process off, and the cross-origin iframes the SDK renews
+		// in would then share the page's renderer process.
+		chromedp.Flag("disable-features", "Translate,BlinkGenPropertyTrees"),
+		chromedp.Flag("site-per-process", true),
 		chromedp.WindowSize(1280, 900),
 	)
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)

@@ -174,6 +174,26 @@ func (e *Env) ClientJS(extra string) string {
 	return "silentauth.createClient({" + strings.Join(opts, ", ") + "})"
 }
 
+// SubmitLoginForm waits up to timeout for the dev tenant's login page in
+// tab, then logs email in with devtenant.DefaultPassword. The navigation the
+// form starts may end the evaluation; that is not an error.
+func SubmitLoginForm(tab *chrome.Tab, email string, timeout time.Duration) error {
+	if err := tab.WaitFor(`location.pathname === "/u/login" && document.querySelector("input[name=password]")`, timeout); err != nil {
+		return err
+	}
+	err := tab.Eval(fmt.Sprintf(`(() => {
+		const f = document.querySelector("form");
+		f.querySelector("input[name=username]").value = %q;
+		f.querySelector("input[name=password]").value = %q;
+		(f.querySelector("button[type=submit]") || f.querySelector("button")).click();
+		return true;
+	})()`, email, devtenant.DefaultPassword), nil)
+	if err != nil && strings.Contains(err.Error(), "navigated or closed") {
+		return nil
+	}
+	return err
+}
+
 // Login logs email in through the SDK's interactive login (loginWithRedirect,
 // the tenant's form, handleRedirectCallback) in a tab on the test page.
 // Afterwards window.client is a client made with ClientJS(extra) and
@@ -182,16 +202,9 @@ func (e *Env) Login(t testing.TB, tab *chrome.Tab, email, extra string) {
 	t.Helper()
 	// Not awaited: the navigation it starts would end this evaluation.
 	tab.MustEval(`(async () => { window.client = await `+e.ClientJS(extra)+`; client.loginWithRedirect(); return true })()`, nil)
-	if err := tab.WaitFor(`location.pathname === "/u/login" && document.querySelector("input[name=password]")`, 10*time.Second); err != nil {
+	if err := SubmitLoginForm(tab, email, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	tab.MustEval(fmt.Sprintf(`(() => {
-		const f = document.querySelector("form");
-		f.querySelector("input[name=username]").value = %q;
-		f.querySelector("input[name=password]").value = %q;
-		(f.querySelector("button[type=submit]") || f.querySelector("button")).click();
-		return true;
-	})()`, email, devtenant.DefaultPassword), nil)
 	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q && window.silentauth`, e.AppURL), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}

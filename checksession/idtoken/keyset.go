@@ -1,4 +1,4 @@
-package checksession
+package idtoken
 
 import (
 	"context"
@@ -34,12 +34,13 @@ const (
 	DefaultKeyMaxAge = time.Hour
 	MaxKeyMaxAge     = 24 * time.Hour
 	MinKeyMaxAge     = refetchCooldown
-	// failedFetchTTL is how long a failed JWKS fetch is remembered: tokens
+	// FailedFetchTTL is how long a failed JWKS fetch is remembered: tokens
 	// verified meanwhile get the same error without asking the server again,
-	// so a JWKS answering 503 is not hammered once per token. It is shorter
-	// than the renewal's retry floor, so every retry asks the server again
+	// so a JWKS answering 503 is not hammered once per token. Keep it shorter
+	// than a caller's retry delay (checksession's retry floor is 5 s, and a
+	// test holds the two apart), so that every retry asks the server again
 	// and a key set that came back is found by the next retry.
-	failedFetchTTL = retryFloor - time.Second
+	FailedFetchTTL = 4 * time.Second
 )
 
 // KeySet caches an issuer's signing keys by kid.
@@ -48,7 +49,7 @@ const (
 // gave none, within MinKeyMaxAge..MaxKeyMaxAge); after that the set is
 // fetched again before any key is used. A token naming a kid the set does not
 // have causes a refetch, at most once per refetchCooldown. Concurrent callers
-// share one in-flight fetch. A failed fetch is remembered for failedFetchTTL.
+// share one in-flight fetch. A failed fetch is remembered for FailedFetchTTL.
 type KeySet struct {
 	fetch func(ctx context.Context) ([]byte, time.Duration, error)
 	// now is replaced by tests to step over the cooldown without sleeping.
@@ -60,7 +61,10 @@ type KeySet struct {
 	expiresAt time.Time // keys are not used from this moment on
 	failErr   error     // the last fetch's error, until failUntil
 	failUntil time.Time
-	inflight  *flight[struct{}]
+	inflight  *fetchCall
+	// goSafe runs the shared fetch in a goroutine; a panic in it is
+	// handed to onPanic instead of ending the program.
+	goSafe func(name string, fn func(), onPanic func(error))
 }
 
 // jsonWebKey is one entry of a JWKS that can verify signatures.
@@ -74,20 +78,47 @@ type jsonWebKey struct {
 
 // NewKeySet returns a KeySet that gets the issuer's JWKS document from fetch,
 // caching it for DefaultKeyMaxAge. fetch's errors are returned from Key
-// unchanged, so it should return an *Error (network_error for no answer,
-// server_error for a bad status).
-func NewKeySet(fetch func(ctx context.Context) ([]byte, error)) *KeySet {
+// unchanged.
+func NewKeySet(fetch func(ctx context.Context) ([]byte, error), opts ...KeySetOption) *KeySet {
 	return NewKeySetWithMaxAge(func(ctx context.Context) ([]byte, time.Duration, error) {
 		b, err := fetch(ctx)
 		return b, -1, err
-	})
+	}, opts...)
 }
 
 // NewKeySetWithMaxAge is NewKeySet for a fetch that also reports how long the
 // server allows the document to be cached (see MaxAgeFromCacheControl); a
 // negative max age means the server did not say.
-func NewKeySetWithMaxAge(fetch func(ctx context.Context) ([]byte, time.Duration, error)) *KeySet {
-	return &KeySet{fetch: fetch, now: time.Now}
+func NewKeySetWithMaxAge(fetch func(ctx context.Context) ([]byte, time.Duration, error), opts ...KeySetOption) *KeySet {
+	k := &KeySet{fetch: fetch, now: time.Now, goSafe: goRecovered}
+	for _, o := range opts {
+		o(k)
+	}
+	return k
+}
+
+// KeySetOption changes how a KeySet runs.
+type KeySetOption func(*KeySet)
+
+// WithClock makes the key set's ages and cooldowns run on now.
+func WithClock(now func() time.Time) KeySetOption { return func(k *KeySet) { k.now = now } }
+
+// WithGoroutines makes the key set start its fetch with goSafe, which must
+// run fn in a goroutine and hand a panic in it to onPanic.
+func WithGoroutines(goSafe func(name string, fn func(), onPanic func(error))) KeySetOption {
+	return func(k *KeySet) { k.goSafe = goSafe }
+}
+
+// goRecovered runs fn in a goroutine; a panic becomes an error for onPanic.
+func goRecovered(name string, fn func(), onPanic func(error)) {
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				onPanic(fmt.Errorf("idtoken: %s panicked: %v", name, v))
+			}
+		}()
+		fn()
+	}()
 }
 
 // MaxAgeFromCacheControl reads a Cache-Control header value: max-age=N gives
@@ -131,7 +162,7 @@ func cacheFor(maxAge time.Duration) time.Duration {
 // refetchCooldown), then an invalid_token error naming "signature". An empty
 // kid matches when exactly one key in the set is usable with alg. Keys past
 // their max age are fetched again first; a fetch that failed within
-// failedFetchTTL is not repeated, its error is returned.
+// FailedFetchTTL is not repeated, its error is returned.
 func (k *KeySet) Key(ctx context.Context, kid, alg string) (crypto.PublicKey, error) {
 	k.mu.Lock()
 	now := k.now()
@@ -153,14 +184,19 @@ func (k *KeySet) Key(ctx context.Context, kid, alg string) (crypto.PublicKey, er
 		if k.failErr != nil && now.Before(k.failUntil) {
 			err := k.failErr
 			k.mu.Unlock()
-			return nil, copyError(err)
+			return nil, err
 		}
 		f = k.startFetch(ctx)
 	}
 	k.mu.Unlock()
 
-	if _, err := f.wait(ctx); err != nil {
-		return nil, copyError(err)
+	select {
+	case <-f.done:
+		if f.err != nil {
+			return nil, f.err
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 
 	k.mu.Lock()
@@ -171,18 +207,16 @@ func (k *KeySet) Key(ctx context.Context, kid, alg string) (crypto.PublicKey, er
 	return nil, missingKeyError(k.keys, kid, alg)
 }
 
-// copyError gives each caller its own *Error: callers set State on it.
-func copyError(err error) error {
-	if e, ok := err.(*Error); ok {
-		c := *e
-		return &c
-	}
-	return err
+// fetchCall is one JWKS fetch that any number of callers wait on. It runs
+// detached from them, so one caller giving up does not fail the others.
+type fetchCall struct {
+	done chan struct{}
+	err  error // set before done is closed
 }
 
 // startFetch begins a fetch that callers wait on; k.mu must be held.
-func (k *KeySet) startFetch(ctx context.Context) *flight[struct{}] {
-	f := newFlight[struct{}]()
+func (k *KeySet) startFetch(ctx context.Context) *fetchCall {
+	f := &fetchCall{done: make(chan struct{})}
 	k.inflight = f
 	// Detached from ctx so that one caller giving up does not fail the others.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
@@ -194,13 +228,14 @@ func (k *KeySet) startFetch(ctx context.Context) *flight[struct{}] {
 			k.keys, k.fetchedAt, k.expiresAt = keys, now, now.Add(cacheFor(maxAge))
 			k.failErr = nil
 		} else {
-			k.failErr, k.failUntil = err, now.Add(failedFetchTTL)
+			k.failErr, k.failUntil = err, now.Add(FailedFetchTTL)
 		}
 		k.inflight = nil
 		k.mu.Unlock()
-		f.finish(struct{}{}, err)
+		f.err = err
+		close(f.done)
 	}
-	goSafe("key set fetch", func() { settle(k.load(fctx)) }, func(err error) { settle(nil, 0, err) })
+	k.goSafe("key set fetch", func() { settle(k.load(fctx)) }, func(err error) { settle(nil, 0, err) })
 	return f
 }
 
@@ -311,10 +346,10 @@ func parseJWKS(body []byte) ([]jsonWebKey, error) {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, newError(ErrServer.Code, "jwks: not a JSON Web Key Set: "+err.Error())
+		return nil, tokenError("jwks", "not a JSON Web Key Set: "+err.Error())
 	}
 	if doc.Keys == nil {
-		return nil, newError(ErrServer.Code, `jwks: no "keys" array`)
+		return nil, tokenError("jwks", `no "keys" array`)
 	}
 	keys := make([]jsonWebKey, 0, len(doc.Keys))
 	for _, msg := range doc.Keys {

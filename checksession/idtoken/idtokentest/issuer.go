@@ -1,4 +1,6 @@
-package checksession
+// Package idtokentest is a test issuer for code that verifies ID tokens: RSA
+// and EC keys, their JWKS, and a Sign that can also forge.
+package idtokentest
 
 import (
 	"context"
@@ -7,6 +9,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -26,93 +29,93 @@ import (
 // P-256 keys, its JWKS, and a Sign that can also forge (none, HS256 with the
 // public key, wrong kid, bad signature).
 
-// testNow is the fake "now" that token tests start from.
-var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+// Now is the fake "now" that token tests start from.
+var Now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 const (
-	testIssuerURL = "https://login.example.com/"
-	testClientID  = "spa"
-	testNonce     = "n-0S6_WzA2Mj"
+	IssuerURL = "https://login.example.com/"
+	ClientID  = "spa"
+	Nonce     = "n-0S6_WzA2Mj"
 )
 
-// testSigningKey is one issuer key.
-type testSigningKey struct {
+// SigningKey is one issuer key.
+type SigningKey struct {
 	Kid     string
 	Private crypto.Signer // *rsa.PrivateKey or *ecdsa.PrivateKey
 }
 
 // Public is the key's public half.
-func (k testSigningKey) Public() crypto.PublicKey { return k.Private.Public() }
+func (k SigningKey) Public() crypto.PublicKey { return k.Private.Public() }
 
-// testIssuer signs ID tokens and serves its JWKS, counting fetches.
-type testIssuer struct {
+// Issuer signs ID tokens and serves its JWKS, counting fetches.
+type Issuer struct {
 	URL      string
 	ClientID string
 
 	mu   sync.Mutex
-	rsa  testSigningKey // signs RS*, PS* and is in the JWKS
-	ec   testSigningKey // signs ES256 and is in the JWKS
-	gen  int            // RSA keys generated so far, for fresh kids on Rotate
-	jwks []byte         // nil: built from rsa and ec
+	rsa  SigningKey // signs RS*, PS* and is in the JWKS
+	ec   SigningKey // signs ES256 and is in the JWKS
+	gen  int        // RSA keys generated so far, for fresh kids on Rotate
+	jwks []byte     // nil: built from rsa and ec
 
 	// Fetches counts calls of Fetch.
 	Fetches atomic.Int32
 }
 
-// newTestIssuer returns an issuer for testIssuerURL and testClientID with
+// NewIssuer returns an issuer for IssuerURL and ClientID with
 // one RSA-2048 key ("rsa-0") and one P-256 key ("ec-0").
-func newTestIssuer(t testing.TB) *testIssuer {
+func NewIssuer(t testing.TB) *Issuer {
 	t.Helper()
-	return &testIssuer{
-		URL:      testIssuerURL,
-		ClientID: testClientID,
-		rsa:      testSigningKey{Kid: "rsa-0", Private: testRSAKey(t, 0)},
-		ec:       testSigningKey{Kid: "ec-0", Private: testECKey(t, 0)},
+	return &Issuer{
+		URL:      IssuerURL,
+		ClientID: ClientID,
+		rsa:      SigningKey{Kid: "rsa-0", Private: RSAKey(t, 0)},
+		ec:       SigningKey{Kid: "ec-0", Private: ECKey(t, 0)},
 		gen:      1,
 	}
 }
 
 // RSA and EC are the keys the issuer currently signs with.
-func (i *testIssuer) RSA() testSigningKey { i.mu.Lock(); defer i.mu.Unlock(); return i.rsa }
-func (i *testIssuer) EC() testSigningKey  { i.mu.Lock(); defer i.mu.Unlock(); return i.ec }
+func (i *Issuer) RSA() SigningKey { i.mu.Lock(); defer i.mu.Unlock(); return i.rsa }
+func (i *Issuer) EC() SigningKey  { i.mu.Lock(); defer i.mu.Unlock(); return i.ec }
 
 // Rotate replaces the RSA key with a new one under a new kid; the JWKS no
 // longer lists the old one. It returns the new key.
-func (i *testIssuer) Rotate(t testing.TB) testSigningKey {
+func (i *Issuer) Rotate(t testing.TB) SigningKey {
 	t.Helper()
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	i.rsa = testSigningKey{Kid: fmt.Sprintf("rsa-%d", i.gen), Private: testRSAKey(t, i.gen)}
+	i.rsa = SigningKey{Kid: fmt.Sprintf("rsa-%d", i.gen), Private: RSAKey(t, i.gen)}
 	i.gen++
 	return i.rsa
 }
 
 // SetJWKS makes Fetch serve doc instead of the issuer's own keys; nil undoes it.
-func (i *testIssuer) SetJWKS(doc []byte) {
+func (i *Issuer) SetJWKS(doc []byte) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	i.jwks = doc
 }
 
 // JWKS is the issuer's key set document.
-func (i *testIssuer) JWKS() []byte {
+func (i *Issuer) JWKS() []byte {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if i.jwks != nil {
 		return i.jwks
 	}
-	return testJWKS(jwkOf(i.rsa), jwkOf(i.ec))
+	return KeySetDoc(JWKOf(i.rsa), JWKOf(i.ec))
 }
 
 // Fetch serves JWKS; it is the fetch func for NewKeySet.
-func (i *testIssuer) Fetch(ctx context.Context) ([]byte, error) {
+func (i *Issuer) Fetch(ctx context.Context) ([]byte, error) {
 	i.Fetches.Add(1)
 	return i.JWKS(), nil
 }
 
 // Claims returns the claims of a valid ID token issued at now for
-// testNonce. Tests change or delete entries to break one check.
-func (i *testIssuer) Claims(now time.Time) map[string]any {
+// Nonce. Tests change or delete entries to break one check.
+func (i *Issuer) Claims(now time.Time) map[string]any {
 	return map[string]any{
 		"iss":       i.URL,
 		"sub":       "auth0|user-1",
@@ -120,37 +123,37 @@ func (i *testIssuer) Claims(now time.Time) map[string]any {
 		"iat":       now.Unix(),
 		"exp":       now.Add(time.Hour).Unix(),
 		"auth_time": now.Add(-time.Minute).Unix(),
-		"nonce":     testNonce,
+		"nonce":     Nonce,
 	}
 }
 
 // signConfig is how Sign builds one token.
 type signConfig struct {
 	alg      string
-	key      *testSigningKey // nil: the issuer's key for alg
-	kid      *string         // nil: the signing key's kid
+	key      *SigningKey // nil: the issuer's key for alg
+	kid      *string     // nil: the signing key's kid
 	noKid    bool
 	header   map[string]any
 	breakSig bool
 }
 
-type signOpt func(*signConfig)
+type SignOpt func(*signConfig)
 
-// withAlg signs with alg: RS*/PS* with the RSA key, ES256 with the EC key,
+// WithAlg signs with alg: RS*/PS* with the RSA key, ES256 with the EC key,
 // "none" unsigned, HS* with the RSA public key's PEM as the HMAC secret.
-func withAlg(alg string) signOpt { return func(c *signConfig) { c.alg = alg } }
+func WithAlg(alg string) SignOpt { return func(c *signConfig) { c.alg = alg } }
 
-// withKid puts kid in the header instead of the signing key's.
-func withKid(kid string) signOpt { return func(c *signConfig) { c.kid = &kid } }
+// WithKid puts kid in the header instead of the signing key's.
+func WithKid(kid string) SignOpt { return func(c *signConfig) { c.kid = &kid } }
 
-// withoutKid leaves kid out of the header.
-func withoutKid() signOpt { return func(c *signConfig) { c.noKid = true } }
+// WithoutKid leaves kid out of the header.
+func WithoutKid() SignOpt { return func(c *signConfig) { c.noKid = true } }
 
-// withKey signs with k (kid included) instead of the issuer's key.
-func withKey(k testSigningKey) signOpt { return func(c *signConfig) { c.key = &k } }
+// WithKey signs with k (kid included) instead of the issuer's key.
+func WithKey(k SigningKey) SignOpt { return func(c *signConfig) { c.key = &k } }
 
-// withHeader sets a header parameter; a nil value removes it.
-func withHeader(name string, value any) signOpt {
+// WithHeader sets a header parameter; a nil value removes it.
+func WithHeader(name string, value any) SignOpt {
 	return func(c *signConfig) {
 		if c.header == nil {
 			c.header = map[string]any{}
@@ -159,19 +162,19 @@ func withHeader(name string, value any) signOpt {
 	}
 }
 
-// withBadSignature flips a bit of the signature.
-func withBadSignature() signOpt { return func(c *signConfig) { c.breakSig = true } }
+// WithBadSignature flips a bit of the signature.
+func WithBadSignature() SignOpt { return func(c *signConfig) { c.breakSig = true } }
 
 // Sign returns a compact JWS of claims, RS256 with the RSA key unless opts
 // say otherwise.
-func (i *testIssuer) Sign(t testing.TB, claims map[string]any, opts ...signOpt) string {
+func (i *Issuer) Sign(t testing.TB, claims map[string]any, opts ...SignOpt) string {
 	t.Helper()
 	c := signConfig{alg: "RS256"}
 	for _, o := range opts {
 		o(&c)
 	}
 
-	var signer testSigningKey
+	var signer SigningKey
 	switch {
 	case c.key != nil:
 		signer = *c.key
@@ -242,8 +245,8 @@ func b64JSON(t testing.TB, v any) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// testJWKS builds a JWKS document from JWK objects (see jwkOf).
-func testJWKS(keys ...map[string]any) []byte {
+// KeySetDoc builds a JWKS document from JWK objects (see JWKOf).
+func KeySetDoc(keys ...map[string]any) []byte {
 	b, err := json.Marshal(map[string]any{"keys": keys})
 	if err != nil {
 		panic(err)
@@ -251,9 +254,9 @@ func testJWKS(keys ...map[string]any) []byte {
 	return b
 }
 
-// jwkOf is the public JWK of k, with "use":"sig" and no "alg". Tests add or
+// JWKOf is the public JWK of k, with "use":"sig" and no "alg". Tests add or
 // change members to build odd keys.
-func jwkOf(k testSigningKey) map[string]any {
+func JWKOf(k SigningKey) map[string]any {
 	b64 := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 	switch pub := k.Public().(type) {
 	case *rsa.PublicKey:
@@ -268,7 +271,7 @@ func jwkOf(k testSigningKey) map[string]any {
 		return map[string]any{"kty": "EC", "kid": k.Kid, "use": "sig", "crv": pub.Curve.Params().Name,
 			"x": b64(point[1 : 1+size]), "y": b64(point[1+size:])}
 	}
-	panic(fmt.Sprintf("jwkOf: unsupported key %T", k.Private))
+	panic(fmt.Sprintf("JWKOf: unsupported key %T", k.Private))
 }
 
 // Key generation is slow under -race; every test shares a few keys.
@@ -278,8 +281,8 @@ var (
 	testEC     = map[string]*ecdsa.PrivateKey{}
 )
 
-// testRSAKey returns the n-th shared RSA-2048 key.
-func testRSAKey(t testing.TB, n int) *rsa.PrivateKey {
+// RSAKey returns the n-th shared RSA-2048 key.
+func RSAKey(t testing.TB, n int) *rsa.PrivateKey {
 	t.Helper()
 	testKeysMu.Lock()
 	defer testKeysMu.Unlock()
@@ -294,13 +297,13 @@ func testRSAKey(t testing.TB, n int) *rsa.PrivateKey {
 	return k
 }
 
-// testECKey returns the n-th shared P-256 key.
-func testECKey(t testing.TB, n int) *ecdsa.PrivateKey {
-	return testECKeyOn(t, elliptic.P256(), n)
+// ECKey returns the n-th shared P-256 key.
+func ECKey(t testing.TB, n int) *ecdsa.PrivateKey {
+	return ECKeyOn(t, elliptic.P256(), n)
 }
 
-// testECKeyOn returns the n-th shared key on curve.
-func testECKeyOn(t testing.TB, curve elliptic.Curve, n int) *ecdsa.PrivateKey {
+// ECKeyOn returns the n-th shared key on curve.
+func ECKeyOn(t testing.TB, curve elliptic.Curve, n int) *ecdsa.PrivateKey {
 	t.Helper()
 	testKeysMu.Lock()
 	defer testKeysMu.Unlock()
@@ -314,4 +317,10 @@ func testECKeyOn(t testing.TB, curve elliptic.Curve, n int) *ecdsa.PrivateKey {
 	}
 	testEC[id] = k
 	return k
+}
+
+// AtHashRS256 is the at_hash claim of accessToken in an RS256 token.
+func AtHashRS256(accessToken string) string {
+	sum := sha256.Sum256([]byte(accessToken))
+	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
 }

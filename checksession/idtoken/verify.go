@@ -1,4 +1,7 @@
-package checksession
+// Package idtoken verifies OpenID Connect ID tokens against an issuer's
+// signing keys: a Verifier walks the checks in the order the spec lists them,
+// and a KeySet caches the keys, refetching once for an unknown kid.
+package idtoken
 
 import (
 	"context"
@@ -110,11 +113,11 @@ func NewVerifier(cfg VerifierConfig) *Verifier {
 // Verify checks the token and returns its claims as decoded by
 // encoding/json: numbers are float64, as they are in JavaScript.
 //
-// Failures are invalid_token errors whose description starts with the check
-// that failed: malformed, alg, signature, iss, sub, aud, azp, exp, iat, nbf,
-// nonce, auth_time or at_hash. An error fetching the issuer's keys is
-// returned as the KeySet reported it (network_error, server_error), and a
-// cancelled ctx as ctx.Err().
+// Failures are *Error naming the check that failed: malformed, alg,
+// signature, iss, sub, aud, azp, exp, iat, nbf, nonce, auth_time or at_hash
+// (jwks for an unusable key set document). An error fetching the issuer's
+// keys is returned as the KeySet's fetch reported it, and a cancelled ctx
+// as ctx.Err().
 func (v *Verifier) Verify(ctx context.Context, raw string, exp Expected) (map[string]any, error) {
 	if len(raw) > maxTokenBytes {
 		return nil, tokenError("malformed", fmt.Sprintf("token is %d bytes, more than the %d allowed", len(raw), maxTokenBytes))
@@ -157,7 +160,7 @@ func (v *Verifier) key(ctx context.Context, t *jwt.Token) (any, error) {
 		return nil, tokenError("malformed", "kid header is "+describe(kidValue, true)+", expected a string")
 	}
 	if v.keys == nil {
-		return nil, configError("Keys", "the verifier has no key set")
+		return nil, errors.New("idtoken: the verifier has no key set")
 	}
 	return v.keys.Key(ctx, kid, t.Method.Alg())
 }

@@ -1,10 +1,11 @@
-package checksession
+package idtoken
 
 import (
 	"context"
 	"crypto"
 	"crypto/elliptic"
 	"errors"
+	"github.com/silentauth/silentauth/checksession/idtoken/idtokentest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,31 +33,33 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+// Errors the tests expect: a fetch's own, and failed checks.
+var (
+	errFetch     = errors.New("Failed to fetch")
+	errJWKS      = &Error{Check: "jwks"}
+	errSignature = &Error{Check: "signature"}
+)
+
 // newTestKeySet is a KeySet over fetch with a fake clock.
 func newTestKeySet(fetch func(context.Context) ([]byte, error), clock *fakeClock) *KeySet {
-	ks := NewKeySet(fetch)
-	ks.now = clock.Now
-	return ks
+	return NewKeySet(fetch, WithClock(clock.Now))
 }
 
-// wantTokenError fails t unless err is invalid_token naming check.
+// wantTokenError fails t unless err is a failed check named check.
 func wantTokenError(t *testing.T, err error, check string) {
 	t.Helper()
 	var e *Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error = %v (%T), want invalid_token %q", err, err, check)
-	}
-	if e.Code != ErrInvalidToken.Code || !strings.HasPrefix(e.Description, check+": ") {
-		t.Fatalf("error = %q, want invalid_token starting %q", e.Error(), check+": ")
+	if !errors.As(err, &e) || e.Check != check {
+		t.Fatalf("error = %v (%T), want the check %q failed", err, err, check)
 	}
 }
 
 func TestKeySetPicksKeyByKidAndAlg(t *testing.T) {
-	iss := newTestIssuer(t)
+	iss := idtokentest.NewIssuer(t)
 	rsaKey, ecKey := iss.RSA(), iss.EC()
-	other := testSigningKey{Kid: "rsa-other", Private: testRSAKey(t, 7)}
-	p384 := testSigningKey{Kid: "ec-384", Private: testECKeyOn(t, elliptic.P384(), 0)}
-	otherEC := testSigningKey{Kid: "ec-1", Private: testECKey(t, 1)}
+	other := idtokentest.SigningKey{Kid: "rsa-other", Private: idtokentest.RSAKey(t, 7)}
+	p384 := idtokentest.SigningKey{Kid: "ec-384", Private: idtokentest.ECKeyOn(t, elliptic.P384(), 0)}
+	otherEC := idtokentest.SigningKey{Kid: "ec-1", Private: idtokentest.ECKey(t, 1)}
 	with := func(jwk map[string]any, name string, value any) map[string]any {
 		out := map[string]any{}
 		for k, v := range jwk {
@@ -77,30 +80,30 @@ func TestKeySetPicksKeyByKidAndAlg(t *testing.T) {
 		want      crypto.PublicKey // nil: an error naming wantCheck
 		wantCheck string
 	}{
-		{"RSA kid gives its key for RS256", testJWKS(jwkOf(rsaKey), jwkOf(ecKey)), "rsa-0", "RS256", rsaKey.Public(), ""},
-		{"RSA key also serves PS256", testJWKS(jwkOf(rsaKey)), "rsa-0", "PS256", rsaKey.Public(), ""},
-		{"P-256 kid gives its key for ES256", testJWKS(jwkOf(rsaKey), jwkOf(ecKey)), "ec-0", "ES256", ecKey.Public(), ""},
-		{"P-384 key serves ES384", testJWKS(jwkOf(p384)), "ec-384", "ES384", p384.Public(), ""},
-		{"key without use is usable", testJWKS(with(jwkOf(rsaKey), "use", nil)), "rsa-0", "RS256", rsaKey.Public(), ""},
-		{"RSA kid asked for ES256 is alg confusion", testJWKS(jwkOf(rsaKey)), "rsa-0", "ES256", nil, "alg"},
-		{"EC kid asked for RS256 is alg confusion", testJWKS(jwkOf(ecKey)), "ec-0", "RS256", nil, "alg"},
-		{"oversized EC coordinate is skipped", testJWKS(with(jwkOf(ecKey), "y", strings.Repeat("A", 107))), "ec-0", "ES256", nil, "signature"},
-		{"P-256 key refused for ES384", testJWKS(jwkOf(ecKey)), "ec-0", "ES384", nil, "alg"},
-		{"P-384 key refused for ES256", testJWKS(jwkOf(p384)), "ec-384", "ES256", nil, "alg"},
-		{"key whose alg is RS512 refused for RS256", testJWKS(with(jwkOf(rsaKey), "alg", "RS512")), "rsa-0", "RS256", nil, "alg"},
-		{"key whose alg matches is used", testJWKS(with(jwkOf(rsaKey), "alg", "RS256")), "rsa-0", "RS256", rsaKey.Public(), ""},
-		{"encryption key is ignored", testJWKS(with(jwkOf(rsaKey), "use", "enc")), "rsa-0", "RS256", nil, "signature"},
-		{"symmetric key never serves HS256", testJWKS(map[string]any{"kty": "oct", "kid": "h", "k": "c2VjcmV0"}), "h", "HS256", nil, "signature"},
-		{"unknown kid names signature", testJWKS(jwkOf(rsaKey)), "nope", "RS256", nil, "signature"},
-		{"no kid with one usable key picks it", testJWKS(jwkOf(rsaKey), jwkOf(ecKey)), "", "RS256", rsaKey.Public(), ""},
-		{"no kid with two usable keys fails", testJWKS(jwkOf(rsaKey), jwkOf(other)), "", "RS256", nil, "signature"},
-		{"broken RSA entry is skipped, the rest still work", testJWKS(with(jwkOf(other), "n", "!!"), jwkOf(rsaKey)), "rsa-0", "RS256", rsaKey.Public(), ""},
-		{"EC point off the curve is skipped", testJWKS(with(jwkOf(ecKey), "y", jwkOf(otherEC)["y"])), "ec-0", "ES256", nil, "signature"},
-		{"padded base64url is accepted", testJWKS(with(jwkOf(rsaKey), "e", "AQAB")), "rsa-0", "RS256", rsaKey.Public(), ""},
+		{"RSA kid gives its key for RS256", idtokentest.KeySetDoc(idtokentest.JWKOf(rsaKey), idtokentest.JWKOf(ecKey)), "rsa-0", "RS256", rsaKey.Public(), ""},
+		{"RSA key also serves PS256", idtokentest.KeySetDoc(idtokentest.JWKOf(rsaKey)), "rsa-0", "PS256", rsaKey.Public(), ""},
+		{"P-256 kid gives its key for ES256", idtokentest.KeySetDoc(idtokentest.JWKOf(rsaKey), idtokentest.JWKOf(ecKey)), "ec-0", "ES256", ecKey.Public(), ""},
+		{"P-384 key serves ES384", idtokentest.KeySetDoc(idtokentest.JWKOf(p384)), "ec-384", "ES384", p384.Public(), ""},
+		{"key without use is usable", idtokentest.KeySetDoc(with(idtokentest.JWKOf(rsaKey), "use", nil)), "rsa-0", "RS256", rsaKey.Public(), ""},
+		{"RSA kid asked for ES256 is alg confusion", idtokentest.KeySetDoc(idtokentest.JWKOf(rsaKey)), "rsa-0", "ES256", nil, "alg"},
+		{"EC kid asked for RS256 is alg confusion", idtokentest.KeySetDoc(idtokentest.JWKOf(ecKey)), "ec-0", "RS256", nil, "alg"},
+		{"oversized EC coordinate is skipped", idtokentest.KeySetDoc(with(idtokentest.JWKOf(ecKey), "y", strings.Repeat("A", 107))), "ec-0", "ES256", nil, "signature"},
+		{"P-256 key refused for ES384", idtokentest.KeySetDoc(idtokentest.JWKOf(ecKey)), "ec-0", "ES384", nil, "alg"},
+		{"P-384 key refused for ES256", idtokentest.KeySetDoc(idtokentest.JWKOf(p384)), "ec-384", "ES256", nil, "alg"},
+		{"key whose alg is RS512 refused for RS256", idtokentest.KeySetDoc(with(idtokentest.JWKOf(rsaKey), "alg", "RS512")), "rsa-0", "RS256", nil, "alg"},
+		{"key whose alg matches is used", idtokentest.KeySetDoc(with(idtokentest.JWKOf(rsaKey), "alg", "RS256")), "rsa-0", "RS256", rsaKey.Public(), ""},
+		{"encryption key is ignored", idtokentest.KeySetDoc(with(idtokentest.JWKOf(rsaKey), "use", "enc")), "rsa-0", "RS256", nil, "signature"},
+		{"symmetric key never serves HS256", idtokentest.KeySetDoc(map[string]any{"kty": "oct", "kid": "h", "k": "c2VjcmV0"}), "h", "HS256", nil, "signature"},
+		{"unknown kid names signature", idtokentest.KeySetDoc(idtokentest.JWKOf(rsaKey)), "nope", "RS256", nil, "signature"},
+		{"no kid with one usable key picks it", idtokentest.KeySetDoc(idtokentest.JWKOf(rsaKey), idtokentest.JWKOf(ecKey)), "", "RS256", rsaKey.Public(), ""},
+		{"no kid with two usable keys fails", idtokentest.KeySetDoc(idtokentest.JWKOf(rsaKey), idtokentest.JWKOf(other)), "", "RS256", nil, "signature"},
+		{"broken RSA entry is skipped, the rest still work", idtokentest.KeySetDoc(with(idtokentest.JWKOf(other), "n", "!!"), idtokentest.JWKOf(rsaKey)), "rsa-0", "RS256", rsaKey.Public(), ""},
+		{"EC point off the curve is skipped", idtokentest.KeySetDoc(with(idtokentest.JWKOf(ecKey), "y", idtokentest.JWKOf(otherEC)["y"])), "ec-0", "ES256", nil, "signature"},
+		{"padded base64url is accepted", idtokentest.KeySetDoc(with(idtokentest.JWKOf(rsaKey), "e", "AQAB")), "rsa-0", "RS256", rsaKey.Public(), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ks := newTestKeySet(func(context.Context) ([]byte, error) { return tt.jwks, nil }, newFakeClock(testNow))
+			ks := newTestKeySet(func(context.Context) ([]byte, error) { return tt.jwks, nil }, newFakeClock(idtokentest.Now))
 			got, err := ks.Key(context.Background(), tt.kid, tt.alg)
 			if tt.want == nil {
 				wantTokenError(t, err, tt.wantCheck)
@@ -127,10 +130,10 @@ func TestKeySetRejectsUnusableDocuments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ks := newTestKeySet(func(context.Context) ([]byte, error) { return []byte(tt.body), nil }, newFakeClock(testNow))
+			ks := newTestKeySet(func(context.Context) ([]byte, error) { return []byte(tt.body), nil }, newFakeClock(idtokentest.Now))
 			_, err := ks.Key(context.Background(), "k", "RS256")
-			if !errors.Is(err, ErrServer) {
-				t.Fatalf("Key error = %v, want server_error", err)
+			if !errors.Is(err, errJWKS) {
+				t.Fatalf("Key error = %v, want the jwks check failed", err)
 			}
 		})
 	}
@@ -148,8 +151,8 @@ type step struct {
 
 func runSteps(t *testing.T, steps []step) {
 	t.Helper()
-	iss := newTestIssuer(t)
-	clock := newFakeClock(testNow)
+	iss := idtokentest.NewIssuer(t)
+	clock := newFakeClock(idtokentest.Now)
 	ks := newTestKeySet(iss.Fetch, clock)
 	for i, s := range steps {
 		clock.Advance(s.advance)
@@ -214,8 +217,8 @@ func TestKeySetRotationAndRefetchLimit(t *testing.T) {
 }
 
 func TestKeySetFloodOfUnknownKidsFetchesOnce(t *testing.T) {
-	iss := newTestIssuer(t)
-	clock := newFakeClock(testNow)
+	iss := idtokentest.NewIssuer(t)
+	clock := newFakeClock(idtokentest.Now)
 	ks := newTestKeySet(iss.Fetch, clock)
 	if _, err := ks.Key(context.Background(), "rsa-0", "RS256"); err != nil {
 		t.Fatal(err)
@@ -244,7 +247,7 @@ func (c *waitingCtx) Done() <-chan struct{} {
 
 func TestKeySetConcurrentCallersShareOneFetch(t *testing.T) {
 	const callers = 20
-	iss := newTestIssuer(t)
+	iss := idtokentest.NewIssuer(t)
 	var waiting sync.WaitGroup
 	waiting.Add(callers)
 	allWaiting := make(chan struct{})
@@ -260,7 +263,7 @@ func TestKeySetConcurrentCallersShareOneFetch(t *testing.T) {
 			fetchedEarly.Store(true) // callers are not waiting on a shared fetch
 		}
 		return iss.JWKS(), nil
-	}, newFakeClock(testNow))
+	}, newFakeClock(idtokentest.Now))
 
 	var wg sync.WaitGroup
 	errs := make(chan error, callers)
@@ -287,14 +290,14 @@ func TestKeySetConcurrentCallersShareOneFetch(t *testing.T) {
 }
 
 func TestKeySetFetchFailureIsRememberedBriefly(t *testing.T) {
-	iss := newTestIssuer(t)
-	clock := newFakeClock(testNow)
+	iss := idtokentest.NewIssuer(t)
+	clock := newFakeClock(idtokentest.Now)
 	var fail atomic.Bool
 	var fetches atomic.Int32
 	ks := newTestKeySet(func(ctx context.Context) ([]byte, error) {
 		fetches.Add(1)
 		if fail.Load() {
-			return nil, newError(ErrNetwork.Code, "Failed to fetch")
+			return nil, errFetch
 		}
 		return iss.JWKS(), nil
 	}, clock)
@@ -304,16 +307,16 @@ func TestKeySetFetchFailureIsRememberedBriefly(t *testing.T) {
 		fail        bool
 		advance     time.Duration
 		kid         string
-		wantErr     *Error // nil: success
+		wantErr     error // nil: success
 		wantFetches int32
 	}{
-		{"first fetch fails with network_error", true, 0, "rsa-0", ErrNetwork, 1},
-		{"a call right after gets the remembered error without fetching", false, 0, "rsa-0", ErrNetwork, 1},
-		{"still remembered just before the negative cache ends", false, failedFetchTTL - time.Second, "rsa-0", ErrNetwork, 1},
+		{"first fetch fails with network_error", true, 0, "rsa-0", errFetch, 1},
+		{"a call right after gets the remembered error without fetching", false, 0, "rsa-0", errFetch, 1},
+		{"still remembered just before the negative cache ends", false, FailedFetchTTL - time.Second, "rsa-0", errFetch, 1},
 		{"once it ends the next call fetches again and succeeds", false, time.Second, "rsa-0", nil, 2},
-		{"failed refetch for a new kid is network_error", true, 30 * time.Minute, "rsa-new", ErrNetwork, 3},
+		{"failed refetch for a new kid is network_error", true, 30 * time.Minute, "rsa-new", errFetch, 3},
 		{"failed refetch keeps the cached keys while they are fresh", true, 0, "rsa-0", nil, 3},
-		{"failed refetch does not start the cooldown", false, failedFetchTTL, "rsa-new", ErrInvalidToken, 4},
+		{"failed refetch does not start the cooldown", false, FailedFetchTTL, "rsa-new", errSignature, 4},
 	}
 	for _, tt := range tests {
 		fail.Store(tt.fail)
@@ -329,16 +332,16 @@ func TestKeySetFetchFailureIsRememberedBriefly(t *testing.T) {
 }
 
 func TestKeySetFiftyTokensDuringAnOutageFetchOnce(t *testing.T) {
-	clock := newFakeClock(testNow)
+	clock := newFakeClock(idtokentest.Now)
 	var fetches atomic.Int32
 	ks := newTestKeySet(func(ctx context.Context) ([]byte, error) {
 		fetches.Add(1)
-		return nil, newError(ErrServer.Code, "signature: the key set answered HTTP 503")
+		return nil, errFetch
 	}, clock)
 	for range 50 {
 		_, err := ks.Key(context.Background(), "rsa-0", "RS256")
-		if !errors.Is(err, ErrServer) {
-			t.Fatalf("error = %v, want server_error", err)
+		if !errors.Is(err, errFetch) {
+			t.Fatalf("error = %v, want the fetch's error", err)
 		}
 	}
 	if n := fetches.Load(); n != 1 {
@@ -360,8 +363,8 @@ func TestKeySetKeysExpireAfterTheirMaxAge(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			iss := newTestIssuer(t)
-			clock := newFakeClock(testNow)
+			iss := idtokentest.NewIssuer(t)
+			clock := newFakeClock(idtokentest.Now)
 			ks := NewKeySetWithMaxAge(func(ctx context.Context) ([]byte, time.Duration, error) {
 				b, err := iss.Fetch(ctx)
 				return b, tt.maxAge, err
@@ -389,12 +392,12 @@ func TestKeySetKeysExpireAfterTheirMaxAge(t *testing.T) {
 }
 
 func TestKeySetExpiredKeysAreNotUsedWhenTheRefetchFails(t *testing.T) {
-	iss := newTestIssuer(t)
-	clock := newFakeClock(testNow)
+	iss := idtokentest.NewIssuer(t)
+	clock := newFakeClock(idtokentest.Now)
 	var fail atomic.Bool
 	ks := newTestKeySet(func(ctx context.Context) ([]byte, error) {
 		if fail.Load() {
-			return nil, newError(ErrNetwork.Code, "Failed to fetch")
+			return nil, errFetch
 		}
 		return iss.JWKS(), nil
 	}, clock)
@@ -403,7 +406,7 @@ func TestKeySetExpiredKeysAreNotUsedWhenTheRefetchFails(t *testing.T) {
 	}
 	fail.Store(true)
 	clock.Advance(DefaultKeyMaxAge)
-	if _, err := ks.Key(context.Background(), "rsa-0", "RS256"); !errors.Is(err, ErrNetwork) {
+	if _, err := ks.Key(context.Background(), "rsa-0", "RS256"); !errors.Is(err, errFetch) {
 		t.Fatalf("an expired key set whose refetch failed gave %v, want network_error", err)
 	}
 }
@@ -433,14 +436,14 @@ func TestMaxAgeFromCacheControl(t *testing.T) {
 }
 
 func TestKeySetCallerGivingUpDoesNotFailOthers(t *testing.T) {
-	iss := newTestIssuer(t)
+	iss := idtokentest.NewIssuer(t)
 	release := make(chan struct{})
 	started := make(chan struct{})
 	ks := newTestKeySet(func(ctx context.Context) ([]byte, error) {
 		close(started)
 		<-release
 		return iss.JWKS(), ctx.Err()
-	}, newFakeClock(testNow))
+	}, newFakeClock(idtokentest.Now))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	first := make(chan error, 1)
@@ -465,8 +468,8 @@ func TestKeySetWaitersGetTheirOwnFetchError(t *testing.T) {
 	ks := newTestKeySet(func(ctx context.Context) ([]byte, error) {
 		fetches.Add(1)
 		<-release
-		return nil, newError(ErrNetwork.Code, "Failed to fetch")
-	}, newFakeClock(testNow))
+		return nil, errFetch
+	}, newFakeClock(idtokentest.Now))
 
 	const callers = 2
 	var waiting sync.WaitGroup
@@ -481,12 +484,8 @@ func TestKeySetWaitersGetTheirOwnFetchError(t *testing.T) {
 	waiting.Wait()
 	close(release)
 	a, b := <-errs, <-errs
-	if !errors.Is(a, ErrNetwork) || !errors.Is(b, ErrNetwork) {
-		t.Fatalf("errors = %v, %v; want network_error for both", a, b)
-	}
-	// Callers stamp their request's state on the error; sharing one would race.
-	if a.(*Error) == b.(*Error) {
-		t.Fatal("two callers got the same *Error")
+	if !errors.Is(a, errFetch) || !errors.Is(b, errFetch) {
+		t.Fatalf("errors = %v, %v; want the fetch's error for both", a, b)
 	}
 	if n := fetches.Load(); n != 1 {
 		t.Fatalf("%d fetches, want 1", n)

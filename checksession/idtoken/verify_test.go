@@ -1,4 +1,4 @@
-package checksession
+package idtoken
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"errors"
+	"github.com/silentauth/silentauth/checksession/idtoken/idtokentest"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ const testLeeway = 60 * time.Second
 
 // newTestVerifier verifies iss's tokens with a fresh KeySet, 60 s leeway and
 // clock as now.
-func newTestVerifier(iss *testIssuer, clock *fakeClock, edit func(*VerifierConfig)) *Verifier {
+func newTestVerifier(iss *idtokentest.Issuer, clock *fakeClock, edit func(*VerifierConfig)) *Verifier {
 	cfg := VerifierConfig{
 		Issuer:   iss.URL,
 		ClientID: iss.ClientID,
@@ -38,7 +39,7 @@ func del(name string) func(map[string]any) {
 	return func(c map[string]any) { delete(c, name) }
 }
 
-func at(d time.Duration) int64 { return testNow.Add(d).Unix() }
+func at(d time.Duration) int64 { return idtokentest.Now.Add(d).Unix() }
 
 // setUnusedBits re-encodes the last character of a 256-byte signature with
 // its four unused bits set: the same bytes under lenient base64 decoding.
@@ -51,27 +52,27 @@ func setUnusedBits(raw string) string {
 func atHashOf(sum []byte) string { return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2]) }
 
 func TestVerify(t *testing.T) {
-	iss := newTestIssuer(t)
-	stranger := testSigningKey{Kid: "rsa-0", Private: testRSAKey(t, 9)} // known kid, other key
+	iss := idtokentest.NewIssuer(t)
+	stranger := idtokentest.SigningKey{Kid: "rsa-0", Private: idtokentest.RSAKey(t, 9)} // known kid, other key
 	sha256Of := sha256.Sum256([]byte("access-token"))
 	sha512Of := sha512.Sum512([]byte("access-token"))
 
 	tests := []struct {
 		name      string
 		claims    []func(map[string]any)
-		opts      []signOpt
+		opts      []idtokentest.SignOpt
 		raw       string // used instead of signing when not empty
 		mangle    func(string) string
 		config    func(*VerifierConfig)
-		expected  func(*Expected) // starts from Expected{Nonce: testNonce}
-		advance   time.Duration   // now is testNow + advance
+		expected  func(*Expected) // starts from Expected{Nonce: idtokentest.Nonce}
+		advance   time.Duration   // now is idtokentest.Now + advance
 		wantCheck string          // "" means the token is valid
 		wantDesc  string          // when set, the description contains it
 	}{
 		{name: "valid RS256 token passes"},
-		{name: "valid ES256 token passes", opts: []signOpt{withAlg("ES256")}},
-		{name: "valid PS256 token passes", opts: []signOpt{withAlg("PS256")}},
-		{name: "token without kid passes when one key fits its alg", opts: []signOpt{withoutKid()}},
+		{name: "valid ES256 token passes", opts: []idtokentest.SignOpt{idtokentest.WithAlg("ES256")}},
+		{name: "valid PS256 token passes", opts: []idtokentest.SignOpt{idtokentest.WithAlg("PS256")}},
+		{name: "token without kid passes when one key fits its alg", opts: []idtokentest.SignOpt{idtokentest.WithoutKid()}},
 
 		{name: "two segments are malformed", raw: "eyJhbGciOiJSUzI1NiJ9.e30", wantCheck: "malformed"},
 		{name: "header that is not base64url is malformed", raw: "!!!.e30.sig", wantCheck: "malformed"},
@@ -79,28 +80,28 @@ func TestVerify(t *testing.T) {
 		{name: "token over 64 KiB is malformed", claims: []func(map[string]any){set("pad", strings.Repeat("x", 64<<10))},
 			wantCheck: "malformed", wantDesc: "bytes, more than the 65536 allowed"},
 		{name: "non-canonical base64 signature is malformed", mangle: setUnusedBits, wantCheck: "malformed"},
-		{name: "non-string kid is malformed", opts: []signOpt{withHeader("kid", 7)}, wantCheck: "malformed"},
-		{name: "critical header extension is malformed", opts: []signOpt{withHeader("crit", []string{"exp"})}, wantCheck: "malformed"},
+		{name: "non-string kid is malformed", opts: []idtokentest.SignOpt{idtokentest.WithHeader("kid", 7)}, wantCheck: "malformed"},
+		{name: "critical header extension is malformed", opts: []idtokentest.SignOpt{idtokentest.WithHeader("crit", []string{"exp"})}, wantCheck: "malformed"},
 
-		{name: "alg none is refused", opts: []signOpt{withAlg("none")}, wantCheck: "alg", wantDesc: `got "none"`},
-		{name: "HS256 keyed with the RSA public key is refused", opts: []signOpt{withAlg("HS256")}, wantCheck: "alg", wantDesc: `got "HS256"`},
-		{name: "alg outside the allow-list is refused", opts: []signOpt{withAlg("RS384")},
+		{name: "alg none is refused", opts: []idtokentest.SignOpt{idtokentest.WithAlg("none")}, wantCheck: "alg", wantDesc: `got "none"`},
+		{name: "HS256 keyed with the RSA public key is refused", opts: []idtokentest.SignOpt{idtokentest.WithAlg("HS256")}, wantCheck: "alg", wantDesc: `got "HS256"`},
+		{name: "alg outside the allow-list is refused", opts: []idtokentest.SignOpt{idtokentest.WithAlg("RS384")},
 			config: func(c *VerifierConfig) { c.Algorithms = []string{"RS256"} }, wantCheck: "alg", wantDesc: `expected one of RS256 got "RS384"`},
-		{name: "allow-list cannot enable none", opts: []signOpt{withAlg("none")},
+		{name: "allow-list cannot enable none", opts: []idtokentest.SignOpt{idtokentest.WithAlg("none")},
 			config: func(c *VerifierConfig) { c.Algorithms = []string{"none", "HS256", "RS256"} }, wantCheck: "alg", wantDesc: `expected one of RS256 got "none"`},
-		{name: "allow-list cannot enable HS256", opts: []signOpt{withAlg("HS256")},
+		{name: "allow-list cannot enable HS256", opts: []idtokentest.SignOpt{idtokentest.WithAlg("HS256")},
 			config: func(c *VerifierConfig) { c.Algorithms = []string{"none", "HS256", "RS256"} }, wantCheck: "alg", wantDesc: `expected one of RS256 got "HS256"`},
 		{name: "empty allow-list accepts nothing", config: func(c *VerifierConfig) { c.Algorithms = []string{} }, wantCheck: "alg"},
-		{name: "ES256 header on an RSA kid is refused", opts: []signOpt{withAlg("ES256"), withKid("rsa-0")}, wantCheck: "alg"},
-		{name: "RS256 header on an EC kid is refused", opts: []signOpt{withKid("ec-0")}, wantCheck: "alg"},
-		{name: "unknown alg is refused", opts: []signOpt{withHeader("alg", "XY999")}, wantCheck: "alg"},
-		{name: "missing alg is refused", opts: []signOpt{withHeader("alg", nil)}, wantCheck: "alg", wantDesc: "got none"},
+		{name: "ES256 header on an RSA kid is refused", opts: []idtokentest.SignOpt{idtokentest.WithAlg("ES256"), idtokentest.WithKid("rsa-0")}, wantCheck: "alg"},
+		{name: "RS256 header on an EC kid is refused", opts: []idtokentest.SignOpt{idtokentest.WithKid("ec-0")}, wantCheck: "alg"},
+		{name: "unknown alg is refused", opts: []idtokentest.SignOpt{idtokentest.WithHeader("alg", "XY999")}, wantCheck: "alg"},
+		{name: "missing alg is refused", opts: []idtokentest.SignOpt{idtokentest.WithHeader("alg", nil)}, wantCheck: "alg", wantDesc: "got none"},
 
-		{name: "tampered signature fails", opts: []signOpt{withBadSignature()}, wantCheck: "signature"},
-		{name: "tampered ES256 signature fails", opts: []signOpt{withAlg("ES256"), withBadSignature()}, wantCheck: "signature"},
-		{name: "other key under a known kid fails", opts: []signOpt{withKey(stranger)}, wantCheck: "signature"},
-		{name: "unknown kid fails", opts: []signOpt{withKid("who")}, wantCheck: "signature", wantDesc: `no key with kid "who"`},
-		{name: "signature is checked before claims", opts: []signOpt{withBadSignature()},
+		{name: "tampered signature fails", opts: []idtokentest.SignOpt{idtokentest.WithBadSignature()}, wantCheck: "signature"},
+		{name: "tampered ES256 signature fails", opts: []idtokentest.SignOpt{idtokentest.WithAlg("ES256"), idtokentest.WithBadSignature()}, wantCheck: "signature"},
+		{name: "other key under a known kid fails", opts: []idtokentest.SignOpt{idtokentest.WithKey(stranger)}, wantCheck: "signature"},
+		{name: "unknown kid fails", opts: []idtokentest.SignOpt{idtokentest.WithKid("who")}, wantCheck: "signature", wantDesc: `no key with kid "who"`},
+		{name: "signature is checked before claims", opts: []idtokentest.SignOpt{idtokentest.WithBadSignature()},
 			claims: []func(map[string]any){set("iss", "https://evil.example.com/")}, wantCheck: "signature"},
 
 		{name: "other issuer fails", claims: []func(map[string]any){set("iss", "https://evil.example.com/")},
@@ -146,7 +147,7 @@ func TestVerify(t *testing.T) {
 		{name: "other nonce fails", claims: []func(map[string]any){set("nonce", "replayed")}, wantCheck: "nonce",
 			wantDesc: `nonce does not match`},
 		{name: "missing nonce fails", claims: []func(map[string]any){del("nonce")}, wantCheck: "nonce"},
-		{name: "nonce prefix fails", claims: []func(map[string]any){set("nonce", testNonce[:4])}, wantCheck: "nonce"},
+		{name: "nonce prefix fails", claims: []func(map[string]any){set("nonce", idtokentest.Nonce[:4])}, wantCheck: "nonce"},
 		{name: "empty expected nonce skips the check", claims: []func(map[string]any){del("nonce")},
 			expected: func(e *Expected) { e.Nonce = "" }},
 
@@ -165,9 +166,9 @@ func TestVerify(t *testing.T) {
 			expected: func(e *Expected) { e.AccessToken = "access-token" }},
 		{name: "at_hash of another access token fails", claims: []func(map[string]any){set("at_hash", atHashOf(sha256Of[:]))},
 			expected: func(e *Expected) { e.AccessToken = "other-token" }, wantCheck: "at_hash"},
-		{name: "at_hash under RS512 uses SHA-512", opts: []signOpt{withAlg("RS512")}, claims: []func(map[string]any){set("at_hash", atHashOf(sha512Of[:]))},
+		{name: "at_hash under RS512 uses SHA-512", opts: []idtokentest.SignOpt{idtokentest.WithAlg("RS512")}, claims: []func(map[string]any){set("at_hash", atHashOf(sha512Of[:]))},
 			expected: func(e *Expected) { e.AccessToken = "access-token" }},
-		{name: "SHA-256 at_hash under RS512 fails", opts: []signOpt{withAlg("RS512")}, claims: []func(map[string]any){set("at_hash", atHashOf(sha256Of[:]))},
+		{name: "SHA-256 at_hash under RS512 fails", opts: []idtokentest.SignOpt{idtokentest.WithAlg("RS512")}, claims: []func(map[string]any){set("at_hash", atHashOf(sha256Of[:]))},
 			expected: func(e *Expected) { e.AccessToken = "access-token" }, wantCheck: "at_hash"},
 		{name: "absent at_hash passes when not required", expected: func(e *Expected) { e.AccessToken = "access-token" }},
 		{name: "absent at_hash fails when required", expected: func(e *Expected) { e.AccessToken, e.RequireAtHash = "access-token", true },
@@ -182,7 +183,7 @@ func TestVerify(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			raw := tt.raw
 			if raw == "" {
-				claims := iss.Claims(testNow)
+				claims := iss.Claims(idtokentest.Now)
 				for _, edit := range tt.claims {
 					edit(claims)
 				}
@@ -191,9 +192,9 @@ func TestVerify(t *testing.T) {
 			if tt.mangle != nil {
 				raw = tt.mangle(raw)
 			}
-			clock := newFakeClock(testNow.Add(tt.advance))
+			clock := newFakeClock(idtokentest.Now.Add(tt.advance))
 			v := newTestVerifier(iss, clock, tt.config)
-			exp := Expected{Nonce: testNonce}
+			exp := Expected{Nonce: idtokentest.Nonce}
 			if tt.expected != nil {
 				tt.expected(&exp)
 			}
@@ -216,7 +217,7 @@ func TestVerify(t *testing.T) {
 			}
 			wantTokenError(t, err, tt.wantCheck)
 			// The expected nonce is this request's secret: no error text quotes it.
-			if strings.Contains(err.Error(), testNonce) {
+			if strings.Contains(err.Error(), idtokentest.Nonce) {
 				t.Fatalf("error = %q quotes the expected nonce", err)
 			}
 			if !strings.Contains(err.Error(), tt.wantDesc) {
@@ -227,22 +228,20 @@ func TestVerify(t *testing.T) {
 }
 
 func TestVerifyReturnsKeyFetchErrorsAsIs(t *testing.T) {
-	iss := newTestIssuer(t)
-	raw := iss.Sign(t, iss.Claims(testNow))
+	iss := idtokentest.NewIssuer(t)
+	raw := iss.Sign(t, iss.Claims(idtokentest.Now))
 	tests := []struct {
 		name  string
 		fetch func(context.Context) ([]byte, error)
 		want  error
 	}{
-		{"network failure stays network_error", func(context.Context) ([]byte, error) {
-			return nil, newError(ErrNetwork.Code, "Failed to fetch")
-		}, ErrNetwork},
-		{"bad JWKS is server_error", func(context.Context) ([]byte, error) { return []byte("<html>"), nil }, ErrServer},
+		{"a fetch's failure is returned as it is", func(context.Context) ([]byte, error) { return nil, errFetch }, errFetch},
+		{"a bad JWKS fails the jwks check", func(context.Context) ([]byte, error) { return []byte("<html>"), nil }, errJWKS},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := NewVerifier(VerifierConfig{Issuer: iss.URL, ClientID: iss.ClientID, Now: newFakeClock(testNow).Now, Keys: NewKeySet(tt.fetch)})
-			_, err := v.Verify(context.Background(), raw, Expected{Nonce: testNonce})
+			v := NewVerifier(VerifierConfig{Issuer: iss.URL, ClientID: iss.ClientID, Now: newFakeClock(idtokentest.Now).Now, Keys: NewKeySet(tt.fetch)})
+			_, err := v.Verify(context.Background(), raw, Expected{Nonce: idtokentest.Nonce})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Verify error = %v, want %v", err, tt.want)
 			}
@@ -251,16 +250,16 @@ func TestVerifyReturnsKeyFetchErrorsAsIs(t *testing.T) {
 }
 
 func TestVerifyAcceptsTokenSignedAfterRotation(t *testing.T) {
-	iss := newTestIssuer(t)
-	clock := newFakeClock(testNow)
+	iss := idtokentest.NewIssuer(t)
+	clock := newFakeClock(idtokentest.Now)
 	v := newTestVerifier(iss, clock, nil)
 	ctx := context.Background()
-	if _, err := v.Verify(ctx, iss.Sign(t, iss.Claims(clock.Now())), Expected{Nonce: testNonce}); err != nil {
+	if _, err := v.Verify(ctx, iss.Sign(t, iss.Claims(clock.Now())), Expected{Nonce: idtokentest.Nonce}); err != nil {
 		t.Fatalf("before rotation: %v", err)
 	}
 	clock.Advance(30 * time.Minute)
 	iss.Rotate(t)
-	if _, err := v.Verify(ctx, iss.Sign(t, iss.Claims(clock.Now())), Expected{Nonce: testNonce}); err != nil {
+	if _, err := v.Verify(ctx, iss.Sign(t, iss.Claims(clock.Now())), Expected{Nonce: idtokentest.Nonce}); err != nil {
 		t.Fatalf("after rotation: %v", err)
 	}
 	if n := iss.Fetches.Load(); n != 2 {
@@ -268,22 +267,22 @@ func TestVerifyAcceptsTokenSignedAfterRotation(t *testing.T) {
 	}
 }
 
-func benchmarkVerify(b *testing.B, opts ...signOpt) {
-	iss := newTestIssuer(b)
-	clock := newFakeClock(testNow)
+func benchmarkVerify(b *testing.B, opts ...idtokentest.SignOpt) {
+	iss := idtokentest.NewIssuer(b)
+	clock := newFakeClock(idtokentest.Now)
 	v := newTestVerifier(iss, clock, nil)
-	raw := iss.Sign(b, iss.Claims(testNow), opts...)
+	raw := iss.Sign(b, iss.Claims(idtokentest.Now), opts...)
 	ctx := context.Background()
-	if _, err := v.Verify(ctx, raw, Expected{Nonce: testNonce}); err != nil {
+	if _, err := v.Verify(ctx, raw, Expected{Nonce: idtokentest.Nonce}); err != nil {
 		b.Fatal(err) // also warms the key cache
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := v.Verify(ctx, raw, Expected{Nonce: testNonce}); err != nil {
+		if _, err := v.Verify(ctx, raw, Expected{Nonce: idtokentest.Nonce}); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
 func BenchmarkVerifyRS256(b *testing.B) { benchmarkVerify(b) }
-func BenchmarkVerifyES256(b *testing.B) { benchmarkVerify(b, withAlg("ES256")) }
+func BenchmarkVerifyES256(b *testing.B) { benchmarkVerify(b, idtokentest.WithAlg("ES256")) }
