@@ -88,8 +88,17 @@ function startPrestart(options) {
     if (live) handlers.load(e);
     else buffer.push(["load", e]);
   };
+  // A CSP that blocks the iframe: drop it, so that Go's own request meets
+  // the violation and its error names the directive. The loader's CSP
+  // listener (common.js) logs violations and calls cspWaiters.
+  let frameOrigin = "";
+  const onViolation = () => {
+    const v = cspLog[cspLog.length - 1];
+    if (v && (v.directive === "frame-src" || v.directive === "child-src") && originOfURI(v.blockedURI) === frameOrigin && !handlers) end();
+  };
   const unlisten = () => {
     window.removeEventListener("message", onMessage);
+    cspWaiters.delete(onViolation);
     if (iframe) iframe.removeEventListener("load", onLoad);
   };
   let settleRequest;
@@ -148,6 +157,8 @@ function startPrestart(options) {
     }
     iframe.style.cssText = "display:none;width:0;height:0;border:0;position:absolute";
     window.addEventListener("message", onMessage);
+    cspWaiters.add(onViolation);
+    frameOrigin = u.origin;
     iframe.addEventListener("load", onLoad);
     (document.body || document.documentElement).appendChild(iframe);
     navigated = true;
