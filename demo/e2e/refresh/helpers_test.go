@@ -457,3 +457,9 @@ func noRefusals(t *testing.T, what string, c counts) {
 		t.Errorf("%s: %d refresh grants refused (%d invalid_grant), want none (%v)", what, c.Refused, c.InvalidGrant, c)
 	}
 }
+
+// countSince counts the requests recorded at or after i.
+func (rec *recorder) countSince(i int) counts {
+	hits, _ := rec.since(i)
+	return count(hits)
+}
