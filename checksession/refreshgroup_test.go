@@ -371,12 +371,7 @@ func TestLogoutForgetsTheRefreshTokenEvenFromARequestInFlight(t *testing.T) {
 	fx := newFixture(t)
 	newIssuingServer(fx)
 	c := fx.client(func(o *Options) { o.UseRefreshTokens = true })
-	release := make(chan struct{})
-	fx.mu.Lock()
-	fx.frameResponse = func(f *fakeFrame) { <-release; f.respond(fx.loggedIn(f.URL.Query())) }
-	fx.mu.Unlock()
-	done := make(chan error, 1)
-	go func() { _, err := c.CheckSession(context.Background(), AuthorizeParams{}); done <- err }()
+	release, done := fx.heldCheckSession(c)
 	waitFor(t, "the iframe", func() bool { return fx.b.frameCount() == 1 })
 	if err := c.Logout(context.Background(), LogoutParams{LocalOnly: true}); err != nil {
 		t.Fatal(err)

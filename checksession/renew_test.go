@@ -209,22 +209,42 @@ func newWakingBrowser(b *fakeBrowser) wakingBrowser {
 func (w wakingBrowser) Wake() <-chan struct{} { return w.wake }
 func (w wakingBrowser) Hidden() bool          { return w.hidden.Load() }
 
+// heldCheckSession starts a checkSession whose iframe answers (signed in)
+// only once release is closed; done gets the call's error.
+func (fx *fixture) heldCheckSession(c *Client) (release chan struct{}, done chan error) {
+	release = make(chan struct{})
+	fx.mu.Lock()
+	fx.frameResponse = func(f *fakeFrame) { <-release; f.respond(fx.loggedIn(f.URL.Query())) }
+	fx.mu.Unlock()
+	done = make(chan error, 1)
+	go func() { _, err := c.CheckSession(context.Background(), AuthorizeParams{}); done <- err }()
+	return release, done
+}
+
+// signedInOnWakingPage is a client on a wakingBrowser, with edit applied to
+// the fixture's options, after one successful checkSession.
+func (fx *fixture) signedInOnWakingPage(edit func(*Options)) (*Client, wakingBrowser) {
+	fx.t.Helper()
+	wb := newWakingBrowser(fx.b)
+	o := fx.options()
+	edit(&o)
+	c, err := NewClient(o, wb, fx.clock)
+	if err != nil {
+		fx.t.Fatal(err)
+	}
+	fx.t.Cleanup(c.Destroy)
+	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
+		fx.t.Fatal(err)
+	}
+	return c, wb
+}
+
 // A hidden page skips its session polls. The loop must then sleep until a
 // wake-up or its backup tick, not spin on the poll that is overdue.
 func TestHiddenPageSkipsPollsWithoutSpinning(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 3600
-	wb := newWakingBrowser(fx.b)
-	o := fx.options()
-	o.SessionCheckInterval = 10 * time.Second
-	c, err := NewClient(o, wb, fx.clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Destroy)
-	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
-		t.Fatal(err)
-	}
+	c, wb := fx.signedInOnWakingPage(func(o *Options) { o.SessionCheckInterval = 10 * time.Second })
 	advanceUntil(t, fx, time.Minute, func() bool { return fx.b.frameCount() == 2 }, c)
 	wb.hidden.Store(true)
 	hiddenAt := fx.clock.Now()
@@ -243,18 +263,8 @@ func TestHiddenPageSkipsPollsWithoutSpinning(t *testing.T) {
 func TestWakeUpBringsARetryForwardButKeepsTheFloor(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 3600
-	wb := newWakingBrowser(fx.b)
 	early := 50 * time.Minute
-	o := fx.options()
-	o.RenewBeforeExpiry = &early
-	c, err := NewClient(o, wb, fx.clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Destroy)
-	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
-		t.Fatal(err)
-	}
+	c, wb := fx.signedInOnWakingPage(func(o *Options) { o.RenewBeforeExpiry = &early })
 	fx.mu.Lock()
 	fx.frameResponse = answerTemporarilyUnavailable
 	fx.mu.Unlock()
@@ -338,12 +348,7 @@ func TestTimerRenewalJoinsACallInFlight(t *testing.T) {
 	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
 		t.Fatal(err)
 	}
-	release := make(chan struct{})
-	fx.mu.Lock()
-	fx.frameResponse = func(f *fakeFrame) { <-release; f.respond(fx.loggedIn(f.URL.Query())) }
-	fx.mu.Unlock()
-	done := make(chan error, 1)
-	go func() { _, err := c.CheckSession(context.Background(), AuthorizeParams{}); done <- err }()
+	release, done := fx.heldCheckSession(c)
 	waitFor(t, "the call's iframe and the loop's timer", func() bool {
 		c.renewer.mu.Lock()
 		timer := c.renewer.timer
