@@ -35,7 +35,7 @@ func TestBenchSoakRefresh(t *testing.T) {
 	env := soak.Start(t, cfg)
 	rec := soak.Run(t, env, soak.Scenario{Name: "refresh tokens, third-party cookies blocked", Duration: d})
 
-	var refresh, refused, authorize, promptNone, codes int
+	var refresh, refused, unanswered, authorize, promptNone, codes int
 	for _, h := range rec.Hits {
 		switch {
 		case h.Path == "/auth":
@@ -45,7 +45,10 @@ func TestBenchSoakRefresh(t *testing.T) {
 			}
 		case h.GrantType == "refresh_token":
 			refresh++
-			if h.Status != http.StatusOK {
+			switch {
+			case h.Status == 0:
+				unanswered++ // still in flight when the run stopped, or the page went away
+			case h.Status != http.StatusOK:
 				refused++ // node-oidc-provider refuses a spent, revoked or expired refresh token with 400 invalid_grant
 			}
 		case h.GrantType == "authorization_code":
@@ -71,10 +74,10 @@ func TestBenchSoakRefresh(t *testing.T) {
 		time.Now().Format(time.RFC3339), machine(), runtime.Version(), before, loadavg())
 	body := fmt.Sprintf("%d tabs, useRefreshTokens, provider on 127.0.0.1 and app on localhost, %v tokens, %v (%.1f lifetimes):\n"+
 		"  token requests (refresh grants): %d, %.2f per lifetime (renewal %d s before expiry)\n"+
-		"  refused refresh grants: %d; invalid_grant seen by the pages (calls and events): %d\n"+
+		"  refused refresh grants: %d; unanswered: %d; invalid_grant seen by the pages (calls and events): %d\n"+
 		"  /auth requests: %d (%d prompt=none); code exchanges: %d\n",
 		cfg.Tabs, cfg.TokenTTL, ran.Round(time.Second), lifetimes, refresh, float64(refresh)/lifetimes, cfg.RenewBefore,
-		refused, invalidGrant, authorize, promptNone, codes)
+		refused, unanswered, invalidGrant, authorize, promptNone, codes)
 	text := head + body + soak.Table(soak.Compute(rec))
 	fmt.Print(text)
 	out := filepath.Join(e2eenv.DistDir(t), "bench")
