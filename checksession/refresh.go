@@ -342,7 +342,11 @@ func (c *Client) refreshWith(ctx context.Context, h *refreshTokens, r request) (
 		}
 		return nil, errMissingRefreshToken("no refresh token is held")
 	}
-	tokens, err := c.refreshGrant(ctx, m, lease.Token, c.s.requestScope(r.scope))
+	// The scope without offline_access: a server may grant the refresh token
+	// without recording offline_access in its scope (OIDC Core 11 drops it
+	// without prompt=consent; node-oidc-provider does), and then refuses a
+	// grant that asks for it with invalid_scope. Rotation needs no scope.
+	tokens, err := c.refreshGrant(ctx, m, lease.Token, r.scope)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) && e.Code == ErrInvalidGrant.Code {

@@ -23,6 +23,9 @@ type rotatingServer struct {
 	forms []url.Values
 	// answer, when set, replaces the server's answer.
 	answer func(form url.Values) (*HTTPResponse, error)
+	// grantedWithout, when set, is a scope the refresh tokens were not
+	// granted: a grant asking for it is refused with invalid_scope.
+	grantedWithout string
 }
 
 func newRotatingServer(fx *fixture, first string) *rotatingServer {
@@ -42,6 +45,9 @@ func (s *rotatingServer) token(req HTTPRequest) (*HTTPResponse, error) {
 	}
 	if form.Get("grant_type") != "refresh_token" {
 		return s.fx.token(req)
+	}
+	if s.grantedWithout != "" && hasScope(form.Get("scope"), s.grantedWithout) {
+		return jsonResponse(400, map[string]any{"error": "invalid_scope", "error_description": "refresh token missing requested scope"})
 	}
 	s.mu.Lock()
 	rt := form.Get("refresh_token")
@@ -95,7 +101,7 @@ func TestRefreshGrantRotatesTheHeldToken(t *testing.T) {
 		}
 		form := srv.lastForm()
 		if form.Get("grant_type") != "refresh_token" || form.Get("refresh_token") != want.sent || form.Get("client_id") != idtokentest.ClientID ||
-			form.Get("scope") != DefaultScope+" offline_access" {
+			form.Get("scope") != DefaultScope {
 			t.Errorf("refresh %d sent %v", i, form)
 		}
 		if got, _ := h.Current(); got != want.held {
@@ -104,6 +110,27 @@ func TestRefreshGrantRotatesTheHeldToken(t *testing.T) {
 		if res.AccessToken == "" || res.IDTokenPayload["sub"] == nil || res.ExpiresAt.IsZero() {
 			t.Errorf("refresh %d result %+v", i, res)
 		}
+	}
+}
+
+// node-oidc-provider records a refresh token's scope without offline_access
+// (OIDC Core 11 drops it from a request without prompt=consent) and answers
+// invalid_scope to a grant that asks for more than that scope.
+func TestRefreshGrantDoesNotAskForOfflineAccess(t *testing.T) {
+	fx, c, h := refreshFixture(t)
+	srv := newRotatingServer(fx, "rt-1")
+	srv.grantedWithout = "offline_access"
+	if err := h.Adopt(context.Background(), "rt-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.refreshWith(context.Background(), h, defaultRequest(c)); err != nil {
+		t.Fatalf("refresh against a server whose refresh token's scope lacks offline_access: %v", err)
+	}
+	if got := srv.lastForm().Get("scope"); got != DefaultScope {
+		t.Errorf("the grant asked for scope %q, want the configured %q", got, DefaultScope)
+	}
+	if got, _ := h.Current(); got != "rt-2" {
+		t.Errorf("holding %q, want the rotated rt-2", got)
 	}
 }
 

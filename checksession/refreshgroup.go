@@ -22,9 +22,12 @@ type PageLifecycle interface {
 }
 
 // handoverWait bounds how long a tab without a refresh token waits for one
-// from its group before falling back: a live tab answers in milliseconds,
-// and a frozen one never does.
-const handoverWait = 250 * time.Millisecond
+// from its group before falling back: a live tab answers in milliseconds, a
+// busy one (a long task, a loaded machine) can take a second or more, and a
+// frozen one never does. Giving up early costs more than waiting: the
+// fallback iframe fails where cookies are blocked, and the new tab is
+// signed out though its group holds a refresh token.
+const handoverWait = 2 * time.Second
 
 // fallsBackToIframe reports the refresh-token failures the silent iframe may
 // still cure (useRefreshTokensFallback): no token, or one the server refused.

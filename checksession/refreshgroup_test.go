@@ -280,6 +280,54 @@ func TestANewTabIsSignedInWithTheGroupsRefreshToken(t *testing.T) {
 	}
 }
 
+// Seen in headless Chromium on a loaded machine: the holder answered the
+// request for the refresh token later than a quarter second, the new tab
+// fell back to the iframe, which fails where cookies are blocked, and was
+// signed out though its group held a refresh token.
+func TestANewTabWaitsForABusyHolder(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 120
+	srv := newIssuingServer(fx)
+	clients, tabs := refreshTabs(t, fx, 2)
+	first, second := clients[0], clients[1]
+	if _, err := checkAdvancing(t, fx, first); err != nil {
+		t.Fatal(err)
+	}
+	cookiesBlocked(fx)
+	tabs[0].tabHub.mu.Lock()
+	tabs[0].tabHub.holdWanted = true
+	tabs[0].tabHub.mu.Unlock()
+	type outcome struct {
+		res *AuthResult
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := second.CheckSession(context.Background(), AuthorizeParams{})
+		done <- outcome{res, err}
+	}()
+	waitFor(t, "the new tab to ask its group", func() bool {
+		second.mu.Lock()
+		defer second.mu.Unlock()
+		return second.askTimer != nil
+	})
+	fx.clock.Advance(time.Second) // the holder is busy for a second
+	waitFor(t, "the new tab to wait on, or give up", func() bool { return second.idle(fx.clock) })
+	tabs[0].tabHub.releaseHeld()
+	var o outcome
+	select {
+	case o = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("checkSession did not finish; logs %q", fx.logs)
+	}
+	if o.err != nil {
+		t.Fatalf("the new tab was signed out: %v; logs %q", o.err, fx.logs)
+	}
+	if fx.b.frameCount() != 1 || strings.Join(srv.presented(), " ") != "rt-2" {
+		t.Errorf("%d iframes, refresh tokens presented %q: want the login's iframe only and the first tab's token", fx.b.frameCount(), srv.presented())
+	}
+}
+
 func TestPageHideHandsTheRefreshTokenToTheGroup(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 120

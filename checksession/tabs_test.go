@@ -16,6 +16,21 @@ type tabHub struct {
 	holder   map[string]*tabLock
 	queue    map[string][]*tabLock
 	channels map[string][]*tabChannel
+	// holdWanted keeps each refresh_token_wanted message from the other
+	// tabs until releaseHeld: a holder that is slow to answer.
+	holdWanted bool
+	held       []func()
+}
+
+// releaseHeld delivers the messages holdWanted kept.
+func (h *tabHub) releaseHeld() {
+	h.mu.Lock()
+	held := h.held
+	h.held, h.holdWanted = nil, false
+	h.mu.Unlock()
+	for _, deliver := range held {
+		deliver()
+	}
 }
 
 type tabLock struct {
@@ -84,9 +99,17 @@ func (c *tabChannel) Post(data []byte) error {
 			others = append(others, o)
 		}
 	}
+	hold := c.hub.holdWanted && strings.Contains(string(data), `"`+kindRefreshWanted+`"`)
 	c.hub.mu.Unlock()
 	for _, o := range others {
-		o.onMessage(append([]byte(nil), data...))
+		msg := append([]byte(nil), data...)
+		if hold {
+			c.hub.mu.Lock()
+			c.hub.held = append(c.hub.held, func() { o.onMessage(msg) })
+			c.hub.mu.Unlock()
+			continue
+		}
+		o.onMessage(msg)
 	}
 	return nil
 }

@@ -37,6 +37,12 @@ type Config struct {
 	MinValidity int           // minValidityInSeconds, 1
 	Timeout     int           // timeoutInSeconds, 5
 	Debug       bool          // the clients' debug option
+	// Host is the issuer's host name: "localhost" (default, the app's site)
+	// or "127.0.0.1", another site, where the provider's session cookie
+	// stays out of the silent iframe as if third-party cookies were blocked.
+	Host string
+	// UseRefreshTokens is the clients' useRefreshTokens option.
+	UseRefreshTokens bool
 }
 
 // DefaultConfig is issue 10's scenario.
@@ -75,7 +81,7 @@ func Start(t testing.TB, cfg Config) *Env {
 	al, appURL := e2eenv.Listen(t, "localhost")
 	ctx, cancel := context.WithCancel(context.Background())
 	p, gate, err := nodeop.StartGated(ctx, nodeop.Config{
-		AppOrigins: []string{appURL}, AccessTokenTTL: cfg.TokenTTL, Output: nodeop.LogWriter(t),
+		Host: cfg.Host, AppOrigins: []string{appURL}, AccessTokenTTL: cfg.TokenTTL, Output: nodeop.LogWriter(t),
 	})
 	if errors.Is(err, nodeop.ErrNodeModulesMissing) || errors.Is(err, nodeop.ErrNodeMissing) {
 		cancel()
@@ -148,6 +154,9 @@ func (e *Env) clientJS() string {
 		fmt.Sprintf("timeoutInSeconds: %d", e.Config.Timeout),
 		fmt.Sprintf("renewBeforeExpiryInSeconds: %d", e.Config.RenewBefore),
 		fmt.Sprintf("debug: %t", e.Config.Debug),
+	}
+	if e.Config.UseRefreshTokens {
+		opts = append(opts, "useRefreshTokens: true")
 	}
 	if !e.MinValidityDropped {
 		opts = append(opts, fmt.Sprintf("minValidityInSeconds: %d", e.Config.MinValidity))

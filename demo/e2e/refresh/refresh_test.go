@@ -1,0 +1,313 @@
+// Package refresh_test proves in headless Chromium that silentauth keeps a
+// user signed in with rotating refresh tokens where third-party cookies are
+// blocked (API.md, "Refresh tokens"; issue 11), against both the dev tenant
+// and node-oidc-provider.
+//
+// Blocked third-party cookies are made by sites, not by a browser switch:
+// the app is on localhost and the server on 127.0.0.1, so the server's
+// session cookie stays out of the silent iframe. TestRenewalByRefreshToken
+// shows that it does. The fallback test puts the server on localhost, the
+// app's site, where the iframe works.
+//
+// Every test starts its own servers and browser, so the tests run in
+// parallel; a recorder in front of each server counts what reaches it.
+package refresh_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/silentauth/silentauth/demo/internal/chrome"
+)
+
+// TestRenewalByRefreshToken: after an interactive login with
+// useRefreshTokens, the renewal timer renews by refresh token alone, where
+// the silent iframe answers login_required.
+func TestRenewalByRefreshToken(t *testing.T) {
+	t.Parallel()
+	eachServer(t, crossSite, func(t *testing.T, s *server) {
+		tab := s.login(t, refreshOpts)
+		from := s.rec.mark()
+		start := time.Now()
+		const renewals = 3
+		waitForRenewals(t, tab, len(renewedIn(t, tab))+renewals, renewals*period+30*time.Second)
+		elapsed := time.Since(start)
+		hits, _ := s.rec.since(from)
+		c := count(hits)
+		t.Logf("%d renewals in %v (%.1f token lifetimes): %v; %.1f refresh grants per lifetime",
+			renewals, elapsed.Round(100*time.Millisecond), float64(elapsed)/float64(tokenLifetime), c,
+			float64(c.RefreshGrants)/(float64(elapsed)/float64(tokenLifetime)))
+		noRefusals(t, "timer renewals", c)
+		if c.RefreshGrants < renewals {
+			t.Errorf("%d refresh grants for %d renewals", c.RefreshGrants, renewals)
+		}
+		if n := lines(tab, viaRefreshLine); n < renewals {
+			t.Errorf("%d %q debug lines for %d renewals", n, viaRefreshLine, renewals)
+		}
+		if n := lines(tab, viaIframeLine); n != 0 {
+			t.Errorf("%d %q debug lines, want none", n, viaIframeLine)
+		}
+		renewed := renewedIn(t, tab)
+		var got string
+		tab.MustEval(`client.getTokenSilently()`, &got)
+		if !slices.Contains(renewed, got) {
+			t.Errorf("getTokenSilently() answers a token no renewal gave")
+		}
+
+		// What the refresh token works around: with the server on another
+		// site, the silent iframe answers login_required though the user
+		// has just logged in. This client's scope puts it in a tab group of
+		// its own, so its failure ends no session of the one above.
+		from = s.rec.mark()
+		_, o := s.openClient(t, `scope: "openid"`)
+		c = s.rec.countSince(from)
+		t.Logf("checkSession through the iframe after the login, server on %s: %v; the server saw %v", crossSite, o, c)
+		if o.OK || o.Error != "login_required" {
+			t.Errorf("checkSession through the iframe = %v, want login_required: the session cookie reached the cross-site iframe", o)
+		}
+		if c.PromptNone != 1 {
+			t.Errorf("%d prompt=none requests reached the server, want the iframe's one", c.PromptNone)
+		}
+	})
+}
+
+// TestTabGroup: three tabs of one origin share one refresh token: tabs
+// opened after the login are signed in from the group, renew once per
+// period between them, and go on renewing when the holding tab closes; a
+// tab opened after that is signed in too. The steps share their tabs, so
+// they run in sequence in one test.
+func TestTabGroup(t *testing.T) {
+	t.Parallel()
+	eachServer(t, crossSite, func(t *testing.T, s *server) {
+		tabs := []*chrome.Tab{s.login(t, refreshOpts)}
+
+		// Tabs opened later are signed in from the group.
+		from := s.rec.mark()
+		for range 2 {
+			tab, o := s.openClient(t, refreshOpts)
+			if !o.OK {
+				t.Fatalf("checkSession in a new tab: %v, want the group's tokens\nconsole:\n%s", o, strings.Join(tab.Console(), "\n"))
+			}
+			tabs = append(tabs, tab)
+		}
+		hits, _ := s.rec.since(from)
+		noRefusals(t, "two new tabs", count(hits))
+
+		// Three tabs renew once per period between them.
+		renewTogether(t, s, tabs, 4)
+
+		// The holding tab closes and another renews.
+		h := holder(t, tabs)
+		rest := slices.Delete(slices.Clone(tabs), h, h+1)
+		seen := make([]int, len(rest))
+		for i, tab := range rest {
+			seen[i] = len(renewedIn(t, tab))
+		}
+		from = s.rec.mark()
+		closeTab(t, tabs[h])
+		for i, tab := range rest {
+			waitForRenewals(t, tab, seen[i]+2, 2*period+30*time.Second)
+		}
+		hits, _ = s.rec.since(from)
+		c := count(hits)
+		t.Logf("tab %d, which held the refresh token, closed; then %v", h, c)
+		noRefusals(t, "after the holder closed", c)
+		if c.RefreshGrants < 2 {
+			t.Errorf("%d refresh grants for two renewals after the holder closed", c.RefreshGrants)
+		}
+
+		// A tab opened after the holder closed is signed in.
+		from = s.rec.mark()
+		tab, o := s.openClient(t, refreshOpts)
+		if !o.OK {
+			t.Errorf("checkSession in a tab opened after the holder closed: %v, want the group's tokens\nconsole:\n%s", o, strings.Join(tab.Console(), "\n"))
+		}
+		hits, _ = s.rec.since(from)
+		noRefusals(t, "the tab opened after the holder closed", count(hits))
+	})
+}
+
+// renewTogether watches the tabs for n periods and checks that they renewed
+// about once per period between them, each by refresh token, every tab
+// getting each renewal.
+func renewTogether(t *testing.T, s *server, tabs []*chrome.Tab, n int) {
+	t.Helper()
+	seen := make([]int, len(tabs))
+	for i, tab := range tabs {
+		seen[i] = len(renewedIn(t, tab))
+	}
+	from := s.rec.mark()
+	window := time.Duration(n) * period
+	time.Sleep(window)
+	hits, _ := s.rec.since(from)
+	c := count(hits)
+	t.Logf("%d tabs in %v (%d periods, %.0f token lifetimes): %v; %.1f refresh grants per lifetime",
+		len(tabs), window, n, float64(window)/float64(tokenLifetime), c, float64(c.RefreshGrants)/(float64(window)/float64(tokenLifetime)))
+	noRefusals(t, fmt.Sprintf("%d tabs", len(tabs)), c)
+	// One tab renewing alone would make n; three renewing each on their
+	// own, 3n. Slack for a busy machine on both sides.
+	if c.RefreshGrants < 1 || c.RefreshGrants > n+2 {
+		t.Errorf("%d refresh grants in %d periods of %d tabs, want about %d (one per period between them)", c.RefreshGrants, n, len(tabs), n)
+	}
+	for i, tab := range tabs {
+		if got := len(renewedIn(t, tab)) - seen[i]; got < 1 {
+			t.Errorf("tab %d saw no renewal in %d periods", i, n)
+		}
+		if l := lines(tab, viaIframeLine); l != 0 {
+			t.Errorf("tab %d logged %q %d times, want never", i, viaIframeLine, l)
+		}
+	}
+	// Each tab's latest token is the group's.
+	var want string
+	for i, tab := range tabs {
+		var got string
+		tab.MustEval(`client.getTokenSilently()`, &got)
+		if i == 0 {
+			want = got
+		} else if got != want && !slices.Contains(renewedIn(t, tab), want) {
+			t.Errorf("tab %d: getTokenSilently() is not the group's token", i)
+		}
+	}
+}
+
+// holder waits for the next renewal by refresh token and returns the tab
+// that made it: the tab holding the group's refresh token.
+func holder(t *testing.T, tabs []*chrome.Tab) int {
+	t.Helper()
+	base := make([]int, len(tabs))
+	for i, tab := range tabs {
+		base[i] = lines(tab, viaRefreshLine)
+	}
+	for deadline := time.Now().Add(2*period + 20*time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for i, tab := range tabs {
+			if lines(tab, viaRefreshLine) > base[i] {
+				return i
+			}
+		}
+	}
+	t.Fatalf("no tab logged %q", viaRefreshLine)
+	return -1
+}
+
+// TestFallback: with the server on the app's site, where the iframe works,
+// a client with useRefreshTokens but no refresh token (the login asked for
+// none) renews through the iframe, and afterwards by the refresh token that
+// exchange gave; with useRefreshTokensFallback: false it answers
+// missing_refresh_token instead.
+func TestFallback(t *testing.T) {
+	t.Parallel()
+	eachServer(t, sameSite, func(t *testing.T, s *server) {
+		// Logged in without offline_access: a session, and no refresh token.
+		login := s.login(t, "")
+		login.MustEval(`client.destroy(), true`, nil)
+		closeTab(t, login)
+
+		// Without fallback: missing_refresh_token.
+		{
+			from := s.rec.mark()
+			tab, o := s.openClient(t, refreshOpts+`, useRefreshTokensFallback: false`)
+			hits, _ := s.rec.since(from)
+			c := count(hits)
+			t.Logf("checkSession: %v; the server saw %v", o, c)
+			if o.OK || o.Error != "missing_refresh_token" {
+				t.Errorf("checkSession with no refresh token and no fallback = %v, want missing_refresh_token", o)
+			}
+			if c.Authorize != 0 || c.RefreshGrants != 0 {
+				t.Errorf("the server saw %v, want nothing", c)
+			}
+			tab.MustEval(`client.destroy(), true`, nil)
+			closeTab(t, tab)
+		}
+
+		// With fallback: the iframe, then the refresh token it gave.
+		{
+			from := s.rec.mark()
+			tab, o := s.openClient(t, refreshOpts)
+			hits, _ := s.rec.since(from)
+			c := count(hits)
+			t.Logf("checkSession: %v; the server saw %v", o, c)
+			if !o.OK {
+				t.Fatalf("checkSession with no refresh token and the fallback on = %v, want tokens from the iframe", o)
+			}
+			if c.PromptNone != 1 || c.RefreshGrants != 0 {
+				t.Errorf("the server saw %v, want one prompt=none request and no refresh grant", c)
+			}
+			if n := lines(tab, viaIframeLine+"missing_refresh_token"); n != 1 {
+				t.Errorf("%d %q debug lines, want 1:\n%s", n, viaIframeLine+"missing_refresh_token", strings.Join(tab.Console(), "\n"))
+			}
+			from = s.rec.mark()
+			waitForRenewals(t, tab, len(renewedIn(t, tab))+2, 2*period+30*time.Second)
+			hits, _ = s.rec.since(from)
+			c = count(hits)
+			t.Logf("two timer renewals: %v", c)
+			noRefusals(t, "renewals after the fallback", c)
+			if n := lines(tab, viaRefreshLine); n < 2 {
+				t.Errorf("%d %q debug lines after the fallback, want the later renewals by refresh token", n, viaRefreshLine)
+			}
+		}
+	})
+}
+
+// TestLocalStorage: with refreshTokenStorage "local" a single tab that
+// reloads stays signed in by refresh token, though the server is on another
+// site, and localStorage holds no refresh token in plain text.
+func TestLocalStorage(t *testing.T) {
+	t.Parallel()
+	eachServer(t, crossSite, func(t *testing.T, s *server) {
+		opts := refreshOpts + `, refreshTokenStorage: "local"`
+		tab := s.login(t, opts)
+		waitForRenewals(t, tab, 1, period+30*time.Second)
+		from := s.rec.mark()
+		if err := tab.Navigate(s.appURL + s.pagePath); err != nil {
+			t.Fatal(err)
+		}
+		if err := tab.WaitFor("window.silentauth && silentauth.createClient", 20*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		o := startClient(t, tab, s.clientJS(opts))
+		hits, _ := s.rec.since(from)
+		c := count(hits)
+		t.Logf("checkSession after the reload: %v; the server saw %v", o, c)
+		if !o.OK {
+			t.Fatalf("checkSession after a reload = %v, want tokens from the stored refresh token", o)
+		}
+		noRefusals(t, "after the reload", c)
+		if c.RefreshGrants != 1 {
+			t.Errorf("%d refresh grants for checkSession after the reload, want 1", c.RefreshGrants)
+		}
+		waitForRenewals(t, tab, len(renewedIn(t, tab))+1, period+30*time.Second)
+
+		var stored [][2]string
+		tab.MustEval(`Object.entries(localStorage)`, &stored)
+		all, _ := s.rec.since(0)
+		var tokens []string
+		for _, h := range all {
+			for _, tok := range []string{h.RefreshIn, h.RefreshOut} {
+				if tok != "" {
+					tokens = append(tokens, tok)
+				}
+			}
+		}
+		if len(tokens) == 0 {
+			t.Fatal("no refresh token crossed the wire")
+		}
+		dump, _ := json.Marshal(stored)
+		kept := false
+		for _, kv := range stored {
+			kept = kept || strings.HasPrefix(kv[0], "silentauth:rt:")
+		}
+		if !kept {
+			t.Errorf("no silentauth:rt: entry in localStorage: %s", dump)
+		}
+		for _, tok := range tokens {
+			if strings.Contains(string(dump), tok) {
+				t.Fatalf("localStorage holds a refresh token in plain text")
+			}
+		}
+		t.Logf("localStorage: %d entries; none holds any of the %d refresh tokens the server saw", len(stored), len(tokens))
+	})
+}
