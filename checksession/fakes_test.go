@@ -151,20 +151,26 @@ func (c *Client) idle(clock *testClock) bool {
 	return !looping || (timer != nil && clock.live(timer))
 }
 
+// allIdle reports whether every client is idle. One pass is not a snapshot:
+// a client seen idle can be woken by one checked after it (a lock handed
+// over, a result posted) before that one turned idle. The effect happens
+// before its cause goes idle, so a second pass right after sees it.
+func allIdle(fx *fixture, clients []*Client) bool {
+	for _, c := range clients {
+		if !c.idle(fx.clock) {
+			return false
+		}
+	}
+	return true
+}
+
 // advanceUntil moves the fake clock from one armed timer to the next,
 // waiting each time until every client is idle, until cond holds.
 func advanceUntil(t *testing.T, fx *fixture, limit time.Duration, cond func() bool, clients ...*Client) {
 	t.Helper()
 	start := fx.clock.Now()
 	for {
-		waitFor(t, "the clients to settle", func() bool {
-			for _, c := range clients {
-				if !c.idle(fx.clock) {
-					return false
-				}
-			}
-			return true
-		})
+		waitFor(t, "the clients to settle", func() bool { return allIdle(fx, clients) && allIdle(fx, clients) })
 		if cond() {
 			return
 		}

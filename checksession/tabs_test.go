@@ -152,14 +152,7 @@ func openTabs(t *testing.T, fx *fixture, n int) ([]*Client, func(i int) []string
 		}
 		clients[i] = c
 	}
-	waitFor(t, "the tabs to take each other's results", func() bool {
-		for _, c := range clients {
-			if !c.idle(fx.clock) {
-				return false
-			}
-		}
-		return true
-	})
+	waitFor(t, "the tabs to take each other's results", func() bool { return allIdle(fx, clients) && allIdle(fx, clients) })
 	return clients, func(i int) []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), events[i]...) }
 }
 
