@@ -103,7 +103,7 @@ func TestWebMessages(t *testing.T) {
 		mark = len(tab.Console())
 		// Long enough for a decoy page to load and post first, even on a
 		// loaded machine: the answer to our request must come last.
-		env.Tenant.SetFaults(devtenant.Faults{Delay: 5 * time.Second})
+		env.Tenant.SetFaults(devtenant.Faults{Delay: 10 * time.Second})
 		t.Cleanup(func() { env.Tenant.SetFaults(devtenant.Faults{}) })
 		mustEval(t, tab, `(() => {
 			window.pending = client.checkSession({responseType: "`+responseType+`"}).then(r => ({ok: true, result: r}), e => ({ok: false, error: e.error, description: e.error_description}));
@@ -187,7 +187,7 @@ func TestWebMessages(t *testing.T) {
 			document.body.append(f);
 			return true;
 		})()`, u.String()), nil)
-		waitConsole(t, tab, mark, 5*time.Second, "ignored a message: source is not this request's iframe")
+		waitConsole(t, tab, mark, 9*time.Second, "ignored a message: source is not this request's iframe")
 		resolved(t)
 		mustEval(t, tab, `(() => { document.querySelectorAll("iframe.decoy").forEach(f => f.remove()); return true })()`, nil)
 	})
