@@ -70,9 +70,9 @@ func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := hit{At: time.Now(), Path: r.URL.Path, PromptNone: r.URL.Query().Get("prompt") == "none"}
 	token := r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/token")
 	if !token {
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &nodeop.StatusWriter{ResponseWriter: w}
 		rec.next.ServeHTTP(sw, r)
-		h.Status = sw.status
+		h.Status = sw.Status
 		rec.add(h)
 		return
 	}
@@ -119,31 +119,6 @@ func (rec *recorder) since(i int) ([]hit, int) {
 func (rec *recorder) mark() int {
 	_, n := rec.since(0)
 	return n
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusWriter) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
 }
 
 type bufferWriter struct {

@@ -210,10 +210,10 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.hits = append(g.hits, h)
 	g.mu.Unlock()
 
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &StatusWriter{ResponseWriter: w}
 	defer func() {
 		g.mu.Lock()
-		g.hits[i].Status = sw.status
+		g.hits[i].Status = sw.Status
 		g.mu.Unlock()
 	}()
 	switch h.Mode {
@@ -233,26 +233,28 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.rp.ServeHTTP(sw, r)
 }
 
-type statusWriter struct {
+// StatusWriter records the status a handler answered with (200 when it
+// wrote a body without one), for proxies and recorders in front of a server.
+type StatusWriter struct {
 	http.ResponseWriter
-	status int
+	Status int
 }
 
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
+func (s *StatusWriter) WriteHeader(code int) {
+	if s.Status == 0 {
+		s.Status = code
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
 
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
+func (s *StatusWriter) Write(b []byte) (int, error) {
+	if s.Status == 0 {
+		s.Status = http.StatusOK
 	}
 	return s.ResponseWriter.Write(b)
 }
 
-func (s *statusWriter) Flush() {
+func (s *StatusWriter) Flush() {
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
