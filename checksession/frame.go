@@ -12,14 +12,65 @@ import (
 // page or a refused origin, and waiting the full timeout would only hide it.
 const loadGrace = time.Second
 
-// runFrame opens the hidden iframe and waits for the one message that is
-// ours, the timeout, or the sign that none will come. The frame, its
-// listeners and the timers are gone when it returns, whatever the path.
-func (c *Client) runFrame(ctx context.Context, authorizeURL string, t *transaction, timeout time.Duration) (*authResponse, error) {
+// raceAfter is the age at which a silent request with no answer yet is
+// raced by a fresh iframe, while no cached token is valid so callers wait.
+// A server that held one request (a restart, a dropped connection, a slow
+// moment) usually answers the next at once; waiting out timeoutInSeconds
+// would keep every caller waiting that long after the server recovered.
+// Later races come at doubling ages (2, 4, 8… s), so a server that stays
+// slow gets a handful of requests per timeout, not a stream.
+const raceAfter = 2 * time.Second
+
+// silentFrame is one hidden iframe of a silent request, with what it has
+// told so far. A nil *silentFrame's channels are nil, so a select on an
+// empty slot never fires.
+type silentFrame struct {
+	t     *transaction
+	url   string
+	frame Frame
+	msgs  chan *authResponse
+	loads chan struct{}
+	grace Timer
+}
+
+func (f *silentFrame) messages() <-chan *authResponse {
+	if f == nil {
+		return nil
+	}
+	return f.msgs
+}
+
+func (f *silentFrame) loaded() <-chan struct{} {
+	if f == nil {
+		return nil
+	}
+	return f.loads
+}
+
+func (f *silentFrame) graceOver() <-chan time.Time {
+	if f == nil || f.grace == nil {
+		return nil
+	}
+	return f.grace.C()
+}
+
+// close takes the iframe, its listeners and its grace timer away.
+func (f *silentFrame) close() {
+	if f == nil {
+		return
+	}
+	if f.grace != nil {
+		f.grace.Stop()
+	}
+	f.frame.Close()
+}
+
+// openFrame opens a hidden iframe on authorizeURL that accepts only the
+// message answering t, from the server's origin and that iframe.
+func (c *Client) openFrame(authorizeURL string, t *transaction) (*silentFrame, error) {
 	au, _ := url.Parse(authorizeURL)
 	serverOrigin := origin(au)
-	msgs := make(chan *authResponse, 1)
-	loads := make(chan struct{}, 1)
+	f := &silentFrame{t: t, url: authorizeURL, msgs: make(chan *authResponse, 1), loads: make(chan struct{}, 1)}
 	frame, err := c.browser.OpenFrame(authorizeURL, FrameHandler{
 		OnMessage: func(m Message) {
 			resp, why := acceptMessage(m, serverOrigin, t.State)
@@ -28,13 +79,13 @@ func (c *Client) runFrame(ctx context.Context, authorizeURL string, t *transacti
 				return
 			}
 			select {
-			case msgs <- resp:
+			case f.msgs <- resp:
 			default:
 			}
 		},
 		OnLoad: func() {
 			select {
-			case loads <- struct{}{}:
+			case f.loads <- struct{}{}:
 			default:
 			}
 		},
@@ -42,49 +93,123 @@ func (c *Client) runFrame(ctx context.Context, authorizeURL string, t *transacti
 	if err != nil {
 		return nil, newError(ErrTimeout.Code, TimeoutDescription+". The iframe could not be created: "+err.Error())
 	}
-	defer frame.Close()
+	f.frame = frame
 	c.debug("silent request opened: " + redactURL(authorizeURL))
+	return f, nil
+}
 
-	deadline := c.clock.NewTimer(timeout)
-	defer deadline.Stop()
-	var grace Timer
-	var graceC <-chan time.Time
+// runFrames runs a silent request's iframes and waits for the one message
+// that is ours, the timeout, or the sign that none will come. It opens t at
+// authorizeURL first, then, while no cached token for r is valid and
+// nothing has answered, a fresh attempt from next (new state, nonce and
+// verifier) at each race age. At most two iframes are open: the first,
+// which may only be slow, and the latest, which replaces the one before it.
+// The first answer wins, response or failure, and comes back with its
+// transaction; all attempts share the first one's deadline. Every iframe,
+// listener and timer is gone when runFrames returns, whatever the path.
+func (c *Client) runFrames(ctx context.Context, r request, t *transaction, authorizeURL string,
+	next func() (*transaction, string, error)) (*authResponse, *transaction, error) {
+	first, err := c.openFrame(authorizeURL, t)
+	if err != nil {
+		return nil, t, err
+	}
+	var latest *silentFrame
 	defer func() {
-		if grace != nil {
-			grace.Stop()
-		}
+		first.close()
+		latest.close()
 	}()
-	for {
-		select {
-		case resp := <-msgs:
-			return resp, nil
-		case <-loads:
-			// Each load (a server may pass through pages) restarts the wait.
-			if grace != nil {
-				grace.Stop()
-			}
-			grace = c.clock.NewTimer(min(loadGrace, timeout))
-			graceC = grace.C()
-		case <-graceC:
-			c.debug("failing fast: the server's page loaded but posted nothing")
-			if c.offline() {
-				return nil, &Error{Code: ErrTimeout.Code, State: t.State, Description: TimeoutDescription +
-					". The browser is offline: the iframe shows its network error page."}
-			}
-			return nil, &Error{Code: ErrTimeout.Code, State: t.State, Description: TimeoutDescription +
-				". The authorization server's page loaded in the iframe but posted no answer: it is an error page, or this origin (" +
-				c.browser.Origin() + ") is not allowed for web_message (Auth0: add it to the application's Allowed Web Origins), or redirect_uri " +
-				quote(t.RedirectURI) + " is not registered for client " + quote(c.s.ClientID) + "."}
-		case <-deadline.C():
-			if c.offline() {
-				return nil, &Error{Code: ErrTimeout.Code, State: t.State, Description: TimeoutDescription + ". The browser is offline."}
-			}
-			return nil, &Error{Code: ErrTimeout.Code, State: t.State, Description: TimeoutDescription}
-		case <-ctx.Done():
-			if c.ctx.Err() != nil {
-				return nil, ErrDestroyed
-			}
-			return nil, ctx.Err()
+	start := c.clock.Now()
+	deadline := c.clock.NewTimer(r.timeout)
+	defer deadline.Stop()
+	// race fires at each race age under the deadline; nil after the last.
+	raceAt := raceAfter
+	var race Timer
+	var raceC <-chan time.Time
+	armRace := func(now time.Time) {
+		for !start.Add(raceAt).After(now) {
+			raceAt *= 2
+		}
+		race, raceC = nil, nil
+		if raceAt < r.timeout {
+			race = c.clock.NewTimer(start.Add(raceAt).Sub(now))
+			raceC = race.C()
 		}
 	}
+	armRace(start)
+	defer func() {
+		if race != nil {
+			race.Stop()
+		}
+	}()
+
+	// restartGrace (re)arms f's wait after a load: a server may pass
+	// through pages, and each load restarts it.
+	restartGrace := func(f *silentFrame) {
+		if f.grace != nil {
+			f.grace.Stop()
+		}
+		f.grace = c.clock.NewTimer(min(loadGrace, r.timeout))
+	}
+	for {
+		select {
+		case resp := <-first.messages():
+			return resp, first.t, nil
+		case resp := <-latest.messages():
+			return resp, latest.t, nil
+		case <-first.loaded():
+			restartGrace(first)
+		case <-latest.loaded():
+			restartGrace(latest)
+		case <-first.graceOver():
+			return nil, first.t, c.silentPage(first.t)
+		case <-latest.graceOver():
+			return nil, latest.t, c.silentPage(latest.t)
+		case <-raceC:
+			now := c.clock.Now()
+			if c.usable(r) == nil && now.Sub(start) < r.timeout {
+				c.debug("no answer after " + now.Sub(start).Round(100*time.Millisecond).String() +
+					" and no valid token: racing a fresh silent request")
+				latest.close()
+				latest, _ = c.openRacer(next)
+			}
+			armRace(now)
+		case <-deadline.C():
+			if c.offline() {
+				return nil, first.t, &Error{Code: ErrTimeout.Code, State: first.t.State, Description: TimeoutDescription + ". The browser is offline."}
+			}
+			return nil, first.t, &Error{Code: ErrTimeout.Code, State: first.t.State, Description: TimeoutDescription}
+		case <-ctx.Done():
+			if c.ctx.Err() != nil {
+				return nil, first.t, ErrDestroyed
+			}
+			return nil, first.t, ctx.Err()
+		}
+	}
+}
+
+// openRacer opens the iframe of a fresh attempt.
+func (c *Client) openRacer(next func() (*transaction, string, error)) (*silentFrame, error) {
+	t, u, err := next()
+	if err == nil {
+		var f *silentFrame
+		if f, err = c.openFrame(u, t); err == nil {
+			return f, nil
+		}
+	}
+	c.debug("no fresh silent request: " + err.Error())
+	return nil, err
+}
+
+// silentPage is the error for a server page that loaded in the iframe and
+// posted nothing within loadGrace.
+func (c *Client) silentPage(t *transaction) error {
+	c.debug("failing fast: the server's page loaded but posted nothing")
+	if c.offline() {
+		return &Error{Code: ErrTimeout.Code, State: t.State, Description: TimeoutDescription +
+			". The browser is offline: the iframe shows its network error page."}
+	}
+	return &Error{Code: ErrTimeout.Code, State: t.State, Description: TimeoutDescription +
+		". The authorization server's page loaded in the iframe but posted no answer: it is an error page, or this origin (" +
+		c.browser.Origin() + ") is not allowed for web_message (Auth0: add it to the application's Allowed Web Origins), or redirect_uri " +
+		quote(t.RedirectURI) + " is not registered for client " + quote(c.s.ClientID) + "."}
 }

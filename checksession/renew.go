@@ -16,8 +16,9 @@ const (
 	// backupTick bounds how long the loop sleeps without looking at the
 	// clock: timers in hidden tabs can be delayed or dropped.
 	backupTick = 15 * time.Second
-	// retryFloor is the shortest wait after a failure, for the timer, for
-	// wake-ups and for callers alike, so no failure becomes a tight loop.
+	// retryFloor is the renewal loop's shortest wait after a failure, for
+	// the timer and for wake-ups, so no failure becomes a tight loop.
+	// Callers with no valid token have their own, shorter callerGap.
 	retryFloor = 5 * time.Second
 	retryCap   = 2 * time.Minute
 	// runGap keeps a loop whose renewal changed nothing (another tab's
@@ -131,7 +132,6 @@ type renewer struct {
 	expires     time.Time // current token's expiry
 	attempt     int       // consecutive failures
 	lastFailure time.Time
-	lastErr     error // the last failure, for callers inside the retry floor
 	lastPoll    time.Time
 	lastRun     time.Time
 	interactive bool // an interactive login succeeded and no silent request since
@@ -164,7 +164,7 @@ func (r *renewer) moveLocked(in input) {
 		r.c.debug("renewal: " + from.String() + " -> " + r.state.String())
 	}
 	if r.state == signedOut {
-		r.dueAt, r.expires, r.attempt, r.lastErr, r.interactive = time.Time{}, time.Time{}, 0, nil, false
+		r.dueAt, r.expires, r.attempt, r.interactive = time.Time{}, time.Time{}, 0, false
 	}
 }
 
@@ -173,7 +173,7 @@ func (r *renewer) moveLocked(in input) {
 func (r *renewer) got(res *AuthResult, interactive bool) {
 	r.mu.Lock()
 	r.moveLocked(gotToken)
-	r.attempt, r.lastErr = 0, nil
+	r.attempt = 0
 	r.expires = res.ExpiresAt
 	r.lastPoll = r.c.clock.Now()
 	r.dueAt = res.renewAt(r.c.s.renewBeforeExpiry)
@@ -229,7 +229,7 @@ func (r *renewer) failed(err error) error {
 	r.attempt++
 	now := r.c.clock.Now()
 	delay := backoff(r.attempt)
-	r.lastFailure, r.lastErr = now, e
+	r.lastFailure = now
 	r.dueAt = now.Add(delay)
 	retry := r.state == retrying && r.enabled
 	r.mu.Unlock()
@@ -269,18 +269,6 @@ func (r *renewer) backgroundDue() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return (r.state == scheduled || r.state == retrying) && !r.c.clock.Now().Before(r.dueAt)
-}
-
-// callerMayStart says whether a caller that has no usable token may start a
-// renewal now; inside the retry floor after a failure it gets that failure
-// instead, so that callers in a loop cannot hammer a server that is down.
-func (r *renewer) callerMayStart() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.lastErr != nil && r.c.clock.Now().Before(r.lastFailure.Add(retryFloor)) {
-		return r.lastErr
-	}
-	return nil
 }
 
 // start turns auto-renew on (startAutoRenew).

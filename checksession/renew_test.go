@@ -459,8 +459,10 @@ func TestCallersWithoutATokenDoNotHammerAFailingServer(t *testing.T) {
 		}
 		fx.clock.Advance(250 * time.Millisecond)
 	}
-	if n := fx.b.frameCount() - 1; n > 2 {
-		t.Fatalf("%d requests in 5 s for 20 callers; the retry floor allows 1–2", n)
+	// One request per callerGap (2 s) from the start of the failed one:
+	// at 0, 2 and 4 s.
+	if n := fx.b.frameCount() - 1; n != 3 {
+		t.Fatalf("%d requests in 5 s for 20 callers; one per %v from the last one's start makes 3", n, callerGap)
 	}
 }
 

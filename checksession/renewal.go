@@ -114,6 +114,7 @@ func (c *Client) shared(ctx context.Context, r request, viaRefresh bool) (*AuthR
 		f = newFlight[*AuthResult]()
 		c.inflight[key] = f
 		epoch := c.epoch
+		began := c.clock.Now()
 		go func() {
 			var res *AuthResult
 			var err error
@@ -127,7 +128,7 @@ func (c *Client) shared(ctx context.Context, r request, viaRefresh bool) (*AuthR
 				f.finish(res, err)
 			}()
 			res, rt, err := c.obtain(c.ctx, r, viaRefresh)
-			res, err = c.settle(r, epoch, res, rt, err)
+			res, err = c.settle(r, epoch, began, res, rt, err)
 		}()
 	} else {
 		c.debug("joining the silent request already in flight")
@@ -158,10 +159,11 @@ func (c *Client) obtain(ctx context.Context, r request, viaRefresh bool) (res *A
 // settle is a silent request's bookkeeping: cache, schedule, events and the
 // tab group, once per request. It returns what the callers get. A refresh
 // token from the request is kept only if the session did not end meanwhile.
-func (c *Client) settle(r request, epoch int, res *AuthResult, refreshToken string, err error) (*AuthResult, error) {
+// began is when the request started.
+func (c *Client) settle(r request, epoch int, began time.Time, res *AuthResult, refreshToken string, err error) (*AuthResult, error) {
 	grouped := r.cacheKey() == c.renewer.defaultKey
 	if err != nil {
-		c.noteFailure(r, err)
+		c.noteFailure(r, began, err)
 		if grouped {
 			err = c.renewer.failed(err)
 			if !EndsSession(err) {
@@ -243,29 +245,37 @@ func (c *Client) endSession(e *Error, tellGroup bool) {
 	c.emit(EventSessionEnded, e)
 }
 
+// callerGap is the least time between the starts of two requests that
+// callers with no valid token make after a failure. Counted from the start
+// of the failed request, it costs nothing after a timeout (which already
+// took timeoutInSeconds) and keeps callers in a loop from hammering a
+// server that fails fast; short, so that callers have a token again within
+// moments of the server's recovery. The renewal loop's own retries keep
+// the longer retryFloor and backoff.
+const callerGap = 2 * time.Second
+
 // failure is the last failed request for one cache key.
 type failure struct {
-	at  time.Time
-	err error
+	began time.Time // when the failed request started
+	err   error
 }
 
-func (c *Client) noteFailure(r request, err error) {
+func (c *Client) noteFailure(r request, began time.Time, err error) {
 	if errors.Is(err, ErrDestroyed) {
 		return
 	}
 	c.mu.Lock()
-	c.failures[r.cacheKey()] = failure{at: c.clock.Now(), err: err}
+	c.failures[r.cacheKey()] = failure{began: began, err: err}
 	c.mu.Unlock()
 }
 
-// recentFailure is the failure of r's tokens within the retry floor, which
-// a caller gets instead of a new request, so that callers in a loop cannot
-// hammer a server that is down.
+// recentFailure is the failure of r's tokens that a caller gets instead of
+// a new request, within callerGap of that request's start.
 func (c *Client) recentFailure(r request) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	f, ok := c.failures[r.cacheKey()]
-	if ok && c.clock.Now().Before(f.at.Add(retryFloor)) {
+	if ok && c.clock.Now().Before(f.began.Add(callerGap)) {
 		return f.err
 	}
 	return nil

@@ -21,8 +21,8 @@ func (c *Client) silent(ctx context.Context, r request) (res *AuthResult, refres
 		return nil, "", configError("domain", "the server's discovery lists response_modes_supported "+
 			quote(strings.Join(m.ResponseModesSupported, " "))+" without web_message, so no silent request can be answered")
 	}
-	t := newTransaction(r, c.s.RedirectURI)
 	if c.browser.CrossOriginIsolated() {
+		t := newTransaction(r, c.s.RedirectURI)
 		return nil, "", &Error{Code: ErrTimeout.Code, State: t.State, Description: TimeoutDescription +
 			". This page is cross-origin isolated (COOP/COEP), so the authorization server's iframe cannot answer it; serve the page without Cross-Origin-Embedder-Policy or renew with an interactive login."}
 	}
@@ -33,12 +33,17 @@ func (c *Client) silent(ctx context.Context, r request) (res *AuthResult, refres
 		}
 	}
 	r.extra = extra
-	u, err := authorizeURL(m.AuthorizationEndpoint, c.s.ClientID, t, r, c.s.requestScope(t.Scope), "web_message")
+	attempt := func() (*transaction, string, error) {
+		t := newTransaction(r, c.s.RedirectURI)
+		u, err := authorizeURL(m.AuthorizationEndpoint, c.s.ClientID, t, r, c.s.requestScope(t.Scope), "web_message")
+		return t, u, err
+	}
+	t, u, err := attempt()
 	if err != nil {
 		return nil, "", err
 	}
 	t, u = c.adoptPrestarted(ctx, m, t, r, u)
-	resp, err := c.runFrame(ctx, u, t, r.timeout)
+	resp, t, err := c.runFrames(ctx, r, t, u, attempt)
 	if err != nil {
 		return nil, "", err
 	}

@@ -37,10 +37,10 @@ const (
 	// FailedFetchTTL is how long a failed JWKS fetch is remembered: tokens
 	// verified meanwhile get the same error without asking the server again,
 	// so a JWKS answering 503 is not hammered once per token. Keep it shorter
-	// than a caller's retry delay (checksession's retry floor is 5 s, and a
+	// than the shortest retry delay (checksession's callerGap is 2 s, and a
 	// test holds the two apart), so that every retry asks the server again
 	// and a key set that came back is found by the next retry.
-	FailedFetchTTL = 4 * time.Second
+	FailedFetchTTL = 1500 * time.Millisecond
 )
 
 // KeySet caches an issuer's signing keys by kid.

@@ -312,7 +312,7 @@ func TestKeySetFetchFailureIsRememberedBriefly(t *testing.T) {
 	}{
 		{"first fetch fails with network_error", true, 0, "rsa-0", errFetch, 1},
 		{"a call right after gets the remembered error without fetching", false, 0, "rsa-0", errFetch, 1},
-		{"still remembered just before the negative cache ends", false, FailedFetchTTL - time.Second, "rsa-0", errFetch, 1},
+		{"still remembered just before the negative cache ends", false, FailedFetchTTL - time.Millisecond, "rsa-0", errFetch, 1},
 		{"once it ends the next call fetches again and succeeds", false, time.Second, "rsa-0", nil, 2},
 		{"failed refetch for a new kid is network_error", true, 30 * time.Minute, "rsa-new", errFetch, 3},
 		{"failed refetch keeps the cached keys while they are fresh", true, 0, "rsa-0", nil, 3},
