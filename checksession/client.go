@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Client runs silent authentication for one application.
@@ -176,8 +177,14 @@ func (c *Client) dueInBackground(r request) bool {
 	return c.fresh(r) == nil && c.recentFailure(r) == nil
 }
 
+// wholeSecondSlack is added to MinValidity when serving from the cache:
+// expires_in counts whole seconds, and servers stamp a token's exp from an
+// issue time rounded down to the second (node-oidc-provider, most JWT
+// libraries), so a token may expire up to a second before ExpiresAt.
+const wholeSecondSlack = time.Second
+
 // usable is the cached result for r while its access token stays valid for
-// at least MinValidity.
+// at least MinValidity (and wholeSecondSlack).
 func (c *Client) usable(r request) *AuthResult {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -185,7 +192,7 @@ func (c *Client) usable(r request) *AuthResult {
 	if res == nil || res.AccessToken == "" || res.ExpiresAt.IsZero() {
 		return nil
 	}
-	if res.ExpiresAt.Sub(c.clock.Now()) >= c.s.minValidity {
+	if res.ExpiresAt.Sub(c.clock.Now()) >= c.s.minValidity+wholeSecondSlack {
 		return res
 	}
 	return nil

@@ -445,20 +445,55 @@ func TestDifferentAudiencesRunInParallel(t *testing.T) {
 }
 
 func TestGetTokenSilentlyServesTheCacheWhileValid(t *testing.T) {
+	// The cache serves a token while it has MinValidity left and the second
+	// that expires_in's rounding may have taken.
+	cases := []struct {
+		name   string
+		left   time.Duration // validity left at the call
+		served bool
+	}{
+		{"long before expiry", 30 * time.Minute, true},
+		{"just over minValidity and the slack", DefaultMinValidity + wholeSecondSlack + time.Millisecond, true},
+		{"inside the slack second", DefaultMinValidity + wholeSecondSlack - time.Millisecond, false},
+		{"under minValidity", DefaultMinValidity - time.Second, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t)
+			c := fx.client(func(o *Options) { o.AutoRenew = new(bool) })
+			first, err := c.GetTokenSilently(context.Background(), AuthorizeParams{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fx.clock.Advance(time.Hour - tc.left)
+			again, err := c.GetTokenSilently(context.Background(), AuthorizeParams{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if served := again == first && fx.b.frameCount() == 1; served != tc.served {
+				t.Fatalf("with %v left: served from the cache %t, want %t (%d frames)", tc.left, served, tc.served, fx.b.frameCount())
+			}
+		})
+	}
+}
+
+func TestACodesTokensExpireCountingFromTheTokenRequest(t *testing.T) {
 	fx := newFixture(t)
-	c := fx.client(func(o *Options) { o.AutoRenew = new(bool) })
-	first, err := c.GetTokenSilently(context.Background(), AuthorizeParams{})
+	// The token endpoint takes 2 s to answer: the tokens were issued at
+	// some moment in those 2 s, so only the request's start is safe.
+	fx.b.routes[serverOrigin+"/oauth/token"] = func(req HTTPRequest) (*HTTPResponse, error) {
+		fx.clock.Advance(2 * time.Second)
+		return fx.token(req)
+	}
+	c := fx.client(func(o *Options) { o.AutoRenew = new(bool); o.ResponseType = "code" })
+	sent := fx.clock.Now()
+	res, err := c.CheckSession(context.Background(), AuthorizeParams{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, _ := c.GetTokenSilently(context.Background(), AuthorizeParams{})
-	if second != first || fx.b.frameCount() != 1 {
-		t.Fatalf("cache not used: %d frames", fx.b.frameCount())
-	}
-	fx.clock.Advance(time.Hour - DefaultMinValidity + time.Second) // valid for less than minValidity
-	third, _ := c.GetTokenSilently(context.Background(), AuthorizeParams{})
-	if third == first || fx.b.frameCount() != 2 {
-		t.Fatalf("a token about to expire was served: %d frames", fx.b.frameCount())
+	if want := sent.Add(time.Hour); !res.ExpiresAt.Equal(want) {
+		t.Fatalf("expiresAt %v after the request, want %v: an hour from when the token request left",
+			res.ExpiresAt.Sub(sent), want.Sub(sent))
 	}
 }
 

@@ -62,18 +62,22 @@ func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp
 	if resp.Error != "" {
 		return nil, "", &Error{Code: resp.Error, Description: resp.ErrorDescription, State: t.State}
 	}
+	// The tokens' lifetime counts from the moment they can first have been
+	// issued as far as the page knows: the message's arrival, or for a code
+	// the moment its token request left. The server issued them after
+	// that, so the expiry computed from it is never later than the real one.
 	received := c.clock.Now()
 	tokens := resp
 	if t.ResponseType == "code" {
 		if resp.Code == "" {
 			return nil, "", &Error{Code: ErrInvalidToken.Code, State: t.State, Description: "code: the response carries no authorization code"}
 		}
+		received = c.clock.Now()
 		var err error
 		tokens, err = c.exchange(ctx, m, t, resp.Code)
 		if err != nil {
 			return nil, "", err
 		}
-		received = c.clock.Now()
 	}
 	wantID := strings.Contains(t.ResponseType, "id_token") || (t.ResponseType == "code" && hasScope(t.Scope, "openid"))
 	wantAT := t.ResponseType != "id_token"

@@ -64,6 +64,48 @@ type Report struct {
 	BrowserVerify BrowserVerify       `json:"browser_verify"`
 	Memory        map[string]MemRow   `json:"memory"`
 	Profile       Profile             `json:"renewal_profile"`
+	// Phases: per contender, the median time each step of a renewal takes.
+	Phases map[string][]PhaseStep `json:"renewal_phases"`
+}
+
+// phaseMarks are the page's marks of one renewal, in the order they happen
+// (pages.go): each is ms from the call. "resolved" is when the call's
+// promise settled.
+var phaseMarks = []string{"frame", "message", "token_request", "token_response", "resolved"}
+
+// PhaseStep is one step of a renewal: from the mark before it (or the call)
+// to its own, median over the rounds that saw both marks.
+type PhaseStep struct {
+	Step   string  `json:"step"`
+	Median float64 `json:"median_ms"`
+	N      int     `json:"n"`
+}
+
+// phases turns each round's marks into the median of each step.
+func phases(rounds map[string][]map[string]float64) map[string][]PhaseStep {
+	out := map[string][]PhaseStep{}
+	for name, rs := range rounds {
+		prev := "call"
+		for _, m := range phaseMarks {
+			var d []float64
+			for _, r := range rs {
+				at, ok := r[m]
+				from, okFrom := r[prev]
+				if prev == "call" {
+					from, okFrom = 0, true
+				}
+				if ok && okFrom {
+					d = append(d, at-from)
+				}
+			}
+			if len(d) == 0 {
+				continue // this contender has no such step (no token request in implicit flows)
+			}
+			out[name] = append(out[name], PhaseStep{Step: prev + " → " + m, Median: Summarise(d).Median, N: len(d)})
+			prev = m
+		}
+	}
+	return out
 }
 
 // ReadyRow is time to ready over fresh loads with the HTTP cache disabled.
@@ -171,7 +213,7 @@ func TestBench(t *testing.T) {
 		{Name: "jose", Note: "no single-file browser build in jose 6 (ESM tree dist/webapi)"},
 	})
 
-	logf("host benchmark: go test -bench Verify ./checksession/")
+	logf("host benchmark: go test -bench Verify ./checksession/idtoken/")
 	rep.HostVerify = hostBench(t, root)
 
 	// Servers and the browser.
@@ -214,12 +256,16 @@ func TestBench(t *testing.T) {
 	logf("renewal latency: %d rounds of %d contenders", latencyRounds, len(contenders))
 	lat := openPage(t, env, PagePath)
 	lat.MustEval(fmt.Sprintf("bench.setup(%s)", jsJSON(contenders)), nil)
-	var samples map[string][]float64
-	lat.MustEval(fmt.Sprintf("bench.run(%s, %d, %d)", jsJSON(contenders), latencyRounds, latencyWarmup), &samples)
+	var run struct {
+		Samples map[string][]float64
+		Phases  map[string][]map[string]float64
+	}
+	lat.MustEval(fmt.Sprintf("bench.run(%s, %d, %d)", jsJSON(contenders), latencyRounds, latencyWarmup), &run)
 	rep.Latency = map[string]Dist{}
-	for name, s := range samples {
+	for name, s := range run.Samples {
 		rep.Latency[name] = Summarise(s)
 	}
+	rep.Phases = phases(run.Phases)
 	ratio := func(a, b string) float64 { return rep.Latency[a].Median / rep.Latency[b].Median }
 	rep.LatencyRatios = map[string]float64{
 		"silentauth-implicit/floor-implicit": ratio("silentauth-implicit", "floor-implicit"),
@@ -468,7 +514,7 @@ console.log(JSON.stringify(out));`
 var benchLine = regexp.MustCompile(`^(Benchmark\S+)\s+\d+\s+([\d.]+) ns/op\s+(\d+) B/op\s+(\d+) allocs/op`)
 
 func hostBench(t *testing.T, root string) []HostBench {
-	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "Verify", "-benchmem", "-count", "1", "./checksession/")
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "Verify", "-benchmem", "-count", "1", "./checksession/idtoken/")
 	cmd.Dir = root
 	b, err := cmd.CombinedOutput()
 	if err != nil {

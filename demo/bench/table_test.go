@@ -25,6 +25,17 @@ func table(r Report) string {
 		p("  median ratio %-36s %.2f×\n", k, r.LatencyRatios[k])
 	}
 
+	p("\n1b. Where a renewal's time goes, median ms per step (marks seen by the page)\n")
+	for _, name := range []string{"floor-code", "silentauth-code", "auth0-spa-js", "silentauth-implicit"} {
+		var steps []string
+		for _, s := range r.Phases[name] {
+			steps = append(steps, fmt.Sprintf("%s %.1f", s.Step, s.Median))
+		}
+		p("  %-20s %s\n", name, strings.Join(steps, " | "))
+	}
+	p("  message → token_request: the SDK's work on the code (state checks; PKCE is ready before); token_response → resolved:\n")
+	p("  reading the body and, for silentauth, verifying the ID token (signature, claims) and bookkeeping; auth0-spa-js checks claims only\n")
+
 	p("\n2. Time to ready, ms from the first script (fresh loads, HTTP cache disabled)\n")
 	p("%-12s %3s %17s %17s %17s %17s\n", "sdk", "n", "script med/p95", "ready med/p95", "1st token med/p95", "nav→ready med")
 	for _, sdk := range []string{"silentauth", "auth0"} {

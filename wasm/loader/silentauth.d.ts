@@ -57,7 +57,8 @@ export interface BaseClientOptions {
   renewBeforeExpiryInSeconds?: number;
   /**
    * `getTokenSilently` answers from the cache, without waiting, while the
-   * access token stays valid at least this long.
+   * access token stays valid at least this long (plus one second, since
+   * `expires_in` counts whole seconds from an issue time servers round down).
    * @default 5
    */
   minValidityInSeconds?: number;
