@@ -104,6 +104,15 @@ func phases(rounds map[string][]map[string]float64) map[string][]PhaseStep {
 			out[name] = append(out[name], PhaseStep{Step: prev + " → " + m, Median: Summarise(d).Median, N: len(d)})
 			prev = m
 		}
+		var net []float64
+		for _, r := range rs {
+			if v, ok := r["token_network"]; ok {
+				net = append(net, v)
+			}
+		}
+		if len(net) > 0 {
+			out[name] = append(out[name], PhaseStep{Step: "(token request on the network)", Median: Summarise(net).Median, N: len(net)})
+		}
 	}
 	return out
 }

@@ -185,6 +185,11 @@ bench.run = async function (names, rounds, warmup) {
       const dt = performance.now() - t0;
       const m = bench.marks;
       bench.marks = null;
+      // The browser's own timing of the token request: how much of
+      // token_request → token_response was the network and the server.
+      const tok = performance.getEntriesByType("resource").filter(e => e.name.includes("/oauth/token") && e.startTime >= m.start).pop();
+      if (tok) m.token_network = tok.responseEnd - tok.startTime;
+      performance.clearResourceTimings();
       delete m.start;
       m.resolved = dt;
       if (i >= warmup) { samples[name].push(dt); phases[name].push(m); }
