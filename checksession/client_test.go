@@ -133,17 +133,48 @@ func (fx *fixture) options() Options {
 	}
 }
 
-func (fx *fixture) client(edit ...func(*Options)) *Client {
+func (fx *fixture) client(edit ...func(*Options)) *Client { return fx.clientOn(fx.b, edit...) }
+
+// clientOn is a client of the fixture's server on b, a fakeBrowser that
+// can do more than the plain one.
+func (fx *fixture) clientOn(b Browser, edit ...func(*Options)) *Client {
+	fx.t.Helper()
 	o := fx.options()
 	for _, e := range edit {
 		e(&o)
 	}
-	c, err := NewClient(o, fx.b, fx.clock)
+	c, err := NewClient(o, b, fx.clock)
 	if err != nil {
 		fx.t.Fatalf("NewClient: %v", err)
 	}
 	fx.t.Cleanup(c.Destroy)
 	return c
+}
+
+// signedIn is a client after one successful checkSession.
+func (fx *fixture) signedIn(edit ...func(*Options)) *Client {
+	fx.t.Helper()
+	c := fx.client(edit...)
+	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
+		fx.t.Fatal(err)
+	}
+	return c
+}
+
+// answer has the server answer the silent requests from now on with
+// respond instead of "logged in"; nil brings "logged in" back.
+func (fx *fixture) answer(respond func(f *fakeFrame)) {
+	fx.mu.Lock()
+	fx.frameResponse = respond
+	fx.mu.Unlock()
+}
+
+// holdAnswers has the server hold every "logged in" answer until release
+// is closed, so that callers can pile up behind one request.
+func (fx *fixture) holdAnswers() (release chan struct{}) {
+	release = make(chan struct{})
+	fx.answer(func(f *fakeFrame) { <-release; f.respond(fx.loggedIn(f.URL.Query())) })
+	return release
 }
 
 func (fx *fixture) eventList() []string {
@@ -386,18 +417,10 @@ func TestResponseNamingAnotherIssuerIsRefused(t *testing.T) {
 
 func TestConcurrentCallsShareOneIframe(t *testing.T) {
 	fx := newFixture(t)
-	release := make(chan struct{})
-	fx.frameResponse = func(f *fakeFrame) { <-release; f.respond(fx.loggedIn(f.URL.Query())) }
+	release := fx.holdAnswers()
 	c := fx.client()
-	var wg sync.WaitGroup
 	results := make([]*AuthResult, 5)
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i], _ = c.CheckSession(context.Background(), AuthorizeParams{})
-		}()
-	}
+	wait := inParallel(len(results), func(i int) { results[i], _ = c.CheckSession(context.Background(), AuthorizeParams{}) })
 	waitFor(t, "one frame and four callers joining it", func() bool {
 		fx.mu.Lock()
 		defer fx.mu.Unlock()
@@ -410,7 +433,7 @@ func TestConcurrentCallsShareOneIframe(t *testing.T) {
 		return fx.b.frameCount() == 1 && joined == 4
 	})
 	close(release)
-	wg.Wait()
+	wait()
 	if fx.b.frameCount() != 1 {
 		t.Fatalf("%d frames for 5 identical calls", fx.b.frameCount())
 	}
@@ -423,22 +446,17 @@ func TestConcurrentCallsShareOneIframe(t *testing.T) {
 
 func TestDifferentAudiencesRunInParallel(t *testing.T) {
 	fx := newFixture(t)
-	release := make(chan struct{})
-	fx.frameResponse = func(f *fakeFrame) { <-release; f.respond(fx.loggedIn(f.URL.Query())) }
+	release := fx.holdAnswers()
 	c := fx.client()
-	var wg sync.WaitGroup
-	for _, aud := range []string{"https://api-a", "https://api-b"} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := c.CheckSession(context.Background(), AuthorizeParams{Audience: aud}); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
+	audiences := []string{"https://api-a", "https://api-b"}
+	wait := inParallel(len(audiences), func(i int) {
+		if _, err := c.CheckSession(context.Background(), AuthorizeParams{Audience: audiences[i]}); err != nil {
+			t.Error(err)
+		}
+	})
 	waitFor(t, "two frames", func() bool { return fx.b.frameCount() == 2 })
 	close(release)
-	wg.Wait()
+	wait()
 	if a, b := fx.b.frame(0).param("state"), fx.b.frame(1).param("state"); a == b {
 		t.Error("two requests shared one state")
 	}

@@ -164,6 +164,20 @@ func allIdle(fx *fixture, clients []*Client) bool {
 	return true
 }
 
+// inParallel runs call(0) … call(n-1), each on a goroutine of its own, and
+// returns the function that waits for them all.
+func inParallel(n int, call func(i int)) (wait func()) {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			call(i)
+		}()
+	}
+	return wg.Wait
+}
+
 // advanceUntil moves the fake clock from one armed timer to the next,
 // waiting each time until every client is idle, until cond holds.
 func advanceUntil(t *testing.T, fx *fixture, limit time.Duration, cond func() bool, clients ...*Client) {

@@ -57,7 +57,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestRefreshTokenOptions(t *testing.T) {
-	cases := []struct {
+	for _, tc := range []struct {
 		name     string
 		o        Options
 		fallback bool
@@ -66,8 +66,7 @@ func TestRefreshTokenOptions(t *testing.T) {
 		{"defaults: fallback on, memory", Options{UseRefreshTokens: true}, true, "memory"},
 		{"RefreshTokensNoFallback turns the fallback off", Options{UseRefreshTokens: true, RefreshTokensNoFallback: true}, false, "memory"},
 		{"local storage", Options{UseRefreshTokens: true, RefreshTokenStorage: RefreshTokenStorageLocal}, true, "local"},
-	}
-	for _, tc := range cases {
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.o.Domain, tc.o.ClientID = "d", "spa"
 			s, err := tc.o.validate(pageOrigin)

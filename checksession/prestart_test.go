@@ -82,11 +82,7 @@ func TestPrestartedSilentRequest(t *testing.T) {
 				pb.pre.State = "abc"
 			}
 			pre := *pb.pre
-			c, err := NewClient(fx.options(), pb, fx.clock)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(c.Destroy)
+			c := fx.clientOn(pb)
 			res, err := c.CheckSession(context.Background(), AuthorizeParams{})
 			if err != nil {
 				t.Fatalf("CheckSession: %v", err)
@@ -136,12 +132,7 @@ func TestPrestartedResponseIsCheckedLikeAnyOther(t *testing.T) {
 		f.post("https://evil.example.com", true, map[string]any{"type": "authorization_response", "response": fx.loggedIn(q)})
 		f.respond(fx.loggedIn(q))
 	}
-	c, err := NewClient(fx.options(), pb, fx.clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Destroy)
-	res, err := c.CheckSession(context.Background(), AuthorizeParams{})
+	res, err := fx.clientOn(pb).CheckSession(context.Background(), AuthorizeParams{})
 	if err != nil {
 		t.Fatalf("CheckSession: %v", err)
 	}

@@ -353,27 +353,23 @@ func TestRefreshTokensHolder(t *testing.T) {
 			t.Error("second Take succeeded while the token was out")
 		}
 	})
-	t.Run("rotation replaces the token", func(t *testing.T) {
-		h, _ := newHolder("memory")
-		_ = h.Adopt(ctx, "a")
-		l, _ := h.Take()
-		_ = h.Replace(ctx, l, "b")
-		if got, _ := h.Current(); got != "b" {
-			t.Errorf("holding %q, want b", got)
-		}
-		if l2, ok := h.Take(); !ok || l2.Token != "b" {
-			t.Errorf("Take after rotation = %q %v", l2.Token, ok)
-		}
-	})
-	t.Run("an answer without a new token keeps the old one", func(t *testing.T) {
-		h, _ := newHolder("memory")
-		_ = h.Adopt(ctx, "a")
-		l, _ := h.Take()
-		_ = h.Replace(ctx, l, "")
-		if got, _ := h.Current(); got != "a" {
-			t.Errorf("holding %q, want a", got)
-		}
-	})
+	for _, tc := range []struct{ name, answered, want string }{
+		{"rotation replaces the token", "b", "b"},
+		{"an answer without a new token keeps the old one", "", "a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, _ := newHolder("memory")
+			_ = h.Adopt(ctx, "a")
+			l, _ := h.Take()
+			_ = h.Replace(ctx, l, tc.answered)
+			if got, _ := h.Current(); got != tc.want {
+				t.Errorf("holding %q, want %s", got, tc.want)
+			}
+			if l2, ok := h.Take(); !ok || l2.Token != tc.want {
+				t.Errorf("Take after the answer = %q %v, want %s", l2.Token, ok, tc.want)
+			}
+		})
+	}
 	t.Run("a grant answered after Forget does not bring a token back", func(t *testing.T) {
 		h, _ := newHolder("memory")
 		_ = h.Adopt(ctx, "a")
@@ -440,10 +436,9 @@ func TestRefreshTokensHolder(t *testing.T) {
 
 func TestCodeExchangeCarriesTheRefreshTokenToTheEngineOnly(t *testing.T) {
 	cases := []struct {
-		name    string
-		rt      any
-		want    string
-		wantErr string
+		name          string
+		rt            any
+		want, wantErr string
 	}{
 		{"a refresh token in the answer is read", "rt-from-login", "rt-from-login", ""},
 		{"no refresh token leaves it empty", nil, "", ""},

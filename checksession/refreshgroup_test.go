@@ -156,10 +156,21 @@ func checkAdvancing(t *testing.T, fx *fixture, c *Client) (*AuthResult, error) {
 
 // cookiesBlocked makes every silent iframe answer as a browser without
 // third-party cookies gets answered: login_required.
-func cookiesBlocked(fx *fixture) {
-	fx.mu.Lock()
-	fx.frameResponse = answerLoginRequired("Login required")
-	fx.mu.Unlock()
+func cookiesBlocked(fx *fixture) { fx.answer(answerLoginRequired("Login required")) }
+
+// aSignedInTabAndANewOne is two tabs sharing the refresh tokens of an
+// issuing server: the first signed in, so it holds the group's token, and
+// the provider's cookie blocked from then on, so the second can be signed in
+// only through its group.
+func aSignedInTabAndANewOne(t *testing.T, fx *fixture) (srv *issuingServer, first, second *Client, firstTab *pageTab) {
+	t.Helper()
+	srv = newIssuingServer(fx)
+	clients, tabs := refreshTabs(t, fx, 2)
+	if _, err := checkAdvancing(t, fx, clients[0]); err != nil {
+		t.Fatal(err)
+	}
+	cookiesBlocked(fx)
+	return srv, clients[0], clients[1], tabs[0]
 }
 
 func TestRefreshTokensRenewWithoutTheIframeAndRotate(t *testing.T) {
@@ -248,13 +259,7 @@ func TestRefreshTokenFailures(t *testing.T) {
 func TestANewTabIsSignedInWithTheGroupsRefreshToken(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 120
-	srv := newIssuingServer(fx)
-	clients, _ := refreshTabs(t, fx, 2)
-	first, second := clients[0], clients[1]
-	if _, err := checkAdvancing(t, fx, first); err != nil {
-		t.Fatal(err)
-	}
-	cookiesBlocked(fx)
+	srv, first, second, _ := aSignedInTabAndANewOne(t, fx)
 	res, err := checkAdvancing(t, fx, second)
 	if err != nil {
 		t.Fatalf("the new tab was not signed in: %v; logs %q", err, fx.logs)
@@ -287,16 +292,10 @@ func TestANewTabIsSignedInWithTheGroupsRefreshToken(t *testing.T) {
 func TestANewTabWaitsForABusyHolder(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 120
-	srv := newIssuingServer(fx)
-	clients, tabs := refreshTabs(t, fx, 2)
-	first, second := clients[0], clients[1]
-	if _, err := checkAdvancing(t, fx, first); err != nil {
-		t.Fatal(err)
-	}
-	cookiesBlocked(fx)
-	tabs[0].tabHub.mu.Lock()
-	tabs[0].tabHub.holdWanted = true
-	tabs[0].tabHub.mu.Unlock()
+	srv, _, second, firstTab := aSignedInTabAndANewOne(t, fx)
+	firstTab.tabHub.mu.Lock()
+	firstTab.tabHub.holdWanted = true
+	firstTab.tabHub.mu.Unlock()
 	type outcome struct {
 		res *AuthResult
 		err error
@@ -313,7 +312,7 @@ func TestANewTabWaitsForABusyHolder(t *testing.T) {
 	})
 	fx.clock.Advance(time.Second) // the holder is busy for a second
 	waitFor(t, "the new tab to wait on, or give up", func() bool { return second.idle(fx.clock) })
-	tabs[0].tabHub.releaseHeld()
+	firstTab.tabHub.releaseHeld()
 	var o outcome
 	select {
 	case o = <-done:

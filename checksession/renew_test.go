@@ -3,7 +3,6 @@ package checksession
 import (
 	"context"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,10 +43,7 @@ func TestRenewalStateMachine(t *testing.T) {
 func TestAutoRenewRenewsOnTimeBeforeExpiry(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 120
-	c := fx.client()
-	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
-		t.Fatal(err)
-	}
+	c := fx.signedIn()
 	start := fx.clock.Now()
 	advanceUntil(t, fx, 2*time.Minute, func() bool { return fx.b.frameCount() == 2 }, c)
 	// Due at expiresAt - 60 s, on a timer armed for that moment.
@@ -60,13 +56,8 @@ func TestAutoRenewRenewsOnTimeBeforeExpiry(t *testing.T) {
 func TestLoginRequiredEndsTheSessionOnce(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 120
-	c := fx.client()
-	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
-		t.Fatal(err)
-	}
-	fx.mu.Lock()
-	fx.frameResponse = answerLoginRequired("Login required")
-	fx.mu.Unlock()
+	c := fx.signedIn()
+	fx.answer(answerLoginRequired("Login required"))
 	advanceUntil(t, fx, 2*time.Minute, func() bool { return fx.b.frameCount() == 2 }, c)
 	waitFor(t, "session_ended", func() bool { e := fx.eventList(); return len(e) == 2 && e[1] == "session_ended" })
 	// No loop: ten more minutes bring no new request.
@@ -86,13 +77,8 @@ func TestFailuresAreRetriedWithGrowingDelaysNeverUnderTheFloor(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 3600
 	early := 50 * time.Minute // renewal starts early, so the retries stay within the token's life
-	c := fx.client(func(o *Options) { o.RenewBeforeExpiry = &early })
-	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
-		t.Fatal(err)
-	}
-	fx.mu.Lock()
-	fx.frameResponse = answerTemporarilyUnavailable
-	fx.mu.Unlock()
+	c := fx.signedIn(func(o *Options) { o.RenewBeforeExpiry = &early })
+	fx.answer(answerTemporarilyUnavailable)
 	var times []time.Time
 	for len(times) < 5 {
 		n := fx.b.frameCount()
@@ -133,10 +119,7 @@ func TestBackoffGrowsAndStaysWithinBounds(t *testing.T) {
 func TestStopAutoRenewStopsRenewals(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 70
-	c := fx.client()
-	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
-		t.Fatal(err)
-	}
+	c := fx.signedIn()
 	c.StopAutoRenew()
 	end := fx.clock.Now().Add(5 * time.Minute)
 	advanceUntil(t, fx, 6*time.Minute, func() bool { return !fx.clock.Now().Before(end) }, c)
@@ -150,13 +133,8 @@ func TestStopAutoRenewStopsRenewals(t *testing.T) {
 func TestRetriesStopWhenTheTokenHasExpired(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 70
-	c := fx.client()
-	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
-		t.Fatal(err)
-	}
-	fx.mu.Lock()
-	fx.frameResponse = answerTemporarilyUnavailable
-	fx.mu.Unlock()
+	c := fx.signedIn()
+	fx.answer(answerTemporarilyUnavailable)
 	expiry := fx.clock.Now().Add(70 * time.Second)
 	advanceUntil(t, fx, 5*time.Minute, func() bool {
 		c.renewer.mu.Lock()
@@ -177,10 +155,7 @@ func TestRetriesStopWhenTheTokenHasExpired(t *testing.T) {
 func TestTokenShorterThanTheLeadIsRenewedHalfwayNotInALoop(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 40 // shorter than the 60 s renewBeforeExpiry
-	c := fx.client()
-	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
-		t.Fatal(err)
-	}
+	c := fx.signedIn()
 	start := fx.clock.Now()
 	if tok, _ := c.GetTokenSilently(context.Background(), AuthorizeParams{}); tok == "" || fx.b.frameCount() != 1 {
 		t.Fatalf("a fresh short-lived token was not served from the cache (%d frames)", fx.b.frameCount())
@@ -212,10 +187,7 @@ func (w wakingBrowser) Hidden() bool          { return w.hidden.Load() }
 // heldCheckSession starts a checkSession whose iframe answers (signed in)
 // only once release is closed; done gets the call's error.
 func (fx *fixture) heldCheckSession(c *Client) (release chan struct{}, done chan error) {
-	release = make(chan struct{})
-	fx.mu.Lock()
-	fx.frameResponse = func(f *fakeFrame) { <-release; f.respond(fx.loggedIn(f.URL.Query())) }
-	fx.mu.Unlock()
+	release = fx.holdAnswers()
 	done = make(chan error, 1)
 	go func() { _, err := c.CheckSession(context.Background(), AuthorizeParams{}); done <- err }()
 	return release, done
@@ -226,13 +198,7 @@ func (fx *fixture) heldCheckSession(c *Client) (release chan struct{}, done chan
 func (fx *fixture) signedInOnWakingPage(edit func(*Options)) (*Client, wakingBrowser) {
 	fx.t.Helper()
 	wb := newWakingBrowser(fx.b)
-	o := fx.options()
-	edit(&o)
-	c, err := NewClient(o, wb, fx.clock)
-	if err != nil {
-		fx.t.Fatal(err)
-	}
-	fx.t.Cleanup(c.Destroy)
+	c := fx.clientOn(wb, edit)
 	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
 		fx.t.Fatal(err)
 	}
@@ -265,9 +231,7 @@ func TestWakeUpBringsARetryForwardButKeepsTheFloor(t *testing.T) {
 	fx.expiresIn = 3600
 	early := 50 * time.Minute
 	c, wb := fx.signedInOnWakingPage(func(o *Options) { o.RenewBeforeExpiry = &early })
-	fx.mu.Lock()
-	fx.frameResponse = answerTemporarilyUnavailable
-	fx.mu.Unlock()
+	fx.answer(answerTemporarilyUnavailable)
 	// Fail a few times so the backoff is long (attempt 4: 20–60 s).
 	advanceUntil(t, fx, time.Hour, func() bool { return fx.b.frameCount() == 5 }, c)
 	advanceUntil(t, fx, time.Minute, func() bool {
@@ -275,9 +239,7 @@ func TestWakeUpBringsARetryForwardButKeepsTheFloor(t *testing.T) {
 		defer c.renewer.mu.Unlock()
 		return c.renewer.attempt >= 4 && c.renewer.state == retrying
 	}, c)
-	fx.mu.Lock()
-	fx.frameResponse = nil // the server is back
-	fx.mu.Unlock()
+	fx.answer(nil) // the server is back
 	// A wake-up within the floor waits for the floor...
 	c.renewer.mu.Lock()
 	old := c.renewer.timer
@@ -302,10 +264,7 @@ func TestRenewalFailuresOfAnyKindBackOff(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 3600
 	early := 50 * time.Minute
-	c := fx.client(func(o *Options) { o.RenewBeforeExpiry = &early })
-	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
-		t.Fatal(err)
-	}
+	c := fx.signedIn(func(o *Options) { o.RenewBeforeExpiry = &early })
 	fx.mu.Lock()
 	fx.tamper = func(c map[string]any) { c["aud"] = "someone-else" } // invalid_token from now on
 	fx.mu.Unlock()
@@ -325,13 +284,8 @@ func TestRenewalFailuresOfAnyKindBackOff(t *testing.T) {
 func TestARetryDueAfterExpiryStillHappens(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 20 // renewal due halfway, at 10 s
-	c := fx.client()
-	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
-		t.Fatal(err)
-	}
-	fx.mu.Lock()
-	fx.frameResponse = answerTemporarilyUnavailable
-	fx.mu.Unlock()
+	c := fx.signedIn()
+	fx.answer(answerTemporarilyUnavailable)
 	// Fails at 10 s while the token is valid, so a retry is promised for
 	// 15–17.5 s; that one fails too and promises one after the 20 s expiry.
 	advanceUntil(t, fx, time.Minute, func() bool { return fx.b.frameCount() == 3 }, c)
@@ -344,10 +298,7 @@ func TestARetryDueAfterExpiryStillHappens(t *testing.T) {
 func TestTimerRenewalJoinsACallInFlight(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 20 // due halfway, at 10 s
-	c := fx.client()
-	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
-		t.Fatal(err)
-	}
+	c := fx.signedIn()
 	release, done := fx.heldCheckSession(c)
 	waitFor(t, "the call's iframe and the loop's timer", func() bool {
 		c.renewer.mu.Lock()
@@ -372,31 +323,18 @@ func TestOneRenewalBringsOneEventWhateverTheNumberOfCallers(t *testing.T) {
 		t.Run(strings.Repeat("caller ", n), func(t *testing.T) {
 			fx := newFixture(t)
 			fx.expiresIn = 60
-			c := fx.client(func(o *Options) { o.AutoRenew = new(bool) })
-			if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
-				t.Fatal(err)
-			}
+			c := fx.signedIn(func(o *Options) { o.AutoRenew = new(bool) })
 			fx.clock.Advance(58 * time.Second) // 2 s left: under the 5 s minimum validity
-			release := make(chan struct{})
-			fx.mu.Lock()
-			fx.frameResponse = func(f *fakeFrame) { <-release; f.respond(fx.loggedIn(f.URL.Query())) }
-			fx.mu.Unlock()
-			var wg sync.WaitGroup
+			release := fx.holdAnswers()
 			tokens := make([]string, n)
-			for i := range n {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					tokens[i], _ = c.GetTokenSilently(context.Background(), AuthorizeParams{})
-				}()
-			}
+			wait := inParallel(n, func(i int) { tokens[i], _ = c.GetTokenSilently(context.Background(), AuthorizeParams{}) })
 			waitFor(t, "every caller to join", func() bool {
 				c.mu.Lock()
 				defer c.mu.Unlock()
 				return len(c.inflight) == 1 && fx.b.frameCount() == 2
 			})
 			close(release)
-			wg.Wait()
+			wait()
 			if fx.b.frameCount() != 2 {
 				t.Fatalf("%d callers opened %d iframes", n, fx.b.frameCount()-1)
 			}
@@ -420,10 +358,7 @@ func TestGetTokenSilentlyAnswersFromTheCacheInsideTheWindowAndRenewsInTheBackgro
 	if err != nil {
 		t.Fatal(err)
 	}
-	release := make(chan struct{})
-	fx.mu.Lock()
-	fx.frameResponse = func(f *fakeFrame) { <-release; f.respond(fx.loggedIn(f.URL.Query())) }
-	fx.mu.Unlock()
+	release := fx.holdAnswers()
 	fx.clock.Advance(90 * time.Second) // inside the 60 s window, 30 s of validity left
 	for range 5 {
 		tok, err := c.GetTokenSilently(context.Background(), AuthorizeParams{})
@@ -445,13 +380,8 @@ func TestGetTokenSilentlyAnswersFromTheCacheInsideTheWindowAndRenewsInTheBackgro
 func TestCallersWithoutATokenDoNotHammerAFailingServer(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 60
-	c := fx.client(func(o *Options) { o.AutoRenew = new(bool) })
-	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
-		t.Fatal(err)
-	}
-	fx.mu.Lock()
-	fx.frameResponse = answerTemporarilyUnavailable
-	fx.mu.Unlock()
+	c := fx.signedIn(func(o *Options) { o.AutoRenew = new(bool) })
+	fx.answer(answerTemporarilyUnavailable)
 	fx.clock.Advance(59 * time.Second)
 	for range 20 { // a caller every 250 ms for 5 s
 		if _, err := c.GetTokenSilently(context.Background(), AuthorizeParams{}); errCode(err) != "temporarily_unavailable" {
@@ -481,18 +411,14 @@ func TestLoginRequiredHintIsAddedOnceAndTheServersErrorIsNotChanged(t *testing.T
 		f.respond(resp)
 	}
 	errs := make([]error, 3)
-	var wg sync.WaitGroup
-	for i := range errs {
-		wg.Add(1)
-		go func() { defer wg.Done(); _, errs[i] = c.CheckSession(context.Background(), AuthorizeParams{}) }()
-	}
+	wait := inParallel(len(errs), func(i int) { _, errs[i] = c.CheckSession(context.Background(), AuthorizeParams{}) })
 	waitFor(t, "three joined callers", func() bool {
 		fx.mu.Lock()
 		defer fx.mu.Unlock()
 		return fx.b.frameCount() == 1 && strings.Count(strings.Join(fx.logs, "\n"), "joining the silent request") == 2
 	})
 	close(release)
-	wg.Wait()
+	wait()
 	for i, err := range errs {
 		if n := strings.Count(err.Error(), "silentauth:"); n != 1 || errs[0] != err {
 			t.Errorf("caller %d: hint appears %d times, shared %t: %v", i, n, errs[0] == err, err)
@@ -506,10 +432,7 @@ func TestLoginRequiredHintIsAddedOnceAndTheServersErrorIsNotChanged(t *testing.T
 func TestRenewalForAnotherUserEndsTheSession(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 120
-	c := fx.client()
-	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
-		t.Fatal(err)
-	}
+	c := fx.signedIn()
 	fx.mu.Lock()
 	fx.tamper = func(claims map[string]any) { claims["sub"] = "auth0|someone-else" }
 	fx.mu.Unlock()

@@ -50,16 +50,21 @@ func (c *Client) startRenewal(r request, job renewalJob) *flight[*AuthResult] {
 func (c *Client) runRenewal(r request, key string, job renewalJob, f *flight[*AuthResult]) {
 	var res *AuthResult
 	var err error
-	defer func() {
-		if p := recover(); p != nil {
-			err = c.panicked("a renewal", p)
-		}
-		c.mu.Lock()
-		delete(c.renewals, key)
-		c.mu.Unlock()
-		f.finish(res, err)
-	}()
+	defer c.land(f, c.renewals, key, "a renewal", &res, &err)
 	res, err = c.renewUnderLock(r, job)
+}
+
+// land is deferred by the goroutine that does flight f's work: it finishes f
+// with *res and *err, or with the panic that cut the work short, once key is
+// out of flights, so that the next caller starts a flight of its own.
+func (c *Client) land(f *flight[*AuthResult], flights map[string]*flight[*AuthResult], key, what string, res **AuthResult, err *error) {
+	if p := recover(); p != nil {
+		*err = c.panicked(what, p)
+	}
+	c.mu.Lock()
+	delete(flights, key)
+	c.mu.Unlock()
+	f.finish(*res, *err)
 }
 
 func (c *Client) renewUnderLock(r request, job renewalJob) (*AuthResult, error) {
@@ -118,15 +123,7 @@ func (c *Client) shared(ctx context.Context, r request, viaRefresh bool) (*AuthR
 		go func() {
 			var res *AuthResult
 			var err error
-			defer func() {
-				if p := recover(); p != nil {
-					err = c.panicked("a silent request", p)
-				}
-				c.mu.Lock()
-				delete(c.inflight, key)
-				c.mu.Unlock()
-				f.finish(res, err)
-			}()
+			defer c.land(f, c.inflight, key, "a silent request", &res, &err)
 			res, rt, err := c.obtain(c.ctx, r, viaRefresh)
 			res, err = c.settle(r, epoch, began, res, rt, err)
 		}()

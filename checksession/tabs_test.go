@@ -3,6 +3,7 @@ package checksession
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"strings"
 	"sync"
@@ -388,33 +389,42 @@ func TestAForgedSessionEndOnlyForgets(t *testing.T) {
 
 func TestLoginRequiredAfterInteractiveLoginPointsAtThirdPartyCookies(t *testing.T) {
 	fx := newFixture(t)
-	c := fx.client()
-	completeInteractiveLogin(t, fx, c)
-	fx.frameResponse = answerLoginRequired("Login required")
-	_, err := c.CheckSession(context.Background(), AuthorizeParams{})
-	if errCode(err) != "login_required" || !strings.Contains(err.Error(), "third-party cookies") || !strings.HasPrefix(err.(*Error).Description, "Login required") {
+	c, err := loginRequiredAfterInteractiveLogin(t, fx, "Login required")
+	if !strings.Contains(err.Error(), "third-party cookies") || !strings.HasPrefix(err.Description, "Login required") {
 		t.Fatalf("got %v", err)
 	}
 	// After a silent success the cookie evidently works: no hint.
-	fx.frameResponse = nil
+	fx.answer(nil)
 	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
 		t.Fatal(err)
 	}
-	fx.frameResponse = answerLoginRequired("Login required")
+	fx.answer(answerLoginRequired("Login required"))
 	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); strings.Contains(err.Error(), "third-party") {
 		t.Fatalf("hint given after a silent success: %v", err)
 	}
 }
 
 func TestMFALoginRequiredGetsNoThirdPartyCookieHint(t *testing.T) {
-	fx := newFixture(t)
-	c := fx.client()
-	completeInteractiveLogin(t, fx, c)
-	fx.frameResponse = answerLoginRequired("Multifactor authentication required")
-	_, err := c.CheckSession(context.Background(), AuthorizeParams{})
-	if errCode(err) != "login_required" || err.(*Error).Description != "Multifactor authentication required" {
+	_, err := loginRequiredAfterInteractiveLogin(t, newFixture(t), "Multifactor authentication required")
+	if err.Description != "Multifactor authentication required" {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// loginRequiredAfterInteractiveLogin completes a loginWithRedirect, then
+// has the server answer checkSession login_required in its own words
+// (description), and returns that error.
+func loginRequiredAfterInteractiveLogin(t *testing.T, fx *fixture, description string) (*Client, *Error) {
+	t.Helper()
+	c := fx.client()
+	completeInteractiveLogin(t, fx, c)
+	fx.answer(answerLoginRequired(description))
+	_, err := c.CheckSession(context.Background(), AuthorizeParams{})
+	var e *Error
+	if !errors.As(err, &e) || e.Code != "login_required" {
+		t.Fatalf("got %v, want login_required", err)
+	}
+	return c, e
 }
 
 // completeInteractiveLogin runs loginWithRedirect and its callback.

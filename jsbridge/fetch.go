@@ -19,12 +19,7 @@ func (b *Browser) Fetch(ctx context.Context, req checksession.HTTPRequest) (*che
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	g := safejs.Global()
-	abortCtor, err := g.Get("AbortController")
-	if err != nil {
-		return nil, err
-	}
-	controller, err := abortCtor.New()
+	controller, err := construct("AbortController")
 	if err != nil {
 		return nil, fmt.Errorf("jsbridge: AbortController: %w", err)
 	}
@@ -52,26 +47,37 @@ func (b *Browser) Fetch(ctx context.Context, req checksession.HTTPRequest) (*che
 		}
 		return nil, fmt.Errorf("jsbridge: fetch %s: %w", req.URL, err)
 	}
+	r, inBody, err := readResponse(ctx, resp)
+	switch {
+	case !inBody:
+		return r, err
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	}
+	return nil, fmt.Errorf("jsbridge: fetch %s: reading body: %w", req.URL, err)
+}
+
+// readResponse reads a fetch Response into what the core gets. inBody tells
+// a failure to read the body, where the answer broke off or ctx ended, from
+// one to read the Response itself.
+func readResponse(ctx context.Context, resp safejs.Value) (r *checksession.HTTPResponse, inBody bool, err error) {
 	status, err := resp.Get("status")
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	code, err := status.Int()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	header, err := responseHeader(resp)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	body, err := readBody(ctx, resp)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("jsbridge: fetch %s: reading body: %w", req.URL, err)
+		return nil, true, err
 	}
-	return &checksession.HTTPResponse{Status: code, Header: header, Body: body}, nil
+	return &checksession.HTTPResponse{Status: code, Header: header, Body: body}, false, nil
 }
 
 // responseHeaders are the headers the core reads. Cross-origin answers show
@@ -143,14 +149,15 @@ func readBody(ctx context.Context, resp safejs.Value) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	u8ctor, err := safejs.Global().Get("Uint8Array")
+	u8, err := construct("Uint8Array", buf)
 	if err != nil {
 		return nil, err
 	}
-	u8, err := u8ctor.New(buf)
-	if err != nil {
-		return nil, err
-	}
+	return bytesToGo(u8)
+}
+
+// bytesToGo copies a Uint8Array into a new slice.
+func bytesToGo(u8 safejs.Value) ([]byte, error) {
 	n, err := u8.Length()
 	if err != nil {
 		return nil, err

@@ -70,12 +70,8 @@ func next[T any](t *testing.T, ch chan T, what string) T {
 }
 
 func TestOpenFrameAddsExactlyOneHiddenTitledIframe(t *testing.T) {
-	baseline(t)
-	b := newBrowser(t)
 	before := iframeCount(t)
-	h, _, _ := messages()
-	f := mustOpenFrame(t, b, "about:blank#x", h)
-	defer f.Close()
+	openFrame(t, "about:blank#x")
 	if got := iframeCount(t); got != before+1 {
 		t.Fatalf("iframes = %d, want %d", got, before+1)
 	}
@@ -133,11 +129,7 @@ func TestOpenFrameRegistersListenersBeforeSettingSrc(t *testing.T) {
 }
 
 func TestMessageFromOurFrameArrivesWithFromFrameAndOpaqueOrigin(t *testing.T) {
-	baseline(t)
-	b := newBrowser(t)
-	h, msgs, loads := messages()
-	f := mustOpenFrame(t, b, postingPage, h)
-	defer f.Close()
+	msgs, loads := openFrame(t, postingPage)
 	m := next(t, msgs, "message")
 	if !m.FromFrame {
 		t.Error("FromFrame = false for a message our iframe posted")
@@ -152,24 +144,16 @@ func TestMessageFromOurFrameArrivesWithFromFrameAndOpaqueOrigin(t *testing.T) {
 }
 
 func TestInitialAboutBlankLoadIsNotReported(t *testing.T) {
-	baseline(t)
-	b := newBrowser(t)
-	h, _, loads := messages()
 	// One navigation must give one OnLoad, although inserting the iframe
 	// fires a load of its own for the initial about:blank.
 	js(t, `window.__hang = URL.createObjectURL(new Blob(["<p>x</p>"], {type: "text/html"}))`)
-	f := mustOpenFrame(t, b, jsString(t, `__hang`), h)
-	defer f.Close()
+	_, loads := openFrame(t, jsString(t, `__hang`))
 	next(t, loads, "load")
 	quiet(t, loads, 300*time.Millisecond, "two loads reported for one navigation: the initial about:blank load leaked through")
 }
 
 func TestMessagePostedByThePageItselfIsNotFromFrame(t *testing.T) {
-	baseline(t)
-	b := newBrowser(t)
-	h, msgs, _ := messages()
-	f := mustOpenFrame(t, b, "about:blank", h)
-	defer f.Close()
+	msgs, _ := openFrame(t, "about:blank")
 	js(t, `window.postMessage({type: "authorization_response"}, "*")`)
 	m := next(t, msgs, "message")
 	if m.FromFrame {
@@ -181,11 +165,7 @@ func TestMessagePostedByThePageItselfIsNotFromFrame(t *testing.T) {
 }
 
 func TestMessageDataThatCannotBeUsedArrivesAsNilWithAProblem(t *testing.T) {
-	baseline(t)
-	b := newBrowser(t)
-	h, msgs, _ := messages()
-	f := mustOpenFrame(t, b, "about:blank", h)
-	defer f.Close()
+	msgs, _ := openFrame(t, "about:blank")
 	big := checksession.MaxMessageBytes
 	cases := []struct {
 		name, post, problem string
@@ -264,8 +244,18 @@ func TestFiftyOpenCloseCyclesLeakNothing(t *testing.T) {
 	}
 }
 
+// openFrame opens a frame at url on a new browser for the rest of the test,
+// which checks at its end that the frame left nothing behind (baseline).
+func openFrame(t *testing.T, url string) (msgs chan checksession.Message, loads chan struct{}) {
+	t.Helper()
+	baseline(t)
+	h, msgs, loads := messages()
+	t.Cleanup(mustOpenFrame(t, newBrowser(t), url, h).Close)
+	return msgs, loads
+}
+
 // mustOpenFrame is b.OpenFrame, failing the test when the frame cannot be added.
-func mustOpenFrame(t *testing.T, b *jsbridge.Browser, url string, h checksession.FrameHandler) checksession.Frame {
+func mustOpenFrame(t *testing.T, b checksession.Browser, url string, h checksession.FrameHandler) checksession.Frame {
 	t.Helper()
 	f, err := b.OpenFrame(url, h)
 	if err != nil {

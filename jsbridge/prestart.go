@@ -68,23 +68,11 @@ func (p *PrestartBrowser) prefetched(ctx context.Context, url string) (*checkses
 	if err != nil {
 		return nil, ctx.Err()
 	}
-	status, err := resp.Get("status")
-	if err != nil {
-		return nil, nil
-	}
-	code, err := status.Int()
-	if err != nil {
-		return nil, nil
-	}
-	header, err := responseHeader(resp)
-	if err != nil {
-		return nil, nil
-	}
-	body, err := readBody(ctx, resp)
-	if err != nil {
+	r, inBody, _ := readResponse(ctx, resp)
+	if inBody {
 		return nil, ctx.Err()
 	}
-	return &checksession.HTTPResponse{Status: code, Header: header, Body: body}, nil
+	return r, nil // nil where the Response was unreadable: the network answers instead
 }
 
 // TakePrestarted waits for the loader's first silent request (the loader

@@ -55,6 +55,14 @@ func newHead(t *testing.T) (*jsbridge.PrestartBrowser, safejs.Value) {
 	return jsbridge.WithPrestart(newBrowser(t), head), head
 }
 
+// wantHeadCalls checks the calls Go made to the loader's head start, in order.
+func wantHeadCalls(t *testing.T, want string) {
+	t.Helper()
+	if calls := jsString(t, `head.calls.join(",")`); calls != want {
+		t.Errorf("calls %s, want %s", calls, want)
+	}
+}
+
 func TestPrestartFetchAdoptsThePrefetchOnce(t *testing.T) {
 	baseline(t)
 	b, _ := newHead(t)
@@ -93,10 +101,7 @@ func TestPrestartedFrameDeliversWhatArrivedBeforeGoThenCloses(t *testing.T) {
 	}
 	b.SettlePrestarted(true, pre.URL)
 	h, msgs, _ := messages()
-	f, err := b.OpenFrame(pre.URL, h)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustOpenFrame(t, b, pre.URL, h)
 	m := next(t, msgs, "the buffered message")
 	if !m.FromFrame || m.Origin != "null" || string(m.Data) != `{"type":"authorization_response","response":{"state":"s"}}` {
 		t.Errorf("message = %+v %s", m, m.Data)
@@ -105,9 +110,7 @@ func TestPrestartedFrameDeliversWhatArrivedBeforeGoThenCloses(t *testing.T) {
 		t.Errorf("iframes = %d, want the loader's one", iframeCount(t))
 	}
 	f.Close()
-	if calls := jsString(t, `head.calls.join(",")`); calls != "takeRequest,attach,detach" {
-		t.Errorf("calls %s", calls)
-	}
+	wantHeadCalls(t, "takeRequest,attach,detach")
 }
 
 func TestPrestartedFrameNotAdoptedIsDropped(t *testing.T) {
@@ -118,24 +121,16 @@ func TestPrestartedFrameNotAdoptedIsDropped(t *testing.T) {
 	eventually(t, "the loader's iframe removed", func() bool { return iframeCount(t) == 0 })
 	// Go's own frame for the same URL is a new iframe.
 	h, _, _ := messages()
-	f, err := b.OpenFrame(pre.URL, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	mustOpenFrame(t, b, pre.URL, h).Close()
 	b.Close()
-	if calls := jsString(t, `head.calls.join(",")`); calls != "takeRequest,dropRequest,discard" {
-		t.Errorf("calls %s", calls)
-	}
+	wantHeadCalls(t, "takeRequest,dropRequest,discard")
 }
 
 func TestPrestartClosedUnusedDiscardsEverything(t *testing.T) {
 	baseline(t)
 	b, _ := newHead(t)
 	b.Close()
-	if calls := jsString(t, `head.calls.join(",")`); calls != "discard" {
-		t.Errorf("calls %s", calls)
-	}
+	wantHeadCalls(t, "discard")
 	if b.TakePrestarted(context.Background()) != nil {
 		t.Error("a closed browser handed over its request")
 	}

@@ -76,13 +76,7 @@ func (b *Browser) Lead(name string, onLead func()) (release func(), err error) {
 		l.release()
 		return nil, fmt.Errorf("jsbridge: lock request: %w", err)
 	}
-	s := &b.tabs
-	s.mu.Lock()
-	if s.leads == nil {
-		s.leads = map[*lead]struct{}{}
-	}
-	s.leads[l] = struct{}{}
-	s.mu.Unlock()
+	track(&b.tabs, &b.tabs.leads, l)
 	return l.release, nil
 }
 
@@ -139,22 +133,16 @@ func (l *lead) settled(safejs.Value, []safejs.Value) any {
 // release lets go of the lock, or withdraws the request while it waits.
 // Calling it again does nothing.
 func (l *lead) release() {
-	l.mu.Lock()
-	if l.released {
-		l.mu.Unlock()
-		return
+	first := once(&l.mu, &l.released, func() {
+		if l.held {
+			_, _ = l.resolve.Invoke()
+		} else {
+			_, _ = l.ctrl.Call("abort")
+		}
+	})
+	if first {
+		untrack(&l.b.tabs, &l.b.tabs.leads, l)
 	}
-	l.released = true
-	if l.held {
-		_, _ = l.resolve.Invoke()
-	} else {
-		_, _ = l.ctrl.Call("abort")
-	}
-	l.mu.Unlock()
-	s := &l.b.tabs
-	s.mu.Lock()
-	delete(s.leads, l)
-	s.mu.Unlock()
 }
 
 // pendingPromise is a new Promise and its resolve function.
@@ -206,13 +194,7 @@ func (b *Browser) Join(name string, onMessage func([]byte)) (checksession.Channe
 		return nil, fmt.Errorf("jsbridge: BroadcastChannel: %w", err)
 	}
 	checksession.GoSafe("the tab channel's delivery", c.deliver, func(err error) { consoleError(err.Error()) })
-	s := &b.tabs
-	s.mu.Lock()
-	if s.channels == nil {
-		s.channels = map[*channel]struct{}{}
-	}
-	s.channels[c] = struct{}{}
-	s.mu.Unlock()
+	track(&b.tabs, &b.tabs.channels, c)
 	return c, nil
 }
 
@@ -284,23 +266,46 @@ func (c *channel) Post(data []byte) error {
 // callback; messages not yet delivered are dropped. Calling it again does
 // nothing.
 func (c *channel) Close() {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	if !once(&c.mu, &c.closed, func() { c.queue = nil; c.cond.Broadcast() }) {
 		return
 	}
-	c.closed = true
-	c.queue = nil
-	c.cond.Broadcast()
-	c.mu.Unlock()
 	// With the listener gone no event can reach fn, so it can go at once.
 	c.unlisten()
 	_, _ = c.bc.Call("close")
 	c.fn.Release()
-	s := &c.b.tabs
+	untrack(&c.b.tabs, &c.b.tabs.channels, c)
+}
+
+// once sets *done and runs do under mu, unless *done is set already; it
+// reports whether it ran, so that a release or Close called again does
+// nothing.
+func once(mu *sync.Mutex, done *bool, do func()) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	if *done {
+		return false
+	}
+	*done = true
+	do()
+	return true
+}
+
+// track adds v, a lock request or channel just opened, to one of s's sets,
+// so that closeTabs can let go of it should the client forget to.
+func track[T comparable](s *tabState, set *map[T]struct{}, v T) {
 	s.mu.Lock()
-	delete(s.channels, c)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if *set == nil {
+		*set = map[T]struct{}{}
+	}
+	(*set)[v] = struct{}{}
+}
+
+// untrack takes v out of s's set once it is let go.
+func untrack[T comparable](s *tabState, set *map[T]struct{}, v T) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(*set, v)
 }
 
 // closeTabs lets go of every lock and channel Lead and Join left open.

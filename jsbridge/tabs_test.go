@@ -93,23 +93,38 @@ func mustJoin(t *testing.T, b *jsbridge.Browser, name string, onMessage func([]b
 // settle gives the browser time to do what it should not do.
 func settle() { time.Sleep(300 * time.Millisecond) }
 
-func TestSecondLeadOnTheSameNameLeadsOnlyAfterTheFirstReleases(t *testing.T) {
+// contendedLock is a lock test's lock that a first request holds and a
+// second waits for.
+type contendedLock struct {
+	name                        string
+	releaseFirst, releaseSecond func()
+	secondLed                   flag
+}
+
+func newContendedLock(t *testing.T) *contendedLock {
+	t.Helper()
 	b, name := lockTest(t)
-	var first, second flag
-	release1 := mustLead(t, b, name, first.Set)
-	eventually(t, "the first request to lead", first.IsSet)
-	release2 := mustLead(t, b, name, second.Set)
+	l := &contendedLock{name: name}
+	var firstLed flag
+	l.releaseFirst = mustLead(t, b, name, firstLed.Set)
+	eventually(t, "the first request to lead", firstLed.IsSet)
+	l.releaseSecond = mustLead(t, b, name, l.secondLed.Set)
+	return l
+}
+
+func TestSecondLeadOnTheSameNameLeadsOnlyAfterTheFirstReleases(t *testing.T) {
+	l := newContendedLock(t)
 	settle()
-	if second.IsSet() {
+	if l.secondLed.IsSet() {
 		t.Fatal("the second request led while the first held the lock")
 	}
-	if held, pending := locksOf(t, name); held != 1 || pending != 1 {
+	if held, pending := locksOf(t, l.name); held != 1 || pending != 1 {
 		t.Fatalf("locks: %d held, %d pending; want 1 and 1", held, pending)
 	}
-	release1()
-	eventually(t, "the second request to lead after the first released", second.IsSet)
-	release2()
-	eventually(t, "the lock to be free", func() bool { h, p := locksOf(t, name); return h == 0 && p == 0 })
+	l.releaseFirst()
+	eventually(t, "the second request to lead after the first released", l.secondLed.IsSet)
+	l.releaseSecond()
+	eventually(t, "the lock to be free", func() bool { h, p := locksOf(t, l.name); return h == 0 && p == 0 })
 }
 
 func TestLockIsHeldUntilRelease(t *testing.T) {
@@ -127,19 +142,15 @@ func TestLockIsHeldUntilRelease(t *testing.T) {
 }
 
 func TestReleaseBeforeTheGrantWithdrawsTheRequest(t *testing.T) {
-	b, name := lockTest(t)
-	var first, second flag
-	release1 := mustLead(t, b, name, first.Set)
-	eventually(t, "the first request to lead", first.IsSet)
-	release2 := mustLead(t, b, name, second.Set)
-	release2()
-	eventually(t, "the waiting request to be withdrawn", func() bool { _, p := locksOf(t, name); return p == 0 })
-	release1()
+	l := newContendedLock(t)
+	l.releaseSecond()
+	eventually(t, "the waiting request to be withdrawn", func() bool { _, p := locksOf(t, l.name); return p == 0 })
+	l.releaseFirst()
 	settle()
-	if second.IsSet() {
+	if l.secondLed.IsSet() {
 		t.Error("a request released while it waited led anyway")
 	}
-	if held, pending := locksOf(t, name); held != 0 || pending != 0 {
+	if held, pending := locksOf(t, l.name); held != 0 || pending != 0 {
 		t.Errorf("locks: %d held, %d pending after both released; want none", held, pending)
 	}
 }

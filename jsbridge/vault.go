@@ -446,15 +446,7 @@ func bytesOf(buf safejs.Value) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jsbridge: vault: not an ArrayBuffer: %w", err)
 	}
-	n, err := a.Length()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, n)
-	if _, err := safejs.CopyBytesToGo(out, a); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return bytesToGo(a)
 }
 
 func jsObject(fields map[string]any) (safejs.Value, error) {
