@@ -94,9 +94,13 @@ func TestSilentRequestsFailFast(t *testing.T) {
 			finally { downClient.destroy() }
 		})()`, &a)
 		assertFast(t, a, "server down")
+		// With no valid token, a request unanswered after 2 s is raced by a
+		// fresh iframe: Chrome's error page for a refused connection can
+		// take that long on a loaded machine. Never more than that one.
+		racedInTime := a.Frames == 1 || a.Frames == 2 && a.Ms >= 2000
 		if a.Error != "timeout" || !strings.HasPrefix(a.Description, timeoutDescription) ||
-			!strings.Contains(a.Description, "page loaded in the iframe but posted no answer") || a.Frames != 1 {
-			t.Errorf("server down: %+v, want one iframe and a timeout saying the page loaded but posted nothing", a)
+			!strings.Contains(a.Description, "page loaded in the iframe but posted no answer") || !racedInTime {
+			t.Errorf("server down: %+v, want one iframe (two if the first showed nothing for 2 s) and a timeout saying the page loaded but posted nothing", a)
 		}
 	})
 
