@@ -105,18 +105,23 @@ func (c *Client) openFrame(authorizeURL string, t *transaction) (*silentFrame, e
 // verifier) at each race age. At most two iframes are open: the first,
 // which may only be slow, and the latest, which replaces the one before it.
 // The first answer wins, response or failure, and comes back with its
-// transaction; all attempts share the first one's deadline. Every iframe,
-// listener and timer is gone when runFrames returns, whatever the path.
+// transaction; all attempts share the first one's deadline. When runFrames
+// returns, every iframe, listener and timer is gone, whatever the path,
+// except the iframe whose answer is returned: the caller closes that one
+// once the answer is used (see silent).
 func (c *Client) runFrames(ctx context.Context, r request, t *transaction, authorizeURL string,
-	next func() (*transaction, string, error)) (*authResponse, *transaction, error) {
+	next func() (*transaction, string, error)) (*authResponse, *transaction, *silentFrame, error) {
 	first, err := c.openFrame(authorizeURL, t)
 	if err != nil {
-		return nil, t, err
+		return nil, t, nil, err
 	}
-	var latest *silentFrame
+	var latest, winner *silentFrame
 	defer func() {
-		first.close()
-		latest.close()
+		for _, f := range []*silentFrame{first, latest} {
+			if f != winner {
+				f.close()
+			}
+		}
 	}()
 	start := c.clock.Now()
 	deadline := c.clock.NewTimer(r.timeout)
@@ -153,17 +158,19 @@ func (c *Client) runFrames(ctx context.Context, r request, t *transaction, autho
 	for {
 		select {
 		case resp := <-first.messages():
-			return resp, first.t, nil
+			winner = first
+			return resp, first.t, first, nil
 		case resp := <-latest.messages():
-			return resp, latest.t, nil
+			winner = latest
+			return resp, latest.t, latest, nil
 		case <-first.loaded():
 			restartGrace(first)
 		case <-latest.loaded():
 			restartGrace(latest)
 		case <-first.graceOver():
-			return nil, first.t, c.silentPage(first.t)
+			return nil, first.t, nil, c.silentPage(first.t)
 		case <-latest.graceOver():
-			return nil, latest.t, c.silentPage(latest.t)
+			return nil, latest.t, nil, c.silentPage(latest.t)
 		case <-raceC:
 			now := c.clock.Now()
 			if c.usable(r) == nil && now.Sub(start) < r.timeout {
@@ -175,14 +182,14 @@ func (c *Client) runFrames(ctx context.Context, r request, t *transaction, autho
 			armRace(now)
 		case <-deadline.C():
 			if c.offline() {
-				return nil, first.t, &Error{Code: ErrTimeout.Code, State: first.t.State, Description: TimeoutDescription + ". The browser is offline."}
+				return nil, first.t, nil, &Error{Code: ErrTimeout.Code, State: first.t.State, Description: TimeoutDescription + ". The browser is offline."}
 			}
-			return nil, first.t, &Error{Code: ErrTimeout.Code, State: first.t.State, Description: TimeoutDescription}
+			return nil, first.t, nil, &Error{Code: ErrTimeout.Code, State: first.t.State, Description: TimeoutDescription}
 		case <-ctx.Done():
 			if c.ctx.Err() != nil {
-				return nil, first.t, ErrDestroyed
+				return nil, first.t, nil, ErrDestroyed
 			}
-			return nil, first.t, ctx.Err()
+			return nil, first.t, nil, ctx.Err()
 		}
 	}
 }

@@ -167,3 +167,24 @@ func TestAfterATimeoutTheNextCallerAsksAgainAtOnce(t *testing.T) {
 		t.Errorf("%d frames, want the first login, the renewal, two racers and the new request", n)
 	}
 }
+
+func TestTheAnsweringIframeGoesAfterTheCodeExchangeNotBefore(t *testing.T) {
+	fx := newFixture(t)
+	openAtExchange := make(chan bool, 1)
+	fx.b.routes[serverOrigin+"/oauth/token"] = func(req HTTPRequest) (*HTTPResponse, error) {
+		openAtExchange <- !fx.b.frame(0).isClosed()
+		return fx.token(req)
+	}
+	c := fx.client(func(o *Options) { o.AutoRenew = new(bool); o.ResponseType = "code" })
+	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
+		t.Fatal(err)
+	}
+	// Taking the iframe away costs the page a navigation and a removal; it
+	// must not land while the token request is in flight.
+	if !<-openAtExchange {
+		t.Error("the iframe was taken away before the token request")
+	}
+	if !fx.b.frame(0).isClosed() {
+		t.Error("the iframe is still open after checkSession returned")
+	}
+}
