@@ -187,13 +187,16 @@ func (f *frame) Close() {
 	}
 }
 
-// dispose blanks the iframe and removes it from the document.
+// dispose blanks the iframe and removes it from the document. The blanking
+// waits for the current task to end: a navigation and, once it loads, a
+// removal cost the main thread a few milliseconds, which the answer that
+// ended the request (and whatever the page does with it) must not wait for.
 func (f *frame) dispose() {
 	var (
-		cleanup  *Func
-		timerID  safejs.Value
-		unlisten func()
-		removed  atomic.Bool
+		cleanup, blankLater *Func
+		timerID, blankID    safejs.Value
+		unlisten            func()
+		removed             atomic.Bool
 	)
 	remove := func() {
 		if !removed.CompareAndSwap(false, true) {
@@ -202,10 +205,13 @@ func (f *frame) dispose() {
 		if unlisten != nil {
 			unlisten()
 		}
-		if timerID.Type() == safejs.TypeNumber {
-			_, _ = f.window.Call("clearTimeout", timerID)
+		for _, id := range []safejs.Value{timerID, blankID} {
+			if id.Type() == safejs.TypeNumber {
+				_, _ = f.window.Call("clearTimeout", id)
+			}
 		}
 		cleanup.Release()
+		blankLater.Release()
 		f.removeNow()
 	}
 	var err error
@@ -227,7 +233,17 @@ func (f *frame) dispose() {
 		remove()
 		return
 	}
-	if err := f.blank(); err != nil {
+	blankLater, err = NewFunc(func(safejs.Value, []safejs.Value) any {
+		if err := f.blank(); err != nil {
+			remove()
+		}
+		return nil
+	})
+	if err != nil {
+		remove()
+		return
+	}
+	if blankID, err = f.window.Call("setTimeout", blankLater.Value(), 0); err != nil {
 		remove()
 	}
 }
