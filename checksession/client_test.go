@@ -488,8 +488,10 @@ func TestGetTokenSilentlyServesTheCacheWhileValid(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if served := again == first && fx.b.frameCount() == 1; served != tc.served {
-				t.Fatalf("with %v left: served from the cache %t, want %t (%d frames)", tc.left, served, tc.served, fx.b.frameCount())
+			// Inside the renewal window a served call also starts the
+			// background renewal, so frames do not tell; the token does.
+			if served := again == first; served != tc.served {
+				t.Fatalf("with %v left: served from the cache %t, want %t", tc.left, served, tc.served)
 			}
 		})
 	}
