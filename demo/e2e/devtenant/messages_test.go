@@ -105,6 +105,7 @@ func TestWebMessages(t *testing.T) {
 		// loaded machine: the answer to our request must come last.
 		env.Tenant.SetFaults(devtenant.Faults{Delay: 10 * time.Second})
 		t.Cleanup(func() { env.Tenant.SetFaults(devtenant.Faults{}) })
+		held := env.Tenant.Stats().AuthorizePromptNone
 		mustEval(t, tab, `(() => {
 			window.pending = client.checkSession({responseType: "`+responseType+`"}).then(r => ({ok: true, result: r}), e => ({ok: false, error: e.error, description: e.error_description}));
 			return true;
@@ -120,6 +121,13 @@ func TestWebMessages(t *testing.T) {
 		state = u.Query().Get("state")
 		if state == "" {
 			t.Fatalf("no state in the iframe's src %q", authorizeURL)
+		}
+		// The iframe exists before its request reaches the tenant; only a
+		// request that arrived is held (a test may lift the delay next).
+		for end := time.Now().Add(5 * time.Second); env.Tenant.Stats().AuthorizePromptNone == held; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatal("the silent request did not reach the tenant within 5 s")
+			}
 		}
 		return state, authorizeURL
 	}
