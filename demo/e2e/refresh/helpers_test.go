@@ -306,14 +306,7 @@ func (s *server) clientJS(extra string) string {
 // openPage opens a tab on the test page and waits for the SDK.
 func (s *server) openPage(t *testing.T) *chrome.Tab {
 	t.Helper()
-	tab := s.browser.NewTab(t)
-	if err := tab.Navigate(s.appURL + s.pagePath); err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.WaitFor("window.silentauth && silentauth.createClient", 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	return tab
+	return e2eenv.OpenSDKPage(t, s.browser, s.appURL+s.pagePath, 20*time.Second)
 }
 
 // login logs the demo user in through the SDK's interactive login

@@ -152,11 +152,18 @@ func WithTestPage(app http.Handler, authServer string) http.Handler {
 // OpenTestPage opens a tab on the test page and waits for the SDK's global.
 func (e *Env) OpenTestPage(t testing.TB) *chrome.Tab {
 	t.Helper()
-	tab := e.Browser.NewTab(t)
-	if err := tab.Navigate(e.AppURL + TestPagePath); err != nil {
+	return OpenSDKPage(t, e.Browser, e.AppURL+TestPagePath, 10*time.Second)
+}
+
+// OpenSDKPage opens url in a new tab of b and waits up to wait for the SDK
+// (silentauth.createClient) to be there.
+func OpenSDKPage(t testing.TB, b *chrome.Browser, url string, wait time.Duration) *chrome.Tab {
+	t.Helper()
+	tab := b.NewTab(t)
+	if err := tab.Navigate(url); err != nil {
 		t.Fatal(err)
 	}
-	if err := tab.WaitFor("window.silentauth && silentauth.createClient", 10*time.Second); err != nil {
+	if err := tab.WaitFor("window.silentauth && silentauth.createClient", wait); err != nil {
 		t.Fatal(err)
 	}
 	return tab

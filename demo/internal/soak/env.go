@@ -136,14 +136,7 @@ func Start(t testing.TB, cfg Config) *Env {
 
 func (e *Env) openTab(t testing.TB) *chrome.Tab {
 	t.Helper()
-	tab := e.Browser.NewTab(t)
-	if err := tab.Navigate(e.AppURL + e2eenv.TestPagePath); err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.WaitFor("window.silentauth && silentauth.createClient", 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	return tab
+	return e2eenv.OpenSDKPage(t, e.Browser, e.AppURL+e2eenv.TestPagePath, 30*time.Second)
 }
 
 // clientJS creates the shared configuration's client.
