@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/silentauth/silentauth/demo/demoserver"
 	"github.com/silentauth/silentauth/demo/devtenant"
 	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
@@ -263,19 +262,7 @@ func startOP(t *testing.T, host string) *server {
 	}}}
 	e2eenv.Serve(t, recLn, rec)
 
-	app, err := demoserver.New(demoserver.Config{Domain: p.Issuer(), ClientID: "spa", DistDir: dist})
-	if err != nil {
-		t.Fatal(err)
-	}
-	page := e2eenv.WithTestPage(app, p.Issuer())
-	mux := http.NewServeMux()
-	mux.Handle("/", page)
-	mux.HandleFunc("/callback", func(w http.ResponseWriter, r *http.Request) {
-		r2 := r.Clone(r.Context())
-		r2.URL.Path = e2eenv.TestPagePath
-		page.ServeHTTP(w, r2)
-	})
-	e2eenv.Serve(t, appLn, mux)
+	e2eenv.Serve(t, appLn, e2eenv.AppForProvider(t, p.Issuer(), dist, "/callback"))
 	return &server{
 		name: "node-oidc-provider", issuer: p.Issuer(), appURL: appURL, pagePath: "/callback",
 		browser: chrome.Start(t), rec: rec,

@@ -134,6 +134,26 @@ func Start(t testing.TB, o Options) *Env {
 // nothing else, so a test's own clients are the only ones on it.
 const TestPagePath = "/e2e.html"
 
+// AppForProvider is the demo app for a provider at issuer (client "spa"),
+// with the test page served also at callback: the redirect URI the
+// provider has registered, where interactive logins come back.
+func AppForProvider(t testing.TB, issuer, dist, callback string) http.Handler {
+	t.Helper()
+	app, err := demoserver.New(demoserver.Config{Domain: issuer, ClientID: "spa", DistDir: dist})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := WithTestPage(app, issuer)
+	mux := http.NewServeMux()
+	mux.Handle("/", page)
+	mux.HandleFunc(callback, func(w http.ResponseWriter, r *http.Request) {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = TestPagePath
+		page.ServeHTTP(w, r2)
+	})
+	return mux
+}
+
 // WithTestPage adds TestPagePath, under the CSP the README recommends, to
 // an app handler.
 func WithTestPage(app http.Handler, authServer string) http.Handler {

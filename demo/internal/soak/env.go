@@ -15,14 +15,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/silentauth/silentauth/demo/demoserver"
 	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 	"github.com/silentauth/silentauth/demo/internal/nodeop"
@@ -98,19 +96,7 @@ func Start(t testing.TB, cfg Config) *Env {
 		_ = gate.Close()
 		cancel()
 	})
-	app, err := demoserver.New(demoserver.Config{Domain: p.Issuer(), ClientID: "spa", DistDir: dist})
-	if err != nil {
-		t.Fatal(err)
-	}
-	page := e2eenv.WithTestPage(app, p.Issuer())
-	mux := http.NewServeMux()
-	mux.Handle("/", page)
-	mux.HandleFunc(callbackPath, func(w http.ResponseWriter, r *http.Request) {
-		r2 := r.Clone(r.Context())
-		r2.URL.Path = e2eenv.TestPagePath
-		page.ServeHTTP(w, r2)
-	})
-	e2eenv.Serve(t, al, mux)
+	e2eenv.Serve(t, al, e2eenv.AppForProvider(t, p.Issuer(), dist, callbackPath))
 
 	env := &Env{Config: cfg, Gate: gate, Issuer: p.Issuer(), AppURL: appURL, Browser: chrome.Start(t)}
 	first := env.openTab(t)
