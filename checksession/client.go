@@ -73,10 +73,14 @@ func NewClient(opts Options, b Browser, clock Clock) (*Client, error) {
 }
 
 func (c *Client) debug(msg string) {
-	if c.s.Debug && c.s.Logger != nil {
+	if c.debugging() {
 		c.s.Logger(LogDebug, msg)
 	}
 }
+
+// debugging guards a debug message that costs work to build: formatting a
+// time, for one, runs code the first token would otherwise never compile.
+func (c *Client) debugging() bool { return c.s.Debug && c.s.Logger != nil }
 
 // warn is logged whether or not debug is on.
 func (c *Client) warn(msg string) {

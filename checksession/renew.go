@@ -180,7 +180,7 @@ func (r *renewer) got(res *AuthResult, interactive bool) {
 	r.interactive = interactive
 	due := r.dueAt
 	r.mu.Unlock()
-	if !due.IsZero() {
+	if !due.IsZero() && r.c.debugging() {
 		r.c.debug("next renewal due at " + due.Format(time.RFC3339))
 	}
 	r.c.group.join()

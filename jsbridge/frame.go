@@ -152,18 +152,17 @@ func messageJSON(data safejs.Value) ([]byte, string) {
 	if s.Type() != safejs.TypeString {
 		return nil, "not serialisable: JSON has no text for a " + data.Type().String()
 	}
-	tooLarge := fmt.Sprintf("larger than %d bytes", checksession.MaxMessageBytes)
 	// UTF-8 never takes fewer bytes than UTF-16 code units, so a long JS
 	// string is rejected before it is copied into Go.
 	if n, err := jsLength(s); err != nil || n > checksession.MaxMessageBytes {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	str, err := s.String()
 	if err != nil {
 		return nil, "not serialisable: " + err.Error()
 	}
 	if len(str) > checksession.MaxMessageBytes {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	return []byte(str), ""
 }
@@ -299,4 +298,10 @@ func jsLength(s safejs.Value) (int, error) {
 		return 0, err
 	}
 	return l.Int()
+}
+
+// tooLarge is why a message over checksession.MaxMessageBytes is dropped;
+// made only then, so accepted messages pay for no formatting.
+func tooLarge() string {
+	return fmt.Sprintf("larger than %d bytes", checksession.MaxMessageBytes)
 }

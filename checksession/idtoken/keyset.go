@@ -56,7 +56,7 @@ type KeySet struct {
 	now func() time.Time
 
 	mu        sync.Mutex
-	keys      []jsonWebKey
+	keys      []*jsonWebKey
 	fetchedAt time.Time // zero until the first successful fetch
 	expiresAt time.Time // keys are not used from this moment on
 	failErr   error     // the last fetch's error, until failUntil
@@ -74,6 +74,37 @@ type jsonWebKey struct {
 	crv string // for EC: "P-256", "P-384" or "P-521"
 	alg string // optional: the one algorithm the issuer allows for this key
 	key crypto.PublicKey
+	// point is an EC key's uncompressed point, made into key on first use:
+	// the curve checks and the curve tables they initialise cost a page
+	// tens of milliseconds, and most issuers sign with RSA. bad marks a
+	// point that turned out not to be a key; such an entry is not there.
+	point []byte
+	bad   bool
+}
+
+// ready makes an EC entry's key from its point, once, and reports whether
+// the entry holds a key. The KeySet's mutex must be held.
+func (j *jsonWebKey) ready() bool {
+	if j.key != nil || j.bad {
+		return !j.bad
+	}
+	var curve elliptic.Curve
+	switch j.crv {
+	case "P-256":
+		curve = elliptic.P256()
+	case "P-384":
+		curve = elliptic.P384()
+	case "P-521":
+		curve = elliptic.P521()
+	}
+	pub, err := ecdsa.ParseUncompressedPublicKey(curve, j.point)
+	j.point = nil
+	if err != nil {
+		j.bad = true
+		return false
+	}
+	j.key = pub
+	return true
 }
 
 // NewKeySet returns a KeySet that gets the issuer's JWKS document from fetch,
@@ -220,7 +251,7 @@ func (k *KeySet) startFetch(ctx context.Context) *fetchCall {
 	k.inflight = f
 	// Detached from ctx so that one caller giving up does not fail the others.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
-	settle := func(keys []jsonWebKey, maxAge time.Duration, err error) {
+	settle := func(keys []*jsonWebKey, maxAge time.Duration, err error) {
 		cancel()
 		k.mu.Lock()
 		now := k.now()
@@ -239,7 +270,7 @@ func (k *KeySet) startFetch(ctx context.Context) *fetchCall {
 	return f
 }
 
-func (k *KeySet) load(ctx context.Context) ([]jsonWebKey, time.Duration, error) {
+func (k *KeySet) load(ctx context.Context) ([]*jsonWebKey, time.Duration, error) {
 	body, maxAge, err := k.fetch(ctx)
 	if err != nil {
 		return nil, 0, err
@@ -249,7 +280,7 @@ func (k *KeySet) load(ctx context.Context) ([]jsonWebKey, time.Duration, error) 
 }
 
 // pickKey finds the key for kid that can verify alg.
-func pickKey(keys []jsonWebKey, kid, alg string) (crypto.PublicKey, bool) {
+func pickKey(keys []*jsonWebKey, kid, alg string) (crypto.PublicKey, bool) {
 	var found crypto.PublicKey
 	n := 0
 	for _, jwk := range keys {
@@ -269,9 +300,9 @@ func pickKey(keys []jsonWebKey, kid, alg string) (crypto.PublicKey, bool) {
 	return found, n == 1
 }
 
-func hasKid(keys []jsonWebKey, kid string) bool {
+func hasKid(keys []*jsonWebKey, kid string) bool {
 	for _, jwk := range keys {
-		if kid != "" && jwk.kid == kid {
+		if kid != "" && jwk.kid == kid && jwk.ready() {
 			return true
 		}
 	}
@@ -279,7 +310,7 @@ func hasKid(keys []jsonWebKey, kid string) bool {
 }
 
 // missingKeyError says why no key was picked, naming the check that failed.
-func missingKeyError(keys []jsonWebKey, kid, alg string) *Error {
+func missingKeyError(keys []*jsonWebKey, kid, alg string) *Error {
 	if kid == "" {
 		n := 0
 		for _, jwk := range keys {
@@ -290,15 +321,21 @@ func missingKeyError(keys []jsonWebKey, kid, alg string) *Error {
 		return tokenError("signature", fmt.Sprintf("token has no kid and the issuer's JWKS has %d keys usable with %s, expected exactly 1", n, alg))
 	}
 	for _, jwk := range keys {
-		if jwk.kid == kid {
+		if jwk.kid == kid && jwk.ready() {
 			return tokenError("alg", fmt.Sprintf("token is signed with %s but key %q is %s", alg, kid, jwk.describe()))
 		}
 	}
-	return tokenError("signature", fmt.Sprintf("no key with kid %q in the issuer's JWKS (%d keys)", kid, len(keys)))
+	n := 0
+	for _, jwk := range keys {
+		if jwk.ready() {
+			n++
+		}
+	}
+	return tokenError("signature", fmt.Sprintf("no key with kid %q in the issuer's JWKS (%d keys)", kid, n))
 }
 
 // usableWith reports whether the key can verify a signature made with alg.
-func (j jsonWebKey) usableWith(alg string) bool {
+func (j *jsonWebKey) usableWith(alg string) bool {
 	if j.alg != "" && j.alg != alg {
 		return false
 	}
@@ -306,16 +343,16 @@ func (j jsonWebKey) usableWith(alg string) bool {
 	case "RS256", "RS384", "RS512", "PS256", "PS384", "PS512":
 		return j.kty == "RSA"
 	case "ES256":
-		return j.kty == "EC" && j.crv == "P-256"
+		return j.kty == "EC" && j.crv == "P-256" && j.ready()
 	case "ES384":
-		return j.kty == "EC" && j.crv == "P-384"
+		return j.kty == "EC" && j.crv == "P-384" && j.ready()
 	case "ES512":
-		return j.kty == "EC" && j.crv == "P-521"
+		return j.kty == "EC" && j.crv == "P-521" && j.ready()
 	}
 	return false
 }
 
-func (j jsonWebKey) describe() string {
+func (j *jsonWebKey) describe() string {
 	s := j.kty
 	if j.crv != "" {
 		s += " " + j.crv
@@ -341,7 +378,7 @@ type rawJWK struct {
 
 // parseJWKS keeps the signature keys of a JWKS document. A key it cannot use
 // is skipped, not an error: one odd entry must not lock out the others.
-func parseJWKS(body []byte) ([]jsonWebKey, error) {
+func parseJWKS(body []byte) ([]*jsonWebKey, error) {
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
@@ -351,7 +388,7 @@ func parseJWKS(body []byte) ([]jsonWebKey, error) {
 	if doc.Keys == nil {
 		return nil, tokenError("jwks", `no "keys" array`)
 	}
-	keys := make([]jsonWebKey, 0, len(doc.Keys))
+	keys := make([]*jsonWebKey, 0, len(doc.Keys))
 	for _, msg := range doc.Keys {
 		var raw rawJWK
 		if json.Unmarshal(msg, &raw) != nil {
@@ -369,8 +406,9 @@ func parseJWKS(body []byte) ([]jsonWebKey, error) {
 	return keys, nil
 }
 
-func (r rawJWK) publicKey() (jsonWebKey, bool) {
-	jwk := jsonWebKey{kid: r.Kid, kty: r.Kty, alg: r.Alg}
+// publicKey checks the entry's fields; an EC point is checked on first use.
+func (r rawJWK) publicKey() (*jsonWebKey, bool) {
+	jwk := &jsonWebKey{kid: r.Kid, kty: r.Kty, alg: r.Alg}
 	switch r.Kty {
 	case "RSA":
 		n, err1 := decodeB64URL(r.N)
@@ -382,18 +420,11 @@ func (r rawJWK) publicKey() (jsonWebKey, bool) {
 		jwk.key = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
 		return jwk, true
 	case "EC":
-		var curve elliptic.Curve
-		switch r.Crv {
-		case "P-256":
-			curve = elliptic.P256()
-		case "P-384":
-			curve = elliptic.P384()
-		case "P-521":
-			curve = elliptic.P521()
-		default:
+		// Coordinate sizes in bytes, without asking elliptic (see point).
+		size := map[string]int{"P-256": 32, "P-384": 48, "P-521": 66}[r.Crv]
+		if size == 0 {
 			return jwk, false
 		}
-		size := (curve.Params().BitSize + 7) / 8
 		x, err1 := decodeB64URL(r.X)
 		y, err2 := decodeB64URL(r.Y)
 		if err1 != nil || err2 != nil || len(x) > size || len(y) > size {
@@ -404,11 +435,7 @@ func (r rawJWK) publicKey() (jsonWebKey, bool) {
 		point[0] = 4
 		copy(point[1+size-len(x):1+size], x)
 		copy(point[1+2*size-len(y):], y)
-		pub, err := ecdsa.ParseUncompressedPublicKey(curve, point)
-		if err != nil {
-			return jwk, false
-		}
-		jwk.crv, jwk.key = r.Crv, pub
+		jwk.crv, jwk.point = r.Crv, point
 		return jwk, true
 	}
 	return jwk, false

@@ -99,6 +99,8 @@ func TestKeySetPicksKeyByKidAndAlg(t *testing.T) {
 		{"no kid with two usable keys fails", idtokentest.KeySetDoc(idtokentest.JWKOf(rsaKey), idtokentest.JWKOf(other)), "", "RS256", nil, "signature"},
 		{"broken RSA entry is skipped, the rest still work", idtokentest.KeySetDoc(with(idtokentest.JWKOf(other), "n", "!!"), idtokentest.JWKOf(rsaKey)), "rsa-0", "RS256", rsaKey.Public(), ""},
 		{"EC point off the curve is skipped", idtokentest.KeySetDoc(with(idtokentest.JWKOf(ecKey), "y", idtokentest.JWKOf(otherEC)["y"])), "ec-0", "ES256", nil, "signature"},
+		{"EC point off the curve is not a known kid for RS256 either", idtokentest.KeySetDoc(with(idtokentest.JWKOf(ecKey), "y", idtokentest.JWKOf(otherEC)["y"])), "ec-0", "RS256", nil, "signature"},
+		{"no kid: an EC point off the curve is not counted", idtokentest.KeySetDoc(with(idtokentest.JWKOf(ecKey), "y", idtokentest.JWKOf(otherEC)["y"]), idtokentest.JWKOf(otherEC)), "", "ES256", otherEC.Public(), ""},
 		{"padded base64url is accepted", idtokentest.KeySetDoc(with(idtokentest.JWKOf(rsaKey), "e", "AQAB")), "rsa-0", "RS256", rsaKey.Public(), ""},
 	}
 	for _, tt := range tests {
@@ -116,6 +118,37 @@ func TestKeySetPicksKeyByKidAndAlg(t *testing.T) {
 				t.Fatalf("Key returned %T, not the expected key", got)
 			}
 		})
+	}
+}
+
+// An RS256 token must not pay for the EC entries of its issuer's JWKS: their
+// points become keys only when a token asks for them.
+func TestKeySetMakesECKeysOnlyWhenAskedFor(t *testing.T) {
+	iss := idtokentest.NewIssuer(t)
+	jwks := idtokentest.KeySetDoc(idtokentest.JWKOf(iss.RSA()), idtokentest.JWKOf(iss.EC()))
+	ks := newTestKeySet(func(context.Context) ([]byte, error) { return jwks, nil }, newFakeClock(idtokentest.Now))
+	ecEntry := func() *jsonWebKey {
+		ks.mu.Lock()
+		defer ks.mu.Unlock()
+		for _, k := range ks.keys {
+			if k.kty == "EC" {
+				return k
+			}
+		}
+		t.Fatal("no EC entry kept")
+		return nil
+	}
+	if _, err := ks.Key(context.Background(), "rsa-0", "RS256"); err != nil {
+		t.Fatal(err)
+	}
+	if e := ecEntry(); e.key != nil || e.point == nil {
+		t.Fatalf("after an RS256 lookup the EC entry holds key %v, point %d bytes; want no key yet", e.key, len(e.point))
+	}
+	if _, err := ks.Key(context.Background(), "ec-0", "ES256"); err != nil {
+		t.Fatal(err)
+	}
+	if e := ecEntry(); e.key == nil || e.point != nil {
+		t.Fatalf("after an ES256 lookup the EC entry holds key %v, point %d bytes; want the key", e.key, len(e.point))
 	}
 }
 

@@ -106,6 +106,26 @@ for (const c of ["auth0.spa.is.authenticated", "_legacy_auth0.spa.is.authenticat
 document.write('<script src="' + cdn + (sdk === "auth0" ? "AUTH0_JS" : "SA_JS") + '"><\/script>');
 </script>
 <script>
+// phases: when the first token's steps happened, ms from navigation start,
+// from Resource Timing (the iframe's /authorize is its navigation) and the
+// long tasks that held the main thread (wasm compilation, the Go runtime's
+// start, code compiled on first call).
+window.longtasks = [];
+new PerformanceObserver((l) => { for (const e of l.getEntries()) longtasks.push(e); }).observe({type: "longtask"});
+window.phases = (script, ready, token) => {
+  const out = {script, ready, token};
+  const steps = {wasm: /\.wasm$/, discovery: /openid-configuration$/, authorize: /\/authorize$/, token: /\/oauth\/token$/};
+  for (const e of performance.getEntriesByType("resource")) {
+    for (const [k, re] of Object.entries(steps)) {
+      if (re.test(e.name.split("?")[0]) && out[k + "_start"] === undefined) {
+        out[k + "_start"] = e.startTime;
+        out[k + "_end"] = e.responseEnd;
+      }
+    }
+  }
+  out.main_blocked = longtasks.filter((e) => e.startTime < token).reduce((a, e) => a + e.duration, 0);
+  return out;
+};
 window.first = (async () => {
   const TENANT = "TENANT_URL", ORIGIN = location.origin;
   const script = performance.now();
@@ -115,13 +135,14 @@ window.first = (async () => {
       authorizeTimeoutInSeconds: 10, authorizationParams: {redirect_uri: ORIGIN}});
     const ready = performance.now();
     token = await client.getTokenSilently();
-    return {script, ready, token: performance.now(), ok: typeof token === "string" && token.length > 0};
+    const done = performance.now();
+    return {script, ready, token: done, ok: typeof token === "string" && token.length > 0, phases: phases(script, ready, done)};
   }
   client = await silentauth.createClient({domain: TENANT, clientId: "spa", redirectUri: ORIGIN, autoRenew: false,
     wasmUrl: cdn + "SA_WASM"});
   const ready = performance.now();
   const r = await client.checkSession();
-  const w = performance.getEntriesByType("resource").find((e) => e.name.endsWith(".wasm"));
-  return {script, ready, token: performance.now(), ok: !!(r && r.accessToken), wasm: w ? w.responseEnd : 0};
+  const done = performance.now();
+  return {script, ready, token: done, ok: !!(r && r.accessToken), phases: phases(script, ready, done)};
 })();
 </script></head><body><p>first token</p></body></html>`

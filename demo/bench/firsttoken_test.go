@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/heapprofiler"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -44,6 +45,19 @@ type FirstTokenRow struct {
 	WarmScript Dist `json:"warm_script_ms"`
 	WarmReady  Dist `json:"warm_ready_ms"`
 	WarmToken  Dist `json:"warm_first_token_ms"`
+	// Phases are the steps' medians (see phaseOrder), cold and warm.
+	ColdPhases map[string]Dist `json:"cold_phases_ms"`
+	WarmPhases map[string]Dist `json:"warm_phases_ms"`
+}
+
+// phaseOrder is how the phase table reads, left to right: ms from
+// navigation start, except main_blocked, the long tasks' total before the
+// token (what held the main thread: compiling, the Go runtime's start, code
+// compiled on its first call).
+var phaseOrder = []struct{ key, title string }{
+	{"script", "script"}, {"discovery_end", "discovery"}, {"authorize_start", "iframe"}, {"wasm_end", "wasm in"},
+	{"ready", "ready"}, {"authorize_end", "authorize"}, {"token_start", "token req"}, {"token_end", "token resp"},
+	{"token", "token"}, {"main_blocked", "main blocked"},
 }
 
 // FirstTokenReport is what make bench writes to dist/bench/firsttoken*.json.
@@ -97,8 +111,9 @@ func TestBenchFirstToken(t *testing.T) {
 	})
 
 	type sample struct {
-		Script, Ready, Token, Wasm float64
-		OK                         bool
+		Script, Ready, Token float64
+		OK                   bool
+		Phases               map[string]float64
 	}
 	run := 0
 	for _, nw := range networks {
@@ -119,6 +134,12 @@ func TestBenchFirstToken(t *testing.T) {
 					if err := tab.Navigate("about:blank"); err != nil {
 						t.Fatal(err)
 					}
+					// Let the last page's heap go first, so that no visit
+					// pays for the teardown of the one before it.
+					if err := chromedp.Run(tab.Ctx, heapprofiler.CollectGarbage()); err != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(100 * time.Millisecond)
 					url := fmt.Sprintf("%s%s?sdk=%s&cdn=%s%d/&visit=%d", env.AppURL, FirstTokenPath, sdk, CDNPrefix, run, visit)
 					if err := tab.Navigate(url); err != nil {
 						t.Fatal(err)
@@ -151,9 +172,25 @@ func TestBenchFirstToken(t *testing.T) {
 			script := func(s sample) float64 { return s.Script }
 			ready := func(s sample) float64 { return s.Ready }
 			token := func(s sample) float64 { return s.Token }
+			phases := func(ss []sample) map[string]Dist {
+				out := map[string]Dist{}
+				for _, p := range phaseOrder {
+					var v []float64
+					for _, s := range ss {
+						if x, ok := s.Phases[p.key]; ok {
+							v = append(v, x)
+						}
+					}
+					if len(v) > 0 {
+						out[p.key] = Summarise(v)
+					}
+				}
+				return out
+			}
 			rep.Rows[nw.Name][sdk] = FirstTokenRow{
 				ColdScript: col(cold[sdk], script), ColdReady: col(cold[sdk], ready), ColdToken: col(cold[sdk], token),
 				WarmScript: col(warm[sdk], script), WarmReady: col(warm[sdk], ready), WarmToken: col(warm[sdk], token),
+				ColdPhases: phases(cold[sdk]), WarmPhases: phases(warm[sdk]),
 			}
 		}
 	}
@@ -194,6 +231,31 @@ func firstTokenTable(r FirstTokenReport) string {
 		s, a := r.Rows[nw.Name]["silentauth"], r.Rows[nw.Name]["auth0"]
 		p("  %s (%.0f ms RTT, %.0f Mbit/s): first token silentauth/auth0-spa-js cold %.2f×, warm %.2f× (targets: cold ≤ 1.5× on broadband, warm ≤ 1.1×)\n",
 			nw.Name, nw.RTTms, nw.Mbit, s.ColdToken.Median/a.ColdToken.Median, s.WarmToken.Median/a.WarmToken.Median)
+	}
+	p("\nWhere the first token goes: medians, ms from navigation start (\"-\": the SDK makes no such step)\n")
+	p("%-10s %-11s %-5s", "network", "sdk", "visit")
+	for _, ph := range phaseOrder {
+		p(" %10s", ph.title)
+	}
+	p("\n")
+	for _, nw := range networks {
+		for _, sdk := range []string{"silentauth", "auth0"} {
+			x := r.Rows[nw.Name][sdk]
+			for _, v := range []struct {
+				name   string
+				phases map[string]Dist
+			}{{"cold", x.ColdPhases}, {"warm", x.WarmPhases}} {
+				p("%-10s %-11s %-5s", nw.Name, sdk, v.name)
+				for _, ph := range phaseOrder {
+					if d, ok := v.phases[ph.key]; ok {
+						p(" %10.0f", d.Median)
+					} else {
+						p(" %10s", "-")
+					}
+				}
+				p("\n")
+			}
+		}
 	}
 	p("bytes on the wire (raw / gzip -9 / brotli q11):\n")
 	for name, v := range r.Bytes {

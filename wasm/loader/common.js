@@ -161,10 +161,24 @@ function serverOriginOf(options) {
   return originOfURI(/^[a-z][a-z0-9+.-]*:\/\//i.test(domain) ? domain : `https://${domain}`);
 }
 
-async function instantiateWasm(url, importObject) {
+// The head start's iframe goes in before the runtime is compiled and
+// started: both hold the main thread for a few hundred milliseconds, and the
+// iframe's /authorize should be on the network meanwhile, not wait for them.
+// The wait is capped, so a slow discovery delays the runtime by no more.
+const PRESTART_GATE_MS = 300;
+
+async function instantiateWasm(url, importObject, gate) {
+  // The download starts at once; only its compilation waits for the gate.
+  const fetching = fetch(url, { credentials: "same-origin" });
+  fetching.catch(() => {}); // awaited below, after the gate
+  if (gate) {
+    let timer;
+    await Promise.race([gate, new Promise((resolve) => { timer = setTimeout(resolve, PRESTART_GATE_MS); })]);
+    clearTimeout(timer);
+  }
   let response;
   try {
-    response = await fetch(url, { credentials: "same-origin" });
+    response = await fetching;
   } catch (e) {
     throw codedError("network_error", `could not fetch ${url}: ${e && e.message}`, e);
   }
@@ -184,10 +198,10 @@ async function instantiateWasm(url, importObject) {
   }
 }
 
-async function startRuntime(url) {
+async function startRuntime(url, gate) {
   const go = new silentauthGlue.Go();
   go.env = { SILENTAUTH_BRIDGE_KEY: BRIDGE_KEY };
-  const instance = await instantiateWasm(url, go.importObject);
+  const instance = await instantiateWasm(url, go.importObject, gate);
   // run() returns when the program exits; main blocks forever, so an exit
   // means a crash, and the next createClient should start afresh.
   const exited = silentauthGlue.run(go, instance);
@@ -222,10 +236,12 @@ async function runtimeStats() {
 }
 let runtime;
 
-function loadRuntime(url) {
+// loadRuntime starts the page's runtime, or returns the one started; gate,
+// if any, is a promise the compilation waits for (capped).
+function loadRuntime(url, gate) {
   const existing = globalThis[RUNTIME];
   if (existing) return existing;
-  runtime = startRuntime(url);
+  runtime = startRuntime(url, gate);
   globalThis[RUNTIME] = runtime;
   // A failed load (offline, wrong wasmUrl) must not stick: let a later call retry.
   runtime.catch(() => { if (globalThis[RUNTIME] === runtime) delete globalThis[RUNTIME]; });
@@ -247,10 +263,10 @@ async function createClientWith(defaultWasmUrl, options) {
   // The head start runs while the runtime loads for the first time only.
   let head = null;
   try {
-    const first = !globalThis[RUNTIME];
-    const loading = loadRuntime(resolveWasmUrl(options, defaultWasmUrl));
-    if (first) head = prestart(options);
-    bridge = await loading;
+    // The head start first: its discovery request leaves before the wasm's.
+    const url = resolveWasmUrl(options, defaultWasmUrl);
+    if (!globalThis[RUNTIME]) head = prestart(options);
+    bridge = await loadRuntime(url, head ? head.opened() : null);
   } catch (e) {
     if (head) head.discard();
     const err = sdkError(e);

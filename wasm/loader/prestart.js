@@ -185,6 +185,11 @@ function startPrestart(options) {
       fetches.delete(url);
       return p;
     },
+    // opened(): a promise that settles once the iframe is in the page, or
+    // once there will be none.
+    opened() {
+      return requestReady;
+    },
     // takeRequest(): a promise of the prestarted request, or of null.
     takeRequest() {
       return requestReady.then((r) => (ended ? null : r));

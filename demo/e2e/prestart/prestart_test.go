@@ -32,6 +32,21 @@ type env struct {
 	*e2eenv.Env
 	mu   sync.Mutex
 	hits map[string]int // tenant path → requests
+	// delayWasm holds silentauth.wasm back (see wasmDelay); holdDiscovery,
+	// while open, holds the discovery document back until it is closed.
+	delayWasm     atomic.Bool
+	holdDiscovery atomic.Pointer[chan struct{}]
+}
+
+// holdDiscoveryFor makes discovery answer d after it is asked (or when the
+// returned release is called, if sooner).
+func (e *env) holdDiscoveryFor(d time.Duration) (release func()) {
+	ch := make(chan struct{})
+	e.holdDiscovery.Store(&ch)
+	var once sync.Once
+	release = func() { once.Do(func() { close(ch) }) }
+	time.AfterFunc(d, release)
+	return release
 }
 
 func (e *env) count(path string) int {
@@ -69,13 +84,14 @@ func start(t *testing.T) *env {
 		e.mu.Lock()
 		e.hits[r.URL.Path]++
 		e.mu.Unlock()
+		if hold := e.holdDiscovery.Load(); hold != nil && r.URL.Path == "/.well-known/openid-configuration" {
+			<-*hold
+		}
 		tenant.ServeHTTP(w, r)
 	}))
 	page := e2eenv.WithTestPage(app, tenantURL)
-	var delay atomic.Bool
-	delay.Store(true)
 	e2eenv.Serve(t, al, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, ".wasm") && delay.Load() {
+		if strings.HasSuffix(r.URL.Path, ".wasm") && e.delayWasm.Load() {
 			for end := time.Now().Add(wasmHold); e.count("/authorize") == 0 && time.Now().Before(end); {
 				time.Sleep(10 * time.Millisecond)
 			}
@@ -84,10 +100,9 @@ func start(t *testing.T) *env {
 		page.ServeHTTP(w, r)
 	}))
 	e.Env = &e2eenv.Env{Tenant: tenant, TenantURL: tenantURL, AppURL: appURL, Browser: chrome.Start(t)}
-	delay.Store(false)
 	tab := e.OpenTestPage(t)
 	e.Login(t, tab, "demo@example.com", "")
-	delay.Store(true)
+	e.delayWasm.Store(true)
 	return e
 }
 
@@ -244,6 +259,66 @@ func TestPrestart(t *testing.T) {
 		tab.MustEval(`client.checkSession().then((s) => ({ok: !!s.accessToken}))`, &r)
 		if !r.OK {
 			t.Fatalf("checkSession: %+v", r)
+		}
+		e.noFramesLeft(t, tab)
+	})
+
+	// Compiling the wasm and starting Go hold the main thread for hundreds
+	// of milliseconds; the iframe goes in first so that its /authorize is on
+	// the network meanwhile. Discovery is held 150 ms (under the loader's
+	// 300 ms cap) and the wasm is not, so without the gate the compile
+	// would surely start first.
+	t.Run("the runtime is compiled only once the prestarted iframe is in the page", func(t *testing.T) {
+		e.delayWasm.Store(false)
+		defer e.delayWasm.Store(true)
+		tab := e.fresh(t)
+		release := e.holdDiscoveryFor(150 * time.Millisecond)
+		defer func() { release(); e.holdDiscovery.Store(nil) }()
+		var r struct {
+			Compiled bool
+			Frames   int
+			OK       bool
+		}
+		tab.MustEval(`(async () => {
+			const streaming = WebAssembly.instantiateStreaming;
+			let frames = -1;
+			WebAssembly.instantiateStreaming = (...args) => {
+				frames = [...document.querySelectorAll("iframe")].filter((f) => f.src.includes("/authorize")).length;
+				return streaming(...args);
+			};
+			window.client = await `+e.clientJS("")+`;
+			WebAssembly.instantiateStreaming = streaming;
+			const s = await client.checkSession();
+			return {compiled: frames >= 0, frames, ok: !!s.accessToken};
+		})()`, &r)
+		if !r.Compiled {
+			t.Fatal("the loader did not compile through instantiateStreaming; the test sees nothing")
+		}
+		if r.Frames != 1 {
+			t.Errorf("when the compile began the page had %d /authorize iframes, want the prestarted one", r.Frames)
+		}
+		if !r.OK {
+			t.Errorf("checkSession: %+v", r)
+		}
+		e.noFramesLeft(t, tab)
+	})
+
+	t.Run("a discovery that does not answer delays the runtime by the cap, not until it answers", func(t *testing.T) {
+		e.delayWasm.Store(false)
+		defer e.delayWasm.Store(true)
+		tab := e.fresh(t)
+		release := e.holdDiscoveryFor(20 * time.Second)
+		defer func() { release(); e.holdDiscovery.Store(nil) }()
+		var created bool
+		tab.MustEval(`(async () => { window.client = await `+e.clientJS("")+`; return true })()`, &created)
+		if e.count("/authorize") != 0 {
+			t.Fatalf("/authorize was asked while discovery was held")
+		}
+		release()
+		var r result
+		tab.MustEval(`client.checkSession().then((s) => ({ok: !!s.accessToken}))`, &r)
+		if !created || !r.OK {
+			t.Fatalf("created %v, checkSession %+v", created, r)
 		}
 		e.noFramesLeft(t, tab)
 	})
