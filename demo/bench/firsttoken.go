@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// FirstTokenPath is the first-token page: ?sdk=silentauth|auth0&cdn=<prefix>.
+// FirstTokenPath is the first-token page: ?sdk=silentauth|auth0|baseline&cdn=<prefix>.
 // Its scripts and the wasm come from CDNPrefix, served as a CDN would.
 const (
 	FirstTokenPath = "/bench/first.html"
@@ -79,6 +79,10 @@ func firstTokenHandler(tenantURL string, files []CDNFile) http.HandlerFunc {
 			names["SA_WASM"] = f.Name
 		case strings.HasPrefix(f.Name, "auth0-spa-js."):
 			names["AUTH0_JS"] = f.Name
+		case strings.HasPrefix(f.Name, "baseline.") && strings.HasSuffix(f.Name, ".js"):
+			names["BL_JS"] = f.Name
+		case strings.HasPrefix(f.Name, "baseline.") && strings.HasSuffix(f.Name, ".wasm"):
+			names["BL_WASM"] = f.Name
 		}
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -103,7 +107,7 @@ const firstTokenPage = `<!doctype html><html><head><meta charset="utf-8"><title>
 window.sdk = new URLSearchParams(location.search).get("sdk");
 window.cdn = new URLSearchParams(location.search).get("cdn");
 for (const c of ["auth0.spa.is.authenticated", "_legacy_auth0.spa.is.authenticated"]) document.cookie = c + "=; max-age=0; path=/";
-document.write('<script src="' + cdn + (sdk === "auth0" ? "AUTH0_JS" : "SA_JS") + '"><\/script>');
+document.write('<script src="' + cdn + ({auth0: "AUTH0_JS", baseline: "BL_JS"}[sdk] || "SA_JS") + '"><\/script>');
 </script>
 <script>
 // phases: when the first token's steps happened, ms from navigation start,
@@ -123,6 +127,9 @@ window.phases = (script, ready, token) => {
       }
     }
   }
+  for (const m of performance.getEntriesByType("mark")) {
+    if (m.name.startsWith("silentauth:")) out[m.name.slice(11)] = m.startTime;
+  }
   out.main_blocked = longtasks.filter((e) => e.startTime < token).reduce((a, e) => a + e.duration, 0);
   return out;
 };
@@ -139,7 +146,7 @@ window.first = (async () => {
     return {script, ready, token: done, ok: typeof token === "string" && token.length > 0, phases: phases(script, ready, done)};
   }
   client = await silentauth.createClient({domain: TENANT, clientId: "spa", redirectUri: ORIGIN, autoRenew: false,
-    wasmUrl: cdn + "SA_WASM"});
+    wasmUrl: cdn + (sdk === "baseline" ? "BL_WASM" : "SA_WASM")});
   const ready = performance.now();
   const r = await client.checkSession();
   const done = performance.now();

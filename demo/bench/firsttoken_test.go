@@ -56,7 +56,7 @@ type FirstTokenRow struct {
 // compiled on its first call).
 var phaseOrder = []struct{ key, title string }{
 	{"script", "script"}, {"discovery_end", "discovery"}, {"authorize_start", "iframe"}, {"wasm_end", "wasm in"},
-	{"ready", "ready"}, {"authorize_end", "authorize"}, {"token_start", "token req"}, {"token_end", "token resp"},
+	{"compiled", "compiled"}, {"started", "Go started"}, {"ready", "ready"}, {"authorize_end", "authorize"}, {"token_start", "token req"}, {"token_end", "token resp"},
 	{"token", "token"}, {"main_blocked", "main blocked"},
 }
 
@@ -69,6 +69,19 @@ type FirstTokenReport struct {
 	Encoding string                              `json:"content_encoding"`
 	Bytes    map[string][3]int                   `json:"bytes"` // name → raw, gzip, brotli
 	Rows     map[string]map[string]FirstTokenRow `json:"rows"`  // network → sdk → row
+	Baseline string                              `json:"baseline,omitempty"`
+	Order    []string                            `json:"order"` // the rows' keys, as the table reads
+}
+
+// contenders are the rows' SDKs in table order.
+func (r FirstTokenReport) contenders() []string {
+	out := []string{"silentauth", "auth0"}
+	for _, rows := range r.Rows {
+		if _, ok := rows["baseline"]; ok {
+			return append(out, "baseline")
+		}
+	}
+	return out
 }
 
 // TestBenchFirstToken is the "first token" row of make bench: navigation
@@ -84,119 +97,28 @@ func TestBenchFirstToken(t *testing.T) {
 	}
 	dist := e2eenv.DistDir(t)
 	nm := filepath.Join(repoRoot(t), "node_modules")
-	files := cdnFiles(t, map[string]string{
-		filepath.Join(dist, "silentauth.js"):                                     "text/javascript",
-		filepath.Join(dist, "silentauth.wasm"):                                   "application/wasm",
-		filepath.Join(nm, "@auth0/auth0-spa-js/dist/auth0-spa-js.production.js"): "text/javascript",
-	})
+	sources := []cdnSource{
+		{filepath.Join(dist, "silentauth.js"), "silentauth.js", "text/javascript"},
+		{filepath.Join(dist, "silentauth.wasm"), "silentauth.wasm", "application/wasm"},
+		{filepath.Join(nm, "@auth0/auth0-spa-js/dist/auth0-spa-js.production.js"), "auth0-spa-js.js", "text/javascript"},
+	}
+	// SILENTAUTH_BENCH_BASELINE names the dist/ of another build (an earlier
+	// commit's, say): it runs as a third contender, so that what a change
+	// bought is measured in the same run as the change.
+	sdks := []string{"silentauth", "auth0"}
+	if base := os.Getenv("SILENTAUTH_BENCH_BASELINE"); base != "" {
+		sources = append(sources, cdnSource{filepath.Join(base, "silentauth.js"), "baseline.js", "text/javascript"},
+			cdnSource{filepath.Join(base, "silentauth.wasm"), "baseline.wasm", "application/wasm"})
+		sdks = append(sdks, "baseline")
+	}
+	files := cdnFiles(t, sources)
 	rep := FirstTokenReport{Date: time.Now().Format(time.RFC3339), Machine: machine(), Go: runtime.Version(),
-		Bytes: map[string][3]int{}, Rows: map[string]map[string]FirstTokenRow{}}
+		Bytes: map[string][3]int{}, Rows: map[string]map[string]FirstTokenRow{}, Baseline: os.Getenv("SILENTAUTH_BENCH_BASELINE")}
 	for _, f := range files {
 		rep.Bytes[f.Name] = [3]int{len(f.Raw), len(f.Gzip), len(f.Brotli)}
 	}
 
-	env := benchEnv(t, Files{CDN: files})
-	tab := env.Browser.NewTab(t)
-	if err := chromedp.Run(tab.Ctx, network.Enable()); err != nil {
-		t.Fatal(err)
-	}
-	rep.Chromium = chromiumVersion(t, tab)
-	// Learn the encoding the browser gets.
-	chromedp.ListenTarget(tab.Ctx, func(ev any) {
-		if e, ok := ev.(*network.EventResponseReceived); ok && strings.HasSuffix(e.Response.URL, ".wasm") {
-			if enc, ok := e.Response.Headers["Content-Encoding"].(string); ok {
-				rep.Encoding = enc
-			}
-		}
-	})
-
-	type sample struct {
-		Script, Ready, Token float64
-		OK                   bool
-		Phases               map[string]float64
-	}
-	run := 0
-	for _, nw := range networks {
-		if err := chromedp.Run(tab.Ctx, network.EmulateNetworkConditions(false, nw.RTTms,
-			nw.Mbit*1e6/8, nw.UploadMbs*1e6/8)); err != nil {
-			t.Fatal(err)
-		}
-		cold, warm := map[string][]sample{}, map[string][]sample{}
-		for i := range firstTokenLoads {
-			sdks := []string{"silentauth", "auth0"}
-			if i%2 == 1 {
-				sdks = []string{"auth0", "silentauth"}
-			}
-			for _, sdk := range sdks {
-				run++
-				for visit := 1; visit <= 2; visit++ {
-					// From a blank page, so the visit is a new navigation, not a reload.
-					if err := tab.Navigate("about:blank"); err != nil {
-						t.Fatal(err)
-					}
-					// Let the last page's heap go first, so that no visit
-					// pays for the teardown of the one before it.
-					if err := chromedp.Run(tab.Ctx, heapprofiler.CollectGarbage()); err != nil {
-						t.Fatal(err)
-					}
-					time.Sleep(100 * time.Millisecond)
-					url := fmt.Sprintf("%s%s?sdk=%s&cdn=%s%d/&visit=%d", env.AppURL, FirstTokenPath, sdk, CDNPrefix, run, visit)
-					if err := tab.Navigate(url); err != nil {
-						t.Fatal(err)
-					}
-					var s sample
-					tab.MustEval("window.first", &s)
-					if testing.Verbose() {
-						t.Logf("%s %s visit %d: %+v", nw.Name, sdk, visit, s)
-					}
-					if !s.OK {
-						t.Fatalf("%s on %s: no token", sdk, nw.Name)
-					}
-					if visit == 1 {
-						cold[sdk] = append(cold[sdk], s)
-					} else {
-						warm[sdk] = append(warm[sdk], s)
-					}
-				}
-			}
-		}
-		rep.Rows[nw.Name] = map[string]FirstTokenRow{}
-		for _, sdk := range []string{"silentauth", "auth0"} {
-			col := func(ss []sample, f func(sample) float64) Dist {
-				var v []float64
-				for _, s := range ss {
-					v = append(v, f(s))
-				}
-				return Summarise(v)
-			}
-			script := func(s sample) float64 { return s.Script }
-			ready := func(s sample) float64 { return s.Ready }
-			token := func(s sample) float64 { return s.Token }
-			phases := func(ss []sample) map[string]Dist {
-				out := map[string]Dist{}
-				for _, p := range phaseOrder {
-					var v []float64
-					for _, s := range ss {
-						if x, ok := s.Phases[p.key]; ok {
-							v = append(v, x)
-						}
-					}
-					if len(v) > 0 {
-						out[p.key] = Summarise(v)
-					}
-				}
-				return out
-			}
-			rep.Rows[nw.Name][sdk] = FirstTokenRow{
-				ColdScript: col(cold[sdk], script), ColdReady: col(cold[sdk], ready), ColdToken: col(cold[sdk], token),
-				WarmScript: col(warm[sdk], script), WarmReady: col(warm[sdk], ready), WarmToken: col(warm[sdk], token),
-				ColdPhases: phases(cold[sdk]), WarmPhases: phases(warm[sdk]),
-			}
-		}
-	}
-	if err := chromedp.Run(tab.Ctx, network.EmulateNetworkConditions(false, 0, -1, -1)); err != nil {
-		t.Fatal(err)
-	}
+	runFirstToken(t, benchEnv(t, Files{CDN: files}), sdks, &rep)
 
 	text := firstTokenTable(rep)
 	fmt.Print(text)
@@ -214,6 +136,15 @@ func TestBenchFirstToken(t *testing.T) {
 	}
 }
 
+// networkList says what each emulated network is.
+func networkList() string {
+	var parts []string
+	for _, nw := range networks {
+		parts = append(parts, fmt.Sprintf("%s %.0f ms RTT, %.0f Mbit/s", nw.Name, nw.RTTms, nw.Mbit))
+	}
+	return strings.Join(parts, "; ")
+}
+
 func firstTokenTable(r FirstTokenReport) string {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
@@ -221,31 +152,36 @@ func firstTokenTable(r FirstTokenReport) string {
 	p("\nFirst token, ms from navigation start to the first validated token, signed in\n")
 	p("(silentauth: createClient + checkSession; auth0-spa-js: createAuth0Client + getTokenSilently)\n")
 	p("files as a CDN serves them: Content-Encoding %q, hashed names, immutable; cold = new names, warm = second visit\n", r.Encoding)
-	p("%-10s %-11s %5s %18s %18s %18s %18s\n", "network", "sdk", "n", "cold ready med", "cold token med/p95", "warm ready med", "warm token med/p95")
-	for _, nw := range networks {
-		for _, sdk := range []string{"silentauth", "auth0"} {
-			x := r.Rows[nw.Name][sdk]
-			p("%-10s %-11s %5d %18.1f %8.1f/%-9.1f %18.1f %8.1f/%-9.1f\n", nw.Name, sdk, x.ColdToken.N,
+	p("networks: %s\n", networkList())
+	p("%-17s %-11s %5s %18s %18s %18s %18s\n", "network", "sdk", "n", "cold ready med", "cold token med/p95", "warm ready med", "warm token med/p95")
+	for _, key := range r.Order {
+		for _, sdk := range r.contenders() {
+			x := r.Rows[key][sdk]
+			p("%-17s %-11s %5d %18.1f %8.1f/%-9.1f %18.1f %8.1f/%-9.1f\n", key, sdk, x.ColdToken.N,
 				x.ColdReady.Median, x.ColdToken.Median, x.ColdToken.P95, x.WarmReady.Median, x.WarmToken.Median, x.WarmToken.P95)
 		}
-		s, a := r.Rows[nw.Name]["silentauth"], r.Rows[nw.Name]["auth0"]
-		p("  %s (%.0f ms RTT, %.0f Mbit/s): first token silentauth/auth0-spa-js cold %.2f×, warm %.2f× (targets: cold ≤ 1.5× on broadband, warm ≤ 1.1×)\n",
-			nw.Name, nw.RTTms, nw.Mbit, s.ColdToken.Median/a.ColdToken.Median, s.WarmToken.Median/a.WarmToken.Median)
+		s, a := r.Rows[key]["silentauth"], r.Rows[key]["auth0"]
+		p("  %s: first token silentauth/auth0-spa-js cold %.2f×, warm %.2f× (targets: cold ≤ 1.5× on broadband, warm ≤ 1.1×)\n",
+			key, s.ColdToken.Median/a.ColdToken.Median, s.WarmToken.Median/a.WarmToken.Median)
+		if b, ok := r.Rows[key]["baseline"]; ok {
+			p("  %s: silentauth/baseline cold %.2f×, warm %.2f× (baseline: %s)\n", key,
+				s.ColdToken.Median/b.ColdToken.Median, s.WarmToken.Median/b.WarmToken.Median, r.Baseline)
+		}
 	}
 	p("\nWhere the first token goes: medians, ms from navigation start (\"-\": the SDK makes no such step)\n")
-	p("%-10s %-11s %-5s", "network", "sdk", "visit")
+	p("%-17s %-11s %-5s", "network", "sdk", "visit")
 	for _, ph := range phaseOrder {
 		p(" %10s", ph.title)
 	}
 	p("\n")
-	for _, nw := range networks {
-		for _, sdk := range []string{"silentauth", "auth0"} {
-			x := r.Rows[nw.Name][sdk]
+	for _, key := range r.Order {
+		for _, sdk := range r.contenders() {
+			x := r.Rows[key][sdk]
 			for _, v := range []struct {
 				name   string
 				phases map[string]Dist
 			}{{"cold", x.ColdPhases}, {"warm", x.WarmPhases}} {
-				p("%-10s %-11s %-5s", nw.Name, sdk, v.name)
+				p("%-17s %-11s %-5s", key, sdk, v.name)
 				for _, ph := range phaseOrder {
 					if d, ok := v.phases[ph.key]; ok {
 						p(" %10.0f", d.Median)
@@ -264,12 +200,16 @@ func firstTokenTable(r FirstTokenReport) string {
 	return b.String()
 }
 
+// cdnSource is a file for cdnFiles: where it is, the name it is served
+// under (before hashing) and its Content-Type.
+type cdnSource struct{ path, name, typ string }
+
 // cdnFiles reads each file and compresses it as a CDN stores it: gzip -9 and
 // brotli q11 by node's zlib, under a content-hashed name.
-func cdnFiles(t *testing.T, types map[string]string) []CDNFile {
+func cdnFiles(t *testing.T, sources []cdnSource) []CDNFile {
 	var paths []string
-	for p := range types {
-		paths = append(paths, p)
+	for _, src := range sources {
+		paths = append(paths, src.path)
 	}
 	tmp := t.TempDir()
 	const script = `const zlib = require("zlib"), fs = require("fs"), path = require("path");
@@ -298,11 +238,7 @@ files.forEach((f, i) => {
 		if err != nil {
 			t.Fatal(err)
 		}
-		name := filepath.Base(p)
-		if strings.HasPrefix(name, "auth0-spa-js") {
-			name = "auth0-spa-js.js"
-		}
-		out = append(out, CDNFile{Name: HashedName(name, raw), Type: types[p], Raw: raw, Gzip: gz, Brotli: br})
+		out = append(out, CDNFile{Name: HashedName(sources[i].name, raw), Type: sources[i].typ, Raw: raw, Gzip: gz, Brotli: br})
 	}
 	return out
 }
@@ -342,4 +278,113 @@ func chromiumVersion(t *testing.T, tab *chrome.Tab) string {
 	var v string
 	tab.MustEval("navigator.userAgent", &v)
 	return v
+}
+
+// firstTokenSample is one visit as the page reports it.
+type firstTokenSample struct {
+	Script, Ready, Token float64
+	OK                   bool
+	Phases               map[string]float64
+}
+
+// runFirstToken measures each network's cold and warm visits in env and adds
+// their rows to rep.
+func runFirstToken(t *testing.T, env *e2eenv.Env, sdks []string, rep *FirstTokenReport) {
+	tab := env.Browser.NewTab(t)
+	if err := chromedp.Run(tab.Ctx, network.Enable()); err != nil {
+		t.Fatal(err)
+	}
+	rep.Chromium = chromiumVersion(t, tab)
+	// Learn the encoding the browser gets.
+	chromedp.ListenTarget(tab.Ctx, func(ev any) {
+		if e, ok := ev.(*network.EventResponseReceived); ok && strings.HasSuffix(e.Response.URL, ".wasm") {
+			if enc, ok := e.Response.Headers["Content-Encoding"].(string); ok {
+				rep.Encoding = enc
+			}
+		}
+	})
+
+	run := 0
+	for _, nw := range networks {
+		key := nw.Name
+		rep.Order = append(rep.Order, key)
+		if err := chromedp.Run(tab.Ctx, network.EmulateNetworkConditions(false, nw.RTTms,
+			nw.Mbit*1e6/8, nw.UploadMbs*1e6/8)); err != nil {
+			t.Fatal(err)
+		}
+		cold, warm := map[string][]firstTokenSample{}, map[string][]firstTokenSample{}
+		for i := range firstTokenLoads {
+			// Each round starts with another contender.
+			for j := range sdks {
+				sdk := sdks[(i+j)%len(sdks)]
+				run++
+				for visit := 1; visit <= 2; visit++ {
+					// From a blank page, so the visit is a new navigation, not a reload.
+					if err := tab.Navigate("about:blank"); err != nil {
+						t.Fatal(err)
+					}
+					// Let the last page's heap go first, so that no visit
+					// pays for the teardown of the one before it.
+					if err := chromedp.Run(tab.Ctx, heapprofiler.CollectGarbage()); err != nil {
+						t.Fatal(err)
+					}
+					time.Sleep(100 * time.Millisecond)
+					url := fmt.Sprintf("%s%s?sdk=%s&cdn=%s%d/&visit=%d", env.AppURL, FirstTokenPath, sdk, CDNPrefix, run, visit)
+					if err := tab.Navigate(url); err != nil {
+						t.Fatal(err)
+					}
+					var s firstTokenSample
+					tab.MustEval("window.first", &s)
+					if testing.Verbose() {
+						t.Logf("%s %s visit %d: %+v", key, sdk, visit, s)
+					}
+					if !s.OK {
+						t.Fatalf("%s on %s: no token", sdk, key)
+					}
+					if visit == 1 {
+						cold[sdk] = append(cold[sdk], s)
+					} else {
+						warm[sdk] = append(warm[sdk], s)
+					}
+				}
+			}
+		}
+		rep.Rows[key] = map[string]FirstTokenRow{}
+		for _, sdk := range sdks {
+			col := func(ss []firstTokenSample, f func(firstTokenSample) float64) Dist {
+				var v []float64
+				for _, s := range ss {
+					v = append(v, f(s))
+				}
+				return Summarise(v)
+			}
+			script := func(s firstTokenSample) float64 { return s.Script }
+			ready := func(s firstTokenSample) float64 { return s.Ready }
+			token := func(s firstTokenSample) float64 { return s.Token }
+			phases := func(ss []firstTokenSample) map[string]Dist {
+				out := map[string]Dist{}
+				for _, p := range phaseOrder {
+					var v []float64
+					for _, s := range ss {
+						if x, ok := s.Phases[p.key]; ok {
+							v = append(v, x)
+						}
+					}
+					if len(v) > 0 {
+						out[p.key] = Summarise(v)
+					}
+				}
+				return out
+			}
+			rep.Rows[key][sdk] = FirstTokenRow{
+				ColdScript: col(cold[sdk], script), ColdReady: col(cold[sdk], ready), ColdToken: col(cold[sdk], token),
+				WarmScript: col(warm[sdk], script), WarmReady: col(warm[sdk], ready), WarmToken: col(warm[sdk], token),
+				ColdPhases: phases(cold[sdk]), WarmPhases: phases(warm[sdk]),
+			}
+		}
+	}
+	if err := chromedp.Run(tab.Ctx, network.EmulateNetworkConditions(false, 0, -1, -1)); err != nil {
+		t.Fatal(err)
+	}
+
 }

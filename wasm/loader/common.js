@@ -198,13 +198,25 @@ async function instantiateWasm(url, importObject, gate) {
   }
 }
 
+// mark leaves a performance mark for the runtime's start, once per page, so
+// that a profile (and make bench) can tell compiling from Go's own start.
+function mark(name) {
+  try {
+    performance.mark(`silentauth:${name}`);
+  } catch {
+    // No User Timing here: nothing to leave.
+  }
+}
+
 async function startRuntime(url, gate) {
   const go = new silentauthGlue.Go();
   go.env = { SILENTAUTH_BRIDGE_KEY: BRIDGE_KEY };
   const instance = await instantiateWasm(url, go.importObject, gate);
+  mark("compiled");
   // run() returns when the program exits; main blocks forever, so an exit
   // means a crash, and the next createClient should start afresh.
   const exited = silentauthGlue.run(go, instance);
+  mark("started");
   exited.then(
     () => { if (globalThis[RUNTIME] === runtime) delete globalThis[RUNTIME]; },
     () => { if (globalThis[RUNTIME] === runtime) delete globalThis[RUNTIME]; },
