@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/cdproto/heapprofiler"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
 
 	"github.com/silentauth/silentauth/demo/demoserver"
@@ -329,6 +330,13 @@ func runFirstToken(t *testing.T, env *e2eenv.Env, sdks []string, rep *FirstToken
 						t.Fatal(err)
 					}
 					time.Sleep(100 * time.Millisecond)
+					// A cold visit is a first visit: nothing kept in the
+					// page's storage either (silentauth keeps discovery there).
+					if visit == 1 {
+						if err := chromedp.Run(tab.Ctx, storage.ClearDataForOrigin(env.AppURL, "local_storage")); err != nil {
+							t.Fatal(err)
+						}
+					}
 					url := fmt.Sprintf("%s%s?sdk=%s&cdn=%s%d/&visit=%d", env.AppURL, FirstTokenPath, sdk, CDNPrefix, run, visit)
 					if err := tab.Navigate(url); err != nil {
 						t.Fatal(err)

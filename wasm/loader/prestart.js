@@ -12,6 +12,12 @@ const PRESTART_OFF = ["issuer", "authorizationEndpoint", "tokenEndpoint", "jwksU
 // A page that posts many messages before Go is ready: older ones are dropped.
 const PRESTART_BUFFER = 32;
 const PRESTART_TIMEOUT_S = 60;
+// The discovery fields the head start needs, kept from the last page load so
+// that the next one opens its iframe without waiting for discovery's round
+// trip. Public metadata only; Go still fetches discovery and adopts the
+// iframe only if its URL is the one Go builds from what it fetched.
+const DISCOVERY_CACHE_PREFIX = "silentauth.discovery:";
+const DISCOVERY_CACHE_MAX_AGE_MS = 24 * 3600 * 1000;
 
 function prestartB64u(bytes) {
   let s = "";
@@ -28,6 +34,38 @@ function prestartRandom() {
 
 function prestartLoopback(host) {
   return host === "localhost" || host === "127.0.0.1" || host === "[::1]";
+}
+
+function storage() {
+  try {
+    return globalThis.localStorage || null;
+  } catch {
+    return null; // storage disabled for this page
+  }
+}
+
+// cachedDiscovery is the last load's discovery subset for domain, or null.
+function cachedDiscovery(domain) {
+  try {
+    const ls = storage();
+    const d = ls && JSON.parse(ls.getItem(DISCOVERY_CACHE_PREFIX + domain) || "null");
+    if (!d || typeof d.at !== "number" || Date.now() - d.at > DISCOVERY_CACHE_MAX_AGE_MS || d.at > Date.now()) return null;
+    return d;
+  } catch {
+    return null;
+  }
+}
+
+function cacheDiscovery(domain, d) {
+  try {
+    const ls = storage();
+    if (!ls) return;
+    const keep = { issuer: d.issuer, authorization_endpoint: d.authorization_endpoint, jwks_uri: d.jwks_uri, at: Date.now() };
+    if (Array.isArray(d.response_modes_supported)) keep.response_modes_supported = d.response_modes_supported;
+    ls.setItem(DISCOVERY_CACHE_PREFIX + domain, JSON.stringify(keep));
+  } catch {
+    // Full or disabled storage: the next load waits for discovery.
+  }
 }
 
 // prestart returns the head start for options, or null when there is none
@@ -167,15 +205,30 @@ function startPrestart(options) {
     settleRequest(request);
   };
 
+  // With the last load's discovery, the iframe and the JWKS start now; the
+  // fresh document still comes, for Go and for the next load.
+  const cached = cachedDiscovery(domain);
+  const prefetchJWKS = (d) => {
+    if (typeof d.jwks_uri === "string" && /^https?:\/\//.test(d.jwks_uri) && !fetches.has(d.jwks_uri)) get(d.jwks_uri);
+  };
+  if (cached) {
+    prefetchJWKS(cached);
+    challenge.then((c) => open(cached, c)).catch(() => settleRequest(null));
+  }
   const discoveryUrl = `${domain}/.well-known/openid-configuration`;
   get(discoveryUrl)
     .then((r) => (r.ok ? r.clone().json() : null))
     .then((d) => {
-      if (ended || !d) return settleRequest(null);
-      if (typeof d.jwks_uri === "string" && /^https?:\/\//.test(d.jwks_uri)) get(d.jwks_uri);
+      // Opened from the cache, the iframe goes when the server's discovery
+      // fails or moved the endpoint: Go would not adopt it.
+      if (!d || typeof d !== "object") return cached ? end() : settleRequest(null);
+      if (String(d.issuer || "").replace(/\/+$/, "") === domain) cacheDiscovery(domain, d);
+      if (ended) return settleRequest(null);
+      if (cached) return cached.authorization_endpoint !== d.authorization_endpoint ? end() : undefined;
+      prefetchJWKS(d);
       return challenge.then((c) => open(d, c));
     })
-    .catch(() => settleRequest(null));
+    .catch(() => (cached ? end() : settleRequest(null)));
 
   return {
     // takeFetch(url): the prefetched Response promise for a GET of url, once.

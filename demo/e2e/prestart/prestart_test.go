@@ -36,6 +36,7 @@ type env struct {
 	// while open, holds the discovery document back until it is closed.
 	delayWasm     atomic.Bool
 	holdDiscovery atomic.Pointer[chan struct{}]
+	failDiscovery atomic.Bool // discovery answers 503
 }
 
 // holdDiscoveryFor makes discovery answer d after it is asked (or when the
@@ -87,6 +88,12 @@ func start(t *testing.T) *env {
 		if hold := e.holdDiscovery.Load(); hold != nil && r.URL.Path == "/.well-known/openid-configuration" {
 			<-*hold
 		}
+		if e.failDiscovery.Load() && r.URL.Path == "/.well-known/openid-configuration" {
+			// An answer the page can read (CORS), so the loader sees a 503, not a network error.
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
 		tenant.ServeHTTP(w, r)
 	}))
 	page := e2eenv.WithTestPage(app, tenantURL)
@@ -107,9 +114,18 @@ func start(t *testing.T) *env {
 }
 
 // fresh opens a new tab on the test page: no runtime yet, so the next
-// createClient gets the head start. The page notes when the server's
+// createClient gets the head start, and no discovery kept from an earlier
+// load, so that it waits for discovery. The page notes when the server's
 // message arrived.
 func (e *env) fresh(t *testing.T) *chrome.Tab {
+	t.Helper()
+	tab := e.freshKeepingCache(t)
+	tab.MustEval(`for (const k of Object.keys(localStorage)) if (k.startsWith("silentauth.discovery:")) localStorage.removeItem(k); true`, nil)
+	return tab
+}
+
+// freshKeepingCache is fresh with the discovery the last load kept.
+func (e *env) freshKeepingCache(t *testing.T) *chrome.Tab {
 	t.Helper()
 	tab := e.Browser.NewTab(t)
 	if err := tab.Navigate(e.AppURL + e2eenv.TestPagePath); err != nil {
@@ -319,6 +335,88 @@ func TestPrestart(t *testing.T) {
 		tab.MustEval(`client.checkSession().then((s) => ({ok: !!s.accessToken}))`, &r)
 		if !created || !r.OK {
 			t.Fatalf("created %v, checkSession %+v", created, r)
+		}
+		e.noFramesLeft(t, tab)
+	})
+
+	t.Run("a later page load opens its iframe from the discovery the last one kept, before discovery answers", func(t *testing.T) {
+		seed := e.fresh(t)
+		seed.MustEval(`(async () => { const c = await `+e.clientJS("")+`; await c.checkSession(); c.destroy(); return true })()`, nil)
+		var kept string
+		seed.MustEval(fmt.Sprintf(`localStorage.getItem("silentauth.discovery:" + %q) || ""`, e.TenantURL), &kept)
+		if !strings.Contains(kept, `"authorization_endpoint":"`+e.TenantURL+`/authorize"`) || strings.Contains(kept, "token_endpoint") {
+			t.Fatalf("kept discovery %q: want the head start's fields only", kept)
+		}
+		tab := e.freshKeepingCache(t)
+		release := e.holdDiscoveryFor(20 * time.Second)
+		defer func() { release(); e.holdDiscovery.Store(nil) }()
+		tab.MustEval(`window.creating = `+e.clientJS("")+`; true`, nil)
+		if err := tab.WaitFor(`document.querySelector("iframe") !== null`, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		for end := time.Now().Add(5 * time.Second); e.count("/authorize") == 0 && time.Now().Before(end); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := e.count("/authorize"); n != 1 {
+			t.Fatalf("/authorize asked %d times while discovery was held, want the prestarted request", n)
+		}
+		release()
+		var r result
+		tab.MustEval(`creating.then((c) => (window.client = c).checkSession()).then((s) => ({ok: !!s.accessToken && !!s.idTokenPayload}))`, &r)
+		if !r.OK {
+			t.Fatalf("checkSession: %+v", r)
+		}
+		if !consoleHas(tab, "adopted the prestarted silent request") {
+			t.Errorf("not adopted; console:\n%s", strings.Join(tab.Console(), "\n"))
+		}
+		if n := e.count("/authorize"); n != 1 {
+			t.Errorf("/authorize asked %d times, want once", n)
+		}
+		e.noFramesLeft(t, tab)
+	})
+
+	t.Run("a kept endpoint that moved: the loader drops its iframe and Go asks where discovery says", func(t *testing.T) {
+		// The wasm is not held for /authorize here: the first iframe goes elsewhere.
+		e.delayWasm.Store(false)
+		defer e.delayWasm.Store(true)
+		tab := e.fresh(t)
+		tab.MustEval(fmt.Sprintf(`localStorage.setItem("silentauth.discovery:" + %[1]q, JSON.stringify({issuer: %[1]q,
+			authorization_endpoint: %[1]q + "/moved/authorize", jwks_uri: %[1]q + "/.well-known/jwks.json", at: Date.now()})); true`, e.TenantURL), nil)
+		var r result
+		tab.MustEval(`(async () => {
+			window.client = await `+e.clientJS("")+`;
+			const s = await client.checkSession();
+			return {ok: !!s.accessToken && !!s.idTokenPayload};
+		})()`, &r)
+		if !r.OK {
+			t.Fatalf("checkSession: %+v", r)
+		}
+		if n, m := e.count("/authorize"), e.count("/moved/authorize"); n != 1 || m > 1 {
+			t.Errorf("/authorize asked %d times and /moved/authorize %d, want once and at most once", n, m)
+		}
+		var kept string
+		tab.MustEval(fmt.Sprintf(`localStorage.getItem("silentauth.discovery:" + %q) || ""`, e.TenantURL), &kept)
+		if !strings.Contains(kept, `"authorization_endpoint":"`+e.TenantURL+`/authorize"`) {
+			t.Errorf("kept discovery %q: want it replaced by the server's", kept)
+		}
+		e.noFramesLeft(t, tab)
+	})
+
+	t.Run("a kept discovery whose server now fails: the loader drops its iframe", func(t *testing.T) {
+		e.delayWasm.Store(false)
+		defer e.delayWasm.Store(true)
+		tab := e.fresh(t)
+		tab.MustEval(fmt.Sprintf(`localStorage.setItem("silentauth.discovery:" + %[1]q, JSON.stringify({issuer: %[1]q,
+			authorization_endpoint: %[1]q + "/authorize", jwks_uri: %[1]q + "/.well-known/jwks.json", at: Date.now()})); true`, e.TenantURL), nil)
+		e.failDiscovery.Store(true)
+		defer e.failDiscovery.Store(false)
+		var r result
+		tab.MustEval(`(async () => {
+			window.client = await `+e.clientJS("")+`;
+			try { await client.checkSession(); return {ok: true}; } catch (err) { return {ok: false, error: err.error}; }
+		})()`, &r)
+		if r.OK {
+			t.Fatalf("checkSession succeeded with discovery down: %+v", r)
 		}
 		e.noFramesLeft(t, tab)
 	})
