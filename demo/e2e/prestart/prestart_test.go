@@ -281,9 +281,11 @@ func TestPrestart(t *testing.T) {
 
 	// Compiling the wasm and starting Go hold the main thread for hundreds
 	// of milliseconds; the iframe goes in first so that its /authorize is on
-	// the network meanwhile. Discovery is held 150 ms (under the loader's
-	// 300 ms cap) and the wasm is not, so without the gate the compile
-	// would surely start first.
+	// the network meanwhile. Discovery is held 150 ms and the wasm is not,
+	// so without the gate the compile would surely start first. The gate is
+	// capped at 300 ms: on a loaded machine discovery, its parsing and the
+	// PKCE digest may take longer, and then compiling without the iframe is
+	// the cap working, not a failure.
 	t.Run("the runtime is compiled only once the prestarted iframe is in the page", func(t *testing.T) {
 		e.delayWasm.Store(false)
 		defer e.delayWasm.Store(true)
@@ -293,25 +295,28 @@ func TestPrestart(t *testing.T) {
 		var r struct {
 			Compiled bool
 			Frames   int
+			After    float64 // ms from createClient to the compile
 			OK       bool
 		}
 		tab.MustEval(`(async () => {
 			const streaming = WebAssembly.instantiateStreaming;
-			let frames = -1;
+			let frames = -1, after = 0;
+			const start = performance.now();
 			WebAssembly.instantiateStreaming = (...args) => {
 				frames = [...document.querySelectorAll("iframe")].filter((f) => f.src.includes("/authorize")).length;
+				after = performance.now() - start;
 				return streaming(...args);
 			};
 			window.client = await `+e.clientJS("")+`;
 			WebAssembly.instantiateStreaming = streaming;
 			const s = await client.checkSession();
-			return {compiled: frames >= 0, frames, ok: !!s.accessToken};
+			return {compiled: frames >= 0, frames, after, ok: !!s.accessToken};
 		})()`, &r)
 		if !r.Compiled {
 			t.Fatal("the loader did not compile through instantiateStreaming; the test sees nothing")
 		}
-		if r.Frames != 1 {
-			t.Errorf("when the compile began the page had %d /authorize iframes, want the prestarted one", r.Frames)
+		if r.Frames != 1 && r.After < 290 {
+			t.Errorf("the compile began %.0f ms after createClient, under the cap, with %d /authorize iframes in the page; want the prestarted one first", r.After, r.Frames)
 		}
 		if !r.OK {
 			t.Errorf("checkSession: %+v", r)
@@ -417,6 +422,25 @@ func TestPrestart(t *testing.T) {
 		})()`, &r)
 		if r.OK {
 			t.Fatalf("checkSession succeeded with discovery down: %+v", r)
+		}
+		e.noFramesLeft(t, tab)
+	})
+
+	t.Run("a page whose storage throws still gets the head start", func(t *testing.T) {
+		tab := e.fresh(t)
+		var r result
+		tab.MustEval(`(async () => {
+			// As in a sandboxed frame or with storage blocked: every access throws.
+			Object.defineProperty(window, "localStorage", {get() { throw new DOMException("denied", "SecurityError"); }});
+			window.client = await `+e.clientJS("")+`;
+			const s = await client.checkSession();
+			return {ok: !!s.accessToken && !!s.idTokenPayload};
+		})()`, &r)
+		if !r.OK {
+			t.Fatalf("checkSession: %+v", r)
+		}
+		if !consoleHas(tab, "adopted the prestarted silent request") {
+			t.Errorf("not adopted; console:\n%s", strings.Join(tab.Console(), "\n"))
 		}
 		e.noFramesLeft(t, tab)
 	})

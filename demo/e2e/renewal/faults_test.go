@@ -206,10 +206,15 @@ func TestFailedRenewalsRetryNoMoreOftenThanTheFloor(t *testing.T) {
 					if s.After(failed) {
 						t.Logf("retry %v after the failure", s.Sub(failed).Round(10*time.Millisecond))
 						// The floor counts from the failure in Go; the event
-						// reaches the page up to 200 ms later, because the
-						// loader waits that long for a CSP violation that
-						// would explain a timeout.
-						if s.Sub(failed) < 5*time.Second-300*time.Millisecond {
+						// reaches the page later: the loader waits up to
+						// 200 ms for a CSP violation that would explain a
+						// timeout, and on a loaded machine the page's tasks
+						// queue behind others (0.94 s once, with the e2e
+						// packages running in parallel). The gaps between
+						// attempts, above, are the floor measured exactly;
+						// this check keeps a retry from following its
+						// failure by the callers' 2 s instead.
+						if s.Sub(failed) < 5*time.Second-time.Second {
 							t.Errorf("retry %v after a failure, under the 5 s floor", s.Sub(failed))
 						}
 						break

@@ -85,8 +85,17 @@ func TestSessionPollsRenewalsAndCallsNeverOverlap(t *testing.T) {
 	requests := len(h.auth.since(mark))
 	t.Logf("%v: %d page calls (%d failed), %d timer renewals/polls, %d requests at the tenant, at most %d at once",
 		time.Since(mark).Round(100*time.Millisecond), calls.Calls, calls.Failed, timer, requests, h.auth.max())
-	if h.auth.max() != 1 {
-		t.Errorf("%d prompt=none requests at the tenant at once, want 1", h.auth.max())
+	// The one exception is a racer: a request held 2 s while no cached token
+	// is valid gets a fresh iframe beside it (API.md, "Renewal"). With
+	// answers held 2 s that happens on a loaded machine, and never more
+	// than two are open.
+	raced := countConsole(lines, "racing a fresh silent request")
+	switch max := h.auth.max(); {
+	case max == 1:
+	case max == 2 && raced > 0:
+		t.Logf("2 requests at once: %d racers, each beside a request held past 2 s with no valid token", raced)
+	default:
+		t.Errorf("%d prompt=none requests at the tenant at once (%d racers), want 1, or 2 with a racer", max, raced)
 	}
 	// Whether the loop's own requests fall in the window depends on timing
 	// (every answered call pushes the next renewal back), so only the
