@@ -40,14 +40,22 @@ type env struct {
 }
 
 // holdDiscoveryFor makes discovery answer d after it is asked (or when the
-// returned release is called, if sooner).
-func (e *env) holdDiscoveryFor(d time.Duration) (release func()) {
+// returned release is called, if sooner), until the test ends.
+func (e *env) holdDiscoveryFor(t *testing.T, d time.Duration) (release func()) {
 	ch := make(chan struct{})
 	e.holdDiscovery.Store(&ch)
 	var once sync.Once
 	release = func() { once.Do(func() { close(ch) }) }
 	time.AfterFunc(d, release)
+	t.Cleanup(func() { release(); e.holdDiscovery.Store(nil) })
 	return release
+}
+
+// wasmAtOnce serves silentauth.wasm without the wasmDelay hold until the
+// test ends: for tests whose first iframe is late or goes elsewhere.
+func (e *env) wasmAtOnce(t *testing.T) {
+	e.delayWasm.Store(false)
+	t.Cleanup(func() { e.delayWasm.Store(true) })
 }
 
 func (e *env) count(path string) int {
@@ -298,11 +306,9 @@ func TestPrestart(t *testing.T) {
 	// PKCE digest may take longer, and then compiling without the iframe is
 	// the cap working, not a failure.
 	t.Run("the runtime is compiled only once the prestarted iframe is in the page", func(t *testing.T) {
-		e.delayWasm.Store(false)
-		defer e.delayWasm.Store(true)
+		e.wasmAtOnce(t)
 		tab := e.fresh(t)
-		release := e.holdDiscoveryFor(150 * time.Millisecond)
-		defer func() { release(); e.holdDiscovery.Store(nil) }()
+		e.holdDiscoveryFor(t, 150*time.Millisecond)
 		var r struct {
 			Compiled bool
 			Frames   int
@@ -336,11 +342,9 @@ func TestPrestart(t *testing.T) {
 	})
 
 	t.Run("a discovery that does not answer delays the runtime by the cap, not until it answers", func(t *testing.T) {
-		e.delayWasm.Store(false)
-		defer e.delayWasm.Store(true)
+		e.wasmAtOnce(t)
 		tab := e.fresh(t)
-		release := e.holdDiscoveryFor(20 * time.Second)
-		defer func() { release(); e.holdDiscovery.Store(nil) }()
+		release := e.holdDiscoveryFor(t, 20*time.Second)
 		var created bool
 		tab.MustEval(`(async () => { window.client = await `+e.clientJS("")+`; return true })()`, &created)
 		if e.count("/authorize") != 0 {
@@ -364,8 +368,7 @@ func TestPrestart(t *testing.T) {
 			t.Fatalf("kept discovery %q: want the head start's fields only", kept)
 		}
 		tab := e.freshKeepingCache(t)
-		release := e.holdDiscoveryFor(20 * time.Second)
-		defer func() { release(); e.holdDiscovery.Store(nil) }()
+		release := e.holdDiscoveryFor(t, 20*time.Second)
 		tab.MustEval(`window.creating = `+e.clientJS("")+`; true`, nil)
 		if err := tab.WaitFor(`document.querySelector("iframe") !== null`, 5*time.Second); err != nil {
 			t.Fatal(err)
@@ -384,8 +387,7 @@ func TestPrestart(t *testing.T) {
 
 	t.Run("a kept endpoint that moved: the loader drops its iframe and Go asks where discovery says", func(t *testing.T) {
 		// The wasm is not held for /authorize here: the first iframe goes elsewhere.
-		e.delayWasm.Store(false)
-		defer e.delayWasm.Store(true)
+		e.wasmAtOnce(t)
 		tab := e.fresh(t)
 		tab.MustEval(fmt.Sprintf(`localStorage.setItem("silentauth.discovery:" + %[1]q, JSON.stringify({issuer: %[1]q,
 			authorization_endpoint: %[1]q + "/moved/authorize", jwks_uri: %[1]q + "/.well-known/jwks.json", at: Date.now()})); true`, e.TenantURL), nil)
@@ -410,8 +412,7 @@ func TestPrestart(t *testing.T) {
 	})
 
 	t.Run("a kept discovery whose server now fails: the loader drops its iframe", func(t *testing.T) {
-		e.delayWasm.Store(false)
-		defer e.delayWasm.Store(true)
+		e.wasmAtOnce(t)
 		tab := e.fresh(t)
 		tab.MustEval(fmt.Sprintf(`localStorage.setItem("silentauth.discovery:" + %[1]q, JSON.stringify({issuer: %[1]q,
 			authorization_endpoint: %[1]q + "/authorize", jwks_uri: %[1]q + "/.well-known/jwks.json", at: Date.now()})); true`, e.TenantURL), nil)
