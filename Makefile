@@ -5,10 +5,15 @@ GOROOT := $(shell $(GO) env GOROOT)
 WASM_EXEC := $(GOROOT)/lib/wasm/wasm_exec.js
 DIST := dist
 TOOLS := $(DIST)/tools
-WASM_FLAGS := -trimpath -ldflags="-s -w"
+# No inlining outside the crypto and math packages: inlined copies are 7 %
+# of the brotli bytes, and only signature verification (crypto, math/big)
+# runs hot enough to need them (docs/benchmarks.md#where-the-bytes-are).
+# Later -gcflags patterns win, so crypto and math keep the default.
+WASM_GCFLAGS := -gcflags=all=-l -gcflags=crypto/...= -gcflags=math/...= -gcflags=vendor/golang.org/x/crypto/...=
+WASM_FLAGS := -trimpath -ldflags="-s -w" $(WASM_GCFLAGS)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help build types demo test deps chromium node-deps tools unit fuzz-seeds wasmtest e2e vet typecheck pack bench bench-soak bench-soak-refresh clean
+.PHONY: help build types demo test deps chromium node-deps tools unit fuzz-seeds wasmtest e2e vet typecheck pack bench bench-soak bench-soak-refresh clean wasm-gcflags
 
 help:
 	@echo "make build   - dist/silentauth.wasm, dist/silentauth.js, dist/silentauth.mjs"
@@ -55,6 +60,10 @@ $(DIST)/silentauth.mjs: $(GLUE) wasm/loader/common.js wasm/loader/prestart.js wa
 	@mkdir -p $(DIST)
 	{ echo '/* silentauth ES module: Go wasm_exec.js glue followed by the loader. */'; \
 	  cat $^; } > $@
+
+# The bench builds its size baselines with the same compiler flags.
+wasm-gcflags:
+	@echo $(WASM_GCFLAGS)
 
 demo: build
 	$(GO) run ./demo/cmd/silentauth-demo $(DEMO_FLAGS)

@@ -176,6 +176,20 @@ type ProfileEntry struct {
 	Ms   float64 `json:"self_ms"`
 }
 
+// wasmGCFlags are the compiler flags the Makefile builds silentauth.wasm
+// with, so that every program the bench builds to compare against it is
+// compiled the same way.
+func wasmGCFlags(t *testing.T, root string) []string {
+	t.Helper()
+	cmd := exec.Command("make", "-s", "wasm-gcflags")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("make wasm-gcflags: %v", err)
+	}
+	return strings.Fields(string(out))
+}
+
 func TestBench(t *testing.T) {
 	if os.Getenv("SILENTAUTH_BENCH") == "" {
 		t.Skip("benchmarks run with make bench (SILENTAUTH_BENCH=1)")
@@ -194,9 +208,10 @@ func TestBench(t *testing.T) {
 
 	// Builds and host work first, before Chromium competes for the cores.
 	logf("building the size programs")
+	gcflags := wasmGCFlags(t, root)
 	build := func(name, pkg string, strip bool) string {
 		out := filepath.Join(tmp, name+".wasm")
-		args := []string{"build", "-trimpath"}
+		args := append([]string{"build", "-trimpath"}, gcflags...)
 		if strip {
 			args = append(args, `-ldflags=-s -w`)
 		}
