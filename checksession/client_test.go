@@ -517,6 +517,81 @@ func TestACodesTokensExpireCountingFromTheTokenRequest(t *testing.T) {
 	}
 }
 
+func TestTheKeysAreFetchedWhileTheGrantIsOnTheNetwork(t *testing.T) {
+	tests := []struct {
+		name  string
+		scope string
+		// refresh runs a refresh grant instead of a code exchange.
+		refresh    bool
+		wantBefore bool
+	}{
+		{"a code exchange asking for openid", DefaultScope, false, true},
+		{"a refresh grant asking for openid", DefaultScope, true, true},
+		{"a code exchange without openid asks for no keys it may not need", "profile email", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fx := newFixture(t)
+			var mu sync.Mutex
+			var pending, jwksWhilePending, jwksSeen bool
+			jwks := fx.b.routes[serverOrigin+"/.well-known/jwks.json"]
+			fx.b.routes[serverOrigin+"/.well-known/jwks.json"] = func(req HTTPRequest) (*HTTPResponse, error) {
+				mu.Lock()
+				jwksSeen, jwksWhilePending = true, jwksWhilePending || pending
+				mu.Unlock()
+				return jwks(req)
+			}
+			var grant func(HTTPRequest) (*HTTPResponse, error)
+			var c *Client
+			var h *refreshTokens
+			if tt.refresh {
+				c = fx.client(func(o *Options) { o.UseRefreshTokens = true; o.Scope = tt.scope })
+				h = newRefreshTokens(c.s, fx.b)
+				grant = newRotatingServer(fx, "rt-1").token
+				if err := h.Adopt(context.Background(), "rt-1"); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				c = fx.client(func(o *Options) { o.AutoRenew = new(bool); o.ResponseType = "code"; o.Scope = tt.scope })
+				grant = fx.token
+			}
+			// The server answers the grant once the key set was asked for,
+			// or after a second when it is not.
+			fx.b.routes[serverOrigin+"/oauth/token"] = func(req HTTPRequest) (*HTTPResponse, error) {
+				mu.Lock()
+				pending = true
+				mu.Unlock()
+				deadline := time.Now().Add(time.Second)
+				for tt.wantBefore && time.Now().Before(deadline) {
+					mu.Lock()
+					seen := jwksSeen
+					mu.Unlock()
+					if seen {
+						break
+					}
+					time.Sleep(time.Millisecond)
+				}
+				defer func() { mu.Lock(); pending = false; mu.Unlock() }()
+				return grant(req)
+			}
+			var err error
+			if tt.refresh {
+				_, err = c.refreshWith(context.Background(), h, defaultRequest(c))
+			} else {
+				_, err = c.CheckSession(context.Background(), AuthorizeParams{})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if jwksWhilePending != tt.wantBefore {
+				t.Errorf("key set asked for while the grant was on the network: %v, want %v", jwksWhilePending, tt.wantBefore)
+			}
+		})
+	}
+}
+
 func TestDiscovery(t *testing.T) {
 	t.Run("missing discovery falls back to Auth0's paths", func(t *testing.T) {
 		fx := newFixture(t)

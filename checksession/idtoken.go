@@ -34,6 +34,9 @@ func (t tokenVerifier) Verify(ctx context.Context, raw string, exp idtoken.Expec
 	return nil, err
 }
 
+// PrefetchKeys starts getting the issuer's keys if verifying would have to.
+func (t tokenVerifier) PrefetchKeys(ctx context.Context) { t.v.PrefetchKeys(ctx) }
+
 // verifierFor builds the ID-token verifier once the issuer is known.
 func (c *Client) verifierFor(m *Metadata) tokenVerifier {
 	c.verifierOnce.Do(func() {

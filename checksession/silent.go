@@ -78,6 +78,7 @@ func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp
 			return nil, "", &Error{Code: ErrInvalidToken.Code, State: t.State, Description: "code: the response carries no authorization code"}
 		}
 		received = c.clock.Now()
+		c.prefetchKeys(ctx, m, t.Scope)
 		var err error
 		tokens, err = c.exchange(ctx, m, t, resp.Code)
 		if err != nil {
@@ -113,6 +114,16 @@ func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp
 	}
 	res.ExpiresAt = tokens.expiresAt(received, res.IDTokenPayload)
 	return res, tokens.RefreshToken, nil
+}
+
+// prefetchKeys starts getting the issuer's keys before a grant whose answer
+// carries an ID token (scope has openid), so that the key set's fetch and
+// parse run while the grant is on the network instead of after its answer.
+// Once the keys are fetched this does nothing until they age out.
+func (c *Client) prefetchKeys(ctx context.Context, m *Metadata, scope string) {
+	if hasScope(scope, "openid") {
+		c.verifierFor(m).PrefetchKeys(ctx)
+	}
 }
 
 // result is the AuthResult the tokens make, before the ID token is verified

@@ -238,6 +238,23 @@ func (k *KeySet) Key(ctx context.Context, kid, alg string) (crypto.PublicKey, er
 	return nil, missingKeyError(k.keys, kid, alg)
 }
 
+// Prefetch starts fetching the key set when a Key call would have to: none
+// fetched yet or past its max age, no fetch under way and no recent failure
+// to repeat. It does not wait. A caller that knows a token is coming calls
+// it first, so that the fetch and the parse run while it waits for that
+// token instead of after.
+func (k *KeySet) Prefetch(ctx context.Context) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	now := k.now()
+	fresh := !k.fetchedAt.IsZero() && now.Before(k.expiresAt)
+	failing := k.failErr != nil && now.Before(k.failUntil)
+	if fresh || failing || k.inflight != nil {
+		return
+	}
+	k.startFetch(ctx)
+}
+
 // fetchCall is one JWKS fetch that any number of callers wait on. It runs
 // detached from them, so one caller giving up does not fail the others.
 type fetchCall struct {

@@ -524,3 +524,82 @@ func TestKeySetWaitersGetTheirOwnFetchError(t *testing.T) {
 		t.Fatalf("%d fetches, want 1", n)
 	}
 }
+
+func TestKeySetPrefetchFetchesOnlyWhenAKeyCallWould(t *testing.T) {
+	iss := idtokentest.NewIssuer(t)
+	clock := newFakeClock(idtokentest.Now)
+	var fail atomic.Bool
+	var fetches atomic.Int32
+	release := make(chan struct{})
+	ks := newTestKeySet(func(ctx context.Context) ([]byte, error) {
+		fetches.Add(1)
+		<-release
+		if fail.Load() {
+			return nil, errFetch
+		}
+		return iss.JWKS(), nil
+	}, clock)
+	inflight := func() *fetchCall {
+		ks.mu.Lock()
+		defer ks.mu.Unlock()
+		return ks.inflight
+	}
+	// settle lets the fetch under way, if any, end, and waits until it has.
+	settle := func() {
+		if inflight() == nil {
+			return
+		}
+		release <- struct{}{}
+		deadline := time.Now().Add(5 * time.Second)
+		for inflight() != nil {
+			if time.Now().After(deadline) {
+				t.Fatal("the prefetch did not end")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	prefetch := func() { ks.Prefetch(context.Background()) }
+
+	steps := []struct {
+		name        string
+		do          func()
+		wantFetches int32
+	}{
+		{"an empty set starts a fetch", prefetch, 1},
+		{"a second prefetch while it is under way adds none", func() {
+			first := inflight()
+			prefetch()
+			if inflight() != first {
+				t.Fatal("a second prefetch replaced the fetch under way")
+			}
+		}, 1},
+		{"a Key call after it uses the prefetched keys", func() {
+			settle()
+			if _, err := ks.Key(context.Background(), "rsa-0", "RS256"); err != nil {
+				t.Fatalf("Key after the prefetch: %v", err)
+			}
+		}, 1},
+		{"fresh keys are not fetched again", prefetch, 1},
+		{"keys past their max age are", func() { clock.Advance(DefaultKeyMaxAge + time.Second); prefetch(); settle() }, 2},
+		{"a failed fetch", func() { fail.Store(true); clock.Advance(DefaultKeyMaxAge + time.Second); prefetch(); settle() }, 3},
+		{"is not repeated within FailedFetchTTL", prefetch, 3},
+		{"and its error is what Key returns then", func() {
+			if _, err := ks.Key(context.Background(), "rsa-0", "RS256"); !errors.Is(err, errFetch) {
+				t.Fatalf("Key after a failed prefetch: %v, want %v", err, errFetch)
+			}
+		}, 3},
+		{"after FailedFetchTTL it is tried again", func() { fail.Store(false); clock.Advance(FailedFetchTTL); prefetch(); settle() }, 4},
+	}
+	for _, s := range steps {
+		s.do()
+		// A fetch starts in its own goroutine: give it time to be counted.
+		deadline := time.Now().Add(2 * time.Second)
+		for fetches.Load() < s.wantFetches && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if got := fetches.Load(); got != s.wantFetches {
+			t.Fatalf("%s: %d fetches, want %d", s.name, got, s.wantFetches)
+		}
+	}
+	settle()
+}

@@ -110,6 +110,10 @@ func NewVerifier(cfg VerifierConfig) *Verifier {
 	}
 }
 
+// PrefetchKeys starts getting the issuer's keys if a Verify now would have
+// to fetch them (KeySet.Prefetch), without waiting.
+func (v *Verifier) PrefetchKeys(ctx context.Context) { v.keys.Prefetch(ctx) }
+
 // Verify checks the token and returns its claims as decoded by
 // encoding/json: numbers are float64, as they are in JavaScript.
 //
