@@ -144,6 +144,12 @@ func (g *group) leave() {
 // arrived while this one waited), and after wait: a holder that keeps the
 // lock that long is frozen or stuck, and the group must not go without
 // tokens because of it.
+//
+// A tab that is offline when the lock comes hands it on once and queues
+// again: its own request can only fail (after the iframe's error page has
+// loaded, a second or two), while a tab queued behind it may be online and
+// renew for both. When no tab was waiting the lock comes straight back and
+// this tab renews, failing fast as it would have.
 func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool) (release func()) {
 	noop := func() {}
 	g.mu.Lock()
@@ -152,17 +158,23 @@ func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool
 	if coord == nil {
 		return noop
 	}
-	granted := make(chan struct{})
-	var once sync.Once
-	release, err := coord.Lead(g.name+":renew", func() {
-		once.Do(func() {
-			g.mu.Lock()
-			close(granted)
-			g.waitTimer = nil
-			g.mu.Unlock()
+	var granted chan struct{}
+	lead := func() error {
+		ch := make(chan struct{})
+		var once sync.Once
+		var err error
+		release, err = coord.Lead(g.name+":renew", func() {
+			once.Do(func() {
+				g.mu.Lock()
+				close(ch)
+				g.waitTimer = nil
+				g.mu.Unlock()
+			})
 		})
-	})
-	if err != nil {
+		granted = ch
+		return err
+	}
+	if err := lead(); err != nil {
 		g.c.debug("tabs: no Web Locks (" + err.Error() + "); this tab renews alone")
 		return noop
 	}
@@ -180,6 +192,7 @@ func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool
 		g.waitTimer = nil
 		g.mu.Unlock()
 	}()
+	handedOn := false
 	for {
 		changed := g.c.cacheChanged()
 		if !needed() {
@@ -188,6 +201,22 @@ func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool
 		}
 		select {
 		case <-granted:
+			if !handedOn && g.c.offline() {
+				handedOn = true
+				g.c.debug("tabs: offline; handing the renewal lock to a tab that may be online")
+				release()
+				if err := lead(); err != nil {
+					return noop
+				}
+				g.mu.Lock()
+				select {
+				case <-granted:
+				default:
+					g.waitTimer = timer
+				}
+				g.mu.Unlock()
+				continue
+			}
 			g.awaitPeer(ctx)
 			return release
 		case <-changed:

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -37,6 +39,7 @@ func (h *tabHub) releaseHeld() {
 type tabLock struct {
 	name   string
 	onLead func()
+	tab    int // the tab that asked, where the test says (tabAs); else -1
 }
 
 type tabChannel struct {
@@ -50,7 +53,11 @@ func newTabHub() *tabHub {
 }
 
 func (h *tabHub) Lead(name string, onLead func()) (func(), error) {
-	l := &tabLock{name: name, onLead: onLead}
+	return h.lead(name, -1, onLead)
+}
+
+func (h *tabHub) lead(name string, tab int, onLead func()) (func(), error) {
+	l := &tabLock{name: name, onLead: onLead, tab: tab}
 	h.mu.Lock()
 	if h.holder[name] == nil {
 		h.holder[name] = l
@@ -80,6 +87,30 @@ func (h *tabHub) release(l *tabLock) {
 	for i, w := range q {
 		if w == l {
 			h.queue[l.name] = append(q[:i], q[i+1:]...)
+		}
+	}
+}
+
+// queued lists the tabs waiting for the lock name, first in line first.
+func (h *tabHub) queued(name string) []int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var tabs []int
+	for _, l := range h.queue[name] {
+		tabs = append(tabs, l.tab)
+	}
+	return tabs
+}
+
+// firstInLine moves tab's request for the lock name to the queue's front.
+func (h *tabHub) firstInLine(name string, tab int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	q := h.queue[name]
+	for i, l := range q {
+		if l.tab == tab {
+			h.queue[name] = append([]*tabLock{l}, append(q[:i:i], q[i+1:]...)...)
+			return
 		}
 	}
 }
@@ -444,4 +475,126 @@ func answerLoginRequired(description string) func(*fakeFrame) {
 	return func(f *fakeFrame) {
 		f.respond(map[string]any{"error": "login_required", "error_description": description, "state": f.param("state")})
 	}
+}
+
+// tabAs is one tab's view of the hub: its lock requests carry the tab's
+// number, so that a test can choose which tab is granted first.
+type tabAs struct {
+	*tabHub
+	tab int
+}
+
+func (v tabAs) Lead(name string, onLead func()) (func(), error) { return v.lead(name, v.tab, onLead) }
+
+// goingOffline is a tab that can lose the network: navigator.onLine turns
+// false and its iframes show the browser's error page, which loads and
+// posts nothing.
+type goingOffline struct {
+	*fakeBrowser
+	tabAs
+	off           *atomic.Bool
+	offlineFrames *counter
+}
+
+func (g goingOffline) Online() bool { return !g.off.Load() }
+
+func (g goingOffline) OpenFrame(rawURL string, h FrameHandler) (Frame, error) {
+	if !g.off.Load() {
+		return g.fakeBrowser.OpenFrame(rawURL, h)
+	}
+	g.offlineFrames.Add(1)
+	go h.OnLoad()
+	return errorPageFrame{}, nil
+}
+
+type errorPageFrame struct{}
+
+func (errorPageFrame) Close() {}
+
+func TestAnOfflineTabHandsTheRenewalLockToAnOnlineOne(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 120
+	hub := newTabHub()
+	offline, offlineFrames := new(atomic.Bool), new(counter)
+	var mu sync.Mutex
+	var offlineEvents []string
+	clients := make([]*Client, 2)
+	for i := range clients {
+		o := fx.options()
+		if i == 1 {
+			o.OnEvent = func(e Event) { mu.Lock(); offlineEvents = append(offlineEvents, string(e.Name)); mu.Unlock() }
+		}
+		b := goingOffline{fakeBrowser: fx.b, tabAs: tabAs{hub, i}, off: new(atomic.Bool), offlineFrames: new(counter)}
+		if i == 1 {
+			b.off, b.offlineFrames = offline, offlineFrames
+		}
+		c, err := NewClient(o, b, fx.clock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Destroy)
+		if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
+			t.Fatal(err)
+		}
+		clients[i] = c
+	}
+	waitFor(t, "the tabs to take each other's results", func() bool { return allIdle(fx, clients) && allIdle(fx, clients) })
+	offline.Store(true)
+
+	// Both tabs' renewals come due while something else holds the lock;
+	// then the offline tab (1) is first in line.
+	lock := clients[0].s.tabKey() + ":renew"
+	held := make(chan struct{})
+	releaseHeld, _ := hub.Lead(lock, func() { close(held) })
+	<-held
+	advanceUntil(t, fx, 2*time.Minute, func() bool { return len(hub.queued(lock)) == 2 }, clients...)
+	hub.firstInLine(lock, 1)
+	opened := fx.b.frameCount()
+	releaseHeld()
+	waitFor(t, "a renewal's iframe", func() bool { return fx.b.frameCount() > opened || offlineFrames.Load() > 0 })
+	if n := offlineFrames.Load(); n != 0 {
+		t.Fatalf("the offline tab opened %d iframes while an online tab was waiting for the lock; logs %q", n, fx.logs)
+	}
+
+	want := ""
+	advanceUntil(t, fx, 2*time.Minute, func() bool {
+		if fx.b.frameCount() == opened {
+			return false
+		}
+		want, _ = clients[0].GetTokenSilently(context.Background(), AuthorizeParams{})
+		got, _ := clients[1].GetTokenSilently(context.Background(), AuthorizeParams{})
+		return want != "" && got == want
+	}, clients...)
+	if n := fx.b.frameCount() - opened; n != 1 {
+		t.Errorf("the online tab opened %d iframes, want 1 renewal for both", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if slices.Contains(offlineEvents, string(EventRenewError)) {
+		t.Errorf("the offline tab reported a renewal error: %v", offlineEvents)
+	}
+	if !fx.logged("offline; handing the renewal lock") {
+		t.Error("no debug line says why the offline tab let the lock go")
+	}
+}
+
+func TestAnOfflineTabAloneStillRenewsWhenDue(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 120
+	off, frames := new(atomic.Bool), new(counter)
+	c, err := NewClient(fx.options(), goingOffline{fakeBrowser: fx.b, tabAs: tabAs{newTabHub(), 0}, off: off, offlineFrames: frames}, fx.clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Destroy)
+	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the client to settle", func() bool { return c.idle(fx.clock) })
+	off.Store(true)
+	// Due at 60 s. With nobody else waiting the lock comes straight back, so
+	// the request (failing fast, offline) starts then, not after the lock
+	// wait: only the real clock moves from here on.
+	fx.clock.Advance(60 * time.Second)
+	waitFor(t, "the offline tab's own request", func() bool { return frames.Load() > 0 })
 }
