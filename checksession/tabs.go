@@ -180,13 +180,17 @@ func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool
 	}
 	timer := g.c.clock.NewTimer(wait)
 	defer timer.Stop()
-	g.mu.Lock()
-	select {
-	case <-granted:
-	default:
-		g.waitTimer = timer
+	// markWaiting records the lock wait, for as long as the lock is not had.
+	markWaiting := func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		select {
+		case <-granted:
+		default:
+			g.waitTimer = timer
+		}
 	}
-	g.mu.Unlock()
+	markWaiting()
 	defer func() {
 		g.mu.Lock()
 		g.waitTimer = nil
@@ -208,13 +212,7 @@ func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool
 				if err := lead(); err != nil {
 					return noop
 				}
-				g.mu.Lock()
-				select {
-				case <-granted:
-				default:
-					g.waitTimer = timer
-				}
-				g.mu.Unlock()
+				markWaiting()
 				continue
 			}
 			g.awaitPeer(ctx)
