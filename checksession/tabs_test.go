@@ -167,6 +167,11 @@ type tabBrowser struct {
 // openTabs starts n clients, one per tab, each with a session.
 // The second result reads tab i's events so far.
 func openTabs(t *testing.T, fx *fixture, n int) ([]*Client, func(i int) []string) {
+	return openTabsOn(t, fx, n, func(_ int, hub *tabHub) Browser { return tabBrowser{fx.b, hub} })
+}
+
+// openTabsOn is openTabs with tab i's browser made by browserFor.
+func openTabsOn(t *testing.T, fx *fixture, n int, browserFor func(i int, hub *tabHub) Browser) ([]*Client, func(i int) []string) {
 	hub := newTabHub()
 	clients := make([]*Client, n)
 	events := make([][]string, n)
@@ -174,7 +179,7 @@ func openTabs(t *testing.T, fx *fixture, n int) ([]*Client, func(i int) []string
 	for i := range clients {
 		o := fx.options()
 		o.OnEvent = func(e Event) { mu.Lock(); events[i] = append(events[i], string(e.Name)); mu.Unlock() }
-		c, err := NewClient(o, tabBrowser{fx.b, hub}, fx.clock)
+		c, err := NewClient(o, browserFor(i, hub), fx.clock)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -514,31 +519,16 @@ func (errorPageFrame) Close() {}
 func TestAnOfflineTabHandsTheRenewalLockToAnOnlineOne(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 120
-	hub := newTabHub()
 	offline, offlineFrames := new(atomic.Bool), new(counter)
-	var mu sync.Mutex
-	var offlineEvents []string
-	clients := make([]*Client, 2)
-	for i := range clients {
-		o := fx.options()
-		if i == 1 {
-			o.OnEvent = func(e Event) { mu.Lock(); offlineEvents = append(offlineEvents, string(e.Name)); mu.Unlock() }
-		}
-		b := goingOffline{fakeBrowser: fx.b, tabAs: tabAs{hub, i}, off: new(atomic.Bool), offlineFrames: new(counter)}
+	var hub *tabHub
+	clients, events := openTabsOn(t, fx, 2, func(i int, h *tabHub) Browser {
+		hub = h
+		b := goingOffline{fakeBrowser: fx.b, tabAs: tabAs{h, i}, off: new(atomic.Bool), offlineFrames: new(counter)}
 		if i == 1 {
 			b.off, b.offlineFrames = offline, offlineFrames
 		}
-		c, err := NewClient(o, b, fx.clock)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(c.Destroy)
-		if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
-			t.Fatal(err)
-		}
-		clients[i] = c
-	}
-	waitFor(t, "the tabs to take each other's results", func() bool { return allIdle(fx, clients) && allIdle(fx, clients) })
+		return b
+	})
 	offline.Store(true)
 
 	// Both tabs' renewals come due while something else holds the lock;
@@ -568,10 +558,8 @@ func TestAnOfflineTabHandsTheRenewalLockToAnOnlineOne(t *testing.T) {
 	if n := fx.b.frameCount() - opened; n != 1 {
 		t.Errorf("the online tab opened %d iframes, want 1 renewal for both", n)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if slices.Contains(offlineEvents, string(EventRenewError)) {
-		t.Errorf("the offline tab reported a renewal error: %v", offlineEvents)
+	if ev := events(1); slices.Contains(ev, string(EventRenewError)) {
+		t.Errorf("the offline tab reported a renewal error: %v", ev)
 	}
 	if !fx.logged("offline; handing the renewal lock") {
 		t.Error("no debug line says why the offline tab let the lock go")
