@@ -570,15 +570,9 @@ func TestAnOfflineTabAloneStillRenewsWhenDue(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 120
 	off, frames := new(atomic.Bool), new(counter)
-	c, err := NewClient(fx.options(), goingOffline{fakeBrowser: fx.b, tabAs: tabAs{newTabHub(), 0}, off: off, offlineFrames: frames}, fx.clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Destroy)
-	if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the client to settle", func() bool { return c.idle(fx.clock) })
+	openTabsOn(t, fx, 1, func(i int, h *tabHub) Browser {
+		return goingOffline{fakeBrowser: fx.b, tabAs: tabAs{h, i}, off: off, offlineFrames: frames}
+	})
 	off.Store(true)
 	// Due at 60 s. With nobody else waiting the lock comes straight back, so
 	// the request (failing fast, offline) starts then, not after the lock
