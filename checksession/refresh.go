@@ -76,7 +76,11 @@ type refreshTokens struct {
 
 	mu    sync.Mutex
 	token string
-	out   bool   // a grant is using token
+	out   bool // a grant is using token
+	// asked: the token was asked for (another tab's request, this page's
+	// pagehide) while a grant had it out; it is handed over once that
+	// grant has landed (answerLateAsk).
+	asked bool
 	gen   uint64 // bumped by Forget and Adopt: a lease from before them is stale
 	// spent remembers (hashed) the tokens this holder has redeemed, so that
 	// a late hand-over of one of them is refused: presenting a rotated token
@@ -267,10 +271,14 @@ type handoverMessage struct {
 // has rotated. It does not touch the store (the next holder's rotation
 // overwrites it) and never waits, so it may run in a pagehide listener.
 // false when nothing is held or a grant has it out: a grant in flight
-// decides the token's fate, and this tab is going away before it lands.
+// decides the token's fate. An ask refused that way is remembered
+// (TakeLateAsk), so that the asker gets the token once the grant has landed.
 func (h *refreshTokens) Handover() ([]byte, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.out {
+		h.asked = true
+	}
 	if h.token == "" || h.out {
 		return nil, false
 	}
@@ -280,7 +288,18 @@ func (h *refreshTokens) Handover() ([]byte, bool) {
 	}
 	h.token = ""
 	h.gen++
+	h.asked = false
 	return b, true
+}
+
+// TakeLateAsk reports, once, whether a tab asked for the token while a
+// grant had it out.
+func (h *refreshTokens) TakeLateAsk() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	asked := h.asked
+	h.asked = false
+	return asked
 }
 
 // AcceptHandover adopts the token from a tab message when it is a hand-over;

@@ -26,6 +26,8 @@ type rotatingServer struct {
 	// grantedWithout, when set, is a scope the refresh tokens were not
 	// granted: a grant asking for it is refused with invalid_scope.
 	grantedWithout string
+	// gate, when set, holds every refresh grant until it is closed.
+	gate chan struct{}
 }
 
 func newRotatingServer(fx *fixture, first string) *rotatingServer {
@@ -45,6 +47,9 @@ func (s *rotatingServer) token(req HTTPRequest) (*HTTPResponse, error) {
 	}
 	if form.Get("grant_type") != "refresh_token" {
 		return s.fx.token(req)
+	}
+	if s.gate != nil {
+		<-s.gate
 	}
 	if s.grantedWithout != "" && hasScope(form.Get("scope"), s.grantedWithout) {
 		return jsonResponse(400, map[string]any{"error": "invalid_scope", "error_description": "refresh token missing requested scope"})

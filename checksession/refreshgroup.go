@@ -133,6 +133,21 @@ func (c *Client) handOverRefreshToken() {
 	}
 }
 
+// answerLateAsk hands the refresh token over when a tab asked for it while
+// this tab's grant had it out, which Handover had to refuse. It runs after
+// the grant's outcome was posted to the group, so the asker reads that
+// "renewed" before the hand-over, never after (a "renewed" by refresh token
+// makes a tab drop the copy it holds). A tab asks without holding the
+// group's lock when its wait for the lock ran out (a holder frozen or very
+// slow); before this, such an ask went unanswered and the tab fell back to
+// the iframe, which fails where cookies are blocked.
+func (c *Client) answerLateAsk() {
+	if c.refresh.TakeLateAsk() {
+		c.debug("tabs: answering the request for the refresh token that came during the grant")
+		c.handOverRefreshToken()
+	}
+}
+
 // forgetRefreshToken drops the refresh token here and in its store: the
 // session ended.
 func (c *Client) forgetRefreshToken() {

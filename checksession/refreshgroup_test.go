@@ -327,6 +327,57 @@ func TestANewTabWaitsForABusyHolder(t *testing.T) {
 	}
 }
 
+// A tab whose wait for the renewal lock ran out asks for the refresh token
+// while the holder's grant has it out: the holder cannot hand it over then,
+// and must once the grant has landed, or the asker is signed out where
+// cookies are blocked though its group holds a token.
+func TestAnAskDuringTheHoldersGrantIsAnsweredWhenTheGrantLands(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 120
+	srv, first, second, _ := aSignedInTabAndANewOne(t, fx)
+	gate := make(chan struct{})
+	srv.mu.Lock()
+	srv.gate = gate
+	srv.mu.Unlock()
+	checked := make(chan error, 1)
+	go func() {
+		_, err := first.CheckSession(context.Background(), AuthorizeParams{})
+		checked <- err
+	}()
+	waitFor(t, "the holder's grant to take the token", func() bool {
+		first.refresh.mu.Lock()
+		defer first.refresh.mu.Unlock()
+		return first.refresh.out
+	})
+
+	// The new tab asks as it does when its wait for the lock ran out.
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	asked := make(chan struct{})
+	go func() {
+		second.askGroupForRefreshToken(ctx)
+		close(asked)
+	}()
+	waitFor(t, "the holder to read the request", func() bool {
+		first.refresh.mu.Lock()
+		defer first.refresh.mu.Unlock()
+		return first.refresh.asked
+	})
+	close(gate)
+	if err := <-checked; err != nil {
+		t.Fatalf("the holder's renewal: %v", err)
+	}
+	waitFor(t, "the new tab to receive the token after the grant", second.refresh.Has)
+	<-asked
+	held, _ := second.refresh.Current()
+	if first.refresh.Has() || held != "rt-3" {
+		t.Errorf("after the grant the holder holds one: %v; the new tab holds %q, want the rotated rt-3", first.refresh.Has(), held)
+	}
+	if got := strings.Join(srv.presented(), " "); got != "rt-2" {
+		t.Errorf("presented %q, want the holder's token once", got)
+	}
+}
+
 func TestPageHideHandsTheRefreshTokenToTheGroup(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 120

@@ -126,6 +126,9 @@ func (c *Client) shared(ctx context.Context, r request, viaRefresh bool) (*AuthR
 			defer c.land(f, c.inflight, key, "a silent request", &res, &err)
 			res, rt, err := c.obtain(c.ctx, r, viaRefresh)
 			res, err = c.settle(r, epoch, began, res, rt, err)
+			if viaRefresh {
+				c.answerLateAsk()
+			}
 		}()
 	} else {
 		c.debug("joining the silent request already in flight")
