@@ -190,6 +190,25 @@ func wasmGCFlags(t *testing.T, root string) []string {
 	return strings.Fields(string(out))
 }
 
+// buildWasm builds pkg for GOOS=js GOARCH=wasm into dir/name.wasm with the
+// product's flags (WASM_GCFLAGS), stripped of symbols when strip, as the
+// Makefile builds silentauth.wasm, and returns its path.
+func buildWasm(t *testing.T, root, dir, name, pkg string, strip bool) string {
+	t.Helper()
+	out := filepath.Join(dir, name+".wasm")
+	args := append([]string{"build", "-trimpath"}, wasmGCFlags(t, root)...)
+	if strip {
+		args = append(args, `-ldflags=-s -w`)
+	}
+	cmd := exec.Command("go", append(args, "-o", out, pkg)...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return out
+}
+
 func TestBench(t *testing.T) {
 	if os.Getenv("SILENTAUTH_BENCH") == "" {
 		t.Skip("benchmarks run with make bench (SILENTAUTH_BENCH=1)")
@@ -208,21 +227,7 @@ func TestBench(t *testing.T) {
 
 	// Builds and host work first, before Chromium competes for the cores.
 	logf("building the size programs")
-	gcflags := wasmGCFlags(t, root)
-	build := func(name, pkg string, strip bool) string {
-		out := filepath.Join(tmp, name+".wasm")
-		args := append([]string{"build", "-trimpath"}, gcflags...)
-		if strip {
-			args = append(args, `-ldflags=-s -w`)
-		}
-		cmd := exec.Command("go", append(args, "-o", out, pkg)...)
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, b)
-		}
-		return out
-	}
+	build := func(name, pkg string, strip bool) string { return buildWasm(t, root, tmp, name, pkg, strip) }
 	empty := build("empty", "./demo/bench/sizes/empty", true)
 	floor := build("floor", "./demo/bench/sizes/floor", true)
 	verifyWasm := build("verify", "./demo/bench/verifywasm", true)

@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// FirstTokenPath is the first-token page: ?sdk=silentauth|auth0|baseline&cdn=<prefix>.
+// FirstTokenPath is the first-token page: ?sdk=silentauth|auth0|baseline|floor&cdn=<prefix>.
 // Its scripts and the wasm come from CDNPrefix, served as a CDN would.
 const (
 	FirstTokenPath = "/bench/first.html"
@@ -83,6 +83,10 @@ func firstTokenHandler(tenantURL string, files []CDNFile) http.HandlerFunc {
 			names["BL_JS"] = f.Name
 		case strings.HasPrefix(f.Name, "baseline.") && strings.HasSuffix(f.Name, ".wasm"):
 			names["BL_WASM"] = f.Name
+		case strings.HasPrefix(f.Name, "floor.") && strings.HasSuffix(f.Name, ".wasm"):
+			names["FLOOR_WASM"] = f.Name
+		case strings.HasPrefix(f.Name, "wasm_exec."):
+			names["GOEXEC_JS"] = f.Name
 		}
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -102,12 +106,18 @@ func firstTokenHandler(tenantURL string, files []CDNFile) http.HandlerFunc {
 // auth0-spa-js's "is authenticated" cookie is dropped first so that its
 // renewal happens in getTokenSilently, as silentauth's does in checkSession;
 // either way the page makes one silent request.
+//
+// sdk=floor is the lower bound of any first token validated in Go: the
+// dependency floor (safejs and golang-jwt, bench/sizes/floor) loaded as
+// silentauth.wasm is, its runtime started, and one ID token verified, one
+// the test fetched beforehand (&t=, its JWK in &k=), so no request at all
+// stands between the start and the token.
 const firstTokenPage = `<!doctype html><html><head><meta charset="utf-8"><title>silentauth bench: first token</title>
 <script>
 window.sdk = new URLSearchParams(location.search).get("sdk");
 window.cdn = new URLSearchParams(location.search).get("cdn");
 for (const c of ["auth0.spa.is.authenticated", "_legacy_auth0.spa.is.authenticated"]) document.cookie = c + "=; max-age=0; path=/";
-document.write('<script src="' + cdn + ({auth0: "AUTH0_JS", baseline: "BL_JS"}[sdk] || "SA_JS") + '"><\/script>');
+document.write('<script src="' + cdn + ({auth0: "AUTH0_JS", baseline: "BL_JS", floor: "GOEXEC_JS"}[sdk] || "SA_JS") + '"><\/script>');
 </script>
 <script>
 // phases: when the first token's steps happened, ms from navigation start,
@@ -144,6 +154,19 @@ window.first = (async () => {
     token = await client.getTokenSilently();
     const done = performance.now();
     return {script, ready, token: done, ok: typeof token === "string" && token.length > 0, phases: phases(script, ready, done)};
+  }
+  if (sdk === "floor") {
+    const q = new URLSearchParams(location.search), go = new Go();
+    const {instance} = await WebAssembly.instantiateStreaming(fetch(cdn + "FLOOR_WASM"), go.importObject);
+    performance.mark("silentauth:compiled");
+    go.run(instance); // runs main until it waits, with floorVerify set
+    performance.mark("silentauth:started");
+    const ready = performance.now();
+    const ok = floorVerify(q.get("t"), JSON.parse(q.get("k")));
+    const done = performance.now();
+    // The long tasks are reported after the task that ran them.
+    await new Promise((r) => setTimeout(r, 50));
+    return {script, ready, token: done, ok, phases: phases(script, ready, done)};
   }
   client = await silentauth.createClient({domain: TENANT, clientId: "spa", redirectUri: ORIGIN, autoRenew: false,
     wasmUrl: cdn + (sdk === "baseline" ? "BL_WASM" : "SA_WASM")});
