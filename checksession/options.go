@@ -1,11 +1,12 @@
 package checksession
 
 import (
-	"encoding/json"
 	"net/url"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/plainjson"
 )
 
 // Defaults, as API.md states them.
@@ -250,7 +251,4 @@ type errorString string
 
 func (e errorString) Error() string { return string(e) }
 
-func quote(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
-}
+func quote(s string) string { return string(plainjson.AppendString(nil, s)) }

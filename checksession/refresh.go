@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/silentauth/silentauth/checksession/idtoken"
+	"github.com/silentauth/silentauth/checksession/plainjson"
 )
 
 // Refresh tokens (API.md, "Refresh tokens"): the pieces the renewal engine
@@ -282,10 +283,8 @@ func (h *refreshTokens) Handover() ([]byte, bool) {
 	if h.token == "" || h.out {
 		return nil, false
 	}
-	b, err := json.Marshal(handoverMessage{Kind: handoverKind, RefreshToken: h.token})
-	if err != nil {
-		return nil, false
-	}
+	// As encoding/json writes handoverMessage, without its reflection.
+	b := append(plainjson.AppendString([]byte(`{"kind":"`+handoverKind+`","refresh_token":`), h.token), '}')
 	h.token = ""
 	h.gen++
 	h.asked = false

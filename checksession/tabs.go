@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/silentauth/silentauth/checksession/idtoken"
+	"github.com/silentauth/silentauth/checksession/plainjson"
 )
 
 // This file holds the tab group: tabs of one origin with the same client
@@ -288,12 +289,49 @@ func shareOf(res *AuthResult, r request) *sharedResult {
 
 // post tells the other tabs msg; false when this tab has no channel.
 func (g *group) post(msg tabMessage) bool {
-	b, err := json.Marshal(msg)
-	if err != nil {
-		g.c.debug("tabs: could not tell the other tabs: " + err.Error())
-		return false
+	return g.postRaw(msg.appendJSON(nil))
+}
+
+// appendJSON writes m as encoding/json would, without its reflection, which
+// costs milliseconds of first-call compiling in the browser on the path to
+// the first token (the result is shared as soon as it is in).
+func (m tabMessage) appendJSON(dst []byte) []byte {
+	dst = append(dst, `{"kind":`...)
+	dst = plainjson.AppendString(dst, m.Kind)
+	if r := m.Result; r != nil {
+		sep := byte('{')
+		name := func(n string) {
+			dst = append(append(append(dst, sep, '"'), n...), '"', ':')
+			sep = ','
+		}
+		text := func(n, v string, always bool) {
+			if v != "" || always {
+				name(n)
+				dst = plainjson.AppendString(dst, v)
+			}
+		}
+		number := func(n string, v int64) {
+			if v != 0 {
+				name(n)
+				dst = strconv.AppendInt(dst, v, 10)
+			}
+		}
+		dst = append(dst, `,"result":`...)
+		text("access_token", r.AccessToken, false)
+		text("id_token", r.IDToken, true)
+		number("expires_in", r.ExpiresIn)
+		number("expires_at_ms", r.ExpiresAtMs)
+		text("token_type", r.TokenType, false)
+		text("scope", r.Scope, false)
+		text("audience", r.Audience, false)
+		text("request_scope", r.RequestScope, true)
+		dst = append(dst, '}')
 	}
-	return g.postRaw(b)
+	if m.Via != "" {
+		dst = append(dst, `,"via":`...)
+		dst = plainjson.AppendString(dst, m.Via)
+	}
+	return append(dst, '}')
 }
 
 // postRaw posts b as it is; false when this tab has no channel or the post

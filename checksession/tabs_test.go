@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -579,4 +580,45 @@ func TestAnOfflineTabAloneStillRenewsWhenDue(t *testing.T) {
 	// wait: only the real clock moves from here on.
 	fx.clock.Advance(60 * time.Second)
 	waitFor(t, "the offline tab's own request", func() bool { return frames.Load() > 0 })
+}
+
+// The tab messages are written without encoding/json; a tab reading them
+// with encoding/json must read what encoding/json would have written.
+func TestTabMessagesAreWrittenAsEncodingJSONWritesThem(t *testing.T) {
+	full := &sharedResult{AccessToken: "at", IDToken: "a.b.c", ExpiresIn: 3600, ExpiresAtMs: 1764694800123,
+		TokenType: "Bearer", Scope: "openid email", Audience: "https://api/", RequestScope: "openid profile email"}
+	for name, msg := range map[string]tabMessage{
+		"renewing":            {Kind: kindRenewing},
+		"renewed":             {Kind: kindRenewed, Result: full},
+		"renewed by refresh":  {Kind: kindRenewed, Result: full, Via: viaRefreshToken},
+		"only what is always": {Kind: kindRenewed, Result: &sharedResult{}},
+		"escapes":             {Kind: "a\"b\\c\n<&>\u2028\xff", Result: &sharedResult{IDToken: "\x00"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			want, err := json.Marshal(msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := msg.appendJSON(nil)
+			var a, b tabMessage
+			if err := json.Unmarshal(got, &a); err != nil {
+				t.Fatalf("%s: %v", got, err)
+			}
+			_ = json.Unmarshal(want, &b)
+			if !reflect.DeepEqual(a, b) {
+				t.Errorf("%s reads as %+v, encoding/json's %s as %+v", got, a, want, b)
+			}
+			if name != "escapes" && string(got) != string(want) {
+				t.Errorf("got  %s\nwant %s", got, want)
+			}
+		})
+	}
+	t.Run("refresh token hand-over", func(t *testing.T) {
+		h := &refreshTokens{token: "rt\"1"}
+		got, ok := h.Handover()
+		want, _ := json.Marshal(handoverMessage{Kind: handoverKind, RefreshToken: "rt\"1"})
+		if !ok || string(got) != string(want) {
+			t.Errorf("got %s, want %s", got, want)
+		}
+	})
 }

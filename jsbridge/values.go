@@ -7,10 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 
 	"github.com/hack-pad/safejs"
+	"github.com/silentauth/silentauth/checksession/plainjson"
 )
 
 // ToJS converts a Go value made of map[string]any, []any, string, numbers,
@@ -38,10 +38,8 @@ func ToJS(v any) (safejs.Value, error) {
 		// Plain data goes through JSON.parse, which makes every key an own
 		// data property: a claim named "__proto__" stays a claim instead of
 		// becoming the object's prototype, as obj[k] = v would make it.
-		if jsonData(v, 0) {
-			if b, err := json.Marshal(v); err == nil {
-				return parseJSON(string(b))
-			}
+		if b, ok := plainjson.Append(nil, v); ok {
+			return parseJSON(string(b))
 		}
 		obj, err := newObject()
 		if err != nil {
@@ -157,39 +155,6 @@ func stringify(v safejs.Value) (s string, ok bool, err error) {
 	}
 	s, err = out.String()
 	return s, err == nil, err
-}
-
-// jsonData reports whether v holds only what JSON can carry unchanged
-// (no JS values, functions or errors), so that JSON.parse can build it.
-func jsonData(v any, depth int) bool {
-	if depth > 64 {
-		return false
-	}
-	switch v := v.(type) {
-	case nil, string, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
-		return true
-	case float64:
-		return !math.IsNaN(v) && !math.IsInf(v, 0)
-	case float32:
-		return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0)
-	case map[string]any:
-		for _, item := range v {
-			if !jsonData(item, depth+1) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		for _, item := range v {
-			if !jsonData(item, depth+1) {
-				return false
-			}
-		}
-		return true
-	case map[string]string, []string:
-		return true
-	}
-	return false
 }
 
 // defineOwn is Object.defineProperty(obj, key, {value, writable, enumerable,
