@@ -90,7 +90,7 @@ func TestTabGroup(t *testing.T) {
 		for range 2 {
 			tab, o := s.openClient(t, refreshOpts)
 			if !o.OK {
-				t.Fatalf("checkSession in a new tab: %v, want the group's tokens\nconsole:\n%s", o, strings.Join(tab.Console(), "\n"))
+				t.Fatalf("checkSession in a new tab: %v, want the group's tokens\nconsole:\n%s%s", o, strings.Join(tab.Console(), "\n"), consoles(tabs))
 			}
 			tabs = append(tabs, tab)
 		}
@@ -124,11 +124,21 @@ func TestTabGroup(t *testing.T) {
 		from = s.rec.mark()
 		tab, o := s.openClient(t, refreshOpts)
 		if !o.OK {
-			t.Errorf("checkSession in a tab opened after the holder closed: %v, want the group's tokens\nconsole:\n%s", o, strings.Join(tab.Console(), "\n"))
+			t.Errorf("checkSession in a tab opened after the holder closed: %v, want the group's tokens\nconsole:\n%s%s", o, strings.Join(tab.Console(), "\n"), consoles(rest))
 		}
 		hits, _ = s.rec.since(from)
 		noRefusals(t, "the tab opened after the holder closed", count(hits))
 	})
+}
+
+// consoles is what the tabs of a group logged, for a failure message: the
+// holder's side of a hand-over that did not happen.
+func consoles(tabs []*chrome.Tab) string {
+	var b strings.Builder
+	for i, tab := range tabs {
+		fmt.Fprintf(&b, "\nconsole of tab %d:\n%s", i, strings.Join(tab.Console(), "\n"))
+	}
+	return b.String()
 }
 
 // renewTogether watches the tabs for n periods and checks that they renewed
