@@ -57,12 +57,16 @@ func (c *Client) tokenRequest(ctx context.Context, m *Metadata, form url.Values,
 	if m.TokenEndpoint == "" {
 		return nil, configError("tokenEndpoint", "the server names no token endpoint, so "+consequence)
 	}
-	resp, err := c.browser.Fetch(ctx, HTTPRequest{
+	resp, err := c.postToken(ctx, m.TokenEndpoint, HTTPRequest{
 		Method: "POST",
 		URL:    m.TokenEndpoint,
 		Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
 		Body:   []byte(form.Encode()),
 	})
+	if e, ok := err.(*Error); ok {
+		e.State = state
+		return nil, e
+	}
 	if err != nil {
 		return nil, &Error{Code: ErrNetwork.Code, State: state, Description: "the token endpoint " + m.TokenEndpoint +
 			" got no answer (" + err.Error() + "): the server is unreachable, or it does not allow CORS from " + c.browser.Origin()}
@@ -95,6 +99,7 @@ func (c *Client) tokenRequest(ctx context.Context, m *Metadata, form url.Values,
 		}
 		tokens.RefreshToken = rt
 	}
+	c.checkTokenType(tokens)
 	return tokens, nil
 }
 

@@ -34,6 +34,9 @@ func (c *Client) LoginWithRedirect(ctx context.Context, p AuthorizeParams) error
 	if err != nil {
 		return err
 	}
+	if err := c.bindAuthorize(ctx, &r); err != nil {
+		return err
+	}
 	t := newTransaction(r, c.s.RedirectURI)
 	mode := "fragment"
 	if t.ResponseType == "code" {
@@ -179,6 +182,7 @@ func (c *Client) Logout(ctx context.Context, p LogoutParams) error {
 	c.renewer.signOut()
 	c.group.post(tabMessage{Kind: kindLoggedOut})
 	c.forgetRefreshToken()
+	c.forgetDPoPKey(ctx)
 	if p.LocalOnly {
 		return nil
 	}

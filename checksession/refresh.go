@@ -353,6 +353,12 @@ func (c *Client) refreshWith(ctx context.Context, h *refreshTokens, r request) (
 	if err != nil {
 		return nil, err
 	}
+	if c.dpop != nil {
+		// A key made just now drops a refresh token bound to the old one, before it is taken.
+		if _, err := c.dpopKey(ctx); err != nil {
+			return nil, err
+		}
+	}
 	lease, ok := h.Take()
 	if !ok {
 		if h.Has() {

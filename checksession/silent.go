@@ -33,6 +33,9 @@ func (c *Client) silent(ctx context.Context, r request) (res *AuthResult, refres
 		}
 	}
 	r.extra = extra
+	if err := c.bindAuthorize(ctx, &r); err != nil {
+		return nil, "", err
+	}
 	attempt := func() (*transaction, string, error) {
 		t := newTransaction(r, c.s.RedirectURI)
 		u, err := authorizeURL(m.AuthorizationEndpoint, c.s.ClientID, t, r, c.s.requestScope(t.Scope), "web_message")
@@ -129,11 +132,15 @@ func (c *Client) prefetchKeys(ctx context.Context, m *Metadata, scope string) {
 // result is the AuthResult the tokens make, before the ID token is verified
 // and the expiry known. The refresh token stays out of it.
 func (r *authResponse) result(received time.Time) *AuthResult {
+	tokenType := ""
+	if r.AccessToken != "" {
+		tokenType = normalizeTokenType(r.TokenType) // "Bearer" also where the server named none
+	}
 	return &AuthResult{
 		AccessToken: r.AccessToken,
 		IDToken:     r.IDToken,
 		ExpiresIn:   r.ExpiresIn,
-		TokenType:   r.TokenType,
+		TokenType:   tokenType,
 		Scope:       r.Scope,
 		received:    received,
 	}
