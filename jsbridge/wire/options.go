@@ -48,6 +48,7 @@ func ParseOptions(raw map[string]any) (checksession.Options, error) {
 	hasFallback := r.has("useRefreshTokensFallback")
 	o.RefreshTokensNoFallback = hasFallback && !r.boolean("useRefreshTokensFallback")
 	o.RefreshTokenStorage = r.str("refreshTokenStorage")
+	o.UseDPoP = r.boolean("useDpop")
 	r.str("wasmUrl") // the loader's option; known here so it is not "unknown"
 	if r.err != nil {
 		return checksession.Options{}, r.err
@@ -189,6 +190,7 @@ var jsNames = map[string]string{
 	"Options.MinValidity":           "minValidityInSeconds",
 	"Options.UseRefreshTokens":      "useRefreshTokens",
 	"Options.RefreshTokenStorage":   "refreshTokenStorage",
+	"Options.UseDPoP":               "useDpop",
 	"Options.SessionCheckInterval":  "sessionCheckIntervalInSeconds",
 	"Options.Issuer":                "issuer",
 	"Options.AuthorizationEndpoint": "authorizationEndpoint",
