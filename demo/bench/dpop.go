@@ -7,7 +7,10 @@ package bench
 const DPoPPagePath = "/bench/dpop.html"
 
 // DPoPContenders are the DPoP run's contenders, in table order.
-var DPoPContenders = []string{"silentauth-dpop-iframe", "auth0-dpop-iframe", "silentauth-dpop-refresh", "auth0-dpop-refresh"}
+// The two "-bearer-refresh" rows are the same refresh grant without DPoP:
+// what DPoP itself adds, for each SDK.
+var DPoPContenders = []string{"silentauth-dpop-iframe", "auth0-dpop-iframe", "silentauth-dpop-refresh", "auth0-dpop-refresh",
+	"silentauth-bearer-refresh", "auth0-bearer-refresh"}
 
 // dpopPage holds the four contenders. The two refresh clients ask for
 // another scope than the iframe clients, so that each SDK's two clients are
@@ -34,6 +37,10 @@ bench.setup = async function () {
   bench.fns["auth0-dpop-iframe"] = () => ai.getTokenSilently({cacheMode: "off"});
   const ar = await a0({useRefreshTokens: true, useRefreshTokensFallback: true}, "openid profile");
   bench.fns["auth0-dpop-refresh"] = () => ar.getTokenSilently({cacheMode: "off"});
+  const sb = await sa({scope: "openid email", useRefreshTokens: true, useDpop: false});
+  bench.fns["silentauth-bearer-refresh"] = () => sb.checkSession();
+  const ab = await a0({useRefreshTokens: true, useRefreshTokensFallback: true, useDpop: false}, "openid email");
+  bench.fns["auth0-bearer-refresh"] = () => ab.getTokenSilently({cacheMode: "off"});
   return true;
 };
 bench.frames = () => document.querySelectorAll("iframe").length;
