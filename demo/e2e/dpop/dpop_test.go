@@ -150,7 +150,24 @@ func TestDPoPBindsTheTokensToTheBrowsersKey(t *testing.T) {
 		}
 
 		// A refresh token copied out of the browser is worth nothing without
-		// the key: no proof, or a proof by another key, is refused.
+		// the key. A script on the page takes it as a review did: the stored
+		// copy decrypts with the vault's key, which cannot be exported but
+		// can still decrypt. From Go, no proof, or a proof by another key, is
+		// refused.
+		var stolen string
+		tab.MustEval(`(async () => {
+			const name = Object.keys(localStorage).find(k => k.startsWith("silentauth:rt:"));
+			const [, iv, ct] = localStorage.getItem(name).split(".");
+			const bytes = s => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), c => c.charCodeAt(0));
+			const db = await new Promise((ok, fail) => { const r = indexedDB.open("silentauth"); r.onsuccess = () => ok(r.result); r.onerror = fail; });
+			const key = await new Promise((ok, fail) => { const r = db.transaction("keys").objectStore("keys").get("secret-store-key"); r.onsuccess = () => ok(r.result); r.onerror = fail; });
+			db.close();
+			const plain = await crypto.subtle.decrypt({name: "AES-GCM", iv: bytes(iv), additionalData: new TextEncoder().encode(name)}, key, bytes(ct));
+			return new TextDecoder().decode(plain);
+		})()`, &stolen)
+		if stolen != live {
+			t.Fatalf("the refresh token decrypted from storage is not the live one the server issued last")
+		}
 		for _, withKey := range []bool{false, true} {
 			status, m := s.redeem(t, live, withKey)
 			t.Logf("the copied refresh token redeemed from Go (own key: %v): %d %v", withKey, status, m)
