@@ -12,8 +12,12 @@ TOOLS := $(DIST)/tools
 WASM_GCFLAGS := -gcflags=all=-l -gcflags=crypto/...= -gcflags=math/...= -gcflags=vendor/golang.org/x/crypto/...=
 WASM_FLAGS := -trimpath -ldflags="-s -w" $(WASM_GCFLAGS)
 CHROMIUM ?= /usr/bin/chromium
+# Two modules: the SDK (go.mod) and the demo, e2e and bench (demo/go.mod, which
+# holds chromedp and the test tools). Every target runs in the workspace that
+# joins them (go.work), whatever GOWORK the caller's environment sets.
+export GOWORK := $(CURDIR)/go.work
 
-.PHONY: help build types demo test deps chromium node-deps tools unit fuzz-seeds wasmtest e2e vet typecheck pack bench bench-soak bench-soak-refresh clean wasm-gcflags
+.PHONY: help build types demo test deps chromium node-deps tools unit fuzz-seeds wasmtest e2e vet modcheck typecheck pack bench bench-soak bench-soak-refresh clean wasm-gcflags
 
 help:
 	@echo "make build   - dist/silentauth.wasm, dist/silentauth.js, dist/silentauth.mjs"
@@ -82,21 +86,31 @@ chromium:
 node-deps:
 	@if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; fi
 
-# wasmbrowsertest is a pinned Go tool (go.mod "tool"), built for the host.
+# wasmbrowsertest is a pinned Go tool (demo/go.mod "tool"), built for the host.
 tools: $(TOOLS)/wasmbrowsertest
 
-$(TOOLS)/wasmbrowsertest: go.mod go.sum
+$(TOOLS)/wasmbrowsertest: demo/go.mod demo/go.sum
 	@mkdir -p $(TOOLS)
-	GOOS= GOARCH= $(GO) build -o $@ github.com/agnivade/wasmbrowsertest
+	GOOS= GOARCH= $(GO) -C demo build -o $(CURDIR)/$@ github.com/agnivade/wasmbrowsertest
 
 # --- tests ----------------------------------------------------------------
 
 test: deps vet typecheck unit wasmtest e2e
 
-vet:
+vet: modcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./checksession/... ./demo/...
 	GOOS=js GOARCH=wasm $(GO) vet ./jsbridge/... ./wasm/... ./demo/goapp/...
+
+# The SDK module alone (no workspace) must not pull in the demo's
+# dependencies: a Go user of checksession gets golang-jwt and safejs, never
+# chromedp or the test tools, which belong in demo/go.mod.
+DEMO_ONLY_MODULES := github.com/chromedp/|github.com/agnivade/wasmbrowsertest
+modcheck:
+	@mods="$$(GOWORK=off $(GO) list -m all)" || exit 1; \
+	if grep -E '$(DEMO_ONLY_MODULES)' <<<"$$mods"; then \
+	  echo "go.mod: the SDK module requires the demo's dependencies above; they belong in demo/go.mod"; exit 1; \
+	fi
 
 # The declarations against an example that uses every name, strictly; then
 # the loaders, as make build concatenates them but for Go's wasm_exec.js,
