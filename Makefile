@@ -44,9 +44,10 @@ pack: build
 
 GO_SOURCES := $(shell find checksession jsbridge wasm -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 
+# Built from the SDK module alone, as a Go user's build would resolve it.
 $(DIST)/silentauth.wasm: $(GO_SOURCES)
 	@mkdir -p $(DIST)
-	GOOS=js GOARCH=wasm $(GO) build $(WASM_FLAGS) -o $@ ./wasm
+	GOWORK=off GOOS=js GOARCH=wasm $(GO) build $(WASM_FLAGS) -o $@ ./wasm
 
 # The loaders carry Go's own wasm_exec.js, taken from the installed Go so the
 # glue always matches the compiler that built the wasm. It runs inside
