@@ -100,7 +100,7 @@ test: deps vet typecheck unit wasmtest e2e
 
 vet: modcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
-	$(GO) vet ./checksession/... ./demo/...
+	$(GO) vet ./checksession/... ./internal/... ./demo/...
 	GOOS=js GOARCH=wasm $(GO) vet ./jsbridge/... ./wasm/... ./demo/goapp/...
 
 # The SDK module alone (no workspace) must not pull in the demo's
@@ -127,7 +127,7 @@ typecheck:
 # Host tests: the pure core (fuzz seed corpora run as ordinary tests), the dev
 # tenant, the demo server and the node-oidc-provider harness.
 unit:
-	$(GO) test -race -count=1 ./checksession/... ./jsbridge/wire/... ./demo/devtenant/... ./demo/demoserver/... ./demo/cmd/... ./demo/internal/...
+	$(GO) test -race -count=1 ./checksession/... ./jsbridge/wire/... ./internal/... ./demo/devtenant/... ./demo/demoserver/... ./demo/cmd/... ./demo/internal/...
 
 # Browser tests of jsbridge in headless Chromium.
 wasmtest: tools
