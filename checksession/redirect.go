@@ -167,13 +167,8 @@ func (c *Client) Logout(ctx context.Context, p LogoutParams) error {
 	if c.ctx.Err() != nil {
 		return ErrDestroyed
 	}
-	var idToken string
 	c.mu.Lock()
-	for _, res := range c.cache {
-		if res.IDToken != "" {
-			idToken = res.IDToken
-		}
-	}
+	idToken := newestIDToken(c.cache)
 	c.mu.Unlock()
 	c.forget()
 	c.renewer.signOut()
@@ -212,4 +207,40 @@ func (c *Client) Logout(ctx context.Context, p LogoutParams) error {
 	}
 	u.RawQuery = q.Encode()
 	return c.browser.Navigate(u.String())
+}
+
+// newestIDToken is the id_token_hint for Logout: of the cached results'
+// ID tokens, the one issued last (iat), then the one received last, so that
+// the server is pointed at the session the user has now. Equal ones fall to
+// the smaller cache key: the choice never depends on the map's order.
+func newestIDToken(cache map[string]*AuthResult) string {
+	var best *AuthResult
+	var bestKey string
+	for key, res := range cache {
+		if res.IDToken == "" {
+			continue
+		}
+		if best == nil || newerIDToken(res, key, best, bestKey) {
+			best, bestKey = res, key
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	return best.IDToken
+}
+
+// newerIDToken reports whether a (cached under aKey) is to be preferred
+// over b (under bKey) by newestIDToken's order.
+func newerIDToken(a *AuthResult, aKey string, b *AuthResult, bKey string) bool {
+	aIat, _ := numberClaim(a.IDTokenPayload, "iat")
+	bIat, _ := numberClaim(b.IDTokenPayload, "iat")
+	switch {
+	case aIat != bIat:
+		return aIat > bIat
+	case !a.received.Equal(b.received):
+		return a.received.After(b.received)
+	default:
+		return aKey < bKey
+	}
 }
