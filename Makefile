@@ -17,7 +17,7 @@ CHROMIUM ?= /usr/bin/chromium
 # joins them (go.work), whatever GOWORK the caller's environment sets.
 export GOWORK := $(CURDIR)/go.work
 
-.PHONY: help build types demo test deps chromium node-deps tools unit fuzz-seeds wasmtest e2e vet modcheck typecheck pack bench bench-soak bench-soak-refresh clean wasm-gcflags
+.PHONY: help build types demo test deps chromium node-deps tools unit fuzz-seeds wasmtest e2e vet modcheck mutants typecheck pack bench bench-soak bench-soak-refresh clean wasm-gcflags
 
 help:
 	@echo "make build   - dist/silentauth.wasm, dist/silentauth.js, dist/silentauth.mjs"
@@ -128,6 +128,12 @@ typecheck:
 # tenant, the demo server and the node-oidc-provider harness.
 unit:
 	$(GO) test -race -count=1 ./checksession/... ./jsbridge/wire/... ./internal/... ./demo/devtenant/... ./demo/demoserver/... ./demo/cmd/... ./demo/internal/...
+
+# Mutation testing of the engine (internal/mutants): each mutation breaks
+# one behaviour in a scratch copy of the SDK module, and a host test must
+# fail. Not part of make test; run it after changing the engine.
+mutants:
+	GOWORK=off $(GO) run ./internal/mutants
 
 # Browser tests of jsbridge in headless Chromium.
 wasmtest: tools
