@@ -58,8 +58,8 @@ var mutations = []mutation{
 		name:    "renew-error-without-auto-renew",
 		what:    "renew_error is emitted only while auto-renew is on",
 		dir:     "checksession",
-		find:    regexp.MustCompile(`(retry\s*:?=\s*r\.state == retrying)\s*&&\s*r\.enabled\b`),
-		replace: "${1}",
+		find:    regexp.MustCompile(`(?m)^(\s*retry\s*:?=[^\n]*?)\br\.enabled\b`),
+		replace: "${1}true",
 	},
 	{
 		name:    "adopt-older-shared-result",
@@ -72,15 +72,15 @@ var mutations = []mutation{
 		name:    "unbounded-tab-messages",
 		what:    "a tab message larger than maxTabMessageBytes is ignored",
 		dir:     "checksession",
-		find:    regexp.MustCompile(`len\((\w+)\) > maxTabMessageBytes\b`),
-		replace: "false && len(${1}) > maxTabMessageBytes",
+		find:    regexp.MustCompile(`len\((\w+)\) (>=?) maxTabMessageBytes\b`),
+		replace: "false && len(${1}) ${2} maxTabMessageBytes",
 	},
 	{
 		name:    "wake-up-without-auto-renew",
 		what:    "a wake-up moves the renewal schedule only while auto-renew is on",
 		dir:     "checksession",
-		find:    regexp.MustCompile(`(if r\.attempt == 0)\s*\|\|\s*!r\.enabled(\s*\{)`),
-		replace: "${1}${2}",
+		find:    regexp.MustCompile(`(?m)^(\s*if\b[^\n]*\br\.attempt == 0[^\n]*?)!r\.enabled\b`),
+		replace: "${1}false",
 	},
 }
 
@@ -122,7 +122,10 @@ func main() {
 		outcome, detail := run(m, scratch, *timeout)
 		outcomes[outcome]++
 		fmt.Printf("%-16s %-32s %s\n", outcome, m.name, m.what)
-		if detail != "" && (*verbose || outcome == "not applicable") {
+		if outcome == "killed" {
+			fmt.Println("    by " + strings.Join(failedTests(detail), ", "))
+		}
+		if detail != "" && (*verbose && outcome != "killed" || outcome == "not applicable") {
 			fmt.Println(indent(detail))
 		}
 	}
@@ -260,6 +263,20 @@ func choose(names []string) ([]mutation, error) {
 		out = append(out, mutations[i])
 	}
 	return out, nil
+}
+
+var failLine = regexp.MustCompile(`(?m)^--- FAIL: (\S+)`)
+
+// failedTests names the top-level tests that failed in go test's output.
+func failedTests(out string) []string {
+	var names []string
+	for _, m := range failLine.FindAllStringSubmatch(out, -1) {
+		names = append(names, m[1])
+	}
+	if len(names) == 0 {
+		return []string{"a panic or timeout (see -v)"}
+	}
+	return names
 }
 
 func indent(s string) string {
