@@ -135,4 +135,3 @@ func lastLogs(fx *fixture, n int) []string {
 	defer fx.mu.Unlock()
 	return slices.Clone(fx.logs[max(0, len(fx.logs)-n):])
 }
-
