@@ -25,6 +25,7 @@ help:
 	@echo "make demo    - build, then run the offline dev tenant and the demo app (DEMO_FLAGS=\"-allow-origin http://localhost:5173\")"
 	@echo "make test    - install what tests need, then run every test"
 	@echo "make bench   - benchmarks against baselines in headless Chromium (figures, no assertions)"
+	@echo "make mutants - break each pinned engine behaviour in a scratch copy; report the mutations no test kills"
 
 build: $(DIST)/silentauth.wasm $(DIST)/silentauth.js $(DIST)/silentauth.mjs types
 
