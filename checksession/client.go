@@ -150,7 +150,7 @@ func onlyPrompt(extra map[string]string) bool {
 // does it wait, joining the renewal in flight in this tab or another.
 func (c *Client) GetTokenSilently(ctx context.Context, p AuthorizeParams) (string, error) {
 	if c.ctx.Err() != nil {
-		return "", ErrDestroyed
+		return "", errDestroyed()
 	}
 	r, err := c.s.resolve(p)
 	if err != nil {

@@ -122,7 +122,7 @@ func (d *dpopState) load(ctx context.Context) (*dpopKey, error) {
 func (d *dpopState) fetchKey(ctx context.Context) (*dpopKey, error) {
 	k, made, err := d.keys.DPoPKey(ctx, d.name)
 	if err != nil {
-		return nil, newError(ErrInvalidConfiguration.Code, "useDpop: the DPoP key cannot be loaded or made: "+err.Error())
+		return nil, newError(string(ErrInvalidConfiguration), "useDpop: the DPoP key cannot be loaded or made: "+err.Error())
 	}
 	x, y := k.PublicJWK()
 	// RFC 7638: the required members in lexicographic order, no spaces.
@@ -201,10 +201,10 @@ func (d *dpopState) proof(ctx context.Context, method, rawURL, accessToken strin
 	input := base64.RawURLEncoding.EncodeToString([]byte(header)) + "." + base64.RawURLEncoding.EncodeToString(claims)
 	sig, err := k.Sign(ctx, []byte(input))
 	if err != nil {
-		return "", newError(ErrInvalidConfiguration.Code, "useDpop: the DPoP proof cannot be signed: "+err.Error())
+		return "", newError(string(ErrInvalidConfiguration), "useDpop: the DPoP proof cannot be signed: "+err.Error())
 	}
 	if len(sig) != 64 {
-		return "", newError(ErrInvalidConfiguration.Code, "useDpop: the key signed "+strconv.Itoa(len(sig))+" bytes, expected a 64-byte ES256 signature")
+		return "", newError(string(ErrInvalidConfiguration), "useDpop: the key signed "+strconv.Itoa(len(sig))+" bytes, expected a 64-byte ES256 signature")
 	}
 	return input + "." + base64.RawURLEncoding.EncodeToString(sig), nil
 }

@@ -408,7 +408,7 @@ func TestDPoPAuthHeaders(t *testing.T) {
 	}
 	_, err = c.AuthHeaders(ctx, "https://evil.example.com/x", "GET")
 	var e *Error
-	if !errors.As(err, &e) || e.Code != ErrInvalidConfiguration.Code || !strings.Contains(e.Description, "evil.example.com") {
+	if !errors.As(err, &e) || e.Code != string(ErrInvalidConfiguration) || !strings.Contains(e.Description, "evil.example.com") {
 		t.Errorf("an origin outside apiOrigins: %v", err)
 	}
 
@@ -458,7 +458,7 @@ func TestDPoPLostKeyDropsTheBoundRefreshToken(t *testing.T) {
 				}
 			} else {
 				var e *Error
-				if !errors.As(err, &e) || e.Code != ErrMissingRefreshToken.Code {
+				if !errors.As(err, &e) || e.Code != string(ErrMissingRefreshToken) {
 					t.Errorf("err %v, want missing_refresh_token", err)
 				}
 			}
@@ -501,7 +501,7 @@ func TestDPoPNeedsAKeyStoreAndTheCodeFlow(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewClient(tc.opts, tc.b, fx.clock)
 			var e *Error
-			if !errors.As(err, &e) || e.Code != ErrInvalidConfiguration.Code || !strings.Contains(e.Description, "UseDPoP") {
+			if !errors.As(err, &e) || e.Code != string(ErrInvalidConfiguration) || !strings.Contains(e.Description, "UseDPoP") {
 				t.Errorf("err %v, want invalid_configuration naming UseDPoP", err)
 			}
 		})

@@ -68,17 +68,17 @@ func (c *Client) tokenRequest(ctx context.Context, m *Metadata, form url.Values,
 		return nil, e
 	}
 	if err != nil {
-		return nil, &Error{Code: ErrNetwork.Code, State: state, Description: "the token endpoint " + m.TokenEndpoint +
+		return nil, &Error{Code: string(ErrNetwork), State: state, Description: "the token endpoint " + m.TokenEndpoint +
 			" got no answer (" + err.Error() + "): the server is unreachable, or it does not allow CORS from " + c.browser.Origin()}
 	}
 	var fields map[string]any
 	if err := json.Unmarshal(resp.Body, &fields); err != nil || fields == nil {
-		return nil, &Error{Code: ErrServer.Code, State: state, Description: "the token endpoint answered HTTP " +
+		return nil, &Error{Code: string(ErrServer), State: state, Description: "the token endpoint answered HTTP " +
 			strconv.Itoa(resp.Status) + " without a JSON object"}
 	}
 	if e, _ := fields["error"].(string); e != "" || resp.Status != 200 {
 		if e == "" {
-			e = ErrServer.Code
+			e = string(ErrServer)
 		}
 		desc, _ := fields["error_description"].(string)
 		return nil, &Error{Code: e, Description: desc, State: state}
@@ -89,13 +89,13 @@ func (c *Client) tokenRequest(ctx context.Context, m *Metadata, form url.Values,
 	}
 	tokens, problem := parseResponseFields(func(k string) (any, bool) { v, ok := fields[k]; return v, ok })
 	if problem != "" {
-		return nil, &Error{Code: ErrServer.Code, State: state, Description: "the token endpoint's answer is malformed: " + problem}
+		return nil, &Error{Code: string(ErrServer), State: state, Description: "the token endpoint's answer is malformed: " + problem}
 	}
 	tokens.State = state
 	if v, ok := fields["refresh_token"]; ok && v != nil {
 		rt, isStr := v.(string)
 		if !isStr {
-			return nil, &Error{Code: ErrServer.Code, State: state, Description: "the token endpoint's answer is malformed: refresh_token is not a string"}
+			return nil, &Error{Code: string(ErrServer), State: state, Description: "the token endpoint's answer is malformed: refresh_token is not a string"}
 		}
 		tokens.RefreshToken = rt
 	}

@@ -245,7 +245,7 @@ func checkRedirectOrigin(redirectURI, pageOrigin string) error {
 		return configError("Options.RedirectURI", "must be an absolute URL, got "+quote(redirectURI))
 	}
 	if origin(u) != pageOrigin {
-		return newError(ErrOriginMismatch.Code, "redirectUri "+quote(redirectURI)+
+		return newError(string(ErrOriginMismatch), "redirectUri "+quote(redirectURI)+
 			" is not on the page's origin "+quote(pageOrigin)+": the server's answer would never reach this page")
 	}
 	return nil

@@ -23,7 +23,7 @@ func (c *Client) silent(ctx context.Context, r request) (res *AuthResult, refres
 	}
 	if c.browser.CrossOriginIsolated() {
 		t := newTransaction(r, c.s.RedirectURI)
-		return nil, "", &Error{Code: ErrTimeout.Code, State: t.State, Description: TimeoutDescription +
+		return nil, "", &Error{Code: string(ErrTimeout), State: t.State, Description: TimeoutDescription +
 			". This page is cross-origin isolated (COOP/COEP), so the authorization server's iframe cannot answer it; serve the page without Cross-Origin-Embedder-Policy or renew with an interactive login."}
 	}
 	extra := map[string]string{"prompt": "none"}
@@ -64,7 +64,7 @@ func (c *Client) silent(ctx context.Context, r request) (res *AuthResult, refres
 func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp *authResponse) (*AuthResult, string, error) {
 	// RFC 9207: a response naming another issuer is a mix-up, whatever else it says.
 	if resp.Iss != "" && resp.Iss != m.Issuer {
-		return nil, "", &Error{Code: ErrInvalidToken.Code, State: t.State,
+		return nil, "", &Error{Code: string(ErrInvalidToken), State: t.State,
 			Description: "iss: the authorization response names issuer " + quote(resp.Iss) + ", expected " + quote(m.Issuer)}
 	}
 	if resp.Error != "" {
@@ -78,7 +78,7 @@ func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp
 	tokens := resp
 	if t.ResponseType == "code" {
 		if resp.Code == "" {
-			return nil, "", &Error{Code: ErrInvalidToken.Code, State: t.State, Description: "code: the response carries no authorization code"}
+			return nil, "", &Error{Code: string(ErrInvalidToken), State: t.State, Description: "code: the response carries no authorization code"}
 		}
 		received = c.clock.Now()
 		c.prefetchKeys(ctx, m, t.Scope)
@@ -91,10 +91,10 @@ func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp
 	wantID := strings.Contains(t.ResponseType, "id_token") || (t.ResponseType == "code" && hasScope(t.Scope, "openid"))
 	wantAT := t.ResponseType != "id_token"
 	if wantID && tokens.IDToken == "" {
-		return nil, "", &Error{Code: ErrInvalidToken.Code, State: t.State, Description: "id_token: the response carries no ID token"}
+		return nil, "", &Error{Code: string(ErrInvalidToken), State: t.State, Description: "id_token: the response carries no ID token"}
 	}
 	if wantAT && tokens.AccessToken == "" {
-		return nil, "", &Error{Code: ErrInvalidToken.Code, State: t.State, Description: "access_token: the response carries no access token"}
+		return nil, "", &Error{Code: string(ErrInvalidToken), State: t.State, Description: "access_token: the response carries no access token"}
 	}
 	res := tokens.result(received)
 	res.State = t.State

@@ -493,7 +493,7 @@ func (c *Client) endedElsewhere(logout bool) {
 	}
 	c.forget()
 	c.forgetRefreshToken()
-	e := &Error{Code: ErrLoginRequired.Code, Description: why}
+	e := &Error{Code: string(ErrLoginRequired), Description: why}
 	c.debug("session ended: " + why)
 	c.emit(EventSessionEnded, e)
 }

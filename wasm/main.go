@@ -232,7 +232,7 @@ func result(r *checksession.AuthResult, err error) (any, error) {
 }
 
 func configError(description string) error {
-	return &checksession.Error{Code: checksession.ErrInvalidConfiguration.Code, Description: description}
+	return &checksession.Error{Code: string(checksession.ErrInvalidConfiguration), Description: description}
 }
 
 func rejected(err error) safejs.Value {

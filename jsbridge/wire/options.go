@@ -174,7 +174,7 @@ func (r *reader) unseen() []string {
 
 // configError is an invalid_configuration naming the JS option at fault.
 func configError(option, problem string) *checksession.Error {
-	return &checksession.Error{Code: checksession.ErrInvalidConfiguration.Code, Description: option + ": " + problem}
+	return &checksession.Error{Code: string(checksession.ErrInvalidConfiguration), Description: option + ": " + problem}
 }
 
 // jsNames are the JS names of the Go fields that checksession's option
@@ -205,7 +205,7 @@ var jsNames = map[string]string{
 // that a page is told what it wrote. Other errors are returned as they are.
 func JSError(err error) error {
 	e, ok := err.(*checksession.Error)
-	if !ok || e.Code != checksession.ErrInvalidConfiguration.Code {
+	if !ok || e.Code != string(checksession.ErrInvalidConfiguration) {
 		return err
 	}
 	field, rest, found := strings.Cut(e.Description, ": ")
