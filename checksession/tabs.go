@@ -69,6 +69,8 @@ type tabMessage struct {
 	Kind   string        `json:"kind"`
 	Result *sharedResult `json:"result,omitempty"`
 	Via    string        `json:"via,omitempty"` // with Result: viaRefreshToken, or empty
+	// Backoff is the group's schedule after a failure (kindRenewFailed).
+	Backoff *sharedBackoff `json:"backoff,omitempty"`
 }
 
 // sharedResult is a result as the group sees it: tokens and timing, never
@@ -256,6 +258,14 @@ func (g *group) awaitPeer(ctx context.Context) {
 	}
 }
 
+// peerBusy reports a request another tab announced and has not told the
+// outcome of.
+func (g *group) peerBusy() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.peerRenewing
+}
+
 func (g *group) setPeerRenewing(on bool) {
 	g.mu.Lock()
 	g.peerRenewing = on
@@ -331,6 +341,9 @@ func (m tabMessage) appendJSON(dst []byte) []byte {
 		dst = append(dst, `,"via":`...)
 		dst = plainjson.AppendString(dst, m.Via)
 	}
+	if m.Backoff != nil {
+		dst = m.Backoff.appendJSON(append(dst, `,"backoff":`...))
+	}
 	return append(dst, '}')
 }
 
@@ -386,6 +399,7 @@ func (g *group) received(data []byte) {
 	case kindRenewing:
 		g.setPeerRenewing(true)
 	case kindRenewFailed:
+		g.c.followBackoff(msg.Backoff) // before the lock's next holder re-reads
 		g.setPeerRenewing(false)
 	case kindRenewed:
 		if msg.Result == nil || msg.Result.IDToken == "" {
