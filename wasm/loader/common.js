@@ -44,7 +44,10 @@ function isSilentAuthError(e) {
 function sdkError(e) {
   if (isSilentAuthError(e)) return e;
   if (e && typeof e === "object" && typeof e.error === "string") {
-    return new SilentAuthError(e.error, e.error_description || "", e.state, e instanceof Error ? e : undefined);
+    const err = new SilentAuthError(e.error, e.error_description || "", e.state, e instanceof Error ? e : undefined);
+    // Set while a renewal backoff runs: the seconds until the next attempt.
+    if (typeof e.retryAfter === "number") /** @type {{ retryAfter?: number }} */ (err).retryAfter = e.retryAfter;
+    return err;
   }
   return new SilentAuthError("unexpected_error", e instanceof Error ? e.message : String(e), undefined, e instanceof Error ? e : undefined);
 }
