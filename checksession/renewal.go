@@ -172,7 +172,8 @@ func (c *Client) settle(r request, epoch int, res *AuthResult, refreshToken stri
 			err = c.renewer.failed(err)
 			if !EndsSession(err) {
 				msg := tabMessage{Kind: kindRenewFailed}
-				if b := c.backoffs.get(r.cacheKey()); b.failures > 0 {
+				// An offline tab's failure is its own: the group may be online.
+				if b := c.backoffs.get(r.cacheKey()); b.failures > 0 && !c.offline() {
 					msg.Backoff = shareBackoff(b)
 				}
 				c.group.post(msg)
@@ -276,15 +277,13 @@ func (c *Client) noteFailure(r request, err error) error {
 }
 
 // backoffGate is the error a caller of r gets instead of a request while
-// r's backoff runs: the last failure, with RetryAfter. An attempt in flight
-// (in this tab or, for the default tokens, another) counts as running, so
-// that callers without a token are answered at once, never held.
+// r's backoff runs: the last failure, with RetryAfter. This tab's attempt
+// in flight counts as running, so that callers without a token are
+// answered at once, never held. (Another tab's attempt does not: a caller
+// here then waits on the group's lock, once per attempt, which a tab that
+// died mid-request cannot turn into a wait for ever.)
 func (c *Client) backoffGate(r request) error {
-	inFlight := c.renewalInFlight(r)
-	if r.cacheKey() == c.renewer.defaultKey {
-		inFlight = inFlight || c.group.peerBusy()
-	}
-	if e := c.backoffs.gate(r.cacheKey(), c.clock.Now(), inFlight); e != nil {
+	if e := c.backoffs.gate(r.cacheKey(), c.clock.Now(), c.renewalInFlight(r)); e != nil {
 		return e
 	}
 	return nil

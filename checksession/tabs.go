@@ -258,14 +258,6 @@ func (g *group) awaitPeer(ctx context.Context) {
 	}
 }
 
-// peerBusy reports a request another tab announced and has not told the
-// outcome of.
-func (g *group) peerBusy() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.peerRenewing
-}
-
 func (g *group) setPeerRenewing(on bool) {
 	g.mu.Lock()
 	g.peerRenewing = on
