@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -352,5 +353,53 @@ func TestAnErrorThatNeedsTheUserStillEndsTheSessionDuringABackoff(t *testing.T) 
 	var e *Error
 	if errors.As(err, &e) && e.RetryAfter != 0 {
 		t.Errorf("login_required carries retryAfter %v: nothing will be retried", e.RetryAfter)
+	}
+}
+
+func TestAnOfflineTabKeepsItsFailureToItself(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		offline bool
+		want    int // the other tab's failures after the check
+	}{
+		{"an online tab's failure is the group's", false, 1},
+		{"an offline tab's failure is its own", true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t)
+			off, frames := new(atomic.Bool), new(counter)
+			clients, _ := openTabsOn(t, fx, 2, func(i int, h *tabHub) Browser {
+				b := goingOffline{fakeBrowser: fx.b, tabAs: tabAs{h, i}, off: new(atomic.Bool), offlineFrames: new(counter)}
+				if i == 1 {
+					b.off, b.offlineFrames = off, frames
+				}
+				return b
+			})
+			fx.answer(answerTemporarilyUnavailable)
+			off.Store(tc.offline)
+			done := make(chan error, 1)
+			go func() { _, err := clients[1].CheckSession(context.Background(), AuthorizeParams{}); done <- err }()
+			// The offline iframe loads and posts nothing: the fake clock must
+			// move for its load grace to run out.
+			var err error
+			for wait := true; wait; {
+				select {
+				case err = <-done:
+					wait = false
+				case <-time.After(time.Millisecond):
+					fx.clock.Advance(100 * time.Millisecond)
+				}
+			}
+			if err == nil {
+				t.Fatal("the check did not fail")
+			}
+			key := clients[0].renewer.defaultKey
+			if b := clients[1].backoffs.get(key); b.failures != 1 {
+				t.Errorf("the failing tab's own backoff has %d failures, want 1", b.failures)
+			}
+			if b := clients[0].backoffs.get(key); b.failures != tc.want {
+				t.Errorf("the other tab's backoff has %d failures, want %d", b.failures, tc.want)
+			}
+		})
 	}
 }
