@@ -250,8 +250,10 @@ func TestTheTabGroupSharesOneBackoff(t *testing.T) {
 			waited++
 		}
 	}
-	if waited != len(errs) {
-		t.Errorf("%d of %d errors carry retryAfter", waited, len(errs))
+	// Only the callers that made a request waited for it; all others got
+	// the last error at once, with retryAfter.
+	if n := fx.b.frameCount() - opened; waited < len(errs)-n {
+		t.Errorf("%d of %d errors carry retryAfter, with %d requests made", waited, len(errs), n)
 	}
 	// The server recovers: within the cap every tab has a token again.
 	fx.answer(nil)

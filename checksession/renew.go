@@ -223,8 +223,14 @@ func (r *renewer) failed(err error) error {
 	retry := r.state == retrying && r.enabled
 	r.mu.Unlock()
 	if retry {
-		r.c.debug("renewal failed (" + e.Error() + "); retrying in " + e.RetryAfter.String())
-		r.c.emit(EventRenewError, e)
+		// The event says when the next attempt comes, as the backoff's answers do.
+		ev := e
+		if b := r.c.backoffs.get(r.defaultKey); b.failures > 0 {
+			ev = b.answer(r.c.clock.Now())
+			ev.Description = e.Description // with the hint, if one was added
+		}
+		r.c.debug("renewal failed (" + e.Error() + "); retrying in " + ev.RetryAfter.String())
+		r.c.emit(EventRenewError, ev)
 	}
 	r.poke()
 	return e

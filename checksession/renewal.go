@@ -255,9 +255,10 @@ func (c *Client) endSession(e *Error, tellGroup bool) {
 }
 
 // noteFailure starts or extends the backoff of r's tokens after a failure
-// that may pass, and returns the error as its callers get it: with
-// RetryAfter, the time until the next attempt. Errors that need the user,
-// and a destroyed client's, pass unchanged.
+// that may pass. The request's own callers get the error as it came (a
+// page's CSP check explains a fresh failure; see the loader), the callers
+// after them the backoff's answer. Errors that need the user, and a
+// destroyed client's, start nothing.
 func (c *Client) noteFailure(r request, err error) error {
 	e, ok := err.(*Error)
 	if !ok || errors.Is(err, ErrDestroyed) || EndsSession(e) {
@@ -273,7 +274,7 @@ func (c *Client) noteFailure(r request, err error) error {
 		c.debug("request failed (" + e.Code + "); no request before " + b.next.Format(time.RFC3339) +
 			", " + b.next.Sub(now).Round(time.Millisecond).String() + " from now: " + why)
 	}
-	return b.answer(now)
+	return err
 }
 
 // backoffGate is the error a caller of r gets instead of a request while

@@ -365,7 +365,10 @@ class Client {
       return await this.#go[method](...args);
     } catch (e) {
       const err = sdkError(e);
-      if (!CSP_MASKED.has(err.error)) throw err;
+      // An answer from the renewal backoff (it carries retryAfter) sent no
+      // request in this call: no violation can explain it, and the caller
+      // gets it at once.
+      if (!CSP_MASKED.has(err.error) || typeof e.retryAfter === "number") throw err;
       await cspSettle(seq);
       throw cspError(err, seq, this.#serverOrigin);
     }
