@@ -78,6 +78,9 @@ type backoff struct {
 	err      *Error    // the last failure, what callers get meanwhile
 	server   bool      // next was set by the server's Retry-After
 	early    uint8     // bit per Comeback that already brought an attempt forward
+	// holdsAll: the last failure was transient, so explicit checkSession
+	// calls wait too.
+	holdsAll bool
 }
 
 // running reports whether a request must wait: a backoff is on and its
@@ -91,6 +94,7 @@ func (b backoff) running(now time.Time, inFlight bool) bool {
 func (b backoff) failed(now time.Time, e *Error, u float64) backoff {
 	b.failures++
 	b.err = e
+	b.holdsAll = transient(e)
 	if w := e.serverWait; w > 0 {
 		b.next, b.server = now.Add(min(w, retryAfterCap)), true
 	} else {
@@ -164,11 +168,13 @@ func (bs *backoffs) clear() {
 }
 
 // gate is the error a request for key gets instead of going out, or nil.
-func (bs *backoffs) gate(key string, now time.Time, inFlight bool) *Error {
+// explicit marks a checkSession the page made, which only a transient
+// failure holds.
+func (bs *backoffs) gate(key string, now time.Time, inFlight, explicit bool) *Error {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
 	b := bs.m[key]
-	if !b.running(now, inFlight) {
+	if !b.running(now, inFlight) || explicit && !b.holdsAll {
 		return nil
 	}
 	return b.answer(now)
@@ -226,10 +232,26 @@ func serverWait(status int, header map[string]string, now time.Time) time.Durati
 	return 0
 }
 
-// withServerWait marks e with the server's Retry-After on a 429 or 503.
+// withServerWait marks e with the server's Retry-After on a 429 or 503,
+// and as the answer of an overloaded or failing server on a 429 or 5xx.
 func withServerWait(e *Error, status int, header map[string]string, now time.Time) *Error {
 	e.serverWait = serverWait(status, header, now)
+	e.overloaded = status == 429 || status >= 500
 	return e
+}
+
+// transient reports a failure that may pass by itself, which holds every
+// asker, explicit checkSession calls included: a timeout, no answer, a
+// server error, an HTTP 429 or 5xx. Other failures that do not end the
+// session (invalid_token, say) back off the renewal timer, polls and
+// getTokenSilently, but a checkSession the page makes asks again: the page
+// may know what changed.
+func transient(e *Error) bool {
+	switch e.Code {
+	case ErrTimeout.Code, ErrNetwork.Code, ErrServer.Code, "temporarily_unavailable":
+		return true
+	}
+	return e.overloaded
 }
 
 // sharedBackoff is a schedule as the tab group sees it, in the renew_failed
@@ -241,6 +263,7 @@ type sharedBackoff struct {
 	Description string `json:"error_description,omitempty"`
 	Server      bool   `json:"server,omitempty"`
 	Early       int    `json:"early,omitempty"`
+	HoldsAll    bool   `json:"holds_all,omitempty"`
 }
 
 // Bounds of a shared schedule: anything outside is not the group's.
@@ -252,7 +275,7 @@ const (
 
 func shareBackoff(b backoff) *sharedBackoff {
 	return &sharedBackoff{Failures: b.failures, NextAtMs: b.next.UnixMilli(), Error: b.err.Code,
-		Description: truncate(b.err.Description, maxSharedDescription), Server: b.server, Early: int(b.early)}
+		Description: truncate(b.err.Description, maxSharedDescription), Server: b.server, Early: int(b.early), HoldsAll: b.holdsAll}
 }
 
 // backoff checks a shared schedule's shape and returns it, or why not. A
@@ -277,7 +300,7 @@ func (s *sharedBackoff) backoff(now time.Time) (backoff, string) {
 		return backoff{}, "next attempt too far ahead"
 	}
 	return backoff{failures: s.Failures, next: next, err: &Error{Code: s.Error, Description: s.Description},
-		server: s.Server, early: uint8(s.Early)}, ""
+		server: s.Server, early: uint8(s.Early), holdsAll: s.HoldsAll}, ""
 }
 
 // oauthCode reports an error code made of RFC 6749's error characters
@@ -320,6 +343,9 @@ func (s *sharedBackoff) appendJSON(dst []byte) []byte {
 	if s.Early != 0 {
 		dst = append(dst, `,"early":`...)
 		dst = strconv.AppendInt(dst, int64(s.Early), 10)
+	}
+	if s.HoldsAll {
+		dst = append(dst, `,"holds_all":true`...)
 	}
 	return append(dst, '}')
 }

@@ -191,7 +191,7 @@ func TestASharedBackoffIsShapeChecked(t *testing.T) {
 		})
 	}
 	t.Run("written as encoding/json writes it", func(t *testing.T) {
-		for _, s := range []sharedBackoff{good, {Failures: 1, NextAtMs: 1, Error: "x", Server: true}} {
+		for _, s := range []sharedBackoff{good, {Failures: 1, NextAtMs: 1, Error: "x", Server: true, HoldsAll: true}} {
 			msg := tabMessage{Kind: kindRenewFailed, Backoff: &s}
 			want, _ := json.Marshal(msg)
 			if got := msg.appendJSON(nil); string(got) != string(want) {
@@ -401,6 +401,50 @@ func TestAnOfflineTabKeepsItsFailureToItself(t *testing.T) {
 			}
 			if b := clients[0].backoffs.get(key); b.failures != tc.want {
 				t.Errorf("the other tab's backoff has %d failures, want %d", b.failures, tc.want)
+			}
+		})
+	}
+}
+
+func TestOnlyATransientFailureHoldsThePagesOwnCheckSession(t *testing.T) {
+	cases := []struct {
+		name      string
+		fail      func(fx *fixture)
+		code      string
+		checkHeld bool // a second checkSession gets the backoff's answer
+	}{
+		{"temporarily_unavailable holds every asker", func(fx *fixture) { fx.answer(answerTemporarilyUnavailable) },
+			"temporarily_unavailable", true},
+		{"an HTTP 429 from the token endpoint holds every asker", func(fx *fixture) {
+			fx.b.routes[serverOrigin+"/oauth/token"] = func(HTTPRequest) (*HTTPResponse, error) {
+				return jsonResponse(429, map[string]any{"error": "too_many_requests"})
+			}
+		}, "too_many_requests", true},
+		{"invalid_token lets the page's checkSession ask again", func(fx *fixture) {
+			fx.mu.Lock()
+			fx.tamper = func(c map[string]any) { c["aud"] = "someone-else" }
+			fx.mu.Unlock()
+		}, ErrInvalidToken.Code, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t)
+			c := fx.client(func(o *Options) { o.AutoRenew = new(bool) })
+			tc.fail(fx)
+			if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); errCode(err) != tc.code {
+				t.Fatalf("first checkSession: %v, want %s", err, tc.code)
+			}
+			n := fx.b.frameCount()
+			_, err := c.CheckSession(context.Background(), AuthorizeParams{})
+			var e *Error
+			held := errors.As(err, &e) && e.RetryAfter > 0
+			if held != tc.checkHeld || held && fx.b.frameCount() != n || !held && fx.b.frameCount() != n+1 {
+				t.Errorf("second checkSession: %v (retryAfter %v), %d new requests; want held %t", err, e.RetryAfter, fx.b.frameCount()-n, tc.checkHeld)
+			}
+			// getTokenSilently without a token waits for the backoff either way.
+			n = fx.b.frameCount()
+			if _, err := c.GetTokenSilently(context.Background(), AuthorizeParams{}); !errors.As(err, &e) || e.RetryAfter == 0 || fx.b.frameCount() != n {
+				t.Errorf("getTokenSilently during the backoff: %v, %d new requests; want the last error with retryAfter and none", err, fx.b.frameCount()-n)
 			}
 		})
 	}

@@ -124,7 +124,7 @@ func (c *Client) CheckSession(ctx context.Context, p AuthorizeParams) (*AuthResu
 		// the group's refresh token first, under the group's lock.
 		return c.renew(ctx, r, forCheck)
 	}
-	if err := c.backoffGate(r); err != nil {
+	if err := c.backoffGate(r, true); err != nil {
 		return nil, err
 	}
 	return c.shared(ctx, r, false)
@@ -161,7 +161,7 @@ func (c *Client) GetTokenSilently(ctx context.Context, p AuthorizeParams) (strin
 		}
 		return res.AccessToken, nil
 	}
-	if err := c.backoffGate(r); err != nil {
+	if err := c.backoffGate(r, false); err != nil {
 		return "", err
 	}
 	res, err := c.renew(ctx, r, forCaller)
@@ -181,7 +181,7 @@ func (c *Client) dueInBackground(r request) bool {
 	if r.cacheKey() == c.renewer.defaultKey {
 		return c.renewer.backgroundDue()
 	}
-	return c.fresh(r) == nil && c.backoffGate(r) == nil
+	return c.fresh(r) == nil && c.backoffGate(r, false) == nil
 }
 
 // wholeSecondSlack is added to MinValidity when serving from the cache:

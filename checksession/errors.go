@@ -18,6 +18,8 @@ type Error struct {
 	RetryAfter time.Duration
 	// serverWait is the server's Retry-After on a 429 or 503.
 	serverWait time.Duration
+	// overloaded marks an answer with HTTP 429 or 5xx, whatever its code.
+	overloaded bool
 }
 
 func (e *Error) Error() string {

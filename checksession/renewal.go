@@ -97,7 +97,7 @@ func (c *Client) renewUnderLock(r request, job renewalJob) (*AuthResult, error) 
 		}
 	}
 	// The group's schedule, as the lock holder before this one left it.
-	if e := c.backoffs.gate(r.cacheKey(), c.clock.Now(), false); e != nil {
+	if e := c.backoffs.gate(r.cacheKey(), c.clock.Now(), false, job == forCheck); e != nil {
 		c.debug("renewal: backing off after " + e.Code + "; the next attempt in " + e.RetryAfter.String())
 		return nil, e
 	}
@@ -278,13 +278,14 @@ func (c *Client) noteFailure(r request, err error) error {
 }
 
 // backoffGate is the error a caller of r gets instead of a request while
-// r's backoff runs: the last failure, with RetryAfter. This tab's attempt
+// r's backoff runs: the last failure, with RetryAfter. explicit marks the
+// page's own checkSession (see transient). This tab's attempt
 // in flight counts as running, so that callers without a token are
 // answered at once, never held. (Another tab's attempt does not: a caller
 // here then waits on the group's lock, once per attempt, which a tab that
 // died mid-request cannot turn into a wait for ever.)
-func (c *Client) backoffGate(r request) error {
-	if e := c.backoffs.gate(r.cacheKey(), c.clock.Now(), c.renewalInFlight(r)); e != nil {
+func (c *Client) backoffGate(r request, explicit bool) error {
+	if e := c.backoffs.gate(r.cacheKey(), c.clock.Now(), c.renewalInFlight(r), explicit); e != nil {
 		return e
 	}
 	return nil
