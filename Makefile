@@ -17,7 +17,7 @@ CHROMIUM ?= /usr/bin/chromium
 # joins them (go.work), whatever GOWORK the caller's environment sets.
 export GOWORK := $(CURDIR)/go.work
 
-.PHONY: help build types demo test deps chromium node-deps tools unit fuzz-seeds wasmtest e2e vet modcheck mutants typecheck pack bench bench-soak bench-soak-refresh clean wasm-gcflags
+.PHONY: help build types demo test deps chromium node-deps tools unit fuzz-seeds wasmtest e2e vet modcheck mutants typecheck pack bench bench-soak bench-soak-refresh bench-outage clean wasm-gcflags
 
 help:
 	@echo "make build   - dist/silentauth.wasm, dist/silentauth.js, dist/silentauth.mjs"
@@ -147,10 +147,11 @@ e2e: build pack
 # Benchmarks against baselines in one headless Chromium run (demo/bench):
 # prints a table, writes dist/bench/*.json. Figures only, never assertions.
 # Then the renewal soak (3 tabs, node-oidc-provider, four fault windows):
-# dist/bench/soak.json. SILENTAUTH_BENCH_QUICK=1 shortens both.
+# dist/bench/soak.json; and the outage rows (bench-outage). SILENTAUTH_BENCH_QUICK=1
+# shortens them.
 bench: build
 	set -o pipefail; SILENTAUTH_BENCH=1 SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) \
-	  $(GO) test -count=1 -timeout 20m -v -run '^TestBench(FirstToken|Soak|DPoP)?$$' ./demo/bench/ | grep --line-buffered -v ' console '
+	  $(GO) test -count=1 -timeout 40m -v -run '^TestBench(FirstToken|Soak|DPoP|Outage)?$$' ./demo/bench/ | grep --line-buffered -v ' console '
 
 # The renewal soak alone.
 bench-soak: build
@@ -162,6 +163,14 @@ bench-soak: build
 bench-soak-refresh: build
 	set -o pipefail; SILENTAUTH_BENCH=1 SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) \
 	  $(GO) test -count=1 -timeout 20m -v -run '^TestBenchSoakRefresh$$' ./demo/bench/ | grep --line-buffered -v -e ' console ' -e 'nodeop.go:'
+
+# The outage rows alone: 3 tabs through 120 s of /authorize answering 500,
+# then of the token endpoint answering 503 with Retry-After (figures, no
+# assertions). SILENTAUTH_BENCH_BASELINE=<another build's dist/> runs that
+# build first, for figures before and after from the same run.
+bench-outage: build
+	set -o pipefail; SILENTAUTH_BENCH=1 SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) \
+	  $(GO) test -count=1 -timeout 40m -v -run '^TestBenchOutage$$' ./demo/bench/ | grep --line-buffered -v -e ' console ' -e 'nodeop.go:'
 
 clean:
 	rm -rf $(DIST)

@@ -81,7 +81,7 @@ func TestFailedIDTokenChecksAreInvalidToken(t *testing.T) {
 }
 
 func TestAFailedKeySetFetchIsForgottenBeforeTheNextRetry(t *testing.T) {
-	if shortest := min(retryFloor, callerGap); idtoken.FailedFetchTTL >= shortest {
+	if shortest := backoffDelay(1, 0); idtoken.FailedFetchTTL >= shortest {
 		t.Fatalf("idtoken.FailedFetchTTL %v is not under the shortest retry delay %v: a retry would get the remembered failure", idtoken.FailedFetchTTL, shortest)
 	}
 }

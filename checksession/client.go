@@ -20,6 +20,9 @@ type Client struct {
 
 	// lostKeyOnce: a newly made DPoP key was checked against the refresh token.
 	lostKeyOnce atomic.Bool
+	// backoffs holds, by request cache key, the wait after failures that
+	// may pass; the default tokens' is the tab group's.
+	backoffs *backoffs
 
 	pageHideOnce sync.Once
 	unlistenHide func() // removes the pagehide hand-over listener
@@ -38,7 +41,6 @@ type Client struct {
 	inflight map[string]*flight[*AuthResult] // request key → the silent request in flight
 	renewals map[string]*flight[*AuthResult] // request key → the renewal in flight (lock, re-read, request)
 	cache    map[string]*AuthResult          // request cacheKey → last result
-	failures map[string]failure              // request cacheKey → last failure
 	user     map[string]any
 	// epoch counts the ends of sessions (logout, session_ended): a request
 	// started in an earlier epoch must not bring its tokens back.
@@ -67,8 +69,8 @@ func NewClient(opts Options, b Browser, clock Clock) (*Client, error) {
 		inflight: map[string]*flight[*AuthResult]{},
 		renewals: map[string]*flight[*AuthResult]{},
 		cache:    map[string]*AuthResult{},
-		failures: map[string]failure{},
 		changed:  make(chan struct{}),
+		backoffs: newBackoffs(),
 	}
 	c.disc = &discoverer{s: s, browser: b, log: c.debug}
 	if s.SessionCheckInterval > 0 && s.SessionCheckInterval < minSessionPoll {
@@ -131,6 +133,9 @@ func (c *Client) CheckSession(ctx context.Context, p AuthorizeParams) (*AuthResu
 		// the group's refresh token first, under the group's lock.
 		return c.renew(ctx, r, forCheck)
 	}
+	if err := c.backoffGate(r, true); err != nil {
+		return nil, err
+	}
 	return c.shared(ctx, r, false)
 }
 
@@ -165,10 +170,8 @@ func (c *Client) GetTokenSilently(ctx context.Context, p AuthorizeParams) (strin
 		}
 		return res.AccessToken, nil
 	}
-	if !c.renewalInFlight(r) {
-		if err := c.recentFailure(r); err != nil {
-			return "", err
-		}
+	if err := c.backoffGate(r, false); err != nil {
+		return "", err
 	}
 	res, err := c.renew(ctx, r, forCaller)
 	if err != nil {
@@ -187,7 +190,7 @@ func (c *Client) dueInBackground(r request) bool {
 	if r.cacheKey() == c.renewer.defaultKey {
 		return c.renewer.backgroundDue()
 	}
-	return c.fresh(r) == nil && c.recentFailure(r) == nil
+	return c.fresh(r) == nil && c.backoffGate(r, false) == nil
 }
 
 // wholeSecondSlack is added to MinValidity when serving from the cache:
@@ -275,7 +278,7 @@ func (c *Client) forget() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.cache = map[string]*AuthResult{}
-	c.failures = map[string]failure{}
+	c.backoffs.clear()
 	c.user = nil
 	c.epoch++
 	close(c.changed)

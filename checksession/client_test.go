@@ -614,7 +614,7 @@ func TestDiscovery(t *testing.T) {
 			t.Fatalf("got %v, %d frames", err, fx.b.frameCount())
 		}
 	})
-	t.Run("unreachable discovery is a network error and is tried again", func(t *testing.T) {
+	t.Run("unreachable discovery is a network error and is tried again once the backoff ends", func(t *testing.T) {
 		fx := newFixture(t)
 		route := fx.b.routes[serverOrigin+"/.well-known/openid-configuration"]
 		delete(fx.b.routes, serverOrigin+"/.well-known/openid-configuration")
@@ -623,6 +623,7 @@ func TestDiscovery(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 		fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = route
+		fx.clock.Advance(backoffDelay(1, 1)) // the first failure's longest wait
 		if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
 			t.Fatalf("second try: %v", err)
 		}

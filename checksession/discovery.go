@@ -132,7 +132,8 @@ func (d *discoverer) fetch(ctx context.Context) (*Metadata, error) {
 		return d.s.overlay(auth0Metadata(domain)), nil
 	}
 	if resp.Status != 200 {
-		return nil, newError(string(ErrServer), "discovery at "+url+" answered HTTP "+strconv.Itoa(resp.Status))
+		return nil, withServerWait(newError(string(ErrServer), "discovery at "+url+" answered HTTP "+strconv.Itoa(resp.Status)),
+			resp.Status, resp.Header, time.Now())
 	}
 	var m Metadata
 	if err := json.Unmarshal(resp.Body, &m); err != nil {

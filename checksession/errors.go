@@ -1,6 +1,9 @@
 package checksession
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // Error is every failure silentauth reports. Code is the OAuth-style code
 // ("login_required", "timeout", "invalid_token", ...) that JS sees as
@@ -10,6 +13,13 @@ type Error struct {
 	Description string
 	// State is the state parameter of the request that failed, when one was sent.
 	State string
+	// RetryAfter is set while a renewal backoff runs: the time until the
+	// next attempt, in whole seconds (JS err.retryAfter).
+	RetryAfter time.Duration
+	// serverWait is the server's Retry-After on a 429 or 503.
+	serverWait time.Duration
+	// overloaded marks an answer with HTTP 429 or 5xx, whatever its code.
+	overloaded bool
 }
 
 func (e *Error) Error() string {

@@ -73,15 +73,15 @@ func (c *Client) tokenRequest(ctx context.Context, m *Metadata, form url.Values,
 	}
 	var fields map[string]any
 	if err := json.Unmarshal(resp.Body, &fields); err != nil || fields == nil {
-		return nil, &Error{Code: string(ErrServer), State: state, Description: "the token endpoint answered HTTP " +
-			strconv.Itoa(resp.Status) + " without a JSON object"}
+		return nil, withServerWait(&Error{Code: string(ErrServer), State: state, Description: "the token endpoint answered HTTP " +
+			strconv.Itoa(resp.Status) + " without a JSON object"}, resp.Status, resp.Header, c.clock.Now())
 	}
 	if e, _ := fields["error"].(string); e != "" || resp.Status != 200 {
 		if e == "" {
 			e = string(ErrServer)
 		}
 		desc, _ := fields["error_description"].(string)
-		return nil, &Error{Code: e, Description: desc, State: state}
+		return nil, withServerWait(&Error{Code: e, Description: desc, State: state}, resp.Status, resp.Header, c.clock.Now())
 	}
 	fields["state"] = state
 	if state == "" {

@@ -2,6 +2,7 @@ package checksession
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -140,7 +141,7 @@ func TestNoRaceWhileTheCachedTokenIsValid(t *testing.T) {
 	}
 }
 
-func TestAfterATimeoutTheNextCallerAsksAgainAtOnce(t *testing.T) {
+func TestAfterATimeoutTheNextCallerGetsItUntilTheBackoffEnds(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 60
 	c := fx.client(func(o *Options) { o.AutoRenew = new(bool); o.Timeout = 5 * time.Second })
@@ -158,8 +159,14 @@ func TestAfterATimeoutTheNextCallerAsksAgainAtOnce(t *testing.T) {
 	if err := <-got; errCode(err) != string(ErrTimeout) {
 		t.Fatalf("got %v, want timeout", err)
 	}
-	// The failed request started 5 s ago, longer than callerGap: a caller
-	// now gets a new request, not the remembered timeout.
+	// A caller now gets the timeout at once, with the backoff's wait...
+	var e *Error
+	if _, err := c.GetTokenSilently(context.Background(), AuthorizeParams{}); !errors.As(err, &e) || e.Code != string(ErrTimeout) ||
+		e.RetryAfter < time.Second || e.RetryAfter > 2*time.Second {
+		t.Fatalf("got %v, want the timeout with retryAfter 1 or 2 s", err)
+	}
+	// ...and once it ends, a new request.
+	fx.clock.Advance(backoffDelay(1, 1))
 	if _, err := c.GetTokenSilently(context.Background(), AuthorizeParams{}); err != nil {
 		t.Fatalf("got %v, want a token from a new request", err)
 	}

@@ -47,7 +47,8 @@ func (c *Client) verifierFor(m *Metadata) tokenVerifier {
 				return nil, 0, newError(string(ErrNetwork), "jwks: the key set at "+jwksURI+" got no answer ("+err.Error()+")")
 			}
 			if resp.Status != 200 {
-				return nil, 0, newError(string(ErrServer), "jwks: the key set at "+jwksURI+" answered HTTP "+strconv.Itoa(resp.Status))
+				return nil, 0, withServerWait(newError(string(ErrServer), "jwks: the key set at "+jwksURI+" answered HTTP "+strconv.Itoa(resp.Status)),
+					resp.Status, resp.Header, c.clock.Now())
 			}
 			return resp.Body, idtoken.MaxAgeFromCacheControl(resp.Header["cache-control"]), nil
 		}, idtoken.WithClock(c.clock.Now), idtoken.WithGoroutines(goSafe)) // the refetch cooldown runs on the client's clock

@@ -2,7 +2,6 @@ package checksession
 
 import (
 	"context"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -16,11 +15,6 @@ const (
 	// backupTick bounds how long the loop sleeps without looking at the
 	// clock: timers in hidden tabs can be delayed or dropped.
 	backupTick = 15 * time.Second
-	// retryFloor is the renewal loop's shortest wait after a failure, for
-	// the timer and for wake-ups, so no failure becomes a tight loop.
-	// Callers with no valid token have their own, shorter callerGap.
-	retryFloor = 5 * time.Second
-	retryCap   = 2 * time.Minute
 	// runGap keeps a loop whose renewal changed nothing (another tab's
 	// result arrived meanwhile, say) from starting the next one at once.
 	runGap = time.Second
@@ -128,10 +122,8 @@ type renewer struct {
 	mu          sync.Mutex
 	state       renewState
 	enabled     bool      // autoRenew is on (option, or startAutoRenew)
-	dueAt       time.Time // next renewal (or retry) on the wall clock
+	dueAt       time.Time // next renewal on the wall clock; a failure's time while retrying (the backoff says when)
 	expires     time.Time // current token's expiry
-	attempt     int       // consecutive failures
-	lastFailure time.Time
 	lastPoll    time.Time
 	lastRun     time.Time
 	interactive bool // an interactive login succeeded and no silent request since
@@ -164,7 +156,7 @@ func (r *renewer) moveLocked(in input) {
 		r.c.debug("renewal: " + from.String() + " -> " + r.state.String())
 	}
 	if r.state == signedOut {
-		r.dueAt, r.expires, r.attempt, r.interactive = time.Time{}, time.Time{}, 0, false
+		r.dueAt, r.expires, r.interactive = time.Time{}, time.Time{}, false
 	}
 }
 
@@ -173,7 +165,7 @@ func (r *renewer) moveLocked(in input) {
 func (r *renewer) got(res *AuthResult, interactive bool) {
 	r.mu.Lock()
 	r.moveLocked(gotToken)
-	r.attempt = 0
+	r.c.backoffs.succeeded(r.defaultKey)
 	r.expires = res.ExpiresAt
 	r.lastPoll = r.c.clock.Now()
 	r.dueAt = res.renewAt(r.c.s.renewBeforeExpiry)
@@ -223,33 +215,39 @@ func (r *renewer) failed(err error) error {
 		return e
 	}
 	// Anything else may pass: a timeout or a network error, but also a key
-	// rotation or a clock that is being corrected. Every one waits its
-	// backoff, so no failure can turn into a tight loop.
+	// rotation or a clock that is being corrected. The backoff (settle
+	// recorded it) says when the next attempt may go, so no failure can turn
+	// into a tight loop.
 	r.moveLocked(failedMayPass)
-	r.attempt++
-	now := r.c.clock.Now()
-	delay := backoff(r.attempt)
-	r.lastFailure = now
-	r.dueAt = now.Add(delay)
+	r.dueAt = r.c.clock.Now()
 	retry := r.state == retrying && r.enabled
 	r.mu.Unlock()
 	if retry {
-		r.c.debug("renewal failed (" + e.Error() + "); retrying in " + delay.Round(time.Second).String())
-		r.c.emit(EventRenewError, e)
+		// The event says when the next attempt comes, as the backoff's answers do.
+		ev := e
+		if b := r.c.backoffs.get(r.defaultKey); b.failures > 0 {
+			ev = b.answer(r.c.clock.Now())
+			ev.Description = e.Description // with the hint, if one was added
+		}
+		r.c.debug("renewal failed (" + e.Error() + "); retrying in " + ev.RetryAfter.String())
+		r.c.emit(EventRenewError, ev)
 	}
 	r.poke()
 	return e
 }
 
-// backoff grows from retryFloor to retryCap with ±50 % jitter, never under
-// the floor, so many tabs or clients do not retry in step.
-func backoff(attempt int) time.Duration {
-	d := retryFloor << min(attempt-1, 8)
-	if d > retryCap {
-		d = retryCap
+// holdLocked is when the backoff lets the next request go, or zero when
+// none runs; r.mu must be held (the backoffs' lock is taken inside it).
+func (r *renewer) holdLocked() time.Time {
+	if b := r.c.backoffs.get(r.defaultKey); b.failures > 0 {
+		return b.next
 	}
-	j := time.Duration(float64(d) * (0.5 + rand.Float64()))
-	return max(j, retryFloor)
+	return time.Time{}
+}
+
+// dueLocked is the next renewal: on schedule, and not before the backoff.
+func (r *renewer) dueLocked() time.Time {
+	return maxTime(r.dueAt, r.holdLocked())
 }
 
 // signOut forgets the session's schedule: logout, or the end of the
@@ -268,7 +266,7 @@ func (r *renewer) signOut() bool {
 func (r *renewer) backgroundDue() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return (r.state == scheduled || r.state == retrying) && !r.c.clock.Now().Before(r.dueAt)
+	return (r.state == scheduled || r.state == retrying) && !r.c.clock.Now().Before(r.dueLocked())
 }
 
 // start turns auto-renew on (startAutoRenew).
@@ -334,6 +332,10 @@ func (r *renewer) loop(ctx context.Context) {
 	if signals != nil {
 		wake = signals.Wake()
 	}
+	var back <-chan Comeback
+	if cb, ok := r.c.browser.(Comebacks); ok {
+		back = cb.Comebacks()
+	}
 	for {
 		t := r.c.clock.NewTimer(r.sleep(signals))
 		r.mu.Lock()
@@ -347,6 +349,9 @@ func (r *renewer) loop(ctx context.Context) {
 		case <-wake:
 			t.Stop()
 			r.woke()
+		case k := <-back:
+			t.Stop()
+			r.cameBack(k)
 		case <-r.poked:
 			t.Stop()
 		}
@@ -375,10 +380,10 @@ func (r *renewer) sleep(signals PageSignals) time.Duration {
 	now := r.c.clock.Now()
 	next := now.Add(backupTick)
 	if r.enabled && (r.state == scheduled || r.state == retrying) && !r.dueAt.IsZero() {
-		next = minTime(next, r.dueAt)
+		next = minTime(next, r.dueLocked())
 	}
 	if poll := r.c.s.SessionCheckInterval; poll > 0 && r.state == scheduled && !hidden {
-		next = minTime(next, r.lastPoll.Add(poll))
+		next = minTime(next, maxTime(r.lastPoll.Add(poll), r.holdLocked()))
 	}
 	next = maxTime(next, r.lastRun.Add(runGap))
 	return max(next.Sub(now), 0)
@@ -398,19 +403,33 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
-// woke brings a pending retry forward: the page came back online, became
-// visible or gained focus, which is when a failure is most likely to have
-// passed. The retry floor still holds.
+// woke is a wake-up (visible, focus, online, pageshow): the loop looks at
+// the wall clock again, and a renewal that stalled after the token expired
+// is retried, at the backoff's next attempt. It brings nothing forward:
+// focus comes far too often for that (cameBack does, once).
 func (r *renewer) woke() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.attempt == 0 || !r.enabled {
+	if !r.enabled || r.state != stalled {
 		return
 	}
 	r.moveLocked(wokeUp)
-	if r.state == retrying {
-		r.dueAt = maxTime(r.c.clock.Now(), r.lastFailure.Add(retryFloor))
+	r.dueAt = r.c.clock.Now()
+}
+
+// cameBack is the device back online or the page visible after being
+// hidden: a failure is likely to have passed, so the backoff's next attempt
+// may come forward, jittered, once per kind per backoff. The group's
+// schedule carries what was used, so that tabs that all saw the signal
+// bring one attempt forward between them, not one each.
+func (r *renewer) cameBack(k Comeback) {
+	now := r.c.clock.Now()
+	next, moved := r.c.backoffs.comeback(r.defaultKey, now, k)
+	if !moved {
+		return
 	}
+	r.c.debug("renewal: back " + k.String() + "; the next attempt comes forward to " + next.Sub(now).Round(time.Millisecond).String() + " from now")
+	r.woke()
 }
 
 // due says what, if anything, the loop should start now: a renewal or a
@@ -419,12 +438,12 @@ func (r *renewer) due(signals PageSignals) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.c.clock.Now()
-	if now.Before(r.lastRun.Add(runGap)) {
+	if now.Before(r.lastRun.Add(runGap)) || now.Before(r.holdLocked()) {
 		return ""
 	}
 	job := ""
 	switch {
-	case r.enabled && (r.state == scheduled || r.state == retrying) && !r.dueAt.IsZero() && !now.Before(r.dueAt):
+	case r.enabled && (r.state == scheduled || r.state == retrying) && !r.dueAt.IsZero() && !now.Before(r.dueLocked()):
 		job = "renewal"
 	case r.state == scheduled && r.c.s.SessionCheckInterval > 0 && !now.Before(r.lastPoll.Add(r.c.s.SessionCheckInterval)) &&
 		(signals == nil || !signals.Hidden()):

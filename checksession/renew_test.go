@@ -2,6 +2,9 @@ package checksession
 
 import (
 	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -73,25 +76,27 @@ func answerTemporarilyUnavailable(f *fakeFrame) {
 	f.respond(map[string]any{"error": "temporarily_unavailable", "error_description": "try later", "state": f.param("state")})
 }
 
-func TestFailuresAreRetriedWithGrowingDelaysNeverUnderTheFloor(t *testing.T) {
+func TestFailuresAreRetriedOnTheBackoffSchedule(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 3600
 	early := 50 * time.Minute // renewal starts early, so the retries stay within the token's life
 	c := fx.signedIn(func(o *Options) { o.RenewBeforeExpiry = &early })
+	c.backoffs.rand = func() float64 { return 0.5 } // the middle of each step
 	fx.answer(answerTemporarilyUnavailable)
 	var times []time.Time
-	for len(times) < 5 {
+	for len(times) < 8 {
 		n := fx.b.frameCount()
 		advanceUntil(t, fx, 2*time.Hour, func() bool { return fx.b.frameCount() > n }, c)
 		times = append(times, fx.clock.Now())
 	}
-	for i := 2; i < len(times); i++ {
-		if gap := times[i].Sub(times[i-1]); gap < retryFloor {
-			t.Errorf("retry %d came %v after the last, under the %v floor", i, gap, retryFloor)
+	// The fake server fails at once, so the gaps are the delays: 3/4 of
+	// 2, 4, 8, 16, then of the 30 s cap.
+	want := []time.Duration{1500 * time.Millisecond, 3 * time.Second, 6 * time.Second, 12 * time.Second,
+		22500 * time.Millisecond, 22500 * time.Millisecond, 22500 * time.Millisecond}
+	for i, w := range want {
+		if gap := times[i+1].Sub(times[i]); gap != w {
+			t.Errorf("retry %d came %v after the last, want %v", i+1, gap, w)
 		}
-	}
-	if first, last := times[2].Sub(times[1]), times[4].Sub(times[3]); last < first {
-		t.Errorf("delays shrank: %v then %v", first, last)
 	}
 	waitFor(t, "the renew_error events", func() bool { return len(fx.eventList()) >= 5 })
 	if ev := fx.eventList(); ev[1] != "renew_error" {
@@ -99,20 +104,34 @@ func TestFailuresAreRetriedWithGrowingDelaysNeverUnderTheFloor(t *testing.T) {
 	}
 }
 
-func TestBackoffGrowsAndStaysWithinBounds(t *testing.T) {
-	for attempt := 1; attempt < 20; attempt++ {
-		for range 50 {
-			d := backoff(attempt)
-			if d < retryFloor || d > retryCap*3/2 {
-				t.Fatalf("attempt %d: %v outside [%v, %v]", attempt, d, retryFloor, retryCap*3/2)
-			}
-		}
+func TestBackoffDelaysGrowToTheCapWithinTheirJitterBounds(t *testing.T) {
+	cases := []struct {
+		name     string
+		failures int
+		lo, hi   time.Duration // [lo, hi)
+	}{
+		{"first failure: 1 to 2 s", 1, time.Second, 2 * time.Second},
+		{"second: 2 to 4 s", 2, 2 * time.Second, 4 * time.Second},
+		{"third: 4 to 8 s", 3, 4 * time.Second, 8 * time.Second},
+		{"fourth: 8 to 16 s", 4, 8 * time.Second, 16 * time.Second},
+		{"fifth reaches the cap: 15 to 30 s", 5, 15 * time.Second, 30 * time.Second},
+		{"the cap holds", 6, 15 * time.Second, 30 * time.Second},
+		{"the cap holds for ever", 1000, 15 * time.Second, 30 * time.Second},
 	}
-	// With ±50 % jitter the sixth delay (60–180 s) is always longer than the first (5–7.5 s).
-	for range 50 {
-		if a, b := backoff(1), backoff(6); b <= a {
-			t.Fatalf("backoff(6) = %v is not longer than backoff(1) = %v", b, a)
-		}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if d := backoffDelay(tc.failures, 0); d != tc.lo {
+				t.Errorf("lowest draw %v, want %v", d, tc.lo)
+			}
+			if d := backoffDelay(tc.failures, math.Nextafter(1, 0)); d >= tc.hi || d < tc.hi-time.Millisecond {
+				t.Errorf("highest draw %v, want just under %v", d, tc.hi)
+			}
+			for range 100 {
+				if d := backoffDelay(tc.failures, rand.Float64()); d < tc.lo || d >= tc.hi {
+					t.Fatalf("%v outside [%v, %v)", d, tc.lo, tc.hi)
+				}
+			}
+		})
 	}
 }
 
@@ -226,38 +245,150 @@ func TestHiddenPageSkipsPollsWithoutSpinning(t *testing.T) {
 	waitFor(t, "the poll on becoming visible", func() bool { return fx.b.frameCount() == 3 })
 }
 
-func TestWakeUpBringsARetryForwardButKeepsTheFloor(t *testing.T) {
+func TestAFocusBringsNoAttemptForward(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 3600
 	early := 50 * time.Minute
 	c, wb := fx.signedInOnWakingPage(func(o *Options) { o.RenewBeforeExpiry = &early })
+	c.backoffs.rand = func() float64 { return 0.5 }
 	fx.answer(answerTemporarilyUnavailable)
-	// Fail a few times so the backoff is long (attempt 4: 20–60 s).
-	advanceUntil(t, fx, time.Hour, func() bool { return fx.b.frameCount() == 5 }, c)
-	advanceUntil(t, fx, time.Minute, func() bool {
-		c.renewer.mu.Lock()
-		defer c.renewer.mu.Unlock()
-		return c.renewer.attempt >= 4 && c.renewer.state == retrying
-	}, c)
+	// Five failures: the next attempt is 22.5 s away.
+	advanceUntil(t, fx, time.Hour, func() bool { return fx.b.frameCount() == 6 }, c)
+	advanceUntil(t, fx, time.Minute, func() bool { return c.backoffs.get(c.renewer.defaultKey).failures == 5 }, c)
 	fx.answer(nil) // the server is back
-	// A wake-up within the floor waits for the floor...
 	c.renewer.mu.Lock()
 	old := c.renewer.timer
 	c.renewer.mu.Unlock()
-	wb.wake <- struct{}{}
+	wb.wake <- struct{}{} // focus, pageshow: a wake-up, not a comeback
 	waitFor(t, "the loop to take the wake-up and re-arm", func() bool {
 		c.renewer.mu.Lock()
 		defer c.renewer.mu.Unlock()
 		return c.renewer.timer != old && fx.clock.live(c.renewer.timer)
 	})
-	if n := fx.b.frameCount(); n != 5 {
-		t.Fatalf("a wake-up inside the retry floor renewed at once (%d frames)", n)
+	if n := fx.b.frameCount(); n != 6 {
+		t.Fatalf("a focus renewed (%d frames)", n)
 	}
-	if p := fx.clock.pending(); len(p) == 0 || p[0] > retryFloor {
-		t.Fatalf("after the wake-up the next look is in %v, want within the %v floor", p, retryFloor)
+	from := fx.clock.Now()
+	advanceUntil(t, fx, time.Minute, func() bool { return fx.b.frameCount() == 7 }, c)
+	if at := fx.clock.Now().Sub(from); at != 22500*time.Millisecond {
+		t.Fatalf("after a focus the next attempt came %v later, want the backoff's 22.5 s", at)
 	}
-	// ...and then renews, well before the backoff's 20–60 s.
-	advanceUntil(t, fx, retryFloor, func() bool { return fx.b.frameCount() == 6 }, c)
+}
+
+// comebackBrowser is a waking page that also tells comebacks.
+type comebackBrowser struct {
+	wakingBrowser
+	back chan Comeback
+}
+
+func (b comebackBrowser) Comebacks() <-chan Comeback { return b.back }
+
+func TestAComebackBringsOneAttemptForwardOncePerKind(t *testing.T) {
+	cases := []struct {
+		name string
+		// signals, in order, each after the loop took the one before
+		signals []Comeback
+		want    int // attempts brought forward
+	}{
+		{"back online brings one attempt forward", []Comeback{CameOnline}, 1},
+		{"visible after hidden brings one attempt forward", []Comeback{BecameVisible}, 1},
+		{"online twice brings one", []Comeback{CameOnline, CameOnline}, 1},
+		{"online, then visible: one each", []Comeback{CameOnline, BecameVisible}, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t)
+			fx.expiresIn = 3600
+			early := 50 * time.Minute
+			cb := comebackBrowser{newWakingBrowser(fx.b), make(chan Comeback)}
+			c := fx.clientOn(cb, func(o *Options) { o.RenewBeforeExpiry = &early })
+			if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
+				t.Fatal(err)
+			}
+			c.backoffs.rand = func() float64 { return 0.5 } // an early attempt 1 s after its signal
+			fx.answer(answerTemporarilyUnavailable)
+			advanceUntil(t, fx, time.Hour, func() bool { return fx.b.frameCount() == 6 }, c)
+			advanceUntil(t, fx, time.Minute, func() bool { return c.backoffs.get(c.renewer.defaultKey).failures == 5 }, c)
+			// The next attempt is 22.5 s away; each comeback that counts
+			// brings one 1 s after it.
+			brought := 0
+			for _, k := range tc.signals {
+				n := fx.b.frameCount()
+				c.renewer.mu.Lock()
+				old := c.renewer.timer
+				c.renewer.mu.Unlock()
+				cb.back <- k
+				waitFor(t, "the loop to take the comeback and re-arm", func() bool {
+					c.renewer.mu.Lock()
+					defer c.renewer.mu.Unlock()
+					return c.renewer.timer != old && fx.clock.live(c.renewer.timer)
+				})
+				fx.clock.Advance(time.Second)
+				waitFor(t, "the loop to settle", func() bool { return c.idle(fx.clock) })
+				if fx.b.frameCount() > n {
+					brought++
+				}
+			}
+			if brought != tc.want {
+				t.Errorf("%d attempts brought forward, want %d", brought, tc.want)
+			}
+		})
+	}
+}
+
+func TestRetryAfterSetsTheNextAttemptAndNoComebackOverridesIt(t *testing.T) {
+	cases := []struct {
+		name   string
+		header string
+		want   time.Duration
+	}{
+		{"delay-seconds", "20", 20 * time.Second},
+		{"an HTTP-date", "Wed, 25 Nov 2026 12:00:42 GMT", 42 * time.Second},
+		{"capped at five minutes", "86400", 5 * time.Minute},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t)
+			fx.b.routes[serverOrigin+"/oauth/token"] = func(HTTPRequest) (*HTTPResponse, error) {
+				r, err := jsonResponse(503, map[string]any{"error": "temporarily_unavailable"})
+				r.Header = map[string]string{"retry-after": tc.header}
+				return r, err
+			}
+			c := fx.client(func(o *Options) { o.AutoRenew = new(bool) })
+			// The code's exchange fails; the date is read against the clock
+			// at 12:00:00.
+			_, err := c.CheckSession(context.Background(), AuthorizeParams{})
+			var e *Error
+			if !errors.As(err, &e) || e.Code != "temporarily_unavailable" {
+				t.Fatalf("got %#v, want temporarily_unavailable", err)
+			}
+			if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); !errors.As(err, &e) || e.RetryAfter != tc.want {
+				t.Fatalf("the next call got %#v, want the error with RetryAfter %v", err, tc.want)
+			}
+			key := c.renewer.defaultKey
+			if b := c.backoffs.get(key); !b.server || b.next.Sub(fx.clock.Now()) != tc.want {
+				t.Fatalf("schedule %+v, want the server's %v", b, tc.want)
+			}
+			if _, moved := c.backoffs.comeback(key, fx.clock.Now(), CameOnline); moved {
+				t.Error("coming back online brought the attempt before the server's Retry-After")
+			}
+			if !fx.logged("Retry-After") {
+				t.Error("debug does not say the server's Retry-After set the next attempt")
+			}
+			fx.clock.Advance(tc.want - time.Second)
+			if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); !errors.As(err, &e) || e.RetryAfter != time.Second {
+				t.Fatalf("a second before the Retry-After: %v (retry after %v), want the last error, retry after 1 s", err, e.RetryAfter)
+			}
+			if n := fx.b.fetchCount(serverOrigin + "/oauth/token"); n != 1 {
+				t.Fatalf("%d token requests before the Retry-After ran out, want 1", n)
+			}
+			fx.clock.Advance(time.Second)
+			_, _ = c.CheckSession(context.Background(), AuthorizeParams{})
+			if n := fx.b.fetchCount(serverOrigin + "/oauth/token"); n != 2 {
+				t.Fatalf("%d token requests once the Retry-After ran out, want 2", n)
+			}
+		})
+	}
 }
 
 func TestRenewalFailuresOfAnyKindBackOff(t *testing.T) {
@@ -272,8 +403,8 @@ func TestRenewalFailuresOfAnyKindBackOff(t *testing.T) {
 	start := fx.clock.Now()
 	end := start.Add(2 * time.Minute)
 	advanceUntil(t, fx, 3*time.Minute, func() bool { return !fx.clock.Now().Before(end) }, c)
-	// Backoff 5–7.5 s, 5–15 s, 10–30 s, 20–60 s: at most five tries in two minutes.
-	if n := fx.b.frameCount() - 2; n > 5 {
+	// Backoff at least 1, 2, 4, 8, then 15 s: at most eleven tries in two minutes.
+	if n := fx.b.frameCount() - 2; n > 11 {
 		t.Fatalf("%d retries of invalid_token in %v", n, fx.clock.Now().Sub(start))
 	}
 	if ev := fx.eventList(); len(ev) < 2 || ev[1] != "renew_error" {
@@ -381,18 +512,30 @@ func TestCallersWithoutATokenDoNotHammerAFailingServer(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 60
 	c := fx.signedIn(func(o *Options) { o.AutoRenew = new(bool) })
+	c.backoffs.rand = func() float64 { return 0 } // the shortest delays: 1, 2, 4 s
 	fx.answer(answerTemporarilyUnavailable)
 	fx.clock.Advance(59 * time.Second)
+	var retryAfter []time.Duration
 	for range 20 { // a caller every 250 ms for 5 s
-		if _, err := c.GetTokenSilently(context.Background(), AuthorizeParams{}); errCode(err) != "temporarily_unavailable" {
+		_, err := c.GetTokenSilently(context.Background(), AuthorizeParams{})
+		var e *Error
+		if !errors.As(err, &e) || e.Code != "temporarily_unavailable" {
 			t.Fatalf("got %v", err)
 		}
+		retryAfter = append(retryAfter, e.RetryAfter)
 		fx.clock.Advance(250 * time.Millisecond)
 	}
-	// One request per callerGap (2 s) from the start of the failed one:
-	// at 0, 2 and 4 s.
+	// Requests at 0, 1 and 3 s; the next is due at 7 s. Every other caller
+	// got the last error at once, saying when the next attempt comes (the
+	// callers that made a request got its own error, without retryAfter).
 	if n := fx.b.frameCount() - 1; n != 3 {
-		t.Fatalf("%d requests in 5 s for 20 callers; one per %v from the last one's start makes 3", n, callerGap)
+		t.Fatalf("%d requests in 5 s for 20 callers; the backoff's 1, 2, 4 s make 3", n)
+	}
+	want := []time.Duration{0, 1, 1, 1, 0, 2, 2, 2, 1, 1, 1, 1, 0, 4, 4, 4, 3, 3, 3, 3}
+	for i, w := range want {
+		if retryAfter[i] != w*time.Second {
+			t.Fatalf("retryAfter of the callers: %v, want %v seconds", retryAfter, want)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -96,6 +97,11 @@ func (c *Client) renewUnderLock(r request, job renewalJob) (*AuthResult, error) 
 			return res, nil
 		}
 	}
+	// The group's schedule, as the lock holder before this one left it.
+	if e := c.backoffs.gate(r.cacheKey(), c.clock.Now(), false, job == forCheck); e != nil {
+		c.debug("renewal: backing off after " + e.Code + "; the next attempt in " + e.RetryAfter.String())
+		return nil, e
+	}
 	if grouped {
 		c.renewer.begin()
 		c.group.post(tabMessage{Kind: kindRenewing})
@@ -120,13 +126,12 @@ func (c *Client) shared(ctx context.Context, r request, viaRefresh bool) (*AuthR
 		f = newFlight[*AuthResult]()
 		c.inflight[key] = f
 		epoch := c.epoch
-		began := c.clock.Now()
 		go func() {
 			var res *AuthResult
 			var err error
 			defer c.land(f, c.inflight, key, "a silent request", &res, &err)
 			res, rt, err := c.obtain(c.ctx, r, viaRefresh)
-			res, err = c.settle(r, epoch, began, res, rt, err)
+			res, err = c.settle(r, epoch, res, rt, err)
 			if viaRefresh {
 				c.answerLateAsk()
 			}
@@ -160,15 +165,19 @@ func (c *Client) obtain(ctx context.Context, r request, viaRefresh bool) (res *A
 // settle is a silent request's bookkeeping: cache, schedule, events and the
 // tab group, once per request. It returns what the callers get. A refresh
 // token from the request is kept only if the session did not end meanwhile.
-// began is when the request started.
-func (c *Client) settle(r request, epoch int, began time.Time, res *AuthResult, refreshToken string, err error) (*AuthResult, error) {
+func (c *Client) settle(r request, epoch int, res *AuthResult, refreshToken string, err error) (*AuthResult, error) {
 	grouped := r.cacheKey() == c.renewer.defaultKey
 	if err != nil {
-		c.noteFailure(r, began, err)
+		err = c.noteFailure(r, err)
 		if grouped {
 			err = c.renewer.failed(err)
 			if !EndsSession(err) {
-				c.group.post(tabMessage{Kind: kindRenewFailed})
+				msg := tabMessage{Kind: kindRenewFailed}
+				// An offline tab's failure is its own: the group may be online.
+				if b := c.backoffs.get(r.cacheKey()); b.failures > 0 && !c.offline() {
+					msg.Backoff = shareBackoff(b)
+				}
+				c.group.post(msg)
 			}
 		}
 		return nil, err
@@ -191,7 +200,7 @@ func (c *Client) settle(r request, epoch int, began time.Time, res *AuthResult, 
 		}
 	}
 	c.storeLocked(r.audience, r.scope, res)
-	delete(c.failures, r.cacheKey())
+	c.backoffs.succeeded(r.cacheKey())
 	// Read under c.mu, in this epoch: a logout after this point forgets
 	// the refresh token after reading the generation, so AdoptSince refuses.
 	refreshGen := c.refresh.Generation()
@@ -246,38 +255,39 @@ func (c *Client) endSession(e *Error, tellGroup bool) {
 	c.emit(EventSessionEnded, e)
 }
 
-// callerGap is the least time between the starts of two requests that
-// callers with no valid token make after a failure. Counted from the start
-// of the failed request, it costs nothing after a timeout (which already
-// took timeoutInSeconds) and keeps callers in a loop from hammering a
-// server that fails fast; short, so that callers have a token again within
-// moments of the server's recovery. The renewal loop's own retries keep
-// the longer retryFloor and backoff.
-const callerGap = 2 * time.Second
-
-// failure is the last failed request for one cache key.
-type failure struct {
-	began time.Time // when the failed request started
-	err   error
-}
-
-func (c *Client) noteFailure(r request, began time.Time, err error) {
-	if errors.Is(err, ErrDestroyed) {
-		return
+// noteFailure starts or extends the backoff of r's tokens after a failure
+// that may pass. The request's own callers get the error as it came (a
+// page's CSP check explains a fresh failure; see the loader), the callers
+// after them the backoff's answer. Errors that need the user, and a
+// destroyed client's, start nothing.
+func (c *Client) noteFailure(r request, err error) error {
+	e, ok := err.(*Error)
+	if !ok || errors.Is(err, ErrDestroyed) || EndsSession(e) {
+		return err
 	}
-	c.mu.Lock()
-	c.failures[r.cacheKey()] = failure{began: began, err: err}
-	c.mu.Unlock()
+	now := c.clock.Now()
+	b := c.backoffs.failed(r.cacheKey(), now, e)
+	if c.debugging() {
+		why := "backoff after " + strconv.Itoa(b.failures) + " failure(s)"
+		if b.server {
+			why = "the server's Retry-After (" + e.serverWait.String() + ", at most " + retryAfterCap.String() + ")"
+		}
+		c.debug("request failed (" + e.Code + "); no request before " + b.next.Format(time.RFC3339) +
+			", " + b.next.Sub(now).Round(time.Millisecond).String() + " from now: " + why)
+	}
+	return err
 }
 
-// recentFailure is the failure of r's tokens that a caller gets instead of
-// a new request, within callerGap of that request's start.
-func (c *Client) recentFailure(r request) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	f, ok := c.failures[r.cacheKey()]
-	if ok && c.clock.Now().Before(f.began.Add(callerGap)) {
-		return f.err
+// backoffGate is the error a caller of r gets instead of a request while
+// r's backoff runs: the last failure, with RetryAfter. explicit marks the
+// page's own checkSession (see transient). This tab's attempt
+// in flight counts as running, so that callers without a token are
+// answered at once, never held. (Another tab's attempt does not: a caller
+// here then waits on the group's lock, once per attempt, which a tab that
+// died mid-request cannot turn into a wait for ever.)
+func (c *Client) backoffGate(r request, explicit bool) error {
+	if e := c.backoffs.gate(r.cacheKey(), c.clock.Now(), c.renewalInFlight(r), explicit); e != nil {
+		return e
 	}
 	return nil
 }

@@ -107,7 +107,7 @@ func TestAWakeUpWithAutoRenewOffLeavesAStalledRenewalAlone(t *testing.T) {
 			if autoRenew {
 				c.StartAutoRenew()
 			}
-			fx.clock.Advance(retryFloor) // past the retry floor, so a wake-up may act
+			fx.clock.Advance(2 * time.Second) // past the first backoff delay (1–2 s), so a wake-up may act
 			waitFor(t, "the loop to park", func() bool { return c.idle(fx.clock) && len(fx.clock.pending()) > 0 })
 			if fx.logged("stalled -> retrying") {
 				t.Fatal("the renewal left stalled before the wake-up")

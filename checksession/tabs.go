@@ -69,6 +69,8 @@ type tabMessage struct {
 	Kind   string        `json:"kind"`
 	Result *sharedResult `json:"result,omitempty"`
 	Via    string        `json:"via,omitempty"` // with Result: viaRefreshToken, or empty
+	// Backoff is the group's schedule after a failure (kindRenewFailed).
+	Backoff *sharedBackoff `json:"backoff,omitempty"`
 }
 
 // sharedResult is a result as the group sees it: tokens and timing, never
@@ -331,6 +333,9 @@ func (m tabMessage) appendJSON(dst []byte) []byte {
 		dst = append(dst, `,"via":`...)
 		dst = plainjson.AppendString(dst, m.Via)
 	}
+	if m.Backoff != nil {
+		dst = m.Backoff.appendJSON(append(dst, `,"backoff":`...))
+	}
 	return append(dst, '}')
 }
 
@@ -386,6 +391,7 @@ func (g *group) received(data []byte) {
 	case kindRenewing:
 		g.setPeerRenewing(true)
 	case kindRenewFailed:
+		g.c.followBackoff(msg.Backoff) // before the lock's next holder re-reads
 		g.setPeerRenewing(false)
 	case kindRenewed:
 		if msg.Result == nil || msg.Result.IDToken == "" {

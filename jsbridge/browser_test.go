@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/silentauth/silentauth/checksession"
 	"github.com/silentauth/silentauth/jsbridge"
 )
 
@@ -106,6 +107,48 @@ func TestWakeFiresOnFocusAndOnlineAndCloseReleasesItsListeners(t *testing.T) {
 	}
 	js(t, `window.dispatchEvent(new Event("focus"))`)
 	quiet(t, wake, 50*time.Millisecond, "wake-up after Close")
+}
+
+func TestComebacksAreOnlineAndVisibleNotFocusAndCloseReleasesThem(t *testing.T) {
+	funcs := jsbridge.LiveFuncs()
+	b := newBrowser(t)
+	back := b.Comebacks()
+	if b.Comebacks() != back {
+		t.Fatal("Comebacks returned a second channel")
+	}
+	for _, tc := range []struct {
+		event string
+		want  checksession.Comeback
+	}{
+		{`window.dispatchEvent(new Event("online"))`, checksession.CameOnline},
+		{`document.dispatchEvent(new Event("visibilitychange"))`, checksession.BecameVisible}, // the test page is visible
+	} {
+		js(t, tc.event)
+		select {
+		case k := <-back:
+			if k != tc.want {
+				t.Fatalf("%s: got %v, want %v", tc.event, k, tc.want)
+			}
+		case <-time.After(time.Second):
+			t.Fatalf("no comeback after %s", tc.event)
+		}
+	}
+	js(t, `window.dispatchEvent(new Event("focus"))`)
+	select {
+	case k := <-back:
+		t.Fatalf("a focus is a comeback (%v)", k)
+	case <-time.After(50 * time.Millisecond):
+	}
+	b.Close()
+	if got := jsbridge.LiveFuncs(); got != funcs {
+		t.Errorf("LiveFuncs() = %d after Close, want %d", got, funcs)
+	}
+	js(t, `window.dispatchEvent(new Event("online"))`)
+	select {
+	case k := <-back:
+		t.Fatalf("a comeback after Close (%v)", k)
+	case <-time.After(50 * time.Millisecond):
+	}
 }
 
 func TestOnPageHideRunsInTheEventAndRemovesItsListener(t *testing.T) {

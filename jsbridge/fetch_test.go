@@ -111,3 +111,22 @@ func TestFetchReportsCacheControl(t *testing.T) {
 		t.Errorf(`Header["cache-control"] = %q, want "public, max-age=600" (all: %v)`, got, resp.Header)
 	}
 }
+
+func TestFetchReportsRetryAfter(t *testing.T) {
+	baseline(t)
+	js(t, `(() => {
+		const real = window.fetch;
+		window.__restoreFetch = () => { window.fetch = real; };
+		window.fetch = async () => new Response('{"error":"temporarily_unavailable"}', {status: 503,
+			headers: {"Retry-After": "20", "Content-Type": "application/json"}});
+	})()`)
+	defer js(t, `__restoreFetch()`)
+	b := newBrowser(t)
+	resp, err := b.Fetch(context.Background(), checksession.HTTPRequest{Method: "POST", URL: b.Location()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != 503 || resp.Header["retry-after"] != "20" {
+		t.Errorf(`HTTP %d, Header["retry-after"] = %q, want 503 and "20" (all: %v)`, resp.Status, resp.Header["retry-after"], resp.Header)
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hack-pad/safejs"
 	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/jsbridge/wire"
 )
 
 // RejectedError is a promise rejection that was not a JavaScript Error:
@@ -155,6 +156,9 @@ func ErrorValue(err error) safejs.Value {
 	_ = e.Set("error_description", ce.Description)
 	if ce.State != "" {
 		_ = e.Set("state", ce.State)
+	}
+	if s, ok := wire.RetryAfter(ce); ok {
+		_ = e.Set("retryAfter", s)
 	}
 	return e
 }

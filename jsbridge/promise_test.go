@@ -78,6 +78,7 @@ func TestNewPromise(t *testing.T) {
 		want             string // resolved value as JSON
 		code, desc, stat string // rejection properties
 		message          string
+		retryAfter       int // err.retryAfter; 0: absent
 	}{
 		{name: "resolves with the result as a JS value",
 			fn:   func() (any, error) { return map[string]any{"accessToken": "at", "expiresIn": 3600}, nil },
@@ -93,6 +94,11 @@ func TestNewPromise(t *testing.T) {
 				return nil, errors.Join(errors.New("context"), &checksession.Error{Code: "timeout", Description: checksession.TimeoutDescription})
 			},
 			code: "timeout", desc: checksession.TimeoutDescription, message: checksession.TimeoutDescription},
+		{name: "an error during a backoff carries retryAfter in whole seconds",
+			fn: func() (any, error) {
+				return nil, &checksession.Error{Code: "timeout", Description: "slow", RetryAfter: 1500 * time.Millisecond}
+			},
+			code: "timeout", desc: "slow", message: "slow", retryAfter: 2},
 		{name: "an error without description uses the code as message",
 			fn:   func() (any, error) { return nil, &checksession.Error{Code: "invalid_state"} },
 			code: "invalid_state", desc: "", message: "invalid_state"},
@@ -127,6 +133,18 @@ func TestNewPromise(t *testing.T) {
 			for k, want := range props {
 				if got, _ := prop(je.Value, k); got != want {
 					t.Errorf("%s = %q, want %q", k, got, want)
+				}
+			}
+			ra, err := je.Value.Get("retryAfter")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.retryAfter == 0 && !ra.IsUndefined() {
+				t.Errorf("retryAfter is set for an error outside a backoff")
+			}
+			if c.retryAfter != 0 {
+				if got, _ := ra.Int(); got != c.retryAfter {
+					t.Errorf("retryAfter = %d, want %d", got, c.retryAfter)
 				}
 			}
 			st, err := je.Value.Get("state")

@@ -12,14 +12,62 @@ import (
 var (
 	_ checksession.PageSignals  = (*Browser)(nil)
 	_ checksession.Connectivity = (*Browser)(nil)
+	_ checksession.Comebacks    = (*Browser)(nil)
 )
 
-// pageSignals holds the listeners behind Browser.Wake, added on first use.
+// pageSignals holds the listeners behind Browser.Wake and
+// Browser.Comebacks, added on first use.
 type pageSignals struct {
 	mu       sync.Mutex
 	wake     chan struct{}
 	fn       *Func
+	back     chan checksession.Comeback
+	backFns  []*Func
 	unlisten []func()
+}
+
+// Comebacks returns a channel that receives when the device came back
+// online (the online event) or the page became visible after being hidden
+// (visibilitychange): the moments a failure is likely to have passed. The
+// listeners stay until Close.
+func (b *Browser) Comebacks() <-chan checksession.Comeback {
+	s := &b.signals
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.back != nil {
+		return s.back
+	}
+	// One pending signal of each kind is enough: each counts once per backoff.
+	s.back = make(chan checksession.Comeback, 2)
+	back := s.back
+	send := func(k checksession.Comeback) {
+		select {
+		case back <- k:
+		default:
+		}
+	}
+	for _, l := range []struct {
+		target safejs.Value
+		kind   string
+		signal func()
+	}{
+		{b.window, "online", func() { send(checksession.CameOnline) }},
+		{b.document, "visibilitychange", func() {
+			if !b.Hidden() {
+				send(checksession.BecameVisible)
+			}
+		}},
+	} {
+		fn, err := NewFunc(func(safejs.Value, []safejs.Value) any { l.signal(); return nil })
+		if err != nil {
+			continue
+		}
+		s.backFns = append(s.backFns, fn)
+		if un, err := addListener(l.target, l.kind, fn); err == nil {
+			s.unlisten = append(s.unlisten, un)
+		}
+	}
+	return s.back
 }
 
 // Wake returns a channel that receives when the page may have slept or been
@@ -95,4 +143,8 @@ func (b *Browser) Close() {
 	s.unlisten = nil
 	s.fn.Release()
 	s.fn = nil
+	for _, fn := range s.backFns {
+		fn.Release()
+	}
+	s.backFns = nil
 }

@@ -37,10 +37,11 @@ const (
 	// FailedFetchTTL is how long a failed JWKS fetch is remembered: tokens
 	// verified meanwhile get the same error without asking the server again,
 	// so a JWKS answering 503 is not hammered once per token. Keep it shorter
-	// than the shortest retry delay (checksession's callerGap is 2 s, and a
-	// test holds the two apart), so that every retry asks the server again
-	// and a key set that came back is found by the next retry.
-	FailedFetchTTL = 1500 * time.Millisecond
+	// than the shortest retry delay (checksession's first backoff delay is
+	// at least 1 s, and a test holds the two apart), so that every retry
+	// asks the server again and a key set that came back is found by the
+	// next retry.
+	FailedFetchTTL = 900 * time.Millisecond
 )
 
 // KeySet caches an issuer's signing keys by kid.

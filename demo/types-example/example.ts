@@ -74,7 +74,11 @@ function describe(err: SilentAuthError): string {
     case "missing_refresh_token":
     case "invalid_grant":
       return "log in again";
-    case "timeout":
+    case "timeout": {
+      // A number only while a renewal backoff runs.
+      const wait: number | undefined = err.retryAfter;
+      return wait === undefined ? "timed out" : `try again in ${wait} s`;
+    }
     case "invalid_token":
     case "invalid_state":
     case "origin_mismatch":

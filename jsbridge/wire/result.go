@@ -1,6 +1,10 @@
 package wire
 
-import "github.com/silentauth/silentauth/checksession"
+import (
+	"time"
+
+	"github.com/silentauth/silentauth/checksession"
+)
 
 // Result is r with API.md's JS names; expiresAt is epoch ms. Fields the
 // response type does not produce are absent.
@@ -29,4 +33,14 @@ func Result(r *checksession.AuthResult) map[string]any {
 		o["state"] = r.State
 	}
 	return o
+}
+
+// RetryAfter is err.retryAfter in JS: the whole seconds until the next
+// attempt while a renewal backoff runs; ok is false when none runs, and
+// the property is then absent.
+func RetryAfter(e *checksession.Error) (seconds int64, ok bool) {
+	if e == nil || e.RetryAfter <= 0 {
+		return 0, false
+	}
+	return int64((e.RetryAfter + time.Second - 1) / time.Second), true
 }

@@ -148,3 +148,26 @@ func TestResultHasTheJSNamesAndOnlyWhatWasProduced(t *testing.T) {
 		t.Error("an id_token result has an accessToken")
 	}
 }
+
+func TestRetryAfterCrossesAsWholeSeconds(t *testing.T) {
+	cases := []struct {
+		name   string
+		err    *checksession.Error
+		want   int64
+		wantOK bool
+	}{
+		{"no backoff: no property", &checksession.Error{Code: "timeout"}, 0, false},
+		{"whole seconds", &checksession.Error{Code: "timeout", RetryAfter: 20 * time.Second}, 20, true},
+		{"a part of a second counts as one", &checksession.Error{Code: "timeout", RetryAfter: 1500 * time.Millisecond}, 2, true},
+		{"the cap", &checksession.Error{Code: "server_error", RetryAfter: 5 * time.Minute}, 300, true},
+		{"nil", nil, 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := RetryAfter(tc.err)
+			if got != tc.want || ok != tc.wantOK {
+				t.Errorf("RetryAfter = %d, %t; want %d, %t", got, ok, tc.want, tc.wantOK)
+			}
+		})
+	}
+}

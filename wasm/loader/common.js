@@ -44,7 +44,10 @@ function isSilentAuthError(e) {
 function sdkError(e) {
   if (isSilentAuthError(e)) return e;
   if (e && typeof e === "object" && typeof e.error === "string") {
-    return new SilentAuthError(e.error, e.error_description || "", e.state, e instanceof Error ? e : undefined);
+    const err = new SilentAuthError(e.error, e.error_description || "", e.state, e instanceof Error ? e : undefined);
+    // Set while a renewal backoff runs: the seconds until the next attempt.
+    if (typeof e.retryAfter === "number") /** @type {{ retryAfter?: number }} */ (err).retryAfter = e.retryAfter;
+    return err;
   }
   return new SilentAuthError("unexpected_error", e instanceof Error ? e.message : String(e), undefined, e instanceof Error ? e : undefined);
 }
@@ -362,7 +365,10 @@ class Client {
       return await this.#go[method](...args);
     } catch (e) {
       const err = sdkError(e);
-      if (!CSP_MASKED.has(err.error)) throw err;
+      // An answer from the renewal backoff (it carries retryAfter) sent no
+      // request in this call: no violation can explain it, and the caller
+      // gets it at once.
+      if (!CSP_MASKED.has(err.error) || typeof e.retryAfter === "number") throw err;
       await cspSettle(seq);
       throw cspError(err, seq, this.#serverOrigin);
     }

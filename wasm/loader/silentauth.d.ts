@@ -322,6 +322,12 @@ export declare class SilentAuthError extends Error {
   error_description: string;
   /** The `state` of the request that failed, when one was sent. */
   state?: string;
+  /**
+   * While a renewal backoff runs: the whole seconds until the next attempt.
+   * Until then a call without a valid token gets this error at once, and no
+   * request is sent.
+   */
+  retryAfter?: number;
   /** The original failure, when there was one (a browser error, a masked timeout). */
   cause?: unknown;
 }

@@ -90,7 +90,18 @@ const (
 	// Down answers every request with 503 and closes the connection, as a
 	// load balancer does when nothing is behind it.
 	Down
+	// AuthError answers every /auth request with HTTP 500 and an error
+	// page (which the silent iframe loads, and which posts nothing); the
+	// rest passes.
+	AuthError
+	// TokenBusy answers every POST /token with 503, Retry-After
+	// (TokenBusyRetryAfter) and the CORS headers that let the page read
+	// both; the rest passes.
+	TokenBusy
 )
+
+// TokenBusyRetryAfter is the Retry-After, in seconds, of TokenBusy's 503.
+const TokenBusyRetryAfter = 20
 
 func (m Mode) String() string {
 	switch m {
@@ -98,6 +109,10 @@ func (m Mode) String() string {
 		return "slow"
 	case Down:
 		return "down"
+	case AuthError:
+		return "auth_500"
+	case TokenBusy:
+		return "token_503"
 	}
 	return "pass"
 }
@@ -243,6 +258,23 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 		http.Error(sw, "503 the provider is down (soak fault)", http.StatusServiceUnavailable)
 		return
+	case AuthError:
+		if r.URL.Path == "/auth" {
+			http.Error(sw, "500 the provider failed (outage fault)", http.StatusInternalServerError)
+			return
+		}
+	case TokenBusy:
+		if r.URL.Path == "/token" && r.Method == http.MethodPost {
+			if o := r.Header.Get("Origin"); o != "" {
+				w.Header().Set("Access-Control-Allow-Origin", o)
+				w.Header().Set("Access-Control-Expose-Headers", "Retry-After")
+			}
+			w.Header().Set("Retry-After", strconv.Itoa(TokenBusyRetryAfter))
+			w.Header().Set("Content-Type", "application/json")
+			sw.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(sw, `{"error":"temporarily_unavailable","error_description":"the provider is busy (outage fault)"}`)
+			return
+		}
 	case Slow:
 		if r.URL.Path == "/auth" {
 			select {

@@ -30,6 +30,10 @@ const (
 	TabOffline Fault = "tab_offline"
 	// TabFrozen: one tab's page is frozen (CDP Page.setWebLifecycleState).
 	TabFrozen Fault = "tab_frozen"
+	// OPAuthError: every /auth answers HTTP 500 (outage.go).
+	OPAuthError Fault = "op_auth_500"
+	// OPTokenBusy: every POST /token answers 503 with Retry-After (outage.go).
+	OPTokenBusy Fault = "op_token_503"
 )
 
 // Window is one fault, from Start to Start+Length after the run begins.
@@ -224,6 +228,10 @@ func (e *Env) fault(t testing.TB, w Window, on bool, slowBy time.Duration) {
 		e.Gate.SetMode(map[bool]nodeop.Mode{true: nodeop.Slow, false: nodeop.Pass}[on], slowBy)
 	case OPDown:
 		e.Gate.SetMode(map[bool]nodeop.Mode{true: nodeop.Down, false: nodeop.Pass}[on], 0)
+	case OPAuthError:
+		e.Gate.SetMode(map[bool]nodeop.Mode{true: nodeop.AuthError, false: nodeop.Pass}[on], 0)
+	case OPTokenBusy:
+		e.Gate.SetMode(map[bool]nodeop.Mode{true: nodeop.TokenBusy, false: nodeop.Pass}[on], 0)
 	case TabOffline:
 		cdp(t, e.Tabs[w.Tab], func(ctx context.Context) error {
 			if err := network.Enable().Do(ctx); err != nil {

@@ -1,0 +1,89 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/silentauth/silentauth/demo/internal/e2eenv"
+	"github.com/silentauth/silentauth/demo/internal/nodeop"
+	"github.com/silentauth/silentauth/demo/internal/soak"
+)
+
+// outageRun is one row of the outage bench: a fault and the client
+// configuration it hits.
+type outageRun struct {
+	name    string
+	fault   soak.Fault
+	refresh bool // useRefreshTokens, the provider on another site (no cookie in the iframe)
+}
+
+var outageRuns = []outageRun{
+	{"authorize 500", soak.OPAuthError, false},
+	{fmt.Sprintf("refresh token 503 Retry-After %d", nodeop.TokenBusyRetryAfter), soak.OPTokenBusy, true},
+}
+
+// TestBenchOutage is the outage bench: 3 tabs of one signed-in app, each
+// calling getTokenSilently every 250 ms with 8 s tokens, and 120 s (60 s
+// with SILENTAUTH_BENCH_QUICK) in which every /authorize answers HTTP 500,
+// then recovery; then the same with the refresh-token path failing (the
+// token endpoint answering 503 with Retry-After). It prints what the
+// provider got per minute of the outage, how long after it every tab had a
+// token again, and how fast callers were answered meanwhile. With
+// SILENTAUTH_BENCH_BASELINE=<another build's dist/> it runs that build
+// first, for figures before and after from the same run. Figures only.
+func TestBenchOutage(t *testing.T) {
+	if os.Getenv("SILENTAUTH_BENCH") == "" {
+		t.Skip("benchmarks run with make bench or make bench-outage (SILENTAUTH_BENCH=1)")
+	}
+	length, lead, after := 120*time.Second, 10*time.Second, 45*time.Second
+	if os.Getenv("SILENTAUTH_BENCH_QUICK") != "" {
+		length = 60 * time.Second
+	}
+	builds := []struct{ name, dist string }{{"this build", e2eenv.DistDir(t)}}
+	if base := os.Getenv("SILENTAUTH_BENCH_BASELINE"); base != "" {
+		builds = append([]struct{ name, dist string }{{"baseline", base}}, builds...)
+	}
+	before := loadavg()
+	var all []soak.OutageFigures
+	var text string
+	for _, b := range builds {
+		for _, run := range outageRuns {
+			t.Run(b.name+"/"+run.name, func(t *testing.T) {
+				t.Setenv("SILENTAUTH_DIST", b.dist)
+				cfg := soak.DefaultConfig()
+				cfg.Debug = false // measured as an application runs it
+				if run.refresh {
+					cfg.Host, cfg.UseRefreshTokens = "127.0.0.1", true
+				}
+				env := soak.Start(t, cfg)
+				rec := soak.Run(t, env, soak.OutageScenario(b.name+": "+run.name, run.fault, lead, length, after))
+				f := soak.ComputeOutage(rec)
+				all = append(all, f)
+				row := soak.OutageTable(f) + soak.Table(soak.Compute(rec))
+				fmt.Print(row)
+				text += row
+			})
+		}
+	}
+	head := fmt.Sprintf("\nsilentauth make bench-outage — %s\n%s; %s; load average %s before, %s after\n"+
+		"3 tabs, getTokenSilently every 250 ms, 8 s tokens; %v of fault after %v, %v of recovery\n",
+		time.Now().Format(time.RFC3339), machine(), runtime.Version(), before, loadavg(), length, lead, after)
+	fmt.Print(head + soak.OutageTable(all...))
+	out := filepath.Join(e2eenv.DistDir(t), "bench")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "outage.txt"), []byte(head+text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.MarshalIndent(all, "", "  ")
+	if err := os.WriteFile(filepath.Join(out, "outage.json"), js, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("written: %s\n", filepath.Join(out, "outage.txt"))
+}
