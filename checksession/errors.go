@@ -55,6 +55,11 @@ var (
 	// ErrInvalidGrant: the token endpoint refused the refresh token
 	// (expired, revoked, reused). The server's own description passes through.
 	ErrInvalidGrant = &Error{Code: "invalid_grant"}
+	// ErrPopupBlocked: the browser refused to open loginWithPopup's window
+	// (not called from a user gesture, or popups blocked for the site).
+	ErrPopupBlocked = &Error{Code: "popup_blocked"}
+	// ErrPopupClosed: loginWithPopup's window closed before it answered.
+	ErrPopupClosed = &Error{Code: "popup_closed"}
 )
 
 // ErrorCodes is every code above; EndsSession marks those that mean the
@@ -78,6 +83,8 @@ var ErrorCodes = []struct {
 	{ErrUnexpected, false},
 	{ErrMissingRefreshToken, true},
 	{ErrInvalidGrant, true},
+	{ErrPopupBlocked, false},
+	{ErrPopupClosed, false},
 }
 
 // TimeoutDescription is auth0.js's wording, kept so that code matching on

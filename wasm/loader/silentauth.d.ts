@@ -281,6 +281,10 @@ export type ErrorCode =
   | "missing_refresh_token"
   /** The token endpoint refused the refresh token (expired, revoked, reused). */
   | "invalid_grant"
+  /** loginWithPopup: the browser refused to open the window (no user gesture, or blocked). */
+  | "popup_blocked"
+  /** loginWithPopup: the window closed before the server answered. */
+  | "popup_closed"
   /** A call on a client after `destroy()`. */
   | "destroyed"
   /** Anything else that went wrong; `cause` holds the original. */
@@ -358,6 +362,14 @@ export interface Client {
 
   /** Navigates to `/authorize` without `prompt=none`; the page is left. */
   loginWithRedirect(params?: AuthorizeParams): Promise<void>;
+
+  /**
+   * The interactive login in a popup window, answered by `web_message` and
+   * checked as checkSession's answer is. Call it directly from a click
+   * handler (else `popup_blocked`); `popup_closed` when the user closes it;
+   * `timeout` after `params.timeoutInSeconds`, 300 s by default.
+   */
+  loginWithPopup(params?: AuthorizeParams): Promise<AuthResult>;
 
   /**
    * Validates an interactive login's response as checkSession does, clears
