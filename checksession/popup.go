@@ -142,7 +142,25 @@ func (c *Client) LoginWithPopup(ctx context.Context, p AuthorizeParams) (*AuthRe
 	}
 	c.accept(request{audience: t.Audience, scope: t.Scope}, res)
 	c.keepRefreshToken(ctx, gen, refreshToken)
+	c.dropPrestarted()
 	return res, nil
+}
+
+// dropPrestarted discards the loader's head-start request if nothing took
+// it yet: it left before this login, so its answer (login_required, most
+// likely) says nothing about the session the login just made, and a later
+// checkSession must ask afresh. Taking it with a context already ended
+// drops it (Prestarter.TakePrestarted).
+func (c *Client) dropPrestarted() {
+	p, ok := c.browser.(Prestarter)
+	if !ok {
+		return
+	}
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	if pre := p.TakePrestarted(ended); pre != nil {
+		p.SettlePrestarted(false, "")
+	}
 }
 
 // awaitPopup waits for the popup's answer, its closing, the timeout or ctx.
