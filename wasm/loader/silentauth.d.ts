@@ -155,7 +155,7 @@ export type AuthorizeParamValue = string | number | boolean;
 export type AuthorizeParamName = Lowercase<string>;
 
 /**
- * Per-call parameters of checkSession, getTokenSilently and loginWithRedirect.
+ * Per-call parameters of checkSession, getTokenSilently, loginWithRedirect and loginWithPopup.
  * The camelCase fields override the client's options for this call; the
  * snake_case ones are authorize parameters, and any other lower-case name is
  * passed through to `/authorize` as it is.
@@ -167,7 +167,7 @@ export interface AuthorizeParams {
   scope?: string;
   /** Overrides the client's `audience` for this call. */
   audience?: string;
-  /** Overrides the client's `timeoutInSeconds` for this call. */
+  /** Overrides the client's `timeoutInSeconds` for this call (loginWithPopup: 300 by default). */
   timeoutInSeconds?: number;
   /** The user's login name or email, to prefill or pick the account. */
   login_hint?: string;
