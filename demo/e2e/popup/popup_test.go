@@ -321,3 +321,21 @@ func TestDemoPagePopupButton(t *testing.T) {
 	}
 	targetGone(t, tab, id)
 }
+
+// A server page that never answers: timeout after the call's
+// timeoutInSeconds, and the popup is closed.
+func TestPopupTimeoutClosesTheWindow(t *testing.T) {
+	env := startEnv(t, e2eenv.Options{})
+	tab := env.OpenTestPage(t)
+	popupButton(t, env, tab, `{timeoutInSeconds: 2}`)
+	env.Tenant.SetFaults(devtenant.Faults{NoMessage: true})
+	id := clickForPopupID(t, tab)
+	o := settled(t, tab)
+	if o.OK || !o.IsSDKError || o.Error != "timeout" {
+		t.Fatalf("got %+v, want a SilentAuthError timeout", o)
+	}
+	if !strings.Contains(o.Description, "within 2 s") {
+		t.Errorf("description %q does not name the call's timeout", o.Description)
+	}
+	targetGone(t, tab, id)
+}
