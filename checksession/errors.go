@@ -80,6 +80,11 @@ const (
 	// ErrInvalidGrant: the token endpoint refused the refresh token
 	// (expired, revoked, reused). The server's own description passes through.
 	ErrInvalidGrant Code = "invalid_grant"
+	// ErrPopupBlocked: the browser refused to open loginWithPopup's window
+	// (not called from a user gesture, or popups blocked for the site).
+	ErrPopupBlocked Code = "popup_blocked"
+	// ErrPopupClosed: loginWithPopup's window closed before it answered.
+	ErrPopupClosed Code = "popup_closed"
 )
 
 // errDestroyed is the error of every call on a destroyed client: a new one
@@ -119,6 +124,8 @@ var errorCodes = []struct {
 	{ErrUnexpected, false},
 	{ErrMissingRefreshToken, true},
 	{ErrInvalidGrant, true},
+	{ErrPopupBlocked, false},
+	{ErrPopupClosed, false},
 }
 
 // TimeoutDescription is auth0.js's wording, kept so that code matching on

@@ -115,6 +115,14 @@ func newGoClient(c *checksession.Client, b *jsbridge.PrestartBrowser) (safejs.Va
 				return nil, c.LoginWithRedirect(ctx, p)
 			})
 		},
+		// loginWithPopup opens its window before the promise's goroutine
+		// first blocks, and Go runs every ready goroutine before it hands
+		// control back to JS: window.open still runs inside the click.
+		"loginWithPopup": func(args []safejs.Value) any {
+			return withAuthorizeParams(jsbridge.Arg(args, 0), func(ctx context.Context, p checksession.AuthorizeParams) (any, error) {
+				return result(c.LoginWithPopup(ctx, p))
+			})
+		},
 		"handleRedirectCallback": func(args []safejs.Value) any {
 			url := b.Location()
 			if u := jsbridge.Arg(args, 0); u.Type() == safejs.TypeString {

@@ -184,6 +184,38 @@ func (t *Tenant) handleDevAction(f func()) http.HandlerFunc {
 	}
 }
 
+// handleDevLogin signs a user in without the login form: POST a JSON body
+// {"email": "..."}; the answer sets the session cookie and tells it in its
+// body ({"cookie": {"name", "value", "path"}, "sub"}), so that a test can
+// hand it to the browser it drives (Playwright's addCookies, chromedp's
+// network.SetCookie). Like every /dev/* switch it is refused off loopback.
+func (t *Tenant) handleDevLogin(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Email string `json:"email"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<12))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil || body.Email == "" {
+		http.Error(w, `POST /dev/login wants a JSON body {"email": "demo@example.com"}`, http.StatusBadRequest)
+		return
+	}
+	id, err := t.SignIn(body.Email)
+	if err != nil {
+		http.Error(w, "/dev/login: "+err.Error(), http.StatusNotFound)
+		return
+	}
+	t.mu.Lock()
+	sub := t.users[strings.ToLower(strings.TrimSpace(body.Email))].Sub
+	t.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		MaxAge: int(t.sessTTL / time.Second), Secure: strings.HasPrefix(t.issuer, "https:")})
+	t.log.Info("dev login", "user", body.Email)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"cookie": map[string]any{"name": sessionCookie, "value": id, "path": "/"},
+		"sub":    sub,
+	})
+}
+
 func (t *Tenant) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	// Auth0 serves discovery to any origin; SDKs read it from the browser.
 	w.Header().Set("Access-Control-Allow-Origin", "*")

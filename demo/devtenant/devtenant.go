@@ -22,6 +22,9 @@ import (
 	"time"
 )
 
+// SessionCookie names the tenant's login session cookie.
+const SessionCookie = sessionCookie
+
 // Default lifetimes, chosen so that renewals are visible in a short demo.
 const (
 	DefaultTokenLifetime   = 60 * time.Second
@@ -310,6 +313,7 @@ func (t *Tenant) routes() {
 	m.Handle("POST /dev/reset", t.devOnly(t.handleDevAction(t.Reset)))
 	m.Handle("POST /dev/end-sessions", t.devOnly(t.handleDevAction(t.EndAllSessions)))
 	m.Handle("POST /dev/expire-sessions", t.devOnly(t.handleDevAction(t.ExpireSessions)))
+	m.Handle("POST /dev/login", t.devOnly(t.handleDevLogin))
 	m.HandleFunc("/{$}", t.handleHome)
 	t.mux = m
 }
@@ -362,6 +366,23 @@ func (t *Tenant) EndAllSessions() {
 	defer t.mu.Unlock()
 	t.sessions = map[string]*session{}
 	t.revokeSessionLocked("")
+}
+
+// SignIn starts a login session for the user with this email, as the login
+// form (and any MFA step) would, and returns the value of the session
+// cookie (SessionCookie) that a browser must carry to be signed in. Tests
+// of applications use it, through POST /dev/login, to skip the form.
+func (t *Tenant) SignIn(email string) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	u := t.users[strings.ToLower(strings.TrimSpace(email))]
+	if u == nil {
+		return "", fmt.Errorf("no user %q", email)
+	}
+	now := t.now()
+	s := &session{id: randomID(), user: u, authTime: now, expiresAt: now.Add(t.sessTTL), mfaDone: true}
+	t.sessions[s.id] = s
+	return s.id, nil
 }
 
 // ExpireSessions moves every session past its lifetime; they answer

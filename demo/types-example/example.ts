@@ -170,6 +170,11 @@ async function main(): Promise<void> {
   const fromRedirect: AuthResult = await client.handleRedirectCallback();
   await client.handleRedirectCallback(new URL(location.href));
   useResult(fromRedirect);
+  try {
+    useResult(await client.loginWithPopup({ login_hint: "demo@example.com", timeoutInSeconds: 120 }));
+  } catch (e) {
+    if (e instanceof SilentAuthError && (e.error === "popup_blocked" || e.error === "popup_closed")) describe(e);
+  }
   const logoutParams: LogoutParams = { returnTo: location.origin, localOnly: true, federated: true };
   await client.logout(logoutParams);
   await client.logout();

@@ -402,6 +402,13 @@ class Client {
     return this.#call("loginWithRedirect", params).then(() => undefined);
   }
 
+  // loginWithPopup reaches Go without an await in between (#call is async,
+  // but runs synchronously up to its first await): Go opens the window
+  // before it waits for anything, while the click's user activation holds.
+  loginWithPopup(params) {
+    return this.#call("loginWithPopup", params);
+  }
+
   handleRedirectCallback(url) {
     return this.#call("handleRedirectCallback", url === undefined ? globalThis.location.href : String(url));
   }

@@ -165,7 +165,7 @@ export type AuthorizeParamValue = string | number | boolean;
 export type AuthorizeParamName = Lowercase<string>;
 
 /**
- * Per-call parameters of checkSession, getTokenSilently and loginWithRedirect.
+ * Per-call parameters of checkSession, getTokenSilently, loginWithRedirect and loginWithPopup.
  * The camelCase fields override the client's options for this call; the
  * snake_case ones are authorize parameters, and any other lower-case name is
  * passed through to `/authorize` as it is.
@@ -177,7 +177,7 @@ export interface AuthorizeParams {
   scope?: string;
   /** Overrides the client's `audience` for this call. */
   audience?: string;
-  /** Overrides the client's `timeoutInSeconds` for this call. */
+  /** Overrides the client's `timeoutInSeconds` for this call (loginWithPopup: 300 by default). */
   timeoutInSeconds?: number;
   /** The user's login name or email, to prefill or pick the account. */
   login_hint?: string;
@@ -300,6 +300,10 @@ export type ErrorCode =
   | "missing_refresh_token"
   /** The token endpoint refused the refresh token (expired, revoked, reused). */
   | "invalid_grant"
+  /** loginWithPopup: the browser refused to open the window (no user gesture, or blocked). */
+  | "popup_blocked"
+  /** loginWithPopup: the window closed before the server answered. */
+  | "popup_closed"
   /** A call on a client after `destroy()`. */
   | "destroyed"
   /** Anything else that went wrong; `cause` holds the original. */
@@ -383,6 +387,14 @@ export interface Client {
 
   /** Navigates to `/authorize` without `prompt=none`; the page is left. */
   loginWithRedirect(params?: AuthorizeParams): Promise<void>;
+
+  /**
+   * The interactive login in a popup window, answered by `web_message` and
+   * checked as checkSession's answer is. Call it directly from a click
+   * handler (else `popup_blocked`); `popup_closed` when the user closes it;
+   * `timeout` after `params.timeoutInSeconds`, 300 s by default.
+   */
+  loginWithPopup(params?: AuthorizeParams): Promise<AuthResult>;
 
   /**
    * Validates an interactive login's response as checkSession does, clears

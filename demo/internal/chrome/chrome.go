@@ -30,10 +30,15 @@ type Browser struct {
 	cancel context.CancelFunc
 }
 
+// PopupBlocking turns Chromium's popup blocker back on (chromedp's default
+// flags turn it off): window.open outside a user gesture then returns null,
+// as in a user's browser.
+var PopupBlocking = chromedp.Flag("disable-popup-blocking", false)
+
 // Start launches Chromium with a fresh profile and the flags that keep it
-// off the network (this machine reaches none) and working as root. It is
-// closed when the test ends.
-func Start(t testing.TB) *Browser {
+// off the network (this machine reaches none) and working as root, then
+// extra. It is closed when the test ends.
+func Start(t testing.TB, extra ...chromedp.ExecAllocatorOption) *Browser {
 	t.Helper()
 	if _, err := os.Stat(ExecPath()); err != nil {
 		t.Fatalf("Chromium not found at %s (make deps installs it): %v", ExecPath(), err)
@@ -67,6 +72,7 @@ func Start(t testing.TB) *Browser {
 		chromedp.Flag("site-per-process", true),
 		chromedp.WindowSize(1280, 900),
 	)
+	opts = append(opts, extra...)
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
 	if err := chromedp.Run(ctx); err != nil {

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/silentauth/silentauth/demo/demoserver"
 	"github.com/silentauth/silentauth/demo/devtenant"
 	"github.com/silentauth/silentauth/demo/internal/chrome"
@@ -44,6 +46,8 @@ type Options struct {
 	TenantMiddleware func(http.Handler) http.Handler
 	// Users, when set, replace the tenant's default users.
 	Users []devtenant.User
+	// BrowserOptions are passed to chrome.Start (chrome.PopupBlocking, say).
+	BrowserOptions []chromedp.ExecAllocatorOption
 }
 
 // DistDir is where the built SDK is: $SILENTAUTH_DIST, else <repo>/dist.
@@ -127,7 +131,7 @@ func Start(t testing.TB, o Options) *Env {
 	}
 	Serve(t, tl, tenantHandler)
 	Serve(t, al, WithTestPage(app, tenantURL))
-	return &Env{Tenant: tenant, TenantURL: tenantURL, AppURL: appURL, Browser: chrome.Start(t)}
+	return &Env{Tenant: tenant, TenantURL: tenantURL, AppURL: appURL, Browser: chrome.Start(t, o.BrowserOptions...)}
 }
 
 // TestPagePath is a page on the app's origin that loads the SDK and

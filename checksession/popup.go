@@ -1,0 +1,203 @@
+package checksession
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultPopupTimeout bounds an interactive login in a popup when the call
+// gives no timeoutInSeconds. The client's timeoutInSeconds is for silent
+// requests, which a server answers at once; a person typing a password and
+// a second factor needs longer.
+const DefaultPopupTimeout = 5 * time.Minute
+
+// popupPoll is how often LoginWithPopup looks at popup.closed: the only way
+// to notice that the user closed the window, since a closed window fires
+// no event in its opener.
+const popupPoll = 500 * time.Millisecond
+
+// PopupOpener is implemented by a Browser that can open popup windows
+// (jsbridge's does); LoginWithPopup needs it.
+type PopupOpener interface {
+	// OpenPopup opens an empty popup window at once (browsers allow
+	// window.open only while a user gesture's handler runs) and registers h
+	// for the opener's "message" events; Message.FromFrame means
+	// event.source is that popup. A browser that refuses to open it
+	// returns an error with ErrPopupBlocked's code.
+	OpenPopup(h FrameHandler) (Popup, error)
+}
+
+// Popup is an open popup window with the opener's message listener.
+type Popup interface {
+	// Navigate sends the popup to url.
+	Navigate(url string) error
+	// Closed reports popup.closed.
+	Closed() bool
+	// Close removes the listener, releases callbacks and closes the
+	// window. It is safe to call more than once.
+	Close()
+}
+
+// coopHint is what a popup that seems closed, or never answers, may really
+// be: cut off from this page by Cross-Origin-Opener-Policy.
+const coopHint = "If the window is still open, Cross-Origin-Opener-Policy cut it off from this page: " +
+	"serve the application with Cross-Origin-Opener-Policy: same-origin-allow-popups (or none), " +
+	"and the authorization server's login pages without Cross-Origin-Opener-Policy: same-origin."
+
+// LoginWithPopup runs an interactive login (without prompt=none) in a popup
+// window that answers with response_mode=web_message to this page, and
+// validates the answer as CheckSession does: the message must come from the
+// server's origin and from that popup, carry type authorization_response
+// and this request's state; then state, nonce, the ID token and the code
+// exchange are checked. The result is cached and shared as a login is.
+//
+// The popup opens before LoginWithPopup waits for anything, so it must be
+// called from a user gesture's handler (a click), directly, or the browser
+// blocks the window (ErrPopupBlocked). ErrPopupClosed: the user closed it.
+// ErrTimeout after p.Timeout, or DefaultPopupTimeout.
+func (c *Client) LoginWithPopup(ctx context.Context, p AuthorizeParams) (*AuthResult, error) {
+	if c.ctx.Err() != nil {
+		return nil, errDestroyed()
+	}
+	r, err := c.s.resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	if r.extra["prompt"] == "none" {
+		return nil, configError("prompt", "loginWithPopup is the interactive login; use checkSession for prompt=none")
+	}
+	r.timeout = DefaultPopupTimeout
+	if p.Timeout > 0 {
+		r.timeout = p.Timeout
+	}
+	opener, ok := c.browser.(PopupOpener)
+	if !ok {
+		return nil, configError("loginWithPopup", "this browser bridge cannot open popup windows")
+	}
+	// The expected answer is known only after discovery: until then no
+	// message is ours.
+	var (
+		mu     sync.Mutex
+		expect func(Message) (*authResponse, string)
+	)
+	msgs := make(chan *authResponse, 1)
+	popup, err := opener.OpenPopup(FrameHandler{OnMessage: func(m Message) {
+		mu.Lock()
+		accept := expect
+		mu.Unlock()
+		if accept == nil {
+			return
+		}
+		resp, why := accept(m)
+		if why != "" {
+			c.debug("popup: ignored a message: " + why)
+			return
+		}
+		select {
+		case msgs <- resp:
+		default:
+		}
+	}})
+	if err != nil {
+		return nil, err
+	}
+	defer popup.Close()
+
+	m, err := c.disc.metadata(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !m.supportsWebMessage() {
+		return nil, configError("domain", "the server's discovery lists response_modes_supported "+
+			quote(strings.Join(m.ResponseModesSupported, " "))+" without web_message, so the popup cannot answer")
+	}
+	if err := c.bindAuthorize(ctx, &r); err != nil { // dpop_jkt, as every authorization request
+		return nil, err
+	}
+	t := newTransaction(r, c.s.RedirectURI)
+	u, err := authorizeURL(m.AuthorizationEndpoint, c.s.ClientID, t, r, c.s.requestScope(t.Scope), "web_message")
+	if err != nil {
+		return nil, err
+	}
+	au, _ := url.Parse(u)
+	serverOrigin := origin(au)
+	mu.Lock()
+	expect = func(msg Message) (*authResponse, string) { return acceptMessage(msg, serverOrigin, t.State) }
+	mu.Unlock()
+	gen := c.refresh.Generation()
+	if err := popup.Navigate(u); err != nil {
+		return nil, &Error{Code: string(ErrPopupClosed), State: t.State, Description: "the popup could not be sent to the authorization server: " + err.Error()}
+	}
+	c.debug("popup login opened: " + redactURL(u))
+
+	resp, err := c.awaitPopup(ctx, popup, msgs, t, r.timeout)
+	if err != nil {
+		return nil, err
+	}
+	popup.Close() // before the exchange: the user is done with it
+	res, refreshToken, err := c.complete(ctx, m, t, resp)
+	if err != nil {
+		return nil, err
+	}
+	c.accept(request{audience: t.Audience, scope: t.Scope}, res)
+	c.keepRefreshToken(ctx, gen, refreshToken)
+	c.dropPrestarted()
+	return res, nil
+}
+
+// dropPrestarted discards the loader's head-start request if nothing took
+// it yet: it left before this login, so its answer (login_required, most
+// likely) says nothing about the session the login just made, and a later
+// checkSession must ask afresh. Taking it with a context already ended
+// drops it (Prestarter.TakePrestarted).
+func (c *Client) dropPrestarted() {
+	p, ok := c.browser.(Prestarter)
+	if !ok {
+		return
+	}
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	if pre := p.TakePrestarted(ended); pre != nil {
+		p.SettlePrestarted(false, "")
+	}
+}
+
+// awaitPopup waits for the popup's answer, its closing, the timeout or ctx.
+func (c *Client) awaitPopup(ctx context.Context, popup Popup, msgs <-chan *authResponse, t *transaction, timeout time.Duration) (*authResponse, error) {
+	deadline := c.clock.NewTimer(timeout)
+	defer deadline.Stop()
+	poll := c.clock.NewTimer(popupPoll)
+	defer func() { poll.Stop() }()
+	for {
+		select {
+		case resp := <-msgs:
+			return resp, nil
+		case <-poll.C():
+			if popup.Closed() {
+				// A window closes after posting; the message may be queued.
+				select {
+				case resp := <-msgs:
+					return resp, nil
+				default:
+				}
+				return nil, &Error{Code: string(ErrPopupClosed), State: t.State,
+					Description: "the popup window was closed before the authorization server answered. " + coopHint}
+			}
+			poll = c.clock.NewTimer(popupPoll)
+		case <-deadline.C():
+			return nil, &Error{Code: string(ErrTimeout), State: t.State, Description: TimeoutDescription +
+				". The popup got no answer from the authorization server within " + strconv.Itoa(int(timeout/time.Second)) +
+				" s (timeoutInSeconds of this call; " + strconv.Itoa(int(DefaultPopupTimeout/time.Second)) +
+				" s by default). " + coopHint + " Otherwise the origin " + c.browser.Origin() +
+				" may be missing from the application's Allowed Web Origins."}
+		case <-c.ctx.Done():
+			return nil, errDestroyed()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}

@@ -1,0 +1,84 @@
+package oidc_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/target"
+	"github.com/chromedp/chromedp"
+
+	"github.com/silentauth/silentauth/demo/internal/chrome"
+)
+
+// TestPopupLoginAtNodeOIDCProvider runs loginWithPopup against
+// node-oidc-provider: a real click opens the popup, the provider's sign-in
+// form is filled in the popup's own target, and the provider's web_message
+// page posts the code to the opener, which exchanges it.
+func TestPopupLoginAtNodeOIDCProvider(t *testing.T) {
+	tab := openTestPage(t, callbackPath)
+	tab.MustEval(`(async () => {
+		window.client = await `+opClientJS(shared.issuer, "")+`;
+		const b = document.createElement("button");
+		b.id = "popup-login";
+		b.textContent = "Log in with a popup";
+		b.onclick = () => {
+			window.__popup = client.loginWithPopup().then((result) => ({ok: true, result}),
+				(e) => ({ok: false, error: e.error, description: e.error_description}));
+		};
+		document.body.append(b);
+		return true;
+	})()`, nil)
+	ch := chromedp.WaitNewTarget(tab.Ctx, func(info *target.Info) bool { return info.Type == "page" && info.OpenerID != "" })
+	if err := chromedp.Run(tab.Ctx, chromedp.Click("#popup-login", chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	var id target.ID
+	select {
+	case id = <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no popup opened\nconsole:\n%s", strings.Join(tab.Console(), "\n"))
+	}
+	ctx, cancel := chromedp.NewContext(tab.Ctx, chromedp.WithTargetID(id))
+	defer cancel()
+	popup := &chrome.Tab{Ctx: ctx}
+	form := fmt.Sprintf(`location.origin === %q && location.pathname.startsWith("/interaction/") && document.querySelector('form[action*="/interaction/"] input[name="login"]')`, shared.issuer)
+	if err := popup.WaitFor(form, 20*time.Second); err != nil {
+		t.Fatalf("the provider's sign-in form in the popup: %v", err)
+	}
+	// Submitted after the evaluation returns: the popup closes once it answered.
+	// The answer may be lost when the popup closes first: the opener's
+	// outcome below says whether the form went through.
+	sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+	defer scancel()
+	if err := chromedp.Run(sctx, chromedp.Evaluate(`(() => {
+		const f = document.querySelector('form[action*="/interaction/"]');
+		f.querySelector('input[name="login"]').value = "popup-user";
+		f.querySelector('input[name="password"]').value = "any password";
+		setTimeout(() => f.querySelector('button[type="submit"].login-submit').click(), 0);
+		return true;
+	})()`, nil)); err != nil && sctx.Err() == nil {
+		t.Fatal(err)
+	}
+	var o struct {
+		OK          bool           `json:"ok"`
+		Result      map[string]any `json:"result"`
+		Error       string         `json:"error"`
+		Description string         `json:"description"`
+	}
+	tab.MustEval(`window.__popup`, &o)
+	if !o.OK {
+		t.Fatalf("loginWithPopup at node-oidc-provider: %+v\nconsole:\n%s", o, strings.Join(tab.Console(), "\n"))
+	}
+	payload, _ := o.Result["idTokenPayload"].(map[string]any)
+	if payload["sub"] != "popup-user" || o.Result["accessToken"] == "" {
+		t.Fatalf("result: %+v", o.Result)
+	}
+	verifyIDToken(t, shared.issuer, o.Result["idToken"].(string), "", false)
+	// The provider's session from the popup answers a silent request now.
+	if out := checkSession(t, tab, ""); !out.OK {
+		t.Errorf("checkSession after the popup login: %v", out)
+	}
+}

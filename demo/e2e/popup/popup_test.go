@@ -1,0 +1,341 @@
+// Package popup_test runs loginWithPopup in headless Chromium with its popup
+// blocker on, as in a user's browser, against the dev tenant: the popup
+// opens from a real click (chromedp's click is a trusted input event, so a
+// user gesture), the login form is filled in the popup's own target, and the
+// token arrives in the opener. It also pins popup_closed, popup_blocked and
+// the error a Cross-Origin-Opener-Policy on the server's pages causes.
+package popup_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/target"
+	"github.com/chromedp/chromedp"
+
+	"github.com/silentauth/silentauth/demo/devtenant"
+	"github.com/silentauth/silentauth/demo/internal/chrome"
+	"github.com/silentauth/silentauth/demo/internal/e2eenv"
+)
+
+// outcome is how the popup login's promise settled, as the page saw it.
+type outcome struct {
+	OK          bool           `json:"ok"`
+	Result      map[string]any `json:"result"`
+	IsSDKError  bool           `json:"isSDKError"`
+	Error       string         `json:"error"`
+	Description string         `json:"description"`
+}
+
+// popupButton creates window.client and a button whose click handler
+// calls client.loginWithPopup(params) directly, as an app would; the
+// promise's outcome lands in window.__popup.
+func popupButton(t *testing.T, env *e2eenv.Env, tab *chrome.Tab, params string) {
+	t.Helper()
+	tab.MustEval(`(async () => {
+		window.client = await `+env.ClientJS("")+`;
+		const b = document.createElement("button");
+		b.id = "popup-login";
+		b.textContent = "Log in with a popup";
+		b.onclick = () => {
+			window.__popup = client.loginWithPopup(`+params+`).then(
+				(result) => ({ok: true, result}),
+				(e) => ({ok: false, isSDKError: silentauth.isSilentAuthError(e), error: e.error, description: e.error_description}));
+		};
+		document.body.append(b);
+		return true;
+	})()`, nil)
+}
+
+// clickForPopup clicks the button with a real mouse event and returns the
+// popup window's target as a tab (no console capture).
+func clickForPopup(t *testing.T, tab *chrome.Tab) (*chrome.Tab, target.ID) {
+	t.Helper()
+	id := clickForPopupID(t, tab)
+	ctx, cancel := chromedp.NewContext(tab.Ctx, chromedp.WithTargetID(id))
+	t.Cleanup(cancel)
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("attaching to the popup: %v", err)
+	}
+	return &chrome.Tab{Ctx: ctx}, id
+}
+
+// clickForPopupID clicks the button and returns the popup's target ID,
+// without attaching to it.
+func clickForPopupID(t *testing.T, tab *chrome.Tab) target.ID {
+	t.Helper()
+	ch := chromedp.WaitNewTarget(tab.Ctx, func(info *target.Info) bool { return info.Type == "page" && info.OpenerID != "" })
+	if err := chromedp.Run(tab.Ctx, chromedp.Click("#popup-login", chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-ch:
+		return id
+	case <-time.After(10 * time.Second):
+		var o outcome
+		_ = tab.Eval(`window.__popup`, &o)
+		t.Fatalf("no popup opened; the login settled as %+v\nconsole:\n%s", o, strings.Join(tab.Console(), "\n"))
+		return ""
+	}
+}
+
+// submitLogin fills the dev tenant's login form in the popup and submits it
+// after the evaluation has returned: the popup closes as soon as the login
+// is done, and an evaluation still waiting then would never get its answer.
+func submitLogin(popup *chrome.Tab, email string, timeout time.Duration) error {
+	if err := popup.WaitFor(`location.pathname === "/u/login" && document.querySelector("input[name=password]")`, timeout); err != nil {
+		return err
+	}
+	// The answer may be lost when the popup closes first: the opener's
+	// outcome, checked by the caller, says whether the form went through.
+	ctx, cancel := context.WithTimeout(popup.Ctx, 5*time.Second)
+	defer cancel()
+	err := chromedp.Run(ctx, chromedp.Evaluate(fmt.Sprintf(`(() => {
+		const f = document.querySelector("form");
+		f.querySelector("input[name=username]").value = %q;
+		f.querySelector("input[name=password]").value = %q;
+		setTimeout(() => (f.querySelector("button[type=submit]") || f.querySelector("button")).click(), 0);
+		return true;
+	})()`, email, devtenant.DefaultPassword), nil))
+	if err != nil && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func settled(t *testing.T, tab *chrome.Tab) outcome {
+	t.Helper()
+	var o outcome
+	tab.MustEval(`window.__popup`, &o)
+	return o
+}
+
+// targetGone waits until the target no longer exists.
+func targetGone(t *testing.T, tab *chrome.Tab, id target.ID) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		infos, err := chromedp.Targets(tab.Ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, i := range infos {
+			found = found || i.TargetID == id
+		}
+		if !found {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("the popup window was left open")
+}
+
+func liveFuncs(t *testing.T, tab *chrome.Tab) float64 {
+	t.Helper()
+	var n float64
+	tab.MustEval(`silentauth.stats().then((s) => s.liveFuncs)`, &n)
+	return n
+}
+
+func startEnv(t *testing.T, o e2eenv.Options) *e2eenv.Env {
+	o.BrowserOptions = append(o.BrowserOptions, chrome.PopupBlocking)
+	return e2eenv.Start(t, o)
+}
+
+func TestPopupLoginFromAClickSignsInTheOpener(t *testing.T) {
+	env := startEnv(t, e2eenv.Options{})
+	tab := env.OpenTestPage(t)
+	popupButton(t, env, tab, `{login_hint: "demo@example.com"}`)
+	before := env.Tenant.Stats() // the loader's head start asked already
+	popup, id := clickForPopup(t, tab)
+	if err := submitLogin(popup, "demo@example.com", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	o := settled(t, tab)
+	if !o.OK {
+		t.Fatalf("loginWithPopup: %+v\nconsole:\n%s", o, strings.Join(tab.Console(), "\n"))
+	}
+	at, _ := o.Result["accessToken"].(string)
+	payload, _ := o.Result["idTokenPayload"].(map[string]any)
+	if at == "" || payload["email"] != "demo@example.com" {
+		t.Fatalf("result lacks the user's tokens: %+v", o.Result)
+	}
+	targetGone(t, tab, id)
+	st := env.Tenant.Stats()
+	if st.Authorize-before.Authorize != 1 || st.AuthorizePromptNone != before.AuthorizePromptNone || st.TokenExchanges != 1 || st.Logins != 1 {
+		t.Errorf("tenant saw %+v; want one interactive /authorize, one login, one code exchange", st)
+	}
+	// The login fed the cache: the token is served without a request.
+	var cached string
+	tab.MustEval(`client.getTokenSilently()`, &cached)
+	if cached != at {
+		t.Errorf("getTokenSilently after the popup gave another token")
+	}
+	var user map[string]any
+	tab.MustEval(`client.getUser()`, &user)
+	if user["email"] != "demo@example.com" {
+		t.Errorf("getUser() = %v", user)
+	}
+	if st2 := env.Tenant.Stats(); st2.Authorize != st.Authorize {
+		t.Errorf("getTokenSilently asked the server again: %+v", st2)
+	}
+	// The server's session now answers a silent request too (the head
+	// start's login_required from before the login is not reused).
+	var renewed map[string]any
+	tab.MustEval(`client.checkSession()`, &renewed)
+	if renewed["accessToken"] == "" {
+		t.Errorf("checkSession after the popup login: %v", renewed)
+	}
+	// A second popup login, answered at once from the server's session,
+	// leaves no more callbacks alive than the first: nothing leaks per login.
+	settledFuncs := liveFuncs(t, tab)
+	id2 := clickForPopupID(t, tab)
+	if o := settled(t, tab); !o.OK {
+		t.Fatalf("second loginWithPopup: %+v", o)
+	}
+	targetGone(t, tab, id2)
+	if after := liveFuncs(t, tab); after > settledFuncs {
+		t.Errorf("Go callbacks alive: %v after the first popup login, %v after the second", settledFuncs, after)
+	}
+}
+
+func TestPopupClosedByTheUser(t *testing.T) {
+	env := startEnv(t, e2eenv.Options{})
+	tab := env.OpenTestPage(t)
+	popupButton(t, env, tab, "")
+	before := liveFuncs(t, tab)
+	popup, _ := clickForPopup(t, tab)
+	if err := popup.WaitFor(`location.pathname === "/u/login"`, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := chromedp.Run(popup.Ctx, page.Close()); err != nil {
+		t.Fatal(err)
+	}
+	o := settled(t, tab)
+	if o.OK || !o.IsSDKError || o.Error != "popup_closed" {
+		t.Fatalf("got %+v, want a SilentAuthError popup_closed", o)
+	}
+	if !strings.Contains(o.Description, "same-origin-allow-popups") {
+		t.Errorf("description %q does not name the COOP fix", o.Description)
+	}
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Errorf("popup_closed came %v after the window closed", waited)
+	}
+	if after := liveFuncs(t, tab); after > before {
+		t.Errorf("Go callbacks alive: %v before the popup, %v after", before, after)
+	}
+}
+
+func TestPopupBlockedWithoutAUserGesture(t *testing.T) {
+	env := startEnv(t, e2eenv.Options{})
+	tab := env.OpenTestPage(t)
+	var o outcome
+	before := env.Tenant.Stats()
+	tab.MustEval(`(async () => {
+		window.client = await `+env.ClientJS("")+`;
+		await new Promise((r) => setTimeout(r, 10)); // no gesture left, if there was one
+		return client.loginWithPopup().then((result) => ({ok: true, result}),
+			(e) => ({ok: false, isSDKError: silentauth.isSilentAuthError(e), error: e.error, description: e.error_description}));
+	})()`, &o)
+	if o.OK || !o.IsSDKError || o.Error != "popup_blocked" {
+		t.Fatalf("got %+v, want a SilentAuthError popup_blocked", o)
+	}
+	if !strings.Contains(o.Description, "click") {
+		t.Errorf("description %q does not say to call it from a click", o.Description)
+	}
+	if st := env.Tenant.Stats(); st.Authorize-st.AuthorizePromptNone != before.Authorize-before.AuthorizePromptNone {
+		t.Errorf("a blocked popup still reached /authorize: %+v", st)
+	}
+}
+
+// A server whose login pages send Cross-Origin-Opener-Policy: same-origin
+// puts the popup in another browsing context group: the opener sees it as
+// closed, and the popup's window.opener is null, so it can never answer.
+func TestPopupCutOffByCrossOriginOpenerPolicy(t *testing.T) {
+	env := startEnv(t, e2eenv.Options{TenantMiddleware: func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/authorize" || strings.HasPrefix(r.URL.Path, "/u/") {
+				w.Header().Set("Cross-Origin-Opener-Policy", "same-origin")
+			}
+			h.ServeHTTP(w, r)
+		})
+	}})
+	tab := env.OpenTestPage(t)
+	popupButton(t, env, tab, `{timeoutInSeconds: 20}`)
+	clickForPopup(t, tab)
+	o := settled(t, tab)
+	if o.OK || (o.Error != "popup_closed" && o.Error != "timeout") {
+		t.Fatalf("got %+v, want popup_closed or timeout", o)
+	}
+	for _, want := range []string{"Cross-Origin-Opener-Policy", "same-origin-allow-popups"} {
+		if !strings.Contains(o.Description, want) {
+			t.Errorf("%s description %q lacks %q", o.Error, o.Description, want)
+		}
+	}
+	t.Logf("COOP on the server's pages: %s", o.Error)
+}
+
+// The demo app's "Log in with a popup" button signs in without leaving the
+// page: its click handler calls loginWithPopup directly.
+func TestDemoPagePopupButton(t *testing.T) {
+	env := startEnv(t, e2eenv.Options{})
+	tab := env.Browser.NewTab(t)
+	if err := tab.Navigate(env.AppURL + "/"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor(`document.querySelector("#status").dataset.state === "signed-out" && !document.querySelector("#login-popup").disabled`, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	tab.MustEval(`window.__stayed = true`, nil)
+	ch := chromedp.WaitNewTarget(tab.Ctx, func(info *target.Info) bool { return info.Type == "page" && info.OpenerID != "" })
+	if err := chromedp.Run(tab.Ctx, chromedp.Click("#login-popup", chromedp.ByQuery)); err != nil {
+		t.Fatal(err)
+	}
+	var id target.ID
+	select {
+	case id = <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the demo's popup button opened no window\nconsole:\n%s", strings.Join(tab.Console(), "\n"))
+	}
+	ctx, cancel := chromedp.NewContext(tab.Ctx, chromedp.WithTargetID(id))
+	defer cancel()
+	if err := submitLogin(&chrome.Tab{Ctx: ctx}, "demo@example.com", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor(`document.querySelector("#status").dataset.state === "signed-in" && window.__stayed`, 20*time.Second); err != nil {
+		var text string
+		_ = tab.Eval(`document.body.innerText.slice(0, 2000)`, &text)
+		t.Fatalf("%v\nthe page:\n%s", err, text)
+	}
+	var claims string
+	tab.MustEval(`document.querySelector("#claims").innerText`, &claims)
+	if !strings.Contains(claims, "demo@example.com") {
+		t.Errorf("#claims shows %q", claims)
+	}
+	targetGone(t, tab, id)
+}
+
+// A server page that never answers: timeout after the call's
+// timeoutInSeconds, and the popup is closed.
+func TestPopupTimeoutClosesTheWindow(t *testing.T) {
+	env := startEnv(t, e2eenv.Options{})
+	tab := env.OpenTestPage(t)
+	popupButton(t, env, tab, `{timeoutInSeconds: 2}`)
+	env.Tenant.SetFaults(devtenant.Faults{NoMessage: true})
+	id := clickForPopupID(t, tab)
+	o := settled(t, tab)
+	if o.OK || !o.IsSDKError || o.Error != "timeout" {
+		t.Fatalf("got %+v, want a SilentAuthError timeout", o)
+	}
+	if !strings.Contains(o.Description, "within 2 s") {
+		t.Errorf("description %q does not name the call's timeout", o.Description)
+	}
+	targetGone(t, tab, id)
+}
