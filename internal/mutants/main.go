@@ -79,8 +79,8 @@ var mutations = []mutation{
 		name:    "wake-up-without-auto-renew",
 		what:    "a wake-up moves the renewal schedule only while auto-renew is on",
 		dir:     "checksession",
-		find:    regexp.MustCompile(`(?m)^(\s*if\b[^\n]*\br\.attempt == 0[^\n]*?)!r\.enabled\b`),
-		replace: "${1}false",
+		find:    regexp.MustCompile(`(?m)^(\s*if\b[^\n]*?)!r\.enabled\b([^\n]*\br\.state != stalled\b)`),
+		replace: "${1}false${2}",
 	},
 }
 
