@@ -175,10 +175,12 @@ func (c *Client) Logout(ctx context.Context, p LogoutParams) error {
 		}
 	}
 	c.mu.Unlock()
+	rt := c.refreshTokenToRevoke(ctx)
 	c.forget()
 	c.renewer.signOut()
 	c.group.post(tabMessage{Kind: kindLoggedOut})
 	c.forgetRefreshToken()
+	c.revokeRefreshToken(ctx, rt)
 	if p.LocalOnly {
 		return nil
 	}
