@@ -312,14 +312,26 @@ func (h *refreshTokens) AcceptHandover(ctx context.Context, data []byte) (handle
 	return true, h.Adopt(ctx, m.RefreshToken)
 }
 
-// Drop forgets the token in this tab only and leaves the store alone: a
-// follower's stand-by copy from a hand-over, once the new leader has rotated
-// it (a "renewed" message arrives). Never waits.
+// Drop forgets the token in this tab only and leaves the store alone:
+// destroy. Never waits.
 func (h *refreshTokens) Drop() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.token, h.out = "", false
 	h.gen++
+}
+
+// DropSince is Drop only if nothing was adopted or forgotten since gen
+// (Generation): a follower's stand-by copy from a hand-over, once a
+// verified share says the new leader has rotated it. A token handed over
+// while the share was being verified is the rotated one, and stays.
+func (h *refreshTokens) DropSince(gen uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.gen == gen {
+		h.token, h.out = "", false
+		h.gen++
+	}
 }
 
 // persist writes the current state, whatever it is by the time the write

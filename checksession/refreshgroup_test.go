@@ -2,6 +2,7 @@ package checksession
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"runtime"
@@ -432,5 +433,49 @@ func TestLogoutForgetsTheRefreshTokenEvenFromARequestInFlight(t *testing.T) {
 	}
 	if c.refresh.Has() {
 		t.Error("a refresh token from before the logout is held")
+	}
+}
+
+// TestAForgedRenewedDoesNotDropTheRefreshToken: a "renewed" that says a
+// refresh token was spent makes a tab drop its copy only once its ID token
+// verifies; a forgery (garbage, or a replay) leaves the token where it is.
+func TestAForgedRenewedDoesNotDropTheRefreshToken(t *testing.T) {
+	cases := []struct {
+		name    string
+		idToken func(fx *fixture) string
+		drops   bool
+	}{
+		{"a garbage ID token", func(*fixture) string { return "garbage.garbage.garbage" }, false},
+		{"a replayed old ID token", func(fx *fixture) string {
+			claims := fx.iss.Claims(fx.clock.Now().Add(-time.Hour))
+			claims["exp"] = fx.clock.Now().Add(time.Hour).Unix()
+			return fx.iss.Sign(fx.t, claims)
+		}, false},
+		{"a genuine share", func(fx *fixture) string { return fx.iss.Sign(fx.t, fx.iss.Claims(fx.clock.Now())) }, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t)
+			fx.expiresIn = 120
+			_, first, _, tab := aSignedInTabAndANewOne(t, fx)
+			if !first.refresh.Has() {
+				t.Fatal("the signed-in tab holds no refresh token")
+			}
+			ch, err := tab.tabHub.Join(first.s.tabKey(), func([]byte) {})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ch.Close()
+			data, _ := json.Marshal(map[string]any{"kind": "renewed", "via": "refresh_token", "result": map[string]any{
+				"access_token": "AT-FORGED", "id_token": tc.idToken(fx), "expires_in": 120,
+				"expires_at_ms": fx.clock.Now().Add(120 * time.Second).UnixMilli(), "request_scope": DefaultScope}})
+			if err := ch.Post(data); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the share to be handled", func() bool { return first.idle(fx.clock) })
+			if dropped := !first.refresh.Has(); dropped != tc.drops {
+				t.Errorf("dropped the refresh token: %v, want %v; logs %q", dropped, tc.drops, fx.logs[max(0, len(fx.logs)-3):])
+			}
+		})
 	}
 }

@@ -190,6 +190,7 @@ func (c *Client) settle(r request, epoch int, began time.Time, res *AuthResult, 
 		}
 	}
 	c.storeLocked(r.audience, r.scope, res)
+	c.noteLifetimeLocked(res)
 	delete(c.failures, r.cacheKey())
 	// Read under c.mu, in this epoch: a logout after this point forgets
 	// the refresh token after reading the generation, so AdoptSince refuses.
@@ -210,6 +211,7 @@ func (c *Client) accept(r request, res *AuthResult) {
 	c.mu.Lock()
 	c.epoch++ // a silent request started before the login must not overwrite it
 	c.storeLocked(r.audience, r.scope, res)
+	c.noteLifetimeLocked(res)
 	c.mu.Unlock()
 	if r.cacheKey() == c.renewer.defaultKey {
 		c.renewer.got(res, true)
