@@ -408,8 +408,8 @@ class Client {
   // once through checkSession, which joins a renewal already in flight, and
   // retries once; a second 401 is the caller's to see. The token goes only to
   // the origins in apiOrigins (default: this page's): any other URL rejects
-  // with invalid_configuration before anything is sent, and a 401 that came
-  // from elsewhere (after a redirect) renews nothing.
+  // with invalid_configuration before anything is sent; a redirect is
+  // returned, never followed, so the token cannot follow it elsewhere.
   async fetch(input, init) {
     const request = new Request(input, init);
     const refused = (url) => (this.#destroyed ? null : this.#go.checkApiUrl(String(url)));
@@ -418,8 +418,11 @@ class Client {
     const send = (token) => {
       const headers = new Headers(request.headers);
       headers.set("Authorization", `Bearer ${token}`);
-      // A clone per attempt, so a request body can be sent twice.
-      return fetch(new Request(request.clone(), { headers }));
+      // A clone per attempt, so a request body can be sent twice. A redirect
+      // is never followed with the token: it comes back as the browser's
+      // opaque-redirect response (redirect: "error" stays an error).
+      const redirect = request.redirect === "error" ? "error" : "manual";
+      return fetch(new Request(request.clone(), { headers, redirect }));
     };
     const response = await send(await this.getTokenSilently());
     if (response.status !== 401 || (response.url && refused(response.url))) return response;
