@@ -9,7 +9,7 @@
 // Options that change the first request in ways the loader does not build:
 // with any of them, Go makes every request itself.
 const PRESTART_OFF = ["issuer", "authorizationEndpoint", "tokenEndpoint", "jwksUri", "useRefreshTokens"];
-// A page that posts many messages before Go is ready: older ones are dropped.
+// The iframe's messages that arrive before Go is ready: older ones are dropped.
 const PRESTART_BUFFER = 32;
 const PRESTART_TIMEOUT_S = 60;
 // The discovery fields the head start needs, kept from the last page load so
@@ -118,6 +118,9 @@ function startPrestart(options) {
       handlers.message(e);
       return;
     }
+    // Only the iframe's own messages wait for Go: a page flooding postMessage
+    // must not push the real answer out of the buffer.
+    if (!iframe || e.source !== iframe.contentWindow) return;
     buffer.push(["message", e]);
     if (buffer.length > PRESTART_BUFFER) buffer.shift();
   };
