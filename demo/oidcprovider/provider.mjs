@@ -187,6 +187,8 @@ const provider = new Provider(cfg.issuer, {
     // 'individual-draft-01' is the only ack 9.x accepts (relay mode is gone).
     webMessageResponseMode: { enabled: true, ack: 'individual-draft-01' },
     rpInitiatedLogout: { enabled: true },
+    // RFC 7009: logout revokes the refresh token, so a copy dies with it.
+    revocation: { enabled: true },
   },
   interactions: { policy },
   // The library default, spelled out because the tests depend on it: public
