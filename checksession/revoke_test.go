@@ -132,3 +132,28 @@ func TestLogoutGoesOnWhenTheRevocationFails(t *testing.T) {
 		}
 	}
 }
+
+// TestALogoutInAnotherTabRevokesTheTokenThisTabHolds: the group's refresh
+// token lives in one tab; a logout in any other tab reaches it, and it
+// revokes the token before forgetting it.
+func TestALogoutInAnotherTabRevokesTheTokenThisTabHolds(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 120
+	srv := newRevocationServer(fx, true)
+	_, first, second, _ := aSignedInTabAndANewOne(t, fx)
+	held, ok := first.refresh.Current()
+	if !ok {
+		t.Fatal("the signed-in tab holds no refresh token")
+	}
+	second.group.join()
+	if err := second.Logout(context.Background(), LogoutParams{LocalOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the holder's revocation", func() bool { return len(srv.revoked()) == 1 })
+	if got := srv.revoked()[0].Get("token"); got != held {
+		t.Errorf("revoked %q, want the held %q", got, held)
+	}
+	if first.refresh.Has() {
+		t.Error("the holder kept the refresh token after the logout")
+	}
+}

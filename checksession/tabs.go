@@ -530,11 +530,19 @@ func (c *Client) endedElsewhere(logout bool) {
 		return
 	}
 	why := "the session ended in another tab"
+	var rt string
 	if logout {
 		why = "logged out in another tab"
+		rt = c.refreshTokenToRevoke(c.ctx) // the group's token may be here, not in the tab that logged out
 	}
 	c.forget()
 	c.forgetRefreshToken()
+	if rt != "" {
+		go func() {
+			defer c.recoverTo("the revocation at logout")
+			c.revokeRefreshToken(c.ctx, rt)
+		}()
+	}
 	e := &Error{Code: ErrLoginRequired.Code, Description: why}
 	c.debug("session ended: " + why)
 	c.emit(EventSessionEnded, e)
