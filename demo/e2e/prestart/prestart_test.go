@@ -265,9 +265,17 @@ func TestPrestart(t *testing.T) {
 			// Any script on the page can post; once the server has answered,
 			// a flood of its posts must not displace that answer.
 			await new Promise((ok) => { const w = () => window.serverAnswered ? ok() : setTimeout(w, 2); w(); });
-			for (let i = 0; i < 100; i++) window.postMessage({type: "authorization_response", response: {state: "flood-" + i}}, "*");
-			window.client = await creating;
-			const ready = performance.now();
+			// The server's page may post its answer more than once; the flood
+			// goes on until the client is there, so it follows every copy.
+			let n = 0;
+			const flood = setInterval(() => {
+				for (let i = 0; i < 40; i++) window.postMessage({type: "authorization_response", response: {state: "flood-" + n++}}, "*");
+			}, 1);
+			try { window.client = await creating; } finally { clearInterval(flood); }
+			// When Go could first take a message: the runtime's download ended.
+			const wasm = performance.getEntriesByType("resource").filter((r) => r.name.endsWith(".wasm")).pop();
+			const ready = wasm ? wasm.responseEnd : performance.now();
+			console.log("flood: " + n + " posts; answer at " + window.serverAnswered + " ms, runtime downloaded at " + ready + " ms");
 			try {
 				const s = await client.checkSession();
 				return {ok: !!s.accessToken && !!s.idTokenPayload, ready, answered: window.serverAnswered};
@@ -279,12 +287,11 @@ func TestPrestart(t *testing.T) {
 			t.Fatalf("checkSession after the flood: %+v; console:\n%s", r, strings.Join(tab.Console(), "\n"))
 		}
 		if r.Answered == 0 || r.Answered > r.Ready {
-			t.Errorf("the server answered at %.0f ms, the client was ready at %.0f ms: the buffer was not exercised", r.Answered, r.Ready)
+			t.Errorf("the server answered at %.0f ms, the runtime was there at %.0f ms: the buffer was not exercised", r.Answered, r.Ready)
 		}
-		if !consoleHas(tab, "adopted the prestarted silent request") {
-			t.Errorf("not adopted; console:\n%s", strings.Join(tab.Console(), "\n"))
-		}
-		e.noFramesLeft(t, tab)
+		// A lost answer shows as a second /authorize: Go races a fresh
+		// request when the adopted one stays unanswered.
+		e.wantAdopted(t, tab, r)
 	})
 
 	t.Run("a first request with other parameters discards the prestarted one", func(t *testing.T) {
