@@ -12,8 +12,12 @@ TOOLS := $(DIST)/tools
 WASM_GCFLAGS := -gcflags=all=-l -gcflags=crypto/...= -gcflags=math/...= -gcflags=vendor/golang.org/x/crypto/...=
 WASM_FLAGS := -trimpath -ldflags="-s -w" $(WASM_GCFLAGS)
 CHROMIUM ?= /usr/bin/chromium
+# Two modules: the SDK (go.mod) and the demo, e2e and bench (demo/go.mod, which
+# holds chromedp and the test tools). Every target runs in the workspace that
+# joins them (go.work), whatever GOWORK the caller's environment sets.
+export GOWORK := $(CURDIR)/go.work
 
-.PHONY: help build types demo test deps chromium node-deps tools unit fuzz-seeds wasmtest e2e vet typecheck pack bench bench-soak bench-soak-refresh clean wasm-gcflags
+.PHONY: help build types demo test deps chromium node-deps tools unit fuzz-seeds wasmtest e2e vet modcheck mutants typecheck pack bench bench-soak bench-soak-refresh clean wasm-gcflags
 
 help:
 	@echo "make build   - dist/silentauth.wasm, dist/silentauth.js, dist/silentauth.mjs"
@@ -21,6 +25,7 @@ help:
 	@echo "make demo    - build, then run the offline dev tenant and the demo app (DEMO_FLAGS=\"-allow-origin http://localhost:5173\")"
 	@echo "make test    - install what tests need, then run every test"
 	@echo "make bench   - benchmarks against baselines in headless Chromium (figures, no assertions)"
+	@echo "make mutants - break each pinned engine behaviour in a scratch copy; report the mutations no test kills"
 
 build: $(DIST)/silentauth.wasm $(DIST)/silentauth.js $(DIST)/silentauth.mjs types
 
@@ -40,9 +45,10 @@ pack: build
 
 GO_SOURCES := $(shell find checksession jsbridge wasm -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 
+# Built from the SDK module alone, as a Go user's build would resolve it.
 $(DIST)/silentauth.wasm: $(GO_SOURCES)
 	@mkdir -p $(DIST)
-	GOOS=js GOARCH=wasm $(GO) build $(WASM_FLAGS) -o $@ ./wasm
+	GOWORK=off GOOS=js GOARCH=wasm $(GO) build $(WASM_FLAGS) -o $@ ./wasm
 
 # The loaders carry Go's own wasm_exec.js, taken from the installed Go so the
 # glue always matches the compiler that built the wasm. It runs inside
@@ -82,21 +88,31 @@ chromium:
 node-deps:
 	@if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; fi
 
-# wasmbrowsertest is a pinned Go tool (go.mod "tool"), built for the host.
+# wasmbrowsertest is a pinned Go tool (demo/go.mod "tool"), built for the host.
 tools: $(TOOLS)/wasmbrowsertest
 
-$(TOOLS)/wasmbrowsertest: go.mod go.sum
+$(TOOLS)/wasmbrowsertest: demo/go.mod demo/go.sum
 	@mkdir -p $(TOOLS)
-	GOOS= GOARCH= $(GO) build -o $@ github.com/agnivade/wasmbrowsertest
+	GOOS= GOARCH= $(GO) -C demo build -o $(CURDIR)/$@ github.com/agnivade/wasmbrowsertest
 
 # --- tests ----------------------------------------------------------------
 
 test: deps vet typecheck unit wasmtest e2e
 
-vet:
+vet: modcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
-	$(GO) vet ./checksession/... ./demo/...
+	$(GO) vet ./checksession/... ./internal/... ./demo/...
 	GOOS=js GOARCH=wasm $(GO) vet ./jsbridge/... ./wasm/... ./demo/goapp/...
+
+# The SDK module alone (no workspace) must not pull in the demo's
+# dependencies: a Go user of checksession gets golang-jwt and safejs, never
+# chromedp or the test tools, which belong in demo/go.mod.
+DEMO_ONLY_MODULES := github.com/chromedp/|github.com/agnivade/wasmbrowsertest
+modcheck:
+	@mods="$$(GOWORK=off $(GO) list -m all)" || exit 1; \
+	if grep -E '$(DEMO_ONLY_MODULES)' <<<"$$mods"; then \
+	  echo "go.mod: the SDK module requires the demo's dependencies above; they belong in demo/go.mod"; exit 1; \
+	fi
 
 # The declarations against an example that uses every name, strictly; then
 # the loaders, as make build concatenates them but for Go's wasm_exec.js,
@@ -112,7 +128,13 @@ typecheck:
 # Host tests: the pure core (fuzz seed corpora run as ordinary tests), the dev
 # tenant, the demo server and the node-oidc-provider harness.
 unit:
-	$(GO) test -race -count=1 ./checksession/... ./jsbridge/wire/... ./demo/devtenant/... ./demo/demoserver/... ./demo/cmd/... ./demo/internal/...
+	$(GO) test -race -count=1 ./checksession/... ./jsbridge/wire/... ./internal/... ./demo/devtenant/... ./demo/demoserver/... ./demo/cmd/... ./demo/internal/...
+
+# Mutation testing of the engine (internal/mutants): each mutation breaks
+# one behaviour in a scratch copy of the SDK module, and a host test must
+# fail. Not part of make test; run it after changing the engine.
+mutants:
+	GOWORK=off $(GO) run ./internal/mutants
 
 # Browser tests of jsbridge in headless Chromium.
 wasmtest: tools
@@ -128,7 +150,7 @@ e2e: build pack
 # dist/bench/soak.json. SILENTAUTH_BENCH_QUICK=1 shortens both.
 bench: build
 	set -o pipefail; SILENTAUTH_BENCH=1 SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) \
-	  $(GO) test -count=1 -timeout 20m -v -run '^TestBench(FirstToken|Soak)?$$' ./demo/bench/ | grep --line-buffered -v ' console '
+	  $(GO) test -count=1 -timeout 20m -v -run '^TestBench(FirstToken|Soak|DPoP)?$$' ./demo/bench/ | grep --line-buffered -v ' console '
 
 # The renewal soak alone.
 bench-soak: build

@@ -39,6 +39,8 @@ type transaction struct {
 	Audience     string `json:"audience,omitempty"`
 	MaxAge       int64  `json:"max_age,omitempty"`
 	HasMaxAge    bool   `json:"has_max_age,omitempty"`
+	// DPoPJKT is the DPoP key's thumbprint, sent as dpop_jkt (useDpop).
+	DPoPJKT string `json:"dpop_jkt,omitempty"`
 }
 
 func newTransaction(r request, redirectURI string) *transaction {
@@ -51,6 +53,7 @@ func newTransaction(r request, redirectURI string) *transaction {
 		Audience:     r.audience,
 		HasMaxAge:    r.hasMaxAge,
 		MaxAge:       int64(r.maxAge.Seconds()),
+		DPoPJKT:      r.dpopJKT,
 	}
 	if r.responseType == "code" {
 		t.CodeVerifier = randomString()
@@ -84,6 +87,9 @@ func authorizeURL(endpoint, clientID string, t *transaction, r request, scope, m
 	if t.CodeVerifier != "" {
 		q.Set("code_challenge", pkceChallenge(t.CodeVerifier))
 		q.Set("code_challenge_method", "S256")
+	}
+	if t.DPoPJKT != "" {
+		q.Set("dpop_jkt", t.DPoPJKT)
 	}
 	if mode != "" {
 		q.Set("response_mode", mode)

@@ -35,13 +35,13 @@ func TestTimeoutOnAnOfflineDeviceSaysItIsOffline(t *testing.T) {
 	fx.clock.waitArmed(t, 2, "the request's deadline and its race")
 	fx.clock.Advance(10 * time.Second)
 	err = <-done
-	if errCode(err) != ErrTimeout.Code || !strings.Contains(err.Error(), "The browser is offline") {
+	if errCode(err) != string(ErrTimeout) || !strings.Contains(err.Error(), "The browser is offline") {
 		t.Fatalf("got %v, want a timeout that says the browser is offline", err)
 	}
 }
 
 func TestEveryVerifyCallerGetsItsOwnCopyOfAKeySetError(t *testing.T) {
-	shared := newError(ErrNetwork.Code, "jwks: no answer")
+	shared := newError(string(ErrNetwork), "jwks: no answer")
 	iss := idtokentest.NewIssuer(t)
 	v := tokenVerifier{idtoken.NewVerifier(idtoken.VerifierConfig{
 		Issuer: iss.URL, ClientID: iss.ClientID, Now: func() time.Time { return idtokentest.Now },
@@ -53,7 +53,7 @@ func TestEveryVerifyCallerGetsItsOwnCopyOfAKeySetError(t *testing.T) {
 	ea, okA := a.(*Error)
 	eb, okB := b.(*Error)
 	// Callers stamp their request's state on the error; sharing one would race.
-	if !okA || !okB || ea == eb || ea == shared || ea.Code != ErrNetwork.Code {
+	if !okA || !okB || ea == eb || ea == shared || ea.Code != string(ErrNetwork) {
 		t.Fatalf("errors %v (%p) and %v (%p) from the shared %p, want two copies", a, ea, b, eb, shared)
 	}
 }
@@ -67,7 +67,7 @@ func TestFailedIDTokenChecksAreInvalidToken(t *testing.T) {
 	claims := iss.Claims(idtokentest.Now)
 	claims["iss"] = "https://other.example/"
 	_, err := v.Verify(context.Background(), iss.Sign(t, claims), idtoken.Expected{})
-	if e, ok := err.(*Error); !ok || e.Code != ErrInvalidToken.Code || !strings.HasPrefix(e.Description, "iss: ") {
+	if e, ok := err.(*Error); !ok || e.Code != string(ErrInvalidToken) || !strings.HasPrefix(e.Description, "iss: ") {
 		t.Fatalf("got %v, want invalid_token naming iss", err)
 	}
 	bad := tokenVerifier{idtoken.NewVerifier(idtoken.VerifierConfig{
@@ -75,7 +75,7 @@ func TestFailedIDTokenChecksAreInvalidToken(t *testing.T) {
 		Keys: idtoken.NewKeySet(func(context.Context) ([]byte, error) { return []byte("<html>"), nil }),
 	})}
 	_, err = bad.Verify(context.Background(), iss.Sign(t, iss.Claims(idtokentest.Now)), idtoken.Expected{})
-	if e, ok := err.(*Error); !ok || e.Code != ErrServer.Code || !strings.HasPrefix(e.Description, "jwks: ") {
+	if e, ok := err.(*Error); !ok || e.Code != string(ErrServer) || !strings.HasPrefix(e.Description, "jwks: ") {
 		t.Fatalf("got %v, want server_error naming jwks", err)
 	}
 }

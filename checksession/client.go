@@ -16,6 +16,10 @@ type Client struct {
 	renewer *renewer
 	group   *group
 	refresh *refreshTokens // this tab's refresh token (useRefreshTokens)
+	dpop    *dpopState     // the DPoP key and nonces (useDpop); nil without
+
+	// lostKeyOnce: a newly made DPoP key was checked against the refresh token.
+	lostKeyOnce atomic.Bool
 
 	pageHideOnce sync.Once
 	unlistenHide func() // removes the pagehide hand-over listener
@@ -55,6 +59,10 @@ func NewClient(opts Options, b Browser, clock Clock) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	dp, err := newDPoPState(s, b)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
 		s: s, browser: b, clock: clock,
@@ -72,6 +80,7 @@ func NewClient(opts Options, b Browser, clock Clock) (*Client, error) {
 	c.renewer = newRenewer(c)
 	c.group = newGroup(c)
 	c.refresh = newRefreshTokens(s, b)
+	c.dpop = dp
 	return c, nil
 }
 
@@ -144,7 +153,7 @@ func onlyPrompt(extra map[string]string) bool {
 // does it wait, joining the renewal in flight in this tab or another.
 func (c *Client) GetTokenSilently(ctx context.Context, p AuthorizeParams) (string, error) {
 	if c.ctx.Err() != nil {
-		return "", ErrDestroyed
+		return "", errDestroyed()
 	}
 	r, err := c.s.resolve(p)
 	if err != nil {

@@ -125,7 +125,7 @@ func (d *discoverer) fetch(ctx context.Context) (*Metadata, error) {
 	url := domain + "/.well-known/openid-configuration"
 	resp, err := d.browser.Fetch(ctx, HTTPRequest{Method: "GET", URL: url})
 	if err != nil {
-		return nil, newError(ErrNetwork.Code, "discovery at "+url+" got no answer ("+err.Error()+
+		return nil, newError(string(ErrNetwork), "discovery at "+url+" got no answer ("+err.Error()+
 			"): the server is unreachable, the browser is offline, or the server does not allow CORS from this origin")
 	}
 	if resp.Status == 404 || resp.Status == 403 || resp.Status == 405 {
@@ -133,7 +133,7 @@ func (d *discoverer) fetch(ctx context.Context) (*Metadata, error) {
 		return d.s.overlay(auth0Metadata(domain)), nil
 	}
 	if resp.Status != 200 {
-		return nil, newError(ErrServer.Code, "discovery at "+url+" answered HTTP "+strconv.Itoa(resp.Status))
+		return nil, newError(string(ErrServer), "discovery at "+url+" answered HTTP "+strconv.Itoa(resp.Status))
 	}
 	var m Metadata
 	if err := json.Unmarshal(resp.Body, &m); err != nil {

@@ -7,6 +7,6 @@
 // host. What it needs from the page it declares as small interfaces
 // (Browser, and the optional Connectivity, PageSignals, PageLifecycle,
 // TabCoordinator and SecretStore) that package jsbridge implements in a real
-// browser. Every failure is an *Error carrying an OAuth-style code from
-// ErrorCodes; every event is one of EventNames.
+// browser. Every failure is an *Error carrying one of the OAuth-style codes
+// ErrorCodes lists; every event is one of EventNames.
 package checksession

@@ -19,48 +19,79 @@ func (e *Error) Error() string {
 	return e.Code + ": " + e.Description
 }
 
-// Is makes errors.Is(err, ErrTimeout) match any *Error with the same Code.
+// Is makes errors.Is(err, ErrTimeout) match any *Error with the same code:
+// the target is a Code or another *Error.
 func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
+	switch t := target.(type) {
+	case Code:
+		return string(t) == e.Code
+	case *Error:
+		return t.Code == e.Code
+	}
+	return false
 }
 
+// Code is an OAuth-style error code, the Code of an *Error. The codes below
+// are constants, so no caller can change them; each is an error itself, as
+// syscall.Errno's are, so that errors.Is(err, ErrTimeout) reads as it would
+// with sentinel variables. silentauth returns *Error, never a bare Code.
+type Code string
+
+func (c Code) Error() string { return string(c) }
+
 // The codes silentauth itself produces, and the prompt=none errors every
-// server sends: one table, ErrorCodes, in silentauth.d.ts's ErrorCode order
-// (a test holds them to it). ErrTimeout is JS's error "timeout".
-var (
-	ErrLoginRequired            = &Error{Code: "login_required"}
-	ErrConsentRequired          = &Error{Code: "consent_required"}
-	ErrInteractionRequired      = &Error{Code: "interaction_required"}
-	ErrAccountSelectionRequired = &Error{Code: "account_selection_required"}
-	ErrTimeout                  = &Error{Code: "timeout"}
-	ErrInvalidToken             = &Error{Code: "invalid_token"}
-	ErrInvalidState             = &Error{Code: "invalid_state"}
-	ErrOriginMismatch           = &Error{Code: "origin_mismatch"}
-	ErrInvalidConfiguration     = &Error{Code: "invalid_configuration"}
+// server sends, as the table errorCodes lists them (ErrorCodes). As a set
+// they are silentauth.d.ts's ErrorCode, which internal/apidoc checks.
+// ErrTimeout is JS's error "timeout".
+const (
+	ErrLoginRequired            Code = "login_required"
+	ErrConsentRequired          Code = "consent_required"
+	ErrInteractionRequired      Code = "interaction_required"
+	ErrAccountSelectionRequired Code = "account_selection_required"
+	ErrTimeout                  Code = "timeout"
+	ErrInvalidToken             Code = "invalid_token"
+	ErrInvalidState             Code = "invalid_state"
+	ErrOriginMismatch           Code = "origin_mismatch"
+	ErrInvalidConfiguration     Code = "invalid_configuration"
 	// ErrNetwork is a request to the server that never got an HTTP answer
 	// (offline, DNS, CORS refusal). Renewal retries it like a timeout.
-	ErrNetwork = &Error{Code: "network_error"}
+	ErrNetwork Code = "network_error"
 	// ErrServer is a token or discovery endpoint that answered with an
 	// unusable response.
-	ErrServer = &Error{Code: "server_error"}
-	// ErrDestroyed is returned by every call on a destroyed client.
-	ErrDestroyed = &Error{Code: "destroyed", Description: "the client was destroyed"}
+	ErrServer Code = "server_error"
+	// ErrDestroyed is the code of every call on a destroyed client.
+	ErrDestroyed Code = "destroyed"
 	// ErrUnexpected is a bug in silentauth caught before it could stop the
 	// runtime: a recovered panic. The JS loader uses the same code.
-	ErrUnexpected = &Error{Code: "unexpected_error"}
+	ErrUnexpected Code = "unexpected_error"
 	// ErrMissingRefreshToken: useRefreshTokens without fallback, and no
 	// refresh token is held.
-	ErrMissingRefreshToken = &Error{Code: "missing_refresh_token"}
+	ErrMissingRefreshToken Code = "missing_refresh_token"
 	// ErrInvalidGrant: the token endpoint refused the refresh token
 	// (expired, revoked, reused). The server's own description passes through.
-	ErrInvalidGrant = &Error{Code: "invalid_grant"}
+	ErrInvalidGrant Code = "invalid_grant"
 )
 
-// ErrorCodes is every code above; EndsSession marks those that mean the
+// errDestroyed is the error of every call on a destroyed client: a new one
+// each time, so that no caller can change what the next one gets.
+func errDestroyed() *Error {
+	return &Error{Code: string(ErrDestroyed), Description: "the client was destroyed"}
+}
+
+// ErrorCodes is every code above, in the table's order: a new slice at
+// each call, so that no caller can change the table.
+func ErrorCodes() []Code {
+	codes := make([]Code, len(errorCodes))
+	for i, c := range errorCodes {
+		codes[i] = c.Err
+	}
+	return codes
+}
+
+// errorCodes is every code above; EndsSession marks those that mean the
 // user must log in interactively (API.md, session_ended).
-var ErrorCodes = []struct {
-	Err         *Error
+var errorCodes = []struct {
+	Err         Code
 	EndsSession bool
 }{
 	{ErrLoginRequired, true},
@@ -91,23 +122,31 @@ func newError(code, description string) *Error {
 
 // configError names the option that is wrong.
 func configError(option, problem string) *Error {
-	return newError(ErrInvalidConfiguration.Code, option+": "+problem)
+	return newError(string(ErrInvalidConfiguration), option+": "+problem)
 }
 
 // tokenError names the ID-token check that failed.
 func tokenError(check, problem string) *Error {
-	return newError(ErrInvalidToken.Code, check+": "+problem)
+	return newError(string(ErrInvalidToken), check+": "+problem)
 }
 
-// EndsSession reports whether err means the user must log in interactively:
-// its code is one ErrorCodes marks as ending the session.
+// EndsSession reports whether err (an *Error, or a Code itself) means the
+// user must log in interactively: its code is one the table marks as ending
+// the session.
 func EndsSession(err error) bool {
+	var code string
 	var e *Error
-	if !errors.As(err, &e) {
+	var c Code
+	switch {
+	case errors.As(err, &e):
+		code = e.Code
+	case errors.As(err, &c):
+		code = string(c)
+	default:
 		return false
 	}
-	for _, c := range ErrorCodes {
-		if c.Err.Code == e.Code {
+	for _, c := range errorCodes {
+		if string(c.Err) == code {
 			return c.EndsSession
 		}
 	}

@@ -15,8 +15,11 @@ const (
 	EventSessionEnded EventName = "session_ended"
 )
 
-// EventNames is every event, in the order API.md lists them.
-var EventNames = []EventName{EventRenewed, EventRenewError, EventSessionEnded}
+// EventNames is every event, in the order API.md lists them: a new slice at
+// each call, so that no caller can change the list.
+func EventNames() []EventName {
+	return []EventName{EventRenewed, EventRenewError, EventSessionEnded}
+}
 
 // Event is one client event, as Options.OnEvent receives it.
 type Event struct {

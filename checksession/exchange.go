@@ -57,24 +57,28 @@ func (c *Client) tokenRequest(ctx context.Context, m *Metadata, form url.Values,
 	if m.TokenEndpoint == "" {
 		return nil, configError("tokenEndpoint", "the server names no token endpoint, so "+consequence)
 	}
-	resp, err := c.browser.Fetch(ctx, HTTPRequest{
+	resp, err := c.postToken(ctx, m.TokenEndpoint, HTTPRequest{
 		Method: "POST",
 		URL:    m.TokenEndpoint,
 		Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
 		Body:   []byte(form.Encode()),
 	})
+	if e, ok := err.(*Error); ok {
+		e.State = state
+		return nil, e
+	}
 	if err != nil {
-		return nil, &Error{Code: ErrNetwork.Code, State: state, Description: "the token endpoint " + m.TokenEndpoint +
+		return nil, &Error{Code: string(ErrNetwork), State: state, Description: "the token endpoint " + m.TokenEndpoint +
 			" got no answer (" + err.Error() + "): the server is unreachable, or it does not allow CORS from " + c.browser.Origin()}
 	}
 	var fields map[string]any
 	if err := json.Unmarshal(resp.Body, &fields); err != nil || fields == nil {
-		return nil, &Error{Code: ErrServer.Code, State: state, Description: "the token endpoint answered HTTP " +
+		return nil, &Error{Code: string(ErrServer), State: state, Description: "the token endpoint answered HTTP " +
 			strconv.Itoa(resp.Status) + " without a JSON object"}
 	}
 	if e, _ := fields["error"].(string); e != "" || resp.Status != 200 {
 		if e == "" {
-			e = ErrServer.Code
+			e = string(ErrServer)
 		}
 		desc, _ := fields["error_description"].(string)
 		return nil, &Error{Code: e, Description: desc, State: state}
@@ -85,16 +89,17 @@ func (c *Client) tokenRequest(ctx context.Context, m *Metadata, form url.Values,
 	}
 	tokens, problem := parseResponseFields(func(k string) (any, bool) { v, ok := fields[k]; return v, ok })
 	if problem != "" {
-		return nil, &Error{Code: ErrServer.Code, State: state, Description: "the token endpoint's answer is malformed: " + problem}
+		return nil, &Error{Code: string(ErrServer), State: state, Description: "the token endpoint's answer is malformed: " + problem}
 	}
 	tokens.State = state
 	if v, ok := fields["refresh_token"]; ok && v != nil {
 		rt, isStr := v.(string)
 		if !isStr {
-			return nil, &Error{Code: ErrServer.Code, State: state, Description: "the token endpoint's answer is malformed: refresh_token is not a string"}
+			return nil, &Error{Code: string(ErrServer), State: state, Description: "the token endpoint's answer is malformed: refresh_token is not a string"}
 		}
 		tokens.RefreshToken = rt
 	}
+	c.checkTokenType(tokens)
 	return tokens, nil
 }
 

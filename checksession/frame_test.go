@@ -106,7 +106,7 @@ func TestRacersReplaceEachOtherAndTheFirstStaysOpen(t *testing.T) {
 	}
 	fx.clock.waitPending(t, 4*time.Second, "the deadline")
 	fx.clock.Advance(4 * time.Second)
-	if err := <-got; errCode(err) != ErrTimeout.Code {
+	if err := <-got; errCode(err) != string(ErrTimeout) {
 		t.Fatalf("got %v, want timeout at the first iframe's deadline", err)
 	}
 	if open := fx.b.open.Load(); open != 0 {
@@ -155,7 +155,7 @@ func TestAfterATimeoutTheNextCallerAsksAgainAtOnce(t *testing.T) {
 	waitFor(t, "the second racer", func() bool { return fx.b.frameCount() == 4 })
 	fx.clock.waitPending(t, time.Second, "the deadline") // no race at 8 s: past the timeout
 	fx.clock.Advance(time.Second)
-	if err := <-got; errCode(err) != ErrTimeout.Code {
+	if err := <-got; errCode(err) != string(ErrTimeout) {
 		t.Fatalf("got %v, want timeout", err)
 	}
 	// The failed request started 5 s ago, longer than callerGap: a caller

@@ -24,7 +24,7 @@ func (t tokenVerifier) Verify(ctx context.Context, raw string, exp idtoken.Expec
 	case err == nil:
 		return claims, nil
 	case errors.As(err, &te) && te.Check == "jwks":
-		return nil, newError(ErrServer.Code, te.Error())
+		return nil, newError(string(ErrServer), te.Error())
 	case errors.As(err, &te):
 		return nil, tokenError(te.Check, te.Problem)
 	case errors.As(err, &e):
@@ -44,10 +44,10 @@ func (c *Client) verifierFor(m *Metadata) tokenVerifier {
 		keys := idtoken.NewKeySetWithMaxAge(func(ctx context.Context) ([]byte, time.Duration, error) {
 			resp, err := c.browser.Fetch(ctx, HTTPRequest{Method: "GET", URL: jwksURI})
 			if err != nil {
-				return nil, 0, newError(ErrNetwork.Code, "jwks: the key set at "+jwksURI+" got no answer ("+err.Error()+")")
+				return nil, 0, newError(string(ErrNetwork), "jwks: the key set at "+jwksURI+" got no answer ("+err.Error()+")")
 			}
 			if resp.Status != 200 {
-				return nil, 0, newError(ErrServer.Code, "jwks: the key set at "+jwksURI+" answered HTTP "+strconv.Itoa(resp.Status))
+				return nil, 0, newError(string(ErrServer), "jwks: the key set at "+jwksURI+" answered HTTP "+strconv.Itoa(resp.Status))
 			}
 			return resp.Body, idtoken.MaxAgeFromCacheControl(resp.Header["cache-control"]), nil
 		}, idtoken.WithClock(c.clock.Now), idtoken.WithGoroutines(goSafe)) // the refetch cooldown runs on the client's clock

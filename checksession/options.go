@@ -68,6 +68,9 @@ type Options struct {
 	// runtime: RefreshTokenStorageMemory (the default, "") or
 	// RefreshTokenStorageLocal (encrypted in localStorage).
 	RefreshTokenStorage string
+	// UseDPoP binds the tokens to a key that never leaves the browser (DPoP,
+	// RFC 9449; see API.md, DPoP). The Browser must implement DPoPKeys.
+	UseDPoP bool
 
 	// Logger receives LogDebug lines when Debug is set, and LogWarn lines
 	// always.
@@ -167,6 +170,9 @@ func (o Options) validate(pageOrigin string) (*settings, error) {
 	if o.UseRefreshTokens && s.ResponseType != "code" {
 		return nil, configError("Options.UseRefreshTokens", `needs ResponseType "code": refresh tokens come only from the token endpoint, got `+quote(s.ResponseType))
 	}
+	if o.UseDPoP && s.ResponseType != "code" {
+		return nil, configError("Options.UseDPoP", `needs ResponseType "code": only the token endpoint binds tokens to the key, got `+quote(s.ResponseType))
+	}
 	switch o.RefreshTokenStorage {
 	case "":
 		s.RefreshTokenStorage = RefreshTokenStorageMemory
@@ -239,7 +245,7 @@ func checkRedirectOrigin(redirectURI, pageOrigin string) error {
 		return configError("Options.RedirectURI", "must be an absolute URL, got "+quote(redirectURI))
 	}
 	if origin(u) != pageOrigin {
-		return newError(ErrOriginMismatch.Code, "redirectUri "+quote(redirectURI)+
+		return newError(string(ErrOriginMismatch), "redirectUri "+quote(redirectURI)+
 			" is not on the page's origin "+quote(pageOrigin)+": the server's answer would never reach this page")
 	}
 	return nil

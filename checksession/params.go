@@ -32,6 +32,7 @@ var reservedParams = map[string]string{
 	"code_challenge_method": "is always S256",
 	"scope":                 "use scope",
 	"audience":              "use audience",
+	"dpop_jkt":              "is the DPoP key's thumbprint (useDpop)",
 }
 
 // LogoutParams are logout's options.
@@ -52,6 +53,9 @@ type request struct {
 	extra        map[string]string
 	maxAge       time.Duration
 	hasMaxAge    bool
+	// dpopJKT is the DPoP key's thumbprint for dpop_jkt (useDpop); set
+	// just before the authorization request is built, not part of its key.
+	dpopJKT string
 }
 
 // resolve merges call parameters over the client's settings.

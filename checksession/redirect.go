@@ -15,13 +15,14 @@ func (c *Client) storageKey(state string) string {
 	return storagePrefix + c.s.ClientID + "." + state
 }
 
-// LoginWithRedirect navigates to /authorize without prompt=none: what the
-// seed says to do after login_required. The code flow answers in the query,
+// LoginWithRedirect navigates to /authorize without prompt=none: the way
+// out of login_required and the other codes that end a session, which only
+// the user can resolve at the server. The code flow answers in the query,
 // the implicit ones in the fragment. State, nonce and the PKCE verifier wait
 // in sessionStorage until HandleRedirectCallback takes them.
 func (c *Client) LoginWithRedirect(ctx context.Context, p AuthorizeParams) error {
 	if c.ctx.Err() != nil {
-		return ErrDestroyed
+		return errDestroyed()
 	}
 	r, err := c.s.resolve(p)
 	if err != nil {
@@ -32,6 +33,9 @@ func (c *Client) LoginWithRedirect(ctx context.Context, p AuthorizeParams) error
 	}
 	m, err := c.disc.metadata(ctx)
 	if err != nil {
+		return err
+	}
+	if err := c.bindAuthorize(ctx, &r); err != nil {
 		return err
 	}
 	t := newTransaction(r, c.s.RedirectURI)
@@ -82,7 +86,7 @@ func HasAuthResponse(rawURL string) bool {
 // and removes the response from the address bar.
 func (c *Client) HandleRedirectCallback(ctx context.Context, rawURL string) (*AuthResult, error) {
 	if c.ctx.Err() != nil {
-		return nil, ErrDestroyed
+		return nil, errDestroyed()
 	}
 	if rawURL == "" {
 		rawURL = c.browser.Location()
@@ -94,7 +98,7 @@ func (c *Client) HandleRedirectCallback(ctx context.Context, rawURL string) (*Au
 		if ue, ok := err.(*url.Error); ok {
 			why = ue.Err
 		}
-		return nil, newError(ErrInvalidState.Code, "the callback URL cannot be parsed: "+why.Error())
+		return nil, newError(string(ErrInvalidState), "the callback URL cannot be parsed: "+why.Error())
 	}
 	params := u.Query()
 	fromFragment := false
@@ -103,13 +107,13 @@ func (c *Client) HandleRedirectCallback(ctx context.Context, rawURL string) (*Au
 	}
 	state := params.Get("state")
 	if state == "" {
-		return nil, newError(ErrInvalidState.Code, "the callback URL carries no state: it is not an authorization response")
+		return nil, newError(string(ErrInvalidState), "the callback URL carries no state: it is not an authorization response")
 	}
 	store := c.browser.SessionStorage()
 	key := c.storageKey(state)
 	raw, ok := store.Get(key)
 	if !ok {
-		return nil, &Error{Code: ErrInvalidState.Code, State: state,
+		return nil, &Error{Code: string(ErrInvalidState), State: state,
 			Description: "state is unknown or was already used: this callback was not started by this client, or it is a replay"}
 	}
 	// One use only, whatever the outcome.
@@ -118,7 +122,7 @@ func (c *Client) HandleRedirectCallback(ctx context.Context, rawURL string) (*Au
 
 	var t transaction
 	if err := json.Unmarshal([]byte(raw), &t); err != nil || !sameSecret(t.State, state) {
-		return nil, &Error{Code: ErrInvalidState.Code, State: state, Description: "the stored transaction for this state is damaged"}
+		return nil, &Error{Code: string(ErrInvalidState), State: state, Description: "the stored transaction for this state is damaged"}
 	}
 	resp, problem := parseResponseFields(func(k string) (any, bool) {
 		if !params.Has(k) {
@@ -127,7 +131,7 @@ func (c *Client) HandleRedirectCallback(ctx context.Context, rawURL string) (*Au
 		return params.Get(k), true
 	})
 	if problem != "" {
-		return nil, &Error{Code: ErrInvalidToken.Code, State: state, Description: "the callback is malformed: " + problem}
+		return nil, &Error{Code: string(ErrInvalidToken), State: state, Description: "the callback is malformed: " + problem}
 	}
 	m, err := c.disc.metadata(ctx)
 	if err != nil {
@@ -165,15 +169,10 @@ func (c *Client) cleanAddressBar(u *url.URL, fromFragment bool) {
 // post_logout_redirect_uri and id_token_hint.
 func (c *Client) Logout(ctx context.Context, p LogoutParams) error {
 	if c.ctx.Err() != nil {
-		return ErrDestroyed
+		return errDestroyed()
 	}
-	var idToken string
 	c.mu.Lock()
-	for _, res := range c.cache {
-		if res.IDToken != "" {
-			idToken = res.IDToken
-		}
-	}
+	idToken := newestIDToken(c.cache)
 	c.mu.Unlock()
 	rt := c.refreshTokenToRevoke(ctx)
 	c.forget()
@@ -181,6 +180,7 @@ func (c *Client) Logout(ctx context.Context, p LogoutParams) error {
 	c.group.post(tabMessage{Kind: kindLoggedOut})
 	c.forgetRefreshToken()
 	c.revokeRefreshToken(ctx, rt)
+	c.forgetDPoPKey(ctx)
 	if p.LocalOnly {
 		return nil
 	}
@@ -214,4 +214,40 @@ func (c *Client) Logout(ctx context.Context, p LogoutParams) error {
 	}
 	u.RawQuery = q.Encode()
 	return c.browser.Navigate(u.String())
+}
+
+// newestIDToken is the id_token_hint for Logout: of the cached results'
+// ID tokens, the one issued last (iat), then the one received last, so that
+// the server is pointed at the session the user has now. Equal ones fall to
+// the smaller cache key: the choice never depends on the map's order.
+func newestIDToken(cache map[string]*AuthResult) string {
+	var best *AuthResult
+	var bestKey string
+	for key, res := range cache {
+		if res.IDToken == "" {
+			continue
+		}
+		if best == nil || newerIDToken(res, key, best, bestKey) {
+			best, bestKey = res, key
+		}
+	}
+	if best == nil {
+		return ""
+	}
+	return best.IDToken
+}
+
+// newerIDToken reports whether a (cached under aKey) is to be preferred
+// over b (under bKey) by newestIDToken's order.
+func newerIDToken(a *AuthResult, aKey string, b *AuthResult, bKey string) bool {
+	aIat, _ := numberClaim(a.IDTokenPayload, "iat")
+	bIat, _ := numberClaim(b.IDTokenPayload, "iat")
+	switch {
+	case aIat != bIat:
+		return aIat > bIat
+	case !a.received.Equal(b.received):
+		return a.received.After(b.received)
+	default:
+		return aKey < bKey
+	}
 }

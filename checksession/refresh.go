@@ -20,7 +20,7 @@ import (
 // tab message other than the hand-over, or a log line.
 
 func errMissingRefreshToken(why string) *Error {
-	return newError(ErrMissingRefreshToken.Code, "Missing Refresh Token: "+why)
+	return newError(string(ErrMissingRefreshToken), "Missing Refresh Token: "+why)
 }
 
 // SecretStore keeps one secret per key across page loads. A Browser may
@@ -144,8 +144,9 @@ func (h *refreshTokens) Has() bool {
 	return h.token != ""
 }
 
-// Current is the held token without taking it: what a leader hands over to
-// the next one on pagehide. It never waits, so it may run in a JS callback.
+// Current is the held token without taking it, for tests to see what a tab
+// holds (the hand-over on pagehide is Handover, which gives it away). It
+// never waits.
 func (h *refreshTokens) Current() (string, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -365,6 +366,12 @@ func (c *Client) refreshWith(ctx context.Context, h *refreshTokens, r request) (
 	if err != nil {
 		return nil, err
 	}
+	if c.dpop != nil {
+		// A key made just now drops a refresh token bound to the old one, before it is taken.
+		if _, err := c.dpopKey(ctx); err != nil {
+			return nil, err
+		}
+	}
 	lease, ok := h.Take()
 	if !ok {
 		if h.Has() {
@@ -381,7 +388,7 @@ func (c *Client) refreshWith(ctx context.Context, h *refreshTokens, r request) (
 	tokens, err := c.refreshGrant(ctx, m, lease.Token, r.scope)
 	if err != nil {
 		var e *Error
-		if errors.As(err, &e) && e.Code == ErrInvalidGrant.Code {
+		if errors.As(err, &e) && e.Code == string(ErrInvalidGrant) {
 			_ = h.Forget(ctx) // spent, expired or revoked: it will never work again
 		} else {
 			h.Return(lease)
@@ -402,7 +409,7 @@ func (c *Client) refreshWith(ctx context.Context, h *refreshTokens, r request) (
 // checked, without a nonce: an ID token from a refresh carries none.
 func (c *Client) refreshResult(ctx context.Context, m *Metadata, tokens *authResponse, received time.Time) (*AuthResult, error) {
 	if tokens.AccessToken == "" {
-		return nil, newError(ErrInvalidToken.Code, "access_token: the refresh grant's answer carries no access token")
+		return nil, newError(string(ErrInvalidToken), "access_token: the refresh grant's answer carries no access token")
 	}
 	res := tokens.result(received)
 	if tokens.IDToken != "" {

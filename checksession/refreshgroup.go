@@ -33,7 +33,7 @@ const handoverWait = 2 * time.Second
 // still cure (useRefreshTokensFallback): no token, or one the server refused.
 func fallsBackToIframe(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && (e.Code == ErrMissingRefreshToken.Code || e.Code == ErrInvalidGrant.Code)
+	return errors.As(err, &e) && (e.Code == string(ErrMissingRefreshToken) || e.Code == string(ErrInvalidGrant))
 }
 
 // renewWithRefreshToken renews r's tokens with the group's refresh token,

@@ -200,11 +200,11 @@ func (r *renewer) begin() {
 // is never changed), and decides between session_ended, a retry or nothing.
 func (r *renewer) failed(err error) error {
 	e, ok := err.(*Error)
-	if !ok || e == ErrDestroyed {
+	if !ok || e.Code == string(ErrDestroyed) {
 		return err
 	}
 	r.mu.Lock()
-	if e.Code == ErrLoginRequired.Code && r.interactive && !explainsItself(e.Description) {
+	if e.Code == string(ErrLoginRequired) && r.interactive && !explainsItself(e.Description) {
 		decorated := *e
 		decorated.Description += r.c.cookieHint()
 		e = &decorated

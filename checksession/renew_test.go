@@ -461,10 +461,10 @@ func TestDestroyedClientServesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Destroy()
-	if _, err := c.GetTokenSilently(context.Background(), AuthorizeParams{}); err != ErrDestroyed {
+	if _, err := c.GetTokenSilently(context.Background(), AuthorizeParams{}); errCode(err) != string(ErrDestroyed) {
 		t.Errorf("GetTokenSilently after Destroy: %v", err)
 	}
-	if err := c.Logout(context.Background(), LogoutParams{}); err != ErrDestroyed || fx.b.Location() != "" {
+	if err := c.Logout(context.Background(), LogoutParams{}); errCode(err) != string(ErrDestroyed) || fx.b.Location() != "" {
 		t.Errorf("Logout after Destroy: %v, navigated to %q", err, fx.b.Location())
 	}
 	if c.GetUser() != nil {

@@ -14,11 +14,12 @@ import (
 
 // renew runs or joins the one renewal of r's tokens. A renewal of the
 // default tokens takes the tab group's lock first and renews only if no
-// other tab's result made that unnecessary meanwhile. poll marks a session
-// poll, which is needed when no result arrived within the poll interval.
+// other tab's result made that unnecessary meanwhile. job says who asks:
+// forPoll, a session poll, is needed only when no result arrived within the
+// poll interval.
 func (c *Client) renew(ctx context.Context, r request, job renewalJob) (*AuthResult, error) {
 	if c.ctx.Err() != nil {
-		return nil, ErrDestroyed
+		return nil, errDestroyed()
 	}
 	return c.startRenewal(r, job).wait(ctx)
 }
@@ -87,7 +88,7 @@ func (c *Client) renewUnderLock(r request, job renewalJob) (*AuthResult, error) 
 	ended := c.epoch != epoch
 	c.mu.Unlock()
 	if ended || (job == forTimer || job == forPoll) && !c.renewer.hasSession() {
-		return nil, &Error{Code: ErrLoginRequired.Code, Description: "the session ended (logout or another tab) while this renewal waited"}
+		return nil, &Error{Code: string(ErrLoginRequired), Description: "the session ended (logout or another tab) while this renewal waited"}
 	}
 	if !needed() {
 		c.debug("renewal: another tab's result made it unnecessary")
@@ -110,7 +111,7 @@ func (c *Client) renewUnderLock(r request, job renewalJob) (*AuthResult, error) 
 // completes, whoever is waiting.
 func (c *Client) shared(ctx context.Context, r request, viaRefresh bool) (*AuthResult, error) {
 	if c.ctx.Err() != nil {
-		return nil, ErrDestroyed
+		return nil, errDestroyed()
 	}
 	key := r.key()
 	c.mu.Lock()
@@ -176,13 +177,13 @@ func (c *Client) settle(r request, epoch int, began time.Time, res *AuthResult, 
 	if c.epoch != epoch {
 		c.mu.Unlock()
 		c.debug("dropped a result: the session ended while its request was in flight")
-		return nil, &Error{Code: ErrLoginRequired.Code, State: res.State,
+		return nil, &Error{Code: string(ErrLoginRequired), State: res.State,
 			Description: "the session ended (logout or another tab) while this request was in flight"}
 	}
 	if grouped {
 		if who := otherUser(c.user, res.IDTokenPayload); who != "" {
 			c.mu.Unlock()
-			e := &Error{Code: ErrLoginRequired.Code, State: res.State,
+			e := &Error{Code: string(ErrLoginRequired), State: res.State,
 				Description: "the renewal came back for another user (" + who + "); log in again"}
 			c.renewer.signOut()
 			c.endSession(e, true)

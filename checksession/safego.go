@@ -41,7 +41,7 @@ func panicError(name string, v any) *Error {
 		desc += " (at " + at + ")"
 	}
 	desc += "; this is a bug in silentauth, please report it"
-	return newError(ErrUnexpected.Code, desc)
+	return newError(string(ErrUnexpected), desc)
 }
 
 // panicSite picks the first checksession/jsbridge function line after the

@@ -23,7 +23,7 @@ func (c *Client) silent(ctx context.Context, r request) (res *AuthResult, refres
 	}
 	if c.browser.CrossOriginIsolated() {
 		t := newTransaction(r, c.s.RedirectURI)
-		return nil, "", &Error{Code: ErrTimeout.Code, State: t.State, Description: TimeoutDescription +
+		return nil, "", &Error{Code: string(ErrTimeout), State: t.State, Description: TimeoutDescription +
 			". This page is cross-origin isolated (COOP/COEP), so the authorization server's iframe cannot answer it; serve the page without Cross-Origin-Embedder-Policy or renew with an interactive login."}
 	}
 	extra := map[string]string{"prompt": "none"}
@@ -33,6 +33,9 @@ func (c *Client) silent(ctx context.Context, r request) (res *AuthResult, refres
 		}
 	}
 	r.extra = extra
+	if err := c.bindAuthorize(ctx, &r); err != nil {
+		return nil, "", err
+	}
 	attempt := func() (*transaction, string, error) {
 		t := newTransaction(r, c.s.RedirectURI)
 		u, err := authorizeURL(m.AuthorizationEndpoint, c.s.ClientID, t, r, c.s.requestScope(t.Scope), "web_message")
@@ -61,7 +64,7 @@ func (c *Client) silent(ctx context.Context, r request) (res *AuthResult, refres
 func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp *authResponse) (*AuthResult, string, error) {
 	// RFC 9207: a response naming another issuer is a mix-up, whatever else it says.
 	if resp.Iss != "" && resp.Iss != m.Issuer {
-		return nil, "", &Error{Code: ErrInvalidToken.Code, State: t.State,
+		return nil, "", &Error{Code: string(ErrInvalidToken), State: t.State,
 			Description: "iss: the authorization response names issuer " + quote(resp.Iss) + ", expected " + quote(m.Issuer)}
 	}
 	if resp.Error != "" {
@@ -75,7 +78,7 @@ func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp
 	tokens := resp
 	if t.ResponseType == "code" {
 		if resp.Code == "" {
-			return nil, "", &Error{Code: ErrInvalidToken.Code, State: t.State, Description: "code: the response carries no authorization code"}
+			return nil, "", &Error{Code: string(ErrInvalidToken), State: t.State, Description: "code: the response carries no authorization code"}
 		}
 		received = c.clock.Now()
 		c.prefetchKeys(ctx, m, t.Scope)
@@ -88,10 +91,10 @@ func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp
 	wantID := strings.Contains(t.ResponseType, "id_token") || (t.ResponseType == "code" && hasScope(t.Scope, "openid"))
 	wantAT := t.ResponseType != "id_token"
 	if wantID && tokens.IDToken == "" {
-		return nil, "", &Error{Code: ErrInvalidToken.Code, State: t.State, Description: "id_token: the response carries no ID token"}
+		return nil, "", &Error{Code: string(ErrInvalidToken), State: t.State, Description: "id_token: the response carries no ID token"}
 	}
 	if wantAT && tokens.AccessToken == "" {
-		return nil, "", &Error{Code: ErrInvalidToken.Code, State: t.State, Description: "access_token: the response carries no access token"}
+		return nil, "", &Error{Code: string(ErrInvalidToken), State: t.State, Description: "access_token: the response carries no access token"}
 	}
 	res := tokens.result(received)
 	res.State = t.State
@@ -129,11 +132,15 @@ func (c *Client) prefetchKeys(ctx context.Context, m *Metadata, scope string) {
 // result is the AuthResult the tokens make, before the ID token is verified
 // and the expiry known. The refresh token stays out of it.
 func (r *authResponse) result(received time.Time) *AuthResult {
+	tokenType := ""
+	if r.AccessToken != "" {
+		tokenType = normalizeTokenType(r.TokenType) // "Bearer" also where the server named none
+	}
 	return &AuthResult{
 		AccessToken: r.AccessToken,
 		IDToken:     r.IDToken,
 		ExpiresIn:   r.ExpiresIn,
-		TokenType:   r.TokenType,
+		TokenType:   tokenType,
 		Scope:       r.Scope,
 		received:    received,
 	}

@@ -543,7 +543,7 @@ func (c *Client) endedElsewhere(logout bool) {
 			c.revokeRefreshToken(c.ctx, rt)
 		}()
 	}
-	e := &Error{Code: ErrLoginRequired.Code, Description: why}
+	e := &Error{Code: string(ErrLoginRequired), Description: why}
 	c.debug("session ended: " + why)
 	c.emit(EventSessionEnded, e)
 }

@@ -380,8 +380,16 @@ func TestSharedResultsAreVerifiedBeforeUse(t *testing.T) {
 				"access_token": "ATTACKER-TOKEN", "id_token": old, "expires_in": tenYears,
 				"expires_at_ms": fx.clock.Now().Add(time.Duration(tenYears) * time.Second).UnixMilli(), "request_scope": DefaultScope}}
 		}, false},
-		{"an oversized message is ignored", func(fx *fixture) any {
-			return []byte(`{"kind":"renewed","pad":"` + strings.Repeat("x", maxTabMessageBytes) + `"}`)
+		{"a verified result that expires before this tab's is ignored", func(fx *fixture) any {
+			return map[string]any{"kind": "renewed", "result": map[string]any{
+				"access_token": "AT-OLDER", "id_token": valid(fx, nil), "expires_in": 120,
+				"expires_at_ms": fx.clock.Now().Add(60 * time.Second).UnixMilli(), "request_scope": DefaultScope}}
+		}, false},
+		{"an oversized message is ignored, even one carrying a valid result", func(fx *fixture) any {
+			b, _ := json.Marshal(map[string]any{"kind": "renewed", "pad": strings.Repeat("x", maxTabMessageBytes), "result": map[string]any{
+				"access_token": "AT-OVERSIZED", "id_token": valid(fx, nil), "expires_in": 120,
+				"expires_at_ms": fx.clock.Now().Add(120 * time.Second).UnixMilli(), "request_scope": DefaultScope}})
+			return b
 		}, false},
 		{"a malformed message is ignored", func(fx *fixture) any { return []byte(`{"kind":`) }, false},
 	}

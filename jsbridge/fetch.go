@@ -81,8 +81,9 @@ func readResponse(ctx context.Context, resp safejs.Value) (r *checksession.HTTPR
 }
 
 // responseHeaders are the headers the core reads. Cross-origin answers show
-// only CORS-safelisted ones; cache-control is one of them.
-var responseHeaders = []string{"cache-control", "content-type", "expires"}
+// only CORS-safelisted ones (cache-control is one of them) and those the
+// server exposes (a DPoP server exposes DPoP-Nonce).
+var responseHeaders = []string{"cache-control", "content-type", "expires", "dpop-nonce"}
 
 // responseHeader reads responseHeaders from a Response, names in lower case.
 func responseHeader(resp safejs.Value) (map[string]string, error) {

@@ -122,16 +122,22 @@ func runGuarded(fn func() (any, error)) (v any, err error) {
 
 // ErrorValue builds the JS Error a promise rejects with: message is the
 // description (or the code), with error, error_description and, when set,
-// state properties as API.md specifies. Errors that are not
-// *checksession.Error get checksession.ErrUnexpected's code.
+// state properties as API.md specifies. A bare checksession.Code keeps its
+// code; other errors that are not *checksession.Error get
+// checksession.ErrUnexpected's.
 func ErrorValue(err error) safejs.Value {
 	var ce *checksession.Error
-	if !errors.As(err, &ce) {
+	var code checksession.Code
+	switch {
+	case errors.As(err, &ce):
+	case errors.As(err, &code):
+		ce = &checksession.Error{Code: string(code)}
+	default:
 		desc := "unknown error"
 		if err != nil {
 			desc = err.Error()
 		}
-		ce = &checksession.Error{Code: checksession.ErrUnexpected.Code, Description: desc}
+		ce = &checksession.Error{Code: string(checksession.ErrUnexpected), Description: desc}
 	}
 	msg := ce.Description
 	if msg == "" {

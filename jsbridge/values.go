@@ -14,8 +14,8 @@ import (
 )
 
 // ToJS converts a Go value made of map[string]any, []any, string, numbers,
-// bool and nil (what encoding/json produces, and what AuthResult.JSObject
-// returns) into a JavaScript value. safejs values and *Func pass through; an
+// bool and nil (what encoding/json produces, and what package wire builds
+// from results and events) into a JavaScript value. safejs values and *Func pass through; an
 // error becomes a JS Error as built by ErrorValue. Other types go through
 // encoding/json, so a struct with json tags works too.
 func ToJS(v any) (safejs.Value, error) {

@@ -180,7 +180,7 @@ func (b *Browser) vaultCryptoKey(ctx context.Context, create bool) (safejs.Value
 		return safejs.Value{}, err
 	}
 	defer func() { _, _ = db.Call("close") }()
-	k, found, err := idbGetKey(ctx, db)
+	k, found, err := idbGet(ctx, db, VaultKeyID)
 	if err != nil {
 		return safejs.Value{}, err
 	}
@@ -191,13 +191,13 @@ func (b *Browser) vaultCryptoKey(ctx context.Context, create bool) (safejs.Value
 		if k, err = b.generateKey(ctx); err != nil {
 			return safejs.Value{}, err
 		}
-		if err := idbAddKey(ctx, db, k); err != nil {
+		if err := idbAdd(ctx, db, k, VaultKeyID); err != nil {
 			var je *JSError
 			if !errors.As(err, &je) || je.Name != "ConstraintError" {
 				return safejs.Value{}, err
 			}
 			// Another tab stored its key first: use that one.
-			if k, found, err = idbGetKey(ctx, db); err != nil || !found {
+			if k, found, err = idbGet(ctx, db, VaultKeyID); err != nil || !found {
 				return safejs.Value{}, fmt.Errorf("jsbridge: vault: the key another tab stored cannot be read: %v", err)
 			}
 		}
@@ -270,12 +270,14 @@ func (b *Browser) openVaultDB(ctx context.Context) (safejs.Value, error) {
 	return req.Get("result")
 }
 
-func idbGetKey(ctx context.Context, db safejs.Value) (safejs.Value, bool, error) {
+// idbGet reads the object stored as id in the key store (the vault's key,
+// a DPoP key pair); found is false when there is none.
+func idbGet(ctx context.Context, db safejs.Value, id string) (safejs.Value, bool, error) {
 	store, err := idbStore(db, "readonly")
 	if err != nil {
 		return safejs.Value{}, false, err
 	}
-	req, err := store.Call("get", VaultKeyID)
+	req, err := store.Call("get", id)
 	if err != nil {
 		return safejs.Value{}, false, fmt.Errorf("jsbridge: vault: get: %w", err)
 	}
@@ -292,9 +294,18 @@ func idbGetKey(ctx context.Context, db safejs.Value) (safejs.Value, bool, error)
 	return k, true, nil
 }
 
-// idbAddKey stores k with add, which refuses to overwrite, and waits for
-// the transaction to commit.
-func idbAddKey(ctx context.Context, db, k safejs.Value) error {
+// idbAdd stores k as id with add, which refuses to overwrite (a
+// ConstraintError), and waits for the transaction to commit.
+func idbAdd(ctx context.Context, db, k safejs.Value, id string) error {
+	return idbWrite(ctx, db, "add", k, id)
+}
+
+// idbDelete removes what is stored as id and waits for the commit.
+func idbDelete(ctx context.Context, db safejs.Value, id string) error {
+	return idbWrite(ctx, db, "delete", id)
+}
+
+func idbWrite(ctx context.Context, db safejs.Value, op string, args ...any) error {
 	store, err := idbStore(db, "readwrite")
 	if err != nil {
 		return err
@@ -303,11 +314,11 @@ func idbAddKey(ctx context.Context, db, k safejs.Value) error {
 	if err != nil {
 		return err
 	}
-	req, err := store.Call("add", k, VaultKeyID)
+	req, err := store.Call(op, args...)
 	if err != nil {
-		return fmt.Errorf("jsbridge: vault: add: %w", err)
+		return fmt.Errorf("jsbridge: vault: %s: %w", op, err)
 	}
-	if err := idbWait(ctx, req, "add"); err != nil {
+	if err := idbWait(ctx, req, op); err != nil {
 		return err
 	}
 	committed, err := idbPromise(tx, "complete", "error", "abort")

@@ -145,6 +145,30 @@ func newGoClient(c *checksession.Client, b *jsbridge.PrestartBrowser) (safejs.Va
 			}
 			return nil
 		},
+		// getAuthHeaders(url, method) → { Authorization, DPoP? }: what
+		// client.fetch and client.getAuthHeaders send to an API.
+		"getAuthHeaders": func(args []safejs.Value) any {
+			u, _ := jsbridge.Arg(args, 0).String()
+			method, _ := jsbridge.Arg(args, 1).String()
+			return jsbridge.NewPromise(func() (any, error) {
+				h, err := c.AuthHeaders(context.Background(), u, method)
+				if err != nil {
+					return nil, err
+				}
+				out := make(map[string]any, len(h))
+				for k, v := range h {
+					out[k] = v
+				}
+				return out, nil
+			})
+		},
+		// noteDpopNonce(url, nonce): an API's DPoP-Nonce, for its next proof.
+		"noteDpopNonce": func(args []safejs.Value) any {
+			u, _ := jsbridge.Arg(args, 0).String()
+			n, _ := jsbridge.Arg(args, 1).String()
+			c.NoteDPoPNonce(u, n)
+			return nil
+		},
 		"startAutoRenew": func([]safejs.Value) any { c.StartAutoRenew(); return nil },
 		"stopAutoRenew":  func([]safejs.Value) any { c.StopAutoRenew(); return nil },
 		"destroy":        func([]safejs.Value) any { g.destroy(); return nil },
@@ -208,7 +232,7 @@ func result(r *checksession.AuthResult, err error) (any, error) {
 }
 
 func configError(description string) error {
-	return &checksession.Error{Code: checksession.ErrInvalidConfiguration.Code, Description: description}
+	return &checksession.Error{Code: string(checksession.ErrInvalidConfiguration), Description: description}
 }
 
 func rejected(err error) safejs.Value {

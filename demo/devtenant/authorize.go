@@ -54,6 +54,7 @@ type authRequest struct {
 	prompt        string
 	maxAge        int // -1 when absent
 	codeChallenge string
+	dpopJKT       string
 	loginHint     string
 }
 
@@ -205,6 +206,7 @@ func (t *Tenant) parseAuthorize(q url.Values) (authRequest, *authError) {
 			}
 		}
 		req.codeChallenge = challenge
+		req.dpopJKT = q.Get("dpop_jkt")
 	}
 	return req, nil
 }
@@ -590,7 +592,7 @@ func (t *Tenant) successLocked(req authRequest, u *User, authTime time.Time, sid
 	g := grant{client: req.client, user: u, scope: req.scope, audience: req.audience, nonce: req.nonce, authTime: authTime, sid: sid}
 	if req.responseType == "code" {
 		code := randomID()
-		t.codes[code] = &authCode{grant: g, redirectURI: req.redirectURI, challenge: req.codeChallenge,
+		t.codes[code] = &authCode{grant: g, redirectURI: req.redirectURI, challenge: req.codeChallenge, dpopJKT: req.dpopJKT,
 			expiresAt: t.now().Add(codeLifetime)}
 		p["code"] = code
 		return p, nil

@@ -213,6 +213,7 @@ func (t *Tenant) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		"id_token_signing_alg_values_supported": []string{"RS256", "ES256"},
 		"token_endpoint_auth_methods_supported": []string{"none", "client_secret_post"},
 		"code_challenge_methods_supported":      []string{"S256"},
+		"dpop_signing_alg_values_supported":     []string{"ES256"},
 		"scopes_supported":                      []string{"openid", "profile", "email"},
 		"claims_supported":                      []string{"aud", "auth_time", "email", "email_verified", "exp", "iat", "iss", "name", "nonce", "sid", "sub"},
 		"prompt_values_supported":               []string{"none", "login"},

@@ -206,6 +206,7 @@ type Tenant struct {
 	codes    map[string]*authCode
 	grants   map[string]bool // user sub + client + scope → consented
 	refresh  map[string]*refreshToken
+	dpop     dpopServer
 }
 
 // New builds a tenant with fresh signing keys.

@@ -81,7 +81,9 @@ func (t *Tenant) expiredLocked(f *rtFamily, now time.Time) bool {
 }
 
 // refreshGrant answers grant_type=refresh_token. Caller holds t.mu.
-func (t *Tenant) refreshGrantLocked(w http.ResponseWriter, c *Client, p map[string]string) {
+// jkt is the request's DPoP key ("" without a proof): a family bound to a
+// key redeems only with a proof by that key.
+func (t *Tenant) refreshGrantLocked(w http.ResponseWriter, c *Client, p map[string]string, jkt string) {
 	t.stats.RefreshGrants++
 	now := t.now()
 	rt := t.refresh[p["refresh_token"]]
@@ -92,6 +94,10 @@ func (t *Tenant) refreshGrantLocked(w http.ResponseWriter, c *Client, p map[stri
 		return
 	case rt.family.grant.client.ID != c.ID:
 		tokenError(w, http.StatusForbidden, "invalid_grant", "The refresh token was issued to another client.")
+		return
+	case rt.family.grant.jkt != "" && rt.family.grant.jkt != jkt:
+		// A copy of a bound token is worth nothing without the key; the family lives on.
+		tokenError(w, http.StatusBadRequest, "invalid_grant", "The refresh token is DPoP-bound; the DPoP proof is missing or from another key.")
 		return
 	case rt.family.current != p["refresh_token"]:
 		t.stats.RefreshReuses++
@@ -116,13 +122,16 @@ func (t *Tenant) refreshGrantLocked(w http.ResponseWriter, c *Client, p map[stri
 		scope = strings.Join(strings.Fields(s), " ")
 	}
 	g := rt.family.grant
+	if g.jkt == "" {
+		g.jkt = jkt // an unbound family's new access token is bound when the request has a proof
+	}
 	g.scope, g.nonce = scope, "" // an ID token from a refresh carries no nonce; auth_time and sid stay the login's
 	tok, err := t.issueLocked(g, true, contains(strings.Fields(scope), "openid"))
 	if err != nil {
 		tokenError(w, http.StatusInternalServerError, "server_error", err.Error())
 		return
 	}
-	resp := map[string]any{"access_token": tok.access, "token_type": "Bearer", "expires_in": tok.expiresIn, "scope": scope,
+	resp := map[string]any{"access_token": tok.access, "token_type": tokenType(g.jkt), "expires_in": tok.expiresIn, "scope": scope,
 		// The new token keeps the family's scope so that a narrowed refresh does not narrow the next one.
 		"refresh_token": t.rotateLocked(rt.family, rt.scope, now)}
 	if tok.id != "" {

@@ -23,12 +23,15 @@ type grant struct {
 	nonce    string
 	authTime time.Time
 	sid      string
+	// jkt is the DPoP key the tokens are bound to (cnf.jkt), "" for bearer tokens.
+	jkt string
 }
 
 type authCode struct {
 	grant
 	redirectURI string
 	challenge   string
+	dpopJKT     string // /authorize's dpop_jkt: only a proof by that key redeems the code
 	expiresAt   time.Time
 }
 
@@ -47,10 +50,10 @@ func (t *Tenant) issueLocked(g grant, withAccess, withID bool) (tokens, error) {
 		if aud == "" {
 			aud = t.api
 		}
-		at, err := t.keys.sign("RS256", jwt.MapClaims{
+		at, err := t.signAccessLocked(jwt.MapClaims{
 			"iss": t.Issuer(), "sub": g.user.Sub, "aud": aud, "azp": g.client.ID, "scope": g.scope,
 			"iat": now.Unix(), "exp": now.Add(ttl).Unix(),
-		})
+		}, g.jkt)
 		if err != nil {
 			return tokens{}, err
 		}
@@ -179,7 +182,7 @@ func tokenParams(w http.ResponseWriter, r *http.Request) (map[string]string, err
 func (t *Tenant) handleToken(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodOptions {
 		allowOrigin(w, r, t.anyClientOrigin)
-		preflight(w, "POST", "Content-Type, Auth0-Client")
+		preflight(w, "POST", "Content-Type, Auth0-Client, DPoP")
 		return
 	}
 	if r.Method != http.MethodPost {
@@ -202,10 +205,14 @@ func (t *Tenant) handleToken(w http.ResponseWriter, r *http.Request) {
 		tokenError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed")
 		return
 	}
+	jkt, ok := t.tokenDPoP(w, r)
+	if !ok {
+		return
+	}
 	if p["grant_type"] == "refresh_token" {
 		t.mu.Lock()
 		defer t.mu.Unlock()
-		t.refreshGrantLocked(w, c, p)
+		t.refreshGrantLocked(w, c, p, jkt)
 		return
 	}
 	if p["grant_type"] != "authorization_code" {
@@ -233,18 +240,23 @@ func (t *Tenant) handleToken(w http.ResponseWriter, r *http.Request) {
 	case code.challenge != "" && !verifierMatches(p["code_verifier"], code.challenge):
 		tokenError(w, http.StatusForbidden, "invalid_grant", "Failed to verify code verifier")
 		return
+	case code.dpopJKT != "" && code.dpopJKT != jkt:
+		tokenError(w, http.StatusBadRequest, "invalid_grant", "The code is bound to dpop_jkt "+code.dpopJKT+"; the DPoP proof is missing or from another key")
+		return
 	}
-	tok, err := t.issueLocked(code.grant, true, contains(strings.Fields(code.scope), "openid"))
+	g := code.grant
+	g.jkt = jkt
+	tok, err := t.issueLocked(g, true, contains(strings.Fields(code.scope), "openid"))
 	if err != nil {
 		tokenError(w, http.StatusInternalServerError, "server_error", err.Error())
 		return
 	}
-	resp := map[string]any{"access_token": tok.access, "token_type": "Bearer", "expires_in": tok.expiresIn, "scope": code.scope}
+	resp := map[string]any{"access_token": tok.access, "token_type": tokenType(jkt), "expires_in": tok.expiresIn, "scope": code.scope}
 	if tok.id != "" {
 		resp["id_token"] = tok.id
 	}
 	if wantsRefreshToken(c, code.scope) {
-		resp["refresh_token"] = t.newFamilyLocked(code.grant)
+		resp["refresh_token"] = t.newFamilyLocked(g) // bound to g.jkt, like its access tokens
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Pragma", "no-cache")
@@ -280,15 +292,19 @@ func (t *Tenant) bearerClaims(r *http.Request, wantAud string) (jwt.MapClaims, e
 func (t *Tenant) handlePrivateAPI(w http.ResponseWriter, r *http.Request) {
 	allowOrigin(w, r, t.anyClientOrigin)
 	if r.Method == http.MethodOptions {
-		preflight(w, "GET", "Authorization")
+		preflight(w, "GET", "Authorization, DPoP")
 		return
 	}
-	claims, err := t.bearerClaims(r, t.api)
-	if err != nil {
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+strings.ReplaceAll(err.Error(), `"`, `'`)+`"`)
-		// Browsers hide WWW-Authenticate from cross-origin scripts unless it is exposed.
-		w.Header().Set("Access-Control-Expose-Headers", "WWW-Authenticate")
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": err.Error()})
+	claims, refused := t.apiClaims(w, r, t.issuer+"/api/private", t.api)
+	if refused != nil {
+		scheme := "Bearer"
+		if strings.HasPrefix(strings.ToLower(r.Header.Get("Authorization")), "dpop ") {
+			scheme = "DPoP" // RFC 9449, 7.1: the challenge names the scheme the token was sent with
+		}
+		w.Header().Set("WWW-Authenticate", scheme+` error="`+refused.code+`", error_description="`+strings.ReplaceAll(refused.desc, `"`, `'`)+`"`)
+		// Browsers hide WWW-Authenticate (and DPoP-Nonce) from cross-origin scripts unless they are exposed.
+		w.Header().Set("Access-Control-Expose-Headers", "WWW-Authenticate, DPoP-Nonce")
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": refused.code, "error_description": refused.desc})
 		return
 	}
 	sub, _ := claims["sub"].(string)

@@ -14,6 +14,7 @@
 // (demo/internal/nodeop) waits for that line. See README.md next to this file
 // for the clients, the scopes and the login requests.
 
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 
 import Provider, { interactionPolicy } from 'oidc-provider';
@@ -189,6 +190,13 @@ const provider = new Provider(cfg.issuer, {
     rpInitiatedLogout: { enabled: true },
     // RFC 7009: logout revokes the refresh token, so a copy dies with it.
     revocation: { enabled: true },
+    // DPoP (RFC 9449), on by default in 9.x; a nonce secret (32 bytes) makes
+    // the provider hand out nonces in DPoP-Nonce, and expose that header over
+    // CORS, and requireNonce has every proof carry one, so a client's first
+    // token request meets use_dpop_nonce. A request without a proof is not
+    // affected. A refresh token issued to a public client with a proof is
+    // bound to the proof's key.
+    dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
   },
   interactions: { policy },
   // The library default, spelled out because the tests depend on it: public
@@ -272,14 +280,18 @@ provider.use(async (ctx, next) => {
 });
 
 // With --log-tokens, every access token issued is one stdout line, so a test
-// knows each token's expiry as the provider sees it. Opaque tokens are their
-// jti; exp is in epoch seconds.
+// knows each token's expiry as the provider sees it, and the DPoP key it is
+// bound to. Opaque tokens are their jti; exp is in epoch seconds.
 if (cfg.logTokens) {
   // The token object carries no exp (it has a dynamic expiresIn); the stored
   // payload, just written, has the one the provider checks.
   provider.on('access_token.saved', async (token) => {
     const stored = await provider.AccessToken.adapter.find(token.jti);
-    console.log(`ACCESS_TOKEN ${JSON.stringify({ jti: token.jti, exp: stored?.exp, gty: token.gty })}`);
+    console.log(`ACCESS_TOKEN ${JSON.stringify({ jti: token.jti, exp: stored?.exp, gty: token.gty, jkt: token.jkt })}`);
+  });
+  // Refresh tokens too, with the DPoP key they are bound to (jkt), if any.
+  provider.on('refresh_token.saved', (token) => {
+    console.log(`REFRESH_TOKEN ${JSON.stringify({ jti: token.jti, jkt: token.jkt })}`);
   });
 }
 

@@ -7,6 +7,7 @@ import silentauthDefault, {
   SilentAuthError,
   stats,
   type AuthorizeParamName,
+  type AuthHeaders,
   type AuthorizeParams,
   type AuthResult,
   type CheckSessionCallback,
@@ -43,6 +44,7 @@ const options: ClientOptions = {
   useRefreshTokens: true,
   useRefreshTokensFallback: true,
   refreshTokenStorage: "memory",
+  useDpop: false,
   debug: false,
   wasmUrl: "/assets/silentauth.wasm",
 };
@@ -155,6 +157,9 @@ async function main(): Promise<void> {
   const user: User | null = client.getUser();
   if (user) console.log(user.email, user.sub, user["https://example.com/roles"]);
   const res: Response = await client.fetch("/api/private", { method: "POST", body: token });
+  const auth: AuthHeaders = await client.getAuthHeaders("https://api.example.com/orders", { method: "POST" });
+  const proof: string | undefined = auth.DPoP;
+  void [auth.Authorization, proof];
   void res;
 
   await client.loginWithRedirect({ login_hint: "demo@example.com", prompt: "login" });

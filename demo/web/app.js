@@ -6,6 +6,7 @@
   const cfg = window.SILENTAUTH_DEMO || {};
   const RESPONSE_TYPE_KEY = "silentauth-demo.responseType";
   const REFRESH_KEY = "silentauth-demo.useRefreshTokens";
+  const DPOP_KEY = "silentauth-demo.useDpop";
   const NEEDS_LOGIN = ["login_required", "consent_required", "interaction_required", "account_selection_required"];
 
   const $ = (id) => document.getElementById(id);
@@ -133,9 +134,13 @@
     return sessionStorage.getItem(REFRESH_KEY) === "1";
   }
 
-  // Refresh tokens come only from the token endpoint: the code flow.
+  function useDpop() {
+    return sessionStorage.getItem(DPOP_KEY) === "1";
+  }
+
+  // Refresh tokens and DPoP-bound tokens come only from the token endpoint: the code flow.
   function responseType() {
-    return useRefreshTokens() ? "code" : sessionStorage.getItem(RESPONSE_TYPE_KEY) || "code";
+    return useRefreshTokens() || useDpop() ? "code" : sessionStorage.getItem(RESPONSE_TYPE_KEY) || "code";
   }
 
   // Which way this tab's last renewal went, read from the SDK's debug lines
@@ -163,6 +168,7 @@
     const options = { domain: cfg.domain, clientId: cfg.clientId, responseType: responseType(), debug: true };
     if (cfg.audience) options.audience = cfg.audience;
     if (useRefreshTokens()) options.useRefreshTokens = true;
+    if (useDpop()) options.useDpop = true;
     // client.fetch sends the token only to apiOrigins (default: this page's
     // origin); the demo's API lives on the tenant, another origin.
     if (cfg.apiUrl) {
@@ -184,7 +190,7 @@
       setStatus("session-ended");
     });
     log("info", "createClient({responseType: \"" + options.responseType + "\"" +
-      (options.useRefreshTokens ? ", useRefreshTokens: true" : "") + "}) ready");
+      (options.useRefreshTokens ? ", useRefreshTokens: true" : "") + (options.useDpop ? ", useDpop: true" : "") + "}) ready");
   }
 
   function isRedirectCallback() {
@@ -280,6 +286,17 @@
         log("error", "createClient: " + describe(e));
       }
     });
+    $("use-dpop").addEventListener("change", async (ev) => {
+      sessionStorage.setItem(DPOP_KEY, ev.target.checked ? "1" : "0");
+      $("response-type").value = responseType();
+      $("response-type").disabled = useRefreshTokens() || useDpop();
+      try {
+        await makeClient();
+        await checkSession("after switching useDpop");
+      } catch (e) {
+        log("error", "createClient: " + describe(e));
+      }
+    });
     $("clear-log").addEventListener("click", () => $("log").replaceChildren());
   }
 
@@ -290,7 +307,8 @@
     $("dev-hints").hidden = !cfg.devTenant;
     $("response-type").value = responseType();
     $("use-refresh-tokens").checked = useRefreshTokens();
-    $("response-type").disabled = useRefreshTokens();
+    $("use-dpop").checked = useDpop();
+    $("response-type").disabled = useRefreshTokens() || useDpop();
     setInterval(tick, 250);
     wire();
     setStatus("pending");

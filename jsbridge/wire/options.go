@@ -48,6 +48,7 @@ func ParseOptions(raw map[string]any) (checksession.Options, error) {
 	hasFallback := r.has("useRefreshTokensFallback")
 	o.RefreshTokensNoFallback = hasFallback && !r.boolean("useRefreshTokensFallback")
 	o.RefreshTokenStorage = r.str("refreshTokenStorage")
+	o.UseDPoP = r.boolean("useDpop")
 	r.str("wasmUrl") // the loader's option; known here so it is not "unknown"
 	if r.err != nil {
 		return checksession.Options{}, r.err
@@ -173,7 +174,7 @@ func (r *reader) unseen() []string {
 
 // configError is an invalid_configuration naming the JS option at fault.
 func configError(option, problem string) *checksession.Error {
-	return &checksession.Error{Code: checksession.ErrInvalidConfiguration.Code, Description: option + ": " + problem}
+	return &checksession.Error{Code: string(checksession.ErrInvalidConfiguration), Description: option + ": " + problem}
 }
 
 // jsNames are the JS names of the Go fields that checksession's option
@@ -189,6 +190,7 @@ var jsNames = map[string]string{
 	"Options.MinValidity":           "minValidityInSeconds",
 	"Options.UseRefreshTokens":      "useRefreshTokens",
 	"Options.RefreshTokenStorage":   "refreshTokenStorage",
+	"Options.UseDPoP":               "useDpop",
 	"Options.SessionCheckInterval":  "sessionCheckIntervalInSeconds",
 	"Options.Issuer":                "issuer",
 	"Options.AuthorizationEndpoint": "authorizationEndpoint",
@@ -203,7 +205,7 @@ var jsNames = map[string]string{
 // that a page is told what it wrote. Other errors are returned as they are.
 func JSError(err error) error {
 	e, ok := err.(*checksession.Error)
-	if !ok || e.Code != checksession.ErrInvalidConfiguration.Code {
+	if !ok || e.Code != string(checksession.ErrInvalidConfiguration) {
 		return err
 	}
 	field, rest, found := strings.Cut(e.Description, ": ")

@@ -11,7 +11,7 @@ import (
 // namesOption reports whether err is an invalid_configuration naming option.
 func namesOption(err error, option string) bool {
 	e, ok := err.(*checksession.Error)
-	return ok && e.Code == checksession.ErrInvalidConfiguration.Code && strings.HasPrefix(e.Description, option+":")
+	return ok && e.Code == string(checksession.ErrInvalidConfiguration) && strings.HasPrefix(e.Description, option+":")
 }
 
 func TestParseOptionsNamesTheBadOption(t *testing.T) {
@@ -114,7 +114,7 @@ func TestJSErrorNamesTheJSOption(t *testing.T) {
 			}
 		})
 	}
-	other := &checksession.Error{Code: checksession.ErrTimeout.Code, Description: "Options.Timeout: x"}
+	other := &checksession.Error{Code: string(checksession.ErrTimeout), Description: "Options.Timeout: x"}
 	if JSError(other) != error(other) {
 		t.Error("an error other than invalid_configuration was changed")
 	}

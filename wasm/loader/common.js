@@ -409,26 +409,42 @@ class Client {
   // retries once; a second 401 is the caller's to see. The token goes only to
   // the origins in apiOrigins (default: this page's): any other URL rejects
   // with invalid_configuration before anything is sent; a redirect is
-  // returned, never followed, so the token cannot follow it elsewhere.
+  // returned, never followed, so the token cannot follow it elsewhere. With useDpop each
+  // attempt carries a fresh proof; an API's DPoP-Nonce is kept for the next
+  // one, and a use_dpop_nonce refusal is sent once more with it.
   async fetch(input, init) {
     const request = new Request(input, init);
     const refused = (url) => (this.#destroyed ? null : this.#go.checkApiUrl(String(url)));
     const problem = refused(request.url);
     if (problem) throw sdkError(problem);
-    const send = (token) => {
+    const send = async () => {
+      const auth = await this.getAuthHeaders(request.url, { method: request.method });
       const headers = new Headers(request.headers);
-      headers.set("Authorization", `Bearer ${token}`);
+      for (const [name, value] of Object.entries(auth)) headers.set(name, value);
       // A clone per attempt, so a request body can be sent twice. A redirect
       // is never followed with the token: it comes back as the browser's
       // opaque-redirect response (redirect: "error" stays an error).
       const redirect = request.redirect === "error" ? "error" : "manual";
-      return fetch(new Request(request.clone(), { headers, redirect }));
+      const response = await fetch(new Request(request.clone(), { headers, redirect }));
+      const nonce = response.headers.get("DPoP-Nonce");
+      if (nonce && !this.#destroyed && !(response.url && refused(response.url))) this.#go.noteDpopNonce(request.url, nonce);
+      return response;
     };
-    const response = await send(await this.getTokenSilently());
+    let response = await send();
     if (response.status !== 401 || (response.url && refused(response.url))) return response;
+    if (wantsDpopNonce(response)) {
+      response = await send();
+      if (response.status !== 401 || wantsDpopNonce(response)) return response;
+    }
     const renewed = await this.checkSession();
     if (!renewed || !renewed.accessToken) return response;
-    return send(renewed.accessToken);
+    return send();
+  }
+
+  // getAuthHeaders is what fetch sends, for another HTTP client or a
+  // WebSocket: { Authorization } and, with a DPoP-bound token, { DPoP }.
+  getAuthHeaders(url, { method = "GET" } = {}) {
+    return this.#call("getAuthHeaders", new URL(String(url), globalThis.location.href).href, String(method).toUpperCase());
   }
 
   on(event, handler) {
@@ -461,6 +477,11 @@ class Client {
     this.#unlisten();
     if (go) go.destroy();
   }
+}
+
+// wantsDpopNonce: an API's 401 that asks for its DPoP nonce (RFC 9449, 9).
+function wantsDpopNonce(response) {
+  return /^\s*DPoP\b.*error="use_dpop_nonce"/i.test(response.headers.get("WWW-Authenticate") || "");
 }
 
 function invoke(callback, ...args) {

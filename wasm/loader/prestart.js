@@ -8,7 +8,8 @@
 
 // Options that change the first request in ways the loader does not build:
 // with any of them, Go makes every request itself.
-const PRESTART_OFF = ["issuer", "authorizationEndpoint", "tokenEndpoint", "jwksUri", "useRefreshTokens"];
+// (useDpop: the request's dpop_jkt needs the key, which Go loads.)
+const PRESTART_OFF = ["issuer", "authorizationEndpoint", "tokenEndpoint", "jwksUri", "useRefreshTokens", "useDpop"];
 // The iframe's messages that arrive before Go is ready: older ones are dropped.
 const PRESTART_BUFFER = 32;
 const PRESTART_TIMEOUT_S = 60;

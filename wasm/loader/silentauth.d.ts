@@ -110,6 +110,16 @@ export interface BaseClientOptions {
    */
   refreshTokenStorage?: "memory" | "local";
   /**
+   * Bind the tokens to a key that cannot leave this browser (DPoP, RFC 9449):
+   * an ES256 key pair with a non-extractable private key in IndexedDB, one
+   * per origin and client configuration; `dpop_jkt` on every authorization
+   * request, a proof on every token request and on `fetch`/`getAuthHeaders`
+   * for `apiOrigins`, server nonces kept per server with one retry on
+   * `use_dpop_nonce`. Needs `responseType: "code"`.
+   * @default false
+   */
+  useDpop?: boolean;
+  /**
    * Log each decision to `console.debug`: messages ignored and why, renewals
    * scheduled, retries, fast failures.
    * @default false
@@ -233,6 +243,14 @@ export interface IdTokenClaims {
   [claim: string]: unknown;
 }
 
+/** What getAuthHeaders resolves with. */
+export interface AuthHeaders {
+  /** `Bearer <access token>`, or `DPoP <access token>` for a DPoP-bound token. */
+  Authorization: string;
+  /** The proof, with a DPoP-bound token only. */
+  DPoP?: string;
+}
+
 /** The user getUser returns: the last validated ID token's claims. */
 export type User = IdTokenClaims;
 
@@ -249,7 +267,8 @@ export interface AuthResult {
   expiresIn?: number;
   /** Epoch milliseconds on the local clock: `Date.now() + expiresIn * 1000` at receipt. */
   expiresAt?: number;
-  tokenType?: string;
+  /** `"DPoP"` or `"Bearer"`, as the server issued the access token. */
+  tokenType?: "DPoP" | "Bearer";
   scope?: string;
   state?: string;
 }
@@ -376,6 +395,14 @@ export interface Client {
    * `invalid_configuration` before anything is sent.
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+
+  /**
+   * The headers `fetch` would send to `url`: `Authorization` with a valid
+   * access token (renewed if needed) and, with a DPoP-bound token, a fresh
+   * `DPoP` proof for this method and URL. For another HTTP client or a
+   * WebSocket. A URL outside `apiOrigins` rejects with `invalid_configuration`.
+   */
+  getAuthHeaders(url: string | URL, options?: { method?: string }): Promise<AuthHeaders>;
 
   /** Adds a handler; returns a function that removes it. Unknown events throw. */
   on<K extends SilentAuthEvent>(event: K, handler: SilentAuthEventHandler<K>): () => void;

@@ -34,6 +34,7 @@ type IssuedToken struct {
 	Value string    // the opaque token, which is its jti
 	Exp   time.Time // when the provider stops accepting it (whole seconds)
 	Grant string    // the grant type it was issued for, such as "authorization_code"
+	JKT   string    // the DPoP key's thumbprint it is bound to (cnf.jkt), "" for a bearer token
 }
 
 const accessTokenPrefix = "ACCESS_TOKEN "
@@ -49,11 +50,32 @@ func ParseAccessTokenLine(line string) (tok IssuedToken, ok bool) {
 		JTI string `json:"jti"`
 		Exp int64  `json:"exp"`
 		Gty string `json:"gty"`
+		JKT string `json:"jkt"`
 	}
 	if err := json.Unmarshal([]byte(rest), &v); err != nil || v.JTI == "" || v.Exp == 0 {
 		return IssuedToken{}, false
 	}
-	return IssuedToken{Value: v.JTI, Exp: time.Unix(v.Exp, 0), Grant: v.Gty}, true
+	return IssuedToken{Value: v.JTI, Exp: time.Unix(v.Exp, 0), Grant: v.Gty, JKT: v.JKT}, true
+}
+
+const refreshTokenPrefix = "REFRESH_TOKEN "
+
+// ParseRefreshTokenLine reads a refresh token line that Config.LogTokens
+// makes the provider print: the token (its jti) and the DPoP key's
+// thumbprint it is bound to ("" when unbound).
+func ParseRefreshTokenLine(line string) (token, jkt string, ok bool) {
+	rest, found := strings.CutPrefix(strings.TrimRight(line, "\r"), refreshTokenPrefix)
+	if !found {
+		return "", "", false
+	}
+	var v struct {
+		JTI string `json:"jti"`
+		JKT string `json:"jkt"`
+	}
+	if err := json.Unmarshal([]byte(rest), &v); err != nil || v.JTI == "" {
+		return "", "", false
+	}
+	return v.JTI, v.JKT, true
 }
 
 // Mode is how a Gate treats requests.

@@ -29,6 +29,26 @@ func TestAccessTokenLineParsesOnlyItsOwnLines(t *testing.T) {
 	}
 }
 
+func TestTokenLinesCarryTheDPoPKey(t *testing.T) {
+	if tok, ok := ParseAccessTokenLine(`ACCESS_TOKEN {"jti":"abc","exp":1700000000,"gty":"refresh_token","jkt":"k1"}`); !ok || tok.JKT != "k1" {
+		t.Errorf("access token line: %+v %v, want jkt k1", tok, ok)
+	}
+	for _, c := range []struct {
+		line, token, jkt string
+		ok               bool
+	}{
+		{`REFRESH_TOKEN {"jti":"rt1","jkt":"k1"}`, "rt1", "k1", true},
+		{`REFRESH_TOKEN {"jti":"rt1"}`, "rt1", "", true},
+		{`REFRESH_TOKEN {"jkt":"k1"}`, "", "", false},
+		{`ACCESS_TOKEN {"jti":"abc","exp":1700000000}`, "", "", false},
+	} {
+		token, jkt, ok := ParseRefreshTokenLine(c.line)
+		if ok != c.ok || token != c.token || jkt != c.jkt {
+			t.Errorf("%q: %q %q %v, want %q %q %v", c.line, token, jkt, ok, c.token, c.jkt, c.ok)
+		}
+	}
+}
+
 func TestGateForwardsRecordsAndGoesDown(t *testing.T) {
 	p, g, err := StartGated(context.Background(), Config{AppOrigins: []string{appOrigin}, Output: LogWriter(t)})
 	if errors.Is(err, ErrNodeModulesMissing) || errors.Is(err, ErrNodeMissing) {

@@ -65,7 +65,7 @@ type Config struct {
 	// 120s, short enough for renewal tests to see a renewal.
 	AccessTokenTTL time.Duration
 	// Dir is the repository root (where package.json and node_modules are).
-	// Empty means: walk up from the working directory to the go.mod.
+	// Empty means: walk up from the working directory to it (repo.Root).
 	Dir string
 	// Output receives the provider's stdout and stderr, one line per Write.
 	// Nil discards it. See LogWriter for testing.TB.

@@ -8,21 +8,28 @@ import (
 	"path/filepath"
 )
 
-// Root walks up from the working directory to the directory holding go.mod,
-// which is also where package.json, node_modules and dist/ live.
+// Root walks up from the working directory to the directory holding both
+// go.mod and package.json: the SDK module's root, where node_modules and
+// dist/ live too. demo/ has a go.mod of its own (the demo module), so go.mod
+// alone would stop there.
 func Root() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		if isFile(filepath.Join(dir, "go.mod")) && isFile(filepath.Join(dir, "package.json")) {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
+			return "", errors.New("no directory with go.mod and package.json above the working directory")
 		}
 		dir = parent
 	}
+}
+
+func isFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
 }

@@ -10,12 +10,12 @@ import (
 	"github.com/silentauth/silentauth/checksession"
 )
 
-// goCodes are checksession.ErrorCodes' codes; enders those that end a session.
+// goCodes are checksession.ErrorCodes(); enders those that end a session.
 func goCodes() (codes, enders []string) {
-	for _, c := range checksession.ErrorCodes {
-		codes = append(codes, c.Err.Code)
-		if c.EndsSession {
-			enders = append(enders, c.Err.Code)
+	for _, c := range checksession.ErrorCodes() {
+		codes = append(codes, string(c))
+		if checksession.EndsSession(c) {
+			enders = append(enders, string(c))
 		}
 	}
 	return codes, enders
@@ -74,7 +74,7 @@ func TestGoTablesMatchDeclarations(t *testing.T) {
 	}
 
 	var events []string
-	for _, e := range checksession.EventNames {
+	for _, e := range checksession.EventNames() {
 		events = append(events, string(e))
 	}
 	sort.Strings(events)

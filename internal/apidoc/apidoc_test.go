@@ -5,17 +5,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/silentauth/silentauth/demo/internal/repo"
 )
 
+// read is the file at rel, a path from the repository root: two levels
+// above this package (internal/apidoc), in the SDK module itself, so the
+// contract test runs without the demo module.
 func read(t *testing.T, rel string) string {
 	t.Helper()
-	root, err := repo.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(root, rel))
+	b, err := os.ReadFile(filepath.Join("..", "..", filepath.FromSlash(rel)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,6 +129,87 @@ export function createClient(options: ClientOptions): Promise<Client>;
 			}
 			if got := strings.Join(Compare(doc, building, d), "\n"); !strings.Contains(got, tc.want) {
 				t.Errorf("want %q among:\n%s", tc.want, got)
+			}
+		})
+	}
+}
+
+// TestEveryOptionHasItsDefaultInAPIDoc: every option the declarations
+// declare has a row in API.md's options table with a default, and where
+// the declarations give @default, API.md gives the same value.
+func TestEveryOptionHasItsDefaultInAPIDoc(t *testing.T) {
+	md, dtsSrc := read(t, "docs/API.md"), read(t, "wasm/loader/silentauth.d.ts")
+	doc, err := OptionDefaults(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dts, err := ParseDTS(dtsSrc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tagged, err := DTSDefaults(dtsSrc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tagged) < 5 {
+		t.Fatalf("only %d @default tags read from silentauth.d.ts: has its layout changed?", len(tagged))
+	}
+	for _, p := range CompareDefaults(dts.Sorted(Options), doc, tagged) {
+		t.Error(p)
+	}
+}
+
+// TestCompareDefaultsCatchesDrift pins that the defaults check can fail.
+func TestCompareDefaultsCatchesDrift(t *testing.T) {
+	md := `## createClient(options) → Promise<Client>
+| option | default | meaning |
+| --- | --- | --- |
+| ` + "`timeoutInSeconds`" + ` | ` + "`60`" + ` | x |
+| ` + "`sessionCheckIntervalInSeconds`" + ` | ` + "`0`" + ` (off) | x |
+| ` + "`issuer`, `jwksUri`" + ` | from discovery | x |
+| ` + "`clientID`" + ` | | x |
+`
+	dts := `
+export interface BaseClientOptions {
+  /**
+   * A comment.
+   * @default 60
+   */
+  timeoutInSeconds?: number;
+  /** @default 0 */
+  sessionCheckIntervalInSeconds?: number;
+  /** Default: from discovery. */
+  issuer?: string;
+  jwksUri?: string;
+}
+export type ClientOptions = BaseClientOptions & ({ clientID: string });
+`
+	doc, err := OptionDefaults(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tagged, err := DTSDefaults(dts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tagged["timeoutInSeconds"] != "60" || tagged["sessionCheckIntervalInSeconds"] != "0" || len(tagged) != 2 {
+		t.Fatalf("@default tags read as %v", tagged)
+	}
+	for _, tc := range []struct {
+		name    string
+		options []string
+		doc     map[string]string
+		want    string // "" for no problem
+	}{
+		{"a matching default, and one with a remark after it", []string{"timeoutInSeconds", "sessionCheckIntervalInSeconds", "issuer", "jwksUri"}, doc, ""},
+		{"an empty default cell", []string{"clientID"}, doc, `gives option "clientID" no default`},
+		{"an option without a row", []string{"wasmUrl"}, doc, `has no row for "wasmUrl"`},
+		{"a default that differs", []string{"timeoutInSeconds"}, map[string]string{"timeoutInSeconds": "600"}, `says @default 60, docs/API.md's default is "600"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := strings.Join(CompareDefaults(tc.options, tc.doc, tagged), "\n")
+			if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
 	}
