@@ -46,6 +46,9 @@ type Client struct {
 	// started in an earlier epoch must not bring its tokens back.
 	epoch   int
 	changed chan struct{} // closed and replaced whenever the cache changes
+	// longest is the longest access-token lifetime the server gave this tab
+	// in this session: a share from another tab cannot claim more.
+	longest time.Duration
 }
 
 // NewClient validates the options and builds a client. It does not touch the
@@ -280,6 +283,7 @@ func (c *Client) forget() {
 	c.cache = map[string]*AuthResult{}
 	c.backoffs.clear()
 	c.user = nil
+	c.longest = 0
 	c.epoch++
 	close(c.changed)
 	c.changed = make(chan struct{})

@@ -22,6 +22,7 @@ type Metadata struct {
 	TokenEndpoint                    string   `json:"token_endpoint"`
 	JWKSURI                          string   `json:"jwks_uri"`
 	EndSessionEndpoint               string   `json:"end_session_endpoint"`
+	RevocationEndpoint               string   `json:"revocation_endpoint"` // RFC 7009: logout revokes the refresh token there
 	ResponseModesSupported           []string `json:"response_modes_supported"`
 	ResponseTypesSupported           []string `json:"response_types_supported"`
 	IDTokenSigningAlgValuesSupported []string `json:"id_token_signing_alg_values_supported"`

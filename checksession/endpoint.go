@@ -100,6 +100,9 @@ func parseOrigin(raw string) (string, string) {
 		return "", problem
 	}
 	host := strings.ToLower(u.Hostname())
+	if problem := matchableHost(host); problem != "" {
+		return "", problem
+	}
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
 	}
@@ -111,6 +114,28 @@ func parseOrigin(raw string) (string, string) {
 		host += ":" + port
 	}
 	return strings.ToLower(u.Scheme) + "://" + host, ""
+}
+
+// matchableHost says why an apiOrigins host can never equal a browser's
+// URL.origin, or "" when it can: the browser serialises a host as ASCII
+// (an internationalised name in its punycode form) and knows no wildcards,
+// so such an entry would silently match nothing.
+func matchableHost(host string) string {
+	if strings.HasPrefix(host, "[") || strings.Contains(host, ":") {
+		return "" // an IPv6 literal: the URL parser checked it
+	}
+	for _, r := range host {
+		switch {
+		case r == '*':
+			return "has a wildcard (" + quote(host) + "), which never matches: list each origin"
+		case r > 0x7f:
+			return "has a host that is not ASCII (" + quote(host) + "), which never matches the browser's origin: write the name in its punycode (xn--) form"
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '.', r == '_':
+		default:
+			return "has the character " + quote(string(r)) + " in its host (" + quote(host) + "), which no origin has"
+		}
+	}
+	return ""
 }
 
 // CheckAPIURL is client.fetch's guard: it returns nil when rawURL's origin is

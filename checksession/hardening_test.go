@@ -150,6 +150,13 @@ func TestAPIOrigins(t *testing.T) {
 		{"http entry on another host is refused", []string{"http://api.example.com"}, "", false, `"http://api.example.com"`},
 		{"entry without a scheme is refused", []string{"api.example.com"}, "", false, `"api.example.com"`},
 		{"wildcard entry is refused", []string{"*"}, "", false, `"*"`},
+		{"a wildcard subdomain entry is refused", []string{"https://*.example.com"}, "", false, `"https://*.example.com"`},
+		{"a wildcard host entry is refused", []string{"https://*"}, "", false, `"https://*"`},
+		{"a non-ASCII host is refused, naming punycode", []string{"https://bücher.example"}, "", false, "punycode"},
+		{"a host with a character no origin has is refused", []string{"https://api!.example.com"}, "", false, `"https://api!.example.com"`},
+		{"an entry with a trailing slash is refused", []string{"https://api.example.com/"}, "", false, `"https://api.example.com/"`},
+		{"a punycode host is allowed", []string{"https://xn--bcher-kva.example"}, "https://xn--bcher-kva.example/x", true, ""},
+		{"an IPv6 loopback origin is allowed", []string{"http://[::1]:8081"}, "http://[::1]:8081/api", true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

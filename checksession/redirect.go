@@ -174,10 +174,12 @@ func (c *Client) Logout(ctx context.Context, p LogoutParams) error {
 	c.mu.Lock()
 	idToken := newestIDToken(c.cache)
 	c.mu.Unlock()
+	rt := c.refreshTokenToRevoke(ctx)
 	c.forget()
 	c.renewer.signOut()
 	c.group.post(tabMessage{Kind: kindLoggedOut})
 	c.forgetRefreshToken()
+	c.revokeRefreshToken(ctx, rt)
 	c.forgetDPoPKey(ctx)
 	if p.LocalOnly {
 		return nil

@@ -3,7 +3,6 @@ package checksession
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -58,12 +57,13 @@ func (s *settings) refreshFallback() bool {
 	return !s.UseRefreshTokens || !s.RefreshTokensNoFallback
 }
 
-// refreshKey names the stored refresh token, like tabKey names the tab
-// group: one per server, client, audience and scope (without
-// offline_access). The prefix keeps it apart from the tab group's names.
+// refreshKey names the stored refresh token. It is the tab group's key
+// (tabKey) under its own prefix: clients that share a stored token must share
+// the lock that keeps it from being presented twice, so two configurations
+// that differ in anything the group's key names (a redirectUri, say) never
+// read each other's token.
 func (s *settings) refreshKey() string {
-	sum := sha256.Sum256([]byte(s.domain.String() + "\x00" + s.ClientID + "\x00" + s.Audience + "\x00" + s.Scope))
-	return "silentauth:rt:" + base64.RawURLEncoding.EncodeToString(sum[:12])
+	return "silentauth:rt:" + strings.TrimPrefix(s.tabKey(), "silentauth:")
 }
 
 // refreshTokens holds this tab's refresh token. Only one grant may use it at
@@ -313,14 +313,26 @@ func (h *refreshTokens) AcceptHandover(ctx context.Context, data []byte) (handle
 	return true, h.Adopt(ctx, m.RefreshToken)
 }
 
-// Drop forgets the token in this tab only and leaves the store alone: a
-// follower's stand-by copy from a hand-over, once the new leader has rotated
-// it (a "renewed" message arrives). Never waits.
+// Drop forgets the token in this tab only and leaves the store alone:
+// destroy. Never waits.
 func (h *refreshTokens) Drop() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.token, h.out = "", false
 	h.gen++
+}
+
+// DropSince is Drop only if nothing was adopted or forgotten since gen
+// (Generation): a follower's stand-by copy from a hand-over, once a
+// verified share says the new leader has rotated it. A token handed over
+// while the share was being verified is the rotated one, and stays.
+func (h *refreshTokens) DropSince(gen uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.gen == gen {
+		h.token, h.out = "", false
+		h.gen++
+	}
 }
 
 // persist writes the current state, whatever it is by the time the write

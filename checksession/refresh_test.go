@@ -286,6 +286,24 @@ func TestRequestScopeAddsOfflineAccessOnlyWithRefreshTokens(t *testing.T) {
 	if plain.Scope != rt.Scope || plain.refreshKey() != rt.refreshKey() {
 		t.Errorf("useRefreshTokens changed the configured scope or the refresh key")
 	}
+	// The stored token and the tab group use one key: clients that differ
+	// only in redirectUri share neither, so never a token without its lock.
+	for _, edit := range []func(*Options){
+		func(o *Options) { o.RedirectURI = pageOrigin + "/elsewhere" },
+		func(o *Options) { o.Audience = "https://api.example.com" },
+		func(o *Options) { o.ResponseType = "token id_token" },
+	} {
+		o := Options{Domain: "d", ClientID: "spa"}
+		edit(&o)
+		s, err := o.validate(pageOrigin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (s.refreshKey() == plain.refreshKey()) != (s.tabKey() == plain.tabKey()) ||
+			strings.TrimPrefix(s.refreshKey(), "silentauth:rt:") != strings.TrimPrefix(s.tabKey(), "silentauth:") {
+			t.Errorf("%+v: refresh key %q and tab key %q are not one key", o, s.refreshKey(), s.tabKey())
+		}
+	}
 	other, _ := Options{Domain: "d", ClientID: "other"}.validate(pageOrigin)
 	if other.refreshKey() == plain.refreshKey() || !strings.HasPrefix(plain.refreshKey(), "silentauth:rt:") || plain.refreshKey() == plain.tabKey() {
 		t.Errorf("refresh keys %q %q do not tell clients apart or collide with the tab key", plain.refreshKey(), other.refreshKey())

@@ -2,6 +2,7 @@ package checksession
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"runtime"
@@ -432,5 +433,104 @@ func TestLogoutForgetsTheRefreshTokenEvenFromARequestInFlight(t *testing.T) {
 	}
 	if c.refresh.Has() {
 		t.Error("a refresh token from before the logout is held")
+	}
+}
+
+// TestAForgedRenewedDoesNotDropTheRefreshToken: a "renewed" that says a
+// refresh token was spent makes a tab drop its copy only once its ID token
+// verifies; a forgery (garbage, or a replay) leaves the token where it is.
+func TestAForgedRenewedDoesNotDropTheRefreshToken(t *testing.T) {
+	cases := []struct {
+		name    string
+		idToken func(fx *fixture) string
+		drops   bool
+	}{
+		{"a garbage ID token", func(*fixture) string { return "garbage.garbage.garbage" }, false},
+		{"a replayed old ID token", func(fx *fixture) string {
+			claims := fx.iss.Claims(fx.clock.Now().Add(-time.Hour))
+			claims["exp"] = fx.clock.Now().Add(time.Hour).Unix()
+			return fx.iss.Sign(fx.t, claims)
+		}, false},
+		{"a genuine share", func(fx *fixture) string { return fx.iss.Sign(fx.t, fx.iss.Claims(fx.clock.Now())) }, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t)
+			fx.expiresIn = 120
+			_, first, _, tab := aSignedInTabAndANewOne(t, fx)
+			if !first.refresh.Has() {
+				t.Fatal("the signed-in tab holds no refresh token")
+			}
+			ch, err := tab.tabHub.Join(first.s.tabKey(), func([]byte) {})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ch.Close()
+			data, _ := json.Marshal(map[string]any{"kind": "renewed", "via": "refresh_token", "result": map[string]any{
+				"access_token": "AT-FORGED", "id_token": tc.idToken(fx), "expires_in": 120,
+				"expires_at_ms": fx.clock.Now().Add(120 * time.Second).UnixMilli(), "request_scope": DefaultScope}})
+			if err := ch.Post(data); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the share to be handled", func() bool { return first.idle(fx.clock) })
+			if dropped := !first.refresh.Has(); dropped != tc.drops {
+				t.Errorf("dropped the refresh token: %v, want %v; logs %q", dropped, tc.drops, fx.logs[max(0, len(fx.logs)-3):])
+			}
+		})
+	}
+}
+
+// TestARefreshAnswerIsCheckedLikeTheIframes: a refresh grant's ID token is
+// verified, and one for another user ends the session (session_ended), as
+// the iframe path does; its refresh token is not kept.
+func TestARefreshAnswerIsCheckedLikeTheIframes(t *testing.T) {
+	cases := []struct {
+		name      string
+		claims    func(fx *fixture) map[string]any // the answer's ID token; nil: none
+		wantEvent string
+		wantSub   any // getUser().sub afterwards
+		keepsRT   bool
+	}{
+		{"another subject ends the session", func(fx *fixture) map[string]any {
+			c := fx.iss.Claims(fx.clock.Now())
+			c["sub"] = "auth0|someone-else"
+			return c
+		}, "session_ended", nil, false},
+		{"another issuer is refused and retried", func(fx *fixture) map[string]any {
+			c := fx.iss.Claims(fx.clock.Now())
+			c["iss"] = "https://evil.example.com/"
+			return c
+		}, "renew_error", "auth0|user-1", true},
+		{"the same user is taken", func(fx *fixture) map[string]any { return fx.iss.Claims(fx.clock.Now()) }, "renewed", "auth0|user-1", true},
+		{"no ID token keeps the session's user", nil, "renewed", "auth0|user-1", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t)
+			fx.expiresIn = 120
+			srv := newIssuingServer(fx)
+			c := fx.client(func(o *Options) { o.UseRefreshTokens = true; o.RefreshTokensNoFallback = true })
+			completeInteractiveLogin(t, fx, c)
+			events := len(fx.eventList())
+			srv.mu.Lock()
+			srv.answer = func(url.Values) (*HTTPResponse, error) {
+				body := map[string]any{"access_token": "at-next", "refresh_token": "rt-next", "token_type": "Bearer", "expires_in": 120}
+				if tc.claims != nil {
+					body["id_token"] = fx.iss.Sign(t, tc.claims(fx))
+				}
+				return jsonResponse(200, body)
+			}
+			srv.mu.Unlock()
+			advanceUntil(t, fx, 5*time.Minute, func() bool { return len(fx.eventList()) > events }, c)
+			if ev := fx.eventList(); ev[events] != tc.wantEvent {
+				t.Errorf("events %v, want %s after the grant", ev, tc.wantEvent)
+			}
+			if sub := c.GetUser()["sub"]; sub != tc.wantSub {
+				t.Errorf("getUser().sub = %v, want %v", sub, tc.wantSub)
+			}
+			if c.refresh.Has() != tc.keepsRT {
+				t.Errorf("holds a refresh token: %v, want %v", c.refresh.Has(), tc.keepsRT)
+			}
+		})
 	}
 }

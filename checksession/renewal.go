@@ -200,6 +200,7 @@ func (c *Client) settle(r request, epoch int, res *AuthResult, refreshToken stri
 		}
 	}
 	c.storeLocked(r.audience, r.scope, res)
+	c.noteLifetimeLocked(res)
 	c.backoffs.succeeded(r.cacheKey())
 	// Read under c.mu, in this epoch: a logout after this point forgets
 	// the refresh token after reading the generation, so AdoptSince refuses.
@@ -220,6 +221,7 @@ func (c *Client) accept(r request, res *AuthResult) {
 	c.mu.Lock()
 	c.epoch++ // a silent request started before the login must not overwrite it
 	c.storeLocked(r.audience, r.scope, res)
+	c.noteLifetimeLocked(res)
 	c.mu.Unlock()
 	if r.cacheKey() == c.renewer.defaultKey {
 		c.renewer.got(res, true)

@@ -399,12 +399,11 @@ func (g *group) received(data []byte) {
 			g.setPeerRenewing(false)
 			return
 		}
-		if msg.Via == viaRefreshToken && g.c.s.UseRefreshTokens {
-			g.c.refresh.Drop() // a stand-by copy of the token that was just redeemed
-		}
 		g.c.adopting.Add(1)
 		g.setPeerRenewing(false)
-		go g.c.adopt(msg.Result)
+		spent := msg.Via == viaRefreshToken
+		gen := g.c.refresh.Generation() // what the holder had when the share came
+		go g.c.adopt(msg.Result, spent, gen)
 	case kindSessionEnded, kindLoggedOut:
 		g.setPeerRenewing(false)
 		g.c.endedElsewhere(msg.Kind == kindLoggedOut)
@@ -414,12 +413,16 @@ func (g *group) received(data []byte) {
 }
 
 // adopt takes another tab's result after verifying its ID token, with the
-// claims from that token, never from the message.
-func (c *Client) adopt(sr *sharedResult) {
+// claims from that token, never from the message. spent marks a result a
+// refresh token brought: once it is verified, and only then, this tab drops
+// the stand-by copy of that token it held when the share came (gen), so
+// that a forged share cannot make every tab drop the group's refresh token.
+func (c *Client) adopt(sr *sharedResult, spent bool, gen uint64) {
 	defer c.adopted()
 	defer c.recoverTo("a result from another tab")
 	r := request{audience: sr.Audience, scope: sr.RequestScope}
-	if r.cacheKey() != c.renewer.defaultKey || !c.renewer.hasSession() {
+	dropsToken := spent && c.s.UseRefreshTokens && c.refresh.Has()
+	if r.cacheKey() != c.renewer.defaultKey || !c.renewer.hasSession() && !dropsToken {
 		c.debug("tabs: ignored a result this tab has no session for")
 		return
 	}
@@ -431,6 +434,12 @@ func (c *Client) adopt(sr *sharedResult) {
 	res, err := c.verifyShared(ctx, sr)
 	if err != nil {
 		c.debug("tabs: ignored a result from another tab: " + err.Error())
+		return
+	}
+	if dropsToken {
+		c.refresh.DropSince(gen) // a stand-by copy of the token that was just redeemed
+	}
+	if !c.renewer.hasSession() {
 		return
 	}
 	c.mu.Lock()
@@ -474,10 +483,32 @@ func (c *Client) verifyShared(ctx context.Context, sr *sharedResult) (*AuthResul
 	}
 	res := &AuthResult{AccessToken: sr.AccessToken, IDToken: sr.IDToken, IDTokenPayload: claims,
 		ExpiresIn: sr.ExpiresIn, TokenType: sr.TokenType, Scope: sr.Scope}
+	iat, ok := numberClaim(claims, "iat")
+	if !ok {
+		return nil, tokenError("iat", "the shared ID token carries no iat, so its age cannot be told")
+	}
+	// A tab shares a result as soon as its request lands, so the ID token
+	// of a genuine share is moments old; an older one is a replay.
+	issued := time.Unix(iat, 0)
+	if age := c.clock.Now().Sub(issued); age > shareMaxAge+c.s.leeway {
+		return nil, tokenError("iat", "the shared ID token was issued "+age.Round(time.Second).String()+
+			" before the share arrived, more than "+(shareMaxAge+c.s.leeway).String()+": a replayed share is not used")
+	}
+	// The expiry is the message's, capped by what the server can have given:
+	// the ID token's own lifetime and the longest access-token lifetime this
+	// session has seen from the server itself.
 	expiresAt := time.UnixMilli(sr.ExpiresAtMs)
-	if iat, ok := numberClaim(claims, "iat"); ok && sr.ExpiresIn > 0 {
-		latest := time.Unix(iat, 0).Add(time.Duration(sr.ExpiresIn)*time.Second + c.s.leeway)
-		expiresAt = minTime(expiresAt, latest)
+	if sr.ExpiresIn > 0 {
+		expiresAt = minTime(expiresAt, issued.Add(time.Duration(sr.ExpiresIn)*time.Second+c.s.leeway))
+	}
+	if exp, ok := numberClaim(claims, "exp"); ok {
+		expiresAt = minTime(expiresAt, time.Unix(exp, 0))
+	}
+	c.mu.Lock()
+	longest := c.longest
+	c.mu.Unlock()
+	if longest > 0 {
+		expiresAt = minTime(expiresAt, issued.Add(longest+c.s.leeway))
 	}
 	if sr.ExpiresAtMs <= 0 || !c.clock.Now().Before(expiresAt) {
 		return nil, tokenError("exp", "the shared access token has expired")
@@ -487,6 +518,17 @@ func (c *Client) verifyShared(ctx context.Context, sr *sharedResult) (*AuthResul
 	return res, nil
 }
 
+// shareMaxAge bounds how long before its share a shared ID token may have
+// been issued (plus the clock leeway): a share is posted as its request
+// lands, and a message older than that is a replay or a tab that slept.
+const shareMaxAge = time.Minute
+
+// noteLifetimeLocked records the access-token lifetime the server gave this
+// tab, which caps what a share may claim; c.mu must be held.
+func (c *Client) noteLifetimeLocked(res *AuthResult) {
+	c.longest = max(c.longest, time.Duration(res.ExpiresIn)*time.Second)
+}
+
 // endedElsewhere is the end of the session in another tab: this tab forgets
 // its tokens and stops renewing, whatever the message said.
 func (c *Client) endedElsewhere(logout bool) {
@@ -494,11 +536,19 @@ func (c *Client) endedElsewhere(logout bool) {
 		return
 	}
 	why := "the session ended in another tab"
+	var rt string
 	if logout {
 		why = "logged out in another tab"
+		rt = c.refreshTokenToRevoke(c.ctx) // the group's token may be here, not in the tab that logged out
 	}
 	c.forget()
 	c.forgetRefreshToken()
+	if rt != "" {
+		go func() {
+			defer c.recoverTo("the revocation at logout")
+			c.revokeRefreshToken(c.ctx, rt)
+		}()
+	}
 	e := &Error{Code: string(ErrLoginRequired), Description: why}
 	c.debug("session ended: " + why)
 	c.emit(EventSessionEnded, e)

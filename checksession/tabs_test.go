@@ -373,6 +373,13 @@ func TestSharedResultsAreVerifiedBeforeUse(t *testing.T) {
 				"access_token": "ATTACKER-TOKEN", "id_token": old, "expires_in": 120,
 				"expires_at_ms": fx.clock.Now().Add(time.Hour).UnixMilli(), "request_scope": DefaultScope}}
 		}, false},
+		{"a replayed 10-minute-old ID token with expires_in of ten years is ignored", func(fx *fixture) any {
+			old := valid(fx, func(c map[string]any) { c["iat"] = fx.clock.Now().Add(-10 * time.Minute).Unix() })
+			tenYears := int64(10 * 365 * 24 * 3600)
+			return map[string]any{"kind": "renewed", "result": map[string]any{
+				"access_token": "ATTACKER-TOKEN", "id_token": old, "expires_in": tenYears,
+				"expires_at_ms": fx.clock.Now().Add(time.Duration(tenYears) * time.Second).UnixMilli(), "request_scope": DefaultScope}}
+		}, false},
 		{"a verified result that expires before this tab's is ignored", func(fx *fixture) any {
 			return map[string]any{"kind": "renewed", "result": map[string]any{
 				"access_token": "AT-OLDER", "id_token": valid(fx, nil), "expires_in": 120,
@@ -409,6 +416,44 @@ func TestSharedResultsAreVerifiedBeforeUse(t *testing.T) {
 			}
 			if want := map[bool]int{true: 2, false: 1}[tc.adopted]; len(events(0)) != want {
 				t.Errorf("events %v, want %d renewed", events(0), want)
+			}
+		})
+	}
+}
+
+// TestASharesExpiryIsCappedByWhatTheServerGave: a fresh share that claims
+// a far expiry is used only as long as its ID token lives and as the longest
+// lifetime this session got from the server itself.
+func TestASharesExpiryIsCappedByWhatTheServerGave(t *testing.T) {
+	tenYears := 10 * 365 * 24 * time.Hour
+	cases := []struct {
+		name      string
+		expiresIn int64         // the lifetime the server gives this tab
+		idExp     time.Duration // the shared ID token's exp, from now
+		within    time.Duration // the adopted expiry must be at most this far away
+	}{
+		{"capped by the longest lifetime seen", 120, time.Hour, 120*time.Second + DefaultLeeway},
+		{"capped by the ID token's exp", 600, 630 * time.Second, 630 * time.Second},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t)
+			fx.expiresIn = tc.expiresIn
+			clients, _ := openTabs(t, fx, 1)
+			c := clients[0]
+			claims := fx.iss.Claims(fx.clock.Now())
+			claims["exp"] = fx.clock.Now().Add(tc.idExp).Unix()
+			data, _ := json.Marshal(map[string]any{"kind": "renewed", "result": map[string]any{
+				"access_token": "AT-FAR", "id_token": fx.iss.Sign(t, claims), "expires_in": int64(tenYears / time.Second),
+				"expires_at_ms": fx.clock.Now().Add(tenYears).UnixMilli(), "request_scope": DefaultScope}})
+			postAsTab(t, c, data)
+			waitFor(t, "the share to be handled", func() bool { return c.idle(fx.clock) })
+			res := c.latest(defaultRequest(c))
+			if res == nil || res.AccessToken != "AT-FAR" {
+				t.Fatalf("the share was not adopted: %+v; logs %q", res, fx.logs[max(0, len(fx.logs)-3):])
+			}
+			if got := res.ExpiresAt.Sub(fx.clock.Now()); got > tc.within {
+				t.Errorf("the share's token is used for %v, want at most %v", got, tc.within)
 			}
 		})
 	}

@@ -231,7 +231,7 @@ func (t *Tenant) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	if !f.NoWebMessageInDiscovery {
 		modes = append(modes, "web_message")
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	d := map[string]any{
 		"issuer":                                t.Issuer(),
 		"authorization_endpoint":                t.issuer + "/authorize",
 		"token_endpoint":                        t.issuer + "/oauth/token",
@@ -249,7 +249,11 @@ func (t *Tenant) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		"scopes_supported":                      []string{"openid", "profile", "email"},
 		"claims_supported":                      []string{"aud", "auth_time", "email", "email_verified", "exp", "iat", "iss", "name", "nonce", "sid", "sub"},
 		"prompt_values_supported":               []string{"none", "login"},
-	})
+	}
+	// RFC 7009 revocation, which logout uses to kill the refresh token.
+	d["revocation_endpoint"] = t.issuer + "/oauth/revoke"
+	d["revocation_endpoint_auth_methods_supported"] = []string{"none", "client_secret_post"}
+	writeJSON(w, http.StatusOK, d)
 }
 
 func (t *Tenant) handleHome(w http.ResponseWriter, r *http.Request) {

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -181,6 +182,7 @@ type Stats struct {
 	Discovery           int `json:"discovery"`
 	JWKS                int `json:"jwks"`
 	Logins              int `json:"logins"`
+	Revocations         int `json:"revocations"` // RFC 7009 requests, whatever they named
 }
 
 // Tenant is the authorization server; it is an http.Handler.
@@ -306,6 +308,7 @@ func (t *Tenant) routes() {
 	m.HandleFunc("/oauth/token", t.handleToken)
 	m.HandleFunc("/userinfo", t.handleUserinfo)
 	m.HandleFunc("/v2/logout", t.handleLogout)
+	m.HandleFunc("/oauth/revoke", t.handleRevoke)
 	m.HandleFunc("/api/private", t.handlePrivateAPI)
 	m.Handle("/dev/faults", t.devOnly(t.handleDevFaults))
 	m.Handle("/dev/stats", t.devOnly(t.handleDevStats))
@@ -318,8 +321,15 @@ func (t *Tenant) routes() {
 	t.mux = m
 }
 
-// ServeHTTP answers every endpoint of the tenant.
+// ServeHTTP answers every endpoint of the tenant, but only for a Host that
+// names it: a page on another name that DNS rebinding points at this machine
+// must not read the tenant's answers (tokens, userinfo, the login pages) as
+// its own origin's.
 func (t *Tenant) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !t.ownHost(r.Host) {
+		http.Error(w, "Host "+strconv.Quote(r.Host)+" is not this tenant (localhost, 127.0.0.1, [::1] or the issuer's host)", http.StatusMisdirectedRequest)
+		return
+	}
 	t.mux.ServeHTTP(w, r)
 }
 

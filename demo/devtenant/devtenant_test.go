@@ -778,6 +778,38 @@ func TestDevSwitchesRefuseCrossSiteAndForeignHosts(t *testing.T) {
 	}
 }
 
+// TestEveryEndpointRefusesAForeignHost: DNS rebinding points another name
+// at this machine, so that a page on that name reads the tenant's answers as
+// its own origin's; every endpoint, not only /dev/*, answers 421 to it.
+func TestEveryEndpointRefusesAForeignHost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tests := []struct {
+		name, method, path, host string
+		want                     int
+	}{
+		{"discovery on a rebound name", "GET", "/.well-known/openid-configuration", "rebind.evil.example", 421},
+		{"the key set on a rebound name", "GET", "/.well-known/jwks.json", "rebind.evil.example:80", 421},
+		{"authorize on a rebound name", "GET", "/authorize?client_id=spa", "rebind.evil.example", 421},
+		{"the token endpoint on a rebound name", "POST", "/oauth/token", "rebind.evil.example", 421},
+		{"revocation on a rebound name", "POST", "/oauth/revoke", "rebind.evil.example", 421},
+		{"userinfo on a rebound name", "GET", "/userinfo", "rebind.evil.example", 421},
+		{"the home page on a rebound name", "GET", "/", "rebind.evil.example", 421},
+		{"discovery on localhost", "GET", "/.well-known/openid-configuration", "localhost:3000", 200},
+		{"discovery on 127.0.0.1", "GET", "/.well-known/openid-configuration", "127.0.0.1", 200},
+		{"discovery on [::1]", "GET", "/.well-known/openid-configuration", "[::1]:3000", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, e.srv.URL+tt.path, nil)
+			req.Host = tt.host
+			if r := e.do(req); r.status != tt.want {
+				t.Fatalf("answered %d %q, want %d", r.status, r.body, tt.want)
+			}
+		})
+	}
+}
+
 func TestLoginFormsNeedTheBrowsersCSRFToken(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -267,3 +267,66 @@ func TestRefreshGrantRefusals(t *testing.T) {
 		t.Errorf("another client's token: %d %s", r.status, r.body)
 	}
 }
+
+// revoke posts an RFC 7009 revocation as a public SPA would.
+func (e *env) revoke(token, client string) response {
+	e.t.Helper()
+	v := url.Values{"token": {token}, "token_type_hint": {"refresh_token"}, "client_id": {client}}
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/oauth/revoke", strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", appOrigin)
+	return e.do(req)
+}
+
+func TestRevocationKillsTheRefreshTokenFamily(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		client     string
+		revokeWith func(first, rotated string) string // which token is revoked
+		wantStatus int
+		wantDead   bool // the current token is refused afterwards
+	}{
+		{"revoking the current token kills it", "spa", func(_, cur string) string { return cur }, 200, true},
+		{"revoking an earlier token of the family kills the current one", "spa", func(first, _ string) string { return first }, 200, true},
+		{"an unknown token is answered 200 and changes nothing", "spa", func(string, string) string { return "no-such-token" }, 200, false},
+		{"an unknown client is refused and changes nothing", "nobody", func(_, cur string) string { return cur }, 401, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			first := rtOf(e.loginWithRefreshToken(offlineScope))
+			status, m, _ := e.refresh(first, "")
+			if status != 200 {
+				t.Fatalf("refresh: %d %v", status, m)
+			}
+			cur := rtOf(m)
+			r := e.revoke(tt.revokeWith(first, cur), tt.client)
+			if r.status != tt.wantStatus {
+				t.Fatalf("revocation answered %d %s, want %d", r.status, r.body, tt.wantStatus)
+			}
+			if r.status == 200 && r.header.Get("Access-Control-Allow-Origin") != appOrigin {
+				t.Errorf("revocation CORS %q, want %q", r.header.Get("Access-Control-Allow-Origin"), appOrigin)
+			}
+			status, m, _ = e.refresh(cur, "")
+			if dead := status != 200; dead != tt.wantDead {
+				t.Fatalf("refresh after revocation: %d %v, want refused = %v", status, m, tt.wantDead)
+			}
+			if tt.wantDead && m["error"] != "invalid_grant" {
+				t.Errorf("refused with %v, want invalid_grant", m["error"])
+			}
+		})
+	}
+}
+
+func TestDiscoveryAdvertisesRevocation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var d map[string]any
+	if err := json.Unmarshal([]byte(e.get("/.well-known/openid-configuration").body), &d); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := d["revocation_endpoint"], e.srv.URL+"/oauth/revoke"; got != want {
+		t.Errorf("revocation_endpoint %v, want %v", got, want)
+	}
+}

@@ -188,6 +188,8 @@ const provider = new Provider(cfg.issuer, {
     // 'individual-draft-01' is the only ack 9.x accepts (relay mode is gone).
     webMessageResponseMode: { enabled: true, ack: 'individual-draft-01' },
     rpInitiatedLogout: { enabled: true },
+    // RFC 7009: logout revokes the refresh token, so a copy dies with it.
+    revocation: { enabled: true },
     // DPoP (RFC 9449), on by default in 9.x; a nonce secret (32 bytes) makes
     // the provider hand out nonces in DPoP-Nonce, and expose that header over
     // CORS, and requireNonce has every proof carry one, so a client's first

@@ -421,8 +421,8 @@ class Client {
   // once through checkSession, which joins a renewal already in flight, and
   // retries once; a second 401 is the caller's to see. The token goes only to
   // the origins in apiOrigins (default: this page's): any other URL rejects
-  // with invalid_configuration before anything is sent, and a 401 that came
-  // from elsewhere (after a redirect) renews nothing. With useDpop each
+  // with invalid_configuration before anything is sent; a redirect is
+  // returned, never followed, so the token cannot follow it elsewhere. With useDpop each
   // attempt carries a fresh proof; an API's DPoP-Nonce is kept for the next
   // one, and a use_dpop_nonce refusal is sent once more with it.
   async fetch(input, init) {
@@ -434,8 +434,11 @@ class Client {
       const auth = await this.getAuthHeaders(request.url, { method: request.method });
       const headers = new Headers(request.headers);
       for (const [name, value] of Object.entries(auth)) headers.set(name, value);
-      // A clone per attempt, so a request body can be sent twice.
-      const response = await fetch(new Request(request.clone(), { headers }));
+      // A clone per attempt, so a request body can be sent twice. A redirect
+      // is never followed with the token: it comes back as the browser's
+      // opaque-redirect response (redirect: "error" stays an error).
+      const redirect = request.redirect === "error" ? "error" : "manual";
+      const response = await fetch(new Request(request.clone(), { headers, redirect }));
       const nonce = response.headers.get("DPoP-Nonce");
       if (nonce && !this.#destroyed && !(response.url && refused(response.url))) this.#go.noteDpopNonce(request.url, nonce);
       return response;

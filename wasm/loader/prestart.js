@@ -10,7 +10,7 @@
 // with any of them, Go makes every request itself.
 // (useDpop: the request's dpop_jkt needs the key, which Go loads.)
 const PRESTART_OFF = ["issuer", "authorizationEndpoint", "tokenEndpoint", "jwksUri", "useRefreshTokens", "useDpop"];
-// A page that posts many messages before Go is ready: older ones are dropped.
+// The iframe's messages that arrive before Go is ready: older ones are dropped.
 const PRESTART_BUFFER = 32;
 const PRESTART_TIMEOUT_S = 60;
 // The discovery fields the head start needs, kept from the last page load so
@@ -119,6 +119,9 @@ function startPrestart(options) {
       handlers.message(e);
       return;
     }
+    // Only the iframe's own messages wait for Go: a page flooding postMessage
+    // must not push the real answer out of the buffer.
+    if (!iframe || e.source !== iframe.contentWindow) return;
     buffer.push(["message", e]);
     if (buffer.length > PRESTART_BUFFER) buffer.shift();
   };

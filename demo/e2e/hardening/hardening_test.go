@@ -156,6 +156,51 @@ func TestFetchSendsTheAccessTokenOnlyToAPIOrigins(t *testing.T) {
 	})
 }
 
+// TestFetchDoesNotFollowARedirectWithTheToken: an API on an allowed origin
+// that redirects elsewhere must not take the token, or the request, with
+// it; client.fetch returns the redirect itself.
+func TestFetchDoesNotFollowARedirectWithTheToken(t *testing.T) {
+	rec := &recorder{}
+	var target string
+	env := e2eenv.Start(t, e2eenv.Options{
+		TenantMiddleware: func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { rec.middleware("*")(next).ServeHTTP(w, r) })
+		},
+		AppMiddleware: func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/api/moved" {
+					http.Redirect(w, r, target, http.StatusTemporaryRedirect)
+					return
+				}
+				next.ServeHTTP(w, r)
+			})
+		},
+	})
+	target = env.TenantURL + recordPath
+	tab := env.OpenTestPage(t)
+	env.Login(t, tab, "demo@example.com", "autoRenew: false")
+	var o struct {
+		OK     bool   `json:"ok"`
+		Type   string `json:"type"`
+		Status int    `json:"status"`
+		Error  string `json:"error"`
+	}
+	mustEval(t, tab, `(async () => {
+		try {
+			const res = await client.fetch("/api/moved");
+			return {ok: true, type: res.type, status: res.status};
+		} catch (e) {
+			return {ok: false, error: String(e && (e.error || e.message || e))};
+		}
+	})()`, &o)
+	if calls := rec.reset(); len(calls) != 0 {
+		t.Errorf("the redirect's target, outside apiOrigins, received %q", calls)
+	}
+	if !o.OK || o.Type != "opaqueredirect" {
+		t.Errorf("client.fetch of a redirect = %+v, want the opaque-redirect response returned", o)
+	}
+}
+
 func TestProtoClaimStaysAnOwnProperty(t *testing.T) {
 	env, _ := start(t)
 	tab := env.OpenTestPage(t)

@@ -418,3 +418,30 @@ func (rec *recorder) countSince(i int) counts {
 	hits, _ := rec.since(i)
 	return count(hits)
 }
+
+// redeemOutside presents refreshToken at s's token endpoint (from its
+// discovery) as a copy taken out of the browser would be: from this
+// process, as the public client.
+func redeemOutside(t *testing.T, s *server, refreshToken string) (int, string) {
+	t.Helper()
+	res, err := http.Get(strings.TrimSuffix(s.issuer, "/") + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		TokenEndpoint string `json:"token_endpoint"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&d)
+	res.Body.Close()
+	if err != nil || d.TokenEndpoint == "" {
+		t.Fatalf("discovery: %v, token_endpoint %q", err, d.TokenEndpoint)
+	}
+	form := url.Values{"grant_type": {"refresh_token"}, "client_id": {"spa"}, "refresh_token": {refreshToken}}
+	res, err = http.PostForm(d.TokenEndpoint, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}

@@ -321,3 +321,46 @@ func TestLocalStorage(t *testing.T) {
 		t.Logf("localStorage: %d entries; none holds any of the %d refresh tokens the server saw", len(stored), len(tokens))
 	})
 }
+
+// TestLogoutRevokesTheRefreshToken: a refresh token copied out before the
+// logout (here, off the wire) is refused by the server afterwards, because
+// logout revoked it (RFC 7009), even a local-only logout.
+func TestLogoutRevokesTheRefreshToken(t *testing.T) {
+	t.Parallel()
+	eachServer(t, crossSite, func(t *testing.T, s *server) {
+		tab := s.login(t, refreshOpts+`, autoRenew: false`)
+		var checked bool
+		tab.MustEval(`client.checkSession().then((r) => !!r.accessToken)`, &checked) // one rotation
+		all, _ := s.rec.since(0)
+		copied := ""
+		for _, h := range all {
+			if h.RefreshOut != "" {
+				copied = h.RefreshOut
+			}
+		}
+		if !checked || copied == "" {
+			t.Fatalf("checkSession by refresh token: %v; no refresh token crossed the wire", checked)
+		}
+		from := s.rec.mark()
+		tab.MustEval(`client.logout({localOnly: true}).then(() => true)`, nil)
+		hits, _ := s.rec.since(from)
+		revocations := 0
+		for _, h := range hits {
+			if strings.Contains(h.Path, "revo") {
+				revocations++
+			}
+		}
+		if revocations != 1 {
+			t.Errorf("%d requests to the revocation endpoint during logout, want 1: %v", revocations, hits)
+		}
+		status, body := redeemOutside(t, s, copied)
+		t.Logf("the copied refresh token after logout: HTTP %d %s", status, body)
+		var answer struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal([]byte(body), &answer)
+		if status == 200 || answer.Error != "invalid_grant" {
+			t.Errorf("the copied refresh token redeemed after logout: HTTP %d %s, want invalid_grant", status, body)
+		}
+	})
+}

@@ -48,6 +48,9 @@ type Options struct {
 	Users []devtenant.User
 	// BrowserOptions are passed to chrome.Start (chrome.PopupBlocking, say).
 	BrowserOptions []chromedp.ExecAllocatorOption
+	// AppMiddleware, when set, wraps the app's handler, so a test can add
+	// paths on the app's origin.
+	AppMiddleware func(http.Handler) http.Handler
 }
 
 // DistDir is where the built SDK is: $SILENTAUTH_DIST, else <repo>/dist.
@@ -130,7 +133,11 @@ func Start(t testing.TB, o Options) *Env {
 		tenantHandler = o.TenantMiddleware(tenant)
 	}
 	Serve(t, tl, tenantHandler)
-	Serve(t, al, WithTestPage(app, tenantURL))
+	appHandler := WithTestPage(app, tenantURL)
+	if o.AppMiddleware != nil {
+		appHandler = o.AppMiddleware(appHandler)
+	}
+	Serve(t, al, appHandler)
 	return &Env{Tenant: tenant, TenantURL: tenantURL, AppURL: appURL, Browser: chrome.Start(t, o.BrowserOptions...)}
 }
 
