@@ -172,11 +172,11 @@ func (e *fakeEngine) HandleRedirectCallback(context.Context, string) (*checksess
 	return &checksession.AuthResult{AccessToken: "at"}, nil
 }
 func (e *fakeEngine) Logout(context.Context, checksession.LogoutParams) error { return nil }
-func (e *fakeEngine) GetUser() map[string]any                               { return nil }
-func (e *fakeEngine) CheckAPIURL(string) error                              { return nil }
-func (e *fakeEngine) StartAutoRenew()                                       {}
-func (e *fakeEngine) StopAutoRenew()                                        {}
-func (e *fakeEngine) Destroy()                                              { close(e.destroyed) }
+func (e *fakeEngine) GetUser() map[string]any                                 { return nil }
+func (e *fakeEngine) CheckAPIURL(string) error                                { return nil }
+func (e *fakeEngine) StartAutoRenew()                                         {}
+func (e *fakeEngine) StopAutoRenew()                                          {}
+func (e *fakeEngine) Destroy()                                                { close(e.destroyed) }
 
 type fakeBase struct{ checksession.Browser }
 

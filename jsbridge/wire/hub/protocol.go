@@ -45,9 +45,9 @@ const (
 
 // The message types the engine sends.
 const (
-	outWelcome  = "welcome"  // {v}
-	outReply    = "reply"    // {id, value?, user?, error?}
-	outEvent    = "event"    // {client, name, payload, user}
+	outWelcome  = "welcome" // {v}
+	outReply    = "reply"   // {id, value?, user?, error?}
+	outEvent    = "event"   // {client, name, payload, user}
 	outOpen     = "openFrame"
 	outClose    = "closeFrame"
 	outNavigate = "navigate"
