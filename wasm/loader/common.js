@@ -265,9 +265,12 @@ function resolveWasmUrl(options, defaultUrl) {
   return new URL(options && options.wasmUrl ? options.wasmUrl : defaultUrl, base).href;
 }
 
-async function createClientWith(defaultWasmUrl, options) {
+async function createClientWith(defaultWasmUrl, options, defaultWorkerUrl) {
   if (options !== undefined && (options === null || typeof options !== "object")) {
     throw codedError("invalid_configuration", "createClient needs an options object");
+  }
+  if (engineOf(options) === "shared-worker") {
+    return createWorkerClient(workerUrlFor(defaultWorkerUrl, resolveWasmUrl(options, defaultWasmUrl)), options);
   }
   const unlisten = cspListen();
   const seq = cspSeq;
