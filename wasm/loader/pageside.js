@@ -11,6 +11,8 @@ const ENGINES = ["auto", "shared-worker", "page"];
 const PING_MS = 2000;
 const DEAD_MS = 3000;
 const TX_PREFIX = "silentauth.tx.";
+// jsbridge.FrameTitle: tests and the prestart find the iframe by it.
+const FRAME_TITLE = "silentauth session check";
 
 // engineOf reads options.engine; "auto" resolves to the page for now: the
 // worker is chosen only when asked for by name.
@@ -116,7 +118,10 @@ class WorkerConnection {
   // restart connects to a new worker, binds every client again and sends
   // again every call that had no answer.
   restart() {
-    if (this.port) this.port.onmessage = null;
+    if (this.port) {
+      this.port.onmessage = null;
+      this.port.close();
+    }
     for (const id of [...this.frames.keys()]) this.closeFrame(id);
     this.start();
     const waiting = [...this.calls.values()];
@@ -134,6 +139,12 @@ class WorkerConnection {
     clearInterval(this.timer);
     this.port = null;
     connections.delete(this.url);
+    removeEventListener("pagehide", this.onPageHide);
+    removeEventListener("pageshow", this.onPageShow);
+    document.removeEventListener("visibilitychange", this.onSignal);
+    removeEventListener("focus", this.onSignal);
+    removeEventListener("online", this.onSignal);
+    removeEventListener("offline", this.onOffline);
     for (const call of this.calls.values()) call.reject(err);
     this.calls.clear();
   }
@@ -214,10 +225,13 @@ class WorkerConnection {
   // accept (origin, source, type, state, nonce and signature are Go's).
   openFrame(id, url) {
     if (this.frames.has(id)) return;
+    // As the in-page engine makes it (jsbridge/frame.go): hidden through the
+    // CSSOM, and no referrer, since the page's URL is not the server's business.
     const iframe = document.createElement("iframe");
-    iframe.setAttribute("aria-hidden", "true");
-    iframe.tabIndex = -1;
-    iframe.style.cssText = "display:none";
+    for (const [k, v] of [["title", FRAME_TITLE], ["aria-hidden", "true"], ["tabindex", "-1"], ["width", "0"], ["height", "0"], ["referrerpolicy", "no-referrer"]]) {
+      iframe.setAttribute(k, v);
+    }
+    iframe.style.cssText = "display:none;width:0;height:0;border:0;position:absolute";
     const onMessage = (/** @type {MessageEvent} */ e) => {
       let data;
       let problem = "";
@@ -234,10 +248,13 @@ class WorkerConnection {
       this.post({ t: "frame", frame: id, kind: "message", origin: e.origin, fromFrame: e.source === iframe.contentWindow, ...(data !== undefined ? { data } : { problem }) });
     };
     addEventListener("message", onMessage);
-    iframe.addEventListener("load", () => this.post({ t: "frame", frame: id, kind: "load" }));
+    let navigated = false;
+    // Inserting fires "load" for about:blank; only loads after src count.
+    iframe.addEventListener("load", () => navigated && this.post({ t: "frame", frame: id, kind: "load" }));
     this.frames.set(id, { iframe, onMessage });
+    (document.body || document.documentElement).appendChild(iframe);
+    navigated = true;
     iframe.src = url;
-    document.body.appendChild(iframe);
   }
 
   closeFrame(id) {
@@ -283,6 +300,7 @@ class WorkerClient {
   async _bind() {
     const r = await this.#conn.request({ t: "create", options: this.#options });
     this._handle = r.value.client;
+    this.#user = r.user || null;
     this.#conn.clients.add(this);
     for (const fn of this.#waiting.splice(0)) fn();
   }
@@ -314,6 +332,7 @@ class WorkerClient {
 
   async #call(method, extra) {
     if (this.#destroyed) throw codedError("destroyed", "the client was destroyed");
+    if ("params" in extra) extra = { ...extra, params: plain(extra.params) };
     const r = await this.#conn.request({ t: "call", method, ...extra }, this);
     this.#user = r.user || null;
     return r.value;
@@ -324,7 +343,7 @@ class WorkerClient {
       callback = params;
       params = undefined;
     }
-    const result = this.#call("checkSession", { params: plain(params) });
+    const result = this.#call("checkSession", { params });
     if (typeof callback !== "function") return result;
     result.then(
       (r) => invoke(callback, null, r),
@@ -334,7 +353,7 @@ class WorkerClient {
   }
 
   getTokenSilently(params) {
-    return this.#call("getTokenSilently", { params: plain(params) });
+    return this.#call("getTokenSilently", { params });
   }
 
   getUser() {
@@ -342,7 +361,7 @@ class WorkerClient {
   }
 
   loginWithRedirect(params) {
-    return this.#call("loginWithRedirect", { params: plain(params), storage: txStorage() }).then(() => undefined);
+    return this.#call("loginWithRedirect", { params, storage: txStorage() }).then(() => undefined);
   }
 
   handleRedirectCallback(url) {
@@ -350,7 +369,7 @@ class WorkerClient {
   }
 
   logout(params) {
-    return this.#call("logout", { params: plain(params), storage: txStorage() }).then(() => undefined);
+    return this.#call("logout", { params, storage: txStorage() }).then(() => undefined);
   }
 
   // fetch is Client.fetch, asking the engine which URLs may get the token.
@@ -406,8 +425,16 @@ class WorkerClient {
   }
 }
 
-// plain copies params now, as the in-page engine reads them at the call.
+// plain copies params now, as the in-page engine reads them at the call;
+// what is not a plain object is refused here, as the engine would.
 function plain(params) {
   if (params === undefined || params === null) return undefined;
-  return JSON.parse(JSON.stringify(params));
+  if (typeof params !== "object" || Array.isArray(params)) {
+    throw codedError("invalid_configuration", `params: expected an object, got ${Array.isArray(params) ? "an array" : typeof params}`);
+  }
+  try {
+    return JSON.parse(JSON.stringify(params));
+  } catch (e) {
+    throw codedError("invalid_configuration", `params: ${e && e.message}`, e);
+  }
 }

@@ -259,23 +259,50 @@ func (h *Hub) create(p *page, m pageMessage) {
 		h.nextID++
 		s = &shared{handle: "c" + strconv.FormatInt(h.nextID, 10), key: key}
 		s.b = &clientBrowser{h: h, base: h.cfg.Base}
+		h.mu.Unlock()
+		// Made without the lock: the engine may ask its browser anything.
 		handle := s.handle
 		opts.OnEvent = func(e checksession.Event) { h.event(handle, e) }
 		eng, err := h.cfg.NewEngine(opts, s.b)
 		if err != nil {
-			h.mu.Unlock()
 			h.reply(p, m.ID, nil, nil, wire.JSError(err))
 			return
 		}
 		s.eng = eng
-		h.clients[s.handle] = s
-		h.byKey[key] = s
+		h.mu.Lock()
+		if other := h.byKey[key]; other != nil {
+			// Another create of this configuration got there first.
+			h.mu.Unlock()
+			eng.Destroy()
+			h.mu.Lock()
+			s = other
+		} else {
+			h.clients[s.handle] = s
+			h.byKey[key] = s
+		}
 	}
-	if _, still := h.pages[p.id]; still {
-		p.refs[s.handle]++
+	if _, still := h.pages[p.id]; !still {
+		// The page left while its client was made: nobody holds it.
+		orphan := !h.usedLocked(s.handle)
+		if orphan {
+			delete(h.clients, s.handle)
+			delete(h.byKey, s.key)
+		}
+		h.mu.Unlock()
+		if orphan {
+			s.eng.Destroy()
+		}
+		return
 	}
+	p.refs[s.handle]++
 	h.mu.Unlock()
-	h.reply(p, m.ID, map[string]any{"client": s.handle}, nil, nil)
+	// The user the engine already knows (another page signed in), so that
+	// getUser answers at once, as in a page that has its result.
+	var user any
+	if u := s.eng.GetUser(); u != nil {
+		user = u
+	}
+	h.reply(p, m.ID, map[string]any{"client": s.handle}, user, nil)
 }
 
 func (h *Hub) release(p *page, handle string) {
