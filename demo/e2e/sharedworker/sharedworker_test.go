@@ -250,3 +250,47 @@ func waitForWorkers(t *testing.T, tab *chrome.Tab, n int, timeout time.Duration)
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// The redirect methods run in the engine and act on the calling page: the
+// transaction goes to its sessionStorage, it navigates, and the callback
+// reads the transaction back, cleans the address bar and removes it.
+func TestInteractiveLoginThroughTheWorker(t *testing.T) {
+	env := e2eenv.Start(t, e2eenv.Options{TokenLifetime: time.Minute})
+	tab := env.OpenTestPage(t)
+	err := tab.Eval(`(async () => { window.client = await `+env.ClientJS(workerOption)+`; client.loginWithRedirect(); return true })()`, nil)
+	if err != nil && !strings.Contains(err.Error(), "navigated or closed") {
+		t.Fatal(err)
+	}
+	if err := e2eenv.SubmitLoginForm(tab, "demo@example.com", 30*time.Second); err != nil {
+		t.Fatalf("%v\nconsole:\n%s", err, strings.Join(tab.Console(), "\n"))
+	}
+	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q && window.silentauth`, env.AppURL), 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Token, Search, Sub string
+		Pending             int
+	}
+	tab.MustEval(`(async () => {
+		window.client = await `+env.ClientJS(workerOption)+`;
+		const r = await client.handleRedirectCallback();
+		const pending = Object.keys(sessionStorage).filter(k => k.startsWith("silentauth.tx.")).length;
+		return { token: r.accessToken, search: location.search, sub: (client.getUser() || {}).sub || "", pending };
+	})()`, &got)
+	if got.Token == "" || got.Sub == "" {
+		t.Errorf("callback gave token %q, user %q", got.Token, got.Sub)
+	}
+	if strings.Contains(got.Search, "code=") || strings.Contains(got.Search, "state=") {
+		t.Errorf("the address bar still holds the response: %q", got.Search)
+	}
+	if got.Pending != 0 {
+		t.Errorf("%d login transactions left in sessionStorage", got.Pending)
+	}
+	// The engine now serves the signed-in user to the page without a request.
+	before := promptNone(env)
+	var token string
+	tab.MustEval(`client.getTokenSilently()`, &token)
+	if token != got.Token || promptNone(env) != before {
+		t.Errorf("getTokenSilently after the callback gave another token or asked the server")
+	}
+}
