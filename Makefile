@@ -13,7 +13,7 @@ WASM_GCFLAGS := -gcflags=all=-l -gcflags=crypto/...= -gcflags=math/...= -gcflags
 WASM_FLAGS := -trimpath -ldflags="-s -w" $(WASM_GCFLAGS)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help build types demo test deps chromium node-deps tools unit fuzz-seeds wasmtest e2e vet typecheck pack bench bench-soak bench-soak-refresh clean wasm-gcflags
+.PHONY: help build types demo test deps chromium node-deps tools unit fuzz-seeds wasmtest e2e vet typecheck pack bench bench-soak bench-soak-refresh bench-multitab clean wasm-gcflags
 
 help:
 	@echo "make build   - dist/silentauth.wasm, dist/silentauth.js, dist/silentauth.mjs"
@@ -148,6 +148,12 @@ bench-soak: build
 bench-soak-refresh: build
 	set -o pipefail; SILENTAUTH_BENCH=1 SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) \
 	  $(GO) test -count=1 -timeout 20m -v -run '^TestBenchSoakRefresh$$' ./demo/bench/ | grep --line-buffered -v -e ' console ' -e 'nodeop.go:'
+
+# Memory and first token of 4 tabs, engine in the page and in the
+# SharedWorker, over blank tabs (figures, no assertions).
+bench-multitab: build
+	set -o pipefail; SILENTAUTH_BENCH=1 SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) \
+	  $(GO) test -count=1 -timeout 20m -v -run '^TestBenchMultiTab$$' ./demo/bench/ | grep --line-buffered -v ' console '
 
 clean:
 	rm -rf $(DIST)
