@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"sync"
 
@@ -448,7 +447,7 @@ func (h *Hub) event(handle string, e checksession.Event) {
 	}
 	h.mu.Lock()
 	var to []func([]byte)
-	for _, p := range h.sortedPagesLocked() {
+	for _, p := range h.pages {
 		if p.refs[handle] > 0 {
 			to = append(to, p.post)
 		}
@@ -457,15 +456,6 @@ func (h *Hub) event(handle string, e checksession.Event) {
 	for _, post := range to {
 		send(post, msg)
 	}
-}
-
-func (h *Hub) sortedPagesLocked() []*page {
-	out := make([]*page, 0, len(h.pages))
-	for _, p := range h.pages {
-		out = append(out, p)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
-	return out
 }
 
 // errorObject is err as the page's SilentAuthError is made from.
