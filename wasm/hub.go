@@ -21,7 +21,6 @@ func startHub() *jsbridge.Func {
 		h := hub.New(hub.Config{
 			Base: base,
 			NewEngine: func(opts checksession.Options, b checksession.Browser) (hub.Engine, error) {
-				opts.Logger = consoleLog
 				return checksession.NewClient(opts, b, checksession.SystemClock{})
 			},
 			Debug: func(line string) { console("debug", "worker: "+line) },

@@ -196,6 +196,10 @@ class WorkerConnection {
       case "event":
         for (const c of this.clients) if (c._handle === m.client) c._event(m.name, m.payload);
         break;
+      case "log":
+        // The engine's debug lines and warnings, where the page's developer looks.
+        if (typeof m.line === "string") (m.level === "warn" ? console.warn : console.debug)(`silentauth: ${m.line}`);
+        break;
       case "openFrame":
         if (typeof m.frame === "number" && typeof m.url === "string") this.openFrame(m.frame, m.url);
         break;

@@ -262,6 +262,9 @@ func (h *Hub) create(p *page, m pageMessage) {
 		// Made without the lock: the engine may ask its browser anything.
 		handle := s.handle
 		opts.OnEvent = func(e checksession.Event) { h.event(handle, e) }
+		// Debug lines and warnings go to the pages' consoles, where the
+		// application's developer looks, not only to the worker's.
+		opts.Logger = func(level checksession.LogLevel, line string) { h.log(handle, level, line) }
 		eng, err := h.cfg.NewEngine(opts, s.b)
 		if err != nil {
 			h.reply(p, m.ID, nil, nil, wire.JSError(err))
@@ -455,6 +458,25 @@ func (h *Hub) event(handle string, e checksession.Event) {
 	h.mu.Unlock()
 	for _, post := range to {
 		send(post, msg)
+	}
+}
+
+// log sends a client's debug line or warning to every page holding it.
+func (h *Hub) log(handle string, level checksession.LogLevel, line string) {
+	lvl := "debug"
+	if level == checksession.LogWarn {
+		lvl = "warn"
+	}
+	h.mu.Lock()
+	var to []func([]byte)
+	for _, p := range h.pages {
+		if p.refs[handle] > 0 {
+			to = append(to, p.post)
+		}
+	}
+	h.mu.Unlock()
+	for _, post := range to {
+		send(post, map[string]any{"t": outLog, "level": lvl, "line": line})
 	}
 }
 

@@ -361,3 +361,23 @@ func TestInvalidOptionsAreAnsweredWithTheJSOptionName(t *testing.T) {
 		t.Fatalf("answered %v with %d engines", r, len(*engines))
 	}
 }
+
+func TestLogLinesGoToThePagesHoldingTheClient(t *testing.T) {
+	var logger func(checksession.LogLevel, string)
+	h := New(Config{
+		Base: fakeBase{},
+		NewEngine: func(opts checksession.Options, b checksession.Browser) (Engine, error) {
+			logger = opts.Logger
+			return &fakeEngine{b: b, destroyed: make(chan struct{})}, nil
+		},
+	})
+	a, other := connect(h, "a", true), connect(h, "other", true)
+	create(t, h, "a", a)
+	logger(checksession.LogWarn, "a warning")
+	if m := a.wait(t, outLog, nil); m["level"] != "warn" || m["line"] != "a warning" {
+		t.Fatalf("log message %v", m)
+	}
+	if other.count(outLog) != 0 {
+		t.Fatal("a page without the client got its log line")
+	}
+}

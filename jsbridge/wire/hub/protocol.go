@@ -53,6 +53,7 @@ const (
 	outNavigate = "navigate"
 	outReplace  = "replaceLocation"
 	outStorage  = "storage" // {key, value|null}
+	outLog      = "log"     // {level: "debug"|"warn", line}
 )
 
 // pageMessage is one page message, checked for shape: every field a type
