@@ -9,11 +9,12 @@ import (
 	"github.com/silentauth/silentauth/jsbridge/wire/hub"
 )
 
-// startHub() → {connect(id, post), receive(id, text), disconnect(id)}: what
+// startHub(memory) → {connect(id, post), receive(id, text), disconnect(id)}: what
 // silentauth-worker.js calls for each page's MessagePort. Only the worker
 // calls it; in a page the runtime serves createClient alone.
 func startHub() *jsbridge.Func {
-	f, err := jsbridge.NewFunc(func(safejs.Value, []safejs.Value) any {
+	f, err := jsbridge.NewFunc(func(_ safejs.Value, args []safejs.Value) any {
+		memory := jsbridge.Arg(args, 0)
 		base, err := jsbridge.NewWorkerBase()
 		if err != nil {
 			return jsbridge.ErrorValue(err)
@@ -24,6 +25,17 @@ func startHub() *jsbridge.Func {
 				return checksession.NewClient(opts, b, checksession.SystemClock{})
 			},
 			Debug: func(line string) { console("debug", "worker: "+line) },
+			Stats: func() map[string]any {
+				s := map[string]any{"liveFuncs": jsbridge.LiveFuncs()}
+				if buf, err := memory.Get("buffer"); err == nil {
+					if n, err := buf.Get("byteLength"); err == nil {
+						if f, err := n.Float(); err == nil {
+							s["wasmMemoryBytes"] = f
+						}
+					}
+				}
+				return s
+			},
 		})
 		// One goroutine takes the pages' messages in order of arrival, so
 		// that nothing the hub does (destroying a client waits for its

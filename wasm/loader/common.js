@@ -236,6 +236,8 @@ async function startRuntime(url, gate) {
 // the WebAssembly linear memory's size. Leak tests and benchmarks read it.
 async function runtimeStats() {
   const existing = globalThis[RUNTIME];
+  const inWorker = existing ? null : workerStats();
+  if (inWorker) return inWorker;
   if (!existing) return { running: false, liveFuncs: 0, liveFrames: 0, wasmMemoryBytes: 0 };
   const bridge = await existing;
   const s = bridge.stats();

@@ -270,6 +270,13 @@ class WorkerConnection {
   }
 }
 
+// workerStats is stats() of the engine this page's clients use, or null
+// when they use none.
+function workerStats() {
+  const conn = [...connections.values()].find((c) => c.clients.size > 0);
+  return conn ? conn.request({ t: "stats" }).then((r) => r.value) : null;
+}
+
 // txStorage is this page's redirect transactions, sent with the redirect
 // calls: the engine's sessionStorage is the calling page's.
 function txStorage() {

@@ -22,7 +22,7 @@ async function startEngine() {
   const bridge = self[WORKER_BRIDGE_KEY];
   delete self[WORKER_BRIDGE_KEY];
   if (!bridge || typeof bridge.startHub !== "function") throw new Error("the Go runtime registered no hub");
-  const hub = bridge.startHub();
+  const hub = bridge.startHub(instance.exports.mem);
   if (hub instanceof Error) throw hub;
   return hub;
 }

@@ -39,6 +39,9 @@ type Config struct {
 	// Debug receives a line for each decision worth knowing (a message
 	// ignored, a frame moved); nil for none.
 	Debug func(line string)
+	// Stats adds the runtime's figures (liveFuncs, wasmMemoryBytes) to a
+	// page's stats(); nil for none.
+	Stats func() map[string]any
 }
 
 // Hub serves every connected page from one set of clients.
@@ -238,6 +241,8 @@ func (h *Hub) Receive(id string, text []byte) {
 		go h.call(p, m)
 	case inRelease:
 		h.release(p, m.Client)
+	case inStats:
+		h.stats(p, m.ID)
 	case inFrame:
 		h.frame(p, m)
 	}
@@ -459,6 +464,21 @@ func (h *Hub) event(handle string, e checksession.Event) {
 	for _, post := range to {
 		send(post, msg)
 	}
+}
+
+// stats answers silentauth.stats(): the runtime's figures and the frames
+// the engine has open in pages.
+func (h *Hub) stats(p *page, id int64) {
+	v := map[string]any{"running": true}
+	if h.cfg.Stats != nil {
+		for k, x := range h.cfg.Stats() {
+			v[k] = x
+		}
+	}
+	h.mu.Lock()
+	v["liveFrames"] = len(h.frames)
+	h.mu.Unlock()
+	h.reply(p, id, v, nil, nil)
 }
 
 // log sends a client's debug line or warning to every page holding it.

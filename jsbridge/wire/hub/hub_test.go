@@ -25,6 +25,8 @@ func TestParseChecksShapeAndIgnoresWhatItDoesNotKnow(t *testing.T) {
 		{"frame message that could not be serialised", `{"v":1,"t":"frame","frame":3,"kind":"message","origin":"https://op","fromFrame":false,"problem":"cyclic"}`, ""},
 		{"frame load", `{"v":1,"t":"frame","frame":3,"kind":"load"}`, ""},
 		{"bye", `{"v":1,"t":"bye"}`, ""},
+		{"stats", `{"v":1,"t":"stats","id":4}`, ""},
+		{"stats without an id", `{"v":1,"t":"stats"}`, `field "id"`},
 		{"another version", `{"v":2,"t":"hello","visible":true}`, "protocol version 2, expected 1"},
 		{"no version", `{"t":"hello","visible":true}`, "protocol version"},
 		{"unknown type", `{"v":1,"t":"teleport"}`, `unknown type "teleport"`},

@@ -41,6 +41,8 @@ const (
 	inSignal = "signal"
 	// bye: the page goes away (pagehide); its frames move elsewhere.
 	inBye = "bye"
+	// stats{id}: silentauth.stats() of the engine, answered by reply{value}.
+	inStats = "stats"
 )
 
 // The message types the engine sends.
@@ -148,6 +150,8 @@ func parse(text []byte) (pageMessage, error) {
 		m.Visible = r.boolean("visible", true)
 		m.Wake = r.boolean("wake", false)
 	case inBye:
+	case inStats:
+		m.ID = r.id("id")
 	default:
 		return m, errIgnored{fmt.Sprintf("unknown type %q", m.Type)}
 	}
