@@ -269,7 +269,7 @@ func TestInteractiveLoginThroughTheWorker(t *testing.T) {
 	}
 	var got struct {
 		Token, Search, Sub string
-		Pending             int
+		Pending            int
 	}
 	tab.MustEval(`(async () => {
 		window.client = await `+env.ClientJS(workerOption)+`;
