@@ -17,7 +17,7 @@ CHROMIUM ?= /usr/bin/chromium
 # joins them (go.work), whatever GOWORK the caller's environment sets.
 export GOWORK := $(CURDIR)/go.work
 
-.PHONY: help build types demo test deps chromium node-deps tools unit fuzz-seeds wasmtest e2e vet modcheck mutants typecheck pack bench bench-soak bench-soak-refresh bench-outage clean wasm-gcflags
+.PHONY: help build types demo test deps chromium node-deps tools unit fuzz-seeds wasmtest e2e vet modcheck mutants typecheck pack bench bench-soak bench-soak-refresh bench-outage bench-multitab clean wasm-gcflags
 
 help:
 	@echo "make build   - dist/silentauth.wasm, dist/silentauth.js, dist/silentauth.mjs"
@@ -27,7 +27,7 @@ help:
 	@echo "make bench   - benchmarks against baselines in headless Chromium (figures, no assertions)"
 	@echo "make mutants - break each pinned engine behaviour in a scratch copy; report the mutations no test kills"
 
-build: $(DIST)/silentauth.wasm $(DIST)/silentauth.js $(DIST)/silentauth.mjs types
+build: $(DIST)/silentauth.wasm $(DIST)/silentauth.js $(DIST)/silentauth.mjs $(DIST)/silentauth-worker.js types
 
 # The TypeScript declarations ship as written: the module's, and the script
 # tag's global (types only, "silentauth/global").
@@ -57,15 +57,23 @@ $(DIST)/silentauth.wasm: $(GO_SOURCES)
 # Both loaders are the scoped glue, the shared loader code, then their own tail.
 GLUE := wasm/loader/glue-open.js $(WASM_EXEC) wasm/loader/glue-close.js
 
-$(DIST)/silentauth.js: $(GLUE) wasm/loader/common.js wasm/loader/prestart.js wasm/loader/script.js
+$(DIST)/silentauth.js: $(GLUE) wasm/loader/common.js wasm/loader/prestart.js wasm/loader/pageside.js wasm/loader/script.js
 	@mkdir -p $(DIST)
 	{ echo '/* silentauth: Go wasm_exec.js glue followed by the loader. */'; \
 	  echo '(function () {'; cat $^; echo '})();'; } > $@
 
-$(DIST)/silentauth.mjs: $(GLUE) wasm/loader/common.js wasm/loader/prestart.js wasm/loader/module.js
+$(DIST)/silentauth.mjs: $(GLUE) wasm/loader/common.js wasm/loader/prestart.js wasm/loader/pageside.js wasm/loader/module.js
 	@mkdir -p $(DIST)
 	{ echo '/* silentauth ES module: Go wasm_exec.js glue followed by the loader. */'; \
 	  cat $^; } > $@
+
+# The SharedWorker placement's engine (engine: "shared-worker"): the same
+# glue and silentauth.wasm, with the worker's own tail; served next to the
+# loaders, from the app's origin.
+$(DIST)/silentauth-worker.js: $(GLUE) wasm/loader/worker.js
+	@mkdir -p $(DIST)
+	{ echo '/* silentauth SharedWorker: Go wasm_exec.js glue followed by the worker. */'; \
+	  echo '(function () {'; cat $^; echo '})();'; } > $@
 
 # The bench builds its size baselines with the same compiler flags.
 wasm-gcflags:
@@ -121,8 +129,8 @@ LOADER_CHECK := $(DIST)/typecheck
 typecheck:
 	npx tsc --noEmit -p demo/types-example/tsconfig.json
 	@mkdir -p $(LOADER_CHECK)
-	cat wasm/loader/glue-open.js wasm/loader/glue-close.js wasm/loader/common.js wasm/loader/prestart.js wasm/loader/module.js > $(LOADER_CHECK)/silentauth.mjs
-	{ echo '(function () {'; cat wasm/loader/glue-open.js wasm/loader/glue-close.js wasm/loader/common.js wasm/loader/prestart.js wasm/loader/script.js; echo '})();'; } > $(LOADER_CHECK)/silentauth.js
+	cat wasm/loader/glue-open.js wasm/loader/glue-close.js wasm/loader/common.js wasm/loader/prestart.js wasm/loader/pageside.js wasm/loader/module.js > $(LOADER_CHECK)/silentauth.mjs
+	{ echo '(function () {'; cat wasm/loader/glue-open.js wasm/loader/glue-close.js wasm/loader/common.js wasm/loader/prestart.js wasm/loader/pageside.js wasm/loader/script.js; echo '})();'; } > $(LOADER_CHECK)/silentauth.js
 	npx tsc -p wasm/loader/tsconfig.json
 
 # Host tests: the pure core (fuzz seed corpora run as ordinary tests), the dev
@@ -171,6 +179,12 @@ bench-soak-refresh: build
 bench-outage: build
 	set -o pipefail; SILENTAUTH_BENCH=1 SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) \
 	  $(GO) test -count=1 -timeout 40m -v -run '^TestBenchOutage$$' ./demo/bench/ | grep --line-buffered -v -e ' console ' -e 'nodeop.go:'
+
+# Memory and first token of 4 tabs, engine in the page and in the
+# SharedWorker, over blank tabs (figures, no assertions).
+bench-multitab: build
+	set -o pipefail; SILENTAUTH_BENCH=1 SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) \
+	  $(GO) test -count=1 -timeout 20m -v -run '^TestBenchMultiTab$$' ./demo/bench/ | grep --line-buffered -v ' console '
 
 clean:
 	rm -rf $(DIST)

@@ -35,7 +35,7 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
-	bridge, err := jsbridge.ToJS(map[string]any{"createClient": create, "stats": stats, "version": 1})
+	bridge, err := jsbridge.ToJS(map[string]any{"createClient": create, "stats": stats, "version": 1, "startHub": startHub()})
 	if err != nil {
 		panic(err)
 	}

@@ -50,6 +50,7 @@ func ParseOptions(raw map[string]any) (checksession.Options, error) {
 	o.RefreshTokenStorage = r.str("refreshTokenStorage")
 	o.UseDPoP = r.boolean("useDpop")
 	r.str("wasmUrl") // the loader's option; known here so it is not "unknown"
+	r.str("engine")  // the loader's option too: where the engine runs
 	if r.err != nil {
 		return checksession.Options{}, r.err
 	}

@@ -239,6 +239,8 @@ async function startRuntime(url, gate) {
 // the WebAssembly linear memory's size. Leak tests and benchmarks read it.
 async function runtimeStats() {
   const existing = globalThis[RUNTIME];
+  const inWorker = existing ? null : workerStats();
+  if (inWorker) return inWorker;
   if (!existing) return { running: false, liveFuncs: 0, liveFrames: 0, wasmMemoryBytes: 0 };
   const bridge = await existing;
   const s = bridge.stats();
@@ -268,9 +270,12 @@ function resolveWasmUrl(options, defaultUrl) {
   return new URL(options && options.wasmUrl ? options.wasmUrl : defaultUrl, base).href;
 }
 
-async function createClientWith(defaultWasmUrl, options) {
+async function createClientWith(defaultWasmUrl, options, defaultWorkerUrl) {
   if (options !== undefined && (options === null || typeof options !== "object")) {
     throw codedError("invalid_configuration", "createClient needs an options object");
+  }
+  if (engineOf(options) === "shared-worker") {
+    return createWorkerClient(workerUrlFor(defaultWorkerUrl, resolveWasmUrl(options, defaultWasmUrl)), options);
   }
   const unlisten = cspListen();
   const seq = cspSeq;

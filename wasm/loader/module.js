@@ -2,10 +2,11 @@
 
 // Written literally so bundlers see new URL(..., import.meta.url) and ship the wasm.
 const defaultWasmUrl = new URL("./silentauth.wasm", import.meta.url).href;
+const defaultWorkerUrl = new URL("./silentauth-worker.js", import.meta.url).href;
 
 /** @type {import("silentauth").SilentAuth["createClient"]} */
 export function createClient(options) {
-  return createClientWith(defaultWasmUrl, options);
+  return createClientWith(defaultWasmUrl, options, defaultWorkerUrl);
 }
 
 /** @type {import("silentauth").SilentAuth["stats"]} */

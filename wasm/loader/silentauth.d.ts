@@ -130,6 +130,14 @@ export interface BaseClientOptions {
    * tag) or `new URL("./silentauth.wasm", import.meta.url)` (module).
    */
   wasmUrl?: string;
+  /**
+   * Where the Go engine runs: `"page"` (in this page, one per tab),
+   * `"shared-worker"` (one engine in a SharedWorker for every tab of the
+   * origin, served from silentauth-worker.js next to the loader), or
+   * `"auto"`, which currently chooses the page.
+   * @default "auto"
+   */
+  engine?: "auto" | "shared-worker" | "page";
 }
 
 /**

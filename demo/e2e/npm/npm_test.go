@@ -58,8 +58,8 @@ func TestTarballShipsOnlyTheSDK(t *testing.T) {
 		}
 	}
 	slices.Sort(names)
-	want := []string{"package/LICENSE", "package/README.md", "package/dist/silentauth-global.d.ts", "package/dist/silentauth.d.ts",
-		"package/dist/silentauth.js", "package/dist/silentauth.mjs", "package/dist/silentauth.wasm", "package/package.json"}
+	want := []string{"package/LICENSE", "package/README.md", "package/dist/silentauth-global.d.ts", "package/dist/silentauth-worker.js",
+		"package/dist/silentauth.d.ts", "package/dist/silentauth.js", "package/dist/silentauth.mjs", "package/dist/silentauth.wasm", "package/package.json"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("tarball holds\n  %v\nwant\n  %v", names, want)
 	}
@@ -122,6 +122,14 @@ func TestViteEmitsTheWasmAsAnAsset(t *testing.T) {
 	}
 	if strings.Contains(string(entry), p.repo) {
 		t.Fatalf("the bundle refers to the repository %s", p.repo)
+	}
+	// engine: "shared-worker"'s script ships the same way, unchanged.
+	workers, _ := filepath.Glob(filepath.Join(p.appDir, "assets", "silentauth-worker*.js"))
+	if len(workers) != 1 || sha256File(t, workers[0]) != sha256File(t, filepath.Join(p.pkgDir, "dist", "silentauth-worker.js")) {
+		t.Fatalf("want the tarball's silentauth-worker.js among Vite's assets, got %v", workers)
+	}
+	if !strings.Contains(string(entry), filepath.Base(workers[0])) {
+		t.Fatalf("the bundle does not refer to %s", filepath.Base(workers[0]))
 	}
 }
 

@@ -170,12 +170,25 @@ func AppForProvider(t testing.TB, issuer, dist, callback string) http.Handler {
 func WithTestPage(app http.Handler, authServer string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", app)
+	// SILENTAUTH_ENGINE=shared-worker runs a suite's test-page clients with
+	// the engine in the SharedWorker: a script after the SDK's defaults the
+	// engine option (a client's own option wins).
+	engine := os.Getenv("SILENTAUTH_ENGINE")
+	mux.HandleFunc("/e2e-engine.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		fmt.Fprintf(w, `(() => { const sdk = globalThis.silentauth; globalThis.silentauth = Object.freeze({ ...sdk, `+
+			`createClient: (o) => sdk.createClient(o && typeof o === "object" ? { engine: %q, ...o } : o) }); })();`, engine)
+	})
 	mux.HandleFunc(TestPagePath, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("Content-Security-Policy", demoserver.CSP(authServer))
+		extra := ""
+		if engine != "" {
+			extra = `<script src="/e2e-engine.js"></script>`
+		}
 		fmt.Fprint(w, `<!doctype html><html><head><meta charset="utf-8"><title>silentauth e2e</title>`+
-			`<script src="/silentauth/silentauth.js"></script></head><body><p>e2e</p></body></html>`)
+			`<script src="/silentauth/silentauth.js"></script>`+extra+`</head><body><p>e2e</p></body></html>`)
 	})
 	return mux
 }

@@ -1,0 +1,729 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/plainjson"
+	"github.com/silentauth/silentauth/jsbridge/wire"
+)
+
+// Engine is what the hub calls on one client; *checksession.Client is one.
+type Engine interface {
+	CheckSession(ctx context.Context, p checksession.AuthorizeParams) (*checksession.AuthResult, error)
+	GetTokenSilently(ctx context.Context, p checksession.AuthorizeParams) (string, error)
+	LoginWithRedirect(ctx context.Context, p checksession.AuthorizeParams) error
+	HandleRedirectCallback(ctx context.Context, rawURL string) (*checksession.AuthResult, error)
+	Logout(ctx context.Context, p checksession.LogoutParams) error
+	GetUser() map[string]any
+	CheckAPIURL(rawURL string) error
+	StartAutoRenew()
+	StopAutoRenew()
+	Destroy()
+}
+
+// Config is what the hub is built from.
+type Config struct {
+	// Base is the worker's own browser: Origin, CrossOriginIsolated and
+	// Fetch (and Online, when it implements checksession.Connectivity).
+	// Nothing that needs a document is called on it.
+	Base checksession.Browser
+	// NewEngine makes a client for opts on b (checksession.NewClient in
+	// the worker). opts.OnEvent is already set by the hub.
+	NewEngine func(opts checksession.Options, b checksession.Browser) (Engine, error)
+	// Debug receives a line for each decision worth knowing (a message
+	// ignored, a frame moved); nil for none.
+	Debug func(line string)
+	// Stats adds the runtime's figures (liveFuncs, wasmMemoryBytes) to a
+	// page's stats(); nil for none.
+	Stats func() map[string]any
+}
+
+// Hub serves every connected page from one set of clients.
+type Hub struct {
+	cfg Config
+
+	mu        sync.Mutex
+	pages     map[string]*page
+	clients   map[string]*shared // by handle
+	byKey     map[string]*shared // by the options' canonical JSON
+	frames    map[int64]*remoteFrame
+	nextFrame int64
+	nextID    int64
+	tick      int64 // orders page activity
+
+	// redirect serialises the redirect methods: while one runs, Navigate,
+	// ReplaceLocation and SessionStorage act on its page (redirectPage).
+	redirect      sync.Mutex
+	redirectPage  string
+	redirectStore map[string]string
+}
+
+type page struct {
+	id      string
+	post    func(text []byte)
+	visible bool
+	active  int64
+	// refs counts this page's clients by handle.
+	refs map[string]int
+}
+
+type shared struct {
+	handle string
+	key    string
+	eng    Engine
+	b      *clientBrowser
+}
+
+type remoteFrame struct {
+	id   int64
+	url  string
+	host string // page id; "" while no page is connected
+	h    checksession.FrameHandler
+}
+
+// New makes a hub with no pages.
+func New(cfg Config) *Hub {
+	return &Hub{
+		cfg:     cfg,
+		pages:   map[string]*page{},
+		clients: map[string]*shared{},
+		byKey:   map[string]*shared{},
+		frames:  map[int64]*remoteFrame{},
+	}
+}
+
+func (h *Hub) debug(format string, args ...any) {
+	if h.cfg.Debug != nil {
+		h.cfg.Debug(fmt.Sprintf(format, args...))
+	}
+}
+
+// Connect adds a page; post sends it one message. Frames that waited for a
+// page are opened in it.
+func (h *Hub) Connect(id string, post func(text []byte)) {
+	h.mu.Lock()
+	h.tick++
+	h.pages[id] = &page{id: id, post: post, active: h.tick, refs: map[string]int{}}
+	var waiting []*remoteFrame
+	for _, f := range h.frames {
+		if f.host == "" {
+			f.host = id
+			waiting = append(waiting, f)
+		}
+	}
+	h.mu.Unlock()
+	send(post, map[string]any{"t": outWelcome})
+	for _, f := range waiting {
+		h.debug("frame %d waited for a page; page %s hosts it", f.id, id)
+		send(post, map[string]any{"t": outOpen, "frame": f.id, "url": f.url})
+	}
+}
+
+// Disconnect removes a page that said bye or whose port died: the frames it
+// hosted move to another page (or wait for one, bounded by the request's
+// own timeout), and the clients only it used are destroyed.
+func (h *Hub) Disconnect(id string) {
+	h.mu.Lock()
+	p, ok := h.pages[id]
+	if !ok {
+		h.mu.Unlock()
+		return
+	}
+	delete(h.pages, id)
+	type move struct {
+		f  *remoteFrame
+		to *page
+	}
+	var moves []move
+	for _, f := range h.frames {
+		if f.host != id {
+			continue
+		}
+		to := h.hostLocked()
+		f.host = ""
+		if to != nil {
+			f.host = to.id
+		}
+		moves = append(moves, move{f, to})
+	}
+	var destroy []*shared
+	for handle, n := range p.refs {
+		if n > 0 && !h.usedLocked(handle) {
+			s := h.clients[handle]
+			delete(h.clients, handle)
+			delete(h.byKey, s.key)
+			destroy = append(destroy, s)
+		}
+	}
+	h.mu.Unlock()
+	for _, m := range moves {
+		if m.to == nil {
+			h.debug("page %s went away while hosting frame %d; no page is left, it waits for the next one", id, m.f.id)
+			continue
+		}
+		h.debug("page %s went away while hosting frame %d; moved to page %s", id, m.f.id, m.to.id)
+		send(m.to.post, map[string]any{"t": outOpen, "frame": m.f.id, "url": m.f.url})
+	}
+	for _, s := range destroy {
+		s.eng.Destroy()
+	}
+}
+
+// usedLocked reports whether any page still holds handle.
+func (h *Hub) usedLocked(handle string) bool {
+	for _, p := range h.pages {
+		if p.refs[handle] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// hostLocked picks the page for a new frame: the most recently active
+// visible page, else the most recently active page, else nil.
+func (h *Hub) hostLocked() *page {
+	var best *page
+	for _, p := range h.pages {
+		switch {
+		case best == nil,
+			p.visible && !best.visible,
+			p.visible == best.visible && p.active > best.active:
+			best = p
+		}
+	}
+	return best
+}
+
+// Pages is the number of connected pages.
+func (h *Hub) Pages() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.pages)
+}
+
+// Receive handles one message from page id. What it cannot use is ignored.
+func (h *Hub) Receive(id string, text []byte) {
+	m, err := parse(text)
+	if err != nil {
+		h.debug("page %s: %v", id, err)
+		return
+	}
+	h.mu.Lock()
+	p, ok := h.pages[id]
+	h.mu.Unlock()
+	if !ok {
+		h.debug("page %s: message from a page that is not connected", id)
+		return
+	}
+	switch m.Type {
+	case inHello, inSignal:
+		h.mu.Lock()
+		p.visible = m.Visible
+		if m.Visible {
+			h.tick++
+			p.active = h.tick
+		}
+		h.mu.Unlock()
+		if m.Wake {
+			h.wake()
+		}
+	case inBye:
+		h.Disconnect(id)
+	case inCreate:
+		h.create(p, m)
+	case inCall:
+		go h.call(p, m)
+	case inRelease:
+		h.release(p, m.Client)
+	case inStats:
+		h.stats(p, m.ID)
+	case inFrame:
+		h.frame(p, m)
+	}
+}
+
+func (h *Hub) create(p *page, m pageMessage) {
+	opts, err := wire.ParseOptions(m.Options)
+	if err != nil {
+		h.reply(p, m.ID, nil, nil, err)
+		return
+	}
+	// One client per configuration: the canonical JSON of what the page passed.
+	keyBytes, _ := json.Marshal(m.Options)
+	key := string(keyBytes)
+	h.mu.Lock()
+	s := h.byKey[key]
+	if s == nil {
+		h.nextID++
+		s = &shared{handle: "c" + strconv.FormatInt(h.nextID, 10), key: key}
+		s.b = &clientBrowser{h: h, base: h.cfg.Base}
+		h.mu.Unlock()
+		// Made without the lock: the engine may ask its browser anything.
+		handle := s.handle
+		opts.OnEvent = func(e checksession.Event) { h.event(handle, e) }
+		// Debug lines and warnings go to the pages' consoles, where the
+		// application's developer looks, not only to the worker's.
+		opts.Logger = func(level checksession.LogLevel, line string) { h.log(handle, level, line) }
+		eng, err := h.cfg.NewEngine(opts, s.b)
+		if err != nil {
+			h.reply(p, m.ID, nil, nil, wire.JSError(err))
+			return
+		}
+		s.eng = eng
+		h.mu.Lock()
+		if other := h.byKey[key]; other != nil {
+			// Another create of this configuration got there first.
+			h.mu.Unlock()
+			eng.Destroy()
+			h.mu.Lock()
+			s = other
+		} else {
+			h.clients[s.handle] = s
+			h.byKey[key] = s
+		}
+	}
+	if _, still := h.pages[p.id]; !still {
+		// The page left while its client was made: nobody holds it.
+		orphan := !h.usedLocked(s.handle)
+		if orphan {
+			delete(h.clients, s.handle)
+			delete(h.byKey, s.key)
+		}
+		h.mu.Unlock()
+		if orphan {
+			s.eng.Destroy()
+		}
+		return
+	}
+	p.refs[s.handle]++
+	h.mu.Unlock()
+	// The user the engine already knows (another page signed in), so that
+	// getUser answers at once, as in a page that has its result.
+	var user any
+	if u := s.eng.GetUser(); u != nil {
+		user = u
+	}
+	h.reply(p, m.ID, map[string]any{"client": s.handle}, user, nil)
+}
+
+func (h *Hub) release(p *page, handle string) {
+	h.mu.Lock()
+	if p.refs[handle] > 0 {
+		p.refs[handle]--
+	}
+	s := h.clients[handle]
+	if s == nil || h.usedLocked(handle) {
+		h.mu.Unlock()
+		return
+	}
+	delete(h.clients, handle)
+	delete(h.byKey, s.key)
+	h.mu.Unlock()
+	s.eng.Destroy()
+}
+
+// call runs one client method and replies; it runs on its own goroutine.
+func (h *Hub) call(p *page, m pageMessage) {
+	h.mu.Lock()
+	s := h.clients[m.Client]
+	held := p.refs[m.Client] > 0
+	h.mu.Unlock()
+	if s == nil || !held {
+		h.reply(p, m.ID, nil, nil, checksession.ErrDestroyed)
+		return
+	}
+	ctx := context.Background()
+	var value any
+	var err error
+	switch m.Method {
+	case "checkSession", "getTokenSilently", "loginWithRedirect":
+		var params checksession.AuthorizeParams
+		if params, err = wire.ParseAuthorizeParams(orEmpty(m.Params)); err != nil {
+			break
+		}
+		switch m.Method {
+		case "checkSession":
+			var r *checksession.AuthResult
+			if r, err = s.eng.CheckSession(ctx, params); err == nil {
+				value = wire.Result(r)
+			}
+		case "getTokenSilently":
+			value, err = s.eng.GetTokenSilently(ctx, params)
+		default:
+			err = h.redirecting(p, m.Storage, func() error { return s.eng.LoginWithRedirect(ctx, params) })
+		}
+	case "handleRedirectCallback":
+		err = h.redirecting(p, m.Storage, func() error {
+			r, err := s.eng.HandleRedirectCallback(ctx, m.URL)
+			if err == nil {
+				value = wire.Result(r)
+			}
+			return err
+		})
+	case "logout":
+		var params checksession.LogoutParams
+		if params, err = wire.ParseLogoutParams(orEmpty(m.Params)); err == nil {
+			err = h.redirecting(p, m.Storage, func() error { return s.eng.Logout(ctx, params) })
+		}
+	case "checkApiUrl":
+		err = s.eng.CheckAPIURL(m.URL)
+	case "getAuthHeaders":
+		method, _ := orEmpty(m.Params)["method"].(string)
+		var headers map[string]string
+		if headers, err = s.eng.AuthHeaders(ctx, m.URL, method); err == nil {
+			v := make(map[string]any, len(headers))
+			for k, h := range headers {
+				v[k] = h
+			}
+			value = v
+		}
+	case "noteDpopNonce":
+		if nonce, _ := orEmpty(m.Params)["nonce"].(string); nonce != "" {
+			s.eng.NoteDPoPNonce(m.URL, nonce)
+		}
+	case "getUser":
+	case "startAutoRenew":
+		s.eng.StartAutoRenew()
+	case "stopAutoRenew":
+		s.eng.StopAutoRenew()
+	default:
+		err = &checksession.Error{Code: string(checksession.ErrInvalidConfiguration),
+			Description: fmt.Sprintf("the engine has no method %q (a page of another silentauth version?)", m.Method)}
+	}
+	var user any
+	if u := s.eng.GetUser(); u != nil {
+		user = u
+	}
+	h.reply(p, m.ID, value, user, err)
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+// redirecting runs fn as the one redirect call in progress, on page p with
+// the page's sessionStorage entries it sent.
+func (h *Hub) redirecting(p *page, storage map[string]string, fn func() error) error {
+	h.redirect.Lock()
+	defer h.redirect.Unlock()
+	h.mu.Lock()
+	h.redirectPage = p.id
+	h.redirectStore = map[string]string{}
+	for k, v := range storage {
+		h.redirectStore[k] = v
+	}
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		h.redirectPage = ""
+		h.redirectStore = nil
+		h.mu.Unlock()
+	}()
+	return fn()
+}
+
+// toRedirectPage sends msg to the page of the redirect call in progress.
+func (h *Hub) toRedirectPage(msg map[string]any) error {
+	h.mu.Lock()
+	p := h.pages[h.redirectPage]
+	h.mu.Unlock()
+	if p == nil {
+		return &checksession.Error{Code: string(checksession.ErrUnexpected),
+			Description: fmt.Sprintf("%s: no page is in a redirect call", msg["t"])}
+	}
+	send(p.post, msg)
+	return nil
+}
+
+func (h *Hub) reply(p *page, id int64, value, user any, err error) {
+	msg := map[string]any{"t": outReply, "id": id}
+	if err != nil {
+		msg["error"] = errorObject(err)
+	} else {
+		if value != nil {
+			msg["value"] = value
+		}
+		if user != nil {
+			msg["user"] = user
+		}
+	}
+	send(p.post, msg)
+}
+
+// event sends a client's event to every page holding the client.
+func (h *Hub) event(handle string, e checksession.Event) {
+	msg := map[string]any{"t": outEvent, "client": handle, "name": string(e.Name)}
+	if e.Result != nil {
+		msg["payload"] = wire.Result(e.Result)
+	} else if e.Err != nil {
+		msg["payload"] = errorObject(e.Err)
+	}
+	h.mu.Lock()
+	var to []func([]byte)
+	for _, p := range h.pages {
+		if p.refs[handle] > 0 {
+			to = append(to, p.post)
+		}
+	}
+	h.mu.Unlock()
+	for _, post := range to {
+		send(post, msg)
+	}
+}
+
+// stats answers silentauth.stats(): the runtime's figures and the frames
+// the engine has open in pages.
+func (h *Hub) stats(p *page, id int64) {
+	v := map[string]any{"running": true}
+	if h.cfg.Stats != nil {
+		for k, x := range h.cfg.Stats() {
+			v[k] = x
+		}
+	}
+	h.mu.Lock()
+	v["liveFrames"] = len(h.frames)
+	h.mu.Unlock()
+	h.reply(p, id, v, nil, nil)
+}
+
+// log sends a client's debug line or warning to every page holding it.
+func (h *Hub) log(handle string, level checksession.LogLevel, line string) {
+	lvl := "debug"
+	if level == checksession.LogWarn {
+		lvl = "warn"
+	}
+	h.mu.Lock()
+	var to []func([]byte)
+	for _, p := range h.pages {
+		if p.refs[handle] > 0 {
+			to = append(to, p.post)
+		}
+	}
+	h.mu.Unlock()
+	for _, post := range to {
+		send(post, map[string]any{"t": outLog, "level": lvl, "line": line})
+	}
+}
+
+// errorObject is err as the page's SilentAuthError is made from.
+func errorObject(err error) map[string]any {
+	var e *checksession.Error
+	if !errors.As(wire.JSError(err), &e) {
+		return map[string]any{"error": string(checksession.ErrUnexpected), "error_description": err.Error()}
+	}
+	o := map[string]any{"error": e.Code, "error_description": e.Description}
+	if e.State != "" {
+		o["state"] = e.State
+	}
+	return o
+}
+
+func send(post func([]byte), msg map[string]any) {
+	msg["v"] = Version
+	text, ok := plainjson.Append(nil, msg)
+	if !ok {
+		// Only plain data is sent; anything else is a bug to see, not to send.
+		text, _ = plainjson.Append(nil, map[string]any{"v": Version, "t": outReply, "id": msg["id"],
+			"error": map[string]any{"error": string(checksession.ErrUnexpected), "error_description": "the engine could not encode its answer"}})
+	}
+	post(text)
+}
+
+// --- frames ---------------------------------------------------------------
+
+func (h *Hub) openFrame(url string, fh checksession.FrameHandler) (checksession.Frame, error) {
+	h.mu.Lock()
+	h.nextFrame++
+	f := &remoteFrame{id: h.nextFrame, url: url, h: fh}
+	var post func([]byte)
+	if p := h.hostLocked(); p != nil {
+		f.host = p.id
+		post = p.post
+	}
+	h.frames[f.id] = f
+	h.mu.Unlock()
+	if post == nil {
+		h.debug("frame %d: no page is connected; it waits for one", f.id)
+	} else {
+		send(post, map[string]any{"t": outOpen, "frame": f.id, "url": url})
+	}
+	return &frameHandle{h: h, id: f.id}, nil
+}
+
+type frameHandle struct {
+	h    *Hub
+	id   int64
+	once sync.Once
+}
+
+func (fh *frameHandle) Close() {
+	fh.once.Do(func() {
+		h := fh.h
+		h.mu.Lock()
+		f := h.frames[fh.id]
+		delete(h.frames, fh.id)
+		var post func([]byte)
+		if f != nil && h.pages[f.host] != nil {
+			post = h.pages[f.host].post
+		}
+		h.mu.Unlock()
+		if post != nil {
+			send(post, map[string]any{"t": outClose, "frame": fh.id})
+		}
+	})
+}
+
+// frame delivers what the hosting page saw; other pages are not listened to.
+func (h *Hub) frame(p *page, m pageMessage) {
+	h.mu.Lock()
+	f := h.frames[m.Frame]
+	h.mu.Unlock()
+	if f == nil || f.host != p.id {
+		h.debug("page %s: frame %d is not open there", p.id, m.Frame)
+		return
+	}
+	switch m.Kind {
+	case "load":
+		if f.h.OnLoad != nil {
+			f.h.OnLoad()
+		}
+	case "message":
+		msg := checksession.Message{Origin: m.Origin, FromFrame: m.FromFrame, Data: m.Data, DataProblem: m.Problem}
+		if len(msg.Data) > checksession.MaxMessageBytes {
+			msg.Data, msg.DataProblem = nil, fmt.Sprintf("%d bytes of JSON, more than %d", len(m.Data), checksession.MaxMessageBytes)
+		}
+		if f.h.OnMessage != nil {
+			f.h.OnMessage(msg)
+		}
+	}
+}
+
+// --- page signals ------------------------------------------------------------
+
+func (h *Hub) wake() {
+	h.mu.Lock()
+	var bs []*clientBrowser
+	for _, s := range h.clients {
+		bs = append(bs, s.b)
+	}
+	h.mu.Unlock()
+	for _, b := range bs {
+		b.wakeUp()
+	}
+}
+
+// hidden is true when no connected page is visible.
+func (h *Hub) hidden() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, p := range h.pages {
+		if p.visible {
+			return false
+		}
+	}
+	return true
+}
+
+// clientBrowser is a client's checksession.Browser in the worker: the
+// network from the worker, the document from the pages.
+type clientBrowser struct {
+	h    *Hub
+	base checksession.Browser
+
+	mu    sync.Mutex
+	wakeC chan struct{}
+}
+
+var (
+	_ checksession.Browser      = (*clientBrowser)(nil)
+	_ checksession.PageSignals  = (*clientBrowser)(nil)
+	_ checksession.Connectivity = (*clientBrowser)(nil)
+)
+
+func (b *clientBrowser) Origin() string            { return b.base.Origin() }
+func (b *clientBrowser) CrossOriginIsolated() bool { return b.base.CrossOriginIsolated() }
+func (b *clientBrowser) Fetch(ctx context.Context, req checksession.HTTPRequest) (*checksession.HTTPResponse, error) {
+	return b.base.Fetch(ctx, req)
+}
+func (b *clientBrowser) OpenFrame(url string, fh checksession.FrameHandler) (checksession.Frame, error) {
+	return b.h.openFrame(url, fh)
+}
+
+// Location is empty: the page side always sends its address with
+// handleRedirectCallback.
+func (b *clientBrowser) Location() string { return "" }
+func (b *clientBrowser) Navigate(url string) error {
+	return b.h.toRedirectPage(map[string]any{"t": outNavigate, "url": url})
+}
+func (b *clientBrowser) ReplaceLocation(url string) error {
+	return b.h.toRedirectPage(map[string]any{"t": outReplace, "url": url})
+}
+func (b *clientBrowser) SessionStorage() checksession.Storage { return redirectStorage{b.h} }
+
+func (b *clientBrowser) Online() bool {
+	if c, ok := b.base.(checksession.Connectivity); ok {
+		return c.Online()
+	}
+	return true
+}
+
+func (b *clientBrowser) Hidden() bool { return b.h.hidden() }
+
+func (b *clientBrowser) Wake() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.wakeC == nil {
+		b.wakeC = make(chan struct{}, 1)
+	}
+	return b.wakeC
+}
+
+func (b *clientBrowser) wakeUp() {
+	b.mu.Lock()
+	c := b.wakeC
+	b.mu.Unlock()
+	if c != nil {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// redirectStorage is the sessionStorage of the page in the redirect call:
+// read from what it sent, written through to it.
+type redirectStorage struct{ h *Hub }
+
+func (s redirectStorage) Get(key string) (string, bool) {
+	s.h.mu.Lock()
+	defer s.h.mu.Unlock()
+	v, ok := s.h.redirectStore[key]
+	return v, ok
+}
+
+func (s redirectStorage) Set(key, value string) error {
+	s.h.mu.Lock()
+	if s.h.redirectStore != nil {
+		s.h.redirectStore[key] = value
+	}
+	s.h.mu.Unlock()
+	return s.h.toRedirectPage(map[string]any{"t": outStorage, "key": key, "value": value})
+}
+
+func (s redirectStorage) Remove(key string) {
+	s.h.mu.Lock()
+	if s.h.redirectStore != nil {
+		delete(s.h.redirectStore, key)
+	}
+	s.h.mu.Unlock()
+	_ = s.h.toRedirectPage(map[string]any{"t": outStorage, "key": key, "value": nil})
+}

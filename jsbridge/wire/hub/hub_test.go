@@ -1,0 +1,385 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/silentauth/silentauth/checksession"
+)
+
+func TestParseChecksShapeAndIgnoresWhatItDoesNotKnow(t *testing.T) {
+	tests := []struct {
+		name    string
+		text    string
+		wantErr string // "" when the message is accepted
+	}{
+		{"hello", `{"v":1,"t":"hello","visible":true}`, ""},
+		{"create", `{"v":1,"t":"create","id":1,"options":{"domain":"x"}}`, ""},
+		{"call with params and storage", `{"v":1,"t":"call","id":2,"client":"c1","method":"checkSession","params":{},"storage":{"k":"v"}}`, ""},
+		{"frame message", `{"v":1,"t":"frame","frame":3,"kind":"message","origin":"https://op","fromFrame":true,"data":"{}"}`, ""},
+		{"frame message that could not be serialised", `{"v":1,"t":"frame","frame":3,"kind":"message","origin":"https://op","fromFrame":false,"problem":"cyclic"}`, ""},
+		{"frame load", `{"v":1,"t":"frame","frame":3,"kind":"load"}`, ""},
+		{"bye", `{"v":1,"t":"bye"}`, ""},
+		{"stats", `{"v":1,"t":"stats","id":4}`, ""},
+		{"stats without an id", `{"v":1,"t":"stats"}`, `field "id"`},
+		{"another version", `{"v":2,"t":"hello","visible":true}`, "protocol version 2, expected 1"},
+		{"no version", `{"t":"hello","visible":true}`, "protocol version"},
+		{"unknown type", `{"v":1,"t":"teleport"}`, `unknown type "teleport"`},
+		{"not an object", `[1,2]`, "not a JSON object"},
+		{"id as a string", `{"v":1,"t":"create","id":"1","options":{}}`, `field "id"`},
+		{"fractional id", `{"v":1,"t":"create","id":1.5,"options":{}}`, `field "id"`},
+		{"options not an object", `{"v":1,"t":"create","id":1,"options":"x"}`, `field "options"`},
+		{"call without a method", `{"v":1,"t":"call","id":2,"client":"c1"}`, `field "method"`},
+		{"storage value not a string", `{"v":1,"t":"call","id":2,"client":"c1","method":"logout","storage":{"k":1}}`, `field "storage.k"`},
+		{"frame message without data or problem", `{"v":1,"t":"frame","frame":3,"kind":"message","origin":"https://op","fromFrame":true}`, `field "data"`},
+		{"frame of an unknown kind", `{"v":1,"t":"frame","frame":3,"kind":"resize"}`, `field "kind"`},
+		{"fromFrame as a string", `{"v":1,"t":"frame","frame":3,"kind":"message","origin":"o","fromFrame":"true","data":"{}"}`, `field "fromFrame"`},
+		{"too large", `{"v":1,"t":"bye","pad":"` + strings.Repeat("x", maxMessageBytes) + `"}`, "more than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parse([]byte(tt.text))
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.wantErr != "" && err == nil:
+				t.Fatalf("accepted; want it ignored with %q", tt.wantErr)
+			case tt.wantErr != "" && !strings.Contains(err.Error(), tt.wantErr):
+				t.Fatalf("ignored with %q; want %q", err, tt.wantErr)
+			}
+			var ig errIgnored
+			if err != nil && !errors.As(err, &ig) {
+				t.Fatalf("%v is not errIgnored", err)
+			}
+		})
+	}
+}
+
+// fakePage records what the hub posts to it.
+type fakePage struct {
+	mu   sync.Mutex
+	got  []map[string]any
+	more chan struct{}
+}
+
+func newFakePage() *fakePage { return &fakePage{more: make(chan struct{}, 100)} }
+
+func (p *fakePage) post(text []byte) {
+	var m map[string]any
+	if err := json.Unmarshal(text, &m); err != nil {
+		panic("hub posted invalid JSON: " + string(text))
+	}
+	p.mu.Lock()
+	p.got = append(p.got, m)
+	p.mu.Unlock()
+	p.more <- struct{}{}
+}
+
+// wait returns the first message of type typ that satisfies ok, waiting
+// for it up to a few seconds (the hub answers calls on goroutines).
+func (p *fakePage) wait(t *testing.T, typ string, ok func(map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		p.mu.Lock()
+		for _, m := range p.got {
+			if m["t"] == typ && (ok == nil || ok(m)) {
+				p.mu.Unlock()
+				if m["v"] != float64(Version) {
+					t.Fatalf("message without version %d: %v", Version, m)
+				}
+				return m
+			}
+		}
+		p.mu.Unlock()
+		select {
+		case <-p.more:
+		case <-deadline:
+			t.Fatalf("no %q message; got %v", typ, p.all())
+		}
+	}
+}
+
+func (p *fakePage) count(typ string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, m := range p.got {
+		if m["t"] == typ {
+			n++
+		}
+	}
+	return n
+}
+
+func (p *fakePage) all() []map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]map[string]any(nil), p.got...)
+}
+
+// fakeEngine opens a frame for getTokenSilently and answers with the data
+// of the first message from the frame, as the core does in essence.
+type fakeEngine struct {
+	b         checksession.Browser
+	onEvent   func(checksession.Event)
+	destroyed chan struct{}
+}
+
+func (e *fakeEngine) GetTokenSilently(ctx context.Context, _ checksession.AuthorizeParams) (string, error) {
+	got := make(chan checksession.Message, 1)
+	f, err := e.b.OpenFrame("https://op.example/authorize?state=s1", checksession.FrameHandler{
+		OnMessage: func(m checksession.Message) {
+			select {
+			case got <- m:
+			default:
+			}
+		},
+	})
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	select {
+	case m := <-got:
+		var data struct{ Token string }
+		if err := json.Unmarshal(m.Data, &data); err != nil {
+			return "", err
+		}
+		return data.Token, nil
+	case <-time.After(5 * time.Second):
+		return "", checksession.ErrTimeout
+	}
+}
+
+func (e *fakeEngine) CheckSession(context.Context, checksession.AuthorizeParams) (*checksession.AuthResult, error) {
+	return nil, checksession.ErrLoginRequired
+}
+func (e *fakeEngine) LoginWithRedirect(context.Context, checksession.AuthorizeParams) error {
+	if err := e.b.SessionStorage().Set("silentauth.tx.spa.s2", "tx"); err != nil {
+		return err
+	}
+	return e.b.Navigate("https://op.example/authorize?state=s2")
+}
+func (e *fakeEngine) HandleRedirectCallback(context.Context, string) (*checksession.AuthResult, error) {
+	if _, ok := e.b.SessionStorage().Get("silentauth.tx.spa.s2"); !ok {
+		return nil, checksession.ErrInvalidState
+	}
+	e.b.SessionStorage().Remove("silentauth.tx.spa.s2")
+	return &checksession.AuthResult{AccessToken: "at"}, nil
+}
+func (e *fakeEngine) Logout(context.Context, checksession.LogoutParams) error { return nil }
+func (e *fakeEngine) GetUser() map[string]any                                 { return nil }
+func (e *fakeEngine) CheckAPIURL(string) error                                { return nil }
+func (e *fakeEngine) StartAutoRenew()                                         {}
+func (e *fakeEngine) StopAutoRenew()                                          {}
+func (e *fakeEngine) Destroy()                                                { close(e.destroyed) }
+
+type fakeBase struct{ checksession.Browser }
+
+func (fakeBase) Origin() string { return "https://app.example" }
+
+// newTestHub is a hub whose engines are fakeEngines, returned in the order made.
+func newTestHub(t *testing.T) (*Hub, *[]*fakeEngine) {
+	var mu sync.Mutex
+	engines := &[]*fakeEngine{}
+	h := New(Config{
+		Base: fakeBase{},
+		NewEngine: func(opts checksession.Options, b checksession.Browser) (Engine, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			e := &fakeEngine{b: b, onEvent: opts.OnEvent, destroyed: make(chan struct{})}
+			*engines = append(*engines, e)
+			return e, nil
+		},
+		Debug: func(line string) { t.Log(line) },
+	})
+	return h, engines
+}
+
+const testOptions = `{"domain":"https://op.example","clientId":"spa"}`
+
+func connect(h *Hub, id string, visible bool) *fakePage {
+	p := newFakePage()
+	h.Connect(id, p.post)
+	h.Receive(id, []byte(`{"v":1,"t":"hello","visible":`+map[bool]string{true: "true", false: "false"}[visible]+`}`))
+	return p
+}
+
+func create(t *testing.T, h *Hub, id string, p *fakePage) string {
+	t.Helper()
+	h.Receive(id, []byte(`{"v":1,"t":"create","id":1,"options":`+testOptions+`}`))
+	r := p.wait(t, outReply, func(m map[string]any) bool { return m["id"] == float64(1) })
+	v, _ := r["value"].(map[string]any)
+	handle, _ := v["client"].(string)
+	if handle == "" {
+		t.Fatalf("create answered %v", r)
+	}
+	return handle
+}
+
+func TestPagesWithTheSameOptionsShareOneClient(t *testing.T) {
+	h, engines := newTestHub(t)
+	a, b := connect(h, "a", true), connect(h, "b", true)
+	ha, hb := create(t, h, "a", a), create(t, h, "b", b)
+	if ha != hb || len(*engines) != 1 {
+		t.Fatalf("handles %q and %q, %d engines; want one client for both pages", ha, hb, len(*engines))
+	}
+	// An event reaches both pages.
+	(*engines)[0].onEvent(checksession.Event{Name: checksession.EventRenewed, Result: &checksession.AuthResult{AccessToken: "at2"}})
+	for name, p := range map[string]*fakePage{"a": a, "b": b} {
+		ev := p.wait(t, outEvent, nil)
+		if payload, _ := ev["payload"].(map[string]any); ev["name"] != "renewed" || payload["accessToken"] != "at2" {
+			t.Fatalf("page %s got event %v", name, ev)
+		}
+	}
+	// The client lives while a page holds it; the last release destroys it.
+	h.Receive("a", []byte(`{"v":1,"t":"release","client":"`+ha+`"}`))
+	select {
+	case <-(*engines)[0].destroyed:
+		t.Fatal("destroyed while page b still holds the client")
+	default:
+	}
+	h.Disconnect("b")
+	select {
+	case <-(*engines)[0].destroyed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("not destroyed once no page holds the client")
+	}
+}
+
+func TestTheFrameGoesToAVisiblePageAndMovesWhenThatPageLeaves(t *testing.T) {
+	h, _ := newTestHub(t)
+	hidden := connect(h, "hidden", false)
+	visible := connect(h, "visible", true)
+	handle := create(t, h, "hidden", hidden)
+	h.Receive("hidden", []byte(`{"v":1,"t":"call","id":7,"client":"`+handle+`","method":"getTokenSilently"}`))
+
+	open := visible.wait(t, outOpen, nil)
+	if hidden.count(outOpen) != 0 {
+		t.Fatal("the hidden page was asked to host the frame while a visible one is connected")
+	}
+	frame := int64(open["frame"].(float64))
+
+	// The visible page closes mid-request: the frame moves to the other page.
+	h.Receive("visible", []byte(`{"v":1,"t":"bye"}`))
+	moved := hidden.wait(t, outOpen, nil)
+	if moved["url"] != open["url"] || int64(moved["frame"].(float64)) != frame {
+		t.Fatalf("moved frame %v; want %v", moved, open)
+	}
+	// A message for the frame from a page that does not host it is not heard.
+	h.Receive("visible", []byte(`{"v":1,"t":"frame","frame":1,"kind":"message","origin":"https://op.example","fromFrame":true,"data":"{\"Token\":\"forged\"}"}`))
+	h.Receive("hidden", []byte(`{"v":1,"t":"frame","frame":1,"kind":"message","origin":"https://op.example","fromFrame":true,"data":"{\"Token\":\"at1\"}"}`))
+	r := hidden.wait(t, outReply, func(m map[string]any) bool { return m["id"] == float64(7) })
+	if r["value"] != "at1" {
+		t.Fatalf("reply %v; want the token from the hosting page's frame", r)
+	}
+	hidden.wait(t, outClose, func(m map[string]any) bool { return m["frame"] == float64(frame) })
+}
+
+func TestAFrameWithNoPageWaitsForTheNextPage(t *testing.T) {
+	h, engines := newTestHub(t)
+	a := connect(h, "a", true)
+	handle := create(t, h, "a", a)
+	h.Receive("a", []byte(`{"v":1,"t":"call","id":2,"client":"`+handle+`","method":"getTokenSilently"}`))
+	a.wait(t, outOpen, nil)
+	// A second page holds the client, so it outlives a's departure.
+	b := newFakePage()
+	h.Connect("b", b.post)
+	create(t, h, "b", b)
+	h.Disconnect("b")
+	h.Disconnect("a")
+	if h.Pages() != 0 || len(*engines) != 1 {
+		t.Fatalf("%d pages, %d engines", h.Pages(), len(*engines))
+	}
+	c := newFakePage()
+	h.Connect("c", c.post)
+	if open := c.wait(t, outOpen, nil); open["url"] != "https://op.example/authorize?state=s1" {
+		t.Fatalf("the next page was asked to open %v", open)
+	}
+}
+
+func TestRedirectCallsActOnTheCallingPage(t *testing.T) {
+	h, _ := newTestHub(t)
+	a, b := connect(h, "a", true), connect(h, "b", true)
+	handle := create(t, h, "a", a)
+	create(t, h, "b", b)
+
+	h.Receive("b", []byte(`{"v":1,"t":"call","id":3,"client":"`+handle+`","method":"loginWithRedirect"}`))
+	set := b.wait(t, outStorage, nil)
+	nav := b.wait(t, outNavigate, nil)
+	if set["key"] != "silentauth.tx.spa.s2" || set["value"] != "tx" || nav["url"] != "https://op.example/authorize?state=s2" {
+		t.Fatalf("storage %v, navigate %v", set, nav)
+	}
+	if a.count(outNavigate)+a.count(outStorage) != 0 {
+		t.Fatal("the page that did not call was navigated or written to")
+	}
+
+	// The callback page sends its sessionStorage; the transaction is removed there.
+	h.Receive("a", []byte(`{"v":1,"t":"call","id":4,"client":"`+handle+`","method":"handleRedirectCallback","url":"https://app.example/?code=c&state=s2","storage":{"silentauth.tx.spa.s2":"tx"}}`))
+	r := a.wait(t, outReply, func(m map[string]any) bool { return m["id"] == float64(4) })
+	if v, _ := r["value"].(map[string]any); v["accessToken"] != "at" {
+		t.Fatalf("callback answered %v", r)
+	}
+	rm := a.wait(t, outStorage, nil)
+	if rm["key"] != "silentauth.tx.spa.s2" || rm["value"] != nil {
+		t.Fatalf("storage message %v; want the transaction removed", rm)
+	}
+
+	// Without the page's storage the transaction is unknown: invalid_state.
+	h.Receive("a", []byte(`{"v":1,"t":"call","id":5,"client":"`+handle+`","method":"handleRedirectCallback","url":"https://app.example/?code=c&state=s2"}`))
+	r = a.wait(t, outReply, func(m map[string]any) bool { return m["id"] == float64(5) })
+	if e, _ := r["error"].(map[string]any); e["error"] != "invalid_state" {
+		t.Fatalf("answered %v; want invalid_state", r)
+	}
+}
+
+func TestCallsOnAClientThePageDoesNotHoldAreRefused(t *testing.T) {
+	h, _ := newTestHub(t)
+	a, b := connect(h, "a", true), connect(h, "b", true)
+	handle := create(t, h, "a", a)
+	h.Receive("b", []byte(`{"v":1,"t":"call","id":9,"client":"`+handle+`","method":"getTokenSilently"}`))
+	r := b.wait(t, outReply, func(m map[string]any) bool { return m["id"] == float64(9) })
+	if e, _ := r["error"].(map[string]any); e["error"] != "destroyed" {
+		t.Fatalf("answered %v; want destroyed", r)
+	}
+	if a.count(outOpen)+b.count(outOpen) != 0 {
+		t.Fatal("a frame was opened for a page that holds no client")
+	}
+}
+
+func TestInvalidOptionsAreAnsweredWithTheJSOptionName(t *testing.T) {
+	h, engines := newTestHub(t)
+	a := connect(h, "a", true)
+	h.Receive("a", []byte(`{"v":1,"t":"create","id":1,"options":{"domain":"https://op.example","clientId":"spa","timeoutInSeconds":"x"}}`))
+	r := a.wait(t, outReply, nil)
+	e, _ := r["error"].(map[string]any)
+	if e["error"] != "invalid_configuration" || !strings.Contains(e["error_description"].(string), "timeoutInSeconds") || len(*engines) != 0 {
+		t.Fatalf("answered %v with %d engines", r, len(*engines))
+	}
+}
+
+func TestLogLinesGoToThePagesHoldingTheClient(t *testing.T) {
+	var logger func(checksession.LogLevel, string)
+	h := New(Config{
+		Base: fakeBase{},
+		NewEngine: func(opts checksession.Options, b checksession.Browser) (Engine, error) {
+			logger = opts.Logger
+			return &fakeEngine{b: b, destroyed: make(chan struct{})}, nil
+		},
+	})
+	a, other := connect(h, "a", true), connect(h, "other", true)
+	create(t, h, "a", a)
+	logger(checksession.LogWarn, "a warning")
+	if m := a.wait(t, outLog, nil); m["level"] != "warn" || m["line"] != "a warning" {
+		t.Fatalf("log message %v", m)
+	}
+	if other.count(outLog) != 0 {
+		t.Fatal("a page without the client got its log line")
+	}
+}

@@ -1,0 +1,217 @@
+// Package hub is the engine side of silentauth's SharedWorker placement:
+// one Go runtime in a SharedWorker serves every connected page. Pages speak
+// to it over a MessagePort in JSON text messages (this file); the hub runs
+// the checksession clients and hands each page only what needs a document:
+// the hidden iframe, redirects and page signals. Plain Go, tested on the
+// host; wasm/worker.go wires it to the worker's ports.
+package hub
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Version is the protocol version. A page of another version is ignored
+// message by message (its hello is answered with this version so that its
+// loader can say why), never half understood.
+const Version = 1
+
+// maxMessageBytes bounds one page message. A frame message carries an
+// authorization response of a few kilobytes, bounded again by
+// checksession.MaxMessageBytes; anything larger is not a page of ours.
+const maxMessageBytes = 512 << 10
+
+// The message types a page sends ("t").
+const (
+	// hello{visible}: the first message of a page.
+	inHello = "hello"
+	// create{id, options}: a client for these options, answered by reply
+	// {value: {client}}; pages with the same options share one client.
+	inCreate = "create"
+	// call{id, client, method, params?, url?, storage?}: a client method,
+	// answered by reply{value?, user?} or reply{error}.
+	inCall = "call"
+	// release{client}: the page's client was destroyed.
+	inRelease = "release"
+	// frame{frame, kind: "message"|"load", origin?, fromFrame?, data?, problem?}:
+	// what happened around an iframe the engine asked the page to open.
+	inFrame = "frame"
+	// signal{visible, wake}: visibility changed; wake when the page became
+	// visible, gained focus or went online.
+	inSignal = "signal"
+	// bye: the page goes away (pagehide); its frames move elsewhere.
+	inBye = "bye"
+	// stats{id}: silentauth.stats() of the engine, answered by reply{value}.
+	inStats = "stats"
+)
+
+// The message types the engine sends.
+const (
+	outWelcome  = "welcome" // {v}
+	outReply    = "reply"   // {id, value?, user?, error?}
+	outEvent    = "event"   // {client, name, payload, user}
+	outOpen     = "openFrame"
+	outClose    = "closeFrame"
+	outNavigate = "navigate"
+	outReplace  = "replaceLocation"
+	outStorage  = "storage" // {key, value|null}
+	outLog      = "log"     // {level: "debug"|"warn", line}
+)
+
+// pageMessage is one page message, checked for shape: every field a type
+// needs is present with its JSON type, or parse refuses the message.
+type pageMessage struct {
+	Type    string
+	ID      int64
+	Client  string
+	Method  string
+	Options map[string]any
+	Params  map[string]any
+	URL     string
+	Storage map[string]string
+
+	Frame     int64
+	Kind      string
+	Origin    string
+	FromFrame bool
+	Data      []byte // the message's data as JSON, nil when Problem says why
+	Problem   string
+
+	Visible bool
+	Wake    bool
+}
+
+// errIgnored is a message the engine does not act on: another version, an
+// unknown type, or a shape that does not fit. The hub logs it under debug.
+type errIgnored struct{ why string }
+
+func (e errIgnored) Error() string { return "ignored page message: " + e.why }
+
+// parse reads one page message. Unknown types and other versions are
+// errIgnored, as is any message whose fields do not have their types.
+func parse(text []byte) (pageMessage, error) {
+	var m pageMessage
+	if len(text) > maxMessageBytes {
+		return m, errIgnored{fmt.Sprintf("%d bytes, more than %d", len(text), maxMessageBytes)}
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(text, &raw); err != nil {
+		return m, errIgnored{"not a JSON object"}
+	}
+	r := fields{raw: raw}
+	if v, ok := raw["v"].(float64); !ok || v != Version {
+		return m, errIgnored{fmt.Sprintf("protocol version %v, expected %d", raw["v"], Version)}
+	}
+	m.Type = r.str("t", true)
+	switch m.Type {
+	case inHello:
+		m.Visible = r.boolean("visible", true)
+	case inCreate:
+		m.ID = r.id("id")
+		m.Options = r.object("options", true)
+	case inCall:
+		m.ID = r.id("id")
+		m.Client = r.str("client", true)
+		m.Method = r.str("method", true)
+		m.Params = r.object("params", false)
+		m.URL = r.str("url", false)
+		for k, v := range r.object("storage", false) {
+			s, ok := v.(string)
+			if !ok {
+				r.bad("storage." + k)
+				continue
+			}
+			if m.Storage == nil {
+				m.Storage = map[string]string{}
+			}
+			m.Storage[k] = s
+		}
+	case inRelease:
+		m.Client = r.str("client", true)
+	case inFrame:
+		m.Frame = r.id("frame")
+		m.Kind = r.str("kind", true)
+		switch m.Kind {
+		case "load":
+		case "message":
+			m.Origin = r.str("origin", true)
+			m.FromFrame = r.boolean("fromFrame", true)
+			if d := r.str("data", false); d != "" {
+				m.Data = []byte(d)
+			}
+			m.Problem = r.str("problem", false)
+			if m.Data == nil && m.Problem == "" {
+				r.bad("data")
+			}
+		default:
+			r.bad("kind")
+		}
+	case inSignal:
+		m.Visible = r.boolean("visible", true)
+		m.Wake = r.boolean("wake", false)
+	case inBye:
+	case inStats:
+		m.ID = r.id("id")
+	default:
+		return m, errIgnored{fmt.Sprintf("unknown type %q", m.Type)}
+	}
+	if r.problem != "" {
+		return m, errIgnored{fmt.Sprintf("%s message: %s", m.Type, r.problem)}
+	}
+	return m, nil
+}
+
+// fields reads typed fields of a decoded message, keeping the first problem.
+type fields struct {
+	raw     map[string]any
+	problem string
+}
+
+func (f *fields) bad(key string) {
+	if f.problem == "" {
+		f.problem = fmt.Sprintf("field %q is missing or of the wrong type", key)
+	}
+}
+
+func (f *fields) str(key string, required bool) string {
+	v, present := f.raw[key]
+	s, ok := v.(string)
+	if (present && !ok) || (required && (!ok || s == "")) {
+		f.bad(key)
+	}
+	return s
+}
+
+func (f *fields) boolean(key string, required bool) bool {
+	v, present := f.raw[key]
+	b, ok := v.(bool)
+	if (present && !ok) || (required && !ok) {
+		f.bad(key)
+	}
+	return b
+}
+
+// id is a positive integer that fits a JS number exactly.
+func (f *fields) id(key string) int64 {
+	v, ok := f.raw[key].(float64)
+	if !ok || v < 1 || v > 1<<53 || v != float64(int64(v)) {
+		f.bad(key)
+		return 0
+	}
+	return int64(v)
+}
+
+func (f *fields) object(key string, required bool) map[string]any {
+	v, present := f.raw[key]
+	if !present || v == nil {
+		if required {
+			f.bad(key)
+		}
+		return nil
+	}
+	o, ok := v.(map[string]any)
+	if !ok {
+		f.bad(key)
+	}
+	return o
+}
