@@ -22,6 +22,8 @@ type Engine interface {
 	Logout(ctx context.Context, p checksession.LogoutParams) error
 	GetUser() map[string]any
 	CheckAPIURL(rawURL string) error
+	AuthHeaders(ctx context.Context, rawURL, method string) (map[string]string, error)
+	NoteDPoPNonce(rawURL, nonce string)
 	StartAutoRenew()
 	StopAutoRenew()
 	Destroy()
@@ -516,6 +518,10 @@ func (h *Hub) log(handle string, level checksession.LogLevel, line string) {
 
 // errorObject is err as the page's SilentAuthError is made from.
 func errorObject(err error) map[string]any {
+	var code checksession.Code
+	if errors.As(err, &code) { // a bare code (checksession.ErrDestroyed, say)
+		return map[string]any{"error": string(code), "error_description": string(code)}
+	}
 	var e *checksession.Error
 	if !errors.As(wire.JSError(err), &e) {
 		return map[string]any{"error": string(checksession.ErrUnexpected), "error_description": err.Error()}

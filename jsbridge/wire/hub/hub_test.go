@@ -176,9 +176,13 @@ func (e *fakeEngine) HandleRedirectCallback(context.Context, string) (*checksess
 func (e *fakeEngine) Logout(context.Context, checksession.LogoutParams) error { return nil }
 func (e *fakeEngine) GetUser() map[string]any                                 { return nil }
 func (e *fakeEngine) CheckAPIURL(string) error                                { return nil }
-func (e *fakeEngine) StartAutoRenew()                                         {}
-func (e *fakeEngine) StopAutoRenew()                                          {}
-func (e *fakeEngine) Destroy()                                                { close(e.destroyed) }
+func (e *fakeEngine) AuthHeaders(context.Context, string, string) (map[string]string, error) {
+	return map[string]string{"Authorization": "Bearer at"}, nil
+}
+func (e *fakeEngine) NoteDPoPNonce(string, string) {}
+func (e *fakeEngine) StartAutoRenew()              {}
+func (e *fakeEngine) StopAutoRenew()               {}
+func (e *fakeEngine) Destroy()                     { close(e.destroyed) }
 
 type fakeBase struct{ checksession.Browser }
 
