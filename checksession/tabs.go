@@ -492,6 +492,7 @@ func (c *Client) endedElsewhere(logout bool) {
 		why = "logged out in another tab"
 	}
 	c.forget()
+	c.clearSignedIn()
 	c.forgetRefreshToken()
 	e := &Error{Code: ErrLoginRequired.Code, Description: why}
 	c.debug("session ended: " + why)

@@ -148,3 +148,33 @@ func TestResultHasTheJSNamesAndOnlyWhatWasProduced(t *testing.T) {
 		t.Error("an id_token result has an accessToken")
 	}
 }
+
+func TestUnknownOptionSuggestsTheNearestAndTheReadme(t *testing.T) {
+	for _, tc := range []struct {
+		name, option, want string // want "" : no suggestion
+	}{
+		{"a dropped letter", "timeoutInSecond", "timeoutInSeconds"},
+		{"snake_case for camelCase", "redirect_uri", "redirectUri"},
+		{"a wrong case", "redirectURI", "redirectUri"},
+		{"a wrong word", "useRefreshToken", "useRefreshTokens"},
+		{"another SDK's option with no near match", "cacheLocation", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseOptions(map[string]any{"domain": "d", "clientId": "spa", tc.option: "x"})
+			e, ok := err.(*checksession.Error)
+			if !ok || e.Code != "invalid_configuration" || !strings.HasPrefix(e.Description, tc.option+": is not an option") {
+				t.Fatalf("got %v", err)
+			}
+			if !strings.Contains(e.Description, `README, section "Options, errors and events"`) || strings.Contains(e.Description, "docs/API.md") {
+				t.Errorf("should point to the README's section, which the package carries: %q", e.Description)
+			}
+			got := ""
+			if _, after, found := strings.Cut(e.Description, `did you mean "`); found {
+				got, _, _ = strings.Cut(after, `"`)
+			}
+			if got != tc.want {
+				t.Errorf("suggested %q, want %q: %q", got, tc.want, e.Description)
+			}
+		})
+	}
+}
