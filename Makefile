@@ -128,7 +128,7 @@ e2e: build pack
 # dist/bench/soak.json. SILENTAUTH_BENCH_QUICK=1 shortens both.
 bench: build
 	set -o pipefail; SILENTAUTH_BENCH=1 SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) \
-	  $(GO) test -count=1 -timeout 20m -v -run '^TestBench(FirstToken|Soak)?$$' ./demo/bench/ | grep --line-buffered -v ' console '
+	  $(GO) test -count=1 -timeout 20m -v -run '^TestBench(FirstToken|Soak|Anonymous)?$$' ./demo/bench/ | grep --line-buffered -v ' console '
 
 # The renewal soak alone.
 bench-soak: build
