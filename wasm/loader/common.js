@@ -409,6 +409,9 @@ class Client {
   // server: assumeSignedOut, and no sign-in recorded in this browser.
   #signedOutHere() {
     if (!this.#assumeSignedOut || signedInHere(this.#markerKey) !== false) return null;
+    // A session this client holds counts, even where the marker could not
+    // be written (full storage).
+    if (this.#go && this.#go.getUser()) return null;
     return codedError(
       "login_required",
       "No sign-in is recorded in this browser for this client, so checkSession did not ask the server " +
