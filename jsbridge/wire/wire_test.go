@@ -30,6 +30,8 @@ func TestParseOptionsNamesTheBadOption(t *testing.T) {
 		{"autoRenew that is not a boolean", map[string]any{"domain": "d", "clientId": "spa", "autoRenew": "yes"}, "autoRenew"},
 		{"conflicting client ids", map[string]any{"domain": "d", "clientId": "a", "clientID": "b"}, "clientID"},
 		{"wasmUrl belongs to the loader and is accepted", map[string]any{"domain": "d", "clientId": "spa", "wasmUrl": "/x.wasm"}, ""},
+		{"assumeSignedOut belongs to the loader and is accepted", map[string]any{"domain": "d", "clientId": "spa", "assumeSignedOut": false}, ""},
+		{"assumeSignedOut that is not a boolean", map[string]any{"domain": "d", "clientId": "spa", "assumeSignedOut": "no"}, "assumeSignedOut"},
 		{"refresh-token options are accepted", map[string]any{"domain": "d", "clientId": "spa", "useRefreshTokens": true, "useRefreshTokensFallback": false, "refreshTokenStorage": "local"}, ""},
 		{"useRefreshTokens that is not a boolean", map[string]any{"domain": "d", "clientId": "spa", "useRefreshTokens": "true"}, "useRefreshTokens"},
 		{"useRefreshTokensFallback that is not a boolean", map[string]any{"domain": "d", "clientId": "spa", "useRefreshTokensFallback": 0.0}, "useRefreshTokensFallback"},
