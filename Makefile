@@ -159,7 +159,7 @@ e2e: build pack
 # shortens them.
 bench: build
 	set -o pipefail; SILENTAUTH_BENCH=1 SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) \
-	  $(GO) test -count=1 -timeout 40m -v -run '^TestBench(FirstToken|Soak|DPoP|Outage)?$$' ./demo/bench/ | grep --line-buffered -v ' console '
+	  $(GO) test -count=1 -timeout 40m -v -run '^TestBench(FirstToken|Soak|DPoP|Outage|Anonymous)?$$' ./demo/bench/ | grep --line-buffered -v ' console '
 
 # The renewal soak alone.
 bench-soak: build

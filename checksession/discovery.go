@@ -117,7 +117,8 @@ func (d *discoverer) metadata(ctx context.Context) (*Metadata, error) {
 	return f.wait(ctx)
 }
 
-func (d *discoverer) fetch(ctx context.Context) (*Metadata, error) {
+func (d *discoverer) fetch(ctx context.Context) (_ *Metadata, err error) {
+	defer func() { err = d.s.noteAssumedScheme(err) }()
 	domain := d.s.domain.String()
 	if d.s.overridesComplete() {
 		return d.s.overlay(&Metadata{}), nil
@@ -153,6 +154,20 @@ func (d *discoverer) fetch(ctx context.Context) (*Metadata, error) {
 		return nil, configError("domain", "discovery at "+url+": "+err.Description)
 	}
 	return out, nil
+}
+
+// noteAssumedScheme adds to a failure to reach a domain given without a
+// scheme that https:// was assumed: "localhost:3000" meant for a server
+// without TLS fails as if the server were down.
+func (s *settings) noteAssumedScheme(err error) error {
+	e, ok := err.(*Error)
+	if !ok || strings.Contains(s.Options.Domain, "://") {
+		return err
+	}
+	noted := *e
+	noted.Description += " (domain " + quote(strings.TrimSpace(s.Options.Domain)) + " has no scheme, so https:// was assumed: " +
+		s.domain.String() + "; write the scheme out, http:// being allowed on loopback hosts only)"
+	return &noted
 }
 
 // checkDiscovered applies the endpoint rule (https, or http on loopback, and

@@ -72,6 +72,11 @@ type Options struct {
 	// RFC 9449; see API.md, DPoP). The Browser must implement DPoPKeys.
 	UseDPoP bool
 
+	// MarkerKey is the localStorage key of the signed-in marker; empty
+	// derives it from Domain and ClientID. The JS loader sets it, so that
+	// the loader and Go read one entry.
+	MarkerKey string
+
 	// Logger receives LogDebug lines when Debug is set, and LogWarn lines
 	// always.
 	Logger func(level LogLevel, line string)

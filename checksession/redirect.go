@@ -176,6 +176,7 @@ func (c *Client) Logout(ctx context.Context, p LogoutParams) error {
 	c.mu.Unlock()
 	rt := c.refreshTokenToRevoke(ctx)
 	c.forget()
+	c.clearSignedIn()
 	c.renewer.signOut()
 	c.group.post(tabMessage{Kind: kindLoggedOut})
 	c.forgetRefreshToken()

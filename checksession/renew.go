@@ -82,14 +82,28 @@ func transition(st renewState, in input, tokenValid bool) renewState {
 	return st
 }
 
-// thirdPartyCookieHint is added to a login_required that follows an
-// interactive login with no silent success in between: the server knows the
+// thirdPartyCookieHint is added to a login_required that follows a sign-in
+// (why says which) with no silent success in between: the server knew the
 // user, so its cookie did not reach the iframe.
-const thirdPartyCookieHint = " (silentauth: this follows a successful interactive login, so the browser most likely " +
-	"did not send the authorization server's session cookie to the hidden iframe: third-party cookies are blocked " +
-	"(Safari, Brave, Firefox or Chrome tracking protection). Serve the authorization server from a custom domain on " +
-	"the app's site, e.g. login.example.com for app.example.com, so its cookie is first-party, or renew with " +
-	"refresh tokens.)"
+func thirdPartyCookieHint(why string) string {
+	return " (silentauth: " + why + ", so the browser most likely " +
+		"did not send the authorization server's session cookie to the hidden iframe: third-party cookies are blocked " +
+		"(Safari, Brave, Firefox or Chrome tracking protection). Serve the authorization server from a custom domain on " +
+		"the app's site, e.g. login.example.com for app.example.com, so its cookie is first-party, or renew with " +
+		"refresh tokens.)"
+}
+
+// The reasons cookieHint gives for expecting a session.
+const afterInteractiveLogin = "this follows a successful interactive login"
+
+// afterMarker is the reason when the signed-in marker is all there is: a
+// sign-in in an earlier page, with no logout or end of session since.
+func afterMarker(at time.Time) string {
+	if at.IsZero() {
+		return "this browser signed in here and has not signed out since"
+	}
+	return "this browser signed in here (last at " + at.Format("2006-01-02 15:04 UTC") + ") and has not signed out since"
+}
 
 // explainsItself reports a login_required whose description names another
 // cause than a missing session, such as Auth0's "Multifactor authentication
@@ -127,6 +141,7 @@ type renewer struct {
 	lastPoll    time.Time
 	lastRun     time.Time
 	interactive bool // an interactive login succeeded and no silent request since
+	silentOK    bool // a silent request succeeded here (or in the tab group): the cookie reaches the iframe
 	stopLoop    context.CancelFunc
 	poked       chan struct{}
 	timer       Timer // the loop's current timer, for tests that wait for it
@@ -170,6 +185,9 @@ func (r *renewer) got(res *AuthResult, interactive bool) {
 	r.lastPoll = r.c.clock.Now()
 	r.dueAt = res.renewAt(r.c.s.renewBeforeExpiry)
 	r.interactive = interactive
+	if !interactive {
+		r.silentOK = true
+	}
 	due := r.dueAt
 	r.mu.Unlock()
 	if !due.IsZero() && r.c.debugging() {
@@ -195,10 +213,25 @@ func (r *renewer) failed(err error) error {
 	if !ok || e.Code == string(ErrDestroyed) {
 		return err
 	}
+	hintable := e.Code == string(ErrLoginRequired) && !explainsItself(e.Description)
+	var markedAt time.Time
+	marked := false
+	if hintable {
+		// Read before r.mu: it is a call into the page.
+		markedAt, marked = r.c.signedInAt()
+	}
 	r.mu.Lock()
-	if e.Code == string(ErrLoginRequired) && r.interactive && !explainsItself(e.Description) {
+	why := ""
+	switch {
+	case !hintable:
+	case r.interactive:
+		why = afterInteractiveLogin
+	case marked && !r.silentOK:
+		why = afterMarker(markedAt)
+	}
+	if why != "" {
 		decorated := *e
-		decorated.Description += r.c.cookieHint()
+		decorated.Description += r.c.cookieHint(why)
 		e = &decorated
 	}
 	hadSession := r.state != signedOut && r.state != stopped

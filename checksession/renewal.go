@@ -206,6 +206,7 @@ func (c *Client) settle(r request, epoch int, res *AuthResult, refreshToken stri
 	// the refresh token after reading the generation, so AdoptSince refuses.
 	refreshGen := c.refresh.Generation()
 	c.mu.Unlock()
+	c.markSignedIn()
 	c.keepRefreshToken(c.ctx, refreshGen, refreshToken)
 	if grouped {
 		c.renewer.got(res, false)
@@ -223,6 +224,7 @@ func (c *Client) accept(r request, res *AuthResult) {
 	c.storeLocked(r.audience, r.scope, res)
 	c.noteLifetimeLocked(res)
 	c.mu.Unlock()
+	c.markSignedIn()
 	if r.cacheKey() == c.renewer.defaultKey {
 		c.renewer.got(res, true)
 		c.group.share(res, r)
@@ -249,6 +251,7 @@ func otherUser(current, claims map[string]any) string {
 // tabs when tellGroup, that the user must log in.
 func (c *Client) endSession(e *Error, tellGroup bool) {
 	c.forget()
+	c.clearSignedIn()
 	c.forgetRefreshToken()
 	if tellGroup {
 		c.group.post(tabMessage{Kind: kindSessionEnded})
@@ -317,16 +320,16 @@ func (c *Client) recoverTo(where string) {
 	}
 }
 
-// cookieHint explains a login_required that follows an interactive login.
+// cookieHint explains a login_required that follows a sign-in (why).
 // Two loopback host names (localhost and 127.0.0.1) are different sites
 // too, which is what a developer meets first.
-func (c *Client) cookieHint() string {
+func (c *Client) cookieHint(why string) string {
 	page, _ := url.Parse(c.browser.Origin())
 	if page != nil && isLoopback(page.Hostname()) && isLoopback(c.s.domain.Hostname()) && page.Hostname() != c.s.domain.Hostname() {
-		return " (silentauth: this follows a successful interactive login, so the server's session cookie did not reach " +
+		return " (silentauth: " + why + ", so the server's session cookie did not reach " +
 			"the hidden iframe: the app (" + page.Hostname() + ") and the authorization server (" + c.s.domain.Hostname() +
 			") are on different sites, and this browser blocks third-party cookies. Serve both from the same host name, " +
 			"or renew with refresh tokens.)"
 	}
-	return thirdPartyCookieHint
+	return thirdPartyCookieHint(why)
 }

@@ -542,6 +542,7 @@ func (c *Client) endedElsewhere(logout bool) {
 		rt = c.refreshTokenToRevoke(c.ctx) // the group's token may be here, not in the tab that logged out
 	}
 	c.forget()
+	c.clearSignedIn()
 	c.forgetRefreshToken()
 	if rt != "" {
 		go func() {

@@ -90,7 +90,14 @@ func (b *Browser) ReplaceLocation(url string) error {
 }
 
 // SessionStorage is window.sessionStorage.
-func (b *Browser) SessionStorage() checksession.Storage { return sessionStorage{window: b.window} }
+func (b *Browser) SessionStorage() checksession.Storage {
+	return sessionStorage{window: b.window, area: "sessionStorage"}
+}
+
+// LocalStorage is window.localStorage: where the signed-in marker lives.
+func (b *Browser) LocalStorage() checksession.Storage {
+	return sessionStorage{window: b.window, area: "localStorage"}
+}
 
 func (b *Browser) locationString(prop string) (string, error) {
 	loc, err := b.window.Get("location")
@@ -100,18 +107,22 @@ func (b *Browser) locationString(prop string) (string, error) {
 	return getString(loc, prop)
 }
 
-// sessionStorage looks the storage up on every call: merely reading
-// window.sessionStorage throws in sandboxed frames and with storage blocked,
-// and that must read as "nothing stored", not as a crash.
-type sessionStorage struct{ window safejs.Value }
+// sessionStorage looks the storage (window[area], sessionStorage or
+// localStorage) up on every call: merely reading it throws in sandboxed
+// frames and with storage blocked, and that must read as "nothing stored",
+// not as a crash.
+type sessionStorage struct {
+	window safejs.Value
+	area   string
+}
 
 func (s sessionStorage) store() (safejs.Value, error) {
-	st, err := getGuarded(s.window, "sessionStorage")
+	st, err := getGuarded(s.window, s.area)
 	if err != nil {
 		return safejs.Value{}, err
 	}
 	if st.Type() != safejs.TypeObject {
-		return safejs.Value{}, errors.New("jsbridge: sessionStorage is unavailable")
+		return safejs.Value{}, errors.New("jsbridge: " + s.area + " is unavailable")
 	}
 	return st, nil
 }
@@ -132,12 +143,12 @@ func (s sessionStorage) Get(key string) (string, bool) {
 func (s sessionStorage) Set(key, value string) error {
 	st, err := s.store()
 	if err != nil {
-		return fmt.Errorf("jsbridge: sessionStorage: %w", err)
+		return fmt.Errorf("jsbridge: %s: %w", s.area, err)
 	}
 	// setItem throws QuotaExceededError when full (and always in some
 	// private modes).
 	if _, err := st.Call("setItem", key, value); err != nil {
-		return fmt.Errorf("jsbridge: sessionStorage.setItem: %w", err)
+		return fmt.Errorf("jsbridge: %s.setItem: %w", s.area, err)
 	}
 	return nil
 }

@@ -22,7 +22,7 @@ const bridgeKeyEnv = "SILENTAUTH_BRIDGE_KEY"
 
 func main() {
 	create, err := jsbridge.NewFunc(func(_ safejs.Value, args []safejs.Value) any {
-		return createClient(jsbridge.Arg(args, 0), jsbridge.Arg(args, 1), jsbridge.Arg(args, 2))
+		return createClient(jsbridge.Arg(args, 0), jsbridge.Arg(args, 1), jsbridge.Arg(args, 2), jsbridge.Arg(args, 3))
 	})
 	if err != nil {
 		panic(err)
@@ -50,13 +50,18 @@ func main() {
 	select {}
 }
 
-// createClient(options, emit, head) → Promise<goClient>. Options are read
-// before the promise starts, so later changes to the caller's object do not
-// count. head is the loader's head start (prefetches and the first silent
-// request), or null.
-func createClient(options, emit, head safejs.Value) safejs.Value {
+// createClient(options, emit, head, markerKey) → Promise<goClient>. Options
+// are read before the promise starts, so later changes to the caller's
+// object do not count. head is the loader's head start (prefetches and the
+// first silent request), or null; markerKey is the localStorage key under
+// which the loader looks for the signed-in marker, so that Go writes that one.
+func createClient(options, emit, head, markerKey safejs.Value) safejs.Value {
+	key, _ := markerKey.String()
 	return withParams("options", options, wire.ParseOptions, func(opts checksession.Options) (any, error) {
 		opts.Logger = consoleLog
+		if markerKey.Type() == safejs.TypeString {
+			opts.MarkerKey = key
+		}
 		if emit.Type() == safejs.TypeFunction {
 			opts.OnEvent = func(e checksession.Event) {
 				v, err := jsbridge.ToJS(jsPayload(e.Payload()))

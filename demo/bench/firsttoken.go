@@ -168,8 +168,11 @@ window.first = (async () => {
     await new Promise((r) => setTimeout(r, 50));
     return {script, ready, token: done, ok, phases: phases(script, ready, done)};
   }
+  // assumeSignedOut: false: the visitor is signed in, but a cold visit
+  // starts with the page's storage cleared, signed-in marker included (a
+  // baseline built before the option does not know it, nor need it).
   client = await silentauth.createClient({domain: TENANT, clientId: "spa", redirectUri: ORIGIN, autoRenew: false,
-    wasmUrl: cdn + (sdk === "baseline" ? "BL_WASM" : "SA_WASM")});
+    ...(sdk === "baseline" ? {} : {assumeSignedOut: false}), wasmUrl: cdn + (sdk === "baseline" ? "BL_WASM" : "SA_WASM")});
   const ready = performance.now();
   const r = await client.checkSession();
   const done = performance.now();

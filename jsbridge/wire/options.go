@@ -49,15 +49,59 @@ func ParseOptions(raw map[string]any) (checksession.Options, error) {
 	o.RefreshTokensNoFallback = hasFallback && !r.boolean("useRefreshTokensFallback")
 	o.RefreshTokenStorage = r.str("refreshTokenStorage")
 	o.UseDPoP = r.boolean("useDpop")
-	r.str("wasmUrl") // the loader's option; known here so it is not "unknown"
-	r.str("engine")  // the loader's option too: where the engine runs
+	r.str("wasmUrl")             // the loader's option; known here so it is not "unknown"
+	r.str("engine")              // the loader's option too: where the engine runs
+	r.boolean("assumeSignedOut") // the loader's too: it answers checkSession before Go is asked
 	if r.err != nil {
 		return checksession.Options{}, r.err
 	}
 	if unknown := r.unseen(); len(unknown) > 0 {
-		return checksession.Options{}, configError(unknown[0], "is not an option (see docs/API.md)")
+		return checksession.Options{}, configError(unknown[0], "is not an option"+r.suggest(unknown[0])+
+			`; every option is listed in the README, section "Options, errors and events"`)
 	}
 	return o, nil
+}
+
+// suggest is "; did you mean "x"?" for the known option nearest to a
+// mistyped one, or "" when none is near.
+func (r *reader) suggest(unknown string) string {
+	best, bestD := "", -1
+	for known := range r.seen {
+		if r.has(known) {
+			continue // given too: the page meant something else
+		}
+		d := editDistance(strings.ToLower(unknown), strings.ToLower(known))
+		if bestD < 0 || d < bestD || (d == bestD && known < best) {
+			best, bestD = known, d
+		}
+	}
+	// A third of the name may be wrong, as in a dropped letter, a wrong
+	// case or snake_case for camelCase.
+	if best == "" || bestD > max(2, len(unknown)/3) {
+		return ""
+	}
+	return `; did you mean "` + best + `"?`
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // reader pulls typed values out of a decoded JSON object, remembering the

@@ -30,6 +30,8 @@ func TestParseOptionsNamesTheBadOption(t *testing.T) {
 		{"autoRenew that is not a boolean", map[string]any{"domain": "d", "clientId": "spa", "autoRenew": "yes"}, "autoRenew"},
 		{"conflicting client ids", map[string]any{"domain": "d", "clientId": "a", "clientID": "b"}, "clientID"},
 		{"wasmUrl belongs to the loader and is accepted", map[string]any{"domain": "d", "clientId": "spa", "wasmUrl": "/x.wasm"}, ""},
+		{"assumeSignedOut belongs to the loader and is accepted", map[string]any{"domain": "d", "clientId": "spa", "assumeSignedOut": false}, ""},
+		{"assumeSignedOut that is not a boolean", map[string]any{"domain": "d", "clientId": "spa", "assumeSignedOut": "no"}, "assumeSignedOut"},
 		{"refresh-token options are accepted", map[string]any{"domain": "d", "clientId": "spa", "useRefreshTokens": true, "useRefreshTokensFallback": false, "refreshTokenStorage": "local"}, ""},
 		{"useRefreshTokens that is not a boolean", map[string]any{"domain": "d", "clientId": "spa", "useRefreshTokens": "true"}, "useRefreshTokens"},
 		{"useRefreshTokensFallback that is not a boolean", map[string]any{"domain": "d", "clientId": "spa", "useRefreshTokensFallback": 0.0}, "useRefreshTokensFallback"},
@@ -167,6 +169,36 @@ func TestRetryAfterCrossesAsWholeSeconds(t *testing.T) {
 			got, ok := RetryAfter(tc.err)
 			if got != tc.want || ok != tc.wantOK {
 				t.Errorf("RetryAfter = %d, %t; want %d, %t", got, ok, tc.want, tc.wantOK)
+			}
+		})
+	}
+}
+
+func TestUnknownOptionSuggestsTheNearestAndTheReadme(t *testing.T) {
+	for _, tc := range []struct {
+		name, option, want string // want "" : no suggestion
+	}{
+		{"a dropped letter", "timeoutInSecond", "timeoutInSeconds"},
+		{"snake_case for camelCase", "redirect_uri", "redirectUri"},
+		{"a wrong case", "redirectURI", "redirectUri"},
+		{"a wrong word", "useRefreshToken", "useRefreshTokens"},
+		{"another SDK's option with no near match", "cacheLocation", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseOptions(map[string]any{"domain": "d", "clientId": "spa", tc.option: "x"})
+			e, ok := err.(*checksession.Error)
+			if !ok || e.Code != "invalid_configuration" || !strings.HasPrefix(e.Description, tc.option+": is not an option") {
+				t.Fatalf("got %v", err)
+			}
+			if !strings.Contains(e.Description, `README, section "Options, errors and events"`) || strings.Contains(e.Description, "docs/API.md") {
+				t.Errorf("should point to the README's section, which the package carries: %q", e.Description)
+			}
+			got := ""
+			if _, after, found := strings.Cut(e.Description, `did you mean "`); found {
+				got, _, _ = strings.Cut(after, `"`)
+			}
+			if got != tc.want {
+				t.Errorf("suggested %q, want %q: %q", got, tc.want, e.Description)
 			}
 		})
 	}

@@ -135,10 +135,12 @@ function cspError(err, seq, serverOrigin) {
   const what = directive === "frame-src" ? "the hidden iframe" : "a request";
   // Without the query: an authorize URL carries the state and the nonce.
   const where = v.blockedURI.split(/[?#]/)[0];
+  // Only this explanation: the masked failure's own text (a timeout's
+  // advice on web origins, a network error's on CORS) would point
+  // elsewhere. It stays reachable as the cause.
   return new SilentAuthError(
     "invalid_configuration",
-    `Content-Security-Policy ${directive} blocks ${origin} (${what} to ${where}); add ${origin} to ${directive}` +
-      ` (${err.error}: ${err.error_description})`,
+    `Content-Security-Policy ${directive} blocks ${origin} (${what} to ${where}); add ${origin} to ${directive}`,
     err.state,
     err,
   );
@@ -270,22 +272,12 @@ function resolveWasmUrl(options, defaultUrl) {
   return new URL(options && options.wasmUrl ? options.wasmUrl : defaultUrl, base).href;
 }
 
-async function createClientWith(defaultWasmUrl, options, defaultWorkerUrl) {
-  if (options !== undefined && (options === null || typeof options !== "object")) {
-    throw codedError("invalid_configuration", "createClient needs an options object");
-  }
-  if (engineOf(options) === "shared-worker") {
-    return createWorkerClient(workerUrlFor(defaultWorkerUrl, resolveWasmUrl(options, defaultWasmUrl)), options);
-  }
-  const unlisten = cspListen();
-  const seq = cspSeq;
+// goClientFor loads the page's runtime (with head, the head start, when
+// this is its first load) and makes the Go side of a client. Failures are
+// SilentAuthErrors, explained by the CSP violations logged after seq.
+async function goClientFor(url, options, emit, head, key, seq) {
   let bridge;
-  // The head start runs while the runtime loads for the first time only.
-  let head = null;
   try {
-    // The head start first: its discovery request leaves before the wasm's.
-    const url = resolveWasmUrl(options, defaultWasmUrl);
-    if (!globalThis[RUNTIME]) head = prestart(options);
     bridge = await loadRuntime(url, head ? head.opened() : null);
   } catch (e) {
     if (head) head.discard();
@@ -294,22 +286,62 @@ async function createClientWith(defaultWasmUrl, options, defaultWorkerUrl) {
       // Still listening: the violation may be reported after the failure.
       await cspSettle(seq);
     }
-    unlisten();
     // A blocked compile, or a wasm served from an origin connect-src lacks.
     if (err.error === "network_error") throw cspError(err, seq, "");
     if (err.error === "invalid_configuration") throw wasmCspError(err, seq);
     throw err;
   }
-  const client = new Client(unlisten, serverOriginOf(options));
-  let goClient;
   try {
-    goClient = await bridge.createClient(options || {}, client._emit, head);
+    return await bridge.createClient(options, emit, head, key);
   } catch (e) {
     if (head) head.discard();
-    unlisten();
     throw sdkError(e);
   }
-  client._attach(goClient);
+}
+
+// snapshot copies options as Go would read them now, so that a client whose
+// Go side starts later does not see the caller's later changes.
+function snapshot(options) {
+  return Object.fromEntries(Object.entries(options).map(([k, v]) => [k, Array.isArray(v) ? [...v] : v]));
+}
+
+async function createClientWith(defaultWasmUrl, options, defaultWorkerUrl) {
+  if (options !== undefined && (options === null || typeof options !== "object")) {
+    throw codedError("invalid_configuration", "createClient needs an options object");
+  }
+  let url;
+  try {
+    url = resolveWasmUrl(options, defaultWasmUrl);
+  } catch (e) {
+    throw codedError("invalid_configuration", `wasmUrl: ${e && e.message}`, e);
+  }
+  if (engineOf(options) === "shared-worker") {
+    return createWorkerClient(workerUrlFor(defaultWorkerUrl, url), options);
+  }
+  const unlisten = cspListen();
+  const seq = cspSeq;
+  const key = markerKey(options);
+  const sure = optionsProblem(options) === "";
+  const assumeSignedOut = !options || options.assumeSignedOut !== false;
+  const client = new Client(unlisten, serverOriginOf(options), key, assumeSignedOut);
+  // Nobody signed in here: nothing to renew and nothing to ask for a
+  // checkSession, so the runtime starts with the first call that needs it
+  // (getTokenSilently, a login), if any.
+  if (sure && assumeSignedOut && signedInHere(key) === false && !globalThis[RUNTIME]) {
+    const copy = snapshot(options);
+    client._startLater(() => goClientFor(url, copy, client._emit, null, key, cspSeq));
+    return client;
+  }
+  // The head start first: its discovery request leaves before the wasm's.
+  // It runs while the runtime loads for the first time only, and only for
+  // options Go will accept and a visitor whose checkSession asks.
+  const head = sure && !globalThis[RUNTIME] ? prestart(options) : null;
+  try {
+    client._attach(await goClientFor(url, options || {}, client._emit, head, key, seq));
+  } catch (e) {
+    unlisten();
+    throw e;
+  }
   return client;
 }
 
@@ -321,10 +353,20 @@ class Client {
   #serverOrigin;
   // CSP violations after this one happened since the last event.
   #eventSeq = cspSeq;
+  // The signed-in marker's key, and whether its absence answers checkSession.
+  #markerKey;
+  #assumeSignedOut;
+  // A Go side that starts with the first call needing it: its starter,
+  // the start under way, and what startAutoRenew/stopAutoRenew asked before.
+  #start = null;
+  #starting = null;
+  #autoRenew = null;
 
-  constructor(unlisten, serverOrigin) {
+  constructor(unlisten, serverOrigin, markerKey, assumeSignedOut) {
     this.#unlisten = unlisten;
     this.#serverOrigin = serverOrigin;
+    this.#markerKey = markerKey;
+    this.#assumeSignedOut = assumeSignedOut;
     // Go calls this for every event. Handlers run in a microtask, not inside
     // Go's call, so that a handler may call back into the client freely. An
     // error that a CSP block may explain waits one macrotask more, for the
@@ -341,6 +383,48 @@ class Client {
 
   _attach(goClient) {
     this.#go = goClient;
+    if (this.#autoRenew === true) goClient.startAutoRenew();
+    if (this.#autoRenew === false) goClient.stopAutoRenew();
+  }
+
+  _startLater(start) {
+    this.#start = start;
+  }
+
+  // #ready is the Go side, started now if it was left for later.
+  #ready() {
+    if (this.#go) return Promise.resolve(this.#go);
+    if (!this.#starting) {
+      this.#starting = this.#start().then(
+        (go) => {
+          if (this.#destroyed) {
+            go.destroy();
+            throw codedError("destroyed", "the client was destroyed");
+          }
+          this._attach(go);
+          return go;
+        },
+        (e) => {
+          this.#starting = null; // a failed load (offline) may be retried
+          throw e;
+        },
+      );
+    }
+    return this.#starting;
+  }
+
+  // #signedOutHere is the error checkSession answers without asking the
+  // server: assumeSignedOut, and no sign-in recorded in this browser.
+  #signedOutHere() {
+    if (!this.#assumeSignedOut || signedInHere(this.#markerKey) !== false) return null;
+    // A session this client holds counts, even where the marker could not
+    // be written (full storage).
+    if (this.#go && this.#go.getUser()) return null;
+    return codedError(
+      "login_required",
+      "No sign-in is recorded in this browser for this client, so checkSession did not ask the server " +
+        "(assumeSignedOut; set it to false to ask, as getTokenSilently always does)",
+    );
   }
 
   #dispatch(name, payload) {
@@ -367,7 +451,8 @@ class Client {
     if (this.#destroyed) throw codedError("destroyed", "the client was destroyed");
     const seq = cspSeq;
     try {
-      return await this.#go[method](...args);
+      const go = this.#go || (await this.#ready());
+      return await go[method](...args);
     } catch (e) {
       const err = sdkError(e);
       // An answer from the renewal backoff (it carries retryAfter) sent no
@@ -384,7 +469,8 @@ class Client {
       callback = params;
       params = undefined;
     }
-    const result = this.#call("checkSession", params);
+    const signedOut = this.#destroyed ? null : this.#signedOutHere();
+    const result = signedOut ? Promise.reject(signedOut) : this.#call("checkSession", params);
     if (typeof callback !== "function") return result;
     // auth0.js style: callback(err, result), and no promise to leave unhandled.
     result.then(
@@ -399,7 +485,7 @@ class Client {
   }
 
   getUser() {
-    if (this.#destroyed) return null;
+    if (this.#destroyed || !this.#go) return null;
     return this.#go.getUser() || null;
   }
 
@@ -431,10 +517,17 @@ class Client {
   // attempt carries a fresh proof; an API's DPoP-Nonce is kept for the next
   // one, and a use_dpop_nonce refusal is sent once more with it.
   async fetch(input, init) {
-    const request = new Request(input, init);
+    let request;
+    try {
+      request = new Request(input, init);
+    } catch (e) {
+      throw codedError("invalid_configuration", `client.fetch: ${e && e.message}`, e);
+    }
+    if (!this.#destroyed && !this.#go) await this.#ready();
     const refused = (url) => (this.#destroyed ? null : this.#go.checkApiUrl(String(url)));
     const problem = refused(request.url);
     if (problem) throw sdkError(problem);
+    const api = originOfURI(request.url);
     const send = async () => {
       const auth = await this.getAuthHeaders(request.url, { method: request.method });
       const headers = new Headers(request.headers);
@@ -443,7 +536,24 @@ class Client {
       // is never followed with the token: it comes back as the browser's
       // opaque-redirect response (redirect: "error" stays an error).
       const redirect = request.redirect === "error" ? "error" : "manual";
-      const response = await fetch(new Request(request.clone(), { headers, redirect }));
+      const seq = cspSeq;
+      let response;
+      try {
+        response = await fetch(new Request(request.clone(), { headers, redirect }));
+      } catch (e) {
+        // The caller's own abort stays theirs.
+        if (e && e.name === "AbortError") throw e;
+        const err = codedError(
+          "network_error",
+          `client.fetch to ${request.url.split(/[?#]/)[0]} got no answer (${e && e.message}): the API is unreachable, ` +
+            `or it refused CORS. An API on another origin must allow this origin and the Authorization header ` +
+            `(and DPoP, when tokens are DPoP-bound) in its CORS answers, the preflight included ` +
+            `(Access-Control-Allow-Origin, Access-Control-Allow-Headers)`,
+          e,
+        );
+        await cspSettle(seq);
+        throw cspError(err, seq, api);
+      }
       const nonce = response.headers.get("DPoP-Nonce");
       if (nonce && !this.#destroyed && !(response.url && refused(response.url))) this.#go.noteDpopNonce(request.url, nonce);
       return response;
@@ -467,8 +577,8 @@ class Client {
 
   on(event, handler) {
     const handlers = this.#handlers.get(event);
-    if (!handlers) throw new TypeError(`silentauth: unknown event "${event}"; events are ${EVENTS.join(", ")}`);
-    if (typeof handler !== "function") throw new TypeError("silentauth: an event handler must be a function");
+    if (!handlers) throw codedError("invalid_configuration", `unknown event "${event}"; events are ${EVENTS.join(", ")}`);
+    if (typeof handler !== "function") throw codedError("invalid_configuration", "an event handler must be a function");
     handlers.add(handler);
     return () => this.off(event, handler);
   }
@@ -479,11 +589,15 @@ class Client {
   }
 
   startAutoRenew() {
-    if (!this.#destroyed) this.#go.startAutoRenew();
+    if (this.#destroyed) return;
+    this.#autoRenew = true;
+    if (this.#go) this.#go.startAutoRenew();
   }
 
   stopAutoRenew() {
-    if (!this.#destroyed) this.#go.stopAutoRenew();
+    if (this.#destroyed) return;
+    this.#autoRenew = false;
+    if (this.#go) this.#go.stopAutoRenew();
   }
 
   destroy() {

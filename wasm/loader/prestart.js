@@ -69,6 +69,101 @@ function cacheDiscovery(domain, d) {
   }
 }
 
+// --- options the loader can vouch for ---------------------------------------
+// The head start and the lazy start act on options before Go has read them,
+// so they act only on options the loader is sure Go accepts: a client that
+// createClient will refuse must start nothing (no request, no iframe).
+// Sure means a subset of Go's rules (jsbridge/wire, checksession/options.go):
+// anything else, including an option this list does not know yet, only
+// makes the loader wait for Go, which then accepts it or says why not.
+const LOADER_OPTIONS = {
+  domain: "string", clientId: "string", clientID: "string", redirectUri: "string", responseType: "string",
+  scope: "string", audience: "string", timeoutInSeconds: "seconds", leewayInSeconds: "seconds",
+  autoRenew: "boolean", renewBeforeExpiryInSeconds: "seconds", minValidityInSeconds: "seconds",
+  sessionCheckIntervalInSeconds: "seconds", debug: "boolean", useRefreshTokens: "boolean",
+  useRefreshTokensFallback: "boolean", refreshTokenStorage: "string", wasmUrl: "string",
+  assumeSignedOut: "boolean", apiOrigins: "origins", issuer: "url", authorizationEndpoint: "url",
+  tokenEndpoint: "url", jwksUri: "url", endSessionEndpoint: "url", useDpop: "boolean", engine: "engine",
+};
+// https on any lower-case host name, http on loopback only; a path at most.
+const SURE_ORIGIN = /^(https:\/\/[a-z0-9]([a-z0-9.-]*[a-z0-9])?|http:\/\/(localhost|127\.0\.0\.1|\[::1\]))(:[0-9]{1,5})?$/;
+const SURE_PATH = /^(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]*)*$/;
+
+function sureURL(s, pathAllowed) {
+  if (typeof s !== "string") return false;
+  const at = s.indexOf("/", s.indexOf("://") + 3);
+  const origin = at < 0 ? s : s.slice(0, at);
+  const path = at < 0 ? "" : s.slice(at);
+  return SURE_ORIGIN.test(origin) && (path === "" || (pathAllowed && SURE_PATH.test(path)));
+}
+
+// optionsProblem is "" for options Go surely accepts, else why the loader
+// is not sure (for debug lines; Go gives the real error, if any).
+function optionsProblem(options) {
+  if (!options || typeof options !== "object" || Array.isArray(options)) return "options is not an object";
+  for (const [k, v] of Object.entries(options)) {
+    if (v === undefined || v === null) continue; // absent, as Go reads it
+    const kind = Object.prototype.hasOwnProperty.call(LOADER_OPTIONS, k) ? LOADER_OPTIONS[k] : "";
+    const ok =
+      kind === "string" ? typeof v === "string"
+      : kind === "boolean" ? typeof v === "boolean"
+      : kind === "seconds" ? typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= 1e7
+      : kind === "url" ? sureURL(v, true)
+      : kind === "origins" ? Array.isArray(v) && v.every((o) => sureURL(o, false))
+      : kind === "engine" ? ["auto", "page", "shared-worker"].includes(v)
+      : false;
+    if (!ok) return kind ? `${k} is not one the loader can vouch for` : `${k} is not an option the loader knows`;
+  }
+  const clientId = typeof options.clientId === "string" ? options.clientId : "";
+  const alias = typeof options.clientID === "string" ? options.clientID : "";
+  if (clientId && alias && clientId !== alias) return "clientId and clientID differ";
+  if (!(alias || clientId).trim()) return "no clientId";
+  if (typeof options.domain !== "string" || !options.domain.trim()) return "no domain";
+  const domain = options.domain.trim();
+  if (!sureURL(domain.includes("://") ? domain : `https://${domain}`, true)) return "domain";
+  const redirect = options.redirectUri;
+  if (typeof redirect === "string" && redirect !== "") {
+    const o = location.origin;
+    if (!redirect.startsWith(o) || !(redirect.length === o.length || "/?#".includes(redirect[o.length]))) return "redirectUri is not on this origin";
+  }
+  const rt = typeof options.responseType === "string" && options.responseType ? options.responseType.split(/\s+/).filter(Boolean).sort().join(" ") : "code";
+  if (!["code", "id_token token", "id_token", "token"].includes(rt)) return "responseType";
+  if (typeof options.leewayInSeconds === "number" && options.leewayInSeconds > 300) return "leewayInSeconds";
+  if (options.useRefreshTokens === true && rt !== "code") return "useRefreshTokens needs code";
+  if (typeof options.refreshTokenStorage === "string" && !["", "memory", "local"].includes(options.refreshTokenStorage)) return "refreshTokenStorage";
+  return "";
+}
+
+// --- the signed-in marker ---------------------------------------------------
+// Go writes it at each login and renewal and removes it at logout and at the
+// end of the session (checksession/marker.go), under the key the loader
+// hands it: a flag and a time, no secret. Where there is none, nobody
+// signed in here with this configuration.
+const MARKER_PREFIX = "silentauth.signedin:";
+
+// markerKey is the marker's key for options, or "" when they name no
+// configuration: the client and the server's base URL, as Go normalises it.
+function markerKey(options) {
+  if (!options || typeof options !== "object") return "";
+  const clientId = typeof options.clientId === "string" && options.clientId ? options.clientId : options.clientID;
+  if (typeof options.domain !== "string" || typeof clientId !== "string" || !clientId.trim()) return "";
+  const d = options.domain.trim();
+  return `${MARKER_PREFIX}${clientId}@${(d.includes("://") ? d : `https://${d}`).replace(/\/+$/, "")}`;
+}
+
+// signedInHere is true where the marker is there, false where storage
+// works and it is not, and null where storage cannot tell (blocked): then
+// the loader assumes nothing.
+function signedInHere(key) {
+  const ls = key ? storage() : null;
+  if (!ls) return null;
+  try {
+    return ls.getItem(key) !== null;
+  } catch {
+    return null;
+  }
+}
+
 // prestart returns the head start for options, or null when there is none
 // to take: no page, no WebCrypto, options it does not build, or a page that
 // cannot receive the iframe's message anyway (cross-origin isolated).

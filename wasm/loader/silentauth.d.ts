@@ -120,6 +120,17 @@ export interface BaseClientOptions {
    */
   useDpop?: boolean;
   /**
+   * Where this browser has no record of a sign-in with this configuration
+   * (a non-secret marker in `localStorage`, set at each login and renewal,
+   * removed at logout and at the end of the session), `checkSession`
+   * answers `login_required` at once, asking the server nothing and
+   * without loading the Go runtime, and the loader sends nothing ahead.
+   * `getTokenSilently` still asks the server (a session from another app of
+   * the same server). `false`: `checkSession` always asks.
+   * @default true
+   */
+  assumeSignedOut?: boolean;
+  /**
    * Log each decision to `console.debug`: messages ignored and why, renewals
    * scheduled, retries, fast failures.
    * @default false
@@ -300,7 +311,10 @@ export type ErrorCode =
   | "origin_mismatch"
   /** Bad or unknown options, unreachable discovery, no `web_message` support. */
   | "invalid_configuration"
-  /** A request got no HTTP answer at all (offline, DNS, CORS). */
+  /**
+   * A request got no HTTP answer at all (offline, DNS, CORS); also
+   * `client.fetch` to an API that could not be reached or refused CORS.
+   */
   | "network_error"
   /** A token or discovery endpoint answered with something unusable. */
   | "server_error"

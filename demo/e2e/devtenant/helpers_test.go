@@ -90,7 +90,9 @@ func mustSucceed(t *testing.T, tab *chrome.Tab, o outcome) map[string]any {
 // clientJS creates a client of clientID against env's tenant, redirecting
 // to the test page, with debug logging and extra options.
 func clientJS(env *e2eenv.Env, clientID, extra string) string {
-	opts := []string{fmt.Sprintf("domain: %q", env.TenantURL), fmt.Sprintf("clientId: %q", clientID), "debug: true",
+	// assumeSignedOut: false, so that checkSession asks the server even
+	// where no sign-in is recorded: this suite pins the conversation with it.
+	opts := []string{fmt.Sprintf("domain: %q", env.TenantURL), fmt.Sprintf("clientId: %q", clientID), "debug: true", "assumeSignedOut: false",
 		fmt.Sprintf("redirectUri: %q", env.AppURL+e2eenv.TestPagePath)}
 	if extra != "" {
 		opts = append(opts, extra)

@@ -59,7 +59,7 @@ func TestWebMessages(t *testing.T) {
 		}
 		// The default timeoutInSeconds (60) is kept on purpose: the SDK
 		// must not need it, since the tenant's page loads and posts nothing.
-		mustEval(t, tab, fmt.Sprintf(`(async () => { window.client = await silentauth.createClient({domain: %q, clientId: "spa", debug: true}); return true })()`, env.TenantURL), nil)
+		mustEval(t, tab, fmt.Sprintf(`(async () => { window.client = await silentauth.createClient({domain: %q, clientId: "spa", debug: true, assumeSignedOut: false}); return true })()`, env.TenantURL), nil)
 		o := settle(t, tab, `client.checkSession()`)
 		mustFail(t, o, "timeout")
 		t.Logf("unregistered origin: timeout after %.0f ms: %s", o.ElapsedMS, o.Desc)

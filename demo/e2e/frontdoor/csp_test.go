@@ -77,7 +77,9 @@ func TestCSPFailuresNameTheDirective(t *testing.T) {
 		}
 		return strings.Join(parts, "; ")
 	}
-	client := fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", timeoutInSeconds: 10})`, e.tenantURL)
+	// assumeSignedOut: false, so that the visitor's checkSession asks the
+	// server and createClient loads the runtime at once.
+	client := fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", timeoutInSeconds: 10, assumeSignedOut: false})`, e.tenantURL)
 	checkSession := `(async () => { const c = await ` + client + `; try { return await c.checkSession() } finally { c.destroy() } })()`
 
 	for _, tc := range []struct {
@@ -85,18 +87,21 @@ func TestCSPFailuresNameTheDirective(t *testing.T) {
 		csp      string
 		call     string
 		wantCode string
-		// wantDesc must all appear in error_description.
-		wantDesc []string
+		// wantDesc must all appear in error_description, wantNot none.
+		wantDesc, wantNot []string
 		// wantCause is the failure the CSP masked, kept as err.cause.
 		wantCause string
 	}{
 		{name: "full CSP: the server's own answer", csp: cspWithout("", ""), call: checkSession, wantCode: "login_required"},
 		{name: "no frame-src: not a timeout", csp: cspWithout("frame-src", ""), call: checkSession, wantCode: "invalid_configuration",
-			wantDesc: []string{"Content-Security-Policy frame-src blocks " + e.tenantURL, "add " + e.tenantURL + " to frame-src"}},
+			wantDesc: []string{"Content-Security-Policy frame-src blocks " + e.tenantURL, "add " + e.tenantURL + " to frame-src"},
+			// The masked timeout's advice would send the reader elsewhere.
+			wantNot: []string{"timeout", "Allowed Web Origins", "redirect_uri"}},
 		{name: "no connect-src for the server: not a CORS error", csp: cspWithout("connect-src", "'self'"), call: checkSession, wantCode: "invalid_configuration",
-			wantDesc: []string{"Content-Security-Policy connect-src blocks " + e.tenantURL, "add " + e.tenantURL + " to connect-src"}, wantCause: "network_error"},
+			wantDesc: []string{"Content-Security-Policy connect-src blocks " + e.tenantURL, "add " + e.tenantURL + " to connect-src"},
+			wantNot:  []string{"CORS"}, wantCause: "network_error"},
 		{name: "wasm from an origin connect-src lacks: not a network error", csp: cspWithout("connect-src", "'self'"),
-			call:     fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", wasmUrl: %q})`, e.tenantURL, e.tenantURL+"/silentauth.wasm"),
+			call:     fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", wasmUrl: %q, assumeSignedOut: false})`, e.tenantURL, e.tenantURL+"/silentauth.wasm"),
 			wantCode: "invalid_configuration", wantDesc: []string{"add " + e.tenantURL + " to connect-src"}, wantCause: "network_error"},
 		{name: "no 'wasm-unsafe-eval': not a hint at 'unsafe-eval'", csp: cspWithout("script-src", "'self'"), call: client, wantCode: "invalid_configuration",
 			wantDesc: []string{"Content-Security-Policy script-src", "add 'wasm-unsafe-eval' to script-src"}},
@@ -118,6 +123,11 @@ func TestCSPFailuresNameTheDirective(t *testing.T) {
 			for _, want := range tc.wantDesc {
 				if !strings.Contains(f.Desc, want) {
 					t.Errorf("error_description %q lacks %q", f.Desc, want)
+				}
+			}
+			for _, not := range tc.wantNot {
+				if strings.Contains(strings.ToLower(f.Desc), strings.ToLower(not)) {
+					t.Errorf("error_description %q should not mention %q", f.Desc, not)
 				}
 			}
 			if tc.wantCause != "" && f.CauseCode != tc.wantCause {

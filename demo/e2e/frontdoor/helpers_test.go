@@ -30,6 +30,9 @@ type env struct {
 	// interactive counts /authorize requests without prompt=none: each is a
 	// trip to the login page.
 	interactive int
+	// silent counts /authorize requests with prompt=none, tenantHits every
+	// request to the tenant and wasmHits the downloads of silentauth.wasm.
+	silent, tenantHits, wasmHits int
 }
 
 // page is an HTML body served under a CSP ("" for none).
@@ -54,15 +57,27 @@ func start(t *testing.T, tenantHost string, tokenLifetime time.Duration) *env {
 	}
 	e := &env{tenant: tenant, tenantURL: tenantURL, appURL: appURL, pages: map[string]page{}}
 	e2eenv.Serve(t, tl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.mu.Lock()
+		e.tenantHits++
 		if r.URL.Path == "/authorize" && r.URL.Query().Get("prompt") != "none" {
-			e.mu.Lock()
 			e.interactive++
-			e.mu.Unlock()
 		}
+		if r.URL.Path == "/authorize" && r.URL.Query().Get("prompt") == "none" {
+			e.silent++
+		}
+		e.mu.Unlock()
 		tenant.ServeHTTP(w, r)
 	}))
 	mux := http.NewServeMux()
-	mux.Handle("/silentauth/", http.StripPrefix("/silentauth/", http.FileServer(http.Dir(dist))))
+	files := http.StripPrefix("/silentauth/", http.FileServer(http.Dir(dist)))
+	mux.Handle("/silentauth/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".wasm") {
+			e.mu.Lock()
+			e.wasmHits++
+			e.mu.Unlock()
+		}
+		files.ServeHTTP(w, r)
+	}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
 		p, ok := e.pages[r.URL.Path]
@@ -87,6 +102,14 @@ func (e *env) serve(path string, p page) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.pages[path] = p
+}
+
+// counts is the tenant's silent requests, all its requests, and the
+// downloads of silentauth.wasm so far.
+func (e *env) counts() (silent, tenant, wasm int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.silent, e.tenantHits, e.wasmHits
 }
 
 func (e *env) interactiveLogins() int {

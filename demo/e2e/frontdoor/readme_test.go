@@ -54,11 +54,13 @@ func readmeExample(t *testing.T) string {
 }
 
 // TestReadmeExample runs the README's example page against the dev tenant:
-// a visitor without a session sees "Signed out" and a Log in button and is
+// a visitor who never signed in sees "Signed out" and a Log in button at
+// once, without a request to the tenant or the runtime's download, and is
 // not sent anywhere; the button logs in; the callback is handled and leaves
 // no code in the address bar; a reload is signed in silently. Where the
 // tenant is on another site (what blocked third-party cookies look like),
-// the reload after a login is signed out, with no redirect loop.
+// each reload after the login is signed out, with no redirect loop and with
+// the description pointing at third-party cookies.
 func TestReadmeExample(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -86,8 +88,11 @@ func TestReadmeExample(t *testing.T) {
 			if n := e.interactiveLogins(); n != 0 {
 				t.Fatalf("signed out, the page went to the login page %d times by itself\n%s", n, pageText(tab))
 			}
-			if status := statusText(t, tab); status != "Signed out" {
-				t.Errorf("login_required should read as plain signed out, got %q", status)
+			if status := statusText(t, tab); !strings.Contains(status, "login_required") || !strings.Contains(status, "No sign-in is recorded in this browser") {
+				t.Errorf("a first visit should read as signed out because nobody signed in here, got %q", status)
+			}
+			if _, tenant, wasm := e.counts(); tenant != 0 || wasm != 0 {
+				t.Errorf("a first visit asked the tenant %d times and downloaded the runtime %d times, want neither", tenant, wasm)
 			}
 
 			tab.MustEval(`document.getElementById("login").click(), true`, nil)
@@ -99,18 +104,23 @@ func TestReadmeExample(t *testing.T) {
 				t.Fatalf("one click should be one trip to the login page, got %d", n)
 			}
 
-			if err := tab.Navigate(e.appURL + "/"); err != nil {
-				t.Fatal(err)
-			}
-			if tc.reloadSignedIn {
-				waitStatus(t, tab, "Signed in as demo@example.com")
-			} else {
-				waitStatus(t, tab, "Signed out")
-				assertButtons(t, tab, true)
-			}
-			assertCleanURL(t, e, tab)
-			if n := e.interactiveLogins(); n != 1 {
-				t.Fatalf("after the reload the page went to the login page by itself (%d trips in all)\n%s", n, pageText(tab))
+			for reload := 1; reload <= 2; reload++ {
+				if err := tab.Navigate(e.appURL + "/"); err != nil {
+					t.Fatal(err)
+				}
+				if tc.reloadSignedIn {
+					waitStatus(t, tab, "Signed in as demo@example.com")
+				} else {
+					waitStatus(t, tab, "Signed out")
+					assertButtons(t, tab, true)
+					if status := statusText(t, tab); !strings.Contains(status, "third-party cookies") || !strings.Contains(status, "signed in here") {
+						t.Errorf("reload %d: the signed-out state should point at blocked third-party cookies, got %q", reload, status)
+					}
+				}
+				assertCleanURL(t, e, tab)
+				if n := e.interactiveLogins(); n != 1 {
+					t.Fatalf("after reload %d the page went to the login page by itself (%d trips in all)\n%s", reload, n, pageText(tab))
+				}
 			}
 		})
 	}

@@ -346,7 +346,9 @@ func openTestPage(t *testing.T, path string) *chrome.Tab {
 // opClientJS creates a client for node-oidc-provider at domain, with
 // redirectUri the registered callback (the test page) and extra options.
 func opClientJS(domain, extra string) string {
-	opts := []string{fmt.Sprintf("domain: %q", domain), `clientId: "spa"`, "debug: true",
+	// assumeSignedOut: false, so that checkSession asks the provider even
+	// where no sign-in is recorded: this suite pins the conversation with it.
+	opts := []string{fmt.Sprintf("domain: %q", domain), `clientId: "spa"`, "debug: true", "assumeSignedOut: false",
 		fmt.Sprintf("redirectUri: %q", shared.appURL+callbackPath)}
 	if extra != "" {
 		opts = append(opts, extra)

@@ -76,7 +76,7 @@ func TestAfterLoginCheckSessionSucceedsThroughDiscoveredEndpoints(t *testing.T) 
 	// slash; the provider matches redirect_uri as an exact string, so this
 	// works only because provider.mjs registers the bare origin too.
 	t.Run("default redirectUri (location.origin)", func(t *testing.T) {
-		o := evalOutcome(t, tab, fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa"})`, shared.issuer), "")
+		o := evalOutcome(t, tab, fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", assumeSignedOut: false})`, shared.issuer), "")
 		if !o.OK {
 			t.Fatalf("checkSession with redirectUri %s: %v", shared.appURL, o)
 		}
@@ -114,7 +114,7 @@ func TestAfterLoginTheProviderPromptNoneErrorsPassThrough(t *testing.T) {
 // fails well before timeoutInSeconds.
 func TestUnregisteredRedirectURITimesOutFast(t *testing.T) {
 	tab := openTestPage(t, callbackPath)
-	client := `silentauth.createClient({domain: ` + fmt.Sprintf("%q", shared.issuer) + `, clientId: "spa",
+	client := `silentauth.createClient({domain: ` + fmt.Sprintf("%q", shared.issuer) + `, clientId: "spa", assumeSignedOut: false,
 		redirectUri: ` + fmt.Sprintf("%q", shared.appURL+"/not-registered") + `, timeoutInSeconds: 30})`
 	o := evalOutcome(t, tab, client, "")
 	t.Logf("unregistered redirect_uri: timeout after %.0f ms (timeoutInSeconds 30): %s", o.MS, o.Description)

@@ -282,7 +282,9 @@ const refreshOpts = `useRefreshTokens: true`
 // clientJS creates a client for s with extra options; its redirectUri is
 // the test page.
 func (s *server) clientJS(extra string) string {
-	opts := []string{fmt.Sprintf("domain: %q", s.issuer), `clientId: "spa"`, "debug: true",
+	// assumeSignedOut: false, so that checkSession asks the server even
+	// where no sign-in is recorded: this suite pins the conversation with it.
+	opts := []string{fmt.Sprintf("domain: %q", s.issuer), `clientId: "spa"`, "debug: true", "assumeSignedOut: false",
 		fmt.Sprintf("redirectUri: %q", s.appURL+s.pagePath)}
 	if extra != "" {
 		opts = append(opts, extra)

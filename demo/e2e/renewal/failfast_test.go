@@ -30,7 +30,7 @@ func checkOnce(t *testing.T, tab *chrome.Tab, opts string) attempt {
 	t.Helper()
 	var a attempt
 	tab.MustEval(`(async () => {
-		const c = await silentauth.createClient({ `+opts+` });
+		const c = await silentauth.createClient({ assumeSignedOut: false, `+opts+` });
 		const frames0 = window.__frames ? __frames.opened : 0;
 		const t0 = performance.now();
 		try {
@@ -80,7 +80,7 @@ func TestSilentRequestsFailFast(t *testing.T) {
 		tab := page
 		var a attempt
 		tab.MustEval(`(async () => {
-			window.downClient = await silentauth.createClient({ `+opts+` });
+			window.downClient = await silentauth.createClient({ assumeSignedOut: false, `+opts+` });
 			try { await downClient.checkSession(); return { ok: true } } catch (e) { return { error: e.error } }
 		})()`, &a)
 		if a.Error != "login_required" {

@@ -34,7 +34,7 @@ func TestClockSkewIsJudgedWithTheLeeway(t *testing.T) {
 			Now       float64 `json:"now"`
 		}
 		tab.MustEval(`(async () => {
-			const c = await silentauth.createClient({ `+base+leeway+` });
+			const c = await silentauth.createClient({ assumeSignedOut: false, `+base+leeway+` });
 			try {
 				const r = await c.checkSession();
 				return { ok: true, iat: r.idTokenPayload.iat, exp: r.idTokenPayload.exp, expiresAt: r.expiresAt, now: Date.now() };

@@ -217,7 +217,9 @@ func OpenSDKPage(t testing.TB, b *chrome.Browser, url string, wait time.Duration
 // options (a JS object literal body, e.g. `responseType: "id_token token"`).
 // Its redirectUri is the test page, so interactive logins come back there.
 func (e *Env) ClientJS(extra string) string {
-	opts := []string{fmt.Sprintf("domain: %q", e.TenantURL), `clientId: "spa"`, "debug: true",
+	// assumeSignedOut: false, so that checkSession asks the server even
+	// where no sign-in is recorded: the suites pin the conversation with it.
+	opts := []string{fmt.Sprintf("domain: %q", e.TenantURL), `clientId: "spa"`, "debug: true", "assumeSignedOut: false",
 		fmt.Sprintf("redirectUri: %q", e.AppURL+TestPagePath)}
 	if extra != "" {
 		opts = append(opts, extra)

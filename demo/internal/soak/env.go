@@ -128,7 +128,7 @@ func (e *Env) openTab(t testing.TB) *chrome.Tab {
 // clientJS creates the shared configuration's client.
 func (e *Env) clientJS() string {
 	opts := []string{
-		fmt.Sprintf("domain: %q", e.Issuer), `clientId: "spa"`, `responseType: "code"`,
+		fmt.Sprintf("domain: %q", e.Issuer), `clientId: "spa"`, `responseType: "code"`, "assumeSignedOut: false",
 		fmt.Sprintf("redirectUri: %q", e.AppURL+callbackPath),
 		fmt.Sprintf("timeoutInSeconds: %d", e.Config.Timeout),
 		fmt.Sprintf("renewBeforeExpiryInSeconds: %d", e.Config.RenewBefore),

@@ -1,0 +1,77 @@
+package checksession
+
+import (
+	"strconv"
+	"time"
+)
+
+// The signed-in marker says that this browser signed in with one
+// configuration (server and client) and has not signed out since: a flag
+// and the time of the last login or renewal, no secret. It lives where
+// every tab of the origin sees it and a reload keeps it (localStorage). It
+// turns a login_required after a reload into an explanation (blocked
+// third-party cookies), and lets the JS loader answer an anonymous
+// visitor's checkSession without asking the server (assumeSignedOut).
+
+// LocalStorage is optionally implemented by a Browser whose page has a
+// storage shared by its origin's tabs that outlives the page
+// (window.localStorage). Without it there is no marker.
+type LocalStorage interface {
+	LocalStorage() Storage
+}
+
+// MarkerPrefix starts the localStorage key of every signed-in marker; the
+// JS loader (wasm/loader/prestart.js, markerKey) builds the same keys.
+const MarkerPrefix = "silentauth.signedin:"
+
+// markerKey is the marker's key for one configuration: the client and the
+// server's base URL as validation normalised it.
+func (s *settings) markerKey() string {
+	if s.MarkerKey != "" {
+		return s.MarkerKey
+	}
+	return MarkerPrefix + s.ClientID + "@" + s.domain.String()
+}
+
+func (c *Client) markerStorage() Storage {
+	ls, ok := c.browser.(LocalStorage)
+	if !ok {
+		return nil
+	}
+	return ls.LocalStorage()
+}
+
+// markSignedIn records a successful login or renewal. A full or disabled
+// storage only costs the explanation and the loader's shortcut.
+func (c *Client) markSignedIn() {
+	if st := c.markerStorage(); st != nil {
+		if err := st.Set(c.s.markerKey(), strconv.FormatInt(c.clock.Now().UnixMilli(), 10)); err != nil {
+			c.debug("the signed-in marker could not be written: " + err.Error())
+		}
+	}
+}
+
+// clearSignedIn records a logout or the end of the session.
+func (c *Client) clearSignedIn() {
+	if st := c.markerStorage(); st != nil {
+		st.Remove(c.s.markerKey())
+	}
+}
+
+// signedInAt is the time of the last login or renewal the marker records,
+// and whether there is one.
+func (c *Client) signedInAt() (time.Time, bool) {
+	st := c.markerStorage()
+	if st == nil {
+		return time.Time{}, false
+	}
+	v, ok := st.Get(c.s.markerKey())
+	if !ok {
+		return time.Time{}, false
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || ms <= 0 {
+		return time.Time{}, true // someone else's format: still a sign-in
+	}
+	return time.UnixMilli(ms).UTC(), true
+}

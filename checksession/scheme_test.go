@@ -1,0 +1,33 @@
+package checksession
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// "localhost:3000" for a server without TLS fails as network_error; the
+// error must say that https:// was assumed, or it reads as a server down.
+func TestADomainWithoutSchemeSaysHTTPSWasAssumedWhenItFails(t *testing.T) {
+	for _, tc := range []struct {
+		name, domain string
+		wantNote     bool
+	}{
+		{name: "no scheme: noted", domain: strings.TrimPrefix(serverOrigin, "https://"), wantNote: true},
+		{name: "scheme written out: nothing to note", domain: serverOrigin},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t)
+			delete(fx.b.routes, serverOrigin+"/.well-known/openid-configuration")
+			c := fx.client(func(o *Options) { o.Domain = tc.domain })
+			_, err := c.CheckSession(context.Background(), AuthorizeParams{})
+			if errCode(err) != "network_error" {
+				t.Fatalf("got %v, want network_error", err)
+			}
+			noted := strings.Contains(err.Error(), "has no scheme, so https:// was assumed: "+serverOrigin)
+			if noted != tc.wantNote {
+				t.Fatalf("noted %v, want %v: %v", noted, tc.wantNote, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,248 @@
+package frontdoor_test
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/demo/internal/chrome"
+	"github.com/silentauth/silentauth/demo/internal/e2eenv"
+)
+
+// openSDKPage serves sdkPage at / and opens it in a new tab.
+func (e *env) openSDKPage(t *testing.T) *chrome.Tab {
+	t.Helper()
+	e.serve("/", page{html: sdkPage})
+	tab := e.browser.NewTab(t)
+	if err := tab.Navigate(e.appURL + "/"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor("window.silentauth && silentauth.createClient", 10*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, pageText(tab))
+	}
+	return tab
+}
+
+func (e *env) clientJS(extra string) string {
+	return fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", debug: true%s})`, e.tenantURL, extra)
+}
+
+// signIn logs the demo user in through the SDK in tab (which sets the
+// signed-in marker) and leaves window.client signed in.
+func (e *env) signIn(t *testing.T, tab *chrome.Tab, extra string) {
+	t.Helper()
+	err := tab.Eval(`(async () => { (await `+e.clientJS(extra)+`).loginWithRedirect(); return true })()`, nil)
+	if err != nil && !strings.Contains(err.Error(), "navigated or closed") {
+		t.Fatal(err)
+	}
+	logIn(t, e.appURL, tab)
+	if err := tab.WaitFor("window.silentauth && silentauth.createClient", 10*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, pageText(tab))
+	}
+	tab.MustEval(`(async () => { window.client = await `+e.clientJS(extra)+`; await client.handleRedirectCallback(); return true })()`, nil)
+}
+
+// markerJS is true while the page's storage holds a signed-in marker.
+const markerJS = `Object.keys(localStorage).some((k) => k.startsWith("silentauth.signedin:"))`
+
+// TestAnonymousVisitor pins what a visitor who never signed in here costs:
+// checkSession answers login_required at once, with no request to the
+// server and without downloading or starting the runtime;
+// getTokenSilently still asks the server, which finds a session made
+// through another app of the same server (SSO); assumeSignedOut: false
+// makes checkSession ask too.
+func TestAnonymousVisitor(t *testing.T) {
+	t.Parallel()
+	e := start(t, "localhost", 0)
+
+	t.Run("checkSession answers at once, asking nothing and loading nothing", func(t *testing.T) {
+		tab := e.openSDKPage(t)
+		silent0, tenant0, wasm0 := e.counts()
+		f := settle(t, tab, `(async () => { window.client = await `+e.clientJS("")+`; return client.checkSession() })()`)
+		if f.OK || !f.IsSDK || f.Error != "login_required" || !strings.Contains(f.Desc, "No sign-in is recorded in this browser") {
+			t.Fatalf("want the signed-out answer, got %v", f)
+		}
+		var running bool
+		tab.MustEval(`silentauth.stats().then((s) => s.running)`, &running)
+		silent, tenant, wasm := e.counts()
+		if tenant != tenant0 || silent != silent0 || wasm != wasm0 || running {
+			t.Errorf("asked the tenant %d times, downloaded the runtime %d times, runtime running %v; want none",
+				tenant-tenant0, wasm-wasm0, running)
+		}
+		// The callback form gets the same answer.
+		var cb map[string]any
+		tab.MustEval(`new Promise((r) => client.checkSession((err, res) => r({error: err && err.error, res: res || null})))`, &cb)
+		if cb["error"] != "login_required" || cb["res"] != nil {
+			t.Errorf("callback form: %v", cb)
+		}
+	})
+
+	t.Run("assumeSignedOut: false asks the server", func(t *testing.T) {
+		tab := e.openSDKPage(t)
+		silent0, _, _ := e.counts()
+		f := settle(t, tab, `(async () => (await `+e.clientJS(", assumeSignedOut: false")+`).checkSession())()`)
+		if f.OK || f.Error != "login_required" || f.Desc != "Login required" {
+			t.Fatalf("want the server's own login_required, got %v", f)
+		}
+		if silent, _, _ := e.counts(); silent != silent0+1 {
+			t.Errorf("%d silent requests, want 1", silent-silent0)
+		}
+	})
+
+	t.Run("getTokenSilently asks the server and finds a session from another app", func(t *testing.T) {
+		tab := e.openSDKPage(t)
+		e.signIn(t, tab, "")
+		// Signed in at the server, but not through this app: no marker.
+		tab.MustEval(`client.destroy(), localStorage.clear(), true`, nil)
+		tab = e.openSDKPage(t)
+		silent0, _, _ := e.counts()
+		f := settle(t, tab, `(async () => { window.client = await `+e.clientJS("")+`; return client.checkSession() })()`)
+		if f.OK || f.Error != "login_required" {
+			t.Fatalf("checkSession without a marker: %v", f)
+		}
+		if silent, _, _ := e.counts(); silent != silent0 {
+			t.Fatalf("checkSession without a marker asked the server")
+		}
+		var token string
+		tab.MustEval(`client.getTokenSilently()`, &token)
+		if token == "" {
+			t.Fatal("getTokenSilently: no token")
+		}
+		if silent, _, _ := e.counts(); silent != silent0+1 {
+			t.Errorf("getTokenSilently made %d silent requests, want 1", silent-silent0)
+		}
+		var marked bool
+		tab.MustEval(markerJS, &marked)
+		if !marked {
+			t.Fatal("a token and no marker")
+		}
+		// Now the browser has signed in here: checkSession asks, and succeeds.
+		var ok bool
+		tab.MustEval(`client.checkSession().then((r) => !!r.accessToken)`, &ok)
+		if !ok {
+			t.Error("checkSession after the sign-in did not succeed")
+		}
+		// Logout takes the marker away again.
+		tab.MustEval(`client.logout({localOnly: true}).then(() => `+markerJS+`)`, &marked)
+		if marked {
+			t.Error("the marker outlived the logout")
+		}
+	})
+}
+
+// TestInvalidOptionsStartNothing: for options createClient refuses, the
+// loader's head start sends no request and adds no iframe, even where a
+// sign-in is recorded (which makes valid options start one at once).
+func TestInvalidOptionsStartNothing(t *testing.T) {
+	t.Parallel()
+	e := start(t, "localhost", 0)
+	tab := e.openSDKPage(t)
+	e.signIn(t, tab, "")
+	tab.MustEval(`client.destroy(), true`, nil)
+	for _, tc := range []struct {
+		name, extra, want string
+	}{
+		{name: "redirectUri on another origin", extra: `, redirectUri: "https://elsewhere.example/cb"`, want: "origin_mismatch"},
+		{name: "an unknown option", extra: `, redirectUrl: "/cb"`, want: "invalid_configuration"},
+		{name: "a responseType nobody has", extra: `, responseType: "code token"`, want: "invalid_configuration"},
+		{name: "a leeway out of range", extra: `, leewayInSeconds: 900`, want: "invalid_configuration"},
+		{name: "an option of the wrong type", extra: `, timeoutInSeconds: "10"`, want: "invalid_configuration"},
+		{name: "the control: valid options start at once", extra: "", want: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tab := e.openSDKPage(t)
+			_, tenant0, _ := e.counts()
+			// A fresh page, so the runtime loads and the head start is due.
+			f := settle(t, tab, `(async () => { const c = await `+e.clientJS(tc.extra)+`; window.frames0 = document.querySelectorAll("iframe").length; c.destroy(); })()`)
+			if tc.want == "" {
+				if !f.OK {
+					t.Fatalf("createClient: %v", f)
+				}
+				if _, tenant, _ := e.counts(); tenant == tenant0 {
+					t.Error("valid options with a sign-in recorded sent nothing ahead: the control does not control")
+				}
+				return
+			}
+			if f.OK || !f.IsSDK || f.Error != tc.want {
+				t.Fatalf("createClient: %v, want %s", f, tc.want)
+			}
+			time.Sleep(300 * time.Millisecond) // anything started would be on the wire by now
+			var frames int
+			tab.MustEval(`document.querySelectorAll("iframe").length`, &frames)
+			if _, tenant, _ := e.counts(); tenant != tenant0 || frames != 0 {
+				t.Errorf("refused options still sent %d requests to the tenant and left %d iframes", tenant-tenant0, frames)
+			}
+		})
+	}
+}
+
+// TestClientFetchToAnAPIWithoutCORS: the browser's TypeError becomes a
+// network_error that says what the API must allow.
+func TestClientFetchToAnAPIWithoutCORS(t *testing.T) {
+	t.Parallel()
+	e := start(t, "localhost", 0)
+	l, apiURL := e2eenv.Listen(t, "localhost")
+	e2eenv.Serve(t, l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"ok":true}`) // no CORS headers: the browser hides the answer
+	}))
+	tab := e.openSDKPage(t)
+	e.signIn(t, tab, fmt.Sprintf(", apiOrigins: [%q]", apiURL))
+	f := settle(t, tab, fmt.Sprintf(`client.fetch(%q)`, apiURL+"/private"))
+	if f.OK || !f.IsSDK || f.Error != "network_error" {
+		t.Fatalf("want a network_error SilentAuthError, got %v", f)
+	}
+	for _, want := range []string{apiURL + "/private", "CORS", "Authorization", "DPoP"} {
+		if !strings.Contains(f.Desc, want) {
+			t.Errorf("description %q lacks %q", f.Desc, want)
+		}
+	}
+}
+
+// TestEveryErrorIsASilentAuthError walks the failures a page can meet,
+// from the loader and from Go, and checks each is a SilentAuthError whose
+// code is in the table (checksession.ErrorCodes).
+func TestEveryErrorIsASilentAuthError(t *testing.T) {
+	t.Parallel()
+	e := start(t, "localhost", 0)
+	tab := e.openSDKPage(t)
+	e.signIn(t, tab, "")
+	codes := map[string]bool{}
+	for _, c := range checksession.ErrorCodes() {
+		codes[string(c)] = true
+	}
+	c := e.clientJS("")
+	for _, tc := range []struct{ name, expr, want string }{
+		{"options that are no object", `silentauth.createClient(42)`, "invalid_configuration"},
+		{"an unknown option", `silentauth.createClient({domain: "x.example", clientId: "spa", clientSecret: "s"})`, "invalid_configuration"},
+		{"a bad wasmUrl", `silentauth.createClient({domain: "x.example", clientId: "spa", wasmUrl: "http://[bad"})`, "invalid_configuration"},
+		{"redirectUri on another origin", `silentauth.createClient({domain: "x.example", clientId: "spa", redirectUri: "https://other.example/"})`, "origin_mismatch"},
+		{"an unreachable domain", `(async () => (await silentauth.createClient({domain: "http://127.0.0.1:9", clientId: "spa", assumeSignedOut: false})).checkSession())()`, "network_error"},
+		{"prompt=login in checkSession", `(async () => (await ` + c + `).checkSession({prompt: "login"}))()`, "invalid_configuration"},
+		{"an unknown event", `(async () => (await ` + c + `).on("nope", () => {}))()`, "invalid_configuration"},
+		{"a handler that is no function", `(async () => (await ` + c + `).on("renewed", 1))()`, "invalid_configuration"},
+		{"client.fetch outside apiOrigins", `(async () => (await ` + c + `).fetch("https://api.elsewhere.example/"))()`, "invalid_configuration"},
+		{"client.fetch of no URL", `(async () => (await ` + c + `).fetch("http://[bad"))()`, "invalid_configuration"},
+		{"a call after destroy", `(async () => { const x = await ` + c + `; x.destroy(); return x.getTokenSilently() })()`, "destroyed"},
+		{"a callback with a forged state", `(async () => (await ` + c + `).handleRedirectCallback(location.origin + "/?code=x&state=forged"))()`, "invalid_state"},
+		{"a server's consent_required", `(async () => (await silentauth.createClient({domain: ` + fmt.Sprintf("%q", e.tenantURL) + `, clientId: "third-party-spa", assumeSignedOut: false})).checkSession())()`, "consent_required"},
+		{"no refresh token without fallback", `(async () => (await ` + e.clientJS(", useRefreshTokens: true, useRefreshTokensFallback: false") + `).checkSession())()`, "missing_refresh_token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := settle(t, tab, tc.expr)
+			if f.OK || !f.IsSDK || f.Name != "SilentAuthError" {
+				t.Fatalf("want a SilentAuthError, got %v", f)
+			}
+			if !codes[f.Error] {
+				t.Errorf("code %q is not in the table %v", f.Error, slices.Sorted(maps.Keys(codes)))
+			}
+			if f.Error != tc.want {
+				t.Errorf("code %q, want %q (%s)", f.Error, tc.want, f.Desc)
+			}
+		})
+	}
+}
