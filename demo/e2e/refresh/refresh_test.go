@@ -109,8 +109,10 @@ func TestTabGroup(t *testing.T) {
 		}
 		from = s.rec.mark()
 		closeTab(t, tabs[h])
+		// Three renewals each, for two grants counted: a renewal whose grant
+		// left just before the mark may land after it.
 		for i, tab := range rest {
-			waitForRenewals(t, tab, seen[i]+2, 2*period+30*time.Second)
+			waitForRenewals(t, tab, seen[i]+3, 3*period+30*time.Second)
 		}
 		hits, _ = s.rec.since(from)
 		c := count(hits)
