@@ -530,6 +530,9 @@ func errorObject(err error) map[string]any {
 	if e.State != "" {
 		o["state"] = e.State
 	}
+	if secs, ok := wire.RetryAfter(e); ok { // a backoff runs: the page's error says when it ends
+		o["retryAfter"] = secs
+	}
 	return o
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -385,5 +386,31 @@ func TestLogLinesGoToThePagesHoldingTheClient(t *testing.T) {
 	}
 	if other.count(outLog) != 0 {
 		t.Fatal("a page without the client got its log line")
+	}
+}
+
+// An error crosses to the page with what the page's SilentAuthError is made
+// from: its code, description and state, and retryAfter while a backoff runs.
+func TestErrorsCrossToThePageWithRetryAfter(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		want map[string]any
+	}{
+		{"a backoff's answer carries retryAfter in whole seconds",
+			&checksession.Error{Code: "timeout", Description: "d", RetryAfter: 1500 * time.Millisecond},
+			map[string]any{"error": "timeout", "error_description": "d", "retryAfter": int64(2)}},
+		{"no backoff: no retryAfter",
+			&checksession.Error{Code: "login_required", Description: "d", State: "s"},
+			map[string]any{"error": "login_required", "error_description": "d", "state": "s"}},
+		{"a bare code is itself", checksession.ErrDestroyed,
+			map[string]any{"error": "destroyed", "error_description": "destroyed"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := errorObject(tc.err); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("errorObject = %#v, want %#v", got, tc.want)
+			}
+		})
 	}
 }
