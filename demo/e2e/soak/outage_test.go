@@ -12,7 +12,18 @@ import (
 // sees far fewer requests than the flat one a second the group made
 // before; once the provider recovers every tab gets a token again. Counts,
 // never timings: the bound comes from the schedule's shortest delays.
+// It runs in both placements: the in-page tab group shares the lock
+// holder's schedule, and the shared worker's one engine has one.
 func TestOutageBacksOffAcrossTheTabGroup(t *testing.T) {
+	for _, engine := range []string{"page", "shared-worker"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Setenv("SILENTAUTH_ENGINE", engine)
+			outageBacksOff(t)
+		})
+	}
+}
+
+func outageBacksOff(t *testing.T) {
 	env := soak.Start(t, soak.DefaultConfig())
 	const outage = 40 * time.Second
 	sc := soak.OutageScenario("e2e outage", soak.OPAuthError, 8*time.Second, outage, 45*time.Second)

@@ -149,7 +149,12 @@ func renewsApart(t *testing.T, env *e2eenv.Env, group []*chrome.Tab, other *chro
 
 // destroyLetsGo destroys every tab's client: each gives up the lock (held
 // or waited for), closes its channel and releases every callback, so only
-// the bridge's createClient and stats stay, and renewals stop.
+// the bridge's own functions (createClient, stats, startHub) stay, and
+// renewals stop.
+// bridgeFuncs are the callbacks the runtime's bridge keeps for its life
+// (wasm/main.go): createClient, stats and startHub.
+const bridgeFuncs = 3
+
 func destroyLetsGo(t *testing.T, env *e2eenv.Env, tabs []*chrome.Tab) {
 	t.Helper()
 	for _, tab := range tabs {
@@ -160,11 +165,11 @@ func destroyLetsGo(t *testing.T, env *e2eenv.Env, tabs []*chrome.Tab) {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			tab.MustEval(`silentauth.stats()`, &s)
-			if s.LiveFuncs == 2 && s.LiveFrames == 0 {
+			if s.LiveFuncs == bridgeFuncs && s.LiveFrames == 0 {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("tab %d after destroy: %d callbacks and %d frames alive, want 2 (createClient, stats) and 0", i, s.LiveFuncs, s.LiveFrames)
+				t.Fatalf("tab %d after destroy: %d callbacks and %d frames alive, want %d (createClient, stats, startHub) and 0", i, s.LiveFuncs, s.LiveFrames, bridgeFuncs)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
