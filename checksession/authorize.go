@@ -67,7 +67,7 @@ func newTransaction(r request, redirectURI string) *transaction {
 func authorizeURL(endpoint, clientID string, t *transaction, r request, scope, mode string) (string, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil {
-		return "", configError("authorizationEndpoint", err.Error())
+		return "", invalidOption("AuthorizationEndpoint", err.Error())
 	}
 	q := u.Query()
 	for k, v := range r.extra {

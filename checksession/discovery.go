@@ -139,19 +139,19 @@ func (d *discoverer) fetch(ctx context.Context) (_ *Metadata, err error) {
 	}
 	var m Metadata
 	if err := json.Unmarshal(resp.Body, &m); err != nil {
-		return nil, configError("domain", "discovery at "+url+" is not a JSON discovery document: "+err.Error())
+		return nil, invalidOption("Domain", "discovery at "+url+" is not a JSON discovery document: "+err.Error())
 	}
 	m.FromDiscovery = true
 	if d.s.Issuer == "" && strings.TrimSuffix(m.Issuer, "/") != domain {
-		return nil, configError("domain", "discovery at "+url+" names issuer "+quote(m.Issuer)+
+		return nil, invalidOption("Domain", "discovery at "+url+" names issuer "+quote(m.Issuer)+
 			", which is not this domain; set the issuer option if that is intended")
 	}
 	out := d.s.overlay(&m)
 	if out.AuthorizationEndpoint == "" || out.JWKSURI == "" {
-		return nil, configError("domain", "discovery at "+url+" lacks authorization_endpoint or jwks_uri")
+		return nil, invalidOption("Domain", "discovery at "+url+" lacks authorization_endpoint or jwks_uri")
 	}
 	if err := d.s.checkDiscovered(&m); err != nil {
-		return nil, configError("domain", "discovery at "+url+": "+err.Description)
+		return nil, invalidOption("Domain", "discovery at "+url+": "+err.Description)
 	}
 	return out, nil
 }
@@ -164,10 +164,8 @@ func (s *settings) noteAssumedScheme(err error) error {
 	if !ok || strings.Contains(s.Options.Domain, "://") {
 		return err
 	}
-	noted := *e
-	noted.Description += " (domain " + quote(strings.TrimSpace(s.Options.Domain)) + " has no scheme, so https:// was assumed: " +
-		s.domain.String() + "; write the scheme out, http:// being allowed on loopback hosts only)"
-	return &noted
+	return e.withNote(" (domain " + quote(strings.TrimSpace(s.Options.Domain)) + " has no scheme, so https:// was assumed: " +
+		s.domain.String() + "; write the scheme out, http:// being allowed on loopback hosts only)")
 }
 
 // checkDiscovered applies the endpoint rule (https, or http on loopback, and
@@ -189,8 +187,8 @@ func (s *settings) checkDiscovered(m *Metadata) *Error {
 		if f.field == "issuer" {
 			check = checkIssuer
 		}
-		if err := check(f.field, f.value); err != nil {
-			return err
+		if problem := check(f.value); problem != "" {
+			return configError(f.field, problem)
 		}
 	}
 	return nil

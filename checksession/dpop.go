@@ -86,7 +86,7 @@ func newDPoPState(s *settings, b Browser) (*dpopState, error) {
 	}
 	keys, ok := b.(DPoPKeys)
 	if !ok {
-		return nil, configError("Options.UseDPoP", "needs a browser that keeps keys (WebCrypto and IndexedDB); this one does not")
+		return nil, invalidOption("UseDPoP", "needs a browser that keeps keys (WebCrypto and IndexedDB); this one does not")
 	}
 	return &dpopState{keys: keys, name: s.dpopKeyName(), nonces: map[string]string{}}, nil
 }
@@ -122,7 +122,7 @@ func (d *dpopState) load(ctx context.Context) (*dpopKey, error) {
 func (d *dpopState) fetchKey(ctx context.Context) (*dpopKey, error) {
 	k, made, err := d.keys.DPoPKey(ctx, d.name)
 	if err != nil {
-		return nil, newError(string(ErrInvalidConfiguration), "useDpop: the DPoP key cannot be loaded or made: "+err.Error())
+		return nil, invalidOption("UseDPoP", "the DPoP key cannot be loaded or made: "+err.Error())
 	}
 	x, y := k.PublicJWK()
 	// RFC 7638: the required members in lexicographic order, no spaces.
@@ -201,10 +201,10 @@ func (d *dpopState) proof(ctx context.Context, method, rawURL, accessToken strin
 	input := base64.RawURLEncoding.EncodeToString([]byte(header)) + "." + base64.RawURLEncoding.EncodeToString(claims)
 	sig, err := k.Sign(ctx, []byte(input))
 	if err != nil {
-		return "", newError(string(ErrInvalidConfiguration), "useDpop: the DPoP proof cannot be signed: "+err.Error())
+		return "", invalidOption("UseDPoP", "the DPoP proof cannot be signed: "+err.Error())
 	}
 	if len(sig) != 64 {
-		return "", newError(string(ErrInvalidConfiguration), "useDpop: the key signed "+strconv.Itoa(len(sig))+" bytes, expected a 64-byte ES256 signature")
+		return "", invalidOption("UseDPoP", "the key signed "+strconv.Itoa(len(sig))+" bytes, expected a 64-byte ES256 signature")
 	}
 	return input + "." + base64.RawURLEncoding.EncodeToString(sig), nil
 }

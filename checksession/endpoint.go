@@ -59,26 +59,24 @@ func parseEndpoint(raw string) (*url.URL, string) {
 	return u, ""
 }
 
-// checkEndpoint validates one endpoint value; name is the option or the
-// discovery field, so the error says which one was wrong.
-func checkEndpoint(name, raw string) *Error {
-	if _, problem := parseEndpoint(raw); problem != "" {
-		return configError(name, problem)
-	}
-	return nil
+// checkEndpoint validates one endpoint value: what is wrong with it, or ""
+// when nothing is. The caller names the option or discovery field.
+func checkEndpoint(raw string) (problem string) {
+	_, problem = parseEndpoint(raw)
+	return problem
 }
 
 // checkIssuer applies the endpoint rule plus OIDC's: an issuer is an https
 // URL with no query or fragment (OpenID Connect Discovery 1.0, section 3).
-func checkIssuer(name, raw string) *Error {
+func checkIssuer(raw string) (problem string) {
 	u, problem := parseEndpoint(raw)
 	if problem != "" {
-		return configError(name, problem)
+		return problem
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
-		return configError(name, "an issuer must not have a query or fragment, got "+quote(raw))
+		return "an issuer must not have a query or fragment, got " + quote(raw)
 	}
-	return nil
+	return ""
 }
 
 // parseOrigin reads one apiOrigins entry: a serialised origin such as
@@ -144,7 +142,7 @@ func matchableHost(host string) string {
 func (c *Client) CheckAPIURL(rawURL string) error {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" || u.Host == "" {
-		return configError("apiOrigins", "client.fetch needs an absolute URL, got one without an origin")
+		return invalidOption("APIOrigins", "client.fetch needs an absolute URL, got one without an origin")
 	}
 	o, problem := parseOrigin(origin(u))
 	if problem != "" {
@@ -155,7 +153,7 @@ func (c *Client) CheckAPIURL(rawURL string) error {
 			return nil
 		}
 	}
-	return configError("apiOrigins", "client.fetch does not send the access token to "+quote(o)+
+	return invalidOption("APIOrigins", "client.fetch does not send the access token to "+quote(o)+
 		", which is not in apiOrigins "+quoteList(c.s.apiOrigins)+"; add it to the apiOrigins option if it is your API")
 }
 

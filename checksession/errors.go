@@ -20,6 +20,10 @@ type Error struct {
 	serverWait time.Duration
 	// overloaded marks an answer with HTTP 429 or 5xx, whatever its code.
 	overloaded bool
+	// option is the Options field the error is about ("Timeout"), and
+	// problem what is wrong with it; Description is then
+	// "Options.Timeout: " + problem. See Option.
+	option, problem string
 }
 
 func (e *Error) Error() string {
@@ -28,6 +32,12 @@ func (e *Error) Error() string {
 	}
 	return e.Code + ": " + e.Description
 }
+
+// Option is the Options field an error is about ("Timeout") and what is
+// wrong with it, or "", "" when the error is about no option. Description
+// names the field as a Go caller writes it ("Options.Timeout: ..."); the JS
+// bridge names it with the JS option's name instead.
+func (e *Error) Option() (field, problem string) { return e.option, e.problem }
 
 // Is makes errors.Is(err, ErrTimeout) match any *Error with the same code:
 // the target is a Code or another *Error.
@@ -137,9 +147,35 @@ func newError(code, description string) *Error {
 	return &Error{Code: code, Description: description}
 }
 
-// configError names the option that is wrong.
+// configError names what is wrong when it is not an Options field (those
+// are invalidOption's): a call parameter, a discovery field.
 func configError(option, problem string) *Error {
 	return newError(string(ErrInvalidConfiguration), option+": "+problem)
+}
+
+// optionError is an error with code about the Options field named field
+// ("Timeout"), which it carries (Option) so that JS callers read their own
+// name for it.
+func optionError(code Code, field, problem string) *Error {
+	e := newError(string(code), "Options."+field+": "+problem)
+	e.option, e.problem = field, problem
+	return e
+}
+
+// withNote is a copy of e whose description ends with note, for Go and JS
+// callers alike.
+func (e *Error) withNote(note string) *Error {
+	noted := *e
+	noted.Description += note
+	if noted.option != "" {
+		noted.problem += note
+	}
+	return &noted
+}
+
+// invalidOption is the invalid_configuration of an Options field.
+func invalidOption(field, problem string) *Error {
+	return optionError(ErrInvalidConfiguration, field, problem)
 }
 
 // tokenError names the ID-token check that failed.

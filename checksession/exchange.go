@@ -55,7 +55,7 @@ func (c *Client) refreshGrant(ctx context.Context, m *Metadata, refreshToken, sc
 // response has none); "" for grants made outside an authorization request.
 func (c *Client) tokenRequest(ctx context.Context, m *Metadata, form url.Values, state, consequence string) (*authResponse, error) {
 	if m.TokenEndpoint == "" {
-		return nil, configError("tokenEndpoint", "the server names no token endpoint, so "+consequence)
+		return nil, invalidOption("TokenEndpoint", "the server names no token endpoint, so "+consequence)
 	}
 	resp, err := c.postToken(ctx, m.TokenEndpoint, HTTPRequest{
 		Method: "POST",

@@ -112,27 +112,27 @@ func normalizeResponseType(s string) string {
 	return strings.Join(parts, " ")
 }
 
-// validate applies defaults and checks every option, naming the field at
-// fault ("Options.Timeout: ..."); package wire renames it for JS.
+// validate applies defaults and checks every option; an error carries the
+// field at fault (Error.Option), which package wire names for JS.
 func (o Options) validate(pageOrigin string) (*settings, error) {
 	s := &settings{Options: o}
 	if strings.TrimSpace(o.Domain) == "" {
-		return nil, configError("Options.Domain", "is required")
+		return nil, invalidOption("Domain", "is required")
 	}
 	d, err := parseDomain(o.Domain)
 	if err != nil {
-		return nil, configError("Options.Domain", err.Error())
+		return nil, invalidOption("Domain", err.Error())
 	}
 	s.domain = d
 	if strings.TrimSpace(o.ClientID) == "" {
-		return nil, configError("Options.ClientID", "is required")
+		return nil, invalidOption("ClientID", "is required")
 	}
 	if o.ResponseType == "" {
 		s.ResponseType = DefaultResponseType
 	}
 	s.ResponseType = normalizeResponseType(s.ResponseType)
 	if !responseTypes[s.ResponseType] {
-		return nil, configError("Options.ResponseType", `must be "code", "id_token token", "id_token" or "token", got "`+o.ResponseType+`"`)
+		return nil, invalidOption("ResponseType", `must be "code", "id_token token", "id_token" or "token", got "`+o.ResponseType+`"`)
 	}
 	if s.Scope == "" {
 		s.Scope = DefaultScope
@@ -145,7 +145,7 @@ func (o Options) validate(pageOrigin string) (*settings, error) {
 	}
 	s.timeout = DefaultTimeout
 	if o.Timeout < 0 {
-		return nil, configError("Options.Timeout", "must not be negative")
+		return nil, invalidOption("Timeout", "must not be negative")
 	}
 	if o.Timeout > 0 {
 		s.timeout = o.Timeout
@@ -153,7 +153,7 @@ func (o Options) validate(pageOrigin string) (*settings, error) {
 	s.leeway = DefaultLeeway
 	if o.Leeway != nil {
 		if *o.Leeway < 0 || *o.Leeway > MaxLeeway {
-			return nil, configError("Options.Leeway", "must be between 0 and 300 seconds")
+			return nil, invalidOption("Leeway", "must be between 0 and 300 seconds")
 		}
 		s.leeway = *o.Leeway
 	}
@@ -161,46 +161,46 @@ func (o Options) validate(pageOrigin string) (*settings, error) {
 	s.renewBeforeExpiry = DefaultRenewBeforeExpiry
 	if o.RenewBeforeExpiry != nil {
 		if *o.RenewBeforeExpiry < 0 {
-			return nil, configError("Options.RenewBeforeExpiry", "must not be negative")
+			return nil, invalidOption("RenewBeforeExpiry", "must not be negative")
 		}
 		s.renewBeforeExpiry = *o.RenewBeforeExpiry
 	}
 	s.minValidity = DefaultMinValidity
 	if o.MinValidity != nil {
 		if *o.MinValidity < 0 {
-			return nil, configError("Options.MinValidity", "must not be negative")
+			return nil, invalidOption("MinValidity", "must not be negative")
 		}
 		s.minValidity = *o.MinValidity
 	}
 	if o.UseRefreshTokens && s.ResponseType != "code" {
-		return nil, configError("Options.UseRefreshTokens", `needs ResponseType "code": refresh tokens come only from the token endpoint, got `+quote(s.ResponseType))
+		return nil, invalidOption("UseRefreshTokens", `needs ResponseType "code": refresh tokens come only from the token endpoint, got `+quote(s.ResponseType))
 	}
 	if o.UseDPoP && s.ResponseType != "code" {
-		return nil, configError("Options.UseDPoP", `needs ResponseType "code": only the token endpoint binds tokens to the key, got `+quote(s.ResponseType))
+		return nil, invalidOption("UseDPoP", `needs ResponseType "code": only the token endpoint binds tokens to the key, got `+quote(s.ResponseType))
 	}
 	switch o.RefreshTokenStorage {
 	case "":
 		s.RefreshTokenStorage = RefreshTokenStorageMemory
 	case RefreshTokenStorageMemory, RefreshTokenStorageLocal:
 	default:
-		return nil, configError("Options.RefreshTokenStorage", `must be "memory" or "local", got `+quote(o.RefreshTokenStorage))
+		return nil, invalidOption("RefreshTokenStorage", `must be "memory" or "local", got `+quote(o.RefreshTokenStorage))
 	}
 	if o.SessionCheckInterval < 0 {
-		return nil, configError("Options.SessionCheckInterval", "must not be negative")
+		return nil, invalidOption("SessionCheckInterval", "must not be negative")
 	}
-	for _, ep := range []struct{ name, value string }{
-		{"Options.Issuer", o.Issuer}, {"Options.AuthorizationEndpoint", o.AuthorizationEndpoint},
-		{"Options.TokenEndpoint", o.TokenEndpoint}, {"Options.JWKSURI", o.JWKSURI}, {"Options.EndSessionEndpoint", o.EndSessionEndpoint},
+	for _, ep := range []struct{ field, value string }{
+		{"Issuer", o.Issuer}, {"AuthorizationEndpoint", o.AuthorizationEndpoint},
+		{"TokenEndpoint", o.TokenEndpoint}, {"JWKSURI", o.JWKSURI}, {"EndSessionEndpoint", o.EndSessionEndpoint},
 	} {
 		if ep.value == "" {
 			continue
 		}
 		check := checkEndpoint
-		if ep.name == "Options.Issuer" {
+		if ep.field == "Issuer" {
 			check = checkIssuer
 		}
-		if err := check(ep.name, ep.value); err != nil {
-			return nil, err
+		if problem := check(ep.value); problem != "" {
+			return nil, invalidOption(ep.field, problem)
 		}
 	}
 	s.apiOrigins = []string{pageOrigin}
@@ -209,7 +209,7 @@ func (o Options) validate(pageOrigin string) (*settings, error) {
 		for _, raw := range o.APIOrigins {
 			norm, problem := parseOrigin(raw)
 			if problem != "" {
-				return nil, configError("Options.APIOrigins", "entry "+quote(raw)+" "+problem)
+				return nil, invalidOption("APIOrigins", "entry "+quote(raw)+" "+problem)
 			}
 			s.apiOrigins = append(s.apiOrigins, norm)
 		}
@@ -247,10 +247,10 @@ func parseDomain(domain string) (*url.URL, error) {
 func checkRedirectOrigin(redirectURI, pageOrigin string) error {
 	u, err := url.Parse(redirectURI)
 	if err != nil || u.Host == "" {
-		return configError("Options.RedirectURI", "must be an absolute URL, got "+quote(redirectURI))
+		return invalidOption("RedirectURI", "must be an absolute URL, got "+quote(redirectURI))
 	}
 	if origin(u) != pageOrigin {
-		return newError(string(ErrOriginMismatch), "redirectUri "+quote(redirectURI)+
+		return optionError(ErrOriginMismatch, "RedirectURI", quote(redirectURI)+
 			" is not on the page's origin "+quote(pageOrigin)+": the server's answer would never reach this page")
 	}
 	return nil

@@ -190,11 +190,11 @@ func (c *Client) Logout(ctx context.Context, p LogoutParams) error {
 		return err
 	}
 	if m.EndSessionEndpoint == "" {
-		return configError("endSessionEndpoint", "the server names no end-session endpoint; set endSessionEndpoint or use logout({localOnly: true})")
+		return invalidOption("EndSessionEndpoint", "the server names no end-session endpoint; set endSessionEndpoint or use logout({localOnly: true})")
 	}
 	u, err := url.Parse(m.EndSessionEndpoint)
 	if err != nil {
-		return configError("endSessionEndpoint", err.Error())
+		return invalidOption("EndSessionEndpoint", err.Error())
 	}
 	q := u.Query()
 	for k, v := range p.Extra {

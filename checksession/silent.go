@@ -18,7 +18,7 @@ func (c *Client) silent(ctx context.Context, r request) (res *AuthResult, refres
 		return nil, "", err
 	}
 	if !m.supportsWebMessage() {
-		return nil, "", configError("domain", "the server's discovery lists response_modes_supported "+
+		return nil, "", invalidOption("Domain", "the server's discovery lists response_modes_supported "+
 			quote(strings.Join(m.ResponseModesSupported, " "))+" without web_message, so no silent request can be answered")
 	}
 	if c.browser.CrossOriginIsolated() {

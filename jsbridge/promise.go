@@ -125,12 +125,13 @@ func runGuarded(fn func() (any, error)) (v any, err error) {
 // description (or the code), with error, error_description and, when set,
 // state properties as API.md specifies. A bare checksession.Code keeps its
 // code; other errors that are not *checksession.Error get
-// checksession.ErrUnexpected's.
+// checksession.ErrUnexpected's. An error about an option names it as JS
+// does (wire.JSError).
 func ErrorValue(err error) safejs.Value {
 	var ce *checksession.Error
 	var code checksession.Code
 	switch {
-	case errors.As(err, &ce):
+	case errors.As(wire.JSError(err), &ce):
 	case errors.As(err, &code):
 		ce = &checksession.Error{Code: string(code)}
 	default:

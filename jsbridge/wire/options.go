@@ -4,7 +4,9 @@
 package wire
 
 import (
+	"errors"
 	"math"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -12,46 +14,87 @@ import (
 	"github.com/silentauth/silentauth/checksession"
 )
 
+// kind is how a JS option's value is read.
+type kind uint8
+
+const (
+	text     kind = iota // a string
+	seconds              // a number of seconds, as a time.Duration
+	flag                 // true or false
+	notFlag              // true or false, stored negated (useRefreshTokensFallback)
+	textList             // an array of strings
+)
+
+// option is one createClient option: its JS name, the checksession.Options
+// field it sets (its Go name; "" for the loader's own options, which Go
+// only accepts), and how its value is read.
+type option struct {
+	js, goName string
+	kind       kind
+}
+
+// options is every createClient option, in the order they are read (the
+// first error found is the one reported). It is the one table of option
+// names: ParseOptions sets each field by its Go name, and JSError names a
+// field by its JS name. A JS name that sets a field another one already
+// set is an alias (auth0.js's clientID), refused when the two differ.
+var options = []option{
+	{"domain", "Domain", text},
+	{"clientId", "ClientID", text},
+	{"clientID", "ClientID", text},
+	{"redirectUri", "RedirectURI", text},
+	{"responseType", "ResponseType", text},
+	{"scope", "Scope", text},
+	{"audience", "Audience", text},
+	{"timeoutInSeconds", "Timeout", seconds},
+	{"leewayInSeconds", "Leeway", seconds},
+	{"autoRenew", "AutoRenew", flag},
+	{"renewBeforeExpiryInSeconds", "RenewBeforeExpiry", seconds},
+	{"minValidityInSeconds", "MinValidity", seconds},
+	{"issuer", "Issuer", text},
+	{"authorizationEndpoint", "AuthorizationEndpoint", text},
+	{"tokenEndpoint", "TokenEndpoint", text},
+	{"jwksUri", "JWKSURI", text},
+	{"endSessionEndpoint", "EndSessionEndpoint", text},
+	{"sessionCheckIntervalInSeconds", "SessionCheckInterval", seconds},
+	{"debug", "Debug", flag},
+	{"apiOrigins", "APIOrigins", textList},
+	{"useRefreshTokens", "UseRefreshTokens", flag},
+	{"useRefreshTokensFallback", "RefreshTokensNoFallback", notFlag},
+	{"refreshTokenStorage", "RefreshTokenStorage", text},
+	{"useDpop", "UseDPoP", flag},
+	{"wasmUrl", "", text},         // where the loader fetches the engine
+	{"engine", "", text},          // where the loader runs it
+	{"assumeSignedOut", "", flag}, // the loader answers checkSession before Go is asked
+}
+
 // ParseOptions reads options as the JS createClient receives them (decoded
 // from JSON). Unknown options, and known ones of the wrong type, are
 // invalid_configuration errors that name the option.
 func ParseOptions(raw map[string]any) (checksession.Options, error) {
 	var o checksession.Options
 	r := reader{raw: raw}
-	o.Domain = r.str("domain")
-	o.ClientID = r.str("clientId")
-	if alias := r.str("clientID"); alias != "" {
-		if o.ClientID != "" && o.ClientID != alias {
-			r.fail("clientID", "conflicts with clientId")
+	fields := reflect.ValueOf(&o).Elem()
+	for _, opt := range options {
+		v, ok := opt.read(&r)
+		if !ok || opt.goName == "" {
+			continue
 		}
-		o.ClientID = alias
+		f := fields.FieldByName(opt.goName)
+		if f.Kind() == reflect.Pointer {
+			// Absent is not zero for these: nil keeps the client's default.
+			p := reflect.New(v.Type())
+			p.Elem().Set(v)
+			v = p
+		} else if v.IsZero() {
+			continue // what the zero Options already say
+		}
+		if !f.IsZero() && !reflect.DeepEqual(f.Interface(), v.Interface()) {
+			r.fail(opt.js, "conflicts with "+jsName(opt.goName))
+			continue
+		}
+		f.Set(v)
 	}
-	o.RedirectURI = r.str("redirectUri")
-	o.ResponseType = r.str("responseType")
-	o.Scope = r.str("scope")
-	o.Audience = r.str("audience")
-	o.Timeout = r.seconds("timeoutInSeconds")
-	// Absent is not zero for these: nil keeps the client's default.
-	o.Leeway = optional(&r, r.seconds, "leewayInSeconds")
-	o.AutoRenew = optional(&r, r.boolean, "autoRenew")
-	o.RenewBeforeExpiry = optional(&r, r.seconds, "renewBeforeExpiryInSeconds")
-	o.MinValidity = optional(&r, r.seconds, "minValidityInSeconds")
-	o.Issuer = r.str("issuer")
-	o.AuthorizationEndpoint = r.str("authorizationEndpoint")
-	o.TokenEndpoint = r.str("tokenEndpoint")
-	o.JWKSURI = r.str("jwksUri")
-	o.EndSessionEndpoint = r.str("endSessionEndpoint")
-	o.SessionCheckInterval = r.seconds("sessionCheckIntervalInSeconds")
-	o.Debug = r.boolean("debug")
-	o.APIOrigins = r.strList("apiOrigins")
-	o.UseRefreshTokens = r.boolean("useRefreshTokens")
-	hasFallback := r.has("useRefreshTokensFallback")
-	o.RefreshTokensNoFallback = hasFallback && !r.boolean("useRefreshTokensFallback")
-	o.RefreshTokenStorage = r.str("refreshTokenStorage")
-	o.UseDPoP = r.boolean("useDpop")
-	r.str("wasmUrl")             // the loader's option; known here so it is not "unknown"
-	r.str("engine")              // the loader's option too: where the engine runs
-	r.boolean("assumeSignedOut") // the loader's too: it answers checkSession before Go is asked
 	if r.err != nil {
 		return checksession.Options{}, r.err
 	}
@@ -60,6 +103,46 @@ func ParseOptions(raw map[string]any) (checksession.Options, error) {
 			`; every option is listed in the README, section "Options, errors and events"`)
 	}
 	return o, nil
+}
+
+// read takes opt's value from r; ok is false when it is absent or of the
+// wrong type (r then holds the error).
+func (opt option) read(r *reader) (v reflect.Value, ok bool) {
+	if !r.has(opt.js) {
+		r.get(opt.js) // seen, so that a null is not "not an option"
+		return reflect.Value{}, false
+	}
+	var x any
+	switch opt.kind {
+	case text:
+		x = r.str(opt.js)
+	case seconds:
+		x = r.seconds(opt.js)
+	case flag:
+		x = r.boolean(opt.js)
+	case notFlag:
+		x = !r.boolean(opt.js)
+	case textList:
+		x = r.strList(opt.js)
+	}
+	if r.err != nil {
+		return reflect.Value{}, false
+	}
+	return reflect.ValueOf(x), true
+}
+
+// jsName is the JS name of the Options field goName, or "" when no option
+// sets it.
+func jsName(goName string) string {
+	if goName == "" {
+		return ""
+	}
+	for _, opt := range options {
+		if opt.goName == goName {
+			return opt.js
+		}
+	}
+	return ""
 }
 
 // suggest is "; did you mean "x"?" for the known option nearest to a
@@ -222,43 +305,19 @@ func configError(option, problem string) *checksession.Error {
 	return &checksession.Error{Code: string(checksession.ErrInvalidConfiguration), Description: option + ": " + problem}
 }
 
-// jsNames are the JS names of the Go fields that checksession's option
-// validation names.
-var jsNames = map[string]string{
-	"Options.Domain":                "domain",
-	"Options.ClientID":              "clientId",
-	"Options.RedirectURI":           "redirectUri",
-	"Options.ResponseType":          "responseType",
-	"Options.Timeout":               "timeoutInSeconds",
-	"Options.Leeway":                "leewayInSeconds",
-	"Options.RenewBeforeExpiry":     "renewBeforeExpiryInSeconds",
-	"Options.MinValidity":           "minValidityInSeconds",
-	"Options.UseRefreshTokens":      "useRefreshTokens",
-	"Options.RefreshTokenStorage":   "refreshTokenStorage",
-	"Options.UseDPoP":               "useDpop",
-	"Options.SessionCheckInterval":  "sessionCheckIntervalInSeconds",
-	"Options.Issuer":                "issuer",
-	"Options.AuthorizationEndpoint": "authorizationEndpoint",
-	"Options.TokenEndpoint":         "tokenEndpoint",
-	"Options.JWKSURI":               "jwksUri",
-	"Options.EndSessionEndpoint":    "endSessionEndpoint",
-	"Options.APIOrigins":            "apiOrigins",
-}
-
-// JSError renames the Go option an invalid_configuration error starts with
-// ("Options.Timeout: ...") to the JS option ("timeoutInSeconds: ..."), so
-// that a page is told what it wrote. Other errors are returned as they are.
+// JSError is err as a JS caller should read it: an error about an Options
+// field (checksession.Error.Option) names the JS option ("timeoutInSeconds:
+// ...") where Go names the field ("Options.Timeout: ..."), so that a page
+// is told what it wrote. Other errors are returned as they are.
 func JSError(err error) error {
-	e, ok := err.(*checksession.Error)
-	if !ok || e.Code != string(checksession.ErrInvalidConfiguration) {
+	var e *checksession.Error
+	if !errors.As(err, &e) {
 		return err
 	}
-	field, rest, found := strings.Cut(e.Description, ": ")
-	js, known := jsNames[field]
-	if !found || !known {
+	field, problem := e.Option()
+	js := jsName(field)
+	if js == "" {
 		return err
 	}
-	renamed := *e
-	renamed.Description = js + ": " + rest
-	return &renamed
+	return &checksession.Error{Code: e.Code, Description: js + ": " + problem, State: e.State, RetryAfter: e.RetryAfter}
 }
