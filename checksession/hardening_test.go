@@ -54,6 +54,7 @@ func TestEndpointOptionsMustBeHTTPSOrLoopbackHTTP(t *testing.T) {
 			if !strings.Contains(e.Description, tt.detail) {
 				t.Fatalf("got %q, want it to mention %s", e.Description, tt.detail)
 			}
+			checkOptionError(t, e)
 		})
 	}
 }

@@ -1,6 +1,7 @@
 package checksession
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,9 @@ func TestValidateOptions(t *testing.T) {
 			if err == nil && s.RedirectURI == "" {
 				t.Error("no redirect URI")
 			}
+			if e, ok := err.(*Error); ok {
+				checkOptionError(t, e)
+			}
 		})
 	}
 }
@@ -77,5 +81,25 @@ func TestRefreshTokenOptions(t *testing.T) {
 				t.Errorf("fallback %v storage %q, want %v %q", s.refreshFallback(), s.RefreshTokenStorage, tc.fallback, tc.storage)
 			}
 		})
+	}
+}
+
+// checkOptionError: an error that names an option carries it (Option), as
+// a field Options has, and says the same problem to Go callers and to the
+// JS bridge, which names the field its own way.
+func checkOptionError(t *testing.T, e *Error) {
+	t.Helper()
+	field, problem := e.Option()
+	if field == "" {
+		if strings.HasPrefix(e.Description, "Options.") {
+			t.Errorf("%q names an option it does not carry", e.Description)
+		}
+		return
+	}
+	if _, ok := reflect.TypeOf(Options{}).FieldByName(field); !ok {
+		t.Errorf("the error is about Options.%s, which does not exist", field)
+	}
+	if e.Description != "Options."+field+": "+problem {
+		t.Errorf("description %q, problem for JS %q: they differ", e.Description, problem)
 	}
 }

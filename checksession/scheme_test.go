@@ -31,3 +31,23 @@ func TestADomainWithoutSchemeSaysHTTPSWasAssumedWhenItFails(t *testing.T) {
 		})
 	}
 }
+
+// A discovery failure that is about the Domain option keeps the note for
+// JS callers too: the note is part of the problem Error.Option gives, as
+// of the Description Go callers read.
+func TestTheSchemeNoteReachesEveryCallerOfAnOptionError(t *testing.T) {
+	fx := newFixture(t)
+	fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(HTTPRequest) (*HTTPResponse, error) {
+		return &HTTPResponse{Status: 200, Body: []byte("<html>")}, nil
+	}
+	c := fx.client(func(o *Options) { o.Domain = strings.TrimPrefix(serverOrigin, "https://") })
+	_, err := c.CheckSession(context.Background(), AuthorizeParams{})
+	e, ok := err.(*Error)
+	if !ok || e.Code != "invalid_configuration" {
+		t.Fatalf("got %v, want invalid_configuration", err)
+	}
+	field, problem := e.Option()
+	if field != "Domain" || !strings.Contains(problem, "https:// was assumed") || e.Description != "Options.Domain: "+problem {
+		t.Fatalf("field %q, problem %q, description %q: want Domain, the note in both", field, problem, e.Description)
+	}
+}

@@ -71,6 +71,12 @@ func TestAwaitReturnsWhenContextEndsAndReleasesCallbacksOnSettle(t *testing.T) {
 	eventually(t, "callbacks released", func() bool { return jsbridge.LiveFuncs() == funcs })
 }
 
+// originOnly is a Browser that only knows its origin: enough for
+// checksession.NewClient to check options.
+type originOnly struct{ checksession.Browser }
+
+func (originOnly) Origin() string { return "https://app.example.com" }
+
 func TestNewPromise(t *testing.T) {
 	cases := []struct {
 		name             string
@@ -99,6 +105,11 @@ func TestNewPromise(t *testing.T) {
 				return nil, &checksession.Error{Code: "timeout", Description: "slow", RetryAfter: 1500 * time.Millisecond}
 			},
 			code: "timeout", desc: "slow", message: "slow", retryAfter: 2},
+		{name: "an error about an option names the JS option, not the Go field",
+			fn: func() (any, error) {
+				return checksession.NewClient(checksession.Options{Domain: "d", ClientID: "spa", Timeout: -time.Second}, originOnly{}, nil)
+			},
+			code: "invalid_configuration", desc: "timeoutInSeconds: must not be negative", message: "timeoutInSeconds: must not be negative"},
 		{name: "an error without description uses the code as message",
 			fn:   func() (any, error) { return nil, &checksession.Error{Code: "invalid_state"} },
 			code: "invalid_state", desc: "", message: "invalid_state"},

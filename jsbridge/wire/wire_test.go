@@ -1,11 +1,17 @@
 package wire
 
 import (
+	"errors"
+	"os"
+	"reflect"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/internal/apidoc"
 )
 
 // namesOption reports whether err is an invalid_configuration naming option.
@@ -95,30 +101,176 @@ type page struct{ checksession.Browser }
 
 func (page) Origin() string { return "https://app.example.com" }
 
-func TestJSErrorNamesTheJSOption(t *testing.T) {
-	cases := []struct {
-		name string
-		o    checksession.Options
-		want string // the description's start
-	}{
-		{"a negative timeout is timeoutInSeconds", checksession.Options{Domain: "d", ClientID: "spa", Timeout: -time.Second}, "timeoutInSeconds: must not be negative"},
-		{"a missing client id is clientId", checksession.Options{Domain: "d"}, "clientId: is required"},
-		{"a bad jwks URI is jwksUri", checksession.Options{Domain: "d", ClientID: "spa", JWKSURI: "ftp://x"}, "jwksUri: "},
-		{"an apiOrigins entry is apiOrigins", checksession.Options{Domain: "d", ClientID: "spa", APIOrigins: []string{"*"}}, "apiOrigins: entry"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := checksession.NewClient(tc.o, page{}, nil)
-			got := JSError(err)
-			e, ok := got.(*checksession.Error)
-			if !ok || !strings.HasPrefix(e.Description, tc.want) {
-				t.Fatalf("JSError(%v) = %v, want a description starting %q", err, got, tc.want)
+// TestEveryOptionOfTheWrongTypeIsNamedInJS: for every option in the
+// table, a value no option takes (an object) is refused naming the option
+// as the page wrote it.
+func TestEveryOptionOfTheWrongTypeIsNamedInJS(t *testing.T) {
+	for _, opt := range options {
+		t.Run(opt.js, func(t *testing.T) {
+			raw := map[string]any{"domain": "d", "clientId": "spa", opt.js: map[string]any{}}
+			_, err := ParseOptions(raw)
+			if !namesOption(err, opt.js) || strings.Contains(err.Error(), "not an option") {
+				t.Fatalf("got %v, want invalid_configuration naming %s", err, opt.js)
 			}
 		})
 	}
-	other := &checksession.Error{Code: string(checksession.ErrTimeout), Description: "Options.Timeout: x"}
-	if JSError(other) != error(other) {
-		t.Error("an error other than invalid_configuration was changed")
+}
+
+// goodValue is a value of kind k that is not the zero Options' value.
+func goodValue(k kind) any {
+	switch k {
+	case seconds:
+		return 7.0
+	case flag:
+		return true
+	case notFlag:
+		return false
+	case textList:
+		return []any{"https://api.example.com"}
+	}
+	return "x"
+}
+
+// TestTheTableCoversOptions: every Go name in the table is an Options field
+// that its JS option sets, and every Options field a page can set has a JS
+// option, so that JSError can name any field.
+func TestTheTableCoversOptions(t *testing.T) {
+	named := map[string]bool{}
+	for _, opt := range options {
+		if opt.goName == "" {
+			continue
+		}
+		named[opt.goName] = true
+		t.Run(opt.js, func(t *testing.T) {
+			if _, ok := reflect.TypeOf(checksession.Options{}).FieldByName(opt.goName); !ok {
+				t.Fatalf("%s sets Options.%s, which does not exist", opt.js, opt.goName)
+			}
+			o, err := ParseOptions(map[string]any{opt.js: goodValue(opt.kind)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reflect.ValueOf(o).FieldByName(opt.goName).IsZero() {
+				t.Errorf("%s did not set Options.%s", opt.js, opt.goName)
+			}
+		})
+	}
+	// Not options a page passes: the loader's marker key, and Go callbacks.
+	notFromJS := map[string]bool{"MarkerKey": true, "Logger": true, "OnEvent": true}
+	for _, f := range reflect.VisibleFields(reflect.TypeOf(checksession.Options{})) {
+		if !named[f.Name] && !notFromJS[f.Name] {
+			t.Errorf("Options.%s has no JS option in the table", f.Name)
+		}
+	}
+}
+
+// TestTheTableIsTheDeclaredOptions: the table's JS names are the options
+// silentauth.d.ts declares, no more and no fewer.
+func TestTheTableIsTheDeclaredOptions(t *testing.T) {
+	src, err := os.ReadFile("../../wasm/loader/silentauth.d.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dts, err := apidoc.ParseDTS(string(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table []string
+	for _, opt := range options {
+		table = append(table, opt.js)
+	}
+	sort.Strings(table)
+	if want := dts.Sorted(apidoc.Options); !slices.Equal(table, want) {
+		t.Errorf("wire's options %v, silentauth.d.ts declares %v", table, want)
+	}
+}
+
+// TestABadOptionIsNamedAsEachCallerWroteIt: the options a page passes and
+// the same Options a Go caller writes fail alike; the Go caller reads the
+// Go field and the page the JS option, each with the same problem.
+func TestABadOptionIsNamedAsEachCallerWroteIt(t *testing.T) {
+	cases := []struct {
+		name   string
+		raw    map[string]any // besides a valid domain and clientId
+		code   checksession.Code
+		goName string
+		js     string
+	}{
+		{"no domain", map[string]any{"domain": ""}, checksession.ErrInvalidConfiguration, "Domain", "domain"},
+		{"a domain with a query", map[string]any{"domain": "https://d/?x=1"}, checksession.ErrInvalidConfiguration, "Domain", "domain"},
+		{"no client id", map[string]any{"clientId": ""}, checksession.ErrInvalidConfiguration, "ClientID", "clientId"},
+		{"a relative redirect URI", map[string]any{"redirectUri": "/cb"}, checksession.ErrInvalidConfiguration, "RedirectURI", "redirectUri"},
+		{"a redirect URI on another origin", map[string]any{"redirectUri": "https://other.example/cb"}, checksession.ErrOriginMismatch, "RedirectURI", "redirectUri"},
+		{"an unknown response type", map[string]any{"responseType": "code token"}, checksession.ErrInvalidConfiguration, "ResponseType", "responseType"},
+		{"a leeway above 300 seconds", map[string]any{"leewayInSeconds": 301.0}, checksession.ErrInvalidConfiguration, "Leeway", "leewayInSeconds"},
+		{"refresh tokens with an implicit response type", map[string]any{"useRefreshTokens": true, "responseType": "id_token"}, checksession.ErrInvalidConfiguration, "UseRefreshTokens", "useRefreshTokens"},
+		{"DPoP with an implicit response type", map[string]any{"useDpop": true, "responseType": "token"}, checksession.ErrInvalidConfiguration, "UseDPoP", "useDpop"},
+		{"an unknown refresh token storage", map[string]any{"refreshTokenStorage": "cookie"}, checksession.ErrInvalidConfiguration, "RefreshTokenStorage", "refreshTokenStorage"},
+		{"an issuer with a query", map[string]any{"issuer": "https://d/?x=1"}, checksession.ErrInvalidConfiguration, "Issuer", "issuer"},
+		{"a javascript authorization endpoint", map[string]any{"authorizationEndpoint": "javascript:alert(1)"}, checksession.ErrInvalidConfiguration, "AuthorizationEndpoint", "authorizationEndpoint"},
+		{"an http token endpoint", map[string]any{"tokenEndpoint": "http://d.example/token"}, checksession.ErrInvalidConfiguration, "TokenEndpoint", "tokenEndpoint"},
+		{"an ftp jwks URI", map[string]any{"jwksUri": "ftp://d.example/jwks"}, checksession.ErrInvalidConfiguration, "JWKSURI", "jwksUri"},
+		{"a data end-session endpoint", map[string]any{"endSessionEndpoint": "data:text/html,x"}, checksession.ErrInvalidConfiguration, "EndSessionEndpoint", "endSessionEndpoint"},
+		{"an API origin with a path", map[string]any{"apiOrigins": []any{"https://api.example.com/v1"}}, checksession.ErrInvalidConfiguration, "APIOrigins", "apiOrigins"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := map[string]any{"domain": "login.example.com", "clientId": "spa"}
+			for k, v := range tc.raw {
+				raw[k] = v
+			}
+			o, err := ParseOptions(raw)
+			if err != nil {
+				t.Fatalf("the page's options are refused before the client checks them: %v", err)
+			}
+			_, err = checksession.NewClient(o, page{}, nil)
+			var e *checksession.Error
+			if !errors.As(err, &e) || e.Code != string(tc.code) {
+				t.Fatalf("got %v, want %s", err, tc.code)
+			}
+			field, problem := e.Option()
+			goPrefix := string(tc.code) + ": Options." + tc.goName + ": "
+			if field != tc.goName || problem == "" || e.Error() != goPrefix+problem {
+				t.Errorf("a Go caller reads %q (field %q), want %q followed by the problem", e.Error(), field, goPrefix)
+			}
+			var je *checksession.Error
+			if !errors.As(JSError(err), &je) || je.Code != string(tc.code) || je.Description != tc.js+": "+problem {
+				t.Errorf("a page reads %v, want %q", JSError(err), tc.js+": "+problem)
+			}
+		})
+	}
+	// Negative durations cannot come from JS (the reader refuses them first),
+	// only from Go.
+	for goName, o := range map[string]checksession.Options{
+		"Timeout":              {Timeout: -time.Second},
+		"RenewBeforeExpiry":    {RenewBeforeExpiry: ptr(-time.Second)},
+		"MinValidity":          {MinValidity: ptr(-time.Second)},
+		"SessionCheckInterval": {SessionCheckInterval: -time.Second},
+	} {
+		t.Run("negative "+goName, func(t *testing.T) {
+			o.Domain, o.ClientID = "d", "spa"
+			_, err := checksession.NewClient(o, page{}, nil)
+			if want := "invalid_configuration: Options." + goName + ": must not be negative"; err == nil || err.Error() != want {
+				t.Errorf("a Go caller reads %v, want %q", err, want)
+			}
+			if want := jsName(goName) + ": must not be negative"; !namesOption(JSError(err), jsName(goName)) || JSError(err).(*checksession.Error).Description != want {
+				t.Errorf("a page reads %v, want %q", JSError(err), want)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestJSErrorLeavesOtherErrorsAlone(t *testing.T) {
+	for _, err := range []error{
+		&checksession.Error{Code: string(checksession.ErrTimeout), Description: "Options.Timeout: x"},
+		&checksession.Error{Code: string(checksession.ErrInvalidConfiguration), Description: "prompt: x"},
+		checksession.ErrDestroyed,
+		errors.New("other"),
+	} {
+		if JSError(err) != err {
+			t.Errorf("%v was changed to %v", err, JSError(err))
+		}
 	}
 }
 
