@@ -146,12 +146,13 @@ func TestInvalidOptionsStartNothing(t *testing.T) {
 	tab.MustEval(`client.destroy(), true`, nil)
 	for _, tc := range []struct {
 		name, extra, want string
+		desc              string // how the description starts: the option as the page wrote it
 	}{
-		{name: "redirectUri on another origin", extra: `, redirectUri: "https://elsewhere.example/cb"`, want: "origin_mismatch"},
-		{name: "an unknown option", extra: `, redirectUrl: "/cb"`, want: "invalid_configuration"},
-		{name: "a responseType nobody has", extra: `, responseType: "code token"`, want: "invalid_configuration"},
-		{name: "a leeway out of range", extra: `, leewayInSeconds: 900`, want: "invalid_configuration"},
-		{name: "an option of the wrong type", extra: `, timeoutInSeconds: "10"`, want: "invalid_configuration"},
+		{name: "redirectUri on another origin", extra: `, redirectUri: "https://elsewhere.example/cb"`, want: "origin_mismatch", desc: "redirectUri: "},
+		{name: "an unknown option", extra: `, redirectUrl: "/cb"`, want: "invalid_configuration", desc: "redirectUrl: is not an option"},
+		{name: "a responseType nobody has", extra: `, responseType: "code token"`, want: "invalid_configuration", desc: "responseType: "},
+		{name: "a leeway out of range", extra: `, leewayInSeconds: 900`, want: "invalid_configuration", desc: "leewayInSeconds: "},
+		{name: "an option of the wrong type", extra: `, timeoutInSeconds: "10"`, want: "invalid_configuration", desc: "timeoutInSeconds: "},
 		{name: "the control: valid options start at once", extra: "", want: ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -170,6 +171,9 @@ func TestInvalidOptionsStartNothing(t *testing.T) {
 			}
 			if f.OK || !f.IsSDK || f.Error != tc.want {
 				t.Fatalf("createClient: %v, want %s", f, tc.want)
+			}
+			if !strings.HasPrefix(f.Desc, tc.desc) {
+				t.Errorf("description %q, want it to start %q", f.Desc, tc.desc)
 			}
 			time.Sleep(300 * time.Millisecond) // anything started would be on the wire by now
 			var frames int

@@ -129,7 +129,7 @@ func TestFetchSendsTheAccessTokenOnlyToAPIOrigins(t *testing.T) {
 		if o.OK || o.Error != "invalid_configuration" {
 			t.Fatalf("client.fetch to another origin = %+v, want invalid_configuration", o)
 		}
-		if !strings.Contains(o.Description, "apiOrigins") || !strings.Contains(o.Description, env.TenantURL) {
+		if !strings.HasPrefix(o.Description, "apiOrigins: ") || !strings.Contains(o.Description, env.TenantURL) {
 			t.Errorf("description %q does not name the option and the origin %s", o.Description, env.TenantURL)
 		}
 		if len(calls) != 0 {
