@@ -89,8 +89,10 @@ func ParseOptions(raw map[string]any) (checksession.Options, error) {
 		} else if v.IsZero() {
 			continue // what the zero Options already say
 		}
-		if !f.IsZero() && !reflect.DeepEqual(f.Interface(), v.Interface()) {
-			r.fail(opt.js, "conflicts with "+jsName(opt.goName))
+		if !f.IsZero() { // set by an alias already (clientId, clientID)
+			if f.Kind() != reflect.String || f.String() != v.String() {
+				r.fail(opt.js, "conflicts with "+jsName(opt.goName))
+			}
 			continue
 		}
 		f.Set(v)

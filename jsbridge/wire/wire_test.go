@@ -35,6 +35,7 @@ func TestParseOptionsNamesTheBadOption(t *testing.T) {
 		{"negative timeout", map[string]any{"domain": "d", "clientId": "spa", "timeoutInSeconds": -1.0}, "timeoutInSeconds"},
 		{"autoRenew that is not a boolean", map[string]any{"domain": "d", "clientId": "spa", "autoRenew": "yes"}, "autoRenew"},
 		{"conflicting client ids", map[string]any{"domain": "d", "clientId": "a", "clientID": "b"}, "clientID"},
+		{"both spellings of one client id are accepted", map[string]any{"domain": "d", "clientId": "a", "clientID": "a"}, ""},
 		{"wasmUrl belongs to the loader and is accepted", map[string]any{"domain": "d", "clientId": "spa", "wasmUrl": "/x.wasm"}, ""},
 		{"assumeSignedOut belongs to the loader and is accepted", map[string]any{"domain": "d", "clientId": "spa", "assumeSignedOut": false}, ""},
 		{"assumeSignedOut that is not a boolean", map[string]any{"domain": "d", "clientId": "spa", "assumeSignedOut": "no"}, "assumeSignedOut"},
