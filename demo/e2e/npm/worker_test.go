@@ -3,6 +3,8 @@ package npm_test
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 	"github.com/silentauth/silentauth/demo/internal/chrome"
+	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
 // bundle is where one bundler put the app: its output directory, the
@@ -193,5 +196,52 @@ func assertWorker(t *testing.T, tab *chrome.Tab, s *server, workerPath, wasmPath
 	}
 	if !sawWasm || !sawWorker {
 		t.Errorf("the server served the worker: %v, the wasm: %v; requests %v", sawWorker, sawWasm, s.requests())
+	}
+}
+
+// The worker script must come from the page's origin and exist. A script
+// tag served from another origin (a CDN) points at a worker there, which the
+// browser refuses to start; a worker left out of the deploy does not load.
+// Either way the client rejects and names the worker, rather than waiting
+// for an engine that never answers.
+func TestWorkerThatCannotStartRejects(t *testing.T) {
+	p := theProject(t)
+	dist := http.FileServer(http.Dir(filepath.Join(p.pkgDir, "dist")))
+	cl, cdnURL := e2eenv.Listen(t, "127.0.0.1")
+	e2eenv.Serve(t, cl, dist)
+	al, appURL := e2eenv.Listen(t, "localhost")
+	e2eenv.Serve(t, al, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/cdn.html", "/missing.html":
+			src := "/silentauth.js"
+			if r.URL.Path == "/cdn.html" {
+				src = cdnURL + src
+			}
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = io.WriteString(w, `<!doctype html><html><head><meta charset="utf-8"><script src="`+src+`"></script></head><body></body></html>`)
+		case "/silentauth-worker.js":
+			http.NotFound(w, r) // not deployed
+		default:
+			dist.ServeHTTP(w, r)
+		}
+	}))
+	browser := chrome.Start(t)
+	for _, tc := range []struct{ name, page, worker string }{
+		{"from another origin", "/cdn.html", cdnURL + "/silentauth-worker.js"},
+		{"missing", "/missing.html", appURL + "/silentauth-worker.js"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tab := browser.NewTab(t)
+			openPage(t, tab, appURL+tc.page, "window.silentauth")
+			var res map[string]any
+			tab.MustEval(`Promise.race([
+				silentauth.createClient({domain: "https://login.example.com", clientId: "spa", engine: "shared-worker"})
+					.then(() => ({got: "a client"}), e => ({got: e.error, description: e.error_description})),
+				new Promise(r => setTimeout(() => r({got: "nothing after 10 s"}), 10000)),
+			])`, &res)
+			if res["got"] != "invalid_configuration" || !strings.Contains(fmt.Sprint(res["description"]), tc.worker) {
+				t.Fatalf("createClient: %v; want invalid_configuration naming %s", res, tc.worker)
+			}
+		})
 	}
 }
