@@ -65,6 +65,8 @@ class WorkerConnection {
     this.pingSent = 0;
     this.timer = 0;
     this.port = null;
+    /** @type {Error | null} why the worker could not start, if it could not */
+    this.failed = null;
     this.onPageHide = () => this.bye();
     this.onPageShow = (/** @type {PageTransitionEvent} */ e) => { if (e.persisted) this.restart(); };
     this.onSignal = () => this.post({ t: "signal", visible: !document.hidden, wake: !document.hidden });
@@ -79,6 +81,7 @@ class WorkerConnection {
   }
 
   start() {
+    this.failed = null;
     let worker;
     try {
       worker = new SharedWorker(this.url, { name: "silentauth" });
@@ -136,6 +139,7 @@ class WorkerConnection {
   }
 
   fail(err) {
+    this.failed = err;
     clearInterval(this.timer);
     this.port = null;
     connections.delete(this.url);
@@ -158,6 +162,12 @@ class WorkerConnection {
   }
 
   send(call) {
+    // A worker that could not start (the constructor threw, before any
+    // call was pending) answers nothing: every call gets its error.
+    if (this.failed) {
+      call.reject(this.failed);
+      return;
+    }
     call.id = ++this.nextId;
     this.calls.set(call.id, call);
     if (call.client && !call.client._handle) {

@@ -303,12 +303,21 @@ func TestModuleAndScriptOnOnePageShareOneRuntime(t *testing.T) {
 type server struct {
 	tenantURL, appURL string
 	browser           *chrome.Browser
+	appDir            string // the bundle served at the root
+	engine            string // the app's engine option; "" leaves it out
 
 	mu   sync.Mutex
 	reqs []string
 }
 
 func serve(t *testing.T, p *project) *server {
+	t.Helper()
+	return serveApp(t, p, p.appDir, "")
+}
+
+// serveApp serves the bundle in appDir, whose app creates its client with
+// engine (none when "").
+func serveApp(t *testing.T, p *project, appDir, engine string) *server {
 	t.Helper()
 	tl, tenantURL := e2eenv.Listen(t, "localhost")
 	al, appURL := e2eenv.Listen(t, "localhost")
@@ -320,18 +329,18 @@ func serve(t *testing.T, p *project) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{tenantURL: tenantURL, appURL: appURL}
+	s := &server{tenantURL: tenantURL, appURL: appURL, appDir: appDir, engine: engine}
 	e2eenv.Serve(t, tl, tenant)
 	e2eenv.Serve(t, al, s.handler(t, p))
 	s.browser = chrome.Start(t)
 	return s
 }
 
-// handler serves Vite's output, the tarball's dist at the root (the script
-// tag's files), /config.js, and the pages that load the script; every answer
-// carries the README's Content-Security-Policy.
+// handler serves the bundle's output, the tarball's dist at the root (the
+// script tag's files), /config.js, and the pages that load the script; every
+// answer carries the README's Content-Security-Policy.
 func (s *server) handler(t *testing.T, p *project) http.Handler {
-	built, err := os.ReadFile(filepath.Join(p.appDir, "index.html"))
+	built, err := os.ReadFile(filepath.Join(s.appDir, "index.html"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,15 +349,19 @@ func (s *server) handler(t *testing.T, p *project) http.Handler {
 	if twice == string(built) {
 		t.Fatalf("Vite's index.html lost the config script:\n%s", built)
 	}
+	engine := "undefined"
+	if s.engine != "" {
+		engine = fmt.Sprintf("%q", s.engine)
+	}
 	pages := map[string]string{
-		"/config.js": fmt.Sprintf("window.APP_CONFIG = {domain: %q, clientId: \"spa\"};\n", s.tenantURL),
+		"/config.js": fmt.Sprintf("window.APP_CONFIG = {domain: %q, clientId: \"spa\", engine: %s};\n", s.tenantURL, engine),
 		"/twice.js": "window.scriptClient = silentauth.createClient({domain: APP_CONFIG.domain, clientId: \"spa\", " +
 			"redirectUri: location.origin + \"/\", debug: true});\n",
 		"/twice.html": twice,
 		"/script.html": `<!doctype html><html><head><meta charset="utf-8"><title>silentauth script tag</title>` +
 			`<script src="/silentauth.js"></script></head><body><p>script tag</p></body></html>`,
 	}
-	app := http.FileServer(http.Dir(p.appDir))
+	app := http.FileServer(http.Dir(s.appDir))
 	sdk := http.FileServer(http.Dir(filepath.Join(p.pkgDir, "dist")))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
@@ -371,7 +384,7 @@ func (s *server) handler(t *testing.T, p *project) http.Handler {
 			h.Set("Content-Type", "application/wasm")
 		}
 		switch r.URL.Path {
-		case "/silentauth.js", "/silentauth.mjs", "/silentauth.wasm":
+		case "/silentauth.js", "/silentauth.mjs", "/silentauth.wasm", "/silentauth-worker.js":
 			sdk.ServeHTTP(w, r)
 		default:
 			app.ServeHTTP(w, r)

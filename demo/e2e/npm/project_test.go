@@ -18,14 +18,16 @@ import (
 )
 
 // project is a fresh npm project outside the repository that installed the
-// silentauth tarball and built a small app with Vite, as an application
-// developer would.
+// silentauth tarball and built one small app with Vite and with webpack 5,
+// as an application developer would: no bundler configuration for
+// silentauth, and no webpack configuration file at all.
 type project struct {
-	repo    string // the repository root, for its node_modules/.bin tools
-	tarball string
-	dir     string // the application project
-	pkgDir  string // dir/node_modules/silentauth: the unpacked tarball
-	appDir  string // Vite's output
+	repo       string // the repository root, for its node_modules/.bin tools
+	tarball    string
+	dir        string // the application project
+	pkgDir     string // dir/node_modules/silentauth: the unpacked tarball
+	appDir     string // Vite's output
+	webpackDir string // webpack's output, with the developer's index.html
 }
 
 var (
@@ -73,6 +75,7 @@ func newProject(t *testing.T) (*project, error) {
 	p := &project{repo: repo, tarball: tarball, dir: filepath.Join(root, "app")}
 	p.pkgDir = filepath.Join(p.dir, "node_modules", "silentauth")
 	p.appDir = filepath.Join(p.dir, "dist-app")
+	p.webpackDir = filepath.Join(p.dir, "dist-webpack")
 	files := map[string]string{
 		"package.json": `{"name": "silentauth-vite-e2e", "private": true, "type": "module"}` + "\n",
 		"index.html":   appIndexHTML,
@@ -90,6 +93,17 @@ func newProject(t *testing.T) (*project, error) {
 	vite := filepath.Join(repo, "node_modules", ".bin", "vite")
 	if out, err := run(p.dir, 3*time.Minute, vite, "build", p.dir, "--outDir", p.appDir, "--emptyOutDir", "--logLevel", "warn"); err != nil {
 		return nil, fmt.Errorf("vite build: %v\n%s", err, out)
+	}
+	// The same project and main.js, bundled by webpack from the command
+	// line: the defaults do the rest (asset modules for new URL(…,
+	// import.meta.url), publicPath "auto").
+	webpack := filepath.Join(repo, "node_modules", ".bin", "webpack")
+	if out, err := run(p.dir, 3*time.Minute, webpack, "--mode", "production", "--entry", "./main.js", "--output-path", p.webpackDir); err != nil {
+		return nil, fmt.Errorf("webpack: %v\n%s", err, out)
+	}
+	// webpack writes no HTML: the page is the developer's own, as static.
+	if err := writeFiles(p.webpackDir, map[string]string{"index.html": webpackIndexHTML}); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -196,7 +210,7 @@ func (p *project) builtEntry(t testing.TB) string {
 
 // The application a developer would write: it imports the package by name
 // and makes one client when the page loads. /config.js (served by the test)
-// says which tenant to use.
+// says which tenant to use, and where the engine runs (absent: the default).
 const appIndexHTML = `<!doctype html>
 <html>
 <head>
@@ -211,9 +225,23 @@ const appIndexHTML = `<!doctype html>
 
 const appMainJS = `import { createClient, stats } from "silentauth";
 
-const { domain, clientId } = window.APP_CONFIG;
+const { domain, clientId, engine } = window.APP_CONFIG;
 window.app = {
-  client: createClient({ domain, clientId, redirectUri: location.origin + "/", debug: true }),
+  client: createClient({ domain, clientId, engine, redirectUri: location.origin + "/", debug: true }),
   stats,
 };
+`
+
+// The page a developer serves with webpack's bundle: webpack emits only
+// scripts and assets; its default output is a classic script.
+const webpackIndexHTML = `<!doctype html>
+<html>
+<head>
+<meta charset="utf-8">
+<title>silentauth with webpack</title>
+<script src="/config.js"></script>
+<script src="/main.js"></script>
+</head>
+<body><p>silentauth with webpack</p></body>
+</html>
 `
