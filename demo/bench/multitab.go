@@ -20,15 +20,12 @@ import (
 // multiTabs is how many tabs of the app the multi-tab run opens one after another.
 const multiTabs = 4
 
-// TestBenchMultiTab opens multiTabs signed-in tabs of the app in one
+// MultiTab opens multiTabs signed-in tabs of the app in one
 // browser, for each placement of the engine, and beside them as many blank
 // tabs in a browser of their own. It prints the renderers' private memory
 // (summed over every renderer process of the browser, the SharedWorker's
 // included) over the blank tabs', and each tab's first token. Figures only.
-func TestBenchMultiTab(t *testing.T) {
-	if os.Getenv("SILENTAUTH_BENCH") == "" {
-		t.Skip("benchmarks run with make bench-multitab (SILENTAUTH_BENCH=1)")
-	}
+func MultiTab(t *Scope, o Options) {
 	blank := multiTabRun(t, "")
 	rows := map[string]multiTabResult{}
 	for _, engine := range []string{"page", "shared-worker"} {
@@ -64,7 +61,7 @@ func (r multiTabResult) further() float64 {
 
 // multiTabRun is one browser: signed in (unless engine is "", the blank
 // tabs), then multiTabs tabs each getting a token, memory read after each.
-func multiTabRun(t *testing.T, engine string) multiTabResult {
+func multiTabRun(t testing.TB, engine string) multiTabResult {
 	env := e2eenv.Start(t, e2eenv.Options{TokenLifetime: 10 * time.Minute})
 	if engine != "" {
 		login := env.OpenTestPage(t)
@@ -110,7 +107,7 @@ func multiTabRun(t *testing.T, engine string) multiTabResult {
 
 // renderersPrivateMB sums Private_Clean and Private_Dirty of every renderer
 // process under the browser of tab (Linux: /proc/*/smaps_rollup).
-func renderersPrivateMB(t *testing.T, tab *chrome.Tab) float64 {
+func renderersPrivateMB(t testing.TB, tab *chrome.Tab) float64 {
 	t.Helper()
 	c := chromedp.FromContext(tab.Ctx)
 	if c == nil || c.Browser == nil || c.Browser.Process() == nil {

@@ -25,9 +25,6 @@ import (
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
-// firstTokenLoads is the number of cold+warm visit pairs per SDK and network.
-var firstTokenLoads = 10
-
 // Network is an emulated network for Network.emulateNetworkConditions.
 type Network struct {
 	Name      string
@@ -91,16 +88,15 @@ func (r FirstTokenReport) contenders() []string {
 	return out
 }
 
-// TestBenchFirstToken is the "first token" row of make bench: navigation
+// FirstToken is the "first token" row of make bench: navigation
 // start to the first validated token, signed in, files served as a CDN
 // would, on emulated networks, cold (names no cache has seen) and warm (the
 // same page visited again: HTTP cache and Chromium's wasm code cache).
-func TestBenchFirstToken(t *testing.T) {
-	if os.Getenv("SILENTAUTH_BENCH") == "" {
-		t.Skip("benchmarks run with make bench (SILENTAUTH_BENCH=1)")
-	}
-	if os.Getenv("SILENTAUTH_BENCH_QUICK") != "" {
-		firstTokenLoads = 2
+func FirstToken(t *Scope, o Options) {
+	// loads is the number of cold+warm visit pairs per SDK and network.
+	loads := 10
+	if o.Quick {
+		loads = 2
 	}
 	dist := e2eenv.DistDir(t)
 	root := repoRoot(t)
@@ -117,23 +113,23 @@ func TestBenchFirstToken(t *testing.T) {
 		{floor, "floor.wasm", "application/wasm"},
 		{filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js"), "wasm_exec.js", "text/javascript"},
 	}
-	// SILENTAUTH_BENCH_BASELINE names the dist/ of another build (an earlier
-	// commit's, say): it runs as a third contender, so that what a change
-	// bought is measured in the same run as the change.
+	// o.Baseline names the dist/ of another build (an earlier commit's,
+	// say): it runs as another contender, so that what a change bought is
+	// measured in the same run as the change.
 	sdks := []string{"silentauth", "auth0", "floor"}
-	if base := os.Getenv("SILENTAUTH_BENCH_BASELINE"); base != "" {
+	if base := o.Baseline; base != "" {
 		sources = append(sources, cdnSource{filepath.Join(base, "silentauth.js"), "baseline.js", "text/javascript"},
 			cdnSource{filepath.Join(base, "silentauth.wasm"), "baseline.wasm", "application/wasm"})
 		sdks = append(sdks, "baseline")
 	}
 	files := cdnFiles(t, sources)
 	rep := FirstTokenReport{Date: time.Now().Format(time.RFC3339), Machine: machine(), Go: runtime.Version(),
-		Bytes: map[string][3]int{}, Rows: map[string]map[string]FirstTokenRow{}, Baseline: os.Getenv("SILENTAUTH_BENCH_BASELINE")}
+		Bytes: map[string][3]int{}, Rows: map[string]map[string]FirstTokenRow{}, Baseline: o.Baseline}
 	for _, f := range files {
 		rep.Bytes[f.Name] = [3]int{len(f.Raw), len(f.Gzip), len(f.Brotli)}
 	}
 
-	runFirstToken(t, benchEnv(t, Files{CDN: files}), sdks, &rep)
+	runFirstToken(t, benchEnv(t, Files{CDN: files}), sdks, loads, &rep)
 
 	text := firstTokenTable(rep)
 	fmt.Print(text)
@@ -226,7 +222,7 @@ type cdnSource struct{ path, name, typ string }
 
 // cdnFiles reads each file and compresses it as a CDN stores it: gzip -9 and
 // brotli q11 by node's zlib, under a content-hashed name.
-func cdnFiles(t *testing.T, sources []cdnSource) []CDNFile {
+func cdnFiles(t testing.TB, sources []cdnSource) []CDNFile {
 	var paths []string
 	for _, src := range sources {
 		paths = append(paths, src.path)
@@ -265,7 +261,7 @@ files.forEach((f, i) => {
 
 // benchEnv starts the dev tenant and the demo app with the bench pages, and
 // logs demo@example.com in, so that silent requests find a session.
-func benchEnv(t *testing.T, files Files) *e2eenv.Env {
+func benchEnv(t testing.TB, files Files) *e2eenv.Env {
 	t.Helper()
 	dist := e2eenv.DistDir(t)
 	tl, tenantURL := e2eenv.Listen(t, "localhost")
@@ -294,7 +290,7 @@ func benchEnv(t *testing.T, files Files) *e2eenv.Env {
 	return env
 }
 
-func chromiumVersion(t *testing.T, tab *chrome.Tab) string {
+func chromiumVersion(t testing.TB, tab *chrome.Tab) string {
 	var v string
 	tab.MustEval("navigator.userAgent", &v)
 	return v
@@ -309,7 +305,7 @@ type firstTokenSample struct {
 
 // runFirstToken measures each network's cold and warm visits in env and adds
 // their rows to rep.
-func runFirstToken(t *testing.T, env *e2eenv.Env, sdks []string, rep *FirstTokenReport) {
+func runFirstToken(t testing.TB, env *e2eenv.Env, sdks []string, loads int, rep *FirstTokenReport) {
 	tab := env.Browser.NewTab(t)
 	if err := chromedp.Run(tab.Ctx, network.Enable()); err != nil {
 		t.Fatal(err)
@@ -338,7 +334,7 @@ func runFirstToken(t *testing.T, env *e2eenv.Env, sdks []string, rep *FirstToken
 			t.Fatal(err)
 		}
 		cold, warm := map[string][]firstTokenSample{}, map[string][]firstTokenSample{}
-		for i := range firstTokenLoads {
+		for i := range loads {
 			// Each round starts with another contender.
 			for j := range sdks {
 				sdk := sdks[(i+j)%len(sdks)]
@@ -370,9 +366,7 @@ func runFirstToken(t *testing.T, env *e2eenv.Env, sdks []string, rep *FirstToken
 					}
 					var s firstTokenSample
 					tab.MustEval("window.first", &s)
-					if testing.Verbose() {
-						t.Logf("%s %s visit %d: %+v", key, sdk, visit, s)
-					}
+					t.Logf("%s %s visit %d: %+v", key, sdk, visit, s)
 					if !s.OK {
 						t.Fatalf("%s on %s: no token", sdk, key)
 					}
@@ -427,7 +421,7 @@ func runFirstToken(t *testing.T, env *e2eenv.Env, sdks []string, rep *FirstToken
 // floorToken fetches, once, an ID token from the tenant's session and the
 // JWK that signed it, as the query the floor contender's page reads: the
 // floor verifies a real token without making a request of its own.
-func floorToken(t *testing.T, env *e2eenv.Env) string {
+func floorToken(t testing.TB, env *e2eenv.Env) string {
 	t.Helper()
 	tab := openPage(t, env, PagePath)
 	var idToken string

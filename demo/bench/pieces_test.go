@@ -1,0 +1,120 @@
+package bench
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+func TestSummarise(t *testing.T) {
+	tests := []struct {
+		name    string
+		samples []float64
+		want    Dist
+	}{
+		{"no samples give an empty distribution", nil, Dist{}},
+		{"an odd count's median is the middle sample", []float64{5, 1, 3}, Dist{N: 3, Median: 3, P95: 5, Mean: 3, Min: 1, Max: 5}},
+		{"an even count's median is the mean of the middle two", []float64{4, 1, 2, 3}, Dist{N: 4, Median: 2.5, P95: 4, Mean: 2.5, Min: 1, Max: 4}},
+		{"p95 is the nearest rank: the 19th of 20", seq(20), Dist{N: 20, Median: 10.5, P95: 19, Mean: 10.5, Min: 1, Max: 20}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Summarise(tt.samples); got != tt.want {
+				t.Errorf("Summarise(%v) = %+v, want %+v", tt.samples, got, tt.want)
+			}
+		})
+	}
+}
+
+func seq(n int) []float64 {
+	var s []float64
+	for i := n; i >= 1; i-- {
+		s = append(s, float64(i))
+	}
+	return s
+}
+
+func TestGoPackage(t *testing.T) {
+	tests := []struct{ name, fn, want string }{
+		{"a runtime function is its package", "runtime.mallocgc", "runtime"},
+		{"a module path's underscores stand for slashes", "$github.com_silentauth_silentauth_checksession.(*Client).renew", "github.com_silentauth_silentauth_checksession"},
+		{"a name without a dot is kept whole", "wasm_pc_f_loop", "wasm_pc_f_loop"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := goPackage(tt.fn); got != tt.want {
+				t.Errorf("goPackage(%q) = %q, want %q", tt.fn, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPhasesTakeEachStepFromTheMarkBefore(t *testing.T) {
+	rounds := map[string][]map[string]float64{"x": {
+		{"frame": 1, "message": 11, "resolved": 12},
+		{"frame": 3, "message": 23, "resolved": 26},
+	}}
+	got := phases(rounds)["x"]
+	want := []PhaseStep{{"call → frame", 2, 2}, {"frame → message", 15, 2}, {"message → resolved", 2, 2}}
+	if len(got) != len(want) {
+		t.Fatalf("phases = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("step %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestCDNHandler(t *testing.T) {
+	f := CDNFile{Name: HashedName("silentauth.wasm", []byte("raw")), Type: "application/wasm",
+		Raw: []byte("raw"), Gzip: []byte("gz"), Brotli: []byte("br")}
+	tests := []struct {
+		name, path, accept string
+		wantStatus         int
+		wantEncoding       string
+		wantBody           string
+	}{
+		{"brotli where the browser takes it", "/cdn/1/" + f.Name, "gzip, deflate, br", 200, "br", "br"},
+		{"gzip where the browser takes no brotli", "/cdn/1/" + f.Name, "gzip", 200, "gzip", "gz"},
+		{"the raw file where the browser takes neither", "/cdn/1/" + f.Name, "", 200, "", "raw"},
+		{"another run's segment serves the same file", "/cdn/7/" + f.Name, "br", 200, "br", "br"},
+		{"a name with no file is not found", "/cdn/1/silentauth.wasm", "br", 404, "", ""},
+	}
+	h := CDNHandler([]CDNFile{f})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, tt.path, nil)
+			if tt.accept != "" {
+				r.Header.Set("Accept-Encoding", tt.accept)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tt.wantStatus {
+				t.Fatalf("status %d, want %d", w.Code, tt.wantStatus)
+			}
+			if tt.wantStatus != 200 {
+				return
+			}
+			if got := w.Header().Get("Content-Encoding"); got != tt.wantEncoding {
+				t.Errorf("Content-Encoding %q, want %q", got, tt.wantEncoding)
+			}
+			if w.Body.String() != tt.wantBody {
+				t.Errorf("body %q, want %q", w.Body.String(), tt.wantBody)
+			}
+			if got := w.Header().Get("Cache-Control"); got != "public, max-age=31536000, immutable" {
+				t.Errorf("Cache-Control %q, want a year, immutable", got)
+			}
+		})
+	}
+}
+
+func TestHashedNameChangesWithTheContent(t *testing.T) {
+	a, b := HashedName("silentauth.js", []byte("a")), HashedName("silentauth.js", []byte("b"))
+	if a == b {
+		t.Errorf("two contents got one name %q", a)
+	}
+	if len(a) != len("silentauth..js")+16 || a[:11] != "silentauth." || a[len(a)-3:] != ".js" {
+		t.Errorf("HashedName = %q, want silentauth.<16 hex>.js", a)
+	}
+}
