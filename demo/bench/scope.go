@@ -204,10 +204,10 @@ func (s *Scope) TempDir() string {
 	return dir
 }
 
-func (s *Scope) ArtifactDir() string            { return s.TempDir() }
-func (s *Scope) Attr(key, value string)         { s.Logf("%s=%s", key, value) }
-func (s *Scope) Context() context.Context       { return s.ctx }
-func (s *Scope) Output() io.Writer              { return scopeWriter{s} }
+func (s *Scope) ArtifactDir() string              { return s.TempDir() }
+func (s *Scope) Attr(key, value string)           { s.Logf("%s=%s", key, value) }
+func (s *Scope) Context() context.Context         { return s.ctx }
+func (s *Scope) Output() io.Writer                { return scopeWriter{s} }
 func (w scopeWriter) Write(p []byte) (int, error) { w.s.Logf("%s", p); return len(p), nil }
 
 type scopeWriter struct{ s *Scope }
