@@ -44,6 +44,7 @@ func Handler(app http.Handler, tenantURL string, f Files) http.Handler {
 	mux.HandleFunc(PagePath, page(latencyPage))
 	mux.HandleFunc(ReadyPath, page(readyPage))
 	mux.HandleFunc(VerifyPath, page(verifyPage))
+	mux.HandleFunc(TabPath, page(tabPage))
 	if len(f.CDN) > 0 {
 		mux.HandleFunc(FirstTokenPath, firstTokenHandler(tenantURL, f.CDN))
 		mux.Handle(CDNPrefix, CDNHandler(f.CDN))

@@ -3,6 +3,7 @@ package bench
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -116,5 +117,47 @@ func TestHashedNameChangesWithTheContent(t *testing.T) {
 	}
 	if len(a) != len("silentauth..js")+16 || a[:11] != "silentauth." || a[len(a)-3:] != ".js" {
 		t.Errorf("HashedName = %q, want silentauth.<16 hex>.js", a)
+	}
+}
+
+func TestSmapsPrivateKB(t *testing.T) {
+	const smaps = `55d0c0000000-55d0c0100000 r-xp 00000000 08:01 1234   /usr/lib/chromium/chromium
+Private_Clean:       900 kB
+Private_Dirty:         0 kB
+7f0000000000-7f0000200000 rwxp 00000000 00:00 0
+Private_Clean:         0 kB
+Private_Dirty:      1500 kB
+7f1000000000-7f1000100000 r-xp 00000000 00:00 0      [anon:v8]
+Private_Clean:        10 kB
+Private_Dirty:        20 kB
+7f2000000000-7f2004000000 rw-p 00000000 00:00 0
+Rss:                4000 kB
+Private_Clean:         0 kB
+Private_Dirty:      4000 kB
+7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0      [stack]
+Private_Dirty:       100 kB
+`
+	priv, exec := smapsPrivateKB(strings.NewReader(smaps))
+	// Executable: the two anonymous executable mappings, not the binary's text.
+	if priv != 900+1500+30+4000+100 || exec != 1500+30 {
+		t.Errorf("smapsPrivateKB = %v private, %v executable; want 6530, 1530", priv, exec)
+	}
+}
+
+func TestFurtherIsTheMeanStepAfterTheFirstTab(t *testing.T) {
+	tests := []struct {
+		name string
+		mem  []float64
+		want float64
+	}{
+		{"four tabs", []float64{60, 100, 130, 180}, 40},
+		{"one tab has no further tab", []float64{60}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := further(tt.mem); got != tt.want {
+				t.Errorf("further(%v) = %v, want %v", tt.mem, got, tt.want)
+			}
+		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"testing"
 
 	"github.com/silentauth/silentauth/demo/bench"
 )
@@ -125,6 +126,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if _, err := os.Stat(filepath.Join(dist, "silentauth.wasm")); err != nil {
 		return fmt.Errorf("the SDK is not built in %s (run make build): %v", dist, err)
 	}
+	// The shared helpers ask testing.Verbose() whether to log a page's
+	// console, which wants the testing flags registered and parsed.
+	testing.Init()
+	if c.verbose {
+		_ = flag.Set("test.v", "true")
+	}
+	_ = flag.CommandLine.Parse(nil)
 	// The shared helpers (e2eenv) find the build here.
 	if err := os.Setenv("SILENTAUTH_DIST", dist); err != nil {
 		return err
