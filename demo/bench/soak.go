@@ -60,7 +60,7 @@ func soakScenarios(quick bool) []soak.Scenario {
 	}
 }
 
-// Soak is the renewal soak of issue 10 with figures: 3 tabs,
+// Soak is the renewal soak with figures: 3 tabs,
 // getTokenSilently every 250 ms, node-oidc-provider with 8 s tokens.
 func Soak(t *Scope, o Options) {
 	quick := o.Quick

@@ -12,7 +12,7 @@ import (
 	"github.com/silentauth/silentauth/demo/internal/soak"
 )
 
-// SoakRefresh is issue 11's "done when" run with figures: 3 tabs
+// SoakRefresh is the refresh-token run with figures: 3 tabs
 // with useRefreshTokens calling getTokenSilently every 250 ms for 5 minutes
 // (1 with -quick) against node-oidc-provider on 127.0.0.1,
 // another site than the app's localhost, so the silent iframe gets no
