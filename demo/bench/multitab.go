@@ -180,8 +180,8 @@ func multiTabTable(r MultiTabReport) string {
 			if x.Contender == a0.Contender {
 				continue
 			}
-			p("  %s/auth0-spa-js: first tab %.1f×, each further tab %.1f×, first token tab 1 %.2f×, tabs 2..%d %.2f×\n", x.Contender,
-				(x.Mem[0]-r.Blank.Mem[0])/a1, (further(x.Mem)-further(r.Blank.Mem))/af,
+			p("  %s/auth0-spa-js: first tab %s, each further tab %s, first token tab 1 %.2f×, tabs 2..%d %.2f×\n", x.Contender,
+				memRatio(x.Mem[0]-r.Blank.Mem[0], a1), memRatio(further(x.Mem)-further(r.Blank.Mem), af),
 				x.FirstToken[0]/a0.FirstToken[0], r.Tabs, mean(x.FirstToken[1:])/mean(a0.FirstToken[1:]))
 		}
 	}
@@ -203,7 +203,7 @@ func multiTabTable(r MultiTabReport) string {
 	p("\nWhere the memory goes with %d tabs open, MB, over the blank tabs': the renderers' private memory; of it,\n", r.Tabs)
 	p("executable memory (code V8 compiled, JavaScript's and WebAssembly's), the WebAssembly linear memory (each page's\n")
 	p("engine, or the worker's once; the Go heap's allocated objects are inside it), V8's JavaScript heap (pages and\n")
-	p("worker: allocated, of which in use), and the rest (private memory in none of these: Blink, the wasm module)\n")
+	p("worker: allocated, of which in use), and the rest (private memory in none of these, not broken down here)\n")
 	p("| contender | private | executable | wasm linear memory | Go heap | V8 JS heap allocated | in use | the rest |\n")
 	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, x := range r.Rows {
@@ -215,6 +215,16 @@ func multiTabTable(r MultiTabReport) string {
 			priv-exec-x.WasmMemory-js)
 	}
 	return b.String()
+}
+
+// memRatio is a/b, or says that b, MB over blank tabs, is too small to
+// divide by: within a megabyte of the blank tabs is within the noise of
+// reading a process's memory.
+func memRatio(a, b float64) string {
+	if b < 1 {
+		return fmt.Sprintf("n/a (auth0-spa-js %.1f MB, within the noise)", b)
+	}
+	return fmt.Sprintf("%.1f×", a/b)
 }
 
 func mean(v []float64) float64 {

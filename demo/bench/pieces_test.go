@@ -161,3 +161,22 @@ func TestFurtherIsTheMeanStepAfterTheFirstTab(t *testing.T) {
 		})
 	}
 }
+
+func TestMemRatioRefusesADenominatorInTheNoise(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b float64
+		want string
+	}{
+		{"a denominator of a megabyte or more divides", 33, 3, "11.0×"},
+		{"a denominator under a megabyte is noise", 33, 0.4, "n/a (auth0-spa-js 0.4 MB, within the noise)"},
+		{"a negative denominator is noise", 33, -3.4, "n/a (auth0-spa-js -3.4 MB, within the noise)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := memRatio(tt.a, tt.b); got != tt.want {
+				t.Errorf("memRatio(%v, %v) = %q, want %q", tt.a, tt.b, got, tt.want)
+			}
+		})
+	}
+}
