@@ -136,7 +136,7 @@ typecheck:
 # Host tests: the pure core (fuzz seed corpora run as ordinary tests), the dev
 # tenant, the demo server and the node-oidc-provider harness.
 unit:
-	$(GO) test -race -count=1 ./checksession/... ./jsbridge/wire/... ./internal/... ./demo/devtenant/... ./demo/demoserver/... ./demo/cmd/... ./demo/internal/...
+	$(GO) test -race -count=1 ./checksession/... ./jsbridge/wire/... ./internal/... ./demo/devtenant/... ./demo/demoserver/... ./demo/cmd/... ./demo/bench/ ./demo/internal/...
 
 # Mutation testing of the engine (internal/mutants): each mutation breaks
 # one behaviour in a scratch copy of the SDK module, and a host test must
@@ -152,39 +152,34 @@ wasmtest: tools
 e2e: build pack
 	SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -timeout 20m ./demo/e2e/...
 
-# Benchmarks against baselines in one headless Chromium run (demo/bench):
-# prints a table, writes dist/bench/*.json. Figures only, never assertions.
-# Then the renewal soak (3 tabs, node-oidc-provider, four fault windows):
-# dist/bench/soak.json; and the outage rows (bench-outage). SILENTAUTH_BENCH_QUICK=1
-# shortens them.
+# Benchmarks against baselines in headless Chromium: the program
+# demo/cmd/bench (measuring code in demo/bench) prints tables and writes
+# dist/bench/*.json and *.txt. Figures only, never assertions. `make bench`
+# runs every benchmark but the 5-minute refresh soak; each bench-* target
+# runs one. BENCH_FLAGS passes flags: -quick shortens the runs,
+# -baseline <another build's dist/> runs that build beside this one.
+BENCH = SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) $(GO) run ./demo/cmd/bench -dist $(DIST) $(BENCH_FLAGS)
 bench: build
-	set -o pipefail; SILENTAUTH_BENCH=1 SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) \
-	  $(GO) test -count=1 -timeout 40m -v -run '^TestBench(FirstToken|Soak|DPoP|Outage|Anonymous)?$$' ./demo/bench/ | grep --line-buffered -v ' console '
+	$(BENCH) all
 
 # The renewal soak alone.
 bench-soak: build
-	set -o pipefail; SILENTAUTH_BENCH=1 SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) \
-	  $(GO) test -count=1 -timeout 20m -v -run '^TestBenchSoak$$' ./demo/bench/ | grep --line-buffered -v -e ' console ' -e 'nodeop.go:'
+	$(BENCH) soak
 
-# Issue 11's 5-minute run: 3 tabs renewing by refresh token where the
-# provider's cookie is third-party (figures, no assertions).
+# 3 tabs renewing by refresh token for 5 minutes where the provider's
+# cookie is third-party (figures, no assertions).
 bench-soak-refresh: build
-	set -o pipefail; SILENTAUTH_BENCH=1 SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) \
-	  $(GO) test -count=1 -timeout 20m -v -run '^TestBenchSoakRefresh$$' ./demo/bench/ | grep --line-buffered -v -e ' console ' -e 'nodeop.go:'
+	$(BENCH) soak-refresh
 
 # The outage rows alone: 3 tabs through 120 s of /authorize answering 500,
-# then of the token endpoint answering 503 with Retry-After (figures, no
-# assertions). SILENTAUTH_BENCH_BASELINE=<another build's dist/> runs that
-# build first, for figures before and after from the same run.
+# then of the token endpoint answering 503 with Retry-After.
 bench-outage: build
-	set -o pipefail; SILENTAUTH_BENCH=1 SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) \
-	  $(GO) test -count=1 -timeout 40m -v -run '^TestBenchOutage$$' ./demo/bench/ | grep --line-buffered -v -e ' console ' -e 'nodeop.go:'
+	$(BENCH) outage
 
-# Memory and first token of 4 tabs, engine in the page and in the
-# SharedWorker, over blank tabs (figures, no assertions).
+# Memory, long tasks and first token of 4 tabs, engine in the page and in
+# the SharedWorker, and auth0-spa-js, over blank tabs.
 bench-multitab: build
-	set -o pipefail; SILENTAUTH_BENCH=1 SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) \
-	  $(GO) test -count=1 -timeout 20m -v -run '^TestBenchMultiTab$$' ./demo/bench/ | grep --line-buffered -v ' console '
+	$(BENCH) multitab
 
 clean:
 	rm -rf $(DIST)

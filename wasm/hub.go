@@ -26,7 +26,7 @@ func startHub() *jsbridge.Func {
 			},
 			Debug: func(line string) { console("debug", "worker: "+line) },
 			Stats: func() map[string]any {
-				s := map[string]any{"liveFuncs": jsbridge.LiveFuncs()}
+				s := map[string]any{"liveFuncs": jsbridge.LiveFuncs(), "goHeapBytes": goHeapBytes()}
 				if buf, err := memory.Get("buffer"); err == nil {
 					if n, err := buf.Get("byteLength"); err == nil {
 						if f, err := n.Float(); err == nil {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"runtime"
 
 	"github.com/hack-pad/safejs"
 	"github.com/silentauth/silentauth/checksession"
@@ -29,7 +30,7 @@ func main() {
 	}
 	// stats() is for leak tests and benchmarks: callbacks and iframes alive now.
 	stats, err := jsbridge.NewFunc(func(safejs.Value, []safejs.Value) any {
-		v, _ := jsbridge.ToJS(map[string]any{"liveFuncs": jsbridge.LiveFuncs(), "liveFrames": jsbridge.LiveFrames()})
+		v, _ := jsbridge.ToJS(map[string]any{"liveFuncs": jsbridge.LiveFuncs(), "liveFrames": jsbridge.LiveFrames(), "goHeapBytes": goHeapBytes()})
 		return v
 	})
 	if err != nil {
@@ -267,4 +268,12 @@ func console(level, line string) {
 	if err == nil {
 		_, _ = c.Call(level, "silentauth: "+line)
 	}
+}
+
+// goHeapBytes is the Go heap's allocated objects, for stats(): benchmarks
+// show how much of the linear memory is the engine's own data.
+func goHeapBytes() float64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapAlloc)
 }

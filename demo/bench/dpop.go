@@ -1,6 +1,6 @@
 package bench
 
-// DPoPPagePath is the page of the DPoP renewal run (TestBenchDPoP):
+// DPoPPagePath is the page of the DPoP renewal run (DPoP):
 // silentauth and auth0-spa-js, both with useDpop, renewing through the
 // iframe (code + PKCE + a DPoP proof on the exchange) and through the
 // refresh token grant (a proof on the grant).

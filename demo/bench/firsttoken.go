@@ -9,11 +9,16 @@ import (
 	"strings"
 )
 
-// FirstTokenPath is the first-token page: ?sdk=silentauth|auth0|baseline|floor&cdn=<prefix>.
-// Its scripts and the wasm come from CDNPrefix, served as a CDN would.
+// FirstTokenPath is the first-token page:
+// ?sdk=silentauth|silentauth-worker|auth0|baseline|floor&cdn=<prefix>. Its
+// scripts and the wasm come from CDNPrefix, served as a CDN would; the
+// SharedWorker's script too, under WorkerScript, the name the loader asks
+// for next to its own script (a worker's script must be same-origin: the
+// CDN is the app's origin here).
 const (
 	FirstTokenPath = "/bench/first.html"
 	CDNPrefix      = "/cdn/"
+	WorkerScript   = "silentauth-worker.js"
 )
 
 // CDNFile is one file served under CDNPrefix with a content-hashed name,
@@ -172,7 +177,8 @@ window.first = (async () => {
   // starts with the page's storage cleared, signed-in marker included (a
   // baseline built before the option does not know it, nor need it).
   client = await silentauth.createClient({domain: TENANT, clientId: "spa", redirectUri: ORIGIN, autoRenew: false,
-    ...(sdk === "baseline" ? {} : {assumeSignedOut: false}), wasmUrl: cdn + (sdk === "baseline" ? "BL_WASM" : "SA_WASM")});
+    ...(sdk === "baseline" ? {} : {assumeSignedOut: false}), ...(sdk === "silentauth-worker" ? {engine: "shared-worker"} : {}),
+    wasmUrl: cdn + (sdk === "baseline" ? "BL_WASM" : "SA_WASM")});
   const ready = performance.now();
   const r = await client.checkSession();
   const done = performance.now();

@@ -1,7 +1,7 @@
-// Package bench is make bench: silentauth measured against baselines in one
-// headless Chromium session on the dev tenant. The driver is TestBench in
-// bench_test.go (skipped unless SILENTAUTH_BENCH is set); this file serves
-// the pages it drives. Benchmarks print figures; they never assert timings.
+// Package bench is what make bench measures: silentauth against baselines
+// in headless Chromium on the dev tenant. Each benchmark is a function the
+// bench program (demo/cmd/bench) runs under a Scope; this file serves the
+// pages they drive. Benchmarks print figures; they never assert timings.
 package bench
 
 import (
@@ -44,6 +44,7 @@ func Handler(app http.Handler, tenantURL string, f Files) http.Handler {
 	mux.HandleFunc(PagePath, page(latencyPage))
 	mux.HandleFunc(ReadyPath, page(readyPage))
 	mux.HandleFunc(VerifyPath, page(verifyPage))
+	mux.HandleFunc(TabPath, page(tabPage))
 	if len(f.CDN) > 0 {
 		mux.HandleFunc(FirstTokenPath, firstTokenHandler(tenantURL, f.CDN))
 		mux.Handle(CDNPrefix, CDNHandler(f.CDN))

@@ -243,7 +243,7 @@ async function runtimeStats() {
   const existing = globalThis[RUNTIME];
   const inWorker = existing ? null : workerStats();
   if (inWorker) return inWorker;
-  if (!existing) return { running: false, liveFuncs: 0, liveFrames: 0, wasmMemoryBytes: 0 };
+  if (!existing) return { running: false, liveFuncs: 0, liveFrames: 0, wasmMemoryBytes: 0, goHeapBytes: 0 };
   const bridge = await existing;
   const s = bridge.stats();
   return {
@@ -251,6 +251,7 @@ async function runtimeStats() {
     liveFuncs: s.liveFuncs,
     liveFrames: s.liveFrames,
     wasmMemoryBytes: bridge.memory ? bridge.memory.buffer.byteLength : 0,
+    goHeapBytes: s.goHeapBytes,
   };
 }
 let runtime;

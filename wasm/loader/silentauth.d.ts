@@ -465,6 +465,8 @@ export interface SilentAuthStats {
   liveFrames: number;
   /** Size of the WebAssembly linear memory. */
   wasmMemoryBytes: number;
+  /** The Go heap's allocated objects, inside the linear memory. */
+  goHeapBytes: number;
 }
 
 /**

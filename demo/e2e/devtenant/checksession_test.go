@@ -138,6 +138,9 @@ func TestCheckSession(t *testing.T) {
 		if before.WasmMemoryBytes < 1<<20 {
 			t.Errorf("wasmMemoryBytes %v: the runtime's memory is not reported", before.WasmMemoryBytes)
 		}
+		if before.GoHeapBytes < 1<<10 || before.GoHeapBytes > before.WasmMemoryBytes {
+			t.Errorf("goHeapBytes %v: want the Go heap, inside the linear memory (%v bytes)", before.GoHeapBytes, before.WasmMemoryBytes)
+		}
 		if !after.Running || after.LiveFrames != 0 || after.LiveFuncs != before.LiveFuncs {
 			t.Errorf("after 20 calls: %+v, want liveFrames 0 and liveFuncs %v", after, before.LiveFuncs)
 		}

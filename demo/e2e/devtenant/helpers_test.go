@@ -248,6 +248,7 @@ type stats struct {
 	LiveFuncs       float64 `json:"liveFuncs"`
 	LiveFrames      float64 `json:"liveFrames"`
 	WasmMemoryBytes float64 `json:"wasmMemoryBytes"`
+	GoHeapBytes     float64 `json:"goHeapBytes"`
 }
 
 func runtimeStats(t *testing.T, tab *chrome.Tab) stats {

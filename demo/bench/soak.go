@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
@@ -61,13 +60,10 @@ func soakScenarios(quick bool) []soak.Scenario {
 	}
 }
 
-// TestBenchSoak is the renewal soak of issue 10 with figures: 3 tabs,
+// Soak is the renewal soak with figures: 3 tabs,
 // getTokenSilently every 250 ms, node-oidc-provider with 8 s tokens.
-func TestBenchSoak(t *testing.T) {
-	if os.Getenv("SILENTAUTH_BENCH") == "" {
-		t.Skip("benchmarks run with make bench (SILENTAUTH_BENCH=1)")
-	}
-	quick := os.Getenv("SILENTAUTH_BENCH_QUICK") != ""
+func Soak(t *Scope, o Options) {
+	quick := o.Quick
 	rep := SoakReport{Date: time.Now().Format(time.RFC3339), Machine: machine(), Go: runtime.Version(),
 		LoadBefore: loadavg(), Quick: quick}
 	cfg := soak.DefaultConfig()

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/silentauth/silentauth/demo/devtenant"
@@ -66,14 +65,11 @@ type anonymousSample struct {
 	Bytes    float64 `json:"bytes"`
 }
 
-// TestBenchAnonymous is the "anonymous visitor" row of make bench:
+// Anonymous is the "anonymous visitor" row of make bench:
 // navigation start to the first answer for a visitor who never signed in,
 // silentauth beside auth0-spa-js, on this machine's loopback (no emulated
 // network), each page load a fresh page with the HTTP cache warm.
-func TestBenchAnonymous(t *testing.T) {
-	if os.Getenv("SILENTAUTH_BENCH") == "" {
-		t.Skip("benchmarks run with make bench (SILENTAUTH_BENCH=1)")
-	}
+func Anonymous(t *Scope, o Options) {
 	dist := e2eenv.DistDir(t)
 	root := repoRoot(t)
 	tl, tenantURL := e2eenv.Listen(t, "localhost")

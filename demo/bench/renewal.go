@@ -32,15 +32,23 @@ import (
 	"github.com/silentauth/silentauth/demo/internal/repo"
 )
 
-// Run sizes; SILENTAUTH_BENCH_QUICK=1 shrinks the counts for a smoke run.
-var (
-	latencyRounds = 40 // per contender, after latencyWarmup
-	latencyWarmup = 3
-	readyLoads    = 12 // per SDK
-	verifyN       = 500
-	memoryRenews  = 1000
-	profileRenews = 40
-)
+// renewalSizes are the renewal run's counts; -quick shrinks them for a
+// smoke run.
+type renewalSizes struct {
+	latencyRounds int // per contender, after latencyWarmup
+	latencyWarmup int
+	readyLoads    int // per SDK
+	verifyN       int
+	memoryRenews  int
+	profileRenews int
+}
+
+func sizesFor(o Options) renewalSizes {
+	if o.Quick {
+		return renewalSizes{5, 3, 2, 50, 20, 5}
+	}
+	return renewalSizes{40, 3, 12, 500, 1000, 40}
+}
 
 // memoryContenders renew memoryRenews times each: silentauth and its
 // baseline only, as 1000 renewals take a minute or two each.
@@ -179,7 +187,7 @@ type ProfileEntry struct {
 // wasmGCFlags are the compiler flags the Makefile builds silentauth.wasm
 // with, so that every program the bench builds to compare against it is
 // compiled the same way.
-func wasmGCFlags(t *testing.T, root string) []string {
+func wasmGCFlags(t testing.TB, root string) []string {
 	t.Helper()
 	cmd := exec.Command("make", "-s", "wasm-gcflags")
 	cmd.Dir = root
@@ -193,7 +201,7 @@ func wasmGCFlags(t *testing.T, root string) []string {
 // buildWasm builds pkg for GOOS=js GOARCH=wasm into dir/name.wasm with the
 // product's flags (WASM_GCFLAGS), stripped of symbols when strip, as the
 // Makefile builds silentauth.wasm, and returns its path.
-func buildWasm(t *testing.T, root, dir, name, pkg string, strip bool) string {
+func buildWasm(t testing.TB, root, dir, name, pkg string, strip bool) string {
 	t.Helper()
 	out := filepath.Join(dir, name+".wasm")
 	args := append([]string{"build", "-trimpath"}, wasmGCFlags(t, root)...)
@@ -209,20 +217,19 @@ func buildWasm(t *testing.T, root, dir, name, pkg string, strip bool) string {
 	return out
 }
 
-func TestBench(t *testing.T) {
-	if os.Getenv("SILENTAUTH_BENCH") == "" {
-		t.Skip("benchmarks run with make bench (SILENTAUTH_BENCH=1)")
-	}
-	if os.Getenv("SILENTAUTH_BENCH_QUICK") != "" {
-		latencyRounds, readyLoads, verifyN, memoryRenews, profileRenews = 5, 2, 50, 20, 5
-	}
+// Renewal is the first part of make bench: silent renewal latency and its
+// phases, time to ready, sizes, ID-token validation on the host and in the
+// page, memory after many renewals and a CPU profile of them.
+func Renewal(t *Scope, o Options) {
+	n := sizesFor(o)
+	latencyRounds, latencyWarmup, readyLoads, verifyN := n.latencyRounds, n.latencyWarmup, n.readyLoads, n.verifyN
 	root := repoRoot(t)
 	dist := e2eenv.DistDir(t)
 	tmp := t.TempDir()
 	rep := Report{Date: time.Now().Format(time.RFC3339), Machine: machine(), Go: runtime.Version()}
 	start := time.Now()
 	logf := func(format string, a ...any) {
-		t.Logf("[%5.1fs] "+format, append([]any{time.Since(start).Seconds()}, a...)...)
+		t.Progressf("[%5.1fs] "+format, append([]any{time.Since(start).Seconds()}, a...)...)
 	}
 
 	// Builds and host work first, before Chromium competes for the cores.
@@ -369,13 +376,13 @@ func TestBench(t *testing.T) {
 	// 5. Memory after the first renewal and after memoryRenews.
 	rep.Memory = map[string]MemRow{}
 	for _, name := range memoryContenders {
-		logf("memory: %s, %d renewals", name, memoryRenews)
-		rep.Memory[name] = memory(t, env, name)
+		logf("memory: %s, %d renewals", name, n.memoryRenews)
+		rep.Memory[name] = memory(t, env, name, n.memoryRenews)
 	}
 
 	// Where silentauth's renewal time goes: a CPU profile with symbols.
-	logf("profile: %d silentauth-implicit renewals", profileRenews)
-	rep.Profile = profile(t, env)
+	logf("profile: %d silentauth-implicit renewals", n.profileRenews)
+	rep.Profile = profile(t, env, n.profileRenews)
 
 	logf("done")
 	text := table(rep)
@@ -397,7 +404,7 @@ func TestBench(t *testing.T) {
 	fmt.Printf("written: %s\n", filepath.Join(out, "bench-"+stamp+".json"))
 }
 
-func openPage(t *testing.T, env *e2eenv.Env, path string) *chrome.Tab {
+func openPage(t testing.TB, env *e2eenv.Env, path string) *chrome.Tab {
 	t.Helper()
 	tab := env.Browser.NewTab(t)
 	if err := tab.Navigate(env.AppURL + path); err != nil {
@@ -409,7 +416,7 @@ func openPage(t *testing.T, env *e2eenv.Env, path string) *chrome.Tab {
 // closeTab closes a tab now, so idle pages do not share the cores.
 func closeTab(tab *chrome.Tab) { _ = chromedp.Cancel(tab.Ctx) }
 
-func memory(t *testing.T, env *e2eenv.Env, name string) MemRow {
+func memory(t testing.TB, env *e2eenv.Env, name string, memoryRenews int) MemRow {
 	tab := openPage(t, env, PagePath)
 	defer closeTab(tab)
 	tab.MustEval(fmt.Sprintf("bench.setup([%q])", name), nil)
@@ -439,7 +446,7 @@ func memory(t *testing.T, env *e2eenv.Env, name string) MemRow {
 	return r
 }
 
-func profile(t *testing.T, env *e2eenv.Env) Profile {
+func profile(t testing.TB, env *e2eenv.Env, profileRenews int) Profile {
 	tab := openPage(t, env, PagePath)
 	defer closeTab(tab)
 	tab.MustEval(`bench.setup(["silentauth-implicit"], "/bench/silentauth-symbols.wasm")`, nil)
@@ -521,7 +528,7 @@ func top(m map[string]float64, n int) []ProfileEntry {
 }
 
 // sizes fills in raw, gzip -9 and brotli (quality 11, lgwin 24) with node's zlib.
-func sizes(t *testing.T, rows []SizeRow) []SizeRow {
+func sizes(t testing.TB, rows []SizeRow) []SizeRow {
 	var paths []string
 	for _, r := range rows {
 		if r.Path != "" {
@@ -555,7 +562,7 @@ console.log(JSON.stringify(out));`
 
 var benchLine = regexp.MustCompile(`^(Benchmark\S+)\s+\d+\s+([\d.]+) ns/op\s+(\d+) B/op\s+(\d+) allocs/op`)
 
-func hostBench(t *testing.T, root string) []HostBench {
+func hostBench(t testing.TB, root string) []HostBench {
 	cmd := exec.Command("go", "test", "-run", "^$", "-bench", "Verify", "-benchmem", "-count", "1", "./checksession/idtoken/")
 	cmd.Dir = root
 	b, err := cmd.CombinedOutput()
@@ -580,7 +587,7 @@ func hostBench(t *testing.T, root string) []HostBench {
 	return out
 }
 
-func httpGet(t *testing.T, url string) string {
+func httpGet(t testing.TB, url string) string {
 	res, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
@@ -598,7 +605,7 @@ func jsJSON(v any) string {
 	return string(b)
 }
 
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	root, err := repo.Root()
 	if err != nil {

@@ -6,25 +6,21 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"testing"
 	"time"
 
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 	"github.com/silentauth/silentauth/demo/internal/soak"
 )
 
-// TestBenchSoakRefresh is issue 11's "done when" run with figures: 3 tabs
+// SoakRefresh is the refresh-token run with figures: 3 tabs
 // with useRefreshTokens calling getTokenSilently every 250 ms for 5 minutes
-// (1 with SILENTAUTH_BENCH_QUICK) against node-oidc-provider on 127.0.0.1,
+// (1 with -quick) against node-oidc-provider on 127.0.0.1,
 // another site than the app's localhost, so the silent iframe gets no
 // session cookie. It prints token requests per token lifetime and the
 // invalid_grant count; it asserts nothing.
-func TestBenchSoakRefresh(t *testing.T) {
-	if os.Getenv("SILENTAUTH_BENCH") == "" {
-		t.Skip("benchmarks run with make bench-soak-refresh (SILENTAUTH_BENCH=1)")
-	}
+func SoakRefresh(t *Scope, o Options) {
 	d := 5 * time.Minute
-	if os.Getenv("SILENTAUTH_BENCH_QUICK") != "" {
+	if o.Quick {
 		d = time.Minute
 	}
 	before := loadavg()

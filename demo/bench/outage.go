@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"testing"
 	"time"
 
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
@@ -27,25 +26,22 @@ var outageRuns = []outageRun{
 	{fmt.Sprintf("refresh token 503 Retry-After %d", nodeop.TokenBusyRetryAfter), soak.OPTokenBusy, true},
 }
 
-// TestBenchOutage is the outage bench: 3 tabs of one signed-in app, each
+// Outage is the outage bench: 3 tabs of one signed-in app, each
 // calling getTokenSilently every 250 ms with 8 s tokens, and 120 s (60 s
-// with SILENTAUTH_BENCH_QUICK) in which every /authorize answers HTTP 500,
+// with -quick) in which every /authorize answers HTTP 500,
 // then recovery; then the same with the refresh-token path failing (the
 // token endpoint answering 503 with Retry-After). It prints what the
 // provider got per minute of the outage, how long after it every tab had a
 // token again, and how fast callers were answered meanwhile. With
-// SILENTAUTH_BENCH_BASELINE=<another build's dist/> it runs that build
+// -baseline <another build's dist/> it runs that build
 // first, for figures before and after from the same run. Figures only.
-func TestBenchOutage(t *testing.T) {
-	if os.Getenv("SILENTAUTH_BENCH") == "" {
-		t.Skip("benchmarks run with make bench or make bench-outage (SILENTAUTH_BENCH=1)")
-	}
+func Outage(t *Scope, o Options) {
 	length, lead, after := 120*time.Second, 10*time.Second, 45*time.Second
-	if os.Getenv("SILENTAUTH_BENCH_QUICK") != "" {
+	if o.Quick {
 		length = 60 * time.Second
 	}
 	builds := []struct{ name, dist string }{{"this build", e2eenv.DistDir(t)}}
-	if base := os.Getenv("SILENTAUTH_BENCH_BASELINE"); base != "" {
+	if base := o.Baseline; base != "" {
 		builds = append([]struct{ name, dist string }{{"baseline", base}}, builds...)
 	}
 	before := loadavg()
@@ -53,7 +49,7 @@ func TestBenchOutage(t *testing.T) {
 	var text string
 	for _, b := range builds {
 		for _, run := range outageRuns {
-			t.Run(b.name+"/"+run.name, func(t *testing.T) {
+			t.Run(b.name+"/"+run.name, func(t *Scope) {
 				t.Setenv("SILENTAUTH_DIST", b.dist)
 				cfg := soak.DefaultConfig()
 				cfg.Debug = false // measured as an application runs it

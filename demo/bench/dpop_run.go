@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/silentauth/silentauth/demo/demoserver"
@@ -16,20 +15,16 @@ import (
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
-// dpopRounds is how many timed renewals each DPoP contender makes.
-var dpopRounds = 30
-
-// TestBenchDPoP times a DPoP renewal, through the iframe (code exchange
+// DPoP times a DPoP renewal, through the iframe (code exchange
 // with a proof) and through the refresh token grant (with a proof), for
 // silentauth and auth0-spa-js in one page, interleaved, against the dev
 // tenant (which wants its DPoP nonce in every proof). It prints the medians
 // and silentauth's ratio to auth0-spa-js (target: at most 1.1); figures
 // only, never assertions.
-func TestBenchDPoP(t *testing.T) {
-	if os.Getenv("SILENTAUTH_BENCH") == "" {
-		t.Skip("benchmarks run with make bench (SILENTAUTH_BENCH=1)")
-	}
-	if os.Getenv("SILENTAUTH_BENCH_QUICK") != "" {
+func DPoP(t *Scope, o Options) {
+	// dpopRounds is how many timed renewals each DPoP contender makes.
+	dpopRounds := 30
+	if o.Quick {
 		dpopRounds = 5
 	}
 	dist := e2eenv.DistDir(t)

@@ -25,9 +25,6 @@ import (
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
-// firstTokenLoads is the number of cold+warm visit pairs per SDK and network.
-var firstTokenLoads = 10
-
 // Network is an emulated network for Network.emulateNetworkConditions.
 type Network struct {
 	Name      string
@@ -79,8 +76,8 @@ type FirstTokenReport struct {
 
 // contenders are the rows' SDKs in table order.
 func (r FirstTokenReport) contenders() []string {
-	out := []string{"silentauth", "auth0"}
-	for _, extra := range []string{"floor", "baseline"} {
+	out := []string{"silentauth"}
+	for _, extra := range []string{"silentauth-worker", "auth0", "floor", "baseline"} {
 		for _, rows := range r.Rows {
 			if _, ok := rows[extra]; ok {
 				out = append(out, extra)
@@ -91,16 +88,15 @@ func (r FirstTokenReport) contenders() []string {
 	return out
 }
 
-// TestBenchFirstToken is the "first token" row of make bench: navigation
+// FirstToken is the "first token" row of make bench: navigation
 // start to the first validated token, signed in, files served as a CDN
 // would, on emulated networks, cold (names no cache has seen) and warm (the
 // same page visited again: HTTP cache and Chromium's wasm code cache).
-func TestBenchFirstToken(t *testing.T) {
-	if os.Getenv("SILENTAUTH_BENCH") == "" {
-		t.Skip("benchmarks run with make bench (SILENTAUTH_BENCH=1)")
-	}
-	if os.Getenv("SILENTAUTH_BENCH_QUICK") != "" {
-		firstTokenLoads = 2
+func FirstToken(t *Scope, o Options) {
+	// loads is the number of cold+warm visit pairs per SDK and network.
+	loads := 10
+	if o.Quick {
+		loads = 2
 	}
 	dist := e2eenv.DistDir(t)
 	root := repoRoot(t)
@@ -113,27 +109,31 @@ func TestBenchFirstToken(t *testing.T) {
 	sources := []cdnSource{
 		{filepath.Join(dist, "silentauth.js"), "silentauth.js", "text/javascript"},
 		{filepath.Join(dist, "silentauth.wasm"), "silentauth.wasm", "application/wasm"},
+		// The loader asks for the worker next to its script by this name.
+		{filepath.Join(dist, "silentauth-worker.js"), WorkerScript, "text/javascript"},
 		{filepath.Join(nm, "@auth0/auth0-spa-js/dist/auth0-spa-js.production.js"), "auth0-spa-js.js", "text/javascript"},
 		{floor, "floor.wasm", "application/wasm"},
 		{filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js"), "wasm_exec.js", "text/javascript"},
 	}
-	// SILENTAUTH_BENCH_BASELINE names the dist/ of another build (an earlier
-	// commit's, say): it runs as a third contender, so that what a change
-	// bought is measured in the same run as the change.
-	sdks := []string{"silentauth", "auth0", "floor"}
-	if base := os.Getenv("SILENTAUTH_BENCH_BASELINE"); base != "" {
+	// o.Baseline names the dist/ of another build (an earlier commit's,
+	// say): it runs as another contender, so that what a change bought is
+	// measured in the same run as the change.
+	// silentauth runs its engine in the page; silentauth-worker, in a
+	// SharedWorker.
+	sdks := []string{"silentauth", "silentauth-worker", "auth0", "floor"}
+	if base := o.Baseline; base != "" {
 		sources = append(sources, cdnSource{filepath.Join(base, "silentauth.js"), "baseline.js", "text/javascript"},
 			cdnSource{filepath.Join(base, "silentauth.wasm"), "baseline.wasm", "application/wasm"})
 		sdks = append(sdks, "baseline")
 	}
 	files := cdnFiles(t, sources)
 	rep := FirstTokenReport{Date: time.Now().Format(time.RFC3339), Machine: machine(), Go: runtime.Version(),
-		Bytes: map[string][3]int{}, Rows: map[string]map[string]FirstTokenRow{}, Baseline: os.Getenv("SILENTAUTH_BENCH_BASELINE")}
+		Bytes: map[string][3]int{}, Rows: map[string]map[string]FirstTokenRow{}, Baseline: o.Baseline}
 	for _, f := range files {
 		rep.Bytes[f.Name] = [3]int{len(f.Raw), len(f.Gzip), len(f.Brotli)}
 	}
 
-	runFirstToken(t, benchEnv(t, Files{CDN: files}), sdks, &rep)
+	runFirstToken(t, benchEnv(t, Files{CDN: files}), sdks, loads, &rep)
 
 	text := firstTokenTable(rep)
 	fmt.Print(text)
@@ -165,19 +165,25 @@ func firstTokenTable(r FirstTokenReport) string {
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("\nsilentauth make bench: first token — %s\n%s; %s; %s\n", r.Date, r.Machine, r.Go, r.Chromium)
 	p("\nFirst token, ms from navigation start to the first validated token, signed in\n")
-	p("(silentauth: createClient + checkSession; auth0-spa-js: createAuth0Client + getTokenSilently)\n")
+	p("(silentauth: createClient + checkSession, engine in the page; silentauth-worker: the same, engine in a SharedWorker;\n")
+	p(" auth0-spa-js: createAuth0Client + getTokenSilently)\n")
 	p("files as a CDN serves them: Content-Encoding %q, hashed names, immutable; cold = new names, warm = second visit\n", r.Encoding)
 	p("networks: %s\n", networkList())
-	p("%-17s %-11s %5s %18s %18s %18s %18s\n", "network", "sdk", "n", "cold ready med", "cold token med/p95", "warm ready med", "warm token med/p95")
+	p("%-17s %-17s %5s %18s %18s %18s %18s\n", "network", "sdk", "n", "cold ready med", "cold token med/p95", "warm ready med", "warm token med/p95")
 	for _, key := range r.Order {
 		for _, sdk := range r.contenders() {
 			x := r.Rows[key][sdk]
-			p("%-17s %-11s %5d %18.1f %8.1f/%-9.1f %18.1f %8.1f/%-9.1f\n", key, sdk, x.ColdToken.N,
+			p("%-17s %-17s %5d %18.1f %8.1f/%-9.1f %18.1f %8.1f/%-9.1f\n", key, sdk, x.ColdToken.N,
 				x.ColdReady.Median, x.ColdToken.Median, x.ColdToken.P95, x.WarmReady.Median, x.WarmToken.Median, x.WarmToken.P95)
 		}
 		s, a := r.Rows[key]["silentauth"], r.Rows[key]["auth0"]
 		p("  %s: first token silentauth/auth0-spa-js cold %.2f×, warm %.2f× (targets: cold ≤ 1.5× on broadband, warm ≤ 1.1×)\n",
 			key, s.ColdToken.Median/a.ColdToken.Median, s.WarmToken.Median/a.WarmToken.Median)
+		if w, ok := r.Rows[key]["silentauth-worker"]; ok {
+			p("  %s: first token silentauth-worker (engine in a SharedWorker)/auth0-spa-js cold %.2f×, warm %.2f×; silentauth-worker/silentauth cold %.2f×, warm %.2f×\n",
+				key, w.ColdToken.Median/a.ColdToken.Median, w.WarmToken.Median/a.WarmToken.Median,
+				w.ColdToken.Median/s.ColdToken.Median, w.WarmToken.Median/s.WarmToken.Median)
+		}
 		if f, ok := r.Rows[key]["floor"]; ok {
 			p("  %s: the floor's first token (Go started, one ID token verified, no request)/auth0-spa-js cold %.2f×, warm %.2f×; silentauth/floor cold %.2f×, warm %.2f×\n",
 				key, f.ColdToken.Median/a.ColdToken.Median, f.WarmToken.Median/a.WarmToken.Median,
@@ -189,7 +195,7 @@ func firstTokenTable(r FirstTokenReport) string {
 		}
 	}
 	p("\nWhere the first token goes: medians, ms from navigation start (\"-\": the SDK makes no such step)\n")
-	p("%-17s %-11s %-5s", "network", "sdk", "visit")
+	p("%-17s %-17s %-5s", "network", "sdk", "visit")
 	for _, ph := range phaseOrder {
 		p(" %10s", ph.title)
 	}
@@ -201,7 +207,7 @@ func firstTokenTable(r FirstTokenReport) string {
 				name   string
 				phases map[string]Dist
 			}{{"cold", x.ColdPhases}, {"warm", x.WarmPhases}} {
-				p("%-17s %-11s %-5s", key, sdk, v.name)
+				p("%-17s %-17s %-5s", key, sdk, v.name)
 				for _, ph := range phaseOrder {
 					if d, ok := v.phases[ph.key]; ok {
 						p(" %10.0f", d.Median)
@@ -226,7 +232,7 @@ type cdnSource struct{ path, name, typ string }
 
 // cdnFiles reads each file and compresses it as a CDN stores it: gzip -9 and
 // brotli q11 by node's zlib, under a content-hashed name.
-func cdnFiles(t *testing.T, sources []cdnSource) []CDNFile {
+func cdnFiles(t testing.TB, sources []cdnSource) []CDNFile {
 	var paths []string
 	for _, src := range sources {
 		paths = append(paths, src.path)
@@ -258,14 +264,18 @@ files.forEach((f, i) => {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, CDNFile{Name: HashedName(sources[i].name, raw), Type: sources[i].typ, Raw: raw, Gzip: gz, Brotli: br})
+		name := HashedName(sources[i].name, raw)
+		if sources[i].name == WorkerScript {
+			name = WorkerScript
+		}
+		out = append(out, CDNFile{Name: name, Type: sources[i].typ, Raw: raw, Gzip: gz, Brotli: br})
 	}
 	return out
 }
 
 // benchEnv starts the dev tenant and the demo app with the bench pages, and
 // logs demo@example.com in, so that silent requests find a session.
-func benchEnv(t *testing.T, files Files) *e2eenv.Env {
+func benchEnv(t testing.TB, files Files) *e2eenv.Env {
 	t.Helper()
 	dist := e2eenv.DistDir(t)
 	tl, tenantURL := e2eenv.Listen(t, "localhost")
@@ -294,7 +304,7 @@ func benchEnv(t *testing.T, files Files) *e2eenv.Env {
 	return env
 }
 
-func chromiumVersion(t *testing.T, tab *chrome.Tab) string {
+func chromiumVersion(t testing.TB, tab *chrome.Tab) string {
 	var v string
 	tab.MustEval("navigator.userAgent", &v)
 	return v
@@ -309,7 +319,7 @@ type firstTokenSample struct {
 
 // runFirstToken measures each network's cold and warm visits in env and adds
 // their rows to rep.
-func runFirstToken(t *testing.T, env *e2eenv.Env, sdks []string, rep *FirstTokenReport) {
+func runFirstToken(t testing.TB, env *e2eenv.Env, sdks []string, loads int, rep *FirstTokenReport) {
 	tab := env.Browser.NewTab(t)
 	if err := chromedp.Run(tab.Ctx, network.Enable()); err != nil {
 		t.Fatal(err)
@@ -338,7 +348,7 @@ func runFirstToken(t *testing.T, env *e2eenv.Env, sdks []string, rep *FirstToken
 			t.Fatal(err)
 		}
 		cold, warm := map[string][]firstTokenSample{}, map[string][]firstTokenSample{}
-		for i := range firstTokenLoads {
+		for i := range loads {
 			// Each round starts with another contender.
 			for j := range sdks {
 				sdk := sdks[(i+j)%len(sdks)]
@@ -370,9 +380,7 @@ func runFirstToken(t *testing.T, env *e2eenv.Env, sdks []string, rep *FirstToken
 					}
 					var s firstTokenSample
 					tab.MustEval("window.first", &s)
-					if testing.Verbose() {
-						t.Logf("%s %s visit %d: %+v", key, sdk, visit, s)
-					}
+					t.Logf("%s %s visit %d: %+v", key, sdk, visit, s)
 					if !s.OK {
 						t.Fatalf("%s on %s: no token", sdk, key)
 					}
@@ -427,7 +435,7 @@ func runFirstToken(t *testing.T, env *e2eenv.Env, sdks []string, rep *FirstToken
 // floorToken fetches, once, an ID token from the tenant's session and the
 // JWK that signed it, as the query the floor contender's page reads: the
 // floor verifies a real token without making a request of its own.
-func floorToken(t *testing.T, env *e2eenv.Env) string {
+func floorToken(t testing.TB, env *e2eenv.Env) string {
 	t.Helper()
 	tab := openPage(t, env, PagePath)
 	var idToken string
