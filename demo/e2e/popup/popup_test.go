@@ -440,3 +440,38 @@ func popupTimeoutClosesTheWindow(t *testing.T) {
 	targetGone(t, tab, id)
 	noHandlesLeft(t, tab)
 }
+
+func TestPopupIgnoresMessagesFromElsewhere(t *testing.T) {
+	inBothPlacements(t, popupIgnoresMessagesFromElsewhere)
+}
+
+// A window message of type authorization_response that is not from the
+// popup and the server's origin (here the opener page posts one to
+// itself) changes nothing: the login still completes from the popup. In
+// the page placement the engine sees and refuses it (a debug line says
+// why); in the worker placement the page never passes it on.
+func popupIgnoresMessagesFromElsewhere(t *testing.T) {
+	env := startEnv(t, e2eenv.Options{})
+	tab := env.OpenTestPage(t)
+	popupButton(t, env, tab, `{login_hint: "demo@example.com"}`)
+	popup, _ := clickForPopup(t, tab)
+	if err := popup.WaitFor(`location.pathname === "/u/login"`, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	tab.MustEval(`window.postMessage({type: "authorization_response", response: {code: "forged", state: "forged"}}, "*"); true`, nil)
+	if err := submitLogin(popup, "demo@example.com", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	o := settled(t, tab)
+	if payload, _ := o.Result["idTokenPayload"].(map[string]any); !o.OK || payload["email"] != "demo@example.com" {
+		t.Fatalf("loginWithPopup: %+v\nconsole:\n%s", o, strings.Join(tab.Console(), "\n"))
+	}
+	refused := false
+	for _, line := range tab.Console() {
+		refused = refused || strings.Contains(line, "popup: ignored a message")
+	}
+	if inPage := os.Getenv("SILENTAUTH_ENGINE") == "page"; refused != inPage {
+		t.Errorf("the engine refused the forged message: %v; want %v (the page's filter keeps it from a worker's engine)\nconsole:\n%s",
+			refused, inPage, strings.Join(tab.Console(), "\n"))
+	}
+}
