@@ -13,6 +13,14 @@ const DEAD_MS = 3000;
 const TX_PREFIX = "silentauth.tx.";
 // jsbridge.FrameTitle: tests and the prestart find the iframe by it.
 const FRAME_TITLE = "silentauth session check";
+// jsbridge.PopupName and the popup's size, as the in-page engine opens it:
+// a second loginWithPopup while one is open reuses that window.
+const POPUP_NAME = "silentauth-login";
+const POPUP_WIDTH = 500;
+const POPUP_HEIGHT = 640;
+// How often the page looks at popup.closed: a closed window fires no event
+// in its opener (checksession's popupPoll).
+const POPUP_POLL_MS = 500;
 
 // engineOf reads options.engine; "auto" resolves to the page for now: the
 // worker is chosen only when asked for by name.
@@ -62,6 +70,9 @@ class WorkerConnection {
     this.clients = new Set();
     /** @type {Map<number, {iframe: HTMLIFrameElement, onMessage: (e: MessageEvent) => void}>} */
     this.frames = new Map();
+    /** @type {Map<number, {win: Window, origin: string, onMessage: (e: MessageEvent) => void, timer: number, closedSent: boolean}>} */
+    this.popups = new Map();
+    this.nextPopup = 0;
     this.pingSent = 0;
     this.timer = 0;
     this.port = null;
@@ -136,6 +147,7 @@ class WorkerConnection {
   bye() {
     this.post({ t: "bye" });
     for (const id of [...this.frames.keys()]) this.closeFrame(id);
+    for (const id of [...this.popups.keys()]) this.closePopup(id);
   }
 
   fail(err) {
@@ -151,6 +163,7 @@ class WorkerConnection {
     removeEventListener("offline", this.onOffline);
     for (const call of this.calls.values()) call.reject(err);
     this.calls.clear();
+    for (const id of [...this.popups.keys()]) this.closePopup(id);
   }
 
   // request sends msg and resolves with the engine's reply. client, when
@@ -216,6 +229,12 @@ class WorkerConnection {
       case "closeFrame":
         this.closeFrame(m.frame);
         break;
+      case "navigatePopup":
+        if (typeof m.popup === "number" && typeof m.url === "string") this.navigatePopup(m.popup, m.url);
+        break;
+      case "closePopup":
+        this.closePopup(m.popup);
+        break;
       case "navigate":
         if (typeof m.url === "string") location.assign(m.url);
         break;
@@ -278,6 +297,103 @@ class WorkerConnection {
     removeEventListener("message", f.onMessage);
     f.iframe.remove();
   }
+
+  // The popup of loginWithPopup opens here, in the click's handler, blank:
+  // the engine in the worker builds the authorize URL, and waiting for it
+  // would use up the click's user activation. The engine then sends
+  // navigatePopup; the page passes it only the messages from that window,
+  // from the server's origin, of type authorization_response, and says when
+  // the window reads closed. The engine checks the answer as for an iframe.
+  //
+  // openPopup returns the new popup's number, or 0 when the browser refused.
+  openPopup() {
+    let win = null;
+    try {
+      win = window.open("", POPUP_NAME, popupFeatures());
+    } catch {
+      win = null;
+    }
+    if (!win) return 0;
+    const id = ++this.nextPopup;
+    const entry = { win, origin: "", onMessage: null, timer: 0, closedSent: false };
+    entry.onMessage = (/** @type {MessageEvent} */ e) => {
+      if (!entry.origin || e.origin !== entry.origin || e.source !== win) return;
+      if (!e.data || typeof e.data !== "object" || e.data.type !== "authorization_response") return;
+      let data;
+      let problem = "";
+      try {
+        data = JSON.stringify(e.data);
+        if (data.length > 256 * 1024) {
+          problem = `${data.length} bytes of JSON`;
+          data = undefined;
+        }
+      } catch (err) {
+        problem = `not serialisable: ${err && err.message}`;
+      }
+      this.post({ t: "popup", popup: id, kind: "message", origin: e.origin, ...(data !== undefined ? { data } : { problem }) });
+    };
+    addEventListener("message", entry.onMessage);
+    entry.timer = setInterval(() => this.checkPopup(id), POPUP_POLL_MS);
+    this.popups.set(id, entry);
+    return id;
+  }
+
+  // checkPopup tells the engine once that the window reads closed (closed
+  // by the user, or cut off by Cross-Origin-Opener-Policy, which reads the same).
+  checkPopup(id) {
+    const p = this.popups.get(id);
+    if (!p || p.closedSent) return;
+    let closed = true;
+    try {
+      closed = p.win.closed;
+    } catch {
+      // Unreadable: it cannot answer either.
+    }
+    if (!closed) return;
+    p.closedSent = true;
+    clearInterval(p.timer);
+    this.post({ t: "popup", popup: id, kind: "closed" });
+  }
+
+  navigatePopup(id, url) {
+    const p = this.popups.get(id);
+    if (!p) return;
+    // An engine that asks afresh (a new worker after the old one was ended)
+    // is told again if the window is closed.
+    p.closedSent = false;
+    try {
+      p.origin = new URL(url).origin;
+      // replace: no about:blank entry left in the popup's history.
+      p.win.location.replace(url);
+    } catch {
+      // A window that cannot be sent anywhere will not answer either.
+      p.closedSent = true;
+      clearInterval(p.timer);
+      this.post({ t: "popup", popup: id, kind: "closed" });
+      return;
+    }
+    this.checkPopup(id);
+  }
+
+  closePopup(id) {
+    const p = this.popups.get(id);
+    if (!p) return;
+    this.popups.delete(id);
+    clearInterval(p.timer);
+    removeEventListener("message", p.onMessage);
+    try {
+      p.win.close();
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+// popupFeatures centres the popup over this window, as jsbridge does.
+function popupFeatures() {
+  const left = Math.round((screenX || 0) + Math.max(0, ((outerWidth || 0) - POPUP_WIDTH) / 2));
+  const top = Math.round((screenY || 0) + Math.max(0, ((outerHeight || 0) - POPUP_HEIGHT) / 2));
+  return `popup,width=${POPUP_WIDTH},height=${POPUP_HEIGHT},left=${left},top=${top}`;
 }
 
 // workerStats is stats() of the engine this page's clients use, or null
@@ -393,12 +509,27 @@ class WorkerClient {
     return this.#call("logout", { params, storage: txStorage() }).then(() => undefined);
   }
 
-  // loginWithPopup needs the window opened inside the click, in this page,
-  // and an engine that drives it from there: the page engine has that.
-  loginWithPopup() {
-    return Promise.reject(
-      codedError("invalid_configuration", 'loginWithPopup is not available with engine: "shared-worker" yet; create this client with engine: "page" to use it'),
-    );
+  // loginWithPopup opens the window now, before anything is awaited, while
+  // the click's user activation lasts; the engine sends it to the server
+  // once it has built the authorize URL. The window is closed, and its
+  // listener and timer removed, however the call ends.
+  loginWithPopup(params) {
+    if (this.#destroyed) return Promise.reject(codedError("destroyed", "the client was destroyed"));
+    try {
+      params = plain(params);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const popup = this.#conn.openPopup();
+    if (!popup) {
+      return Promise.reject(
+        codedError(
+          "popup_blocked",
+          "the browser blocked the login popup: call loginWithPopup directly from a click or key handler, before any await, or allow popups for this site",
+        ),
+      );
+    }
+    return this.#call("loginWithPopup", { params, popup }).finally(() => this.#conn.closePopup(popup));
   }
 
   // fetch is Client.fetch as the page engine does it: the engine gives the

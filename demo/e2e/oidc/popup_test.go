@@ -16,11 +16,19 @@ import (
 // TestPopupLoginAtNodeOIDCProvider runs loginWithPopup against
 // node-oidc-provider: a real click opens the popup, the provider's sign-in
 // form is filled in the popup's own target, and the provider's web_message
-// page posts the code to the opener, which exchanges it.
+// page posts the code to the opener, which exchanges it. With the engine in
+// the page and in the SharedWorker, where the page opens the window and
+// the worker's engine drives it.
 func TestPopupLoginAtNodeOIDCProvider(t *testing.T) {
+	for _, engine := range []string{"page", "shared-worker"} {
+		t.Run(engine, func(t *testing.T) { popupLoginAt(t, `engine: "`+engine+`"`) })
+	}
+}
+
+func popupLoginAt(t *testing.T, engineOption string) {
 	tab := openTestPage(t, callbackPath)
 	tab.MustEval(`(async () => {
-		window.client = await `+opClientJS(shared.issuer, "")+`;
+		window.client = await `+opClientJS(shared.issuer, engineOption)+`;
 		const b = document.createElement("button");
 		b.id = "popup-login";
 		b.textContent = "Log in with a popup";
@@ -31,6 +39,17 @@ func TestPopupLoginAtNodeOIDCProvider(t *testing.T) {
 		document.body.append(b);
 		return true;
 	})()`, nil)
+	if infos, err := chromedp.Targets(tab.Ctx); err == nil && strings.Contains(engineOption, "shared-worker") {
+		workers := 0
+		for _, i := range infos {
+			if i.Type == "shared_worker" {
+				workers++
+			}
+		}
+		if workers == 0 {
+			t.Fatal("engine: \"shared-worker\", but no shared worker runs")
+		}
+	}
 	ch := chromedp.WaitNewTarget(tab.Ctx, func(info *target.Info) bool { return info.Type == "page" && info.OpenerID != "" })
 	if err := chromedp.Run(tab.Ctx, chromedp.Click("#popup-login", chromedp.ByQuery)); err != nil {
 		t.Fatal(err)
@@ -43,10 +62,18 @@ func TestPopupLoginAtNodeOIDCProvider(t *testing.T) {
 	}
 	ctx, cancel := chromedp.NewContext(tab.Ctx, chromedp.WithTargetID(id))
 	defer cancel()
+	// Attached at once, while the popup is still blank: attaching while it
+	// navigates (later, when the engine in the worker builds the URL) can
+	// leave chromedp waiting for a frame that has gone.
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("attaching to the popup: %v", err)
+	}
 	popup := &chrome.Tab{Ctx: ctx}
 	form := fmt.Sprintf(`location.origin === %q && location.pathname.startsWith("/interaction/") && document.querySelector('form[action*="/interaction/"] input[name="login"]')`, shared.issuer)
 	if err := popup.WaitFor(form, 20*time.Second); err != nil {
-		t.Fatalf("the provider's sign-in form in the popup: %v", err)
+		var at string
+		_ = popup.Eval(`location.href`, &at)
+		t.Fatalf("the provider's sign-in form in the popup (at %s): %v\nconsole:\n%s", at, err, strings.Join(tab.Console(), "\n"))
 	}
 	// Submitted after the evaluation returns: the popup closes once it answered.
 	// The answer may be lost when the popup closes first: the opener's

@@ -4,12 +4,16 @@
 // user gesture), the login form is filled in the popup's own target, and the
 // token arrives in the opener. It also pins popup_closed, popup_blocked and
 // the error a Cross-Origin-Opener-Policy on the server's pages causes.
+// Each test runs in both placements: with the engine in the page, and in
+// the SharedWorker, where the page opens the window and the worker's engine
+// drives it.
 package popup_test
 
 import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +41,7 @@ type outcome struct {
 // promise's outcome lands in window.__popup.
 func popupButton(t *testing.T, env *e2eenv.Env, tab *chrome.Tab, params string) {
 	t.Helper()
+	watchHandles(t, tab)
 	tab.MustEval(`(async () => {
 		window.client = await `+env.ClientJS("")+`;
 		const b = document.createElement("button");
@@ -50,6 +55,26 @@ func popupButton(t *testing.T, env *e2eenv.Env, tab *chrome.Tab, params string) 
 		document.body.append(b);
 		return true;
 	})()`, nil)
+	checkPlacement(t, tab)
+}
+
+// checkPlacement fails the test when the client's engine is not where
+// SILENTAUTH_ENGINE put it: a SharedWorker runs only for "shared-worker".
+func checkPlacement(t *testing.T, tab *chrome.Tab) {
+	t.Helper()
+	infos, err := chromedp.Targets(tab.Ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	workers := 0
+	for _, i := range infos {
+		if i.Type == "shared_worker" {
+			workers++
+		}
+	}
+	if want := map[bool]int{true: 1, false: 0}[os.Getenv("SILENTAUTH_ENGINE") == "shared-worker"]; workers != want {
+		t.Fatalf("SILENTAUTH_ENGINE=%q, but %d shared workers run", os.Getenv("SILENTAUTH_ENGINE"), workers)
+	}
 }
 
 // clickForPopup clicks the button with a real mouse event and returns the
@@ -143,16 +168,72 @@ func liveFuncs(t *testing.T, tab *chrome.Tab) float64 {
 	return n
 }
 
+// inBothPlacements runs test with the test page's clients in the page and
+// in the SharedWorker.
+func inBothPlacements(t *testing.T, test func(t *testing.T)) {
+	for _, engine := range []string{"page", "shared-worker"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Setenv("SILENTAUTH_ENGINE", engine)
+			test(t)
+		})
+	}
+}
+
+// watchHandles tracks the page's "message" listeners and intervals, so
+// that a test can see each path remove what it added: markHandles forgets
+// those in place, leftHandles counts those added since and not removed.
+func watchHandles(t *testing.T, tab *chrome.Tab) {
+	t.Helper()
+	tab.MustEval(`(() => {
+		const w = window, add = w.addEventListener, remove = w.removeEventListener, set = w.setInterval, clear = w.clearInterval;
+		const listeners = new Set(), intervals = new Set();
+		w.addEventListener = function (type, fn, o) { if (this === w && type === "message") listeners.add(fn); return add.call(this, type, fn, o); };
+		w.removeEventListener = function (type, fn, o) { if (this === w && type === "message") listeners.delete(fn); return remove.call(this, type, fn, o); };
+		w.setInterval = function (...a) { const id = set.apply(this, a); intervals.add(id); return id; };
+		w.clearInterval = function (id) { intervals.delete(id); return clear.call(this, id); };
+		w.__mark = () => { listeners.clear(); intervals.clear(); return true; };
+		w.__handles = () => ({ listeners: listeners.size, intervals: intervals.size });
+		return true;
+	})()`, nil)
+}
+
+// handles is what watchHandles counted as still in place.
+type handles struct {
+	Listeners int `json:"listeners"`
+	Intervals int `json:"intervals"`
+}
+
+func markHandles(t *testing.T, tab *chrome.Tab) {
+	t.Helper()
+	tab.MustEval(`window.__mark()`, nil)
+}
+
+// noHandlesLeft fails the test when a listener or interval added since
+// markHandles is still in place.
+func noHandlesLeft(t *testing.T, tab *chrome.Tab) {
+	t.Helper()
+	var h handles
+	tab.MustEval(`window.__handles()`, &h)
+	if h != (handles{}) {
+		t.Errorf("left in place after the popup login: %d message listeners, %d intervals", h.Listeners, h.Intervals)
+	}
+}
+
 func startEnv(t *testing.T, o e2eenv.Options) *e2eenv.Env {
 	o.BrowserOptions = append(o.BrowserOptions, chrome.PopupBlocking)
 	return e2eenv.Start(t, o)
 }
 
 func TestPopupLoginFromAClickSignsInTheOpener(t *testing.T) {
+	inBothPlacements(t, popupLoginFromAClickSignsInTheOpener)
+}
+
+func popupLoginFromAClickSignsInTheOpener(t *testing.T) {
 	env := startEnv(t, e2eenv.Options{})
 	tab := env.OpenTestPage(t)
 	popupButton(t, env, tab, `{login_hint: "demo@example.com"}`)
 	before := env.Tenant.Stats() // the loader's head start asked already
+	markHandles(t, tab)
 	popup, id := clickForPopup(t, tab)
 	if err := submitLogin(popup, "demo@example.com", 10*time.Second); err != nil {
 		t.Fatal(err)
@@ -167,6 +248,7 @@ func TestPopupLoginFromAClickSignsInTheOpener(t *testing.T) {
 		t.Fatalf("result lacks the user's tokens: %+v", o.Result)
 	}
 	targetGone(t, tab, id)
+	noHandlesLeft(t, tab)
 	st := env.Tenant.Stats()
 	if st.Authorize-before.Authorize != 1 || st.AuthorizePromptNone != before.AuthorizePromptNone || st.TokenExchanges != 1 || st.Logins != 1 {
 		t.Errorf("tenant saw %+v; want one interactive /authorize, one login, one code exchange", st)
@@ -205,11 +287,14 @@ func TestPopupLoginFromAClickSignsInTheOpener(t *testing.T) {
 	}
 }
 
-func TestPopupClosedByTheUser(t *testing.T) {
+func TestPopupClosedByTheUser(t *testing.T) { inBothPlacements(t, popupClosedByTheUser) }
+
+func popupClosedByTheUser(t *testing.T) {
 	env := startEnv(t, e2eenv.Options{})
 	tab := env.OpenTestPage(t)
 	popupButton(t, env, tab, "")
 	before := liveFuncs(t, tab)
+	markHandles(t, tab)
 	popup, _ := clickForPopup(t, tab)
 	if err := popup.WaitFor(`location.pathname === "/u/login"`, 10*time.Second); err != nil {
 		t.Fatal(err)
@@ -231,9 +316,14 @@ func TestPopupClosedByTheUser(t *testing.T) {
 	if after := liveFuncs(t, tab); after > before {
 		t.Errorf("Go callbacks alive: %v before the popup, %v after", before, after)
 	}
+	noHandlesLeft(t, tab)
 }
 
 func TestPopupBlockedWithoutAUserGesture(t *testing.T) {
+	inBothPlacements(t, popupBlockedWithoutAUserGesture)
+}
+
+func popupBlockedWithoutAUserGesture(t *testing.T) {
 	env := startEnv(t, e2eenv.Options{})
 	tab := env.OpenTestPage(t)
 	var o outcome
@@ -244,6 +334,7 @@ func TestPopupBlockedWithoutAUserGesture(t *testing.T) {
 		return client.loginWithPopup().then((result) => ({ok: true, result}),
 			(e) => ({ok: false, isSDKError: silentauth.isSilentAuthError(e), error: e.error, description: e.error_description}));
 	})()`, &o)
+	checkPlacement(t, tab)
 	if o.OK || !o.IsSDKError || o.Error != "popup_blocked" {
 		t.Fatalf("got %+v, want a SilentAuthError popup_blocked", o)
 	}
@@ -259,6 +350,10 @@ func TestPopupBlockedWithoutAUserGesture(t *testing.T) {
 // puts the popup in another browsing context group: the opener sees it as
 // closed, and the popup's window.opener is null, so it can never answer.
 func TestPopupCutOffByCrossOriginOpenerPolicy(t *testing.T) {
+	inBothPlacements(t, popupCutOffByCrossOriginOpenerPolicy)
+}
+
+func popupCutOffByCrossOriginOpenerPolicy(t *testing.T) {
 	env := startEnv(t, e2eenv.Options{TenantMiddleware: func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/authorize" || strings.HasPrefix(r.URL.Path, "/u/") {
@@ -269,8 +364,10 @@ func TestPopupCutOffByCrossOriginOpenerPolicy(t *testing.T) {
 	}})
 	tab := env.OpenTestPage(t)
 	popupButton(t, env, tab, `{timeoutInSeconds: 20}`)
+	markHandles(t, tab)
 	clickForPopup(t, tab)
 	o := settled(t, tab)
+	noHandlesLeft(t, tab)
 	if o.OK || (o.Error != "popup_closed" && o.Error != "timeout") {
 		t.Fatalf("got %+v, want popup_closed or timeout", o)
 	}
@@ -324,11 +421,14 @@ func TestDemoPagePopupButton(t *testing.T) {
 
 // A server page that never answers: timeout after the call's
 // timeoutInSeconds, and the popup is closed.
-func TestPopupTimeoutClosesTheWindow(t *testing.T) {
+func TestPopupTimeoutClosesTheWindow(t *testing.T) { inBothPlacements(t, popupTimeoutClosesTheWindow) }
+
+func popupTimeoutClosesTheWindow(t *testing.T) {
 	env := startEnv(t, e2eenv.Options{})
 	tab := env.OpenTestPage(t)
 	popupButton(t, env, tab, `{timeoutInSeconds: 2}`)
 	env.Tenant.SetFaults(devtenant.Faults{NoMessage: true})
+	markHandles(t, tab)
 	id := clickForPopupID(t, tab)
 	o := settled(t, tab)
 	if o.OK || !o.IsSDKError || o.Error != "timeout" {
@@ -338,4 +438,40 @@ func TestPopupTimeoutClosesTheWindow(t *testing.T) {
 		t.Errorf("description %q does not name the call's timeout", o.Description)
 	}
 	targetGone(t, tab, id)
+	noHandlesLeft(t, tab)
+}
+
+func TestPopupIgnoresMessagesFromElsewhere(t *testing.T) {
+	inBothPlacements(t, popupIgnoresMessagesFromElsewhere)
+}
+
+// A window message of type authorization_response that is not from the
+// popup and the server's origin (here the opener page posts one to
+// itself) changes nothing: the login still completes from the popup. In
+// the page placement the engine sees and refuses it (a debug line says
+// why); in the worker placement the page never passes it on.
+func popupIgnoresMessagesFromElsewhere(t *testing.T) {
+	env := startEnv(t, e2eenv.Options{})
+	tab := env.OpenTestPage(t)
+	popupButton(t, env, tab, `{login_hint: "demo@example.com"}`)
+	popup, _ := clickForPopup(t, tab)
+	if err := popup.WaitFor(`location.pathname === "/u/login"`, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	tab.MustEval(`window.postMessage({type: "authorization_response", response: {code: "forged", state: "forged"}}, "*"); true`, nil)
+	if err := submitLogin(popup, "demo@example.com", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	o := settled(t, tab)
+	if payload, _ := o.Result["idTokenPayload"].(map[string]any); !o.OK || payload["email"] != "demo@example.com" {
+		t.Fatalf("loginWithPopup: %+v\nconsole:\n%s", o, strings.Join(tab.Console(), "\n"))
+	}
+	refused := false
+	for _, line := range tab.Console() {
+		refused = refused || strings.Contains(line, "popup: ignored a message")
+	}
+	if inPage := os.Getenv("SILENTAUTH_ENGINE") == "page"; refused != inPage {
+		t.Errorf("the engine refused the forged message: %v; want %v (the page's filter keeps it from a worker's engine)\nconsole:\n%s",
+			refused, inPage, strings.Join(tab.Console(), "\n"))
+	}
 }

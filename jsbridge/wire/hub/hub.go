@@ -18,6 +18,7 @@ type Engine interface {
 	CheckSession(ctx context.Context, p checksession.AuthorizeParams) (*checksession.AuthResult, error)
 	GetTokenSilently(ctx context.Context, p checksession.AuthorizeParams) (string, error)
 	LoginWithRedirect(ctx context.Context, p checksession.AuthorizeParams) error
+	LoginWithPopup(ctx context.Context, p checksession.AuthorizeParams) (*checksession.AuthResult, error)
 	HandleRedirectCallback(ctx context.Context, rawURL string) (*checksession.AuthResult, error)
 	Logout(ctx context.Context, p checksession.LogoutParams) error
 	GetUser() map[string]any
@@ -55,6 +56,7 @@ type Hub struct {
 	clients   map[string]*shared // by handle
 	byKey     map[string]*shared // by the options' canonical JSON
 	frames    map[int64]*remoteFrame
+	popups    map[popupKey]*remotePopup
 	nextFrame int64
 	nextID    int64
 	tick      int64 // orders page activity
@@ -97,6 +99,7 @@ func New(cfg Config) *Hub {
 		clients: map[string]*shared{},
 		byKey:   map[string]*shared{},
 		frames:  map[int64]*remoteFrame{},
+		popups:  map[popupKey]*remotePopup{},
 	}
 }
 
@@ -138,6 +141,7 @@ func (h *Hub) Disconnect(id string) {
 		return
 	}
 	delete(h.pages, id)
+	h.pageLeftLocked(id)
 	type move struct {
 		f  *remoteFrame
 		to *page
@@ -247,6 +251,8 @@ func (h *Hub) Receive(id string, text []byte) {
 		h.stats(p, m.ID)
 	case inFrame:
 		h.frame(p, m)
+	case inPopup:
+		h.popupEvent(p, m)
 	}
 }
 
@@ -344,7 +350,7 @@ func (h *Hub) call(p *page, m pageMessage) {
 	var value any
 	var err error
 	switch m.Method {
-	case "checkSession", "getTokenSilently", "loginWithRedirect":
+	case "checkSession", "getTokenSilently", "loginWithRedirect", "loginWithPopup":
 		var params checksession.AuthorizeParams
 		if params, err = wire.ParseAuthorizeParams(orEmpty(m.Params)); err != nil {
 			break
@@ -357,6 +363,11 @@ func (h *Hub) call(p *page, m pageMessage) {
 			}
 		case "getTokenSilently":
 			value, err = s.eng.GetTokenSilently(ctx, params)
+		case "loginWithPopup":
+			var r *checksession.AuthResult
+			if r, err = h.loginWithPopup(ctx, p, s, m.Popup, params); err == nil {
+				value = wire.Result(r)
+			}
 		default:
 			err = h.redirecting(p, m.Storage, func() error { return s.eng.LoginWithRedirect(ctx, params) })
 		}
@@ -650,6 +661,11 @@ type clientBrowser struct {
 
 	mu    sync.Mutex
 	wakeC chan struct{}
+
+	// popupMu serialises the client's loginWithPopup calls until the
+	// engine takes the calling page's window (pending, under mu).
+	popupMu sync.Mutex
+	pending *remotePopup
 }
 
 var (

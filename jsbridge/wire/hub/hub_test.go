@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -40,6 +41,17 @@ func TestParseChecksShapeAndIgnoresWhatItDoesNotKnow(t *testing.T) {
 		{"frame message without data or problem", `{"v":1,"t":"frame","frame":3,"kind":"message","origin":"https://op","fromFrame":true}`, `field "data"`},
 		{"frame of an unknown kind", `{"v":1,"t":"frame","frame":3,"kind":"resize"}`, `field "kind"`},
 		{"fromFrame as a string", `{"v":1,"t":"frame","frame":3,"kind":"message","origin":"o","fromFrame":"true","data":"{}"}`, `field "fromFrame"`},
+		{"call of loginWithPopup with its window", `{"v":1,"t":"call","id":2,"client":"c1","method":"loginWithPopup","popup":1}`, ""},
+		{"loginWithPopup without its window", `{"v":1,"t":"call","id":2,"client":"c1","method":"loginWithPopup"}`, `field "popup"`},
+		{"popup number as a string", `{"v":1,"t":"call","id":2,"client":"c1","method":"loginWithPopup","popup":"1"}`, `field "popup"`},
+		{"popup message", `{"v":1,"t":"popup","popup":1,"kind":"message","origin":"https://op","data":"{}"}`, ""},
+		{"popup message that could not be serialised", `{"v":1,"t":"popup","popup":1,"kind":"message","origin":"https://op","problem":"cyclic"}`, ""},
+		{"popup closed", `{"v":1,"t":"popup","popup":1,"kind":"closed"}`, ""},
+		{"popup event without its number", `{"v":1,"t":"popup","kind":"closed"}`, `field "popup"`},
+		{"popup of an unknown kind", `{"v":1,"t":"popup","popup":1,"kind":"moved"}`, `field "kind"`},
+		{"popup message without an origin", `{"v":1,"t":"popup","popup":1,"kind":"message","data":"{}"}`, `field "origin"`},
+		{"popup message without data or problem", `{"v":1,"t":"popup","popup":1,"kind":"message","origin":"https://op"}`, `field "data"`},
+		{"popup message with data not text", `{"v":1,"t":"popup","popup":1,"kind":"message","origin":"https://op","data":{}}`, `field "data"`},
 		{"too large", `{"v":1,"t":"bye","pad":"` + strings.Repeat("x", maxMessageBytes) + `"}`, "more than"},
 	}
 	for _, tt := range tests {
@@ -155,6 +167,54 @@ func (e *fakeEngine) GetTokenSilently(ctx context.Context, _ checksession.Author
 		return data.Token, nil
 	case <-time.After(5 * time.Second):
 		return "", checksession.ErrTimeout
+	}
+}
+
+// LoginWithPopup refuses prompt=none before it opens anything, as the core
+// does; otherwise it takes the page's window, sends it to the server and
+// answers with the first message's token, or popup_closed once the window
+// reads closed.
+func (e *fakeEngine) LoginWithPopup(ctx context.Context, p checksession.AuthorizeParams) (*checksession.AuthResult, error) {
+	if p.Extra["prompt"] == "none" {
+		return nil, checksession.ErrInvalidConfiguration
+	}
+	got := make(chan checksession.Message, 1)
+	popup, err := e.b.(checksession.PopupOpener).OpenPopup(checksession.FrameHandler{
+		OnMessage: func(m checksession.Message) {
+			if !m.FromFrame || m.Origin != "https://op.example" {
+				return
+			}
+			select {
+			case got <- m:
+			default:
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer popup.Close()
+	if err := popup.Navigate("https://op.example/authorize?state=" + p.Extra["login_hint"]); err != nil {
+		return nil, checksession.ErrPopupClosed
+	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case m := <-got:
+			var data struct{ Token string }
+			if err := json.Unmarshal(m.Data, &data); err != nil {
+				return nil, err
+			}
+			return &checksession.AuthResult{AccessToken: data.Token}, nil
+		case <-tick.C:
+			if popup.Closed() {
+				return nil, checksession.ErrPopupClosed
+			}
+		case <-deadline:
+			return nil, checksession.ErrTimeout
+		}
 	}
 }
 
@@ -412,5 +472,127 @@ func TestErrorsCrossToThePageWithRetryAfter(t *testing.T) {
 				t.Errorf("errorObject = %#v, want %#v", got, tc.want)
 			}
 		})
+	}
+}
+
+func popupCall(id int, handle, hint string, popup int) []byte {
+	return []byte(fmt.Sprintf(`{"v":1,"t":"call","id":%d,"client":%q,"method":"loginWithPopup","params":{"login_hint":%q},"popup":%d}`, id, handle, hint, popup))
+}
+
+func popupMessage(popup int, token string) []byte {
+	return []byte(fmt.Sprintf(`{"v":1,"t":"popup","popup":%d,"kind":"message","origin":"https://op.example","data":"{\"Token\":\"%s\"}"}`, popup, token))
+}
+
+func isReply(id int) func(map[string]any) bool {
+	return func(m map[string]any) bool { return m["id"] == float64(id) }
+}
+
+func isPopup(id int) func(map[string]any) bool {
+	return func(m map[string]any) bool { return m["popup"] == float64(id) }
+}
+
+func TestPopupLoginDrivesTheCallingPagesWindowOnly(t *testing.T) {
+	h, _ := newTestHub(t)
+	a, b := connect(h, "a", true), connect(h, "b", true)
+	handle := create(t, h, "a", a)
+	create(t, h, "b", b)
+
+	h.Receive("b", popupCall(3, handle, "s1", 5))
+	nav := b.wait(t, outNavigatePopup, nil)
+	if nav["popup"] != float64(5) || nav["url"] != "https://op.example/authorize?state=s1" {
+		t.Fatalf("navigatePopup %v", nav)
+	}
+	// Page a cannot answer for page b's window, even with b's number.
+	h.Receive("a", popupMessage(5, "forged"))
+	h.Receive("a", []byte(`{"v":1,"t":"popup","popup":5,"kind":"closed"}`))
+	h.Receive("b", popupMessage(5, "at1"))
+	r := b.wait(t, outReply, isReply(3))
+	if v, _ := r["value"].(map[string]any); v["accessToken"] != "at1" {
+		t.Fatalf("reply %v; want the token from page b's popup", r)
+	}
+	b.wait(t, outClosePopup, isPopup(5))
+	if n := a.count(outNavigatePopup) + a.count(outClosePopup); n != 0 {
+		t.Fatalf("page a got %d popup messages for page b's window", n)
+	}
+	h.mu.Lock()
+	left := len(h.popups)
+	h.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d popups still registered after the call", left)
+	}
+}
+
+func TestPopupLoginEndsWhenTheWindowClosesOrThePageLeaves(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(h *Hub)
+	}{
+		{"the page says the window is closed", func(h *Hub) { h.Receive("a", []byte(`{"v":1,"t":"popup","popup":1,"kind":"closed"}`)) }},
+		{"the page leaves", func(h *Hub) { h.Receive("a", []byte(`{"v":1,"t":"bye"}`)) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, _ := newTestHub(t)
+			a, other := connect(h, "a", true), connect(h, "other", true)
+			handle := create(t, h, "a", a)
+			create(t, h, "other", other) // keeps the client alive after a leaves
+			h.Receive("a", popupCall(2, handle, "s1", 1))
+			a.wait(t, outNavigatePopup, nil)
+			tc.end(h)
+			r := a.wait(t, outReply, isReply(2))
+			if e, _ := r["error"].(map[string]any); e["error"] != "popup_closed" {
+				t.Fatalf("answered %v; want popup_closed", r)
+			}
+		})
+	}
+}
+
+func TestConcurrentPopupLoginsOnOneClientTakeTheirOwnWindows(t *testing.T) {
+	h, _ := newTestHub(t)
+	a, b := connect(h, "a", true), connect(h, "b", true)
+	handle := create(t, h, "a", a)
+	create(t, h, "b", b)
+	// The first call fails before it opens anything: its window is closed
+	// and the next call still gets the window its page opened.
+	h.Receive("a", []byte(`{"v":1,"t":"call","id":2,"client":"`+handle+`","method":"loginWithPopup","params":{"prompt":"none"},"popup":1}`))
+	if e, _ := a.wait(t, outReply, isReply(2))["error"].(map[string]any); e["error"] != "invalid_configuration" {
+		t.Fatalf("prompt=none answered %v", e)
+	}
+	a.wait(t, outClosePopup, isPopup(1))
+
+	h.Receive("a", popupCall(3, handle, "sa", 2))
+	h.Receive("b", popupCall(3, handle, "sb", 7))
+	navA := a.wait(t, outNavigatePopup, nil)
+	navB := b.wait(t, outNavigatePopup, nil)
+	if navA["popup"] != float64(2) || navA["url"] != "https://op.example/authorize?state=sa" ||
+		navB["popup"] != float64(7) || navB["url"] != "https://op.example/authorize?state=sb" {
+		t.Fatalf("navigatePopup to a: %v, to b: %v; want each page's call in its own window", navA, navB)
+	}
+	h.Receive("b", popupMessage(7, "tb"))
+	h.Receive("a", popupMessage(2, "ta"))
+	for name, tc := range map[string]struct {
+		p    *fakePage
+		want string
+	}{"a": {a, "ta"}, "b": {b, "tb"}} {
+		r := tc.p.wait(t, outReply, isReply(3))
+		if v, _ := r["value"].(map[string]any); v["accessToken"] != tc.want {
+			t.Errorf("page %s got %v; want %s", name, r, tc.want)
+		}
+	}
+}
+
+func TestAPopupNumberInUseIsRefused(t *testing.T) {
+	h, _ := newTestHub(t)
+	a := connect(h, "a", true)
+	handle := create(t, h, "a", a)
+	h.Receive("a", popupCall(2, handle, "s1", 4))
+	a.wait(t, outNavigatePopup, nil)
+	h.Receive("a", popupCall(3, handle, "s2", 4))
+	if e, _ := a.wait(t, outReply, isReply(3))["error"].(map[string]any); e["error"] != "invalid_configuration" {
+		t.Fatalf("a second call with popup 4 answered %v", e)
+	}
+	// The first call still owns its window and completes from it.
+	h.Receive("a", popupMessage(4, "at"))
+	if v, _ := a.wait(t, outReply, isReply(2))["value"].(map[string]any); v["accessToken"] != "at" {
+		t.Fatalf("first call answered %v", v)
 	}
 }

@@ -28,8 +28,9 @@ const (
 	// create{id, options}: a client for these options, answered by reply
 	// {value: {client}}; pages with the same options share one client.
 	inCreate = "create"
-	// call{id, client, method, params?, url?, storage?}: a client method,
-	// answered by reply{value?, user?} or reply{error}.
+	// call{id, client, method, params?, url?, storage?, popup?}: a client
+	// method, answered by reply{value?, user?} or reply{error}; popup, the
+	// page's number for the window it opened, comes with loginWithPopup.
 	inCall = "call"
 	// release{client}: the page's client was destroyed.
 	inRelease = "release"
@@ -43,6 +44,11 @@ const (
 	inBye = "bye"
 	// stats{id}: silentauth.stats() of the engine, answered by reply{value}.
 	inStats = "stats"
+	// popup{popup, kind: "message"|"closed", origin?, data?, problem?}: what
+	// happened to the window of the page's loginWithPopup call. The page
+	// passes only messages from that window, from the server's origin, of
+	// type authorization_response; the engine checks them again.
+	inPopup = "popup"
 )
 
 // The message types the engine sends.
@@ -56,6 +62,10 @@ const (
 	outReplace  = "replaceLocation"
 	outStorage  = "storage" // {key, value|null}
 	outLog      = "log"     // {level: "debug"|"warn", line}
+	// {popup, url}: send the calling page's popup to the authorize URL.
+	outNavigatePopup = "navigatePopup"
+	// {popup}: close it and stop listening to it.
+	outClosePopup = "closePopup"
 )
 
 // pageMessage is one page message, checked for shape: every field a type
@@ -69,6 +79,7 @@ type pageMessage struct {
 	Params  map[string]any
 	URL     string
 	Storage map[string]string
+	Popup   int64
 
 	Frame     int64
 	Kind      string
@@ -126,6 +137,9 @@ func parse(text []byte) (pageMessage, error) {
 			}
 			m.Storage[k] = s
 		}
+		if _, present := raw["popup"]; present || m.Method == "loginWithPopup" {
+			m.Popup = r.id("popup")
+		}
 	case inRelease:
 		m.Client = r.str("client", true)
 	case inFrame:
@@ -134,15 +148,18 @@ func parse(text []byte) (pageMessage, error) {
 		switch m.Kind {
 		case "load":
 		case "message":
-			m.Origin = r.str("origin", true)
 			m.FromFrame = r.boolean("fromFrame", true)
-			if d := r.str("data", false); d != "" {
-				m.Data = []byte(d)
-			}
-			m.Problem = r.str("problem", false)
-			if m.Data == nil && m.Problem == "" {
-				r.bad("data")
-			}
+			r.message(&m)
+		default:
+			r.bad("kind")
+		}
+	case inPopup:
+		m.Popup = r.id("popup")
+		m.Kind = r.str("kind", true)
+		switch m.Kind {
+		case "closed":
+		case "message":
+			r.message(&m)
 		default:
 			r.bad("kind")
 		}
@@ -159,6 +176,19 @@ func parse(text []byte) (pageMessage, error) {
 		return m, errIgnored{fmt.Sprintf("%s message: %s", m.Type, r.problem)}
 	}
 	return m, nil
+}
+
+// message reads a window message's origin and its data (JSON text) or the
+// problem that kept the page from serialising it.
+func (f *fields) message(m *pageMessage) {
+	m.Origin = f.str("origin", true)
+	if d := f.str("data", false); d != "" {
+		m.Data = []byte(d)
+	}
+	m.Problem = f.str("problem", false)
+	if m.Data == nil && m.Problem == "" {
+		f.bad("data")
+	}
 }
 
 // fields reads typed fields of a decoded message, keeping the first problem.
