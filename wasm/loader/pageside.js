@@ -20,6 +20,13 @@ const START_MS = 5000;
 // The marks of a start failure: the cause, in words, for the debug line.
 const START_FAILURE = Symbol("silentauth.workerStart");
 
+// AUTO_TRIES_WORKER: whether "auto" tries the SharedWorker first (and falls
+// back to the page where it cannot start). Off until the worker placement
+// does what the page does for the default: answer an anonymous visitor
+// without loading the runtime (the signed-in marker), the head start, and
+// naming the CSP directive behind a failure.
+const AUTO_TRIES_WORKER = false;
+
 // engineOf reads options.engine: "auto" (the default), "shared-worker" or "page".
 function engineOf(options) {
   const e = options && options.engine !== undefined ? options.engine : "auto";

@@ -47,9 +47,10 @@ func blockingApp(tenantURL *string, script *atomic.Int32) func(http.Handler) htt
 	}
 }
 
-// Where the SharedWorker cannot start, engine "auto" runs the engine in the
-// page, with a debug line naming the cause, and the client works; engine
-// "shared-worker" rejects with invalid_configuration naming the same cause.
+// Where the SharedWorker cannot start, engine "shared-worker" rejects with
+// invalid_configuration naming the cause, and engine "auto" runs the engine
+// in the page, says so in a debug line (with the cause, once "auto" tries
+// the worker first), and the client works, each call sent once.
 func TestAutoFallsBackToThePageWhereTheWorkerCannotStart(t *testing.T) {
 	var tenantURL string
 	var script atomic.Int32
@@ -60,7 +61,7 @@ func TestAutoFallsBackToThePageWhereTheWorkerCannotStart(t *testing.T) {
 		name   string
 		page   string
 		script int32
-		cause  string // in the debug line and in the forced error
+		cause  string // in the forced error
 	}{
 		// In Chromium a page may get silence, not an error, for a worker
 		// that another page could not load (the start bound then decides):
@@ -109,8 +110,8 @@ func TestAutoFallsBackToThePageWhereTheWorkerCannotStart(t *testing.T) {
 					line = l
 				}
 			}
-			if !strings.Contains(line, tc.cause) {
-				t.Errorf("debug line %q, want one saying the engine runs in the page because %q\nconsole:\n%s", line, tc.cause, strings.Join(auto.Console(), "\n"))
+			if line == "" {
+				t.Errorf("no debug line says the engine runs in the page\nconsole:\n%s", strings.Join(auto.Console(), "\n"))
 			}
 			if err := auto.WaitFor(`document.querySelectorAll("iframe").length === 0`, 5*time.Second); err != nil {
 				t.Errorf("the silent request's iframe stayed: %v", err)
