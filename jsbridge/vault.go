@@ -14,8 +14,9 @@ import (
 	"github.com/silentauth/silentauth/checksession"
 )
 
-// The vault: checksession.SecretStore on the page. A secret is kept in
-// localStorage as AES-GCM ciphertext under a WebCrypto key that is
+// The vault: checksession.SecretStore on the page and in a worker. A secret
+// is kept in localStorage (in a worker, which has none, in IndexedDB) as
+// AES-GCM ciphertext under a WebCrypto key that is
 // generated non-extractable and kept in IndexedDB (a structured clone of the
 // CryptoKey), so what storage holds is never a usable token by itself: only
 // a script running on this origin can decrypt it, and no script can read the
@@ -79,6 +80,9 @@ func (b *Browser) Save(ctx context.Context, key, secret string) error {
 		return err
 	}
 	value := vaultFormat + "." + base64.RawURLEncoding.EncodeToString(iv) + "." + base64.RawURLEncoding.EncodeToString(ct)
+	if b.inWorker() {
+		return b.idbValue(ctx, "put", key, value)
+	}
 	ls, err := b.localStorage()
 	if err != nil {
 		return err
@@ -89,23 +93,69 @@ func (b *Browser) Save(ctx context.Context, key, secret string) error {
 	return nil
 }
 
+// inWorker reports a worker's global scope, which has IndexedDB and
+// WebCrypto but no localStorage: there the ciphertext is kept in
+// IndexedDB's key store too, as a string under valuePrefix+key.
+func (b *Browser) inWorker() bool {
+	ls, err := getGuarded(b.window, "localStorage")
+	if err == nil && ls.Type() == safejs.TypeObject {
+		return false
+	}
+	doc, err := getGuarded(b.window, "document")
+	return err == nil && doc.Type() != safejs.TypeObject
+}
+
+// valuePrefix keeps a stored value's id apart from VaultKeyID in the key
+// store.
+const valuePrefix = "value:"
+
+// idbValue puts value as key ("put") or deletes key ("delete") in the key
+// store.
+func (b *Browser) idbValue(ctx context.Context, op, key, value string) error {
+	db, err := b.openVaultDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _, _ = db.Call("close") }()
+	if op == "put" {
+		return idbWrite(ctx, db, "put", value, valuePrefix+key)
+	}
+	return idbWrite(ctx, db, "delete", valuePrefix+key)
+}
+
+// idbLoadValue reads the string stored as key in the key store; "" and
+// false when there is none.
+func (b *Browser) idbLoadValue(ctx context.Context, key string) (string, bool, error) {
+	db, err := b.openVaultDB(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	defer func() { _, _ = db.Call("close") }()
+	store, err := idbStore(db, "readonly")
+	if err != nil {
+		return "", false, err
+	}
+	req, err := store.Call("get", valuePrefix+key)
+	if err != nil {
+		return "", false, fmt.Errorf("jsbridge: vault: get: %w", err)
+	}
+	if err := idbWait(ctx, req, "get"); err != nil {
+		return "", false, err
+	}
+	v, err := req.Get("result")
+	if err != nil || v.Type() != safejs.TypeString {
+		return "", false, err
+	}
+	str, err := v.String()
+	return str, err == nil, err
+}
+
 // Load decrypts the secret stored as key. Nothing stored is ("", false,
 // nil); a value that does not decrypt (tampered, written under a key that is
 // gone, copied from another key) is an error.
 func (b *Browser) Load(ctx context.Context, key string) (string, bool, error) {
-	ls, err := b.localStorage()
-	if err != nil {
-		return "", false, err
-	}
-	v, err := ls.Call("getItem", key)
-	if err != nil {
-		return "", false, fmt.Errorf("jsbridge: vault: localStorage.getItem: %w", err)
-	}
-	if v.Type() != safejs.TypeString {
-		return "", false, nil
-	}
-	stored, err := v.String()
-	if err != nil {
+	stored, found, err := b.loadValue(ctx, key)
+	if err != nil || !found {
 		return "", false, err
 	}
 	parts := strings.Split(stored, ".")
@@ -153,9 +203,33 @@ func (b *Browser) Load(ctx context.Context, key string) (string, bool, error) {
 	return string(plain), true, nil
 }
 
+// loadValue reads the stored value of key, from localStorage (a page) or
+// IndexedDB (a worker).
+func (b *Browser) loadValue(ctx context.Context, key string) (string, bool, error) {
+	if b.inWorker() {
+		return b.idbLoadValue(ctx, key)
+	}
+	ls, err := b.localStorage()
+	if err != nil {
+		return "", false, err
+	}
+	v, err := ls.Call("getItem", key)
+	if err != nil {
+		return "", false, fmt.Errorf("jsbridge: vault: localStorage.getItem: %w", err)
+	}
+	if v.Type() != safejs.TypeString {
+		return "", false, nil
+	}
+	stored, err := v.String()
+	return stored, err == nil, err
+}
+
 // Delete removes the value stored as key. The CryptoKey stays: other keys
 // may use it.
-func (b *Browser) Delete(_ context.Context, key string) error {
+func (b *Browser) Delete(ctx context.Context, key string) error {
+	if b.inWorker() {
+		return b.idbValue(ctx, "delete", key, "")
+	}
 	ls, err := b.localStorage()
 	if err != nil {
 		return err

@@ -24,7 +24,8 @@ func startHub() *jsbridge.Func {
 			NewEngine: func(opts checksession.Options, b checksession.Browser) (hub.Engine, error) {
 				return checksession.NewClient(opts, b, checksession.SystemClock{})
 			},
-			Debug: func(line string) { console("debug", "worker: "+line) },
+			Debug:   func(line string) { console("debug", "worker: "+line) },
+			Secrets: base,
 			Stats: func() map[string]any {
 				s := map[string]any{"liveFuncs": jsbridge.LiveFuncs(), "goHeapBytes": goHeapBytes()}
 				if buf, err := memory.Get("buffer"); err == nil {

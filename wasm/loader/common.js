@@ -316,8 +316,18 @@ async function createClientWith(defaultWasmUrl, options, defaultWorkerUrl) {
   } catch (e) {
     throw codedError("invalid_configuration", `wasmUrl: ${e && e.message}`, e);
   }
-  if (engineOf(options) === "shared-worker") {
+  const engine = engineOf(options);
+  if (engine === "shared-worker") {
     return createWorkerClient(workerUrlFor(defaultWorkerUrl, url), options);
+  }
+  if (engine === "auto" && AUTO_TRIES_WORKER) {
+    // The worker where it starts; else the page, saying why. The client is
+    // returned only once this is decided, so no call can go to both.
+    const { client, cause } = await workerClientOrCause(workerUrlFor(defaultWorkerUrl, url), options);
+    if (client) return client;
+    if (options && options.debug) console.debug(`silentauth: engine "auto": the engine runs in the page, since the SharedWorker cannot run it: ${cause}`);
+  } else if (engine === "auto" && options && options.debug) {
+    console.debug('silentauth: engine "auto": the engine runs in the page (engine: "shared-worker" runs it in a SharedWorker)');
   }
   const unlisten = cspListen();
   const seq = cspSeq;

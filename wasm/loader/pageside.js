@@ -22,20 +22,34 @@ const POPUP_HEIGHT = 640;
 // in its opener (checksession's popupPoll).
 const POPUP_POLL_MS = 500;
 
-// engineOf reads options.engine; "auto" resolves to the page for now: the
-// worker is chosen only when asked for by name.
+// A new worker whose script has not answered a ping within this long is
+// taken for one that cannot start: "auto" runs the engine in the page.
+const START_MS = 5000;
+// The marks of a start failure: the cause, in words, for the debug line.
+const START_FAILURE = Symbol("silentauth.workerStart");
+
+// AUTO_TRIES_WORKER: whether "auto" tries the SharedWorker first (and falls
+// back to the page where it cannot start). Off until the worker placement
+// does what the page does for the default: answer an anonymous visitor
+// without loading the runtime (the signed-in marker), the head start, and
+// naming the CSP directive behind a failure.
+const AUTO_TRIES_WORKER = false;
+
+// engineOf reads options.engine: "auto" (the default), "shared-worker" or "page".
 function engineOf(options) {
   const e = options && options.engine !== undefined ? options.engine : "auto";
   if (!ENGINES.includes(e)) {
     throw codedError("invalid_configuration", `engine: expected "auto", "shared-worker" or "page", got ${JSON.stringify(e)}`);
   }
-  if (e !== "auto") return e;
-  if (options && options.debug) console.debug('silentauth: engine "auto": the engine runs in the page (engine: "shared-worker" runs it in a SharedWorker)');
-  return "page";
+  return e;
 }
 
 /** @type {Map<string, WorkerConnection>} */
 const connections = new Map();
+// Worker URLs that could not start on this page, with the cause: later
+// "auto" clients go to the page at once instead of trying again.
+/** @type {Map<string, string>} */
+const startFailures = new Map();
 
 function workerUrlFor(defaultWorkerUrl, wasmUrl) {
   const u = new URL(defaultWorkerUrl);
@@ -43,10 +57,37 @@ function workerUrlFor(defaultWorkerUrl, wasmUrl) {
   return u.href;
 }
 
-async function createWorkerClient(workerUrl, options) {
-  if (typeof SharedWorker !== "function") {
-    throw codedError("invalid_configuration", 'engine: "shared-worker" needs SharedWorker, which this browser lacks (use engine: "page")');
+// startError is the rejection of a worker that cannot start: for
+// engine: "shared-worker" the error itself, for "auto" the page's cue.
+function startError(cause, err) {
+  const e = codedError("invalid_configuration", `engine: "shared-worker": the SharedWorker cannot run the engine: ${cause}`, err);
+  Object.defineProperty(e, START_FAILURE, { value: cause });
+  return e;
+}
+
+// startFailureOf is the cause of a worker that could not start, or "" for
+// any other error (a configuration the engine refused, say).
+function startFailureOf(e) {
+  return (e && e[START_FAILURE]) || "";
+}
+
+// workerClientOrCause is createWorkerClient for engine: "auto": a client
+// in the worker, or the reason the engine must run in the page instead.
+async function workerClientOrCause(workerUrl, options) {
+  const known = startFailures.get(workerUrl);
+  if (known) return { cause: known };
+  try {
+    return { client: await createWorkerClient(workerUrl, options) };
+  } catch (e) {
+    const cause = startFailureOf(e);
+    if (!cause) throw e;
+    startFailures.set(workerUrl, cause);
+    return { cause };
   }
+}
+
+async function createWorkerClient(workerUrl, options) {
+  if (typeof SharedWorker !== "function") throw startError("this browser has no SharedWorker");
   let conn = connections.get(workerUrl);
   if (!conn) {
     conn = new WorkerConnection(workerUrl);
@@ -76,8 +117,15 @@ class WorkerConnection {
     this.pingSent = 0;
     this.timer = 0;
     this.port = null;
-    /** @type {Error | null} why the worker could not start, if it could not */
-    this.failed = null;
+    /** @type {SharedWorker | null} */
+    this.worker = null;
+    // Set once the first worker's script answered: from then on a silent
+    // port is a worker the browser ended, not one that cannot start.
+    this.started = false;
+    this.startTimer = 0;
+    // The failure that ended this connection; later calls get it at once.
+    this.failure = null;
+    this.unlistenCsp = () => {};
     this.onPageHide = () => this.bye();
     this.onPageShow = (/** @type {PageTransitionEvent} */ e) => { if (e.persisted) this.restart(); };
     this.onSignal = () => this.post({ t: "signal", visible: !document.hidden, wake: !document.hidden });
@@ -92,22 +140,47 @@ class WorkerConnection {
   }
 
   start() {
-    this.failed = null;
+    const where = this.url.split("?")[0];
+    // A CSP that blocks the worker shows only as an error event; the
+    // violation says which directive.
+    const seq = cspSeq;
+    if (!this.started) {
+      this.unlistenCsp();
+      this.unlistenCsp = cspListen();
+    }
     let worker;
     try {
       worker = new SharedWorker(this.url, { name: "silentauth" });
     } catch (e) {
-      this.fail(codedError("invalid_configuration", `could not start the shared worker ${this.url.split("?")[0]}: ${e && e.message}`, e));
+      this.failStart(seq, `constructing it threw ${(e && e.name) || "an error"}: ${e && e.message}`, e);
       return;
     }
-    worker.onerror = () => this.fail(codedError("invalid_configuration", `the shared worker ${this.url.split("?")[0]} failed to load (served from this origin? worker-src allows it?)`));
+    this.worker = worker;
+    worker.onerror = () => this.failStart(seq, `its script ${where} failed to load (is it served from this origin, as JavaScript?)`);
     this.port = worker.port;
     this.port.onmessage = (e) => this.receive(e.data);
     this.port.start();
-    this.pingSent = 0;
     this.post({ t: "hello", visible: !document.hidden });
+    // The script answers pings itself: a first pong says it runs.
+    this.pingSent = Date.now();
+    this.post({ t: "ping" });
+    if (!this.started) {
+      clearTimeout(this.startTimer);
+      this.startTimer = setTimeout(() => this.failStart(seq, `its script ${where} did not answer within ${START_MS / 1000} s`), START_MS);
+    }
     clearInterval(this.timer);
     this.timer = setInterval(() => this.ping(), PING_MS);
+  }
+
+  // failStart ends a connection whose worker cannot start, naming the CSP
+  // directive that blocked it when the page reported one.
+  failStart(seq, cause, err) {
+    if (this.failure) return;
+    cspSettle(seq).then(() => {
+      const v = cspLog.find((x) => x.seq > seq && ["worker-src", "child-src", "script-src", "default-src"].includes(x.directive) && !["eval", "wasm-eval", "inline"].includes(x.blockedURI));
+      const why = v ? `the Content-Security-Policy's ${v.directive} blocks ${this.url.split("?")[0]}; add 'self' to worker-src` : cause;
+      this.fail(startError(why, err));
+    });
   }
 
   post(msg) {
@@ -117,6 +190,7 @@ class WorkerConnection {
 
   // ping finds a worker the browser ended: its port stays open but silent.
   ping() {
+    if (!this.started) return; // the start has its own bound
     if (this.clients.size === 0 && this.calls.size === 0) return;
     if (this.pingSent && Date.now() - this.pingSent >= DEAD_MS) {
       console.debug("silentauth: the shared worker stopped answering; starting a new one");
@@ -132,16 +206,23 @@ class WorkerConnection {
   // restart connects to a new worker, binds every client again and sends
   // again every call that had no answer.
   restart() {
-    if (this.port) {
-      this.port.onmessage = null;
-      this.port.close();
-    }
+    this.closePort();
     for (const id of [...this.frames.keys()]) this.closeFrame(id);
     this.start();
+    if (this.failure) return;
     const waiting = [...this.calls.values()];
     this.calls.clear();
     for (const c of this.clients) c._rebind();
     for (const call of waiting) this.send(call);
+  }
+
+  closePort() {
+    if (this.worker) this.worker.onerror = null;
+    this.worker = null;
+    if (!this.port) return;
+    this.port.onmessage = null;
+    this.port.close();
+    this.port = null;
   }
 
   bye() {
@@ -151,10 +232,16 @@ class WorkerConnection {
   }
 
   fail(err) {
-    this.failed = err;
+    if (this.failure) return;
+    this.failure = err;
     clearInterval(this.timer);
-    this.port = null;
-    connections.delete(this.url);
+    clearTimeout(this.startTimer);
+    this.unlistenCsp();
+    // A worker that answers after all must not keep a client for this
+    // page: bye lets go of everything the page created there.
+    this.bye();
+    this.closePort();
+    if (connections.get(this.url) === this) connections.delete(this.url);
     removeEventListener("pagehide", this.onPageHide);
     removeEventListener("pageshow", this.onPageShow);
     document.removeEventListener("visibilitychange", this.onSignal);
@@ -175,10 +262,8 @@ class WorkerConnection {
   }
 
   send(call) {
-    // A worker that could not start (the constructor threw, before any
-    // call was pending) answers nothing: every call gets its error.
-    if (this.failed) {
-      call.reject(this.failed);
+    if (this.failure) {
+      call.reject(this.failure);
       return;
     }
     call.id = ++this.nextId;
@@ -204,9 +289,15 @@ class WorkerConnection {
     switch (m.t) {
       case "pong":
         this.pingSent = 0;
+        if (!this.started) {
+          this.started = true;
+          clearTimeout(this.startTimer);
+          this.unlistenCsp();
+        }
         break;
       case "failed":
-        this.fail(codedError("invalid_configuration", `the shared worker could not start the engine: ${m.error}`));
+        // The wasm did not start in the worker; the page may still run it.
+        this.fail(startError(`the engine did not start in it: ${m.error}`));
         break;
       case "reply": {
         const call = this.calls.get(m.id);

@@ -19,7 +19,10 @@ import (
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
-const workerOption = `engine: "shared-worker"`
+const (
+	workerOption = `engine: "shared-worker"`
+	pageOption   = `engine: "page"`
+)
 
 // gate holds the tenant's prompt=none /authorize requests while closed, so
 // that a test can act while a silent request is in flight.
@@ -71,9 +74,15 @@ func (g *gate) release() {
 // session cookie stays for the silent requests.
 func loggedIn(t *testing.T, g *gate) *e2eenv.Env {
 	t.Helper()
-	env := e2eenv.Start(t, e2eenv.Options{TokenLifetime: time.Minute, TenantMiddleware: g.middleware})
+	return logIn(t, e2eenv.Start(t, e2eenv.Options{TokenLifetime: time.Minute, TenantMiddleware: g.middleware}))
+}
+
+// logIn logs the demo user in on env through a tab with the in-page
+// engine, which it then closes.
+func logIn(t *testing.T, env *e2eenv.Env) *e2eenv.Env {
+	t.Helper()
 	tab := env.OpenTestPage(t)
-	err := tab.Eval(`(async () => { window.client = await `+env.ClientJS("")+`; client.loginWithRedirect(); return true })()`, nil)
+	err := tab.Eval(`(async () => { window.client = await `+env.ClientJS(pageOption)+`; client.loginWithRedirect(); return true })()`, nil)
 	if err != nil && !strings.Contains(err.Error(), "navigated or closed") {
 		t.Fatal(err)
 	}
@@ -83,7 +92,7 @@ func loggedIn(t *testing.T, g *gate) *e2eenv.Env {
 	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q && window.silentauth`, env.AppURL), 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	tab.MustEval(`(async () => { const c = await `+env.ClientJS("")+`; await c.handleRedirectCallback(); c.destroy(); return true })()`, nil)
+	tab.MustEval(`(async () => { const c = await `+env.ClientJS(pageOption)+`; await c.handleRedirectCallback(); c.destroy(); return true })()`, nil)
 	if err := chromedp.Cancel(tab.Ctx); err != nil {
 		t.Fatal(err)
 	}

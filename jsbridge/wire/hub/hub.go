@@ -42,6 +42,10 @@ type Config struct {
 	// Debug receives a line for each decision worth knowing (a message
 	// ignored, a frame moved); nil for none.
 	Debug func(line string)
+	// Secrets keeps refresh tokens across the worker's life for clients
+	// with refreshTokenStorage "local" (the vault in the worker: IndexedDB
+	// and WebCrypto); nil keeps them in memory only.
+	Secrets checksession.SecretStore
 	// Stats adds the runtime's figures (liveFuncs, wasmMemoryBytes) to a
 	// page's stats(); nil for none.
 	Stats func() map[string]any
@@ -278,7 +282,11 @@ func (h *Hub) create(p *page, m pageMessage) {
 		// Debug lines and warnings go to the pages' consoles, where the
 		// application's developer looks, not only to the worker's.
 		opts.Logger = func(level checksession.LogLevel, line string) { h.log(handle, level, line) }
-		eng, err := h.cfg.NewEngine(opts, s.b)
+		var b checksession.Browser = s.b
+		if h.cfg.Secrets != nil {
+			b = storingBrowser{s.b, h.cfg.Secrets}
+		}
+		eng, err := h.cfg.NewEngine(opts, b)
 		if err != nil {
 			h.reply(p, m.ID, nil, nil, wire.JSError(err))
 			return
@@ -668,7 +676,17 @@ type clientBrowser struct {
 	pending *remotePopup
 }
 
+// storingBrowser is a clientBrowser with Config.Secrets: a browser that
+// has a SecretStore is what refreshTokenStorage "local" persists through.
+type storingBrowser struct {
+	*clientBrowser
+	checksession.SecretStore
+}
+
 var (
+	_ checksession.SecretStore  = storingBrowser{}
+	_ checksession.PageSignals  = storingBrowser{}
+	_ checksession.Connectivity = storingBrowser{}
 	_ checksession.Browser      = (*clientBrowser)(nil)
 	_ checksession.PageSignals  = (*clientBrowser)(nil)
 	_ checksession.Connectivity = (*clientBrowser)(nil)

@@ -596,3 +596,51 @@ func TestAPopupNumberInUseIsRefused(t *testing.T) {
 		t.Fatalf("first call answered %v", v)
 	}
 }
+
+type memSecrets struct{ m map[string]string }
+
+func (s memSecrets) Load(_ context.Context, key string) (string, bool, error) {
+	v, ok := s.m[key]
+	return v, ok, nil
+}
+func (s memSecrets) Save(_ context.Context, key, secret string) error { s.m[key] = secret; return nil }
+func (s memSecrets) Delete(_ context.Context, key string) error       { delete(s.m, key); return nil }
+
+// refreshTokenStorage "local" persists through the browser's SecretStore:
+// the engines get one exactly when the hub has Secrets, and it is that one.
+func TestEnginesPersistThroughTheHubsSecrets(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		secrets checksession.SecretStore
+	}{
+		{"with Secrets", memSecrets{m: map[string]string{"k": "rt"}}},
+		{"without Secrets", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got checksession.Browser
+			h := New(Config{
+				Base:    fakeBase{},
+				Secrets: tt.secrets,
+				NewEngine: func(_ checksession.Options, b checksession.Browser) (Engine, error) {
+					got = b
+					return &fakeEngine{b: b, destroyed: make(chan struct{})}, nil
+				},
+			})
+			create(t, h, "a", connect(h, "a", true))
+			store, ok := got.(checksession.SecretStore)
+			if ok != (tt.secrets != nil) {
+				t.Fatalf("the engine's browser is a SecretStore: %v; want %v", ok, tt.secrets != nil)
+			}
+			if !ok {
+				return
+			}
+			if v, found, _ := store.Load(context.Background(), "k"); !found || v != "rt" {
+				t.Errorf("Load through the engine's browser gave %q, %v; want the hub's secret", v, found)
+			}
+			// The page-facing parts stay: it is still the hub's browser.
+			if _, ok := got.(checksession.PageSignals); !ok {
+				t.Error("the engine's browser lost PageSignals")
+			}
+		})
+	}
+}
