@@ -31,10 +31,8 @@ type Client struct {
 	// adopting counts results from other tabs being verified.
 	adopting atomic.Int32
 	// asking counts this tab's asks for a renewal by a tab holding the
-	// group's refresh token; confirmed counts shares that brought the
-	// result this tab had already (an answer to such an ask).
+	// group's refresh token.
 	asking    atomic.Int32
-	confirmed atomic.Int32
 	answering atomic.Int32 // renewals for another tab of the group being made
 
 	ctx    context.Context // cancelled by Destroy

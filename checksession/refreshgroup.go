@@ -70,10 +70,9 @@ func (c *Client) loadRefreshToken(ctx context.Context) {
 func (c *Client) askGroupForRenewal(ctx context.Context, r request) *AuthResult {
 	c.group.join()
 	before := c.latest(r)
-	confirmed := c.confirmed.Load()
 	c.asking.Add(1)
 	defer c.asking.Add(-1)
-	if !c.group.post(tabMessage{Kind: kindRenewalWanted}) {
+	if !c.group.post(tabMessage{Kind: kindRenewalWanted, Have: tokenTag(before)}) {
 		return nil // alone: nobody to ask
 	}
 	bound := c.clock.NewTimer(handoverWait)
@@ -89,7 +88,7 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request) *AuthResult 
 	extended := false
 	for {
 		changed := c.cacheChanged() // before the check, so no wake-up is lost
-		if res := c.fresh(r); res != nil && (res != before || c.confirmed.Load() != confirmed) {
+		if res := c.fresh(r); res != nil && res != before {
 			c.debug("tabs: took the renewal a tab holding the refresh token made")
 			return res
 		}
@@ -115,11 +114,11 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request) *AuthResult 
 }
 
 // renewForGroup answers another tab's renewal_wanted when this tab holds a
-// refresh token: with the result it has when that is fresh and its ID token
-// is recent enough for the asker to take (shareMaxAge), else with a renewal
-// by refresh token. Either way the answer is a share, never the token, and
-// an ask repeated in a loop costs at most one grant per half shareMaxAge.
-func (c *Client) renewForGroup() {
+// refresh token: with the result it has when that is fresh, not the one the
+// asker has (have), and its ID token recent enough for the asker to take
+// (shareMaxAge); else with a renewal by refresh token. Either way the
+// answer is a share, never the token, and one grant at a time.
+func (c *Client) renewForGroup(have string) {
 	if !c.s.UseRefreshTokens || !c.refresh.Has() || !c.renewer.hasSession() {
 		return
 	}
@@ -127,7 +126,7 @@ func (c *Client) renewForGroup() {
 		return // the grant on the network shares its result
 	}
 	r := c.defaultRequest()
-	if res := c.fresh(r); res != nil && c.recent(res) {
+	if res := c.fresh(r); res != nil && c.recent(res) && tokenTag(res) != have {
 		c.group.share(res, r)
 		return
 	}

@@ -53,9 +53,9 @@ const (
 	kindSessionEnded = "session_ended"
 	kindLoggedOut    = "logged_out"
 	// kindRenewalWanted asks the tabs holding a refresh token for a
-	// renewal, shared as "renewed": the asker holds none. A forger gains a
-	// result it could read on the channel anyway, at most one grant per
-	// half shareMaxAge (renewForGroup).
+	// result newer than the one the asker has (Have), shared as "renewed":
+	// the asker holds no refresh token. A forger gains a result it could
+	// read on the channel anyway, and one grant at a time (renewForGroup).
 	kindRenewalWanted = "renewal_wanted"
 	// kindNextInLine announces, with a fresh nonce, the tab granted the
 	// custody lock: the next in line for the group's refresh token.
@@ -79,6 +79,19 @@ type tabMessage struct {
 	Backoff *sharedBackoff `json:"backoff,omitempty"`
 	// Nonce is the address of the next in line (kindNextInLine).
 	Nonce string `json:"nonce,omitempty"`
+	// Have names the access token the asker has (kindRenewalWanted), as
+	// tokenTag writes it: a holder that has no other renews.
+	Have string `json:"have,omitempty"`
+}
+
+// tokenTag is a short digest of an access token, "" for none: enough to
+// tell two tokens apart without posting either.
+func tokenTag(res *AuthResult) string {
+	if res == nil || res.AccessToken == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(res.AccessToken))
+	return base64.RawURLEncoding.EncodeToString(sum[:9])
 }
 
 // sharedResult is a result as the group sees it: tokens and timing, never
@@ -358,6 +371,9 @@ func (m tabMessage) appendJSON(dst []byte) []byte {
 	if m.Nonce != "" {
 		dst = plainjson.AppendString(append(dst, `,"nonce":`...), m.Nonce)
 	}
+	if m.Have != "" {
+		dst = plainjson.AppendString(append(dst, `,"have":`...), m.Have)
+	}
 	return append(dst, '}')
 }
 
@@ -415,7 +431,7 @@ func (g *group) received(data []byte) {
 	}
 	switch msg.Kind {
 	case kindRenewalWanted:
-		g.c.renewForGroup()
+		g.c.renewForGroup(msg.Have)
 	case kindNextInLine:
 		if g.c.s.UseRefreshTokens && msg.Nonce != "" {
 			g.c.refresh.NoteHeir(msg.Nonce)
@@ -484,8 +500,6 @@ func (c *Client) adopt(sr *sharedResult, spent bool, gen uint64) {
 		return
 	case cur != nil && cur.AccessToken == res.AccessToken:
 		c.mu.Unlock()
-		c.confirmed.Add(1) // the answer to a renewal asked for may be the result this tab has
-		c.notify()
 		return // this tab has it already (a server may issue the same token twice)
 	case cur != nil && res.ExpiresAt.Before(cur.ExpiresAt):
 		c.mu.Unlock()
