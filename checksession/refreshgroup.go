@@ -123,13 +123,16 @@ func (c *Client) renewForGroup(have string) {
 		return
 	}
 	if c.refresh.InUse() {
+		c.debug("tabs: another tab asked for a renewal; the one on the network answers")
 		return // the grant on the network shares its result
 	}
 	r := c.defaultRequest()
 	if res := c.fresh(r); res != nil && c.recent(res) && tokenTag(res) != have {
+		c.debug("tabs: another tab asked for a renewal; sharing this tab's recent result")
 		c.group.share(res, r)
 		return
 	}
+	c.debug("tabs: another tab asked for a renewal; renewing for the group")
 	c.group.post(tabMessage{Kind: kindRenewing})
 	c.answering.Add(1)
 	go func() {
