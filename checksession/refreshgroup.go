@@ -88,7 +88,10 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request) *AuthResult 
 	extended := false
 	for {
 		changed := c.cacheChanged() // before the check, so no wake-up is lost
-		if res := c.fresh(r); res != nil && res != before {
+		// Usable, not fresh: the holder's clock and expiry may put its result
+		// a moment before this tab's renewal point. A result due here brings
+		// the next ask at once, naming it, and the holder then renews.
+		if res := c.usable(r); res != nil && res != before {
 			c.debug("tabs: took the renewal a tab holding the refresh token made")
 			return res
 		}
