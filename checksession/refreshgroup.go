@@ -69,31 +69,47 @@ func (c *Client) loadRefreshToken(ctx context.Context) {
 // for the token itself.
 func (c *Client) askGroupForRenewal(ctx context.Context, r request) *AuthResult {
 	c.group.join()
-	before := c.latest(r)
+	asked := c.latest(r) // the result the ask names: the answer must be another
 	c.asking.Add(1)
 	defer c.asking.Add(-1)
-	if !c.group.post(tabMessage{Kind: kindRenewalWanted, Have: tokenTag(before)}) {
+	if !c.group.post(tabMessage{Kind: kindRenewalWanted, Have: tokenTag(asked)}) {
 		return nil // alone: nobody to ask
 	}
-	bound := c.clock.NewTimer(handoverWait)
-	c.mu.Lock()
-	c.askTimer = bound
-	c.mu.Unlock()
+	var bound Timer
+	arm := func(d time.Duration) {
+		if bound != nil {
+			bound.Stop()
+		}
+		bound = c.clock.NewTimer(d)
+		c.mu.Lock()
+		c.askTimer = bound
+		c.mu.Unlock()
+	}
+	arm(handoverWait)
 	defer func() {
 		bound.Stop()
 		c.mu.Lock()
 		c.askTimer = nil
 		c.mu.Unlock()
 	}()
-	extended := false
+	extended, again := false, false
 	for {
 		changed := c.cacheChanged() // before the check, so no wake-up is lost
-		// Usable, not fresh: the holder's clock and expiry may put its result
-		// a moment before this tab's renewal point. A result due here brings
-		// the next ask at once, naming it, and the holder then renews.
-		if res := c.usable(r); res != nil && res != before {
-			c.debug("tabs: took the renewal a tab holding the refresh token made")
-			return res
+		if res := c.latest(r); res != nil && res != asked {
+			if c.fresh(r) != nil {
+				c.debug("tabs: took the renewal a tab holding the refresh token made")
+				return res
+			}
+			// Due here already: the holder's renewal point can come a moment
+			// after this tab's. Ask once more, naming it, and the holder renews.
+			if !again && c.group.post(tabMessage{Kind: kindRenewalWanted, Have: tokenTag(res)}) {
+				again, extended, asked = true, false, res
+				arm(handoverWait)
+				continue
+			}
+			if c.usable(r) != nil {
+				return res
+			}
 		}
 		select {
 		case <-changed:
@@ -101,11 +117,7 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request) *AuthResult 
 			if !extended && c.group.peerIsRenewing() {
 				// A holder is on it: its grant has the request's time.
 				extended = true
-				bound.Stop()
-				bound = c.clock.NewTimer(r.timeout)
-				c.mu.Lock()
-				c.askTimer = bound
-				c.mu.Unlock()
+				arm(r.timeout)
 				continue
 			}
 			c.debug("tabs: no tab of the group renewed with a refresh token")

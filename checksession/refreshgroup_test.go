@@ -126,8 +126,9 @@ func refreshTabs(t *testing.T, fx *fixture, n int, edit ...func(*Options)) ([]*C
 }
 
 // checkAdvancing runs c.CheckSession while moving the fake clock, which
-// a tab asking its group for the refresh token may wait on.
-func checkAdvancing(t *testing.T, fx *fixture, c *Client) (*AuthResult, error) {
+// a tab asking its group for a renewal may wait on, once c and the tabs
+// also (which may be renewing for it) are idle.
+func checkAdvancing(t *testing.T, fx *fixture, c *Client, also ...*Client) (*AuthResult, error) {
 	t.Helper()
 	type outcome struct {
 		res *AuthResult
@@ -148,7 +149,7 @@ func checkAdvancing(t *testing.T, fx *fixture, c *Client) (*AuthResult, error) {
 		c.mu.Lock()
 		asking := c.askTimer != nil
 		c.mu.Unlock()
-		if next := fx.clock.pending(); asking && c.idle(fx.clock) && len(next) > 0 {
+		if next := fx.clock.pending(); asking && c.idle(fx.clock) && allIdle(fx, also) && len(next) > 0 {
 			fx.clock.Advance(next[0])
 		}
 		runtime.Gosched()
@@ -333,6 +334,38 @@ func TestANewTabWaitsForABusyHolder(t *testing.T) {
 	}
 	if fx.b.frameCount() != 1 || len(srv.presented()) > 1 {
 		t.Errorf("%d iframes, refresh tokens presented %q: want the login's iframe only and at most the first tab's token", fx.b.frameCount(), srv.presented())
+	}
+}
+
+// Seen in headless Chromium: the holder shared the result it had, fresh by
+// its own renewal point and already due by the asker's, and the asker
+// waited for another until it gave up. It asks again, naming that result,
+// and the holder renews.
+func TestAResultDueForTheAskerBringsARenewal(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 40
+	srv := newIssuingServer(fx)
+	n := 0
+	clients, _ := refreshTabs(t, fx, 2, func(o *Options) {
+		// The holder renews 5 s before expiry, the asker halfway (20 s before).
+		early := []time.Duration{5 * time.Second, time.Minute}[n]
+		o.RenewBeforeExpiry = &early
+		n++
+	})
+	first, second := clients[0], clients[1]
+	if _, err := checkAdvancing(t, fx, first); err != nil {
+		t.Fatal(err)
+	}
+	cookiesBlocked(fx)
+	fx.clock.Advance(25 * time.Second) // due for the asker, fresh and recent for the holder
+	if _, err := checkAdvancing(t, fx, second, first); err != nil {
+		t.Fatalf("the new tab was not signed in: %v; logs %q", err, fx.logs)
+	}
+	if second.fresh(second.defaultRequest()) == nil {
+		t.Error("the new tab holds a result already due")
+	}
+	if got := strings.Join(srv.presented(), " "); got != "rt-2" || fx.b.frameCount() != 1 {
+		t.Errorf("presented %q after %d iframes, want one renewal by the holder's token and no new iframe", got, fx.b.frameCount())
 	}
 }
 
