@@ -430,6 +430,18 @@ func nextInLine(t *testing.T, c *Client) string {
 	return nonce
 }
 
+// heardNextInLine waits until holder has heard next announce itself next
+// in line.
+func heardNextInLine(t *testing.T, holder, next *Client) {
+	t.Helper()
+	nonce := nextInLine(t, next)
+	waitFor(t, "the holder to hear the nonce of the next in line", func() bool {
+		holder.refresh.mu.Lock()
+		defer holder.refresh.mu.Unlock()
+		return holder.refresh.heir == nonce
+	})
+}
+
 func TestPageHideHandsTheRefreshTokenToTheTabNextInLine(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 120
@@ -445,7 +457,7 @@ func TestPageHideHandsTheRefreshTokenToTheTabNextInLine(t *testing.T) {
 	if !clients[0].refresh.Has() || clients[1].refresh.Has() || clients[2].refresh.Has() {
 		t.Fatalf("holding: %v %v %v, want the first tab only", clients[0].refresh.Has(), clients[1].refresh.Has(), clients[2].refresh.Has())
 	}
-	nextInLine(t, clients[1])
+	heardNextInLine(t, clients[0], clients[1])
 	held, _ := clients[0].refresh.Current()
 	tabs[0].hide()
 	if clients[0].refresh.Has() {
@@ -475,6 +487,7 @@ func TestPageHideHandsTheRefreshTokenToTheTabNextInLine(t *testing.T) {
 		t.Error("a spent refresh token was adopted again")
 	}
 	waitFor(t, "the tabs to settle", func() bool { return allIdle(fx, clients[1:]) })
+	heardNextInLine(t, clients[1], clients[2])
 	rotated, _ := clients[1].refresh.Current()
 	clients[1].Destroy()
 	if got, _ := clients[2].refresh.Current(); got != rotated || rotated == "" {
