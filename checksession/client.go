@@ -30,6 +30,10 @@ type Client struct {
 
 	// adopting counts results from other tabs being verified.
 	adopting atomic.Int32
+	// asking counts this tab's asks for a renewal by a tab holding the
+	// group's refresh token.
+	asking    atomic.Int32
+	answering atomic.Int32 // renewals for another tab of the group being made
 
 	ctx    context.Context // cancelled by Destroy
 	cancel context.CancelFunc

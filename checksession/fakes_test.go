@@ -125,11 +125,11 @@ func (c *testClock) live(t Timer) bool {
 // loop (if running) parked on an armed timer.
 func (c *Client) idle(clock *testClock) bool {
 	c.mu.Lock()
-	busy := len(c.inflight) > 0 || c.adopting.Load() > 0
+	busy := len(c.inflight) > 0 || c.adopting.Load() > 0 || c.answering.Load() > 0
 	renewing := len(c.renewals) > 0
 	asking := c.askTimer
 	c.mu.Unlock()
-	if asking != nil && clock.live(asking) && !c.refresh.Has() {
+	if asking != nil && clock.live(asking) && !c.refresh.Has() && c.adopting.Load() == 0 {
 		return true // parked until the group answers or the clock moves
 	}
 	c.group.mu.Lock()

@@ -77,12 +77,15 @@ type refreshTokens struct {
 
 	mu    sync.Mutex
 	token string
-	out   bool // a grant is using token
-	// asked: the token was asked for (another tab's request, this page's
-	// pagehide) while a grant had it out; it is handed over once that
-	// grant has landed (answerLateAsk).
-	asked bool
+	out   bool   // a grant is using token
 	gen   uint64 // bumped by Forget and Adopt: a lease from before them is stale
+	// awaiting is the nonce this tab announced as the next in line for the
+	// token (refreshgroup.go): the one hand-over it adopts is addressed to
+	// it. heir is the nonce the next in line announced to this tab, the
+	// one address it hands the token to.
+	awaiting, heir string
+	// changed is closed, and replaced, at every change of token.
+	changed chan struct{}
 	// spent remembers (hashed) the tokens this holder has redeemed, so that
 	// a late hand-over of one of them is refused: presenting a rotated token
 	// again would make the server revoke the whole family.
@@ -132,9 +135,28 @@ func (h *refreshTokens) Load(ctx context.Context) error {
 	h.mu.Lock()
 	if h.token == "" && !h.out {
 		h.token = tok
+		h.signalLocked()
 	}
 	h.mu.Unlock()
 	return nil
+}
+
+// signalLocked wakes whoever watches the token (Changed); h.mu must be held.
+func (h *refreshTokens) signalLocked() {
+	if h.changed != nil {
+		close(h.changed)
+	}
+	h.changed = make(chan struct{})
+}
+
+// Changed is closed at the next change of the held token.
+func (h *refreshTokens) Changed() <-chan struct{} {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.changed == nil {
+		h.changed = make(chan struct{})
+	}
+	return h.changed
 }
 
 // Has reports whether a token is held (in use or not). It never waits.
@@ -151,6 +173,13 @@ func (h *refreshTokens) Current() (string, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.token, h.token != ""
+}
+
+// InUse reports whether a grant has the token out. It never waits.
+func (h *refreshTokens) InUse() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.out
 }
 
 // Take lends the token to one grant; false when none is held or another
@@ -179,6 +208,7 @@ func (h *refreshTokens) Replace(ctx context.Context, l refreshLease, rotated str
 	if changed {
 		h.markSpentLocked(h.token)
 		h.token = rotated
+		h.signalLocked()
 	}
 	h.mu.Unlock()
 	if !changed {
@@ -239,6 +269,8 @@ func (h *refreshTokens) adopt(ctx context.Context, token string, since *uint64) 
 	}
 	h.token, h.out = token, false
 	h.gen++
+	h.awaiting = "" // a token is held: this tab is no longer in line for one
+	h.signalLocked()
 	h.mu.Unlock()
 	return h.persist(ctx)
 }
@@ -250,6 +282,7 @@ func (h *refreshTokens) Forget(ctx context.Context) error {
 	had := h.token != ""
 	h.token, h.out = "", false
 	h.gen++
+	h.signalLocked()
 	h.mu.Unlock()
 	if !had && h.store == nil {
 		return nil
@@ -257,58 +290,82 @@ func (h *refreshTokens) Forget(ctx context.Context) error {
 	return h.persist(ctx)
 }
 
-// handoverKind is the tab message that passes the refresh token to the next
-// holder of the group's lock. It is its own message, never a tabMessage, so
-// that no result or error shared between tabs can carry the token.
+// handoverKind is the tab message that passes the refresh token to the tab
+// next in line for it (refreshgroup.go). It is its own message, never a
+// tabMessage, so that no result or error shared between tabs can carry the
+// token. To is the nonce the next in line announced: a tab adopts only a
+// hand-over addressed to its own nonce, once.
 const handoverKind = "refresh_token_handover"
 
 type handoverMessage struct {
 	Kind         string `json:"kind"`
+	To           string `json:"to"`
 	RefreshToken string `json:"refresh_token"`
 }
 
-// Handover gives the token away: it returns the message to post on the tab
-// group's channel and forgets the token here, so that this tab, if it comes
-// back from the back-forward cache, never presents a token the next holder
-// has rotated. It does not touch the store (the next holder's rotation
-// overwrites it) and never waits, so it may run in a pagehide listener.
-// false when nothing is held or a grant has it out: a grant in flight
-// decides the token's fate. An ask refused that way is remembered
-// (TakeLateAsk), so that the asker gets the token once the grant has landed.
+// Handover gives the token away to the tab next in line: it returns the
+// message to post on the tab group's channel, addressed to the nonce that
+// tab announced (NoteHeir), and forgets the token here, so that this tab,
+// if it comes back from the back-forward cache, never presents a token the
+// next holder has rotated. It does not touch the store (the next holder's
+// rotation overwrites it) and never waits, so it may run in a pagehide
+// listener. false when nothing is held, a grant has it out (that grant
+// decides the token's fate), or no tab has announced itself next in line:
+// then the token stays.
 func (h *refreshTokens) Handover() ([]byte, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.out {
-		h.asked = true
-	}
-	if h.token == "" || h.out {
+	if h.token == "" || h.out || h.heir == "" {
 		return nil, false
 	}
 	// As encoding/json writes handoverMessage, without its reflection.
-	b := append(plainjson.AppendString([]byte(`{"kind":"`+handoverKind+`","refresh_token":`), h.token), '}')
-	h.token = ""
+	b := []byte(`{"kind":"` + handoverKind + `","to":`)
+	b = plainjson.AppendString(b, h.heir)
+	b = append(plainjson.AppendString(append(b, `,"refresh_token":`...), h.token), '}')
+	h.token, h.heir = "", ""
 	h.gen++
-	h.asked = false
+	h.signalLocked()
 	return b, true
 }
 
-// TakeLateAsk reports, once, whether a tab asked for the token while a
-// grant had it out.
-func (h *refreshTokens) TakeLateAsk() bool {
+// NoteHeir records the nonce of the tab that announced itself next in line
+// for the token; the latest announcement counts.
+func (h *refreshTokens) NoteHeir(nonce string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	asked := h.asked
-	h.asked = false
-	return asked
+	h.heir = nonce
 }
 
-// AcceptHandover adopts the token from a tab message when it is a hand-over;
-// handled is false for every other message, which the engine then reads as
-// a tabMessage.
+// Await records the nonce this tab announced as next in line ("" when it
+// is no longer in line): the only address of a hand-over it adopts.
+func (h *refreshTokens) Await(nonce string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.awaiting = nonce
+}
+
+// errUnaskedHandover is AcceptHandover's refusal of a hand-over that is not
+// addressed to the nonce this tab is waiting with.
+var errUnaskedHandover = errors.New("refused a refresh-token hand-over this tab did not ask for (it is not addressed to this tab's nonce as the next in line)")
+
+// AcceptHandover adopts the token from a tab message when it is a hand-over
+// addressed to the nonce this tab is waiting with, and then stops waiting:
+// the nonce is good for one hand-over. Any other hand-over is refused with
+// errUnaskedHandover and changes nothing. handled is false for every other
+// message, which the engine then reads as a tabMessage.
 func (h *refreshTokens) AcceptHandover(ctx context.Context, data []byte) (handled bool, err error) {
 	var m handoverMessage
 	if json.Unmarshal(data, &m) != nil || m.Kind != handoverKind {
 		return false, nil
+	}
+	h.mu.Lock()
+	asked := h.awaiting != "" && m.To == h.awaiting
+	if asked {
+		h.awaiting = ""
+	}
+	h.mu.Unlock()
+	if !asked {
+		return true, errUnaskedHandover
 	}
 	return true, h.Adopt(ctx, m.RefreshToken)
 }
@@ -320,6 +377,7 @@ func (h *refreshTokens) Drop() {
 	defer h.mu.Unlock()
 	h.token, h.out = "", false
 	h.gen++
+	h.signalLocked()
 }
 
 // DropSince is Drop only if nothing was adopted or forgotten since gen
@@ -332,6 +390,7 @@ func (h *refreshTokens) DropSince(gen uint64) {
 	if h.gen == gen {
 		h.token, h.out = "", false
 		h.gen++
+		h.signalLocked()
 	}
 }
 

@@ -492,7 +492,7 @@ func TestCodeExchangeCarriesTheRefreshTokenToTheEngineOnly(t *testing.T) {
 	}
 }
 
-func TestHandoverPassesTheTokenToTheNextHolderOnce(t *testing.T) {
+func TestHandoverGoesOnlyToTheNonceOfTheTabNextInLine(t *testing.T) {
 	ctx := context.Background()
 	s, _ := Options{Domain: "d", ClientID: "spa", UseRefreshTokens: true}.validate(pageOrigin)
 	leaving, next := newRefreshTokens(s, newFakeBrowser()), newRefreshTokens(s, newFakeBrowser())
@@ -501,6 +501,11 @@ func TestHandoverPassesTheTokenToTheNextHolderOnce(t *testing.T) {
 		t.Fatal("Handover with nothing held produced a message")
 	}
 	_ = leaving.Adopt(ctx, "rt-current")
+	if _, ok := leaving.Handover(); ok || !leaving.Has() {
+		t.Fatal("Handover with no tab next in line gave the token away")
+	}
+	next.Await("nonce-of-next")
+	leaving.NoteHeir("nonce-of-next")
 	l, _ := leaving.Take()
 	if _, ok := leaving.Handover(); ok {
 		t.Error("Handover while a grant has the token out produced a message")
@@ -514,18 +519,29 @@ func TestHandoverPassesTheTokenToTheNextHolderOnce(t *testing.T) {
 	if leaving.Has() {
 		t.Error("the leaving tab still holds the token after handing it over")
 	}
+	if _, ok := leaving.Handover(); ok {
+		t.Error("a second Handover produced a message")
+	}
+	// Addressed to another nonce, or replayed: refused, and nothing changes.
+	for _, m := range []handoverMessage{{Kind: handoverKind, To: "another-nonce", RefreshToken: "rt-forged"}, {Kind: handoverKind, RefreshToken: "rt-forged"}} {
+		data, _ := json.Marshal(m)
+		if handled, err := next.AcceptHandover(ctx, data); !handled || !errors.Is(err, errUnaskedHandover) || next.Has() {
+			t.Errorf("AcceptHandover(%s) = %v %v, holds %v: want refused", data, handled, err, next.Has())
+		}
+	}
 	if handled, err := next.AcceptHandover(ctx, msg); !handled || err != nil {
 		t.Fatalf("AcceptHandover = %v %v", handled, err)
 	}
 	if got, _ := next.Current(); got != "rt-current" {
 		t.Errorf("next holder holds %q", got)
 	}
+	next.Forget(ctx)
+	if handled, err := next.AcceptHandover(ctx, msg); !handled || !errors.Is(err, errUnaskedHandover) || next.Has() {
+		t.Errorf("the same hand-over again = %v %v, holds %v: a nonce is good for one hand-over", handled, err, next.Has())
+	}
 	// A result or session_ended message is not a hand-over.
 	other, _ := json.Marshal(tabMessage{Kind: "renewed", Result: &sharedResult{AccessToken: "at"}})
 	if handled, _ := next.AcceptHandover(ctx, other); handled {
 		t.Error("a renewed message was taken for a hand-over")
-	}
-	if got, _ := next.Current(); got != "rt-current" {
-		t.Errorf("a non-hand-over message changed the token to %q", got)
 	}
 }

@@ -3,16 +3,24 @@ package checksession
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 )
 
 // This file is the refresh token's life in the tab group (API.md, "Refresh
-// tokens"): one refresh token per group, presented only by the tab that
-// holds the group's lock. The token follows the lock: a tab that must renew
-// and holds none asks the group, and whoever holds it hands it over; a tab
-// that goes away (pagehide, destroy) hands it to the group unasked. Tabs that
-// receive a hand-over they did not ask for keep it on stand-by and drop it
-// when another tab reports a rotation.
+// tokens"): one tab holds the group's refresh token and presents it; the
+// token never moves on request. A tab without one queues for the group's
+// custody lock (tabKey+":rt"); the tab granted it is the next in line, and
+// announces itself with a fresh nonce. When the holder leaves (pagehide) or
+// is destroyed, and only then, it hands the token to that nonce; the tab
+// next in line adopts a hand-over only when it is addressed to its own
+// nonce, once. A tab that needs tokens and holds no refresh token asks the
+// group for a renewal: a holder renews (or re-shares a result it has just
+// had) and shares the result, which the asker verifies as any share.
+//
+// A script on the origin can still queue for the custody lock, or announce
+// a nonce of its own, and so be handed the token when the holder leaves;
+// useDpop makes a token taken that way worthless outside this browser.
 
 // PageLifecycle is optionally implemented by a Browser that can tell when
 // the page goes away (pagehide: closed, navigated, or put in the
@@ -36,15 +44,9 @@ func fallsBackToIframe(err error) bool {
 	return errors.As(err, &e) && (e.Code == string(ErrMissingRefreshToken) || e.Code == string(ErrInvalidGrant))
 }
 
-// renewWithRefreshToken renews r's tokens with the group's refresh token,
-// asking the group for it first when this tab holds none.
+// renewWithRefreshToken renews r's tokens with this tab's refresh token.
 func (c *Client) renewWithRefreshToken(ctx context.Context, r request) (*AuthResult, error) {
-	if err := c.refresh.Load(ctx); err != nil {
-		c.debug("the stored refresh token could not be read, so it was deleted: " + err.Error())
-	}
-	if !c.refresh.Has() {
-		c.askGroupForRefreshToken(ctx)
-	}
+	c.loadRefreshToken(ctx)
 	res, err := c.refreshWith(ctx, c.refresh, r)
 	if err != nil {
 		return nil, err
@@ -53,36 +55,164 @@ func (c *Client) renewWithRefreshToken(ctx context.Context, r request) (*AuthRes
 	return res, nil
 }
 
-// askGroupForRefreshToken posts the request for the group's refresh token
-// and waits, at most handoverWait, until a hand-over arrives.
-func (c *Client) askGroupForRefreshToken(ctx context.Context) {
-	c.group.join()
-	if !c.group.post(tabMessage{Kind: kindRefreshWanted}) {
-		return // alone: nobody to ask
+// loadRefreshToken reads the stored refresh token, the first time only.
+func (c *Client) loadRefreshToken(ctx context.Context) {
+	if err := c.refresh.Load(ctx); err != nil {
+		c.debug("the stored refresh token could not be read, so it was deleted: " + err.Error())
 	}
-	bound := c.clock.NewTimer(handoverWait)
-	c.mu.Lock()
-	c.askTimer = bound
-	c.mu.Unlock()
+}
+
+// askGroupForRenewal asks the tabs of the group that hold a refresh token
+// for a renewal, for this tab, which holds none, and waits, at most
+// handoverWait (longer while a holder says it is renewing), until a result
+// arrives and is verified. It returns that result, or nil. It never asks
+// for the token itself.
+func (c *Client) askGroupForRenewal(ctx context.Context, r request) *AuthResult {
+	c.group.join()
+	asked := c.latest(r) // the result the ask names: the answer must be another
+	c.asking.Add(1)
+	defer c.asking.Add(-1)
+	if !c.group.post(tabMessage{Kind: kindRenewalWanted, Have: tokenTag(asked)}) {
+		return nil // alone: nobody to ask
+	}
+	var bound Timer
+	arm := func(d time.Duration) {
+		if bound != nil {
+			bound.Stop()
+		}
+		bound = c.clock.NewTimer(d)
+		c.mu.Lock()
+		c.askTimer = bound
+		c.mu.Unlock()
+	}
+	arm(handoverWait)
 	defer func() {
 		bound.Stop()
 		c.mu.Lock()
 		c.askTimer = nil
 		c.mu.Unlock()
 	}()
+	extended, again := false, false
 	for {
 		changed := c.cacheChanged() // before the check, so no wake-up is lost
-		if c.refresh.Has() {
-			c.debug("tabs: received the group's refresh token")
-			return
+		if res := c.latest(r); res != nil && res != asked {
+			if c.fresh(r) != nil {
+				c.debug("tabs: took the renewal a tab holding the refresh token made")
+				return res
+			}
+			// Due here already: the holder's renewal point can come a moment
+			// after this tab's. Ask once more, naming it, and the holder renews.
+			if !again && c.group.post(tabMessage{Kind: kindRenewalWanted, Have: tokenTag(res)}) {
+				again, extended, asked = true, false, res
+				arm(handoverWait)
+				continue
+			}
+			if c.usable(r) != nil {
+				return res
+			}
 		}
 		select {
 		case <-changed:
 		case <-bound.C():
-			c.debug("tabs: no tab of the group holds a refresh token")
-			return
+			if !extended && c.group.peerIsRenewing() {
+				// A holder is on it: its grant has the request's time.
+				extended = true
+				arm(r.timeout)
+				continue
+			}
+			c.debug("tabs: no tab of the group renewed with a refresh token")
+			return nil
 		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// renewForGroup answers another tab's renewal_wanted when this tab holds a
+// refresh token: with the result it has when that is fresh, not the one the
+// asker has (have), and its ID token recent enough for the asker to take
+// (shareMaxAge); else with a renewal by refresh token. Either way the
+// answer is a share, never the token, and one grant at a time.
+func (c *Client) renewForGroup(have string) {
+	if !c.s.UseRefreshTokens || !c.refresh.Has() || !c.renewer.hasSession() {
+		return
+	}
+	if c.refresh.InUse() {
+		c.debug("tabs: another tab asked for a renewal; the one on the network answers")
+		return // the grant on the network shares its result
+	}
+	r := c.defaultRequest()
+	if res := c.fresh(r); res != nil && c.recent(res) && tokenTag(res) != have {
+		c.debug("tabs: another tab asked for a renewal; sharing this tab's recent result")
+		c.group.share(res, r)
+		return
+	}
+	c.debug("tabs: another tab asked for a renewal; renewing for the group")
+	c.group.post(tabMessage{Kind: kindRenewing})
+	c.answering.Add(1)
+	go func() {
+		defer c.answering.Add(-1)
+		defer c.recoverTo("a renewal for another tab")
+		if _, err := c.shared(c.ctx, r, true); err != nil {
+			c.debug("tabs: the renewal another tab asked for failed: " + err.Error())
+		}
+	}()
+}
+
+// recent reports whether res's ID token was issued less than half of
+// shareMaxAge ago, so that another tab still takes it when re-shared.
+func (c *Client) recent(res *AuthResult) bool {
+	iat, ok := numberClaim(res.IDTokenPayload, "iat")
+	return ok && res.IDToken != "" && c.clock.Now().Sub(time.Unix(iat, 0)) < shareMaxAge/2
+}
+
+// waitInLine queues this tab for the group's refresh token while it holds
+// none: it asks for the custody lock, and once granted (it is the next in
+// line) announces a fresh nonce, the one address of a hand-over it adopts.
+// It lets the lock go as soon as it holds a token, whether handed over or
+// from its own login, so that the next tab steps up. It runs on its own
+// goroutine from the group's join until the client is destroyed.
+func (c *Client) waitInLine(coord TabCoordinator, name string) {
+	defer c.recoverTo("the queue for the refresh token")
+	for c.ctx.Err() == nil {
+		if !c.waitForToken(false) {
 			return
+		}
+		changed := c.refresh.Changed() // a token of its own takes this tab out of the queue
+		granted := make(chan struct{})
+		var once sync.Once
+		release, err := coord.Lead(name, func() { once.Do(func() { close(granted) }) })
+		if err != nil {
+			c.debug("tabs: cannot queue for the group's refresh token: " + err.Error())
+			return
+		}
+		select {
+		case <-granted:
+			nonce := randomString()
+			c.refresh.Await(nonce)
+			c.group.post(tabMessage{Kind: kindNextInLine, Nonce: nonce})
+			c.debug("tabs: next in line for the group's refresh token")
+			c.waitForToken(true)
+			c.refresh.Await("")
+		case <-changed:
+		case <-c.ctx.Done():
+		}
+		release()
+	}
+}
+
+// waitForToken waits until this tab holds a refresh token (want) or holds
+// none (!want); false when the client was destroyed first.
+func (c *Client) waitForToken(want bool) bool {
+	for {
+		changed := c.refresh.Changed()
+		if c.refresh.Has() == want {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-c.ctx.Done():
+			return false
 		}
 	}
 }
@@ -120,31 +250,17 @@ func (c *Client) listenForPageHide() {
 	})
 }
 
-// handOverRefreshToken gives this tab's refresh token to the group. It
-// never waits: it runs in the pagehide event.
+// handOverRefreshToken gives this tab's refresh token to the tab that
+// announced itself next in line, if one did. It never waits: it runs in the
+// pagehide event, and at destroy.
 func (c *Client) handOverRefreshToken() {
 	if !c.s.UseRefreshTokens || !c.group.joined() {
 		return // with nobody to hand it to, the token stays
 	}
 	if msg, ok := c.refresh.Handover(); ok {
 		if c.group.postRaw(msg) {
-			c.debug("tabs: handed the refresh token to the group")
+			c.debug("tabs: handed the refresh token to the tab next in line")
 		}
-	}
-}
-
-// answerLateAsk hands the refresh token over when a tab asked for it while
-// this tab's grant had it out, which Handover had to refuse. It runs after
-// the grant's outcome was posted to the group, so the asker reads that
-// "renewed" before the hand-over, never after (a "renewed" by refresh token
-// makes a tab drop the copy it holds). A tab asks without holding the
-// group's lock when its wait for the lock ran out (a holder frozen or very
-// slow); before this, such an ask went unanswered and the tab fell back to
-// the iframe, which fails where cookies are blocked.
-func (c *Client) answerLateAsk() {
-	if c.refresh.TakeLateAsk() {
-		c.debug("tabs: answering the request for the refresh token that came during the grant")
-		c.handOverRefreshToken()
 	}
 }
 

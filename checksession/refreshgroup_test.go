@@ -126,8 +126,9 @@ func refreshTabs(t *testing.T, fx *fixture, n int, edit ...func(*Options)) ([]*C
 }
 
 // checkAdvancing runs c.CheckSession while moving the fake clock, which
-// a tab asking its group for the refresh token may wait on.
-func checkAdvancing(t *testing.T, fx *fixture, c *Client) (*AuthResult, error) {
+// a tab asking its group for a renewal may wait on, once c and the tabs
+// also (which may be renewing for it) are idle.
+func checkAdvancing(t *testing.T, fx *fixture, c *Client, also ...*Client) (*AuthResult, error) {
 	t.Helper()
 	type outcome struct {
 		res *AuthResult
@@ -148,7 +149,7 @@ func checkAdvancing(t *testing.T, fx *fixture, c *Client) (*AuthResult, error) {
 		c.mu.Lock()
 		asking := c.askTimer != nil
 		c.mu.Unlock()
-		if next := fx.clock.pending(); asking && c.idle(fx.clock) && len(next) > 0 {
+		if next := fx.clock.pending(); asking && c.idle(fx.clock) && allIdle(fx, also) && len(next) > 0 {
 			fx.clock.Advance(next[0])
 		}
 		runtime.Gosched()
@@ -257,7 +258,19 @@ func TestRefreshTokenFailures(t *testing.T) {
 	}
 }
 
-func TestANewTabIsSignedInWithTheGroupsRefreshToken(t *testing.T) {
+// noTwice fails the test when the server saw a refresh token twice.
+func noTwice(t *testing.T, srv *issuingServer) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, rt := range srv.presented() {
+		if seen[rt] {
+			t.Fatalf("refresh token %s presented twice: %v", rt, srv.presented())
+		}
+		seen[rt] = true
+	}
+}
+
+func TestANewTabIsSignedInByTheGroupAndTheTokenStays(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 120
 	srv, first, second, _ := aSignedInTabAndANewOne(t, fx)
@@ -268,28 +281,24 @@ func TestANewTabIsSignedInWithTheGroupsRefreshToken(t *testing.T) {
 	if res.IDTokenPayload["sub"] == nil || fx.b.frameCount() != 1 {
 		t.Errorf("result %+v after %d iframes, want claims and no new iframe", res, fx.b.frameCount())
 	}
-	if got := strings.Join(srv.presented(), " "); got != "rt-2" {
-		t.Errorf("presented %q, want the first tab's token once", got)
+	if !first.refresh.Has() || second.refresh.Has() {
+		t.Errorf("the first tab holds a refresh token: %v, the second: %v; want the first only", first.refresh.Has(), second.refresh.Has())
 	}
-	if first.refresh.Has() || !second.refresh.Has() {
-		t.Errorf("after the hand-over the first tab holds one: %v, the second: %v", first.refresh.Has(), second.refresh.Has())
-	}
-	// The first tab's next renewal goes through the group's token, which
-	// now moves back: one token, never presented twice.
+	// Renewals go on by the first tab's token alone: it never moves on request.
 	advanceUntil(t, fx, 5*time.Minute, func() bool { return len(srv.presented()) >= 3 }, first, second)
-	seen := map[string]bool{}
-	for _, rt := range srv.presented() {
-		if seen[rt] {
-			t.Fatalf("refresh token %s presented twice: %v", rt, srv.presented())
-		}
-		seen[rt] = true
+	noTwice(t, srv)
+	if second.refresh.Has() {
+		t.Error("the second tab holds a refresh token though the first never left")
+	}
+	if got := second.GetUser()["sub"]; got == nil {
+		t.Error("the second tab lost its session")
 	}
 }
 
 // Seen in headless Chromium on a loaded machine: the holder answered the
-// request for the refresh token later than a quarter second, the new tab
-// fell back to the iframe, which fails where cookies are blocked, and was
-// signed out though its group held a refresh token.
+// new tab later than a quarter second, the new tab fell back to the iframe,
+// which fails where cookies are blocked, and was signed out though its group
+// held a refresh token.
 func TestANewTabWaitsForABusyHolder(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 120
@@ -323,16 +332,46 @@ func TestANewTabWaitsForABusyHolder(t *testing.T) {
 	if o.err != nil {
 		t.Fatalf("the new tab was signed out: %v; logs %q", o.err, fx.logs)
 	}
-	if fx.b.frameCount() != 1 || strings.Join(srv.presented(), " ") != "rt-2" {
-		t.Errorf("%d iframes, refresh tokens presented %q: want the login's iframe only and the first tab's token", fx.b.frameCount(), srv.presented())
+	if fx.b.frameCount() != 1 || len(srv.presented()) > 1 {
+		t.Errorf("%d iframes, refresh tokens presented %q: want the login's iframe only and at most the first tab's token", fx.b.frameCount(), srv.presented())
 	}
 }
 
-// A tab whose wait for the renewal lock ran out asks for the refresh token
-// while the holder's grant has it out: the holder cannot hand it over then,
-// and must once the grant has landed, or the asker is signed out where
-// cookies are blocked though its group holds a token.
-func TestAnAskDuringTheHoldersGrantIsAnsweredWhenTheGrantLands(t *testing.T) {
+// Seen in headless Chromium: the holder shared the result it had, fresh by
+// its own renewal point and already due by the asker's, and the asker
+// waited for another until it gave up. It asks again, naming that result,
+// and the holder renews.
+func TestAResultDueForTheAskerBringsARenewal(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 40
+	srv := newIssuingServer(fx)
+	n := 0
+	clients, _ := refreshTabs(t, fx, 2, func(o *Options) {
+		// The holder renews 5 s before expiry, the asker halfway (20 s before).
+		early := []time.Duration{5 * time.Second, time.Minute}[n]
+		o.RenewBeforeExpiry = &early
+		n++
+	})
+	first, second := clients[0], clients[1]
+	if _, err := checkAdvancing(t, fx, first); err != nil {
+		t.Fatal(err)
+	}
+	cookiesBlocked(fx)
+	fx.clock.Advance(25 * time.Second) // due for the asker, fresh and recent for the holder
+	if _, err := checkAdvancing(t, fx, second, first); err != nil {
+		t.Fatalf("the new tab was not signed in: %v; logs %q", err, fx.logs)
+	}
+	if second.fresh(second.defaultRequest()) == nil {
+		t.Error("the new tab holds a result already due")
+	}
+	if got := strings.Join(srv.presented(), " "); got != "rt-2" || fx.b.frameCount() != 1 {
+		t.Errorf("presented %q after %d iframes, want one renewal by the holder's token and no new iframe", got, fx.b.frameCount())
+	}
+}
+
+// A tab that asks for a renewal while the holder's grant is on the network
+// gets that grant's result, and the token is presented once.
+func TestARenewalAskedForDuringTheHoldersGrantIsAnsweredByIt(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 120
 	srv, first, second, _ := aSignedInTabAndANewOne(t, fx)
@@ -350,71 +389,179 @@ func TestAnAskDuringTheHoldersGrantIsAnsweredWhenTheGrantLands(t *testing.T) {
 		defer first.refresh.mu.Unlock()
 		return first.refresh.out
 	})
-
-	// The new tab asks as it does when its wait for the lock ran out.
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	asked := make(chan struct{})
-	go func() {
-		second.askGroupForRefreshToken(ctx)
-		close(asked)
-	}()
-	waitFor(t, "the holder to read the request", func() bool {
-		first.refresh.mu.Lock()
-		defer first.refresh.mu.Unlock()
-		return first.refresh.asked
+	asked := make(chan *AuthResult, 1)
+	go func() { asked <- second.askGroupForRenewal(context.Background(), second.defaultRequest()) }()
+	waitFor(t, "the new tab to ask", func() bool {
+		second.mu.Lock()
+		defer second.mu.Unlock()
+		return second.askTimer != nil
 	})
 	close(gate)
 	if err := <-checked; err != nil {
 		t.Fatalf("the holder's renewal: %v", err)
 	}
-	waitFor(t, "the new tab to receive the token after the grant", second.refresh.Has)
-	<-asked
-	held, _ := second.refresh.Current()
-	if first.refresh.Has() || held != "rt-3" {
-		t.Errorf("after the grant the holder holds one: %v; the new tab holds %q, want the rotated rt-3", first.refresh.Has(), held)
+	var res *AuthResult
+	select {
+	case res = <-asked:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the ask did not end; logs %q", fx.logs)
+	}
+	if res == nil || res.AccessToken != first.latest(first.defaultRequest()).AccessToken {
+		t.Fatalf("the ask got %+v, want the holder's renewal; logs %q", res, fx.logs)
+	}
+	if held, _ := first.refresh.Current(); held != "rt-3" || second.refresh.Has() {
+		t.Errorf("the holder holds %q, want the rotated rt-3; the asker holds one: %v", held, second.refresh.Has())
 	}
 	if got := strings.Join(srv.presented(), " "); got != "rt-2" {
-		t.Errorf("presented %q, want the holder's token once", got)
+		t.Errorf("presented %q, want the holder's token once; logs %q", got, fx.logs)
 	}
 }
 
-func TestPageHideHandsTheRefreshTokenToTheGroup(t *testing.T) {
+// nextInLine waits until c has announced itself next in line for the token.
+func nextInLine(t *testing.T, c *Client) string {
+	t.Helper()
+	var nonce string
+	waitFor(t, "the tab to be next in line", func() bool {
+		c.refresh.mu.Lock()
+		defer c.refresh.mu.Unlock()
+		nonce = c.refresh.awaiting
+		return nonce != ""
+	})
+	return nonce
+}
+
+// heardNextInLine waits until holder has heard next announce itself next
+// in line.
+func heardNextInLine(t *testing.T, holder, next *Client) {
+	t.Helper()
+	nonce := nextInLine(t, next)
+	waitFor(t, "the holder to hear the nonce of the next in line", func() bool {
+		holder.refresh.mu.Lock()
+		defer holder.refresh.mu.Unlock()
+		return holder.refresh.heir == nonce
+	})
+}
+
+func TestPageHideHandsTheRefreshTokenToTheTabNextInLine(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 120
 	srv := newIssuingServer(fx)
-	clients, tabs := refreshTabs(t, fx, 2)
+	clients, tabs := refreshTabs(t, fx, 3)
 	for _, c := range clients {
 		if _, err := checkAdvancing(t, fx, c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// The second tab's check took the token from the first.
-	if clients[0].refresh.Has() || !clients[1].refresh.Has() {
-		t.Fatalf("holding: first %v, second %v", clients[0].refresh.Has(), clients[1].refresh.Has())
+	// The first tab's login gave it the token; the second was granted the
+	// custody lock, the third waits behind it.
+	if !clients[0].refresh.Has() || clients[1].refresh.Has() || clients[2].refresh.Has() {
+		t.Fatalf("holding: %v %v %v, want the first tab only", clients[0].refresh.Has(), clients[1].refresh.Has(), clients[2].refresh.Has())
 	}
-	held, _ := clients[1].refresh.Current()
-	tabs[1].hide()
-	if clients[1].refresh.Has() {
+	heardNextInLine(t, clients[0], clients[1])
+	held, _ := clients[0].refresh.Current()
+	tabs[0].hide()
+	if clients[0].refresh.Has() {
 		t.Error("the hidden tab kept the token it handed over")
 	}
-	if got, _ := clients[0].refresh.Current(); got != held {
-		t.Fatalf("the remaining tab holds %q, want the handed-over %q", got, held)
+	if got, _ := clients[1].refresh.Current(); got != held {
+		t.Fatalf("the next in line holds %q, want the handed-over %q; logs %q", got, held, fx.logs)
 	}
-	clients[1].Destroy()
-	if tabs[1].listeners() != 0 {
+	if clients[2].refresh.Has() {
+		t.Error("the tab behind the next in line took the token too")
+	}
+	clients[0].Destroy()
+	if tabs[0].listeners() != 0 {
 		t.Error("destroy left the pagehide listener")
 	}
+	// The third tab steps up, and the new holder hands on to it in turn.
+	nextInLine(t, clients[2])
 	cookiesBlocked(fx)
 	n := len(srv.presented())
-	advanceUntil(t, fx, 5*time.Minute, func() bool { return len(srv.presented()) > n }, clients[0])
+	advanceUntil(t, fx, 5*time.Minute, func() bool { return len(srv.presented()) > n }, clients[1], clients[2])
 	if got := srv.presented()[n]; got != held {
-		t.Errorf("the remaining tab presented %q, want %q", got, held)
+		t.Errorf("the new holder presented %q, want %q", got, held)
 	}
 	// A late copy of the spent token is refused, so it is never presented again.
-	_ = clients[0].refresh.Adopt(context.Background(), held)
-	if got, _ := clients[0].refresh.Current(); got == held {
+	_ = clients[1].refresh.Adopt(context.Background(), held)
+	if got, _ := clients[1].refresh.Current(); got == held {
 		t.Error("a spent refresh token was adopted again")
+	}
+	waitFor(t, "the tabs to settle", func() bool { return allIdle(fx, clients[1:]) })
+	heardNextInLine(t, clients[1], clients[2])
+	rotated, _ := clients[1].refresh.Current()
+	clients[1].Destroy()
+	if got, _ := clients[2].refresh.Current(); got != rotated || rotated == "" {
+		t.Errorf("after the holder's destroy the third tab holds %q, want %q", got, rotated)
+	}
+}
+
+// TestTheRefreshTokenMovesOnlyToTheTabNextInLine: a script on the origin
+// that posts on the group's channel gets no refresh token by asking, and
+// no tab adopts a hand-over that is not addressed to its own nonce.
+func TestTheRefreshTokenMovesOnlyToTheTabNextInLine(t *testing.T) {
+	cases := []struct {
+		name string
+		post func(heirNonce string) map[string]any
+		// wantShare: the script receives a renewed (a result, never the token).
+		wantShare bool
+	}{
+		{"asking for the token is not answered", func(string) map[string]any {
+			return map[string]any{"kind": "refresh_token_wanted"}
+		}, false},
+		{"asking for a renewal gets a result, not the token", func(string) map[string]any {
+			return map[string]any{"kind": "renewal_wanted"}
+		}, true},
+		{"a hand-over addressed to nobody is refused", func(string) map[string]any {
+			return map[string]any{"kind": "refresh_token_handover", "refresh_token": "rt-forged"}
+		}, false},
+		{"a hand-over addressed to another nonce is refused", func(string) map[string]any {
+			return map[string]any{"kind": "refresh_token_handover", "to": "another-nonce", "refresh_token": "rt-forged"}
+		}, false},
+		{"announcing a nonce brings no token while the holder stays", func(string) map[string]any {
+			return map[string]any{"kind": "refresh_token_next_in_line", "nonce": "script-nonce"}
+		}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t)
+			fx.expiresIn = 120
+			_, first, second, firstTab := aSignedInTabAndANewOne(t, fx)
+			if _, err := checkAdvancing(t, fx, second); err != nil {
+				t.Fatal(err)
+			}
+			heir := nextInLine(t, second)
+			held, _ := first.refresh.Current()
+			var mu sync.Mutex
+			var heard []string
+			ch, err := firstTab.tabHub.Join(first.s.tabKey(), func(b []byte) { mu.Lock(); heard = append(heard, string(b)); mu.Unlock() })
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ch.Close()
+			data, _ := json.Marshal(tc.post(heir))
+			if err := ch.Post(data); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the message to be handled", func() bool { return allIdle(fx, []*Client{first, second}) })
+			mu.Lock()
+			all := strings.Join(heard, "\n")
+			mu.Unlock()
+			if strings.Contains(all, "rt-") {
+				t.Errorf("the script heard a refresh token: %s", all)
+			}
+			if got := strings.Contains(all, `"renewed"`); got != tc.wantShare {
+				t.Errorf("the script heard a result: %v, want %v (%s)", got, tc.wantShare, all)
+			}
+			if got, _ := first.refresh.Current(); got != held {
+				t.Errorf("the holder holds %q, want %q", got, held)
+			}
+			if second.refresh.Has() {
+				t.Errorf("the next in line adopted a token; logs %q", fx.logs)
+			}
+			if got := nextInLine(t, second); got != heir {
+				t.Errorf("the next in line's nonce changed")
+			}
+		})
 	}
 }
 

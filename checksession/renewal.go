@@ -102,12 +102,21 @@ func (c *Client) renewUnderLock(r request, job renewalJob) (*AuthResult, error) 
 		c.debug("renewal: backing off after " + e.Code + "; the next attempt in " + e.RetryAfter.String())
 		return nil, e
 	}
+	// A tab presents only a refresh token it holds, under the group's
+	// lock. One that holds none asks the tabs that do for a renewal,
+	// before it says it renews: the holder's share ends the others' wait.
+	if grouped && c.s.UseRefreshTokens {
+		c.loadRefreshToken(c.ctx)
+		if !c.refresh.Has() {
+			if res := c.askGroupForRenewal(c.ctx, r); res != nil {
+				return res, nil
+			}
+		}
+	}
 	if grouped {
 		c.renewer.begin()
 		c.group.post(tabMessage{Kind: kindRenewing})
 	}
-	// Only the holder of the group's lock may present the group's refresh
-	// token: that is what keeps a rotated token from being presented twice.
 	return c.shared(c.ctx, r, grouped && c.s.UseRefreshTokens)
 }
 
@@ -132,9 +141,6 @@ func (c *Client) shared(ctx context.Context, r request, viaRefresh bool) (*AuthR
 			defer c.land(f, c.inflight, key, "a silent request", &res, &err)
 			res, rt, err := c.obtain(c.ctx, r, viaRefresh)
 			res, err = c.settle(r, epoch, res, rt, err)
-			if viaRefresh {
-				c.answerLateAsk()
-			}
 		}()
 	} else {
 		c.debug("joining the silent request already in flight")

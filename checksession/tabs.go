@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"sync"
 	"time"
@@ -51,9 +52,14 @@ const (
 	kindRenewFailed  = "renew_failed" // ...which failed; the next tab may try
 	kindSessionEnded = "session_ended"
 	kindLoggedOut    = "logged_out"
-	// kindRefreshWanted asks the tab holding the group's refresh token to
-	// hand it over (handoverMessage); only a tab holding the lock asks.
-	kindRefreshWanted = "refresh_token_wanted"
+	// kindRenewalWanted asks the tabs holding a refresh token for a
+	// result newer than the one the asker has (Have), shared as "renewed":
+	// the asker holds no refresh token. A forger gains a result it could
+	// read on the channel anyway, and one grant at a time (renewForGroup).
+	kindRenewalWanted = "renewal_wanted"
+	// kindNextInLine announces, with a fresh nonce, the tab granted the
+	// custody lock: the next in line for the group's refresh token.
+	kindNextInLine = "refresh_token_next_in_line"
 )
 
 // viaRefreshToken marks a shared result that a refresh token brought: the
@@ -71,6 +77,21 @@ type tabMessage struct {
 	Via    string        `json:"via,omitempty"` // with Result: viaRefreshToken, or empty
 	// Backoff is the group's schedule after a failure (kindRenewFailed).
 	Backoff *sharedBackoff `json:"backoff,omitempty"`
+	// Nonce is the address of the next in line (kindNextInLine).
+	Nonce string `json:"nonce,omitempty"`
+	// Have names the access token the asker has (kindRenewalWanted), as
+	// tokenTag writes it: a holder that has no other renews.
+	Have string `json:"have,omitempty"`
+}
+
+// tokenTag is a short digest of an access token, "" for none: enough to
+// tell two tokens apart without posting either.
+func tokenTag(res *AuthResult) string {
+	if res == nil || res.AccessToken == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(res.AccessToken))
+	return base64.RawURLEncoding.EncodeToString(sum[:9])
 }
 
 // sharedResult is a result as the group sees it: tokens and timing, never
@@ -129,6 +150,9 @@ func (g *group) join() {
 		return
 	}
 	g.channel = ch
+	if g.c.s.UseRefreshTokens {
+		go g.c.waitInLine(g.coord, g.name+":rt")
+	}
 }
 
 // leave closes the channel for good (destroy).
@@ -258,6 +282,14 @@ func (g *group) awaitPeer(ctx context.Context) {
 	}
 }
 
+// peerIsRenewing reports whether another tab announced a request and has
+// not told its outcome yet.
+func (g *group) peerIsRenewing() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.peerRenewing
+}
+
 func (g *group) setPeerRenewing(on bool) {
 	g.mu.Lock()
 	g.peerRenewing = on
@@ -336,6 +368,12 @@ func (m tabMessage) appendJSON(dst []byte) []byte {
 	if m.Backoff != nil {
 		dst = m.Backoff.appendJSON(append(dst, `,"backoff":`...))
 	}
+	if m.Nonce != "" {
+		dst = plainjson.AppendString(append(dst, `,"nonce":`...), m.Nonce)
+	}
+	if m.Have != "" {
+		dst = plainjson.AppendString(append(dst, `,"have":`...), m.Have)
+	}
 	return append(dst, '}')
 }
 
@@ -372,8 +410,14 @@ func (g *group) received(data []byte) {
 	}
 	if g.c.s.UseRefreshTokens {
 		if handled, err := g.c.refresh.AcceptHandover(g.c.ctx, data); handled {
-			if err != nil {
+			switch {
+			case errors.Is(err, errUnaskedHandover):
+				g.c.debug("tabs: " + err.Error())
+				return
+			case err != nil:
 				g.c.debug("tabs: the group's refresh token could not be stored: " + err.Error())
+			default:
+				g.c.debug("tabs: received the group's refresh token as the next in line")
 			}
 			g.c.listenForPageHide()
 			g.c.notify()
@@ -386,8 +430,12 @@ func (g *group) received(data []byte) {
 		return
 	}
 	switch msg.Kind {
-	case kindRefreshWanted:
-		g.c.handOverRefreshToken()
+	case kindRenewalWanted:
+		g.c.renewForGroup(msg.Have)
+	case kindNextInLine:
+		if g.c.s.UseRefreshTokens && msg.Nonce != "" {
+			g.c.refresh.NoteHeir(msg.Nonce)
+		}
 	case kindRenewing:
 		g.setPeerRenewing(true)
 	case kindRenewFailed:
@@ -422,7 +470,9 @@ func (c *Client) adopt(sr *sharedResult, spent bool, gen uint64) {
 	defer c.recoverTo("a result from another tab")
 	r := request{audience: sr.Audience, scope: sr.RequestScope}
 	dropsToken := spent && c.s.UseRefreshTokens && c.refresh.Has()
-	if r.cacheKey() != c.renewer.defaultKey || !c.renewer.hasSession() && !dropsToken {
+	// A tab that asked the group for a renewal takes its result, session or not.
+	asked := c.asking.Load() > 0
+	if r.cacheKey() != c.renewer.defaultKey || !c.renewer.hasSession() && !dropsToken && !asked {
 		c.debug("tabs: ignored a result this tab has no session for")
 		return
 	}
@@ -439,7 +489,7 @@ func (c *Client) adopt(sr *sharedResult, spent bool, gen uint64) {
 	if dropsToken {
 		c.refresh.DropSince(gen) // a stand-by copy of the token that was just redeemed
 	}
-	if !c.renewer.hasSession() {
+	if !c.renewer.hasSession() && !asked {
 		return
 	}
 	c.mu.Lock()

@@ -20,8 +20,8 @@ type tabHub struct {
 	holder   map[string]*tabLock
 	queue    map[string][]*tabLock
 	channels map[string][]*tabChannel
-	// holdWanted keeps each refresh_token_wanted message from the other
-	// tabs until releaseHeld: a holder that is slow to answer.
+	// holdWanted keeps each renewal_wanted message from the other tabs
+	// until releaseHeld: a holder that is slow to answer.
 	holdWanted bool
 	held       []func()
 }
@@ -132,7 +132,7 @@ func (c *tabChannel) Post(data []byte) error {
 			others = append(others, o)
 		}
 	}
-	hold := c.hub.holdWanted && strings.Contains(string(data), `"`+kindRefreshWanted+`"`)
+	hold := c.hub.holdWanted && strings.Contains(string(data), `"`+kindRenewalWanted+`"`)
 	c.hub.mu.Unlock()
 	for _, o := range others {
 		msg := append([]byte(nil), data...)
@@ -644,6 +644,7 @@ func TestTabMessagesAreWrittenAsEncodingJSONWritesThem(t *testing.T) {
 		"renewing":            {Kind: kindRenewing},
 		"renewed":             {Kind: kindRenewed, Result: full},
 		"renewed by refresh":  {Kind: kindRenewed, Result: full, Via: viaRefreshToken},
+		"next in line":        {Kind: kindNextInLine, Nonce: "n-1"},
 		"only what is always": {Kind: kindRenewed, Result: &sharedResult{}},
 		"escapes":             {Kind: "a\"b\\c\n<&>\u2028\xff", Result: &sharedResult{IDToken: "\x00"}},
 	} {
@@ -667,9 +668,9 @@ func TestTabMessagesAreWrittenAsEncodingJSONWritesThem(t *testing.T) {
 		})
 	}
 	t.Run("refresh token hand-over", func(t *testing.T) {
-		h := &refreshTokens{token: "rt\"1"}
+		h := &refreshTokens{token: "rt\"1", heir: "n\"1"}
 		got, ok := h.Handover()
-		want, _ := json.Marshal(handoverMessage{Kind: handoverKind, RefreshToken: "rt\"1"})
+		want, _ := json.Marshal(handoverMessage{Kind: handoverKind, To: "n\"1", RefreshToken: "rt\"1"})
 		if !ok || string(got) != string(want) {
 			t.Errorf("got %s, want %s", got, want)
 		}

@@ -82,6 +82,20 @@ var mutations = []mutation{
 		find:    regexp.MustCompile(`(?m)^(\s*if\b[^\n]*?)!r\.enabled\b([^\n]*\br\.state != stalled\b)`),
 		replace: "${1}false${2}",
 	},
+	{
+		name:    "unaddressed-handover",
+		what:    "a tab adopts only a refresh-token hand-over addressed to its own nonce",
+		dir:     "checksession",
+		find:    regexp.MustCompile(`(asked\s*:=\s*)h\.awaiting != "" && m\.To == h\.awaiting`),
+		replace: "${1}true",
+	},
+	{
+		name:    "handover-on-request",
+		what:    "the holder hands the refresh token over only when it leaves, never when asked",
+		dir:     "checksession",
+		find:    regexp.MustCompile(`(case kindRenewalWanted:\s*\n)`),
+		replace: "${1}g.c.refresh.NoteHeir(\"asker\"); g.c.handOverRefreshToken()\n",
+	},
 }
 
 func main() {

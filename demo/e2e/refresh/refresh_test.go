@@ -366,3 +366,87 @@ func TestLogoutRevokesTheRefreshToken(t *testing.T) {
 		}
 	})
 }
+
+// TestAScriptOnTheOriginIsNotHandedTheRefreshToken: a script on the app's
+// origin finds the tab group's channel (its name is in the page's Web Locks
+// as the group's locks come and go), asks for the refresh token and hears
+// none, and posts forged hand-overs that no tab adopts: the tabs go on
+// renewing with the group's own token.
+func TestAScriptOnTheOriginIsNotHandedTheRefreshToken(t *testing.T) {
+	t.Parallel()
+	eachServer(t, crossSite, func(t *testing.T, s *server) {
+		holderTab := s.login(t, refreshOpts)
+		other, o := s.openClient(t, refreshOpts)
+		if !o.OK {
+			t.Fatalf("checkSession in a second tab: %v%s", o, consoles([]*chrome.Tab{holderTab, other}))
+		}
+		tabs := []*chrome.Tab{holderTab, other}
+		script := s.openPage(t)
+		var name string
+		script.MustEval(fmt.Sprintf(`(async () => {
+			// The group's locks are named "<channel>:<purpose>".
+			for (const end = Date.now() + %d; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) {
+				const q = await navigator.locks.query();
+				const l = [...q.held, ...q.pending].find((l) => l.name.startsWith("silentauth:"));
+				if (l) {
+					const name = l.name.slice(0, l.name.lastIndexOf(":"));
+					window.heard = [];
+					window.bc = new BroadcastChannel(name);
+					bc.onmessage = (e) => heard.push(String(e.data));
+					return name;
+				}
+			}
+			return "";
+		})()`, (2*period+10*time.Second).Milliseconds()), &name)
+		if name == "" {
+			t.Fatal("the script found no lock of the tab group")
+		}
+		from := s.rec.mark()
+		script.MustEval(`bc.postMessage(JSON.stringify({kind: "refresh_token_wanted"})), true`, nil)
+		time.Sleep(3 * time.Second) // a holder answers in milliseconds
+		heardIssued := func(when string) {
+			var heard []string
+			script.MustEval(`heard`, &heard)
+			all, _ := s.rec.since(0)
+			for _, h := range all {
+				for _, m := range heard {
+					if h.RefreshOut != "" && strings.Contains(m, h.RefreshOut) {
+						t.Errorf("%s, the script heard a refresh token the server issued: %.80s…", when, m)
+					}
+				}
+			}
+		}
+		heardIssued("asked for the token")
+		script.MustEval(`[
+			{kind: "refresh_token_handover", refresh_token: "forged-rt-1"},
+			{kind: "refresh_token_handover", to: "forged-nonce", refresh_token: "forged-rt-2"},
+		].forEach((m) => bc.postMessage(JSON.stringify(m))), true`, nil)
+
+		seen := make([]int, len(tabs))
+		for i, tab := range tabs {
+			seen[i] = len(renewedIn(t, tab))
+		}
+		for i, tab := range tabs {
+			waitForRenewals(t, tab, seen[i]+2, 2*period+30*time.Second)
+		}
+		heardIssued("after the forged hand-overs")
+		var heard []string
+		script.MustEval(`heard`, &heard)
+		hits, _ := s.rec.since(from)
+		c := count(hits)
+		t.Logf("channel %s: the script heard %d messages; then %v", name, len(heard), c)
+		noRefusals(t, "after the forged hand-overs", c)
+		for _, h := range hits {
+			if strings.HasPrefix(h.RefreshIn, "forged-") {
+				t.Errorf("a tab presented the forged refresh token %q", h.RefreshIn)
+			}
+		}
+		refused := 0
+		for _, tab := range tabs {
+			refused += lines(tab, "refused a refresh-token hand-over")
+		}
+		if refused < 2*len(tabs) {
+			t.Errorf("%d refusals of a hand-over logged, want each forgery refused\n%s", refused, consoles(tabs))
+		}
+	})
+}
