@@ -30,6 +30,9 @@ type Client struct {
 
 	// adopting counts results from other tabs being verified.
 	adopting atomic.Int32
+	// custody: the browser keeps this engine's refresh token to itself
+	// (RefreshCustody): no hand-over is asked for, given or taken.
+	custody bool
 
 	ctx    context.Context // cancelled by Destroy
 	cancel context.CancelFunc
@@ -82,6 +85,9 @@ func NewClient(opts Options, b Browser, clock Clock) (*Client, error) {
 	c.renewer = newRenewer(c)
 	c.group = newGroup(c)
 	c.refresh = newRefreshTokens(s, b)
+	if k, ok := b.(RefreshCustody); ok && k.KeepsRefreshToken() {
+		c.custody = true
+	}
 	c.dpop = dp
 	return c, nil
 }
