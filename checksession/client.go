@@ -34,6 +34,9 @@ type Client struct {
 	// group's refresh token.
 	asking    atomic.Int32
 	answering atomic.Int32 // renewals for another tab of the group being made
+	// custody: the browser keeps this engine's refresh token to itself
+	// (RefreshCustody): no hand-over is asked for, given or taken.
+	custody bool
 
 	ctx    context.Context // cancelled by Destroy
 	cancel context.CancelFunc
@@ -86,6 +89,9 @@ func NewClient(opts Options, b Browser, clock Clock) (*Client, error) {
 	c.renewer = newRenewer(c)
 	c.group = newGroup(c)
 	c.refresh = newRefreshTokens(s, b)
+	if k, ok := b.(RefreshCustody); ok && k.KeepsRefreshToken() {
+		c.custody = true
+	}
 	c.dpop = dp
 	return c, nil
 }

@@ -92,6 +92,9 @@ type refreshTokens struct {
 	spent map[[sha256.Size]byte]bool
 	// loaded: the store was read once (Load).
 	loaded bool
+	// unsaved: the last write to the store failed, so the held token is
+	// newer than the stored one (Reload keeps it).
+	unsaved bool
 
 	ioMu sync.Mutex // serialises writes to store
 }
@@ -370,6 +373,63 @@ func (h *refreshTokens) AcceptHandover(ctx context.Context, data []byte) (handle
 	return true, h.Adopt(ctx, m.RefreshToken)
 }
 
+// isHandover reports whether a tab message is a refresh-token hand-over.
+func isHandover(data []byte) bool {
+	var m struct {
+		Kind string `json:"kind"`
+	}
+	return json.Unmarshal(data, &m) == nil && m.Kind == handoverKind
+}
+
+// Reload makes the stored token the held one; the engine calls it under
+// the group's lock, before a grant. Every engine of the configuration on
+// this origin (tabs, another version's worker) writes its rotations
+// through to the same store while it holds that lock, so the stored token
+// is the one not yet spent, and the copy held here may be one another
+// engine has rotated since: presenting it would make the server revoke
+// the whole family. Nothing stored means the token was forgotten elsewhere
+// (logout, invalid_grant), and the copy here goes too.
+//
+// The held token stays when it is newer than the store can be: a grant
+// has it out, or this holder's last write failed. A store that cannot be
+// read leaves it too (the error is returned for the debug log). Without a
+// store it does nothing.
+func (h *refreshTokens) Reload(ctx context.Context) error {
+	if h.store == nil {
+		return nil
+	}
+	h.ioMu.Lock() // no write of this holder's is half done while it reads
+	defer h.ioMu.Unlock()
+	h.mu.Lock()
+	h.loaded = true
+	gen, keep := h.gen, h.out || h.unsaved
+	h.mu.Unlock()
+	if keep {
+		return nil
+	}
+	tok, ok, err := h.store.Load(ctx, h.key)
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.gen != gen || h.out || h.unsaved:
+		// Changed while the store was read: what came in is newer.
+	case !ok || tok == "":
+		if h.token != "" {
+			h.token = ""
+			h.gen++
+			h.signalLocked()
+		}
+	case tok != h.token && !h.spent[sha256.Sum256([]byte(tok))]:
+		h.token = tok
+		h.gen++
+		h.signalLocked()
+	}
+	return nil
+}
+
 // Drop forgets the token in this tab only and leaves the store alone:
 // destroy. Never waits.
 func (h *refreshTokens) Drop() {
@@ -405,10 +465,16 @@ func (h *refreshTokens) persist(ctx context.Context) error {
 	h.mu.Lock()
 	tok := h.token
 	h.mu.Unlock()
+	var err error
 	if tok == "" {
-		return h.store.Delete(ctx, h.key)
+		err = h.store.Delete(ctx, h.key)
+	} else {
+		err = h.store.Save(ctx, h.key, tok)
 	}
-	return h.store.Save(ctx, h.key, tok)
+	h.mu.Lock()
+	h.unsaved = err != nil
+	h.mu.Unlock()
+	return err
 }
 
 // refreshWith renews r's tokens with the refresh token in h: it takes the

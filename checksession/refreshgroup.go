@@ -29,6 +29,21 @@ type PageLifecycle interface {
 	OnPageHide(fn func()) (remove func())
 }
 
+// RefreshCustody is optionally implemented by a Browser whose engine keeps
+// its refresh token to itself: the engine in a SharedWorker, which every
+// tab of the origin reaches through the API, never through a channel. Such
+// an engine still takes turns with the other engines of its configuration
+// (another version's worker after a deploy, a tab with the in-page engine)
+// and shares verified results with them, but it never asks for the
+// group's refresh token, never hands its own over, and ignores the
+// hand-overs other tabs post. Its token is then its own family, which no
+// other engine presents; with refreshTokenStorage "local" the stored token
+// is shared, and it is re-read under the group's lock (Reload) before each
+// grant.
+type RefreshCustody interface {
+	KeepsRefreshToken() bool
+}
+
 // handoverWait bounds how long a tab without a refresh token waits for one
 // from its group before falling back: a live tab answers in milliseconds, a
 // busy one (a long task, a loaded machine) can take a second or more, and a
@@ -46,7 +61,12 @@ func fallsBackToIframe(err error) bool {
 
 // renewWithRefreshToken renews r's tokens with this tab's refresh token.
 func (c *Client) renewWithRefreshToken(ctx context.Context, r request) (*AuthResult, error) {
-	c.loadRefreshToken(ctx)
+	// The group's lock is held here (unless its holder was stuck): the
+	// stored token is the one the last holder left, whichever engine that
+	// was, and the copy read earlier may be spent.
+	if err := c.refresh.Reload(ctx); err != nil {
+		c.debug("the stored refresh token could not be read: " + err.Error())
+	}
 	res, err := c.refreshWith(ctx, c.refresh, r)
 	if err != nil {
 		return nil, err
@@ -254,7 +274,7 @@ func (c *Client) listenForPageHide() {
 // announced itself next in line, if one did. It never waits: it runs in the
 // pagehide event, and at destroy.
 func (c *Client) handOverRefreshToken() {
-	if !c.s.UseRefreshTokens || !c.group.joined() {
+	if !c.s.UseRefreshTokens || c.custody || !c.group.joined() {
 		return // with nobody to hand it to, the token stays
 	}
 	if msg, ok := c.refresh.Handover(); ok {

@@ -150,7 +150,7 @@ func (g *group) join() {
 		return
 	}
 	g.channel = ch
-	if g.c.s.UseRefreshTokens {
+	if g.c.s.UseRefreshTokens && !g.c.custody { // an engine in custody takes no token
 		go g.c.waitInLine(g.coord, g.name+":rt")
 	}
 }
@@ -303,7 +303,9 @@ func (g *group) share(res *AuthResult, r request) {
 		return // nothing another tab could verify
 	}
 	msg := tabMessage{Kind: kindRenewed, Result: shareOf(res, r)}
-	if res.viaRefresh {
+	// An engine in custody spent its own token, of which no tab holds a
+	// copy to drop (a stored one is re-read under the lock instead).
+	if res.viaRefresh && !g.c.custody {
 		msg.Via = viaRefreshToken
 	}
 	g.post(msg)
@@ -408,7 +410,12 @@ func (g *group) received(data []byte) {
 		g.c.debug("tabs: ignored a message of " + strconv.Itoa(len(data)) + " bytes")
 		return
 	}
-	if g.c.s.UseRefreshTokens {
+	if g.c.custody {
+		if isHandover(data) {
+			g.c.debug("tabs: ignored a refresh-token hand-over: this engine keeps its own refresh token")
+			return
+		}
+	} else if g.c.s.UseRefreshTokens {
 		if handled, err := g.c.refresh.AcceptHandover(g.c.ctx, data); handled {
 			switch {
 			case errors.Is(err, errUnaskedHandover):
@@ -433,7 +440,7 @@ func (g *group) received(data []byte) {
 	case kindRenewalWanted:
 		g.c.renewForGroup(msg.Have)
 	case kindNextInLine:
-		if g.c.s.UseRefreshTokens && msg.Nonce != "" {
+		if g.c.s.UseRefreshTokens && !g.c.custody && msg.Nonce != "" {
 			g.c.refresh.NoteHeir(msg.Nonce)
 		}
 	case kindRenewing:
@@ -449,7 +456,9 @@ func (g *group) received(data []byte) {
 		}
 		g.c.adopting.Add(1)
 		g.setPeerRenewing(false)
-		spent := msg.Via == viaRefreshToken
+		// An engine in custody holds no copy of another's token: what the
+		// sharer spent is its own.
+		spent := msg.Via == viaRefreshToken && !g.c.custody
 		gen := g.c.refresh.Generation() // what the holder had when the share came
 		go g.c.adopt(msg.Result, spent, gen)
 	case kindSessionEnded, kindLoggedOut:

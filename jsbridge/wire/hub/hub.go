@@ -684,13 +684,42 @@ type storingBrowser struct {
 }
 
 var (
-	_ checksession.SecretStore  = storingBrowser{}
-	_ checksession.PageSignals  = storingBrowser{}
-	_ checksession.Connectivity = storingBrowser{}
-	_ checksession.Browser      = (*clientBrowser)(nil)
-	_ checksession.PageSignals  = (*clientBrowser)(nil)
-	_ checksession.Connectivity = (*clientBrowser)(nil)
+	_ checksession.SecretStore    = storingBrowser{}
+	_ checksession.PageSignals    = storingBrowser{}
+	_ checksession.Connectivity   = storingBrowser{}
+	_ checksession.TabCoordinator = storingBrowser{}
+	_ checksession.RefreshCustody = storingBrowser{}
+	_ checksession.Browser        = (*clientBrowser)(nil)
+	_ checksession.PageSignals    = (*clientBrowser)(nil)
+	_ checksession.Connectivity   = (*clientBrowser)(nil)
+	_ checksession.TabCoordinator = (*clientBrowser)(nil)
+	_ checksession.RefreshCustody = (*clientBrowser)(nil)
 )
+
+// Lead and Join are the worker's own Web Locks and BroadcastChannel. The
+// engines of a configuration take turns by the lock named for the
+// configuration, never for this worker: after a deploy the old version's
+// worker and the new one's, and tabs with the in-page engine, renew once
+// between them and verify each other's results.
+func (b *clientBrowser) Lead(name string, onLead func()) (func(), error) {
+	tc, ok := b.base.(checksession.TabCoordinator)
+	if !ok {
+		return nil, errors.New("hub: the worker has no Web Locks")
+	}
+	return tc.Lead(name, onLead)
+}
+
+func (b *clientBrowser) Join(name string, onMessage func([]byte)) (checksession.Channel, error) {
+	tc, ok := b.base.(checksession.TabCoordinator)
+	if !ok {
+		return nil, errors.New("hub: the worker has no BroadcastChannel")
+	}
+	return tc.Join(name, onMessage)
+}
+
+// KeepsRefreshToken: the refresh token never leaves the worker; pages get
+// tokens only through the API, and no tab message carries it either way.
+func (b *clientBrowser) KeepsRefreshToken() bool { return true }
 
 func (b *clientBrowser) Origin() string            { return b.base.Origin() }
 func (b *clientBrowser) CrossOriginIsolated() bool { return b.base.CrossOriginIsolated() }
