@@ -170,10 +170,12 @@ func AppForProvider(t testing.TB, issuer, dist, callback string) http.Handler {
 func WithTestPage(app http.Handler, authServer string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", app)
-	// SILENTAUTH_ENGINE=shared-worker runs a suite's test-page clients with
-	// the engine in the SharedWorker: a script after the SDK's defaults the
-	// engine option (a client's own option wins).
-	engine := os.Getenv("SILENTAUTH_ENGINE")
+	// Test-page clients always name their engine, so that what "auto"
+	// prefers changes no suite silently: SILENTAUTH_ENGINE=shared-worker runs
+	// a suite's clients with the engine in the SharedWorker, and without it
+	// they run in the page. A script after the SDK's defaults the engine
+	// option (a client's own option wins).
+	engine := Engine()
 	mux.HandleFunc("/e2e-engine.js", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		fmt.Fprintf(w, `(() => { const sdk = globalThis.silentauth; globalThis.silentauth = Object.freeze({ ...sdk, `+
@@ -183,14 +185,33 @@ func WithTestPage(app http.Handler, authServer string) http.Handler {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("Content-Security-Policy", demoserver.CSP(authServer))
-		extra := ""
-		if engine != "" {
-			extra = `<script src="/e2e-engine.js"></script>`
-		}
 		fmt.Fprint(w, `<!doctype html><html><head><meta charset="utf-8"><title>silentauth e2e</title>`+
-			`<script src="/silentauth/silentauth.js"></script>`+extra+`</head><body><p>e2e</p></body></html>`)
+			`<script src="/silentauth/silentauth.js"></script><script src="/e2e-engine.js"></script></head><body><p>e2e</p></body></html>`)
 	})
 	return mux
+}
+
+// Engine is the placement of the suites' test-page clients:
+// $SILENTAUTH_ENGINE when set, else "page".
+func Engine() string {
+	if e := os.Getenv("SILENTAUTH_ENGINE"); e != "" {
+		return e
+	}
+	return "page"
+}
+
+// SharedWorker reports whether the suites run in the SharedWorker
+// placement (SILENTAUTH_ENGINE=shared-worker).
+func SharedWorker() bool { return Engine() == "shared-worker" }
+
+// SkipInWorker skips t in the SharedWorker placement, saying why: for
+// subtests that pin what only the in-page engine has (the tab group's
+// messages, the page's own runtime).
+func SkipInWorker(t testing.TB, why string) {
+	t.Helper()
+	if SharedWorker() {
+		t.Skip("not in the SharedWorker placement: " + why)
+	}
 }
 
 // OpenTestPage opens a tab on the test page and waits for the SDK's global.
