@@ -181,6 +181,12 @@ func WithTestPage(app http.Handler, authServer string) http.Handler {
 		fmt.Fprintf(w, `(() => { const sdk = globalThis.silentauth; globalThis.silentauth = Object.freeze({ ...sdk, `+
 			`createClient: (o) => sdk.createClient(o && typeof o === "object" ? { engine: %q, ...o } : o) }); })();`, engine)
 	})
+	// The worker follows the CSP of its own script's response: the test
+	// page's, which names every server a suite's clients reach (the app's
+	// own names only the app's authorization server).
+	mux.HandleFunc("/silentauth/silentauth-worker.js", func(w http.ResponseWriter, r *http.Request) {
+		app.ServeHTTP(&cspWriter{ResponseWriter: w, csp: demoserver.CSP(authServer)}, r)
+	})
 	mux.HandleFunc(TestPagePath, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")
@@ -189,6 +195,28 @@ func WithTestPage(app http.Handler, authServer string) http.Handler {
 			`<script src="/silentauth/silentauth.js"></script><script src="/e2e-engine.js"></script></head><body><p>e2e</p></body></html>`)
 	})
 	return mux
+}
+
+// cspWriter replaces the Content-Security-Policy a handler set by csp.
+type cspWriter struct {
+	http.ResponseWriter
+	csp   string
+	wrote bool
+}
+
+func (w *cspWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.wrote = true
+		w.Header().Set("Content-Security-Policy", w.csp)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *cspWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // Engine is the placement of the suites' test-page clients:
