@@ -232,16 +232,6 @@ func Engine() string {
 // placement (SILENTAUTH_ENGINE=shared-worker).
 func SharedWorker() bool { return Engine() == "shared-worker" }
 
-// SkipInWorker skips t in the SharedWorker placement, saying why: for
-// subtests that pin what only the in-page engine has (the tab group's
-// messages, the page's own runtime).
-func SkipInWorker(t testing.TB, why string) {
-	t.Helper()
-	if SharedWorker() {
-		t.Skip("not in the SharedWorker placement: " + why)
-	}
-}
-
 // OpenTestPage opens a tab on the test page and waits for the SDK's global.
 func (e *Env) OpenTestPage(t testing.TB) *chrome.Tab {
 	t.Helper()
