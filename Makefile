@@ -17,7 +17,7 @@ CHROMIUM ?= /usr/bin/chromium
 # joins them (go.work), whatever GOWORK the caller's environment sets.
 export GOWORK := $(CURDIR)/go.work
 
-.PHONY: help build types demo test deps chromium node-deps tools unit fuzz-seeds wasmtest e2e vet modcheck mutants typecheck pack bench bench-soak bench-soak-refresh bench-outage bench-multitab clean wasm-gcflags
+.PHONY: help build types demo test deps chromium node-deps tools unit fuzz-seeds wasmtest e2e e2e-worker vet modcheck mutants typecheck pack bench bench-soak bench-soak-refresh bench-outage bench-multitab clean wasm-gcflags
 
 help:
 	@echo "make build   - dist/silentauth.wasm, dist/silentauth.js, dist/silentauth.mjs"
@@ -105,7 +105,7 @@ $(TOOLS)/wasmbrowsertest: demo/go.mod demo/go.sum
 
 # --- tests ----------------------------------------------------------------
 
-test: deps vet typecheck unit wasmtest e2e
+test: deps vet typecheck unit wasmtest e2e e2e-worker
 
 vet: modcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
@@ -151,6 +151,13 @@ wasmtest: tools
 # End-to-end: servers in-process, Chromium driven with chromedp.
 e2e: build pack
 	SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -timeout 20m ./demo/e2e/...
+
+# The suites of the placement matrix again, with their test pages' clients
+# in the SharedWorker (engine: "shared-worker"); make e2e runs every suite
+# with them in the page.
+E2E_WORKER_SUITES := devtenant renewal tabs refresh soak hardening oidc
+e2e-worker: build pack
+	SILENTAUTH_ENGINE=shared-worker SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -timeout 20m $(addprefix ./demo/e2e/,$(E2E_WORKER_SUITES))
 
 # Benchmarks against baselines in headless Chromium: the program
 # demo/cmd/bench (measuring code in demo/bench) prints tables and writes

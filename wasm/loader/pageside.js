@@ -487,10 +487,12 @@ function popupFeatures() {
   return `popup,width=${POPUP_WIDTH},height=${POPUP_HEIGHT},left=${left},top=${top}`;
 }
 
-// workerStats is stats() of the engine this page's clients use, or null
-// when they use none.
+// workerStats is stats() of the engine this page's clients use (or used:
+// after destroy, what the engine still holds is what a leak test asks),
+// or null when the page never connected to one.
 function workerStats() {
-  const conn = [...connections.values()].find((c) => c.clients.size > 0);
+  const all = [...connections.values()];
+  const conn = all.find((c) => c.clients.size > 0) || all.find((c) => c.port);
   return conn ? conn.request({ t: "stats" }).then((r) => r.value) : null;
 }
 

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 	"github.com/silentauth/silentauth/demo/internal/soak"
 )
 
@@ -12,15 +13,11 @@ import (
 // sees far fewer requests than the flat one a second the group made
 // before; once the provider recovers every tab gets a token again. Counts,
 // never timings: the bound comes from the schedule's shortest delays.
-// It runs in both placements: the in-page tab group shares the lock
-// holder's schedule, and the shared worker's one engine has one.
+// It holds in both placements (make e2e and make e2e-worker): the in-page
+// tab group shares the lock holder's schedule, and the shared worker's one
+// engine has one.
 func TestOutageBacksOffAcrossTheTabGroup(t *testing.T) {
-	for _, engine := range []string{"page", "shared-worker"} {
-		t.Run(engine, func(t *testing.T) {
-			t.Setenv("SILENTAUTH_ENGINE", engine)
-			outageBacksOff(t)
-		})
-	}
+	t.Run(e2eenv.Engine(), outageBacksOff)
 }
 
 func outageBacksOff(t *testing.T) {

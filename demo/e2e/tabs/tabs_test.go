@@ -150,26 +150,40 @@ func renewsApart(t *testing.T, env *e2eenv.Env, group []*chrome.Tab, other *chro
 // destroyLetsGo destroys every tab's client: each gives up the lock (held
 // or waited for), closes its channel and releases every callback, so only
 // the bridge's own functions (createClient, stats, startHub) stay, and
-// renewals stop.
+// renewals stop. In the SharedWorker placement the tabs' last destroy ends
+// the engine's one client, and the worker's runtime keeps only its bridge's
+// and its hub's functions.
 // bridgeFuncs are the callbacks the runtime's bridge keeps for its life
-// (wasm/main.go): createClient, stats and startHub.
-const bridgeFuncs = 3
+// (wasm/main.go): createClient, stats and startHub; hubFuncs are those the
+// worker's hub adds for its life (wasm/hub.go): connect, receive, disconnect.
+const (
+	bridgeFuncs = 3
+	hubFuncs    = 3
+)
 
 func destroyLetsGo(t *testing.T, env *e2eenv.Env, tabs []*chrome.Tab) {
 	t.Helper()
 	for _, tab := range tabs {
 		tab.MustEval(`client.destroy(), true`, nil)
 	}
+	want, which := bridgeFuncs, "createClient, stats, startHub"
+	if e2eenv.SharedWorker() {
+		want, which = bridgeFuncs+hubFuncs, which+" and the hub's connect, receive, disconnect"
+	}
 	for i, tab := range tabs {
-		var s struct{ LiveFuncs, LiveFrames int }
+		var s struct {
+			Running               bool
+			LiveFuncs, LiveFrames int
+		}
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			tab.MustEval(`silentauth.stats()`, &s)
-			if s.LiveFuncs == bridgeFuncs && s.LiveFrames == 0 {
+			if s.Running && s.LiveFuncs == want && s.LiveFrames == 0 {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("tab %d after destroy: %d callbacks and %d frames alive, want %d (createClient, stats, startHub) and 0", i, s.LiveFuncs, s.LiveFrames, bridgeFuncs)
+				t.Fatalf("tab %d after destroy: running %v, %d callbacks and %d frames alive, want a running engine with %d (%s) and 0",
+					i, s.Running, s.LiveFuncs, s.LiveFrames, want, which)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}

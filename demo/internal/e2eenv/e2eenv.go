@@ -170,28 +170,67 @@ func AppForProvider(t testing.TB, issuer, dist, callback string) http.Handler {
 func WithTestPage(app http.Handler, authServer string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", app)
-	// SILENTAUTH_ENGINE=shared-worker runs a suite's test-page clients with
-	// the engine in the SharedWorker: a script after the SDK's defaults the
-	// engine option (a client's own option wins).
-	engine := os.Getenv("SILENTAUTH_ENGINE")
+	// Test-page clients always name their engine, so that what "auto"
+	// prefers changes no suite silently: SILENTAUTH_ENGINE=shared-worker runs
+	// a suite's clients with the engine in the SharedWorker, and without it
+	// they run in the page. A script after the SDK's defaults the engine
+	// option (a client's own option wins).
+	engine := Engine()
 	mux.HandleFunc("/e2e-engine.js", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 		fmt.Fprintf(w, `(() => { const sdk = globalThis.silentauth; globalThis.silentauth = Object.freeze({ ...sdk, `+
 			`createClient: (o) => sdk.createClient(o && typeof o === "object" ? { engine: %q, ...o } : o) }); })();`, engine)
 	})
+	// The worker follows the CSP of its own script's response: the test
+	// page's, which names every server a suite's clients reach (the app's
+	// own names only the app's authorization server).
+	mux.HandleFunc("/silentauth/silentauth-worker.js", func(w http.ResponseWriter, r *http.Request) {
+		app.ServeHTTP(&cspWriter{ResponseWriter: w, csp: demoserver.CSP(authServer)}, r)
+	})
 	mux.HandleFunc(TestPagePath, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("Content-Security-Policy", demoserver.CSP(authServer))
-		extra := ""
-		if engine != "" {
-			extra = `<script src="/e2e-engine.js"></script>`
-		}
 		fmt.Fprint(w, `<!doctype html><html><head><meta charset="utf-8"><title>silentauth e2e</title>`+
-			`<script src="/silentauth/silentauth.js"></script>`+extra+`</head><body><p>e2e</p></body></html>`)
+			`<script src="/silentauth/silentauth.js"></script><script src="/e2e-engine.js"></script></head><body><p>e2e</p></body></html>`)
 	})
 	return mux
 }
+
+// cspWriter replaces the Content-Security-Policy a handler set by csp.
+type cspWriter struct {
+	http.ResponseWriter
+	csp   string
+	wrote bool
+}
+
+func (w *cspWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.wrote = true
+		w.Header().Set("Content-Security-Policy", w.csp)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *cspWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Engine is the placement of the suites' test-page clients:
+// $SILENTAUTH_ENGINE when set, else "page".
+func Engine() string {
+	if e := os.Getenv("SILENTAUTH_ENGINE"); e != "" {
+		return e
+	}
+	return "page"
+}
+
+// SharedWorker reports whether the suites run in the SharedWorker
+// placement (SILENTAUTH_ENGINE=shared-worker).
+func SharedWorker() bool { return Engine() == "shared-worker" }
 
 // OpenTestPage opens a tab on the test page and waits for the SDK's global.
 func (e *Env) OpenTestPage(t testing.TB) *chrome.Tab {

@@ -86,6 +86,29 @@ type shared struct {
 	key    string
 	eng    Engine
 	b      *clientBrowser
+
+	// made holds the lines the engine logged while it was being made (the
+	// options' warnings): no page holds it yet, so each page that takes it
+	// gets them, as its own createClient would have logged them.
+	madeMu sync.Mutex
+	making bool
+	made   []logLine
+}
+
+type logLine struct {
+	level checksession.LogLevel
+	line  string
+}
+
+// whileMaking keeps a line logged while the engine is being made and
+// reports whether it did.
+func (s *shared) whileMaking(level checksession.LogLevel, line string) bool {
+	s.madeMu.Lock()
+	defer s.madeMu.Unlock()
+	if s.making {
+		s.made = append(s.made, logLine{level, line})
+	}
+	return s.making
 }
 
 type remoteFrame struct {
@@ -281,13 +304,22 @@ func (h *Hub) create(p *page, m pageMessage) {
 		opts.OnEvent = func(e checksession.Event) { h.event(handle, e) }
 		// Debug lines and warnings go to the pages' consoles, where the
 		// application's developer looks, not only to the worker's.
-		opts.Logger = func(level checksession.LogLevel, line string) { h.log(handle, level, line) }
+		s.making = true
+		opts.Logger = func(level checksession.LogLevel, line string) {
+			if !s.whileMaking(level, line) {
+				h.log(handle, level, line)
+			}
+		}
 		var b checksession.Browser = s.b
 		if h.cfg.Secrets != nil {
 			b = storingBrowser{s.b, h.cfg.Secrets}
 		}
 		eng, err := h.cfg.NewEngine(opts, b)
+		s.madeMu.Lock()
+		s.making = false
+		s.madeMu.Unlock()
 		if err != nil {
+			// Its warnings explain nothing the error does not.
 			h.reply(p, m.ID, nil, nil, wire.JSError(err))
 			return
 		}
@@ -319,6 +351,12 @@ func (h *Hub) create(p *page, m pageMessage) {
 	}
 	p.refs[s.handle]++
 	h.mu.Unlock()
+	s.madeMu.Lock()
+	made := append([]logLine(nil), s.made...)
+	s.madeMu.Unlock()
+	for _, l := range made {
+		send(p.post, logMessage(l.level, l.line))
+	}
 	// The user the engine already knows (another page signed in), so that
 	// getUser answers at once, as in a page that has its result.
 	var user any
@@ -518,10 +556,6 @@ func (h *Hub) stats(p *page, id int64) {
 
 // log sends a client's debug line or warning to every page holding it.
 func (h *Hub) log(handle string, level checksession.LogLevel, line string) {
-	lvl := "debug"
-	if level == checksession.LogWarn {
-		lvl = "warn"
-	}
 	h.mu.Lock()
 	var to []func([]byte)
 	for _, p := range h.pages {
@@ -531,8 +565,16 @@ func (h *Hub) log(handle string, level checksession.LogLevel, line string) {
 	}
 	h.mu.Unlock()
 	for _, post := range to {
-		send(post, map[string]any{"t": outLog, "level": lvl, "line": line})
+		send(post, logMessage(level, line))
 	}
+}
+
+func logMessage(level checksession.LogLevel, line string) map[string]any {
+	lvl := "debug"
+	if level == checksession.LogWarn {
+		lvl = "warn"
+	}
+	return map[string]any{"t": outLog, "level": lvl, "line": line}
 }
 
 // errorObject is err as the page's SilentAuthError is made from.

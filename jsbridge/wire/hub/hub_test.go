@@ -449,6 +449,33 @@ func TestLogLinesGoToThePagesHoldingTheClient(t *testing.T) {
 	}
 }
 
+// A warning the engine logs while it is made (an option's, say) reaches
+// the page that created the client, and each page that takes the client
+// later, as each page's own createClient logs it in the page placement.
+func TestWarningsLoggedWhileTheClientIsMadeReachEveryPageThatTakesIt(t *testing.T) {
+	h := New(Config{
+		Base: fakeBase{},
+		NewEngine: func(opts checksession.Options, b checksession.Browser) (Engine, error) {
+			opts.Logger(checksession.LogWarn, "an option's warning")
+			return &fakeEngine{b: b, destroyed: make(chan struct{})}, nil
+		},
+	})
+	a, b, other := connect(h, "a", true), connect(h, "b", true), connect(h, "other", true)
+	create(t, h, "a", a)
+	create(t, h, "b", b)
+	for name, p := range map[string]*fakePage{"a": a, "b": b} {
+		if m := p.wait(t, outLog, nil); m["level"] != "warn" || m["line"] != "an option's warning" {
+			t.Fatalf("page %s: log message %v", name, m)
+		}
+		if n := p.count(outLog); n != 1 {
+			t.Errorf("page %s got the warning %d times, want once", name, n)
+		}
+	}
+	if other.count(outLog) != 0 {
+		t.Fatal("a page without the client got its warning")
+	}
+}
+
 // An error crosses to the page with what the page's SilentAuthError is made
 // from: its code, description and state, and retryAfter while a backoff runs.
 func TestErrorsCrossToThePageWithRetryAfter(t *testing.T) {
