@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/silentauth/silentauth/demo/internal/chrome"
+	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
 // TestRenewalByRefreshToken: after an interactive login with
@@ -293,8 +294,16 @@ func TestLocalStorage(t *testing.T) {
 		}
 		waitForRenewals(t, tab, len(renewedIn(t, tab))+1, period+30*time.Second)
 
+		// Where the engine keeps it: localStorage in the page; the vault's
+		// IndexedDB store ("value:<key>") in the worker, which has none.
 		var stored [][2]string
-		tab.MustEval(`Object.entries(localStorage)`, &stored)
+		where := "localStorage"
+		if e2eenv.SharedWorker() {
+			where = "IndexedDB"
+			tab.MustEval(storedInTheWorkersVault, &stored)
+		} else {
+			tab.MustEval(`Object.entries(localStorage)`, &stored)
+		}
 		all, _ := s.rec.since(0)
 		var tokens []string
 		for _, h := range all {
@@ -313,16 +322,35 @@ func TestLocalStorage(t *testing.T) {
 			kept = kept || strings.HasPrefix(kv[0], "silentauth:rt:")
 		}
 		if !kept {
-			t.Errorf("no silentauth:rt: entry in localStorage: %s", dump)
+			t.Errorf("no silentauth:rt: entry in %s: %s", where, dump)
 		}
 		for _, tok := range tokens {
 			if strings.Contains(string(dump), tok) {
-				t.Fatalf("localStorage holds a refresh token in plain text")
+				t.Fatalf("%s holds a refresh token in plain text", where)
 			}
 		}
-		t.Logf("localStorage: %d entries; none holds any of the %d refresh tokens the server saw", len(stored), len(tokens))
+		t.Logf("%s: %d entries; none holds any of the %d refresh tokens the server saw", where, len(stored), len(tokens))
 	})
 }
+
+// storedInTheWorkersVault lists the values the engine in the SharedWorker
+// stored in the vault's IndexedDB store (jsbridge.VaultDatabase,
+// VaultKeyStore), as [key without "value:", value] pairs.
+const storedInTheWorkersVault = `new Promise((resolve, reject) => {
+  const open = indexedDB.open("silentauth");
+  open.onerror = () => reject(open.error);
+  open.onsuccess = () => {
+    const db = open.result, out = [];
+    const cursor = db.transaction("keys").objectStore("keys").openCursor();
+    cursor.onerror = () => reject(cursor.error);
+    cursor.onsuccess = () => {
+      const c = cursor.result;
+      if (!c) { db.close(); resolve(out); return; }
+      if (typeof c.key === "string" && c.key.startsWith("value:")) out.push([c.key.slice(6), String(c.value)]);
+      c.continue();
+    };
+  };
+})`
 
 // TestLogoutRevokesTheRefreshToken: a refresh token copied out before the
 // logout (here, off the wire) is refused by the server afterwards, because

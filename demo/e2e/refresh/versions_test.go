@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
 	"github.com/silentauth/silentauth/demo/internal/chrome"
 )
 
@@ -42,7 +41,7 @@ func TestTwoVersionsSideBySide(t *testing.T) {
 				if !o.OK {
 					t.Fatalf("checkSession in the newer tab: %v\nconsole:\n%s", o, strings.Join(newer.Console(), "\n"))
 				}
-				if n := sharedWorkers(t, newer); n != tc.sharedWork {
+				if n := len(sharedWorkers(t, newer)); n != tc.sharedWork {
 					t.Fatalf("%d SharedWorkers, want %d", n, tc.sharedWork)
 				}
 				tabs := []*chrome.Tab{older, newer}
@@ -88,22 +87,6 @@ func TestTwoVersionsSideBySide(t *testing.T) {
 			})
 		})
 	}
-}
-
-// sharedWorkers counts the browser's SharedWorker targets.
-func sharedWorkers(t *testing.T, tab *chrome.Tab) int {
-	t.Helper()
-	infos, err := chromedp.Targets(tab.Ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, i := range infos {
-		if i.Type == "shared_worker" {
-			n++
-		}
-	}
-	return n
 }
 
 // tail is the last console lines of tab, for a failure message.
