@@ -507,8 +507,23 @@ class Client {
   // loginWithPopup reaches Go without an await in between (#call is async,
   // but runs synchronously up to its first await): Go opens the window
   // before it waits for anything, while the click's user activation holds.
+  // Before Go has started (a signed-out visitor's client starts it at its
+  // first call), the runtime's start may outlast that activation (about 5 s
+  // in Chromium): the window opens here, blank, under the name Go opens it
+  // by, and Go takes it over. Go closes it however the login ends; this
+  // closes it too, for a call that fails before Go gets that far.
   loginWithPopup(params) {
-    return this.#call("loginWithPopup", params);
+    if (this.#go || this.#destroyed) return this.#call("loginWithPopup", params);
+    let win = null;
+    try {
+      win = window.open("", POPUP_NAME, popupFeatures());
+    } catch {
+      win = null;
+    }
+    if (!win) return Promise.reject(codedError("popup_blocked", POPUP_BLOCKED));
+    return this.#call("loginWithPopup", params).finally(() => {
+      if (!win.closed) win.close();
+    });
   }
 
   handleRedirectCallback(url) {

@@ -21,6 +21,9 @@ const POPUP_HEIGHT = 640;
 // How often the page looks at popup.closed: a closed window fires no event
 // in its opener (checksession's popupPoll).
 const POPUP_POLL_MS = 500;
+// popup_blocked's description, as jsbridge.OpenPopup words it.
+const POPUP_BLOCKED =
+  "the browser blocked the login popup: call loginWithPopup directly from a click or key handler, before any await, or allow popups for this site";
 
 // A new worker whose script has not answered a ping within this long is
 // taken for one that cannot start: "auto" runs the engine in the page.
@@ -615,12 +618,7 @@ class WorkerClient {
     }
     const popup = this.#conn.openPopup();
     if (!popup) {
-      return Promise.reject(
-        codedError(
-          "popup_blocked",
-          "the browser blocked the login popup: call loginWithPopup directly from a click or key handler, before any await, or allow popups for this site",
-        ),
-      );
+      return Promise.reject(codedError("popup_blocked", POPUP_BLOCKED));
     }
     return this.#call("loginWithPopup", { params, popup }).finally(() => this.#conn.closePopup(popup));
   }

@@ -380,9 +380,20 @@ func popupCutOffByCrossOriginOpenerPolicy(t *testing.T) {
 }
 
 // The demo app's "Log in with a popup" button signs in without leaving the
-// page: its click handler calls loginWithPopup directly.
+// page: its click handler calls loginWithPopup directly. The wasm is served
+// slowly, as on a poor network: a signed-out visitor's click comes before
+// the Go runtime has started, and the window must open at the click, while
+// the user's activation lasts (about 5 s), not when Go is ready.
 func TestDemoPagePopupButton(t *testing.T) {
-	env := startEnv(t, e2eenv.Options{})
+	const wasmDelay = 7 * time.Second
+	env := startEnv(t, e2eenv.Options{AppMiddleware: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, ".wasm") {
+				time.Sleep(wasmDelay)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}})
 	tab := env.Browser.NewTab(t)
 	if err := tab.Navigate(env.AppURL + "/"); err != nil {
 		t.Fatal(err)
@@ -400,12 +411,17 @@ func TestDemoPagePopupButton(t *testing.T) {
 	var id target.ID
 	select {
 	case id = <-ch:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("the demo's popup button opened no window\nconsole:\n%s", strings.Join(tab.Console(), "\n"))
+	case <-time.After(wasmDelay - 2*time.Second): // before Go can have started
+		t.Fatalf("the demo's popup button opened no window while the runtime loaded\nconsole:\n%s", strings.Join(tab.Console(), "\n"))
 	}
+	// Attached while the window is still blank, as clickForPopup does: it
+	// goes to the server only once Go has started.
 	ctx, cancel := chromedp.NewContext(tab.Ctx, chromedp.WithTargetID(id))
 	defer cancel()
-	if err := submitLogin(&chrome.Tab{Ctx: ctx}, "demo@example.com", 10*time.Second); err != nil {
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("attaching to the popup: %v", err)
+	}
+	if err := submitLogin(&chrome.Tab{Ctx: ctx}, "demo@example.com", wasmDelay+15*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if err := tab.WaitFor(`document.querySelector("#status").dataset.state === "signed-in" && window.__stayed`, 20*time.Second); err != nil {
