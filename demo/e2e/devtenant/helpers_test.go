@@ -167,8 +167,9 @@ func answerTenantPages(t *testing.T, env *e2eenv.Env, tab *chrome.Tab, email str
 		return "unexpected page " + location.href + ": " + document.body.innerText.slice(0, 300);
 	})()`, env.AppURL, email, devtenant.DefaultPassword, devtenant.MFACode, decision)
 	// The login starts with a navigation away from the page the caller
-	// marked; with a session at the tenant it may come straight back.
-	if err := tab.WaitFor(`!window.__e2eBeforeLogin || window.__e2eLoginError`, 10*time.Second); err != nil {
+	// marked (after the Go runtime has started, for a signed-out visitor:
+	// seconds on a loaded machine); with a session at the tenant it may come straight back.
+	if err := tab.WaitFor(`!window.__e2eBeforeLogin || window.__e2eLoginError`, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	var loginErr string

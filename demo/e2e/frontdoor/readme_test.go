@@ -163,7 +163,7 @@ func assertCleanURL(t *testing.T, e *env, tab *chrome.Tab) {
 // logIn answers the tenant's login form and waits to be back on the app.
 func logIn(t *testing.T, appURL string, tab *chrome.Tab) {
 	t.Helper()
-	if err := e2eenv.SubmitLoginForm(tab, "demo@example.com", 10*time.Second); err != nil {
+	if err := e2eenv.SubmitLoginForm(tab, "demo@example.com", 30*time.Second); err != nil {
 		t.Fatalf("%v\n%s", err, pageText(tab))
 	}
 	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q`, appURL), 10*time.Second); err != nil {
