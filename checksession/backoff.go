@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/silentauth/silentauth/checksession/plainjson"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // This file holds the backoff after failed requests that may pass later
@@ -43,31 +44,6 @@ func backoffDelay(n int, u float64) time.Duration {
 		ceiling = min(backoffBase<<max(n-1, 0), backoffCap)
 	}
 	return ceiling/2 + time.Duration(u*float64(ceiling/2))
-}
-
-// Comeback is a moment when a failure is likely to have passed: the
-// device came back online, or the page became visible after being hidden.
-// Each may bring one attempt of a backoff forward, once per backoff.
-type Comeback int
-
-const (
-	CameOnline Comeback = iota
-	BecameVisible
-)
-
-func (k Comeback) String() string {
-	if k == CameOnline {
-		return "online"
-	}
-	return "visible"
-}
-
-// Comebacks is optionally implemented by a Browser that tells when the
-// device came back online (the online event) or the page became visible
-// after being hidden (visibilitychange). Focus is not one: it comes too
-// often to be worth a request.
-type Comebacks interface {
-	Comebacks() <-chan Comeback
 }
 
 // backoff is one configuration's schedule. Its methods are pure: time and
@@ -106,7 +82,7 @@ func (b backoff) failed(now time.Time, e *Error, u float64) backoff {
 // comeback is b after signal k at now: the next attempt moves to within
 // earlyJitter (by u), once per kind per backoff, and never before the
 // server's Retry-After. moved reports whether it did.
-func (b backoff) comeback(now time.Time, k Comeback, u float64) (out backoff, moved bool) {
+func (b backoff) comeback(now time.Time, k platform.Comeback, u float64) (out backoff, moved bool) {
 	bit := uint8(1) << k
 	if b.failures == 0 || b.server || b.early&bit != 0 {
 		return b, false
@@ -196,7 +172,7 @@ func (bs *backoffs) set(key string, b backoff) {
 
 // comeback applies signal k to key's schedule; moved reports an attempt
 // brought forward, to next.
-func (bs *backoffs) comeback(key string, now time.Time, k Comeback) (next time.Time, moved bool) {
+func (bs *backoffs) comeback(key string, now time.Time, k platform.Comeback) (next time.Time, moved bool) {
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
 	b, moved := bs.m[key].comeback(now, k, bs.rand())

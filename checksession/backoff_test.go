@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -20,7 +22,7 @@ func TestBackoffScheduleSteps(t *testing.T) {
 	type step struct {
 		at       time.Duration // after t0
 		err      *Error        // a failure; nil: a comeback
-		back     Comeback
+		back     platform.Comeback
 		u        float64
 		wantNext time.Duration // after t0
 		moved    bool          // for a comeback
@@ -51,27 +53,27 @@ func TestBackoffScheduleSteps(t *testing.T) {
 			{at: 0, err: timeout, u: 0, wantNext: time.Second},
 			{at: time.Second, err: timeout, u: 0, wantNext: 3 * time.Second},
 			{at: 3 * time.Second, err: timeout, u: 0, wantNext: 7 * time.Second},
-			{at: 4 * time.Second, back: CameOnline, u: 0.25, wantNext: 4500 * time.Millisecond, moved: true},
+			{at: 4 * time.Second, back: platform.CameOnline, u: 0.25, wantNext: 4500 * time.Millisecond, moved: true},
 		}},
 		{"a comeback of the same kind brings nothing more in the same backoff", []step{
 			{at: 0, err: timeout, u: 0, wantNext: time.Second},
 			{at: time.Second, err: timeout, u: 0, wantNext: 3 * time.Second},
 			{at: 3 * time.Second, err: timeout, u: 0, wantNext: 7 * time.Second},
-			{at: 4 * time.Second, back: BecameVisible, u: 0, wantNext: 4 * time.Second, moved: true},
+			{at: 4 * time.Second, back: platform.BecameVisible, u: 0, wantNext: 4 * time.Second, moved: true},
 			{at: 4 * time.Second, err: timeout, u: 0, wantNext: 12 * time.Second},
-			{at: 5 * time.Second, back: BecameVisible, u: 0, wantNext: 12 * time.Second},
-			{at: 5 * time.Second, back: CameOnline, u: 0, wantNext: 5 * time.Second, moved: true},
+			{at: 5 * time.Second, back: platform.BecameVisible, u: 0, wantNext: 12 * time.Second},
+			{at: 5 * time.Second, back: platform.CameOnline, u: 0, wantNext: 5 * time.Second, moved: true},
 		}},
 		{"a comeback never moves an attempt later", []step{
 			{at: 0, err: timeout, u: 0, wantNext: time.Second},
-			{at: 0, back: CameOnline, u: 0.9, wantNext: time.Second},
+			{at: 0, back: platform.CameOnline, u: 0.9, wantNext: time.Second},
 		}},
 		{"a comeback does not cut a server's Retry-After short", []step{
 			{at: 0, err: busy, u: 0, wantNext: 20 * time.Second},
-			{at: time.Second, back: CameOnline, u: 0, wantNext: 20 * time.Second},
+			{at: time.Second, back: platform.CameOnline, u: 0, wantNext: 20 * time.Second},
 		}},
 		{"a comeback without a backoff does nothing", []step{
-			{at: 0, back: CameOnline, u: 0, wantNext: 0},
+			{at: 0, back: platform.CameOnline, u: 0, wantNext: 0},
 		}},
 	}
 	for _, tc := range cases {
@@ -280,17 +282,17 @@ func TestTheTabGroupSharesOneBackoff(t *testing.T) {
 // comebackTab is a tab that also tells comebacks.
 type comebackTab struct {
 	tabBrowser
-	back chan Comeback
+	back chan platform.Comeback
 }
 
-func (b comebackTab) Comebacks() <-chan Comeback { return b.back }
+func (b comebackTab) Comebacks() <-chan platform.Comeback { return b.back }
 
 func TestComingBackOnlineInEveryTabBringsOneAttemptForward(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 3600
 	tabs := make([]comebackTab, 3)
-	clients, _ := openTabsOn(t, fx, 3, func(i int, hub *tabHub) Browser {
-		tabs[i] = comebackTab{tabBrowser{fx.b, hub}, make(chan Comeback)}
+	clients, _ := openTabsOn(t, fx, 3, func(i int, hub *tabHub) platform.Browser {
+		tabs[i] = comebackTab{tabBrowser{fx.b, hub}, make(chan platform.Comeback)}
 		return tabs[i]
 	})
 	for i, c := range clients {
@@ -313,7 +315,7 @@ func TestComingBackOnlineInEveryTabBringsOneAttemptForward(t *testing.T) {
 		r.mu.Lock()
 		old := r.timer
 		r.mu.Unlock()
-		tab.back <- CameOnline // every tab sees the online event
+		tab.back <- platform.CameOnline // every tab sees the online event
 		waitFor(t, "the loop to take the comeback and re-arm", func() bool {
 			r.mu.Lock()
 			defer r.mu.Unlock()
@@ -370,7 +372,7 @@ func TestAnOfflineTabKeepsItsFailureToItself(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fx := newFixture(t)
 			off, frames := new(atomic.Bool), new(counter)
-			clients, _ := openTabsOn(t, fx, 2, func(i int, h *tabHub) Browser {
+			clients, _ := openTabsOn(t, fx, 2, func(i int, h *tabHub) platform.Browser {
 				b := goingOffline{fakeBrowser: fx.b, tabAs: tabAs{h, i}, off: new(atomic.Bool), offlineFrames: new(counter)}
 				if i == 1 {
 					b.off, b.offlineFrames = off, frames
@@ -416,7 +418,7 @@ func TestOnlyATransientFailureHoldsThePagesOwnCheckSession(t *testing.T) {
 		{"temporarily_unavailable holds every asker", func(fx *fixture) { fx.answer(answerTemporarilyUnavailable) },
 			"temporarily_unavailable", true},
 		{"an HTTP 429 from the token endpoint holds every asker", func(fx *fixture) {
-			fx.b.routes[serverOrigin+"/oauth/token"] = func(HTTPRequest) (*HTTPResponse, error) {
+			fx.b.routes[serverOrigin+"/oauth/token"] = func(platform.HTTPRequest) (*platform.HTTPResponse, error) {
 				return jsonResponse(429, map[string]any{"error": "too_many_requests"})
 			}
 		}, "too_many_requests", true},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/silentauth/silentauth/checksession/idtoken"
 	"github.com/silentauth/silentauth/checksession/idtoken/idtokentest"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // offlineBrowser is the fake browser on a device that knows it is offline.
@@ -16,8 +17,8 @@ type offlineBrowser struct{ *fakeBrowser }
 func (offlineBrowser) Online() bool { return false }
 
 var (
-	_ Browser      = (*fakeBrowser)(nil)
-	_ Connectivity = offlineBrowser{}
+	_ platform.Browser      = (*fakeBrowser)(nil)
+	_ platform.Connectivity = offlineBrowser{}
 )
 
 func TestTimeoutOnAnOfflineDeviceSaysItIsOffline(t *testing.T) {

@@ -5,13 +5,15 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // Client runs silent authentication for one application.
 type Client struct {
 	s       *settings
-	browser Browser
-	clock   Clock
+	browser platform.Browser
+	clock   platform.Clock
 	disc    *discoverer
 	renewer *renewer
 	group   *group
@@ -25,8 +27,8 @@ type Client struct {
 	backoffs *backoffs
 
 	pageHideOnce sync.Once
-	unlistenHide func() // removes the pagehide hand-over listener
-	askTimer     Timer  // bounds the wait for the group's refresh token, for tests
+	unlistenHide func()         // removes the pagehide hand-over listener
+	askTimer     platform.Timer // bounds the wait for the group's refresh token, for tests
 
 	// adopting counts results from other tabs being verified.
 	adopting atomic.Int32
@@ -60,9 +62,9 @@ type Client struct {
 
 // NewClient validates the options and builds a client. It does not touch the
 // network: discovery happens on the first request.
-func NewClient(opts Options, b Browser, clock Clock) (*Client, error) {
+func NewClient(opts Options, b platform.Browser, clock platform.Clock) (*Client, error) {
 	if clock == nil {
-		clock = SystemClock{}
+		clock = platform.SystemClock{}
 	}
 	s, err := opts.validate(b.Origin())
 	if err != nil {
@@ -89,7 +91,7 @@ func NewClient(opts Options, b Browser, clock Clock) (*Client, error) {
 	c.renewer = newRenewer(c)
 	c.group = newGroup(c)
 	c.refresh = newRefreshTokens(s, b)
-	if k, ok := b.(RefreshCustody); ok && k.KeepsRefreshToken() {
+	if k, ok := b.(platform.RefreshCustody); ok && k.KeepsRefreshToken() {
 		c.custody = true
 	}
 	c.dpop = dp
@@ -115,7 +117,7 @@ func (c *Client) warn(msg string) {
 
 // offline reports navigator.onLine == false, where the browser can tell.
 func (c *Client) offline() bool {
-	o, ok := c.browser.(Connectivity)
+	o, ok := c.browser.(platform.Connectivity)
 	return ok && !o.Online()
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"github.com/silentauth/silentauth/checksession/idtoken/idtokentest"
+	"github.com/silentauth/silentauth/checksession/platform"
 	"net/url"
 	"runtime"
 	"strings"
@@ -35,7 +36,7 @@ type codeGrant struct{ challenge, nonce string }
 
 func newFixture(t *testing.T) *fixture {
 	fx := &fixture{t: t, b: newFakeBrowser(), clock: newTestClock(), iss: idtokentest.NewIssuer(t), codes: map[string]codeGrant{}, expiresIn: 3600}
-	fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(HTTPRequest) (*HTTPResponse, error) {
+	fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(platform.HTTPRequest) (*platform.HTTPResponse, error) {
 		return jsonResponse(200, map[string]any{
 			"issuer":                   idtokentest.IssuerURL,
 			"authorization_endpoint":   serverOrigin + "/authorize",
@@ -45,8 +46,8 @@ func newFixture(t *testing.T) *fixture {
 			"response_modes_supported": []string{"query", "fragment", "web_message"},
 		})
 	}
-	fx.b.routes[serverOrigin+"/.well-known/jwks.json"] = func(HTTPRequest) (*HTTPResponse, error) {
-		return &HTTPResponse{Status: 200, Body: fx.iss.JWKS()}, nil
+	fx.b.routes[serverOrigin+"/.well-known/jwks.json"] = func(platform.HTTPRequest) (*platform.HTTPResponse, error) {
+		return &platform.HTTPResponse{Status: 200, Body: fx.iss.JWKS()}, nil
 	}
 	fx.b.routes[serverOrigin+"/oauth/token"] = fx.token
 	fx.b.onFrame = func(f *fakeFrame) {
@@ -100,7 +101,7 @@ func (fx *fixture) claimsLocked(nonce string) map[string]any {
 	return claims
 }
 
-func (fx *fixture) token(req HTTPRequest) (*HTTPResponse, error) {
+func (fx *fixture) token(req platform.HTTPRequest) (*platform.HTTPResponse, error) {
 	form, _ := url.ParseQuery(string(req.Body))
 	fx.mu.Lock()
 	grant, ok := fx.codes[form.Get("code")]
@@ -138,7 +139,7 @@ func (fx *fixture) client(edit ...func(*Options)) *Client { return fx.clientOn(f
 
 // clientOn is a client of the fixture's server on b, a fakeBrowser that
 // can do more than the plain one.
-func (fx *fixture) clientOn(b Browser, edit ...func(*Options)) *Client {
+func (fx *fixture) clientOn(b platform.Browser, edit ...func(*Options)) *Client {
 	fx.t.Helper()
 	o := fx.options()
 	for _, e := range edit {
@@ -278,7 +279,7 @@ func TestMessagesThatAreNotOursAreIgnored(t *testing.T) {
 			f.post(serverOrigin, true, map[string]any{"type": "authorization_response", "response": map[string]any{"error": 7, "state": f.param("state")}})
 		}, "error is not a string"},
 		{"unreadable message is ignored", func(f *fakeFrame) {
-			f.handler.OnMessage(Message{Origin: serverOrigin, FromFrame: true, DataProblem: "larger than 262144 bytes"})
+			f.handler.OnMessage(platform.Message{Origin: serverOrigin, FromFrame: true, DataProblem: "larger than 262144 bytes"})
 		}, "data unreadable"},
 	}
 	for _, tc := range cases {
@@ -502,7 +503,7 @@ func TestACodesTokensExpireCountingFromTheTokenRequest(t *testing.T) {
 	fx := newFixture(t)
 	// The token endpoint takes 2 s to answer: the tokens were issued at
 	// some moment in those 2 s, so only the request's start is safe.
-	fx.b.routes[serverOrigin+"/oauth/token"] = func(req HTTPRequest) (*HTTPResponse, error) {
+	fx.b.routes[serverOrigin+"/oauth/token"] = func(req platform.HTTPRequest) (*platform.HTTPResponse, error) {
 		fx.clock.Advance(2 * time.Second)
 		return fx.token(req)
 	}
@@ -536,13 +537,13 @@ func TestTheKeysAreFetchedWhileTheGrantIsOnTheNetwork(t *testing.T) {
 			var mu sync.Mutex
 			var answered, jwksBeforeAnswer, jwksSeen bool
 			jwks := fx.b.routes[serverOrigin+"/.well-known/jwks.json"]
-			fx.b.routes[serverOrigin+"/.well-known/jwks.json"] = func(req HTTPRequest) (*HTTPResponse, error) {
+			fx.b.routes[serverOrigin+"/.well-known/jwks.json"] = func(req platform.HTTPRequest) (*platform.HTTPResponse, error) {
 				mu.Lock()
 				jwksSeen, jwksBeforeAnswer = true, jwksBeforeAnswer || !answered
 				mu.Unlock()
 				return jwks(req)
 			}
-			var grant func(HTTPRequest) (*HTTPResponse, error)
+			var grant func(platform.HTTPRequest) (*platform.HTTPResponse, error)
 			var c *Client
 			var h *refreshTokens
 			if tt.refresh {
@@ -558,7 +559,7 @@ func TestTheKeysAreFetchedWhileTheGrantIsOnTheNetwork(t *testing.T) {
 			}
 			// The server answers the grant once the key set was asked for,
 			// or after a second when it is not.
-			fx.b.routes[serverOrigin+"/oauth/token"] = func(req HTTPRequest) (*HTTPResponse, error) {
+			fx.b.routes[serverOrigin+"/oauth/token"] = func(req platform.HTTPRequest) (*platform.HTTPResponse, error) {
 				deadline := time.Now().Add(time.Second)
 				for tt.wantBefore && time.Now().Before(deadline) {
 					mu.Lock()
@@ -593,8 +594,8 @@ func TestTheKeysAreFetchedWhileTheGrantIsOnTheNetwork(t *testing.T) {
 func TestDiscovery(t *testing.T) {
 	t.Run("missing discovery falls back to Auth0's paths", func(t *testing.T) {
 		fx := newFixture(t)
-		fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(HTTPRequest) (*HTTPResponse, error) {
-			return &HTTPResponse{Status: 404}, nil
+		fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(platform.HTTPRequest) (*platform.HTTPResponse, error) {
+			return &platform.HTTPResponse{Status: 404}, nil
 		}
 		if _, err := fx.client().CheckSession(context.Background(), AuthorizeParams{}); err != nil {
 			t.Fatal(err)
@@ -605,7 +606,7 @@ func TestDiscovery(t *testing.T) {
 	})
 	t.Run("discovery without web_message is invalid_configuration before any iframe", func(t *testing.T) {
 		fx := newFixture(t)
-		fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(HTTPRequest) (*HTTPResponse, error) {
+		fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(platform.HTTPRequest) (*platform.HTTPResponse, error) {
 			return jsonResponse(200, map[string]any{"issuer": idtokentest.IssuerURL, "authorization_endpoint": serverOrigin + "/authorize",
 				"jwks_uri": serverOrigin + "/jwks", "response_modes_supported": []string{"query", "fragment"}})
 		}

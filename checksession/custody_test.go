@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // engineTab is one engine of a configuration on the origin, as the tab
@@ -45,7 +47,7 @@ func engines(t *testing.T, fx *fixture, store *memSecretStore, custody ...bool) 
 	for _, k := range custody {
 		o := fx.options()
 		o.UseRefreshTokens = true
-		var b Browser = engineTabWithoutStore{fx.b, hub, k}
+		var b platform.Browser = engineTabWithoutStore{fx.b, hub, k}
 		if store != nil {
 			o.RefreshTokenStorage = RefreshTokenStorageLocal
 			b = engineTab{fx.b, hub, store, k}
@@ -70,7 +72,7 @@ type refusals struct {
 
 func countRefusals(s *issuingServer) *refusals {
 	r := &refusals{}
-	s.fx.b.routes[serverOrigin+"/oauth/token"] = func(req HTTPRequest) (*HTTPResponse, error) {
+	s.fx.b.routes[serverOrigin+"/oauth/token"] = func(req platform.HTTPRequest) (*platform.HTTPResponse, error) {
 		resp, err := s.token(req)
 		if err == nil && strings.Contains(string(resp.Body), `"invalid_grant"`) {
 			r.mu.Lock()

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // fetchTimeout bounds a shared fetch (discovery, the JWKS, a tab's wait for
@@ -82,7 +84,7 @@ func (s *settings) overridesComplete() bool {
 // fetch in flight, and a failure is not cached so the next call tries again.
 type discoverer struct {
 	s       *settings
-	browser Browser
+	browser platform.Browser
 	log     func(string)
 
 	mu       sync.Mutex
@@ -124,7 +126,7 @@ func (d *discoverer) fetch(ctx context.Context) (_ *Metadata, err error) {
 		return d.s.overlay(&Metadata{}), nil
 	}
 	url := domain + "/.well-known/openid-configuration"
-	resp, err := d.browser.Fetch(ctx, HTTPRequest{Method: "GET", URL: url})
+	resp, err := d.browser.Fetch(ctx, platform.HTTPRequest{Method: "GET", URL: url})
 	if err != nil {
 		return nil, newError(string(ErrNetwork), "discovery at "+url+" got no answer ("+err.Error()+
 			"): the server is unreachable, the browser is offline, or the server does not allow CORS from this origin")

@@ -4,9 +4,9 @@
 // page's tabs.
 //
 // It is plain Go with no syscall/js import, so it runs and is tested on the
-// host. What it needs from the page it declares as small interfaces
-// (Browser, and the optional Connectivity, PageSignals, PageLifecycle,
-// TabCoordinator and SecretStore) that package jsbridge implements in a real
-// browser. Every failure is an *Error carrying one of the OAuth-style codes
-// ErrorCodes lists; every event is one of EventNames.
+// host. What it needs from the page is the contract of package platform
+// (platform.Browser and the optional interfaces beside it), which package
+// jsbridge implements in a real browser and the tests fake. Every failure is
+// an *Error carrying one of the OAuth-style codes ErrorCodes lists; every
+// event is one of EventNames.
 package checksession

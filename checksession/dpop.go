@@ -11,34 +11,13 @@ import (
 	"sync"
 
 	"github.com/silentauth/silentauth/checksession/plainjson"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // DPoP (RFC 9449; API.md, "DPoP"): with Options.UseDPoP every token request
 // and every API call carries a proof signed by a key that never leaves the
 // browser, so a copied access or refresh token is useless elsewhere. The
 // core builds the proofs; the Browser signs them (DPoPKeys).
-
-// DPoPKeys is what a Browser offers to keep DPoP keys: jsbridge makes an
-// ES256 key pair with WebCrypto, its private key non-extractable, and keeps
-// it in IndexedDB. The engine type-asserts the Browser for it when UseDPoP
-// is set. Its methods may wait on the browser: call them from a goroutine.
-type DPoPKeys interface {
-	// DPoPKey returns the key pair stored as name, making and storing one
-	// when there is none; made reports that a new one was made.
-	DPoPKey(ctx context.Context, name string) (key DPoPKey, made bool, err error)
-	// DeleteDPoPKey removes the key pair stored as name, if any.
-	DeleteDPoPKey(ctx context.Context, name string) error
-}
-
-// DPoPKey is one P-256 key pair whose private half stays in the browser.
-type DPoPKey interface {
-	// PublicJWK returns the public key's coordinates, base64url without
-	// padding, as an EC JWK's x and y members.
-	PublicJWK() (x, y string)
-	// Sign signs data with ECDSA P-256 and SHA-256 and returns the
-	// signature as r‖s, 64 bytes (WebCrypto's format, and JWS's).
-	Sign(ctx context.Context, data []byte) ([]byte, error)
-}
 
 // Token types as AuthResult.TokenType carries them.
 const (
@@ -57,7 +36,7 @@ func normalizeTokenType(t string) string {
 
 // dpopState is one client's DPoP key and server nonces.
 type dpopState struct {
-	keys DPoPKeys
+	keys platform.DPoPKeys
 	name string
 
 	mu      sync.Mutex
@@ -68,7 +47,7 @@ type dpopState struct {
 
 // dpopKey is a loaded key with what every proof repeats.
 type dpopKey struct {
-	DPoPKey
+	platform.DPoPKey
 	jwk string // the header's jwk member, as JSON
 	jkt string // RFC 7638 thumbprint, base64url
 	// made: the key was made when this client loaded it, so tokens bound
@@ -80,11 +59,11 @@ type dpopKey struct {
 // follows the stored refresh token's name, so the two always belong together.
 func (s *settings) dpopKeyName() string { return "dpop:" + s.refreshKey() }
 
-func newDPoPState(s *settings, b Browser) (*dpopState, error) {
+func newDPoPState(s *settings, b platform.Browser) (*dpopState, error) {
 	if !s.UseDPoP {
 		return nil, nil
 	}
-	keys, ok := b.(DPoPKeys)
+	keys, ok := b.(platform.DPoPKeys)
 	if !ok {
 		return nil, invalidOption("UseDPoP", "needs a browser that keeps keys (WebCrypto and IndexedDB); this one does not")
 	}
@@ -259,7 +238,7 @@ func (c *Client) tokenProof(ctx context.Context, endpoint string) (map[string]st
 
 // noteServerNonce keeps the DPoP-Nonce of an answer from the server at
 // rawURL's origin; true when it is a new one.
-func (c *Client) noteServerNonce(rawURL string, resp *HTTPResponse) bool {
+func (c *Client) noteServerNonce(rawURL string, resp *platform.HTTPResponse) bool {
 	if c.dpop == nil || resp == nil {
 		return false
 	}
@@ -333,7 +312,7 @@ func (c *Client) forgetDPoPKey(ctx context.Context) {
 // processed and the token is still unspent. There is only one retry, so
 // even a server that broke that rule would see the token twice at most,
 // never in a loop.
-func (c *Client) postToken(ctx context.Context, endpoint string, req HTTPRequest) (*HTTPResponse, error) {
+func (c *Client) postToken(ctx context.Context, endpoint string, req platform.HTTPRequest) (*platform.HTTPResponse, error) {
 	if c.dpop == nil {
 		return c.browser.Fetch(ctx, req)
 	}

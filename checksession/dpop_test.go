@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // fakeDPoPKeys keeps real ECDSA keys by name, as jsbridge keeps WebCrypto
@@ -43,7 +45,7 @@ func (k fakeDPoPKey) Sign(_ context.Context, data []byte) ([]byte, error) {
 	return out, nil
 }
 
-func (f *fakeDPoPKeys) DPoPKey(_ context.Context, name string) (DPoPKey, bool, error) {
+func (f *fakeDPoPKeys) DPoPKey(_ context.Context, name string) (platform.DPoPKey, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if k, ok := f.keys[name]; ok {
@@ -164,7 +166,7 @@ func newDPoPServer(fx *fixture) *dpopServer {
 	return s
 }
 
-func (s *dpopServer) token(req HTTPRequest) (*HTTPResponse, error) {
+func (s *dpopServer) token(req platform.HTTPRequest) (*platform.HTTPResponse, error) {
 	p := checkProof(s.t, req.Header["DPoP"], "POST", tokenURL)
 	form, _ := url.ParseQuery(string(req.Body))
 	s.mu.Lock()
@@ -182,7 +184,7 @@ func (s *dpopServer) token(req HTTPRequest) (*HTTPResponse, error) {
 		r.Header = map[string]string{"dpop-nonce": nonce}
 		return r, nil
 	}
-	var r *HTTPResponse
+	var r *platform.HTTPResponse
 	switch form.Get("grant_type") {
 	case "authorization_code":
 		s.mu.Lock()
@@ -492,7 +494,7 @@ func TestDPoPNeedsAKeyStoreAndTheCodeFlow(t *testing.T) {
 	fx := newFixture(t)
 	for _, tc := range []struct {
 		name string
-		b    Browser
+		b    platform.Browser
 		opts Options
 	}{
 		{"a browser that keeps no keys", fx.b, Options{Domain: serverOrigin, ClientID: "spa", UseDPoP: true}},

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // exchange redeems an authorization code at the token endpoint with the
@@ -57,7 +59,7 @@ func (c *Client) tokenRequest(ctx context.Context, m *Metadata, form url.Values,
 	if m.TokenEndpoint == "" {
 		return nil, invalidOption("TokenEndpoint", "the server names no token endpoint, so "+consequence)
 	}
-	resp, err := c.postToken(ctx, m.TokenEndpoint, HTTPRequest{
+	resp, err := c.postToken(ctx, m.TokenEndpoint, platform.HTTPRequest{
 		Method: "POST",
 		URL:    m.TokenEndpoint,
 		Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // testClock is a Clock whose time moves only when a test says so.
@@ -37,7 +39,7 @@ func (c *testClock) Now() time.Time {
 	return c.now
 }
 
-func (c *testClock) NewTimer(d time.Duration) Timer {
+func (c *testClock) NewTimer(d time.Duration) platform.Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := &fakeTimer{c: c, at: c.now.Add(d), ch: make(chan time.Time, 1)}
@@ -109,7 +111,7 @@ func (c *testClock) waitArmed(t *testing.T, n int, what string) {
 }
 
 // live reports whether t is armed: neither fired nor stopped.
-func (c *testClock) live(t Timer) bool {
+func (c *testClock) live(t platform.Timer) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, ft := range c.timers {
@@ -208,7 +210,7 @@ func advanceUntil(t *testing.T, fx *fixture, limit time.Duration, cond func() bo
 // fakeFrame is one iframe the fake browser opened.
 type fakeFrame struct {
 	URL     *url.URL
-	handler FrameHandler
+	handler platform.FrameHandler
 	b       *fakeBrowser
 
 	mu     sync.Mutex
@@ -236,7 +238,7 @@ func (f *fakeFrame) post(origin string, fromFrame bool, data any) {
 	if f.isClosed() {
 		return
 	}
-	m := Message{Origin: origin, FromFrame: fromFrame}
+	m := platform.Message{Origin: origin, FromFrame: fromFrame}
 	if raw, ok := data.([]byte); ok {
 		m.Data = raw
 	} else if b, err := json.Marshal(data); err == nil {
@@ -267,11 +269,11 @@ type fakeBrowser struct {
 	// onFrame runs in its own goroutine for every frame opened.
 	onFrame func(f *fakeFrame)
 	// routes answer Fetch by URL; a missing route is a network error.
-	routes map[string]func(req HTTPRequest) (*HTTPResponse, error)
+	routes map[string]func(req platform.HTTPRequest) (*platform.HTTPResponse, error)
 
 	mu       sync.Mutex
 	frames   []*fakeFrame
-	fetches  []HTTPRequest
+	fetches  []platform.HTTPRequest
 	open     counter
 	location string
 	replaced string
@@ -284,13 +286,13 @@ const (
 )
 
 func newFakeBrowser() *fakeBrowser {
-	return &fakeBrowser{origin: pageOrigin, routes: map[string]func(HTTPRequest) (*HTTPResponse, error){}, storage: &memStorage{m: map[string]string{}}}
+	return &fakeBrowser{origin: pageOrigin, routes: map[string]func(platform.HTTPRequest) (*platform.HTTPResponse, error){}, storage: &memStorage{m: map[string]string{}}}
 }
 
 func (b *fakeBrowser) Origin() string            { return b.origin }
 func (b *fakeBrowser) CrossOriginIsolated() bool { return b.isolated }
 
-func (b *fakeBrowser) Fetch(ctx context.Context, req HTTPRequest) (*HTTPResponse, error) {
+func (b *fakeBrowser) Fetch(ctx context.Context, req platform.HTTPRequest) (*platform.HTTPResponse, error) {
 	b.mu.Lock()
 	b.fetches = append(b.fetches, req)
 	route := b.routes[req.URL]
@@ -310,7 +312,7 @@ func (b *fakeBrowser) Fetch(ctx context.Context, req HTTPRequest) (*HTTPResponse
 	return route(req)
 }
 
-func (b *fakeBrowser) OpenFrame(rawURL string, h FrameHandler) (Frame, error) {
+func (b *fakeBrowser) OpenFrame(rawURL string, h platform.FrameHandler) (platform.Frame, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, err
@@ -339,7 +341,7 @@ func (b *fakeBrowser) ReplaceLocation(u string) error {
 	b.replaced = u
 	return nil
 }
-func (b *fakeBrowser) SessionStorage() Storage { return b.storage }
+func (b *fakeBrowser) SessionStorage() platform.Storage { return b.storage }
 
 func (b *fakeBrowser) frameCount() int {
 	b.mu.Lock()
@@ -379,7 +381,7 @@ func (s *memStorage) Get(k string) (string, bool) {
 func (s *memStorage) Set(k, v string) error { s.mu.Lock(); defer s.mu.Unlock(); s.m[k] = v; return nil }
 func (s *memStorage) Remove(k string)       { s.mu.Lock(); defer s.mu.Unlock(); delete(s.m, k) }
 
-func jsonResponse(status int, v any) (*HTTPResponse, error) {
+func jsonResponse(status int, v any) (*platform.HTTPResponse, error) {
 	b, _ := json.Marshal(v)
-	return &HTTPResponse{Status: status, Body: b}, nil
+	return &platform.HTTPResponse{Status: status, Body: b}, nil
 }

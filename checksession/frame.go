@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/url"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // loadGrace is how long after the authorization server's page loaded in the
@@ -27,10 +29,10 @@ const raceAfter = 2 * time.Second
 type silentFrame struct {
 	t     *transaction
 	url   string
-	frame Frame
+	frame platform.Frame
 	msgs  chan *authResponse
 	loads chan struct{}
-	grace Timer
+	grace platform.Timer
 }
 
 func (f *silentFrame) messages() <-chan *authResponse {
@@ -71,8 +73,8 @@ func (c *Client) openFrame(authorizeURL string, t *transaction) (*silentFrame, e
 	au, _ := url.Parse(authorizeURL)
 	serverOrigin := origin(au)
 	f := &silentFrame{t: t, url: authorizeURL, msgs: make(chan *authResponse, 1), loads: make(chan struct{}, 1)}
-	frame, err := c.browser.OpenFrame(authorizeURL, FrameHandler{
-		OnMessage: func(m Message) {
+	frame, err := c.browser.OpenFrame(authorizeURL, platform.FrameHandler{
+		OnMessage: func(m platform.Message) {
 			resp, why := acceptMessage(m, serverOrigin, t.State)
 			if why != "" {
 				c.debug("ignored a message: " + why)
@@ -128,7 +130,7 @@ func (c *Client) runFrames(ctx context.Context, r request, t *transaction, autho
 	defer deadline.Stop()
 	// race fires at each race age under the deadline; nil after the last.
 	raceAt := raceAfter
-	var race Timer
+	var race platform.Timer
 	var raceC <-chan time.Time
 	armRace := func(now time.Time) {
 		for !start.Add(raceAt).After(now) {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // index is f's place among the frames the fake browser opened.
@@ -178,7 +180,7 @@ func TestAfterATimeoutTheNextCallerGetsItUntilTheBackoffEnds(t *testing.T) {
 func TestTheAnsweringIframeGoesAfterTheCodeExchangeNotBefore(t *testing.T) {
 	fx := newFixture(t)
 	openAtExchange := make(chan bool, 1)
-	fx.b.routes[serverOrigin+"/oauth/token"] = func(req HTTPRequest) (*HTTPResponse, error) {
+	fx.b.routes[serverOrigin+"/oauth/token"] = func(req platform.HTTPRequest) (*platform.HTTPResponse, error) {
 		openAtExchange <- !fx.b.frame(0).isClosed()
 		return fx.token(req)
 	}

@@ -3,6 +3,8 @@ package checksession
 import (
 	"testing"
 	"unicode/utf8"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // FuzzAcceptMessage feeds arbitrary message data to the acceptance rules:
@@ -24,7 +26,7 @@ func FuzzAcceptMessage(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		resp, why := acceptMessage(Message{Origin: serverOrigin, FromFrame: true, Data: data}, serverOrigin, "s")
+		resp, why := acceptMessage(platform.Message{Origin: serverOrigin, FromFrame: true, Data: data}, serverOrigin, "s")
 		if resp == nil && why == "" {
 			t.Fatal("neither accepted nor explained")
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"github.com/silentauth/silentauth/checksession/idtoken"
 	"github.com/silentauth/silentauth/checksession/idtoken/idtokentest"
+	"github.com/silentauth/silentauth/checksession/platform"
 	"net/url"
 	"strings"
 	"testing"
@@ -84,7 +85,7 @@ func TestDiscoveredEndpointsMustBeHTTPSOrLoopbackHTTP(t *testing.T) {
 				"end_session_endpoint":   serverOrigin + "/v2/logout",
 			}
 			doc[tt.field] = tt.value
-			fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(HTTPRequest) (*HTTPResponse, error) {
+			fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(platform.HTTPRequest) (*platform.HTTPResponse, error) {
 				return jsonResponse(200, doc)
 			}
 			m, err := fx.client().Metadata(context.Background())
@@ -101,7 +102,7 @@ func TestDiscoveredEndpointsMustBeHTTPSOrLoopbackHTTP(t *testing.T) {
 	}
 	t.Run("an endpoint option overrides a bad discovered one", func(t *testing.T) {
 		fx := newFixture(t)
-		fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(HTTPRequest) (*HTTPResponse, error) {
+		fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(platform.HTTPRequest) (*platform.HTTPResponse, error) {
 			return jsonResponse(200, map[string]any{"issuer": idtokentest.IssuerURL, "authorization_endpoint": "javascript:alert(1)",
 				"jwks_uri": serverOrigin + "/.well-known/jwks.json"})
 		}
@@ -112,7 +113,7 @@ func TestDiscoveredEndpointsMustBeHTTPSOrLoopbackHTTP(t *testing.T) {
 	})
 	t.Run("no iframe and no navigation for a javascript endpoint", func(t *testing.T) {
 		fx := newFixture(t)
-		fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(HTTPRequest) (*HTTPResponse, error) {
+		fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(platform.HTTPRequest) (*platform.HTTPResponse, error) {
 			return jsonResponse(200, map[string]any{"issuer": idtokentest.IssuerURL, "authorization_endpoint": "javascript:alert(document.domain)//",
 				"jwks_uri": serverOrigin + "/.well-known/jwks.json", "end_session_endpoint": "javascript:alert(1)"})
 		}
@@ -284,7 +285,7 @@ func TestPanickingKeySetFetchFailsTheCallInsteadOfTheRuntime(t *testing.T) {
 
 func TestPanickingDiscoveryFailsTheCallInsteadOfTheRuntime(t *testing.T) {
 	fx := newFixture(t)
-	fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(HTTPRequest) (*HTTPResponse, error) { panic("boom") }
+	fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(platform.HTTPRequest) (*platform.HTTPResponse, error) { panic("boom") }
 	_, err := fx.client().Metadata(context.Background())
 	if errCode(err) != "unexpected_error" || !strings.Contains(err.Error(), "discovery") {
 		t.Fatalf("got %v, want unexpected_error", err)
@@ -373,8 +374,8 @@ func FuzzDiscovery(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b := newFakeBrowser()
-		b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(HTTPRequest) (*HTTPResponse, error) {
-			return &HTTPResponse{Status: 200, Body: data}, nil
+		b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(platform.HTTPRequest) (*platform.HTTPResponse, error) {
+			return &platform.HTTPResponse{Status: 200, Body: data}, nil
 		}
 		c, err := NewClient(Options{Domain: serverOrigin, ClientID: "spa"}, b, newTestClock())
 		if err != nil {

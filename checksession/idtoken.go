@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/silentauth/silentauth/checksession/idtoken"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // tokenVerifier is the issuer's idtoken.Verifier, reporting failures as
@@ -42,7 +43,7 @@ func (c *Client) verifierFor(m *Metadata) tokenVerifier {
 	c.verifierOnce.Do(func() {
 		jwksURI := m.JWKSURI
 		keys := idtoken.NewKeySetWithMaxAge(func(ctx context.Context) ([]byte, time.Duration, error) {
-			resp, err := c.browser.Fetch(ctx, HTTPRequest{Method: "GET", URL: jwksURI})
+			resp, err := c.browser.Fetch(ctx, platform.HTTPRequest{Method: "GET", URL: jwksURI})
 			if err != nil {
 				return nil, 0, newError(string(ErrNetwork), "jwks: the key set at "+jwksURI+" got no answer ("+err.Error()+")")
 			}

@@ -3,6 +3,8 @@ package checksession
 import (
 	"strconv"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // The signed-in marker says that this browser signed in with one
@@ -12,13 +14,6 @@ import (
 // turns a login_required after a reload into an explanation (blocked
 // third-party cookies), and lets the JS loader answer an anonymous
 // visitor's checkSession without asking the server (assumeSignedOut).
-
-// LocalStorage is optionally implemented by a Browser whose page has a
-// storage shared by its origin's tabs that outlives the page
-// (window.localStorage). Without it there is no marker.
-type LocalStorage interface {
-	LocalStorage() Storage
-}
 
 // MarkerPrefix starts the localStorage key of every signed-in marker; the
 // JS loader (wasm/loader/prestart.js, markerKey) builds the same keys.
@@ -33,8 +28,8 @@ func (s *settings) markerKey() string {
 	return MarkerPrefix + s.ClientID + "@" + s.domain.String()
 }
 
-func (c *Client) markerStorage() Storage {
-	ls, ok := c.browser.(LocalStorage)
+func (c *Client) markerStorage() platform.Storage {
+	ls, ok := c.browser.(platform.LocalStorage)
 	if !ok {
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/silentauth/silentauth/checksession/idtoken/idtokentest"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // withLocal is a page with localStorage, where the signed-in marker lives;
@@ -16,7 +17,7 @@ type withLocal struct {
 	local *memStorage
 }
 
-func (b withLocal) LocalStorage() Storage { return b.local }
+func (b withLocal) LocalStorage() platform.Storage { return b.local }
 
 func newLocal() *memStorage { return &memStorage{m: map[string]string{}} }
 

@@ -4,6 +4,8 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"strconv"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // authResponse is an authorization response as it arrives, from a
@@ -29,7 +31,7 @@ type authResponse struct {
 // acceptMessage applies the acceptance rules in order and returns the
 // response, or why the message is not ours. A message that is not ours is
 // ignored, never an error: any page may post to any window.
-func acceptMessage(m Message, serverOrigin, state string) (*authResponse, string) {
+func acceptMessage(m platform.Message, serverOrigin, state string) (*authResponse, string) {
 	if m.Origin != serverOrigin {
 		return nil, "origin " + quote(m.Origin) + " is not the authorization server's " + quote(serverOrigin)
 	}
@@ -39,8 +41,8 @@ func acceptMessage(m Message, serverOrigin, state string) (*authResponse, string
 	if m.Data == nil {
 		return nil, "data unreadable: " + m.DataProblem
 	}
-	if len(m.Data) > MaxMessageBytes {
-		return nil, "data larger than " + strconv.Itoa(MaxMessageBytes) + " bytes"
+	if len(m.Data) > platform.MaxMessageBytes {
+		return nil, "data larger than " + strconv.Itoa(platform.MaxMessageBytes) + " bytes"
 	}
 	var envelope struct {
 		Type     any             `json:"type"`

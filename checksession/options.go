@@ -69,7 +69,8 @@ type Options struct {
 	// RefreshTokenStorageLocal (encrypted in localStorage).
 	RefreshTokenStorage string
 	// UseDPoP binds the tokens to a key that never leaves the browser (DPoP,
-	// RFC 9449; see API.md, DPoP). The Browser must implement DPoPKeys.
+	// RFC 9449; see API.md, DPoP). The browser must implement
+	// platform.DPoPKeys.
 	UseDPoP bool
 
 	// MarkerKey is the localStorage key of the signed-in marker; empty

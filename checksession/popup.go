@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // DefaultPopupTimeout bounds an interactive login in a popup when the call
@@ -19,28 +21,6 @@ const DefaultPopupTimeout = 5 * time.Minute
 // to notice that the user closed the window, since a closed window fires
 // no event in its opener.
 const popupPoll = 500 * time.Millisecond
-
-// PopupOpener is implemented by a Browser that can open popup windows
-// (jsbridge's does); LoginWithPopup needs it.
-type PopupOpener interface {
-	// OpenPopup opens an empty popup window at once (browsers allow
-	// window.open only while a user gesture's handler runs) and registers h
-	// for the opener's "message" events; Message.FromFrame means
-	// event.source is that popup. A browser that refuses to open it
-	// returns an error with ErrPopupBlocked's code.
-	OpenPopup(h FrameHandler) (Popup, error)
-}
-
-// Popup is an open popup window with the opener's message listener.
-type Popup interface {
-	// Navigate sends the popup to url.
-	Navigate(url string) error
-	// Closed reports popup.closed.
-	Closed() bool
-	// Close removes the listener, releases callbacks and closes the
-	// window. It is safe to call more than once.
-	Close()
-}
 
 // coopHint is what a popup that seems closed, or never answers, may really
 // be: cut off from this page by Cross-Origin-Opener-Policy.
@@ -74,7 +54,7 @@ func (c *Client) LoginWithPopup(ctx context.Context, p AuthorizeParams) (*AuthRe
 	if p.Timeout > 0 {
 		r.timeout = p.Timeout
 	}
-	opener, ok := c.browser.(PopupOpener)
+	opener, ok := c.browser.(platform.PopupOpener)
 	if !ok {
 		return nil, configError("loginWithPopup", "this browser bridge cannot open popup windows")
 	}
@@ -82,10 +62,10 @@ func (c *Client) LoginWithPopup(ctx context.Context, p AuthorizeParams) (*AuthRe
 	// message is ours.
 	var (
 		mu     sync.Mutex
-		expect func(Message) (*authResponse, string)
+		expect func(platform.Message) (*authResponse, string)
 	)
 	msgs := make(chan *authResponse, 1)
-	popup, err := opener.OpenPopup(FrameHandler{OnMessage: func(m Message) {
+	popup, err := opener.OpenPopup(platform.FrameHandler{OnMessage: func(m platform.Message) {
 		mu.Lock()
 		accept := expect
 		mu.Unlock()
@@ -126,7 +106,7 @@ func (c *Client) LoginWithPopup(ctx context.Context, p AuthorizeParams) (*AuthRe
 	au, _ := url.Parse(u)
 	serverOrigin := origin(au)
 	mu.Lock()
-	expect = func(msg Message) (*authResponse, string) { return acceptMessage(msg, serverOrigin, t.State) }
+	expect = func(msg platform.Message) (*authResponse, string) { return acceptMessage(msg, serverOrigin, t.State) }
 	mu.Unlock()
 	gen := c.refresh.Generation()
 	if err := popup.Navigate(u); err != nil {
@@ -155,7 +135,7 @@ func (c *Client) LoginWithPopup(ctx context.Context, p AuthorizeParams) (*AuthRe
 // checkSession must ask afresh. Taking it with a context already ended
 // drops it (Prestarter.TakePrestarted).
 func (c *Client) dropPrestarted() {
-	p, ok := c.browser.(Prestarter)
+	p, ok := c.browser.(platform.Prestarter)
 	if !ok {
 		return
 	}
@@ -167,7 +147,7 @@ func (c *Client) dropPrestarted() {
 }
 
 // awaitPopup waits for the popup's answer, its closing, the timeout or ctx.
-func (c *Client) awaitPopup(ctx context.Context, popup Popup, msgs <-chan *authResponse, t *transaction, timeout time.Duration) (*authResponse, error) {
+func (c *Client) awaitPopup(ctx context.Context, popup platform.Popup, msgs <-chan *authResponse, t *transaction, timeout time.Duration) (*authResponse, error) {
 	deadline := c.clock.NewTimer(timeout)
 	defer deadline.Stop()
 	poll := c.clock.NewTimer(popupPoll)

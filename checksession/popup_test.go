@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // popupBrowser is a fakeBrowser that can open popups; block makes
@@ -21,7 +23,7 @@ type popupBrowser struct {
 }
 
 type fakePopup struct {
-	handler FrameHandler
+	handler platform.FrameHandler
 
 	mu        sync.Mutex
 	url       *url.URL
@@ -29,7 +31,7 @@ type fakePopup struct {
 	closedByC bool // Close was called
 }
 
-func (b *popupBrowser) OpenPopup(h FrameHandler) (Popup, error) {
+func (b *popupBrowser) OpenPopup(h platform.FrameHandler) (platform.Popup, error) {
 	if b.block {
 		return nil, &Error{Code: string(ErrPopupBlocked), Description: "blocked"}
 	}
@@ -77,7 +79,7 @@ func (p *fakePopup) post(origin string, fromPopup bool, data any) {
 		return
 	}
 	raw, _ := json.Marshal(data)
-	p.handler.OnMessage(Message{Origin: origin, FromFrame: fromPopup, Data: raw})
+	p.handler.OnMessage(platform.Message{Origin: origin, FromFrame: fromPopup, Data: raw})
 }
 
 func answer(resp map[string]any) map[string]any {

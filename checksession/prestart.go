@@ -4,38 +4,16 @@ import (
 	"context"
 	"net/url"
 	"slices"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
-
-// PrestartedRequest is the first silent request as the page started it while
-// the runtime was still booting: its iframe already loads URL. The loader
-// knows only the options, so Go adopts it only when the request it would
-// have made itself is the same one with these secrets.
-type PrestartedRequest struct {
-	URL          string // the authorize URL the iframe was navigated to
-	State        string
-	Nonce        string
-	CodeVerifier string // "" unless response_type is code
-}
-
-// Prestarter is what a Browser offers when its page prestarted the first
-// silent request.
-type Prestarter interface {
-	// TakePrestarted hands the prestarted request over once; nil when there
-	// is none, it was taken, or ctx ended first.
-	TakePrestarted(ctx context.Context) *PrestartedRequest
-	// SettlePrestarted says what became of the request TakePrestarted
-	// handed over: adopted, the next OpenFrame(url) attaches to its iframe
-	// (delivering first what arrived before); otherwise its iframe and
-	// listeners are removed.
-	SettlePrestarted(adopt bool, url string)
-}
 
 // adoptPrestarted returns the transaction and authorize URL of the first
 // silent request: the prestarted one when it asks for exactly what t and u
 // ask for, else t and u. A prestarted request that does not match is
 // discarded, never answered.
 func (c *Client) adoptPrestarted(ctx context.Context, m *Metadata, t *transaction, r request, u string) (*transaction, string) {
-	p, ok := c.browser.(Prestarter)
+	p, ok := c.browser.(platform.Prestarter)
 	if !ok {
 		return t, u
 	}
@@ -64,7 +42,7 @@ func (c *Client) adoptPrestarted(ctx context.Context, m *Metadata, t *transactio
 // parameters, each once, whatever their order and encoding. The secrets must
 // be fresh-sized (a short state is guessable) and the challenge must be the
 // verifier's, since want recomputes it.
-func samePrestartedRequest(want string, pre *PrestartedRequest, t *transaction) string {
+func samePrestartedRequest(want string, pre *platform.PrestartedRequest, t *transaction) string {
 	if len(pre.State) < 22 || len(pre.Nonce) < 22 || (t.CodeVerifier != "" && len(pre.CodeVerifier) < 43) {
 		return "its state, nonce or verifier is too short"
 	}

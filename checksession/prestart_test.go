@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/silentauth/silentauth/checksession/idtoken/idtokentest"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // prestartBrowser is the fake browser of a page whose loader prestarted the
@@ -15,12 +16,12 @@ import (
 type prestartBrowser struct {
 	*fakeBrowser
 	mu      sync.Mutex
-	pre     *PrestartedRequest
+	pre     *platform.PrestartedRequest
 	takes   int
 	settled []string // "adopt <url>" or "discard"
 }
 
-func (b *prestartBrowser) TakePrestarted(context.Context) *PrestartedRequest {
+func (b *prestartBrowser) TakePrestarted(context.Context) *platform.PrestartedRequest {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.takes++
@@ -41,8 +42,8 @@ func (b *prestartBrowser) SettlePrestarted(adopt bool, u string) {
 
 // prestarted is the request a loader builds from the default options:
 // its own state, nonce and verifier, parameters in its own order.
-func prestarted(edit func(q url.Values)) *PrestartedRequest {
-	p := &PrestartedRequest{State: randomString(), Nonce: randomString(), CodeVerifier: randomString()}
+func prestarted(edit func(q url.Values)) *platform.PrestartedRequest {
+	p := &platform.PrestartedRequest{State: randomString(), Nonce: randomString(), CodeVerifier: randomString()}
 	q := url.Values{}
 	q.Set("response_mode", "web_message")
 	q.Set("prompt", "none")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/silentauth/silentauth/checksession/idtoken"
 	"github.com/silentauth/silentauth/checksession/plainjson"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // Refresh tokens (API.md, "Refresh tokens"): the pieces the renewal engine
@@ -21,19 +22,6 @@ import (
 
 func errMissingRefreshToken(why string) *Error {
 	return newError(string(ErrMissingRefreshToken), "Missing Refresh Token: "+why)
-}
-
-// SecretStore keeps one secret per key across page loads. A Browser may
-// implement it (jsbridge keeps the secret AES-GCM-encrypted in localStorage
-// under a non-extractable key in IndexedDB); the engine type-asserts the
-// Browser for it when refreshTokenStorage is "local". Its methods may wait
-// on the browser: call them from a goroutine, never from a JS callback.
-type SecretStore interface {
-	// Load returns the secret saved under key; ok is false when there is
-	// none. A secret that cannot be decrypted is an error, not a miss.
-	Load(ctx context.Context, key string) (secret string, ok bool, err error)
-	Save(ctx context.Context, key, secret string) error
-	Delete(ctx context.Context, key string) error
 }
 
 // requestScope is the scope sent on the wire for scope: with
@@ -72,7 +60,7 @@ func (s *settings) refreshKey() string {
 // With a store, every change is written through; the last write is always
 // the current token, whatever order the writes finish in.
 type refreshTokens struct {
-	store SecretStore // nil: memory only
+	store platform.SecretStore // nil: memory only
 	key   string
 
 	mu    sync.Mutex
@@ -107,9 +95,9 @@ type refreshLease struct {
 
 // newRefreshTokens builds the holder for s; the store is b's SecretStore
 // when refreshTokenStorage is "local" and b has one.
-func newRefreshTokens(s *settings, b Browser) *refreshTokens {
+func newRefreshTokens(s *settings, b platform.Browser) *refreshTokens {
 	h := &refreshTokens{key: s.refreshKey()}
-	if st, ok := b.(SecretStore); ok && s.RefreshTokenStorage == RefreshTokenStorageLocal {
+	if st, ok := b.(platform.SecretStore); ok && s.RefreshTokenStorage == RefreshTokenStorageLocal {
 		h.store = st
 	}
 	return h

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/silentauth/silentauth/checksession/idtoken/idtokentest"
+	"github.com/silentauth/silentauth/checksession/platform"
 	"net/url"
 	"strings"
 	"sync"
@@ -22,7 +23,7 @@ type rotatingServer struct {
 	n     int
 	forms []url.Values
 	// answer, when set, replaces the server's answer.
-	answer func(form url.Values) (*HTTPResponse, error)
+	answer func(form url.Values) (*platform.HTTPResponse, error)
 	// grantedWithout, when set, is a scope the refresh tokens were not
 	// granted: a grant asking for it is refused with invalid_scope.
 	grantedWithout string
@@ -36,7 +37,7 @@ func newRotatingServer(fx *fixture, first string) *rotatingServer {
 	return s
 }
 
-func (s *rotatingServer) token(req HTTPRequest) (*HTTPResponse, error) {
+func (s *rotatingServer) token(req platform.HTTPRequest) (*platform.HTTPResponse, error) {
 	form, _ := url.ParseQuery(string(req.Body))
 	s.mu.Lock()
 	s.forms = append(s.forms, form)
@@ -143,27 +144,27 @@ func TestRefreshGrantFailures(t *testing.T) {
 	const secret = "rt-secret-value"
 	cases := []struct {
 		name      string
-		answer    func(url.Values) (*HTTPResponse, error)
+		answer    func(url.Values) (*platform.HTTPResponse, error)
 		code      string
 		wantDesc  string
 		keepToken bool
 	}{
 		{"invalid_grant passes through and forgets the token",
-			func(url.Values) (*HTTPResponse, error) {
+			func(url.Values) (*platform.HTTPResponse, error) {
 				return jsonResponse(403, map[string]any{"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."})
 			}, "invalid_grant", "Unknown or invalid refresh token.", false},
 		{"a description quoting the token is redacted",
-			func(f url.Values) (*HTTPResponse, error) {
+			func(f url.Values) (*platform.HTTPResponse, error) {
 				return jsonResponse(400, map[string]any{"error": "invalid_grant", "error_description": "token " + f.Get("refresh_token") + " was revoked"})
 			}, "invalid_grant", "token [refresh token] was revoked", false},
 		{"no answer keeps the token for the next try",
-			func(url.Values) (*HTTPResponse, error) { return nil, errors.New("TypeError: Failed to fetch") }, "network_error", "got no answer", true},
+			func(url.Values) (*platform.HTTPResponse, error) { return nil, errors.New("TypeError: Failed to fetch") }, "network_error", "got no answer", true},
 		{"a server error keeps the token",
-			func(url.Values) (*HTTPResponse, error) {
+			func(url.Values) (*platform.HTTPResponse, error) {
 				return jsonResponse(503, map[string]any{"error": "temporarily_unavailable"})
 			}, "temporarily_unavailable", "", true},
 		{"a scope refusal keeps the token",
-			func(url.Values) (*HTTPResponse, error) {
+			func(url.Values) (*platform.HTTPResponse, error) {
 				return jsonResponse(403, map[string]any{"error": "invalid_scope", "error_description": "not granted"})
 			}, "invalid_scope", "not granted", true},
 	}
@@ -248,7 +249,7 @@ func TestRefreshTokenNeverLeavesTheGoRuntime(t *testing.T) {
 func TestAuthorizationResponsesNeverCarryARefreshToken(t *testing.T) {
 	data, _ := json.Marshal(map[string]any{"type": "authorization_response",
 		"response": map[string]any{"state": "s1", "code": "c", "refresh_token": "planted"}})
-	resp, why := acceptMessage(Message{Origin: serverOrigin, FromFrame: true, Data: data}, serverOrigin, "s1")
+	resp, why := acceptMessage(platform.Message{Origin: serverOrigin, FromFrame: true, Data: data}, serverOrigin, "s1")
 	if resp == nil {
 		t.Fatal(why)
 	}
@@ -470,7 +471,7 @@ func TestCodeExchangeCarriesTheRefreshTokenToTheEngineOnly(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			fx, c, _ := refreshFixture(t)
-			fx.b.routes[serverOrigin+"/oauth/token"] = func(HTTPRequest) (*HTTPResponse, error) {
+			fx.b.routes[serverOrigin+"/oauth/token"] = func(platform.HTTPRequest) (*platform.HTTPResponse, error) {
 				body := map[string]any{"access_token": "at", "token_type": "Bearer", "expires_in": 60}
 				if tc.rt != nil {
 					body["refresh_token"] = tc.rt

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // This file is the refresh token's life in the tab group (API.md, "Refresh
@@ -21,28 +23,6 @@ import (
 // A script on the origin can still queue for the custody lock, or announce
 // a nonce of its own, and so be handed the token when the holder leaves;
 // useDpop makes a token taken that way worthless outside this browser.
-
-// PageLifecycle is optionally implemented by a Browser that can tell when
-// the page goes away (pagehide: closed, navigated, or put in the
-// back-forward cache). fn runs inside the browser's event and must not wait.
-type PageLifecycle interface {
-	OnPageHide(fn func()) (remove func())
-}
-
-// RefreshCustody is optionally implemented by a Browser whose engine keeps
-// its refresh token to itself: the engine in a SharedWorker, which every
-// tab of the origin reaches through the API, never through a channel. Such
-// an engine still takes turns with the other engines of its configuration
-// (another version's worker after a deploy, a tab with the in-page engine)
-// and shares verified results with them, but it never asks for the
-// group's refresh token, never hands its own over, and ignores the
-// hand-overs other tabs post. Its token is then its own family, which no
-// other engine presents; with refreshTokenStorage "local" the stored token
-// is shared, and it is re-read under the group's lock (Reload) before each
-// grant.
-type RefreshCustody interface {
-	KeepsRefreshToken() bool
-}
 
 // handoverWait bounds how long a tab without a refresh token waits for one
 // from its group before falling back: a live tab answers in milliseconds, a
@@ -95,7 +75,7 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request) *AuthResult 
 	if !c.group.post(tabMessage{Kind: kindRenewalWanted, Have: tokenTag(asked)}) {
 		return nil // alone: nobody to ask
 	}
-	var bound Timer
+	var bound platform.Timer
 	arm := func(d time.Duration) {
 		if bound != nil {
 			bound.Stop()
@@ -192,7 +172,7 @@ func (c *Client) recent(res *AuthResult) bool {
 // It lets the lock go as soon as it holds a token, whether handed over or
 // from its own login, so that the next tab steps up. It runs on its own
 // goroutine from the group's join until the client is destroyed.
-func (c *Client) waitInLine(coord TabCoordinator, name string) {
+func (c *Client) waitInLine(coord platform.TabCoordinator, name string) {
 	defer c.recoverTo("the queue for the refresh token")
 	for c.ctx.Err() == nil {
 		if !c.waitForToken(false) {
@@ -254,7 +234,7 @@ func (c *Client) keepRefreshToken(ctx context.Context, gen uint64, token string)
 // refresh token to the group.
 func (c *Client) listenForPageHide() {
 	c.pageHideOnce.Do(func() {
-		pl, ok := c.browser.(PageLifecycle)
+		pl, ok := c.browser.(platform.PageLifecycle)
 		if !ok || c.ctx.Err() != nil {
 			return
 		}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // issuingServer is rotatingServer that also gives a refresh token with
@@ -25,7 +27,7 @@ func newIssuingServer(fx *fixture) *issuingServer {
 	return s
 }
 
-func (s *issuingServer) token(req HTTPRequest) (*HTTPResponse, error) {
+func (s *issuingServer) token(req platform.HTTPRequest) (*platform.HTTPResponse, error) {
 	form, _ := url.ParseQuery(string(req.Body))
 	if form.Get("grant_type") == "refresh_token" {
 		return s.rotatingServer.token(req)
@@ -56,7 +58,7 @@ func (s *issuingServer) presented() []string {
 	return out
 }
 
-func withField(resp *HTTPResponse, name, value string) *HTTPResponse {
+func withField(resp *platform.HTTPResponse, name, value string) *platform.HTTPResponse {
 	body := strings.TrimSuffix(strings.TrimSpace(string(resp.Body)), "}")
 	resp.Body = []byte(body + fmt.Sprintf(",%q:%q}", name, value))
 	return resp
@@ -209,21 +211,21 @@ func TestRefreshTokenFailures(t *testing.T) {
 	cases := []struct {
 		name       string
 		noFallback bool
-		answer     func(url.Values) (*HTTPResponse, error)
+		answer     func(url.Values) (*platform.HTTPResponse, error)
 		wantEvent  string // the event after the failed renewal
 		wantFrames int    // iframes after the first one
 		keepsToken bool
 	}{
 		{"invalid_grant falls back to the iframe", false,
-			func(url.Values) (*HTTPResponse, error) {
+			func(url.Values) (*platform.HTTPResponse, error) {
 				return jsonResponse(403, map[string]any{"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."})
 			}, "renewed", 1, true}, // the iframe's code exchange brings a new one
 		{"invalid_grant without fallback ends the session", true,
-			func(url.Values) (*HTTPResponse, error) {
+			func(url.Values) (*platform.HTTPResponse, error) {
 				return jsonResponse(403, map[string]any{"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."})
 			}, "session_ended", 0, false},
 		{"a server error is retried with the same token", true,
-			func(url.Values) (*HTTPResponse, error) {
+			func(url.Values) (*platform.HTTPResponse, error) {
 				return jsonResponse(503, map[string]any{"error": "temporarily_unavailable"})
 			}, "renew_error", 0, true},
 	}
@@ -660,7 +662,7 @@ func TestARefreshAnswerIsCheckedLikeTheIframes(t *testing.T) {
 			completeInteractiveLogin(t, fx, c)
 			events := len(fx.eventList())
 			srv.mu.Lock()
-			srv.answer = func(url.Values) (*HTTPResponse, error) {
+			srv.answer = func(url.Values) (*platform.HTTPResponse, error) {
 				body := map[string]any{"access_token": "at-next", "refresh_token": "rt-next", "token_type": "Bearer", "expires_in": 120}
 				if tc.claims != nil {
 					body["id_token"] = fx.iss.Sign(t, tc.claims(fx))

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // Renewal timing. A timer is armed for the next due moment; due-ness is
@@ -113,17 +115,6 @@ func explainsItself(description string) bool {
 	return strings.Contains(d, "multifactor") || strings.Contains(d, "mfa") || strings.Contains(d, "max_age")
 }
 
-// PageSignals is optionally implemented by a Browser that can tell when the
-// page may have slept or come back (visibilitychange, focus, online) and
-// whether it is visible. Without it renewal relies on its timers.
-type PageSignals interface {
-	// Wake returns a channel that receives when the page becomes visible,
-	// gains focus or goes online.
-	Wake() <-chan struct{}
-	// Hidden reports document.visibilityState == "hidden".
-	Hidden() bool
-}
-
 // renewer keeps the default request's tokens fresh: it renews at
 // expiresAt - renewBeforeExpiry, retries failures that may pass with growing
 // jittered delays, and stops when the server says the user must log in.
@@ -144,9 +135,9 @@ type renewer struct {
 	silentOK    bool // a silent request succeeded here (or in the tab group): the cookie reaches the iframe
 	stopLoop    context.CancelFunc
 	poked       chan struct{}
-	timer       Timer // the loop's current timer, for tests that wait for it
-	running     bool  // the loop is running a renewal or poll
-	pokePending bool  // a poke the loop has not taken yet (so its timer is stale)
+	timer       platform.Timer // the loop's current timer, for tests that wait for it
+	running     bool           // the loop is running a renewal or poll
+	pokePending bool           // a poke the loop has not taken yet (so its timer is stale)
 }
 
 func (r *renewer) setRunning(on bool) {
@@ -361,12 +352,12 @@ func (r *renewer) ensureLoop() {
 func (r *renewer) loop(ctx context.Context) {
 	defer r.c.recoverTo("the renewal loop")
 	var wake <-chan struct{}
-	signals, _ := r.c.browser.(PageSignals)
+	signals, _ := r.c.browser.(platform.PageSignals)
 	if signals != nil {
 		wake = signals.Wake()
 	}
-	var back <-chan Comeback
-	if cb, ok := r.c.browser.(Comebacks); ok {
+	var back <-chan platform.Comeback
+	if cb, ok := r.c.browser.(platform.Comebacks); ok {
 		back = cb.Comebacks()
 	}
 	for {
@@ -406,7 +397,7 @@ func (r *renewer) loop(ctx context.Context) {
 // sleep is how long the loop may wait before something can be due. A
 // session poll counts only while the page is visible: a hidden page's poll
 // waits for the wake-up, and counting it would make the loop spin.
-func (r *renewer) sleep(signals PageSignals) time.Duration {
+func (r *renewer) sleep(signals platform.PageSignals) time.Duration {
 	hidden := signals != nil && signals.Hidden()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -455,7 +446,7 @@ func (r *renewer) woke() {
 // may come forward, jittered, once per kind per backoff. The group's
 // schedule carries what was used, so that tabs that all saw the signal
 // bring one attempt forward between them, not one each.
-func (r *renewer) cameBack(k Comeback) {
+func (r *renewer) cameBack(k platform.Comeback) {
 	now := r.c.clock.Now()
 	next, moved := r.c.backoffs.comeback(r.defaultKey, now, k)
 	if !moved {
@@ -467,7 +458,7 @@ func (r *renewer) cameBack(k Comeback) {
 
 // due says what, if anything, the loop should start now: a renewal or a
 // session poll.
-func (r *renewer) due(signals PageSignals) string {
+func (r *renewer) due(signals platform.PageSignals) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.c.clock.Now()

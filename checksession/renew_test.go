@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 func TestRenewalStateMachine(t *testing.T) {
@@ -278,29 +280,29 @@ func TestAFocusBringsNoAttemptForward(t *testing.T) {
 // comebackBrowser is a waking page that also tells comebacks.
 type comebackBrowser struct {
 	wakingBrowser
-	back chan Comeback
+	back chan platform.Comeback
 }
 
-func (b comebackBrowser) Comebacks() <-chan Comeback { return b.back }
+func (b comebackBrowser) Comebacks() <-chan platform.Comeback { return b.back }
 
 func TestAComebackBringsOneAttemptForwardOncePerKind(t *testing.T) {
 	cases := []struct {
 		name string
 		// signals, in order, each after the loop took the one before
-		signals []Comeback
+		signals []platform.Comeback
 		want    int // attempts brought forward
 	}{
-		{"back online brings one attempt forward", []Comeback{CameOnline}, 1},
-		{"visible after hidden brings one attempt forward", []Comeback{BecameVisible}, 1},
-		{"online twice brings one", []Comeback{CameOnline, CameOnline}, 1},
-		{"online, then visible: one each", []Comeback{CameOnline, BecameVisible}, 2},
+		{"back online brings one attempt forward", []platform.Comeback{platform.CameOnline}, 1},
+		{"visible after hidden brings one attempt forward", []platform.Comeback{platform.BecameVisible}, 1},
+		{"online twice brings one", []platform.Comeback{platform.CameOnline, platform.CameOnline}, 1},
+		{"online, then visible: one each", []platform.Comeback{platform.CameOnline, platform.BecameVisible}, 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			fx := newFixture(t)
 			fx.expiresIn = 3600
 			early := 50 * time.Minute
-			cb := comebackBrowser{newWakingBrowser(fx.b), make(chan Comeback)}
+			cb := comebackBrowser{newWakingBrowser(fx.b), make(chan platform.Comeback)}
 			c := fx.clientOn(cb, func(o *Options) { o.RenewBeforeExpiry = &early })
 			if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
 				t.Fatal(err)
@@ -349,7 +351,7 @@ func TestRetryAfterSetsTheNextAttemptAndNoComebackOverridesIt(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			fx := newFixture(t)
-			fx.b.routes[serverOrigin+"/oauth/token"] = func(HTTPRequest) (*HTTPResponse, error) {
+			fx.b.routes[serverOrigin+"/oauth/token"] = func(platform.HTTPRequest) (*platform.HTTPResponse, error) {
 				r, err := jsonResponse(503, map[string]any{"error": "temporarily_unavailable"})
 				r.Header = map[string]string{"retry-after": tc.header}
 				return r, err
@@ -369,7 +371,7 @@ func TestRetryAfterSetsTheNextAttemptAndNoComebackOverridesIt(t *testing.T) {
 			if b := c.backoffs.get(key); !b.server || b.next.Sub(fx.clock.Now()) != tc.want {
 				t.Fatalf("schedule %+v, want the server's %v", b, tc.want)
 			}
-			if _, moved := c.backoffs.comeback(key, fx.clock.Now(), CameOnline); moved {
+			if _, moved := c.backoffs.comeback(key, fx.clock.Now(), platform.CameOnline); moved {
 				t.Error("coming back online brought the attempt before the server's Retry-After")
 			}
 			if !fx.logged("Retry-After") {

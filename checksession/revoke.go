@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/url"
 	"strconv"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // Revocation at logout (RFC 7009): a refresh token copied out of the
@@ -49,7 +51,7 @@ func (c *Client) revokeRefreshToken(ctx context.Context, token string) {
 		return
 	}
 	form := url.Values{"token": {token}, "token_type_hint": {"refresh_token"}, "client_id": {c.s.ClientID}}
-	resp, err := c.browser.Fetch(ctx, HTTPRequest{
+	resp, err := c.browser.Fetch(ctx, platform.HTTPRequest{
 		Method: "POST",
 		URL:    m.RevocationEndpoint,
 		Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // revocationServer is a discovery document with (or without) a
@@ -23,14 +25,14 @@ type revocationServer struct {
 func newRevocationServer(fx *fixture, advertise bool) *revocationServer {
 	s := &revocationServer{fx: fx}
 	discovery := fx.b.routes[serverOrigin+"/.well-known/openid-configuration"]
-	fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(req HTTPRequest) (*HTTPResponse, error) {
+	fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(req platform.HTTPRequest) (*platform.HTTPResponse, error) {
 		resp, err := discovery(req)
 		if err != nil || !advertise {
 			return resp, err
 		}
 		return withField(resp, "revocation_endpoint", serverOrigin+"/oauth/revoke"), nil
 	}
-	fx.b.routes[serverOrigin+"/oauth/revoke"] = func(req HTTPRequest) (*HTTPResponse, error) {
+	fx.b.routes[serverOrigin+"/oauth/revoke"] = func(req platform.HTTPRequest) (*platform.HTTPResponse, error) {
 		form, _ := url.ParseQuery(string(req.Body))
 		s.mu.Lock()
 		s.forms = append(s.forms, form)
@@ -38,7 +40,7 @@ func newRevocationServer(fx *fixture, advertise bool) *revocationServer {
 			s.navigatedFirst = true
 		}
 		s.mu.Unlock()
-		return &HTTPResponse{Status: 200}, nil
+		return &platform.HTTPResponse{Status: 200}, nil
 	}
 	return s
 }
@@ -113,7 +115,7 @@ func TestLogoutRevokesTheRefreshToken(t *testing.T) {
 func TestLogoutGoesOnWhenTheRevocationFails(t *testing.T) {
 	fx := newFixture(t)
 	newRevocationServer(fx, true)
-	fx.b.routes[serverOrigin+"/oauth/revoke"] = func(HTTPRequest) (*HTTPResponse, error) {
+	fx.b.routes[serverOrigin+"/oauth/revoke"] = func(platform.HTTPRequest) (*platform.HTTPResponse, error) {
 		return jsonResponse(503, map[string]any{"error": "temporarily_unavailable", "error_description": "rt-held is not revocable now"})
 	}
 	c := fx.client(func(o *Options) { o.UseRefreshTokens = true })

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // "localhost:3000" for a server without TLS fails as network_error; the
@@ -37,8 +39,8 @@ func TestADomainWithoutSchemeSaysHTTPSWasAssumedWhenItFails(t *testing.T) {
 // of the Description Go callers read.
 func TestTheSchemeNoteReachesEveryCallerOfAnOptionError(t *testing.T) {
 	fx := newFixture(t)
-	fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(HTTPRequest) (*HTTPResponse, error) {
-		return &HTTPResponse{Status: 200, Body: []byte("<html>")}, nil
+	fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(platform.HTTPRequest) (*platform.HTTPResponse, error) {
+		return &platform.HTTPResponse{Status: 200, Body: []byte("<html>")}, nil
 	}
 	c := fx.client(func(o *Options) { o.Domain = strings.TrimPrefix(serverOrigin, "https://") })
 	_, err := c.CheckSession(context.Background(), AuthorizeParams{})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/silentauth/silentauth/checksession/idtoken"
 	"github.com/silentauth/silentauth/checksession/plainjson"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // This file holds the tab group: tabs of one origin with the same client
@@ -19,25 +20,6 @@ import (
 // the group's lock, re-reads what the group shared meanwhile, and renews
 // only if that is still not fresh enough; its result reaches every tab,
 // which verifies it before using it.
-
-// TabCoordinator is optionally implemented by a Browser whose tabs of one
-// origin can take turns (Web Locks) and share what they get
-// (BroadcastChannel). Without it every tab renews on its own.
-type TabCoordinator interface {
-	// Lead asks for the exclusive lock called name and calls onLead once
-	// this tab holds it. The lock is held until release is called or the
-	// tab goes away; release before the grant withdraws the request.
-	Lead(name string, onLead func()) (release func(), err error)
-	// Join opens the broadcast channel called name; onMessage receives what
-	// other tabs post (never this tab's own posts).
-	Join(name string, onMessage func([]byte)) (Channel, error)
-}
-
-// Channel is an open broadcast channel.
-type Channel interface {
-	Post(data []byte) error
-	Close()
-}
 
 // maxTabMessageBytes bounds a message from another tab: a result with an ID
 // token is a few kilobytes; anything larger is not the group's.
@@ -118,20 +100,20 @@ func (s *settings) tabKey() string {
 // group is this client's membership of its tab group.
 type group struct {
 	c     *Client
-	coord TabCoordinator // nil: this tab renews alone
+	coord platform.TabCoordinator // nil: this tab renews alone
 	name  string
 
 	mu        sync.Mutex
-	channel   Channel
+	channel   platform.Channel
 	left      bool
-	waitTimer Timer // a lock wait's timer, for tests that wait for it
+	waitTimer platform.Timer // a lock wait's timer, for tests that wait for it
 	// peerRenewing is set while another tab announced a request and has
 	// not told its outcome yet.
 	peerRenewing bool
 }
 
 func newGroup(c *Client) *group {
-	coord, _ := c.browser.(TabCoordinator)
+	coord, _ := c.browser.(platform.TabCoordinator)
 	return &group{c: c, coord: coord, name: c.s.tabKey()}
 }
 

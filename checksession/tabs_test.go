@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // tabHub plays Web Locks and BroadcastChannel for tabs of one origin.
@@ -116,7 +118,7 @@ func (h *tabHub) firstInLine(name string, tab int) {
 	}
 }
 
-func (h *tabHub) Join(name string, onMessage func([]byte)) (Channel, error) {
+func (h *tabHub) Join(name string, onMessage func([]byte)) (platform.Channel, error) {
 	c := &tabChannel{hub: h, name: name, onMessage: onMessage}
 	h.mu.Lock()
 	h.channels[name] = append(h.channels[name], c)
@@ -168,11 +170,11 @@ type tabBrowser struct {
 // openTabs starts n clients, one per tab, each with a session.
 // The second result reads tab i's events so far.
 func openTabs(t *testing.T, fx *fixture, n int) ([]*Client, func(i int) []string) {
-	return openTabsOn(t, fx, n, func(_ int, hub *tabHub) Browser { return tabBrowser{fx.b, hub} })
+	return openTabsOn(t, fx, n, func(_ int, hub *tabHub) platform.Browser { return tabBrowser{fx.b, hub} })
 }
 
 // openTabsOn is openTabs with tab i's browser made by browserFor.
-func openTabsOn(t *testing.T, fx *fixture, n int, browserFor func(i int, hub *tabHub) Browser) ([]*Client, func(i int) []string) {
+func openTabsOn(t *testing.T, fx *fixture, n int, browserFor func(i int, hub *tabHub) platform.Browser) ([]*Client, func(i int) []string) {
 	hub := newTabHub()
 	clients := make([]*Client, n)
 	events := make([][]string, n)
@@ -557,7 +559,7 @@ type goingOffline struct {
 
 func (g goingOffline) Online() bool { return !g.off.Load() }
 
-func (g goingOffline) OpenFrame(rawURL string, h FrameHandler) (Frame, error) {
+func (g goingOffline) OpenFrame(rawURL string, h platform.FrameHandler) (platform.Frame, error) {
 	if !g.off.Load() {
 		return g.fakeBrowser.OpenFrame(rawURL, h)
 	}
@@ -575,7 +577,7 @@ func TestAnOfflineTabHandsTheRenewalLockToAnOnlineOne(t *testing.T) {
 	fx.expiresIn = 120
 	offline, offlineFrames := new(atomic.Bool), new(counter)
 	var hub *tabHub
-	clients, events := openTabsOn(t, fx, 2, func(i int, h *tabHub) Browser {
+	clients, events := openTabsOn(t, fx, 2, func(i int, h *tabHub) platform.Browser {
 		hub = h
 		b := goingOffline{fakeBrowser: fx.b, tabAs: tabAs{h, i}, off: new(atomic.Bool), offlineFrames: new(counter)}
 		if i == 1 {
@@ -624,7 +626,7 @@ func TestAnOfflineTabAloneStillRenewsWhenDue(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 120
 	off, frames := new(atomic.Bool), new(counter)
-	openTabsOn(t, fx, 1, func(i int, h *tabHub) Browser {
+	openTabsOn(t, fx, 1, func(i int, h *tabHub) platform.Browser {
 		return goingOffline{fakeBrowser: fx.b, tabAs: tabAs{h, i}, off: off, offlineFrames: frames}
 	})
 	off.Store(true)

@@ -7,10 +7,10 @@ import (
 	"fmt"
 
 	"github.com/hack-pad/safejs"
-	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
-// Browser is checksession.Browser (and checksession.PageSignals) on the
+// Browser is platform.Browser (and platform.PageSignals) on the
 // page's window. Close it when its client is destroyed.
 type Browser struct {
 	window   safejs.Value
@@ -20,7 +20,7 @@ type Browser struct {
 	hide     pageHide
 }
 
-var _ checksession.Browser = (*Browser)(nil)
+var _ platform.Browser = (*Browser)(nil)
 
 // NewBrowser binds to the global window. It fails outside a page (a worker
 // has no document to put an iframe in).
@@ -90,12 +90,12 @@ func (b *Browser) ReplaceLocation(url string) error {
 }
 
 // SessionStorage is window.sessionStorage.
-func (b *Browser) SessionStorage() checksession.Storage {
+func (b *Browser) SessionStorage() platform.Storage {
 	return sessionStorage{window: b.window, area: "sessionStorage"}
 }
 
 // LocalStorage is window.localStorage: where the signed-in marker lives.
-func (b *Browser) LocalStorage() checksession.Storage {
+func (b *Browser) LocalStorage() platform.Storage {
 	return sessionStorage{window: b.window, area: "localStorage"}
 }
 

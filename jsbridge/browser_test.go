@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 	"github.com/silentauth/silentauth/jsbridge"
 )
 
@@ -118,10 +118,10 @@ func TestComebacksAreOnlineAndVisibleNotFocusAndCloseReleasesThem(t *testing.T) 
 	}
 	for _, tc := range []struct {
 		event string
-		want  checksession.Comeback
+		want  platform.Comeback
 	}{
-		{`window.dispatchEvent(new Event("online"))`, checksession.CameOnline},
-		{`document.dispatchEvent(new Event("visibilitychange"))`, checksession.BecameVisible}, // the test page is visible
+		{`window.dispatchEvent(new Event("online"))`, platform.CameOnline},
+		{`document.dispatchEvent(new Event("visibilitychange"))`, platform.BecameVisible}, // the test page is visible
 	} {
 		js(t, tc.event)
 		select {

@@ -8,16 +8,16 @@ import (
 	"fmt"
 
 	"github.com/hack-pad/safejs"
-	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
-// DPoP keys: checksession.DPoPKeys on the page. A key pair is an ECDSA
+// DPoP keys: platform.DPoPKeys on the page. A key pair is an ECDSA
 // P-256 pair from WebCrypto whose private key is generated non-extractable,
 // kept in the vault's IndexedDB store (a structured clone of the
 // CryptoKeyPair) under its name. Go never sees the private key: it gets the
 // public coordinates and asks crypto.subtle.sign for each signature.
 
-var _ checksession.DPoPKeys = (*Browser)(nil)
+var _ platform.DPoPKeys = (*Browser)(nil)
 
 // webDPoPKey is one loaded key pair.
 type webDPoPKey struct {
@@ -57,7 +57,7 @@ func (k *webDPoPKey) Sign(ctx context.Context, data []byte) ([]byte, error) {
 // DPoPKey returns the key pair stored as name, making and storing one when
 // there is none. Two tabs making one at once both add under the same name;
 // the loser uses the winner's pair and reports made false.
-func (b *Browser) DPoPKey(ctx context.Context, name string) (checksession.DPoPKey, bool, error) {
+func (b *Browser) DPoPKey(ctx context.Context, name string) (platform.DPoPKey, bool, error) {
 	db, err := b.openVaultDB(ctx)
 	if err != nil {
 		return nil, false, err

@@ -11,7 +11,7 @@ import (
 	"math/big"
 	"testing"
 
-	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 	"github.com/silentauth/silentauth/jsbridge"
 )
 
@@ -34,7 +34,7 @@ func TestDPoPKeySignsWithANonExtractableKeyKeptInIndexedDB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var keys checksession.DPoPKeys = b
+	var keys platform.DPoPKeys = b
 	ctx := context.Background()
 	const name = "dpop:test-sign"
 	_ = keys.DeleteDPoPKey(ctx, name)

@@ -7,7 +7,7 @@ import (
 	"fmt"
 
 	"github.com/hack-pad/safejs"
-	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // Fetch sends req with the browser's fetch, mode "cors" and credentials
@@ -15,7 +15,7 @@ import (
 // net/http would work too but doubles the wasm size. An error means no HTTP
 // answer arrived (offline, DNS, CORS refusal, ctx ended); any status,
 // 4xx and 5xx included, is a response.
-func (b *Browser) Fetch(ctx context.Context, req checksession.HTTPRequest) (*checksession.HTTPResponse, error) {
+func (b *Browser) Fetch(ctx context.Context, req platform.HTTPRequest) (*platform.HTTPResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func (b *Browser) Fetch(ctx context.Context, req checksession.HTTPRequest) (*che
 // readResponse reads a fetch Response into what the core gets. inBody tells
 // a failure to read the body, where the answer broke off or ctx ended, from
 // one to read the Response itself.
-func readResponse(ctx context.Context, resp safejs.Value) (r *checksession.HTTPResponse, inBody bool, err error) {
+func readResponse(ctx context.Context, resp safejs.Value) (r *platform.HTTPResponse, inBody bool, err error) {
 	status, err := resp.Get("status")
 	if err != nil {
 		return nil, false, err
@@ -77,7 +77,7 @@ func readResponse(ctx context.Context, resp safejs.Value) (r *checksession.HTTPR
 	if err != nil {
 		return nil, true, err
 	}
-	return &checksession.HTTPResponse{Status: code, Header: header, Body: body}, false, nil
+	return &platform.HTTPResponse{Status: code, Header: header, Body: body}, false, nil
 }
 
 // responseHeaders are the headers the core reads. Cross-origin answers show
@@ -109,7 +109,7 @@ func responseHeader(resp safejs.Value) (map[string]string, error) {
 	return out, nil
 }
 
-func fetchInit(req checksession.HTTPRequest, signal safejs.Value) (safejs.Value, error) {
+func fetchInit(req platform.HTTPRequest, signal safejs.Value) (safejs.Value, error) {
 	method := req.Method
 	if method == "" {
 		method = "GET"

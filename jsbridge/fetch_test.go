@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 func TestFetchOfTheTestServerReturnsStatusAndBody(t *testing.T) {
 	baseline(t)
 	b := newBrowser(t)
-	resp, err := b.Fetch(context.Background(), checksession.HTTPRequest{Method: "GET", URL: b.Location()})
+	resp, err := b.Fetch(context.Background(), platform.HTTPRequest{Method: "GET", URL: b.Location()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestFetchSendsMethodHeadersBodyWithoutCredentials(t *testing.T) {
 	})()`)
 	defer js(t, `__restoreFetch()`)
 	b := newBrowser(t)
-	_, err := b.Fetch(context.Background(), checksession.HTTPRequest{
+	_, err := b.Fetch(context.Background(), platform.HTTPRequest{
 		Method: "POST",
 		URL:    b.Location(),
 		Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
@@ -64,7 +64,7 @@ func TestFetchSendsMethodHeadersBodyWithoutCredentials(t *testing.T) {
 func TestFetchToAClosedPortIsAnError(t *testing.T) {
 	baseline(t)
 	b := newBrowser(t)
-	resp, err := b.Fetch(context.Background(), checksession.HTTPRequest{Method: "GET", URL: "http://127.0.0.1:1/token"})
+	resp, err := b.Fetch(context.Background(), platform.HTTPRequest{Method: "GET", URL: "http://127.0.0.1:1/token"})
 	if err == nil {
 		t.Fatalf("Fetch = %+v, nil error; want an error", resp)
 	}
@@ -85,7 +85,7 @@ func TestFetchCancelledByContextAbortsTheRequest(t *testing.T) {
 	b := newBrowser(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	_, err := b.Fetch(ctx, checksession.HTTPRequest{Method: "GET", URL: b.Location()})
+	_, err := b.Fetch(ctx, platform.HTTPRequest{Method: "GET", URL: b.Location()})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -103,7 +103,7 @@ func TestFetchReportsCacheControl(t *testing.T) {
 	})()`)
 	defer js(t, `__restoreFetch()`)
 	b := newBrowser(t)
-	resp, err := b.Fetch(context.Background(), checksession.HTTPRequest{Method: "GET", URL: b.Location()})
+	resp, err := b.Fetch(context.Background(), platform.HTTPRequest{Method: "GET", URL: b.Location()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestFetchReportsRetryAfter(t *testing.T) {
 	})()`)
 	defer js(t, `__restoreFetch()`)
 	b := newBrowser(t)
-	resp, err := b.Fetch(context.Background(), checksession.HTTPRequest{Method: "POST", URL: b.Location()})
+	resp, err := b.Fetch(context.Background(), platform.HTTPRequest{Method: "POST", URL: b.Location()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/hack-pad/safejs"
-	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // FrameTitle is the hidden iframe's title: screen readers announce frames by
@@ -24,7 +24,7 @@ const frameRemoveFallback = time.Second
 // frame is one hidden iframe opened by OpenFrame.
 type frame struct {
 	window, iframe    safejs.Value
-	handler           checksession.FrameHandler
+	handler           platform.FrameHandler
 	onMessage, onLoad *Func
 	unlisten          []func()
 	navigated, closed atomic.Bool
@@ -34,7 +34,7 @@ type frame struct {
 // OpenFrame adds a hidden iframe to the page and navigates it to url. The
 // window "message" and iframe "load" listeners are registered before src is
 // set, so that a server answering at once cannot be missed.
-func (b *Browser) OpenFrame(url string, h checksession.FrameHandler) (checksession.Frame, error) {
+func (b *Browser) OpenFrame(url string, h platform.FrameHandler) (platform.Frame, error) {
 	iframe, err := b.document.Call("createElement", "iframe")
 	if err != nil {
 		return nil, fmt.Errorf("jsbridge: createElement: %w", err)
@@ -121,8 +121,8 @@ func (f *frame) open(document safejs.Value, url string) error {
 }
 
 // message reduces a MessageEvent to what acceptance needs.
-func (f *frame) message(ev safejs.Value) checksession.Message {
-	var m checksession.Message
+func (f *frame) message(ev safejs.Value) platform.Message {
+	var m platform.Message
 	m.Origin, _ = getString(ev, "origin")
 	if src, err := ev.Get("source"); err == nil && src.Type() == safejs.TypeObject {
 		cw, err := f.iframe.Get("contentWindow")
@@ -154,14 +154,14 @@ func messageJSON(data safejs.Value) ([]byte, string) {
 	}
 	// UTF-8 never takes fewer bytes than UTF-16 code units, so a long JS
 	// string is rejected before it is copied into Go.
-	if n, err := jsLength(s); err != nil || n > checksession.MaxMessageBytes {
+	if n, err := jsLength(s); err != nil || n > platform.MaxMessageBytes {
 		return nil, tooLarge()
 	}
 	str, err := s.String()
 	if err != nil {
 		return nil, "not serialisable: " + err.Error()
 	}
-	if len(str) > checksession.MaxMessageBytes {
+	if len(str) > platform.MaxMessageBytes {
 		return nil, tooLarge()
 	}
 	return []byte(str), ""
@@ -300,8 +300,8 @@ func jsLength(s safejs.Value) (int, error) {
 	return l.Int()
 }
 
-// tooLarge is why a message over checksession.MaxMessageBytes is dropped;
+// tooLarge is why a message over platform.MaxMessageBytes is dropped;
 // made only then, so accepted messages pay for no formatting.
 func tooLarge() string {
-	return fmt.Sprintf("larger than %d bytes", checksession.MaxMessageBytes)
+	return fmt.Sprintf("larger than %d bytes", platform.MaxMessageBytes)
 }

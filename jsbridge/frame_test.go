@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 	"github.com/silentauth/silentauth/jsbridge"
 )
 
@@ -39,11 +39,11 @@ func baseline(t *testing.T) {
 	})
 }
 
-func messages() (checksession.FrameHandler, chan checksession.Message, chan struct{}) {
-	msgs := make(chan checksession.Message, 16)
+func messages() (platform.FrameHandler, chan platform.Message, chan struct{}) {
+	msgs := make(chan platform.Message, 16)
 	loads := make(chan struct{}, 16)
-	return checksession.FrameHandler{
-		OnMessage: func(m checksession.Message) { msgs <- m },
+	return platform.FrameHandler{
+		OnMessage: func(m platform.Message) { msgs <- m },
 		OnLoad:    func() { loads <- struct{}{} },
 	}, msgs, loads
 }
@@ -166,7 +166,7 @@ func TestMessagePostedByThePageItselfIsNotFromFrame(t *testing.T) {
 
 func TestMessageDataThatCannotBeUsedArrivesAsNilWithAProblem(t *testing.T) {
 	msgs, _ := openFrame(t, "about:blank")
-	big := checksession.MaxMessageBytes
+	big := platform.MaxMessageBytes
 	cases := []struct {
 		name, post, problem string
 	}{
@@ -246,7 +246,7 @@ func TestFiftyOpenCloseCyclesLeakNothing(t *testing.T) {
 
 // openFrame opens a frame at url on a new browser for the rest of the test,
 // which checks at its end that the frame left nothing behind (baseline).
-func openFrame(t *testing.T, url string) (msgs chan checksession.Message, loads chan struct{}) {
+func openFrame(t *testing.T, url string) (msgs chan platform.Message, loads chan struct{}) {
 	t.Helper()
 	baseline(t)
 	h, msgs, loads := messages()
@@ -255,7 +255,7 @@ func openFrame(t *testing.T, url string) (msgs chan checksession.Message, loads 
 }
 
 // mustOpenFrame is b.OpenFrame, failing the test when the frame cannot be added.
-func mustOpenFrame(t *testing.T, b checksession.Browser, url string, h checksession.FrameHandler) checksession.Frame {
+func mustOpenFrame(t *testing.T, b platform.Browser, url string, h platform.FrameHandler) platform.Frame {
 	t.Helper()
 	f, err := b.OpenFrame(url, h)
 	if err != nil {

@@ -6,10 +6,10 @@ import (
 	"sync"
 
 	"github.com/hack-pad/safejs"
-	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
-var _ checksession.PageLifecycle = (*Browser)(nil)
+var _ platform.PageLifecycle = (*Browser)(nil)
 
 // pageHide holds the pagehide listeners OnPageHide added, so that Close can
 // remove those their owners did not.

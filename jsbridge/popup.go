@@ -9,6 +9,7 @@ import (
 
 	"github.com/hack-pad/safejs"
 	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // PopupName is the window name of loginWithPopup's window: a second call
@@ -21,7 +22,7 @@ const (
 	popupHeight = 640
 )
 
-var _ checksession.PopupOpener = (*Browser)(nil)
+var _ platform.PopupOpener = (*Browser)(nil)
 
 // popup is a window opened by OpenPopup, with the opener's listener.
 type popup struct {
@@ -36,7 +37,7 @@ type popup struct {
 // returns to JS, so a goroutine that reaches it without blocking counts).
 // It opens about:blank: the authorize URL needs discovery, and the window
 // cannot wait for it. The "message" listener is in place before it returns.
-func (b *Browser) OpenPopup(h checksession.FrameHandler) (checksession.Popup, error) {
+func (b *Browser) OpenPopup(h platform.FrameHandler) (platform.Popup, error) {
 	w, err := b.window.Call("open", "", PopupName, b.popupFeatures())
 	if err != nil {
 		return nil, &checksession.Error{Code: string(checksession.ErrPopupBlocked), Description: "window.open failed: " + err.Error()}
@@ -77,8 +78,8 @@ func (b *Browser) popupFeatures() string {
 	return fmt.Sprintf("popup,width=%d,height=%d,left=%s,top=%s", popupWidth, popupHeight, strconv.Itoa(left), strconv.Itoa(top))
 }
 
-func (p *popup) message(ev safejs.Value) checksession.Message {
-	var m checksession.Message
+func (p *popup) message(ev safejs.Value) platform.Message {
+	var m platform.Message
 	m.Origin, _ = getString(ev, "origin")
 	if src, err := ev.Get("source"); err == nil && src.Type() == safejs.TypeObject {
 		m.FromFrame = src.Equal(p.popup)

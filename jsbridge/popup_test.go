@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 	"github.com/silentauth/silentauth/jsbridge"
 )
 
@@ -68,7 +68,7 @@ func TestPopupListensToItsWindowOnlyAndClosesOnClose(t *testing.T) {
 func TestPopupClosedByItsUserReadsClosed(t *testing.T) {
 	baseline(t)
 	b := newBrowser(t)
-	p, err := b.OpenPopup(checksession.FrameHandler{OnMessage: func(checksession.Message) {}})
+	p, err := b.OpenPopup(platform.FrameHandler{OnMessage: func(platform.Message) {}})
 	if err != nil {
 		t.Fatalf("OpenPopup: %v", err)
 	}

@@ -9,7 +9,7 @@ import (
 	"sync"
 
 	"github.com/hack-pad/safejs"
-	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // PrestartBrowser is a Browser whose loader gave the client a head start
@@ -28,8 +28,8 @@ type PrestartBrowser struct {
 }
 
 var (
-	_ checksession.Browser    = (*PrestartBrowser)(nil)
-	_ checksession.Prestarter = (*PrestartBrowser)(nil)
+	_ platform.Browser    = (*PrestartBrowser)(nil)
+	_ platform.Prestarter = (*PrestartBrowser)(nil)
 )
 
 // WithPrestart wraps b with the loader's head start; head is what the
@@ -44,7 +44,7 @@ func WithPrestart(b *Browser, head safejs.Value) *PrestartBrowser {
 
 // Fetch answers a GET the loader already sent with its response; anything
 // else, or a prefetch that failed, goes to the network as usual.
-func (p *PrestartBrowser) Fetch(ctx context.Context, req checksession.HTTPRequest) (*checksession.HTTPResponse, error) {
+func (p *PrestartBrowser) Fetch(ctx context.Context, req platform.HTTPRequest) (*platform.HTTPResponse, error) {
 	if req.Method == "GET" && len(req.Header) == 0 && req.Body == nil {
 		if resp, err := p.prefetched(ctx, req.URL); resp != nil || ctx.Err() != nil {
 			return resp, err
@@ -53,7 +53,7 @@ func (p *PrestartBrowser) Fetch(ctx context.Context, req checksession.HTTPReques
 	return p.Browser.Fetch(ctx, req)
 }
 
-func (p *PrestartBrowser) prefetched(ctx context.Context, url string) (*checksession.HTTPResponse, error) {
+func (p *PrestartBrowser) prefetched(ctx context.Context, url string) (*platform.HTTPResponse, error) {
 	p.mu.Lock()
 	closed := p.closed
 	p.mu.Unlock()
@@ -78,7 +78,7 @@ func (p *PrestartBrowser) prefetched(ctx context.Context, url string) (*checkses
 // TakePrestarted waits for the loader's first silent request (the loader
 // opens it as soon as discovery answers, or gives up) and hands it over
 // once; when ctx ends first, the request is dropped.
-func (p *PrestartBrowser) TakePrestarted(ctx context.Context) *checksession.PrestartedRequest {
+func (p *PrestartBrowser) TakePrestarted(ctx context.Context) *platform.PrestartedRequest {
 	p.mu.Lock()
 	if p.done || p.taken {
 		p.mu.Unlock()
@@ -96,7 +96,7 @@ func (p *PrestartBrowser) TakePrestarted(ctx context.Context) *checksession.Pres
 		p.discard()
 		return nil
 	}
-	var out checksession.PrestartedRequest
+	var out platform.PrestartedRequest
 	for _, f := range []struct {
 		name string
 		dst  *string
@@ -124,7 +124,7 @@ func (p *PrestartBrowser) SettlePrestarted(adopt bool, url string) {
 // OpenFrame attaches to the loader's iframe when url is the adopted request:
 // Go's listeners take over from the loader's, and the events the loader
 // buffered reach them first, in order.
-func (p *PrestartBrowser) OpenFrame(url string, h checksession.FrameHandler) (checksession.Frame, error) {
+func (p *PrestartBrowser) OpenFrame(url string, h platform.FrameHandler) (platform.Frame, error) {
 	p.mu.Lock()
 	adopt := !p.done && p.adopted != "" && p.adopted == url
 	if adopt {
@@ -144,7 +144,7 @@ func (p *PrestartBrowser) OpenFrame(url string, h checksession.FrameHandler) (ch
 	return f, nil
 }
 
-func (p *PrestartBrowser) attach(h checksession.FrameHandler) (*frame, error) {
+func (p *PrestartBrowser) attach(h platform.FrameHandler) (*frame, error) {
 	f := &frame{window: p.window, handler: h}
 	var err error
 	if f.onMessage, err = NewFunc(func(_ safejs.Value, args []safejs.Value) any {

@@ -8,7 +8,8 @@ import (
 	"testing"
 
 	"github.com/hack-pad/safejs"
-	"github.com/silentauth/silentauth/checksession"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 	"github.com/silentauth/silentauth/jsbridge"
 )
 
@@ -67,9 +68,9 @@ func TestPrestartFetchAdoptsThePrefetchOnce(t *testing.T) {
 	baseline(t)
 	b, _ := newHead(t)
 	defer b.Close()
-	get := func(url string) *checksession.HTTPResponse {
+	get := func(url string) *platform.HTTPResponse {
 		t.Helper()
-		r, err := b.Fetch(context.Background(), checksession.HTTPRequest{Method: "GET", URL: url})
+		r, err := b.Fetch(context.Background(), platform.HTTPRequest{Method: "GET", URL: url})
 		if err != nil {
 			t.Fatalf("Fetch %s: %v", url, err)
 		}
@@ -143,7 +144,7 @@ func TestWithoutAHeadStartNothingIsAdopted(t *testing.T) {
 	if b.TakePrestarted(context.Background()) != nil {
 		t.Error("a request without a head start")
 	}
-	r, err := b.Fetch(context.Background(), checksession.HTTPRequest{Method: "GET", URL: "data:text/plain,network"})
+	r, err := b.Fetch(context.Background(), platform.HTTPRequest{Method: "GET", URL: "data:text/plain,network"})
 	if err != nil || string(r.Body) != "network" {
 		t.Errorf("Fetch = %v %v", r, err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hack-pad/safejs"
 	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 	"github.com/silentauth/silentauth/jsbridge"
 )
 
@@ -73,7 +74,7 @@ func TestAwaitReturnsWhenContextEndsAndReleasesCallbacksOnSettle(t *testing.T) {
 
 // originOnly is a Browser that only knows its origin: enough for
 // checksession.NewClient to check options.
-type originOnly struct{ checksession.Browser }
+type originOnly struct{ platform.Browser }
 
 func (originOnly) Origin() string { return "https://app.example.com" }
 

@@ -6,13 +6,13 @@ import (
 	"sync"
 
 	"github.com/hack-pad/safejs"
-	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 var (
-	_ checksession.PageSignals  = (*Browser)(nil)
-	_ checksession.Connectivity = (*Browser)(nil)
-	_ checksession.Comebacks    = (*Browser)(nil)
+	_ platform.PageSignals  = (*Browser)(nil)
+	_ platform.Connectivity = (*Browser)(nil)
+	_ platform.Comebacks    = (*Browser)(nil)
 )
 
 // pageSignals holds the listeners behind Browser.Wake and
@@ -21,7 +21,7 @@ type pageSignals struct {
 	mu       sync.Mutex
 	wake     chan struct{}
 	fn       *Func
-	back     chan checksession.Comeback
+	back     chan platform.Comeback
 	backFns  []*Func
 	unlisten []func()
 }
@@ -30,7 +30,7 @@ type pageSignals struct {
 // online (the online event) or the page became visible after being hidden
 // (visibilitychange): the moments a failure is likely to have passed. The
 // listeners stay until Close.
-func (b *Browser) Comebacks() <-chan checksession.Comeback {
+func (b *Browser) Comebacks() <-chan platform.Comeback {
 	s := &b.signals
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -38,9 +38,9 @@ func (b *Browser) Comebacks() <-chan checksession.Comeback {
 		return s.back
 	}
 	// One pending signal of each kind is enough: each counts once per backoff.
-	s.back = make(chan checksession.Comeback, 2)
+	s.back = make(chan platform.Comeback, 2)
 	back := s.back
-	send := func(k checksession.Comeback) {
+	send := func(k platform.Comeback) {
 		select {
 		case back <- k:
 		default:
@@ -51,10 +51,10 @@ func (b *Browser) Comebacks() <-chan checksession.Comeback {
 		kind   string
 		signal func()
 	}{
-		{b.window, "online", func() { send(checksession.CameOnline) }},
+		{b.window, "online", func() { send(platform.CameOnline) }},
 		{b.document, "visibilitychange", func() {
 			if !b.Hidden() {
-				send(checksession.BecameVisible)
+				send(platform.BecameVisible)
 			}
 		}},
 	} {

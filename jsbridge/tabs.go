@@ -9,9 +9,10 @@ import (
 
 	"github.com/hack-pad/safejs"
 	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
-var _ checksession.TabCoordinator = (*Browser)(nil)
+var _ platform.TabCoordinator = (*Browser)(nil)
 
 // tabState is what Lead and Join hold for a Browser, so that Close can let
 // go of the locks and channels a client forgot.
@@ -173,7 +174,7 @@ func pendingPromise() (promise, resolve safejs.Value, err error) {
 // (from another library using the same name) is ignored. onMessage is
 // called in order on a goroutine of the channel's own, never from the JS
 // event handler, and never after Close.
-func (b *Browser) Join(name string, onMessage func([]byte)) (checksession.Channel, error) {
+func (b *Browser) Join(name string, onMessage func([]byte)) (platform.Channel, error) {
 	ctor, err := getGuarded(b.window, "BroadcastChannel")
 	if err != nil || ctor.Type() != safejs.TypeFunction {
 		return nil, errors.New("jsbridge: BroadcastChannel is unavailable")

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 	"github.com/silentauth/silentauth/jsbridge"
 )
 
@@ -81,7 +81,7 @@ func mustLead(t *testing.T, b *jsbridge.Browser, name string, onLead func()) fun
 }
 
 // mustJoin is b.Join, failing the test when the channel cannot be opened.
-func mustJoin(t *testing.T, b *jsbridge.Browser, name string, onMessage func([]byte)) checksession.Channel {
+func mustJoin(t *testing.T, b *jsbridge.Browser, name string, onMessage func([]byte)) platform.Channel {
 	t.Helper()
 	ch, err := b.Join(name, onMessage)
 	if err != nil {

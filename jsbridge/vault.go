@@ -11,10 +11,10 @@ import (
 	"sync"
 
 	"github.com/hack-pad/safejs"
-	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
-// The vault: checksession.SecretStore on the page and in a worker. A secret
+// The vault: platform.SecretStore on the page and in a worker. A secret
 // is kept in localStorage (in a worker, which has none, in IndexedDB) as
 // AES-GCM ciphertext under a WebCrypto key that is
 // generated non-extractable and kept in IndexedDB (a structured clone of the
@@ -32,7 +32,7 @@ const (
 	ivBytes     = 12 // AES-GCM's 96-bit IV, random per write
 )
 
-var _ checksession.SecretStore = (*Browser)(nil)
+var _ platform.SecretStore = (*Browser)(nil)
 
 // vaultKey caches the CryptoKey: one per origin, shared by every client of
 // the page. Only goroutines take mu, never JS callbacks.

@@ -9,13 +9,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 	"github.com/silentauth/silentauth/jsbridge"
 )
 
 const vaultSecret = "v1.rt-SECRET-refresh-token-0123456789"
 
-func newVault(t *testing.T) (checksession.SecretStore, context.Context) {
+func newVault(t *testing.T) (platform.SecretStore, context.Context) {
 	t.Helper()
 	b, err := jsbridge.NewBrowser()
 	if err != nil {

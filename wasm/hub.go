@@ -5,6 +5,7 @@ package main
 import (
 	"github.com/hack-pad/safejs"
 	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 	"github.com/silentauth/silentauth/jsbridge"
 	"github.com/silentauth/silentauth/jsbridge/wire/hub"
 )
@@ -21,8 +22,8 @@ func startHub() *jsbridge.Func {
 		}
 		h := hub.New(hub.Config{
 			Base: base,
-			NewEngine: func(opts checksession.Options, b checksession.Browser) (hub.Engine, error) {
-				return checksession.NewClient(opts, b, checksession.SystemClock{})
+			NewEngine: func(opts checksession.Options, b platform.Browser) (hub.Engine, error) {
+				return checksession.NewClient(opts, b, platform.SystemClock{})
 			},
 			Debug:   func(line string) { console("debug", "worker: "+line) },
 			Secrets: base,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hack-pad/safejs"
 	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 	"github.com/silentauth/silentauth/jsbridge"
 	"github.com/silentauth/silentauth/jsbridge/wire"
 )
@@ -77,7 +78,7 @@ func createClient(options, emit, head, markerKey safejs.Value) safejs.Value {
 			return nil, configError(err.Error())
 		}
 		b := jsbridge.WithPrestart(jb, head)
-		c, err := checksession.NewClient(opts, b, checksession.SystemClock{})
+		c, err := checksession.NewClient(opts, b, platform.SystemClock{})
 		if err != nil {
 			b.Close()
 			return nil, wire.JSError(err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hack-pad/safejs"
 	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 	"github.com/silentauth/silentauth/jsbridge"
 )
 
@@ -46,7 +47,7 @@ func run() error {
 		AutoRenew:   new(true), // the default, spelled out: renew before expiry
 		OnEvent:     onEvent,
 		Logger:      func(level checksession.LogLevel, line string) { logf("sdk %s: %s", level, line) },
-	}, b, checksession.SystemClock{})
+	}, b, platform.SystemClock{})
 	if err != nil {
 		b.Close()
 		return err

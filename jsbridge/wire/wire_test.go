@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 	"github.com/silentauth/silentauth/internal/apidoc"
 )
 
@@ -98,7 +99,7 @@ func TestAPIOriginsOfTheWrongTypeAreRefused(t *testing.T) {
 
 // page is a Browser that only knows its origin: enough for NewClient to
 // validate options.
-type page struct{ checksession.Browser }
+type page struct{ platform.Browser }
 
 func (page) Origin() string { return "https://app.example.com" }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/silentauth/silentauth/checksession"
 	"github.com/silentauth/silentauth/checksession/plainjson"
+	"github.com/silentauth/silentauth/checksession/platform"
 	"github.com/silentauth/silentauth/jsbridge/wire"
 )
 
@@ -33,19 +34,19 @@ type Engine interface {
 // Config is what the hub is built from.
 type Config struct {
 	// Base is the worker's own browser: Origin, CrossOriginIsolated and
-	// Fetch (and Online, when it implements checksession.Connectivity).
+	// Fetch (and Online, when it implements platform.Connectivity).
 	// Nothing that needs a document is called on it.
-	Base checksession.Browser
+	Base platform.Browser
 	// NewEngine makes a client for opts on b (checksession.NewClient in
 	// the worker). opts.OnEvent is already set by the hub.
-	NewEngine func(opts checksession.Options, b checksession.Browser) (Engine, error)
+	NewEngine func(opts checksession.Options, b platform.Browser) (Engine, error)
 	// Debug receives a line for each decision worth knowing (a message
 	// ignored, a frame moved); nil for none.
 	Debug func(line string)
 	// Secrets keeps refresh tokens across the worker's life for clients
 	// with refreshTokenStorage "local" (the vault in the worker: IndexedDB
 	// and WebCrypto); nil keeps them in memory only.
-	Secrets checksession.SecretStore
+	Secrets platform.SecretStore
 	// Stats adds the runtime's figures (liveFuncs, wasmMemoryBytes) to a
 	// page's stats(); nil for none.
 	Stats func() map[string]any
@@ -115,7 +116,7 @@ type remoteFrame struct {
 	id   int64
 	url  string
 	host string // page id; "" while no page is connected
-	h    checksession.FrameHandler
+	h    platform.FrameHandler
 }
 
 // New makes a hub with no pages.
@@ -310,7 +311,7 @@ func (h *Hub) create(p *page, m pageMessage) {
 				h.log(handle, level, line)
 			}
 		}
-		var b checksession.Browser = s.b
+		var b platform.Browser = s.b
 		if h.cfg.Secrets != nil {
 			b = storingBrowser{s.b, h.cfg.Secrets}
 		}
@@ -610,7 +611,7 @@ func send(post func([]byte), msg map[string]any) {
 
 // --- frames ---------------------------------------------------------------
 
-func (h *Hub) openFrame(url string, fh checksession.FrameHandler) (checksession.Frame, error) {
+func (h *Hub) openFrame(url string, fh platform.FrameHandler) (platform.Frame, error) {
 	h.mu.Lock()
 	h.nextFrame++
 	f := &remoteFrame{id: h.nextFrame, url: url, h: fh}
@@ -667,9 +668,9 @@ func (h *Hub) frame(p *page, m pageMessage) {
 			f.h.OnLoad()
 		}
 	case "message":
-		msg := checksession.Message{Origin: m.Origin, FromFrame: m.FromFrame, Data: m.Data, DataProblem: m.Problem}
-		if len(msg.Data) > checksession.MaxMessageBytes {
-			msg.Data, msg.DataProblem = nil, fmt.Sprintf("%d bytes of JSON, more than %d", len(m.Data), checksession.MaxMessageBytes)
+		msg := platform.Message{Origin: m.Origin, FromFrame: m.FromFrame, Data: m.Data, DataProblem: m.Problem}
+		if len(msg.Data) > platform.MaxMessageBytes {
+			msg.Data, msg.DataProblem = nil, fmt.Sprintf("%d bytes of JSON, more than %d", len(m.Data), platform.MaxMessageBytes)
 		}
 		if f.h.OnMessage != nil {
 			f.h.OnMessage(msg)
@@ -703,11 +704,11 @@ func (h *Hub) hidden() bool {
 	return true
 }
 
-// clientBrowser is a client's checksession.Browser in the worker: the
+// clientBrowser is a client's platform.Browser in the worker: the
 // network from the worker, the document from the pages.
 type clientBrowser struct {
 	h    *Hub
-	base checksession.Browser
+	base platform.Browser
 
 	mu    sync.Mutex
 	wakeC chan struct{}
@@ -722,20 +723,20 @@ type clientBrowser struct {
 // has a SecretStore is what refreshTokenStorage "local" persists through.
 type storingBrowser struct {
 	*clientBrowser
-	checksession.SecretStore
+	platform.SecretStore
 }
 
 var (
-	_ checksession.SecretStore    = storingBrowser{}
-	_ checksession.PageSignals    = storingBrowser{}
-	_ checksession.Connectivity   = storingBrowser{}
-	_ checksession.TabCoordinator = storingBrowser{}
-	_ checksession.RefreshCustody = storingBrowser{}
-	_ checksession.Browser        = (*clientBrowser)(nil)
-	_ checksession.PageSignals    = (*clientBrowser)(nil)
-	_ checksession.Connectivity   = (*clientBrowser)(nil)
-	_ checksession.TabCoordinator = (*clientBrowser)(nil)
-	_ checksession.RefreshCustody = (*clientBrowser)(nil)
+	_ platform.SecretStore    = storingBrowser{}
+	_ platform.PageSignals    = storingBrowser{}
+	_ platform.Connectivity   = storingBrowser{}
+	_ platform.TabCoordinator = storingBrowser{}
+	_ platform.RefreshCustody = storingBrowser{}
+	_ platform.Browser        = (*clientBrowser)(nil)
+	_ platform.PageSignals    = (*clientBrowser)(nil)
+	_ platform.Connectivity   = (*clientBrowser)(nil)
+	_ platform.TabCoordinator = (*clientBrowser)(nil)
+	_ platform.RefreshCustody = (*clientBrowser)(nil)
 )
 
 // Lead and Join are the worker's own Web Locks and BroadcastChannel. The
@@ -744,15 +745,15 @@ var (
 // worker and the new one's, and tabs with the in-page engine, renew once
 // between them and verify each other's results.
 func (b *clientBrowser) Lead(name string, onLead func()) (func(), error) {
-	tc, ok := b.base.(checksession.TabCoordinator)
+	tc, ok := b.base.(platform.TabCoordinator)
 	if !ok {
 		return nil, errors.New("hub: the worker has no Web Locks")
 	}
 	return tc.Lead(name, onLead)
 }
 
-func (b *clientBrowser) Join(name string, onMessage func([]byte)) (checksession.Channel, error) {
-	tc, ok := b.base.(checksession.TabCoordinator)
+func (b *clientBrowser) Join(name string, onMessage func([]byte)) (platform.Channel, error) {
+	tc, ok := b.base.(platform.TabCoordinator)
 	if !ok {
 		return nil, errors.New("hub: the worker has no BroadcastChannel")
 	}
@@ -765,10 +766,10 @@ func (b *clientBrowser) KeepsRefreshToken() bool { return true }
 
 func (b *clientBrowser) Origin() string            { return b.base.Origin() }
 func (b *clientBrowser) CrossOriginIsolated() bool { return b.base.CrossOriginIsolated() }
-func (b *clientBrowser) Fetch(ctx context.Context, req checksession.HTTPRequest) (*checksession.HTTPResponse, error) {
+func (b *clientBrowser) Fetch(ctx context.Context, req platform.HTTPRequest) (*platform.HTTPResponse, error) {
 	return b.base.Fetch(ctx, req)
 }
-func (b *clientBrowser) OpenFrame(url string, fh checksession.FrameHandler) (checksession.Frame, error) {
+func (b *clientBrowser) OpenFrame(url string, fh platform.FrameHandler) (platform.Frame, error) {
 	return b.h.openFrame(url, fh)
 }
 
@@ -781,10 +782,10 @@ func (b *clientBrowser) Navigate(url string) error {
 func (b *clientBrowser) ReplaceLocation(url string) error {
 	return b.h.toRedirectPage(map[string]any{"t": outReplace, "url": url})
 }
-func (b *clientBrowser) SessionStorage() checksession.Storage { return redirectStorage{b.h} }
+func (b *clientBrowser) SessionStorage() platform.Storage { return redirectStorage{b.h} }
 
 func (b *clientBrowser) Online() bool {
-	if c, ok := b.base.(checksession.Connectivity); ok {
+	if c, ok := b.base.(platform.Connectivity); ok {
 		return c.Online()
 	}
 	return true

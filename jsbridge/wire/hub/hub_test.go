@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 func TestParseChecksShapeAndIgnoresWhatItDoesNotKnow(t *testing.T) {
@@ -139,15 +140,15 @@ func (p *fakePage) all() []map[string]any {
 // fakeEngine opens a frame for getTokenSilently and answers with the data
 // of the first message from the frame, as the core does in essence.
 type fakeEngine struct {
-	b         checksession.Browser
+	b         platform.Browser
 	onEvent   func(checksession.Event)
 	destroyed chan struct{}
 }
 
 func (e *fakeEngine) GetTokenSilently(ctx context.Context, _ checksession.AuthorizeParams) (string, error) {
-	got := make(chan checksession.Message, 1)
-	f, err := e.b.OpenFrame("https://op.example/authorize?state=s1", checksession.FrameHandler{
-		OnMessage: func(m checksession.Message) {
+	got := make(chan platform.Message, 1)
+	f, err := e.b.OpenFrame("https://op.example/authorize?state=s1", platform.FrameHandler{
+		OnMessage: func(m platform.Message) {
 			select {
 			case got <- m:
 			default:
@@ -178,9 +179,9 @@ func (e *fakeEngine) LoginWithPopup(ctx context.Context, p checksession.Authoriz
 	if p.Extra["prompt"] == "none" {
 		return nil, checksession.ErrInvalidConfiguration
 	}
-	got := make(chan checksession.Message, 1)
-	popup, err := e.b.(checksession.PopupOpener).OpenPopup(checksession.FrameHandler{
-		OnMessage: func(m checksession.Message) {
+	got := make(chan platform.Message, 1)
+	popup, err := e.b.(platform.PopupOpener).OpenPopup(platform.FrameHandler{
+		OnMessage: func(m platform.Message) {
 			if !m.FromFrame || m.Origin != "https://op.example" {
 				return
 			}
@@ -245,7 +246,7 @@ func (e *fakeEngine) StartAutoRenew()              {}
 func (e *fakeEngine) StopAutoRenew()               {}
 func (e *fakeEngine) Destroy()                     { close(e.destroyed) }
 
-type fakeBase struct{ checksession.Browser }
+type fakeBase struct{ platform.Browser }
 
 func (fakeBase) Origin() string { return "https://app.example" }
 
@@ -255,7 +256,7 @@ func newTestHub(t *testing.T) (*Hub, *[]*fakeEngine) {
 	engines := &[]*fakeEngine{}
 	h := New(Config{
 		Base: fakeBase{},
-		NewEngine: func(opts checksession.Options, b checksession.Browser) (Engine, error) {
+		NewEngine: func(opts checksession.Options, b platform.Browser) (Engine, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			e := &fakeEngine{b: b, onEvent: opts.OnEvent, destroyed: make(chan struct{})}
@@ -433,7 +434,7 @@ func TestLogLinesGoToThePagesHoldingTheClient(t *testing.T) {
 	var logger func(checksession.LogLevel, string)
 	h := New(Config{
 		Base: fakeBase{},
-		NewEngine: func(opts checksession.Options, b checksession.Browser) (Engine, error) {
+		NewEngine: func(opts checksession.Options, b platform.Browser) (Engine, error) {
 			logger = opts.Logger
 			return &fakeEngine{b: b, destroyed: make(chan struct{})}, nil
 		},
@@ -455,7 +456,7 @@ func TestLogLinesGoToThePagesHoldingTheClient(t *testing.T) {
 func TestWarningsLoggedWhileTheClientIsMadeReachEveryPageThatTakesIt(t *testing.T) {
 	h := New(Config{
 		Base: fakeBase{},
-		NewEngine: func(opts checksession.Options, b checksession.Browser) (Engine, error) {
+		NewEngine: func(opts checksession.Options, b platform.Browser) (Engine, error) {
 			opts.Logger(checksession.LogWarn, "an option's warning")
 			return &fakeEngine{b: b, destroyed: make(chan struct{})}, nil
 		},
@@ -638,23 +639,23 @@ func (s memSecrets) Delete(_ context.Context, key string) error       { delete(s
 func TestEnginesPersistThroughTheHubsSecrets(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
-		secrets checksession.SecretStore
+		secrets platform.SecretStore
 	}{
 		{"with Secrets", memSecrets{m: map[string]string{"k": "rt"}}},
 		{"without Secrets", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			var got checksession.Browser
+			var got platform.Browser
 			h := New(Config{
 				Base:    fakeBase{},
 				Secrets: tt.secrets,
-				NewEngine: func(_ checksession.Options, b checksession.Browser) (Engine, error) {
+				NewEngine: func(_ checksession.Options, b platform.Browser) (Engine, error) {
 					got = b
 					return &fakeEngine{b: b, destroyed: make(chan struct{})}, nil
 				},
 			})
 			create(t, h, "a", connect(h, "a", true))
-			store, ok := got.(checksession.SecretStore)
+			store, ok := got.(platform.SecretStore)
 			if ok != (tt.secrets != nil) {
 				t.Fatalf("the engine's browser is a SecretStore: %v; want %v", ok, tt.secrets != nil)
 			}
@@ -665,7 +666,7 @@ func TestEnginesPersistThroughTheHubsSecrets(t *testing.T) {
 				t.Errorf("Load through the engine's browser gave %q, %v; want the hub's secret", v, found)
 			}
 			// The page-facing parts stay: it is still the hub's browser.
-			if _, ok := got.(checksession.PageSignals); !ok {
+			if _, ok := got.(platform.PageSignals); !ok {
 				t.Error("the engine's browser lost PageSignals")
 			}
 		})

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // loginWithPopup's window belongs to the page that called it: only that
@@ -25,22 +26,22 @@ type popupKey struct {
 	id   int64
 }
 
-// remotePopup is a page's popup as the engine's checksession.Popup.
+// remotePopup is a page's popup as the engine's platform.Popup.
 type remotePopup struct {
 	h   *Hub
 	key popupKey
 
 	mu      sync.Mutex
-	handler checksession.FrameHandler // set when the engine takes the window
-	taken   func()                    // called once the engine has it
+	handler platform.FrameHandler // set when the engine takes the window
+	taken   func()                // called once the engine has it
 
 	closed atomic.Bool // the page saw window.closed, or the page left
 	close  sync.Once
 }
 
 var (
-	_ checksession.PopupOpener = (*clientBrowser)(nil)
-	_ checksession.Popup       = (*remotePopup)(nil)
+	_ platform.PopupOpener = (*clientBrowser)(nil)
+	_ platform.Popup       = (*remotePopup)(nil)
 )
 
 // loginWithPopup runs the engine's LoginWithPopup with the window page p
@@ -83,7 +84,7 @@ func (h *Hub) loginWithPopup(ctx context.Context, p *page, s *shared, id int64, 
 }
 
 // OpenPopup hands the engine the window the calling page opened already.
-func (b *clientBrowser) OpenPopup(fh checksession.FrameHandler) (checksession.Popup, error) {
+func (b *clientBrowser) OpenPopup(fh platform.FrameHandler) (platform.Popup, error) {
 	b.mu.Lock()
 	rp := b.pending
 	b.pending = nil
@@ -128,7 +129,7 @@ func (rp *remotePopup) Closed() bool { return rp.closed.Load() }
 func (rp *remotePopup) Close() {
 	rp.close.Do(func() {
 		rp.mu.Lock()
-		rp.handler = checksession.FrameHandler{}
+		rp.handler = platform.FrameHandler{}
 		rp.mu.Unlock()
 		h := rp.h
 		h.mu.Lock()
@@ -161,9 +162,9 @@ func (h *Hub) popupEvent(p *page, m pageMessage) {
 		rp.closed.Store(true)
 	case "message":
 		// FromFrame: the page passes on only messages whose source is the popup.
-		msg := checksession.Message{Origin: m.Origin, FromFrame: true, Data: m.Data, DataProblem: m.Problem}
-		if len(msg.Data) > checksession.MaxMessageBytes {
-			msg.Data, msg.DataProblem = nil, fmt.Sprintf("%d bytes of JSON, more than %d", len(m.Data), checksession.MaxMessageBytes)
+		msg := platform.Message{Origin: m.Origin, FromFrame: true, Data: m.Data, DataProblem: m.Problem}
+		if len(msg.Data) > platform.MaxMessageBytes {
+			msg.Data, msg.DataProblem = nil, fmt.Sprintf("%d bytes of JSON, more than %d", len(m.Data), platform.MaxMessageBytes)
 		}
 		rp.mu.Lock()
 		on := rp.handler.OnMessage

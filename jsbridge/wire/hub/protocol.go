@@ -18,7 +18,7 @@ const Version = 1
 
 // maxMessageBytes bounds one page message. A frame message carries an
 // authorization response of a few kilobytes, bounded again by
-// checksession.MaxMessageBytes; anything larger is not a page of ours.
+// platform.MaxMessageBytes; anything larger is not a page of ours.
 const maxMessageBytes = 512 << 10
 
 // The message types a page sends ("t").

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/silentauth/silentauth/checksession"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // coordBase is a worker base with Web Locks and BroadcastChannel that
@@ -23,7 +24,7 @@ type nopChannel struct{}
 func (nopChannel) Post([]byte) error { return nil }
 func (nopChannel) Close()            {}
 
-func (b *coordBase) Join(name string, _ func([]byte)) (checksession.Channel, error) {
+func (b *coordBase) Join(name string, _ func([]byte)) (platform.Channel, error) {
 	b.joins = append(b.joins, name)
 	return nopChannel{}, nil
 }
@@ -36,7 +37,7 @@ func (b *coordBase) Join(name string, _ func([]byte)) (checksession.Channel, err
 func TestAnEngineInTheWorkerCoordinatesByTheWorkersLocksAndKeepsItsRefreshToken(t *testing.T) {
 	cases := []struct {
 		name      string
-		base      checksession.Browser
+		base      platform.Browser
 		wantLocks bool
 	}{
 		{"a worker with Web Locks", &coordBase{}, true},
@@ -44,20 +45,20 @@ func TestAnEngineInTheWorkerCoordinatesByTheWorkersLocksAndKeepsItsRefreshToken(
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var got checksession.Browser
+			var got platform.Browser
 			h := New(Config{
 				Base: tc.base,
-				NewEngine: func(_ checksession.Options, b checksession.Browser) (Engine, error) {
+				NewEngine: func(_ checksession.Options, b platform.Browser) (Engine, error) {
 					got = b
 					return &fakeEngine{b: b, destroyed: make(chan struct{})}, nil
 				},
 			})
 			p := connect(h, "a", true)
 			create(t, h, "a", p)
-			if k, ok := got.(checksession.RefreshCustody); !ok || !k.KeepsRefreshToken() {
+			if k, ok := got.(platform.RefreshCustody); !ok || !k.KeepsRefreshToken() {
 				t.Error("the engine's browser does not keep the refresh token in the worker")
 			}
-			tc2, ok := got.(checksession.TabCoordinator)
+			tc2, ok := got.(platform.TabCoordinator)
 			if !ok {
 				t.Fatal("the engine's browser is no TabCoordinator")
 			}

@@ -1,13 +1,21 @@
-package checksession
+// Package platform is the contract between silentauth's engine and the
+// page it runs in: the interfaces package checksession calls, which package
+// jsbridge implements in a real browser and checksession's tests fake on
+// the host, and the clock. Browser is what every engine needs; the other
+// interfaces are optional, and the engine type-asserts a Browser for each
+// (Connectivity, PageSignals, TabCoordinator, SecretStore, ...) and goes
+// without what it lacks.
+//
+// It declares what the engine needs, not what the browser offers, and
+// holds no behaviour but the real clock.
+package platform
 
-import (
-	"context"
-	"time"
-)
+import "context"
 
-// Browser is what the core needs from the page it runs in. Package jsbridge
-// implements it on a real browser; tests use a fake. Everything that touches
-// the DOM stays behind this interface so that checksession runs on the host.
+// Browser is what every engine needs from the page it runs in. Package
+// jsbridge implements it on a real browser; checksession's tests fake it.
+// Everything that touches the DOM stays behind it, so that checksession
+// runs on the host.
 type Browser interface {
 	// Origin is the page's origin, for example "http://localhost:8080".
 	Origin() string
@@ -33,19 +41,21 @@ type Browser interface {
 	SessionStorage() Storage
 }
 
-// Connectivity is optionally implemented by a Browser that can tell whether
-// the device is online (navigator.onLine). Without it a request that got no
-// answer is reported as a network error rather than as being offline.
-type Connectivity interface {
-	// Online reports navigator.onLine; true where the browser cannot tell.
-	Online() bool
+// HTTPRequest is a request for Browser.Fetch.
+type HTTPRequest struct {
+	Method string
+	URL    string
+	Header map[string]string
+	Body   []byte
 }
 
-// Storage is a string key-value store such as sessionStorage.
-type Storage interface {
-	Get(key string) (string, bool)
-	Set(key, value string) error
-	Remove(key string)
+// HTTPResponse is the answer to a Browser.Fetch.
+type HTTPResponse struct {
+	Status int
+	// Header holds the response headers the core reads, names in lower case
+	// ("cache-control"); a cross-origin answer shows only CORS-safelisted ones.
+	Header map[string]string
+	Body   []byte
 }
 
 // FrameHandler receives what happens around one hidden iframe. Handlers may
@@ -83,46 +93,9 @@ type Message struct {
 // responses are a few kilobytes; anything larger is not ours.
 const MaxMessageBytes = 256 << 10
 
-// HTTPRequest is a request for Browser.Fetch.
-type HTTPRequest struct {
-	Method string
-	URL    string
-	Header map[string]string
-	Body   []byte
+// Storage is a string key-value store such as sessionStorage.
+type Storage interface {
+	Get(key string) (string, bool)
+	Set(key, value string) error
+	Remove(key string)
 }
-
-// HTTPResponse is the answer to a Browser.Fetch.
-type HTTPResponse struct {
-	Status int
-	// Header holds the response headers the core reads, names in lower case
-	// ("cache-control"); a cross-origin answer shows only CORS-safelisted ones.
-	Header map[string]string
-	Body   []byte
-}
-
-// Clock is the time source. The browser uses the real one; tests use a fake
-// so that no test sleeps.
-type Clock interface {
-	Now() time.Time
-	NewTimer(d time.Duration) Timer
-}
-
-// Timer is a one-shot timer from a Clock.
-type Timer interface {
-	C() <-chan time.Time
-	Stop() bool
-}
-
-// SystemClock is the real clock.
-type SystemClock struct{}
-
-// Now returns time.Now().
-func (SystemClock) Now() time.Time { return time.Now() }
-
-// NewTimer starts a real timer.
-func (SystemClock) NewTimer(d time.Duration) Timer { return systemTimer{time.NewTimer(d)} }
-
-type systemTimer struct{ t *time.Timer }
-
-func (s systemTimer) C() <-chan time.Time { return s.t.C }
-func (s systemTimer) Stop() bool          { return s.t.Stop() }
