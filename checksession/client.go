@@ -121,11 +121,6 @@ func (c *Client) offline() bool {
 	return ok && !o.Online()
 }
 
-// Metadata returns the server's endpoints, from discovery or the fallback.
-func (c *Client) Metadata(ctx context.Context) (*Metadata, error) {
-	return c.disc.metadata(ctx)
-}
-
 // defaultRequest is the request auto-renew keeps fresh: the options as given.
 func (c *Client) defaultRequest() request {
 	r, _ := c.s.resolve(AuthorizeParams{}) // the options were validated already

@@ -338,7 +338,7 @@ func TestTimeoutReportsAuth0sDescriptionAndCleansUp(t *testing.T) {
 	fx.clock.Advance(time.Second)
 	err := <-done
 	var e *Error
-	if !errors.As(err, &e) || e.Code != "timeout" || e.Description != TimeoutDescription {
+	if !errors.As(err, &e) || e.Code != "timeout" || e.Description != timeoutDescription {
 		t.Fatalf("got %v", err)
 	}
 	if fx.b.frameCount() != 2 || !fx.b.frame(0).isClosed() || !fx.b.frame(1).isClosed() || len(fx.clock.pending()) != 0 {
@@ -357,7 +357,7 @@ func TestPageThatLoadsButPostsNothingFailsFast(t *testing.T) {
 	fx.clock.Advance(loadGrace)
 	err := <-done
 	var e *Error
-	if !errors.As(err, &e) || e.Code != "timeout" || !strings.HasPrefix(e.Description, TimeoutDescription) || !strings.Contains(e.Description, "Allowed Web Origins") {
+	if !errors.As(err, &e) || e.Code != "timeout" || !strings.HasPrefix(e.Description, timeoutDescription) || !strings.Contains(e.Description, "Allowed Web Origins") {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -473,9 +473,9 @@ func TestGetTokenSilentlyServesTheCacheWhileValid(t *testing.T) {
 		served bool
 	}{
 		{"long before expiry", 30 * time.Minute, true},
-		{"just over minValidity and the slack", DefaultMinValidity + wholeSecondSlack + time.Millisecond, true},
-		{"inside the slack second", DefaultMinValidity + wholeSecondSlack - time.Millisecond, false},
-		{"under minValidity", DefaultMinValidity - time.Second, false},
+		{"just over minValidity and the slack", defaultMinValidity + wholeSecondSlack + time.Millisecond, true},
+		{"inside the slack second", defaultMinValidity + wholeSecondSlack - time.Millisecond, false},
+		{"under minValidity", defaultMinValidity - time.Second, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -527,8 +527,8 @@ func TestTheKeysAreFetchedWhileTheGrantIsOnTheNetwork(t *testing.T) {
 		refresh    bool
 		wantBefore bool
 	}{
-		{"a code exchange asking for openid", DefaultScope, false, true},
-		{"a refresh grant asking for openid", DefaultScope, true, true},
+		{"a code exchange asking for openid", defaultScope, false, true},
+		{"a refresh grant asking for openid", defaultScope, true, true},
 		{"a code exchange without openid asks for no keys it may not need", "profile email", false, false},
 	}
 	for _, tt := range tests {

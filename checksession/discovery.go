@@ -16,9 +16,9 @@ import (
 // waiting on it), but not forever.
 const fetchTimeout = 30 * time.Second
 
-// Metadata is the part of an OpenID Provider's discovery document that
-// silentauth uses.
-type Metadata struct {
+// serverMetadata is the part of an OpenID Provider's discovery document
+// that silentauth uses.
+type serverMetadata struct {
 	Issuer                           string   `json:"issuer"`
 	AuthorizationEndpoint            string   `json:"authorization_endpoint"`
 	TokenEndpoint                    string   `json:"token_endpoint"`
@@ -35,7 +35,7 @@ type Metadata struct {
 
 // supportsWebMessage is false only when the server lists its response
 // modes and web_message is not among them: then no silent request can work.
-func (m *Metadata) supportsWebMessage() bool {
+func (m *serverMetadata) supportsWebMessage() bool {
 	if len(m.ResponseModesSupported) == 0 {
 		return true
 	}
@@ -48,8 +48,8 @@ func (m *Metadata) supportsWebMessage() bool {
 }
 
 // auth0Metadata is Auth0's layout: the fallback where discovery is missing.
-func auth0Metadata(domain string) *Metadata {
-	return &Metadata{
+func auth0Metadata(domain string) *serverMetadata {
+	return &serverMetadata{
 		Issuer:                domain + "/",
 		AuthorizationEndpoint: domain + "/authorize",
 		TokenEndpoint:         domain + "/oauth/token",
@@ -59,7 +59,7 @@ func auth0Metadata(domain string) *Metadata {
 }
 
 // overlay applies the explicit endpoint options over m.
-func (s *settings) overlay(m *Metadata) *Metadata {
+func (s *settings) overlay(m *serverMetadata) *serverMetadata {
 	out := *m
 	set := func(dst *string, v string) {
 		if v != "" {
@@ -88,11 +88,11 @@ type discoverer struct {
 	log     func(string)
 
 	mu       sync.Mutex
-	done     *Metadata
-	inflight *flight[*Metadata]
+	done     *serverMetadata
+	inflight *flight[*serverMetadata]
 }
 
-func (d *discoverer) metadata(ctx context.Context) (*Metadata, error) {
+func (d *discoverer) metadata(ctx context.Context) (*serverMetadata, error) {
 	d.mu.Lock()
 	if m := d.done; m != nil {
 		d.mu.Unlock()
@@ -100,10 +100,10 @@ func (d *discoverer) metadata(ctx context.Context) (*Metadata, error) {
 	}
 	f := d.inflight
 	if f == nil {
-		f = newFlight[*Metadata]()
+		f = newFlight[*serverMetadata]()
 		d.inflight = f
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
-		settle := func(m *Metadata, err error) {
+		settle := func(m *serverMetadata, err error) {
 			cancel()
 			d.mu.Lock()
 			d.inflight = nil
@@ -119,11 +119,11 @@ func (d *discoverer) metadata(ctx context.Context) (*Metadata, error) {
 	return f.wait(ctx)
 }
 
-func (d *discoverer) fetch(ctx context.Context) (_ *Metadata, err error) {
+func (d *discoverer) fetch(ctx context.Context) (_ *serverMetadata, err error) {
 	defer func() { err = d.s.noteAssumedScheme(err) }()
 	domain := d.s.domain.String()
 	if d.s.overridesComplete() {
-		return d.s.overlay(&Metadata{}), nil
+		return d.s.overlay(&serverMetadata{}), nil
 	}
 	url := domain + "/.well-known/openid-configuration"
 	resp, err := d.browser.Fetch(ctx, platform.HTTPRequest{Method: "GET", URL: url})
@@ -139,7 +139,7 @@ func (d *discoverer) fetch(ctx context.Context) (_ *Metadata, err error) {
 		return nil, withServerWait(newError(string(ErrServer), "discovery at "+url+" answered HTTP "+strconv.Itoa(resp.Status)),
 			resp.Status, resp.Header, time.Now())
 	}
-	var m Metadata
+	var m serverMetadata
 	if err := json.Unmarshal(resp.Body, &m); err != nil {
 		return nil, invalidOption("Domain", "discovery at "+url+" is not a JSON discovery document: "+err.Error())
 	}
@@ -174,7 +174,7 @@ func (s *settings) noteAssumedScheme(err error) error {
 // a clean parse round trip) to every endpoint the document supplies and the
 // options do not override: a discovery document is as untrusted as any
 // other input, and its authorization_endpoint becomes an iframe's src.
-func (s *settings) checkDiscovered(m *Metadata) *Error {
+func (s *settings) checkDiscovered(m *serverMetadata) *Error {
 	for _, f := range []struct{ field, value, override string }{
 		{"issuer", m.Issuer, s.Issuer},
 		{"authorization_endpoint", m.AuthorizationEndpoint, s.AuthorizationEndpoint},

@@ -17,21 +17,21 @@ import (
 // DPoP (RFC 9449; API.md, "DPoP"): with Options.UseDPoP every token request
 // and every API call carries a proof signed by a key that never leaves the
 // browser, so a copied access or refresh token is useless elsewhere. The
-// core builds the proofs; the Browser signs them (DPoPKeys).
+// core builds the proofs; the browser signs them (platform.DPoPKeys).
 
-// Token types as AuthResult.TokenType carries them.
+// The token types AuthResult.TokenType carries.
 const (
-	TokenTypeDPoP   = "DPoP"
-	TokenTypeBearer = "Bearer"
+	tokenTypeDPoP   = "DPoP"
+	tokenTypeBearer = "Bearer"
 )
 
 // normalizeTokenType reads token_type case-insensitively (RFC 6749, 5.1):
 // "DPoP" for a DPoP-bound token, "Bearer" for anything else or nothing.
 func normalizeTokenType(t string) string {
-	if strings.EqualFold(t, TokenTypeDPoP) {
-		return TokenTypeDPoP
+	if strings.EqualFold(t, tokenTypeDPoP) {
+		return tokenTypeDPoP
 	}
-	return TokenTypeBearer
+	return tokenTypeBearer
 }
 
 // dpopState is one client's DPoP key and server nonces.
@@ -276,11 +276,11 @@ func (c *Client) AuthHeaders(ctx context.Context, rawURL, method string) (map[st
 	if err != nil {
 		return nil, err
 	}
-	tokenType := TokenTypeBearer
+	tokenType := tokenTypeBearer
 	if res := c.latest(r); res != nil && res.AccessToken == token {
 		tokenType = normalizeTokenType(res.TokenType)
 	}
-	if c.dpop == nil || tokenType != TokenTypeDPoP {
+	if c.dpop == nil || tokenType != tokenTypeDPoP {
 		return map[string]string{"Authorization": "Bearer " + token}, nil
 	}
 	p, err := c.dpop.proof(ctx, method, rawURL, token, c.clock.Now().Unix())
@@ -357,7 +357,7 @@ func (c *Client) checkTokenType(tokens *authResponse) {
 	if c.dpop == nil || tokens.AccessToken == "" {
 		return
 	}
-	if normalizeTokenType(tokens.TokenType) != TokenTypeDPoP {
+	if normalizeTokenType(tokens.TokenType) != tokenTypeDPoP {
 		c.debug("useDpop: the server answered token_type " + quote(tokens.TokenType) + ", not DPoP: its tokens are not bound to the key and are used as bearer tokens")
 	}
 }

@@ -269,7 +269,7 @@ func TestDPoPCodeExchangeIsBoundToTheKey(t *testing.T) {
 	if proofs[0].claims["jti"] == proofs[1].claims["jti"] {
 		t.Error("two proofs share a jti")
 	}
-	if res.TokenType != TokenTypeDPoP {
+	if res.TokenType != tokenTypeDPoP {
 		t.Errorf("tokenType %q, want DPoP", res.TokenType)
 	}
 }
@@ -298,9 +298,9 @@ func TestDPoPTokenTypes(t *testing.T) {
 		dpop                   bool
 		wantLog                bool
 	}{
-		{"a DPoP answer is used as DPoP", "DPoP", TokenTypeDPoP, true, false},
-		{"a server that answers Bearer gets bearer use and a debug line", "Bearer", TokenTypeBearer, true, true},
-		{"the type is read case-insensitively", "dpop", TokenTypeDPoP, true, false},
+		{"a DPoP answer is used as DPoP", "DPoP", tokenTypeDPoP, true, false},
+		{"a server that answers Bearer gets bearer use and a debug line", "Bearer", tokenTypeBearer, true, true},
+		{"the type is read case-insensitively", "dpop", tokenTypeDPoP, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fx, b, srv := dpopFixture(t)
@@ -317,7 +317,7 @@ func TestDPoPTokenTypes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := strings.SplitN(h["Authorization"], " ", 2)[0]; got != tc.want || (h["DPoP"] != "") != (tc.want == TokenTypeDPoP) {
+			if got := strings.SplitN(h["Authorization"], " ", 2)[0]; got != tc.want || (h["DPoP"] != "") != (tc.want == tokenTypeDPoP) {
 				t.Errorf("headers %v for a %s token", h, tc.want)
 			}
 			fx.mu.Lock()
@@ -331,7 +331,7 @@ func TestDPoPTokenTypes(t *testing.T) {
 	t.Run("without useDpop the type is Bearer", func(t *testing.T) {
 		fx := newFixture(t)
 		res, err := fx.client().CheckSession(context.Background(), AuthorizeParams{})
-		if err != nil || res.TokenType != TokenTypeBearer {
+		if err != nil || res.TokenType != tokenTypeBearer {
 			t.Fatalf("tokenType %q, err %v", res.TokenType, err)
 		}
 		if fx.b.frame(0).param("dpop_jkt") != "" {

@@ -138,9 +138,9 @@ var errorCodes = []struct {
 	{ErrPopupClosed, false},
 }
 
-// TimeoutDescription is auth0.js's wording, kept so that code matching on
+// timeoutDescription is auth0.js's wording, kept so that code matching on
 // it keeps working when it moves to silentauth.
-const TimeoutDescription = "Timeout during executing web_message communication"
+const timeoutDescription = "Timeout during executing web_message communication"
 
 // newError builds an *Error with the given code and description.
 func newError(code, description string) *Error {

@@ -12,7 +12,7 @@ import (
 
 // exchange redeems an authorization code at the token endpoint with the
 // PKCE verifier.
-func (c *Client) exchange(ctx context.Context, m *Metadata, t *transaction, code string) (*authResponse, error) {
+func (c *Client) exchange(ctx context.Context, m *serverMetadata, t *transaction, code string) (*authResponse, error) {
 	tokens, err := c.tokenRequest(ctx, m, url.Values{
 		"grant_type":    {"authorization_code"},
 		"client_id":     {c.s.ClientID},
@@ -29,7 +29,7 @@ func (c *Client) exchange(ctx context.Context, m *Metadata, t *transaction, code
 // refreshGrant redeems a refresh token (grant_type=refresh_token). scope ""
 // asks for the scope granted at login; a server that rotates answers with a
 // new refresh token in RefreshToken, and the one sent is then spent.
-func (c *Client) refreshGrant(ctx context.Context, m *Metadata, refreshToken, scope string) (*authResponse, error) {
+func (c *Client) refreshGrant(ctx context.Context, m *serverMetadata, refreshToken, scope string) (*authResponse, error) {
 	if refreshToken == "" {
 		return nil, errMissingRefreshToken("no refresh token to redeem")
 	}
@@ -55,7 +55,7 @@ func (c *Client) refreshGrant(ctx context.Context, m *Metadata, refreshToken, sc
 // tokenRequest POSTs form to the token endpoint and parses the answer. state
 // is the request's state, carried by errors and set on the answer (a token
 // response has none); "" for grants made outside an authorization request.
-func (c *Client) tokenRequest(ctx context.Context, m *Metadata, form url.Values, state, consequence string) (*authResponse, error) {
+func (c *Client) tokenRequest(ctx context.Context, m *serverMetadata, form url.Values, state, consequence string) (*authResponse, error) {
 	if m.TokenEndpoint == "" {
 		return nil, invalidOption("TokenEndpoint", "the server names no token endpoint, so "+consequence)
 	}

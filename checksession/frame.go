@@ -93,7 +93,7 @@ func (c *Client) openFrame(authorizeURL string, t *transaction) (*silentFrame, e
 		},
 	})
 	if err != nil {
-		return nil, newError(string(ErrTimeout), TimeoutDescription+". The iframe could not be created: "+err.Error())
+		return nil, newError(string(ErrTimeout), timeoutDescription+". The iframe could not be created: "+err.Error())
 	}
 	f.frame = frame
 	c.debug("silent request opened: " + redactURL(authorizeURL))
@@ -184,9 +184,9 @@ func (c *Client) runFrames(ctx context.Context, r request, t *transaction, autho
 			armRace(now)
 		case <-deadline.C():
 			if c.offline() {
-				return nil, first.t, nil, &Error{Code: string(ErrTimeout), State: first.t.State, Description: TimeoutDescription + ". The browser is offline."}
+				return nil, first.t, nil, &Error{Code: string(ErrTimeout), State: first.t.State, Description: timeoutDescription + ". The browser is offline."}
 			}
-			return nil, first.t, nil, &Error{Code: string(ErrTimeout), State: first.t.State, Description: TimeoutDescription}
+			return nil, first.t, nil, &Error{Code: string(ErrTimeout), State: first.t.State, Description: timeoutDescription}
 		case <-ctx.Done():
 			if c.ctx.Err() != nil {
 				return nil, first.t, nil, errDestroyed()
@@ -214,10 +214,10 @@ func (c *Client) openRacer(next func() (*transaction, string, error)) (*silentFr
 func (c *Client) silentPage(t *transaction) error {
 	c.debug("failing fast: the server's page loaded but posted nothing")
 	if c.offline() {
-		return &Error{Code: string(ErrTimeout), State: t.State, Description: TimeoutDescription +
+		return &Error{Code: string(ErrTimeout), State: t.State, Description: timeoutDescription +
 			". The browser is offline: the iframe shows its network error page."}
 	}
-	return &Error{Code: string(ErrTimeout), State: t.State, Description: TimeoutDescription +
+	return &Error{Code: string(ErrTimeout), State: t.State, Description: timeoutDescription +
 		". The authorization server's page loaded in the iframe but posted no answer: it is an error page, or this origin (" +
 		c.browser.Origin() + ") is not allowed for web_message (Auth0: add it to the application's Allowed Web Origins), or redirect_uri " +
 		quote(t.RedirectURI) + " is not registered for client " + quote(c.s.ClientID) + "."}

@@ -88,7 +88,7 @@ func TestDiscoveredEndpointsMustBeHTTPSOrLoopbackHTTP(t *testing.T) {
 			fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(platform.HTTPRequest) (*platform.HTTPResponse, error) {
 				return jsonResponse(200, doc)
 			}
-			m, err := fx.client().Metadata(context.Background())
+			m, err := fx.client().disc.metadata(context.Background())
 			if tt.want == "" {
 				if err != nil {
 					t.Fatalf("unexpected error %v", err)
@@ -107,7 +107,7 @@ func TestDiscoveredEndpointsMustBeHTTPSOrLoopbackHTTP(t *testing.T) {
 				"jwks_uri": serverOrigin + "/.well-known/jwks.json"})
 		}
 		c := fx.client(func(o *Options) { o.AuthorizationEndpoint = serverOrigin + "/authorize" })
-		if _, err := c.Metadata(context.Background()); err != nil {
+		if _, err := c.disc.metadata(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -197,26 +197,26 @@ func TestRedactURL(t *testing.T) {
 	}{
 		{"authorize URL keeps its shape and loses its secrets",
 			"https://login.example.com/authorize?client_id=spa&state=S3CR3T-state&nonce=S3CR3T-nonce&code_challenge=S3CR3T-cc&code_challenge_method=S256&login_hint=alice%40example.com&prompt=none&response_mode=web_message",
-			[]string{"https://login.example.com/authorize?", "client_id=spa", "state=" + Redacted, "nonce=" + Redacted, "code_challenge=" + Redacted, "code_challenge_method=S256", "login_hint=" + Redacted, "prompt=none", "response_mode=web_message"},
+			[]string{"https://login.example.com/authorize?", "client_id=spa", "state=" + redacted, "nonce=" + redacted, "code_challenge=" + redacted, "code_challenge_method=S256", "login_hint=" + redacted, "prompt=none", "response_mode=web_message"},
 			[]string{"S3CR3T", "alice"}},
 		{"callback fragment loses its tokens",
 			"https://app.example.com/cb#access_token=S3CR3T-at&id_token=S3CR3T-it&token_type=Bearer&state=S3CR3T-s",
-			[]string{"#access_token=" + Redacted, "id_token=" + Redacted, "token_type=Bearer"},
+			[]string{"#access_token=" + redacted, "id_token=" + redacted, "token_type=Bearer"},
 			[]string{"S3CR3T"}},
 		{"logout URL loses id_token_hint",
 			"https://login.example.com/session/end?client_id=spa&id_token_hint=S3CR3T&post_logout_redirect_uri=https%3A%2F%2Fapp.example.com",
-			[]string{"client_id=spa", "id_token_hint=" + Redacted, "post_logout_redirect_uri="},
+			[]string{"client_id=spa", "id_token_hint=" + redacted, "post_logout_redirect_uri="},
 			[]string{"S3CR3T"}},
 		{"code query and refresh token",
 			"https://app.example.com/?code=S3CR3T&refresh_token=S3CR3T2&code_verifier=S3CR3T3",
-			[]string{"code=" + Redacted, "refresh_token=" + Redacted, "code_verifier=" + Redacted},
+			[]string{"code=" + redacted, "refresh_token=" + redacted, "code_verifier=" + redacted},
 			[]string{"S3CR3T"}},
 		{"names are matched case-insensitively and escaped",
 			"https://x.example/?STATE=S3CR3T&%6eonce=S3CR3T&my_custom_token=S3CR3T",
-			[]string{"STATE=" + Redacted},
+			[]string{"STATE=" + redacted},
 			[]string{"S3CR3T"}},
 		{"credentials in the authority are dropped", "https://user:S3CR3T@x.example/p", []string{"https://x.example/p"}, []string{"S3CR3T", "user"}},
-		{"unparsable URL is redacted whole", "https://[::%25é]/?state=S3CR3T", []string{Redacted}, []string{"S3CR3T"}},
+		{"unparsable URL is redacted whole", "https://[::%25é]/?state=S3CR3T", []string{redacted}, []string{"S3CR3T"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -286,7 +286,7 @@ func TestPanickingKeySetFetchFailsTheCallInsteadOfTheRuntime(t *testing.T) {
 func TestPanickingDiscoveryFailsTheCallInsteadOfTheRuntime(t *testing.T) {
 	fx := newFixture(t)
 	fx.b.routes[serverOrigin+"/.well-known/openid-configuration"] = func(platform.HTTPRequest) (*platform.HTTPResponse, error) { panic("boom") }
-	_, err := fx.client().Metadata(context.Background())
+	_, err := fx.client().disc.metadata(context.Background())
 	if errCode(err) != "unexpected_error" || !strings.Contains(err.Error(), "discovery") {
 		t.Fatalf("got %v, want unexpected_error", err)
 	}
@@ -351,7 +351,7 @@ func FuzzOptions(f *testing.F) {
 				acceptedEndpoint(t, "apiOrigins entry", o)
 			}
 		}
-		for _, m := range []*Metadata{auth0Metadata(s.domain.String()), s.overlay(auth0Metadata(s.domain.String()))} {
+		for _, m := range []*serverMetadata{auth0Metadata(s.domain.String()), s.overlay(auth0Metadata(s.domain.String()))} {
 			acceptedEndpoint(t, "fallback authorization endpoint", m.AuthorizationEndpoint)
 		}
 	})
@@ -382,7 +382,7 @@ func FuzzDiscovery(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer c.Destroy()
-		m, err := c.Metadata(context.Background())
+		m, err := c.disc.metadata(context.Background())
 		if err != nil {
 			return
 		}

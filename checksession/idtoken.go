@@ -39,7 +39,7 @@ func (t tokenVerifier) Verify(ctx context.Context, raw string, exp idtoken.Expec
 func (t tokenVerifier) PrefetchKeys(ctx context.Context) { t.v.PrefetchKeys(ctx) }
 
 // verifierFor builds the ID-token verifier once the issuer is known.
-func (c *Client) verifierFor(m *Metadata) tokenVerifier {
+func (c *Client) verifierFor(m *serverMetadata) tokenVerifier {
 	c.verifierOnce.Do(func() {
 		jwksURI := m.JWKSURI
 		keys := idtoken.NewKeySetWithMaxAge(func(ctx context.Context) ([]byte, time.Duration, error) {

@@ -15,9 +15,9 @@ import (
 // third-party cookies), and lets the JS loader answer an anonymous
 // visitor's checkSession without asking the server (assumeSignedOut).
 
-// MarkerPrefix starts the localStorage key of every signed-in marker; the
+// markerPrefix starts the localStorage key of every signed-in marker; the
 // JS loader (wasm/loader/prestart.js, markerKey) builds the same keys.
-const MarkerPrefix = "silentauth.signedin:"
+const markerPrefix = "silentauth.signedin:"
 
 // markerKey is the marker's key for one configuration: the client and the
 // server's base URL as validation normalised it.
@@ -25,7 +25,7 @@ func (s *settings) markerKey() string {
 	if s.MarkerKey != "" {
 		return s.MarkerKey
 	}
-	return MarkerPrefix + s.ClientID + "@" + s.domain.String()
+	return markerPrefix + s.ClientID + "@" + s.domain.String()
 }
 
 func (c *Client) markerStorage() platform.Storage {

@@ -23,7 +23,7 @@ func newLocal() *memStorage { return &memStorage{m: map[string]string{}} }
 
 // markerOf is the marker the fixture's clients write, and whether it is there.
 func markerOf(local *memStorage) (string, bool) {
-	return local.Get(MarkerPrefix + idtokentest.ClientID + "@" + serverOrigin)
+	return local.Get(markerPrefix + idtokentest.ClientID + "@" + serverOrigin)
 }
 
 func TestSignedInMarker(t *testing.T) {

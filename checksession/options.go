@@ -11,13 +11,13 @@ import (
 
 // Defaults, as API.md states them.
 const (
-	DefaultResponseType      = "code"
-	DefaultScope             = "openid profile email"
-	DefaultTimeout           = 60 * time.Second
-	DefaultLeeway            = 60 * time.Second
-	DefaultRenewBeforeExpiry = 60 * time.Second
-	DefaultMinValidity       = 5 * time.Second
-	MaxLeeway                = 300 * time.Second
+	defaultResponseType      = "code"
+	defaultScope             = "openid profile email"
+	defaultTimeout           = 60 * time.Second
+	defaultLeeway            = 60 * time.Second
+	defaultRenewBeforeExpiry = 60 * time.Second
+	defaultMinValidity       = 5 * time.Second
+	maxLeeway                = 300 * time.Second
 	// minSessionPoll is the poll interval under which a warning is logged:
 	// servers rate-limit /authorize.
 	minSessionPoll = 60 * time.Second
@@ -129,14 +129,14 @@ func (o Options) validate(pageOrigin string) (*settings, error) {
 		return nil, invalidOption("ClientID", "is required")
 	}
 	if o.ResponseType == "" {
-		s.ResponseType = DefaultResponseType
+		s.ResponseType = defaultResponseType
 	}
 	s.ResponseType = normalizeResponseType(s.ResponseType)
 	if !responseTypes[s.ResponseType] {
 		return nil, invalidOption("ResponseType", `must be "code", "id_token token", "id_token" or "token", got "`+o.ResponseType+`"`)
 	}
 	if s.Scope == "" {
-		s.Scope = DefaultScope
+		s.Scope = defaultScope
 	}
 	if s.RedirectURI == "" {
 		s.RedirectURI = pageOrigin
@@ -144,29 +144,29 @@ func (o Options) validate(pageOrigin string) (*settings, error) {
 	if err := checkRedirectOrigin(s.RedirectURI, pageOrigin); err != nil {
 		return nil, err
 	}
-	s.timeout = DefaultTimeout
+	s.timeout = defaultTimeout
 	if o.Timeout < 0 {
 		return nil, invalidOption("Timeout", "must not be negative")
 	}
 	if o.Timeout > 0 {
 		s.timeout = o.Timeout
 	}
-	s.leeway = DefaultLeeway
+	s.leeway = defaultLeeway
 	if o.Leeway != nil {
-		if *o.Leeway < 0 || *o.Leeway > MaxLeeway {
+		if *o.Leeway < 0 || *o.Leeway > maxLeeway {
 			return nil, invalidOption("Leeway", "must be between 0 and 300 seconds")
 		}
 		s.leeway = *o.Leeway
 	}
 	s.autoRenew = o.AutoRenew == nil || *o.AutoRenew
-	s.renewBeforeExpiry = DefaultRenewBeforeExpiry
+	s.renewBeforeExpiry = defaultRenewBeforeExpiry
 	if o.RenewBeforeExpiry != nil {
 		if *o.RenewBeforeExpiry < 0 {
 			return nil, invalidOption("RenewBeforeExpiry", "must not be negative")
 		}
 		s.renewBeforeExpiry = *o.RenewBeforeExpiry
 	}
-	s.minValidity = DefaultMinValidity
+	s.minValidity = defaultMinValidity
 	if o.MinValidity != nil {
 		if *o.MinValidity < 0 {
 			return nil, invalidOption("MinValidity", "must not be negative")

@@ -53,7 +53,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.domain.String() != "https://login.example.com" || s.ResponseType != "code" || s.Scope != DefaultScope ||
+	if s.domain.String() != "https://login.example.com" || s.ResponseType != "code" || s.Scope != defaultScope ||
 		s.RedirectURI != pageOrigin || s.timeout != 60*time.Second || s.leeway != 60*time.Second ||
 		!s.autoRenew || s.renewBeforeExpiry != 60*time.Second {
 		t.Fatalf("defaults wrong: %+v", s)

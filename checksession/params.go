@@ -14,7 +14,9 @@ type AuthorizeParams struct {
 	ResponseType string
 	Scope        string
 	Audience     string
-	Timeout      time.Duration
+	// Timeout bounds the call; zero means Options.Timeout, or for
+	// LoginWithPopup 5 minutes (a person typing a password needs longer).
+	Timeout time.Duration
 	// Extra holds the pass-through authorize parameters by their wire names.
 	Extra map[string]string
 }

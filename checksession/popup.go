@@ -11,11 +11,11 @@ import (
 	"github.com/silentauth/silentauth/checksession/platform"
 )
 
-// DefaultPopupTimeout bounds an interactive login in a popup when the call
+// defaultPopupTimeout bounds an interactive login in a popup when the call
 // gives no timeoutInSeconds. The client's timeoutInSeconds is for silent
 // requests, which a server answers at once; a person typing a password and
 // a second factor needs longer.
-const DefaultPopupTimeout = 5 * time.Minute
+const defaultPopupTimeout = 5 * time.Minute
 
 // popupPoll is how often LoginWithPopup looks at popup.closed: the only way
 // to notice that the user closed the window, since a closed window fires
@@ -38,7 +38,7 @@ const coopHint = "If the window is still open, Cross-Origin-Opener-Policy cut it
 // The popup opens before LoginWithPopup waits for anything, so it must be
 // called from a user gesture's handler (a click), directly, or the browser
 // blocks the window (ErrPopupBlocked). ErrPopupClosed: the user closed it.
-// ErrTimeout after p.Timeout, or DefaultPopupTimeout.
+// ErrTimeout after p.Timeout, or 5 minutes.
 func (c *Client) LoginWithPopup(ctx context.Context, p AuthorizeParams) (*AuthResult, error) {
 	if c.ctx.Err() != nil {
 		return nil, errDestroyed()
@@ -50,7 +50,7 @@ func (c *Client) LoginWithPopup(ctx context.Context, p AuthorizeParams) (*AuthRe
 	if r.extra["prompt"] == "none" {
 		return nil, configError("prompt", "loginWithPopup is the interactive login; use checkSession for prompt=none")
 	}
-	r.timeout = DefaultPopupTimeout
+	r.timeout = defaultPopupTimeout
 	if p.Timeout > 0 {
 		r.timeout = p.Timeout
 	}
@@ -169,9 +169,9 @@ func (c *Client) awaitPopup(ctx context.Context, popup platform.Popup, msgs <-ch
 			}
 			poll = c.clock.NewTimer(popupPoll)
 		case <-deadline.C():
-			return nil, &Error{Code: string(ErrTimeout), State: t.State, Description: TimeoutDescription +
+			return nil, &Error{Code: string(ErrTimeout), State: t.State, Description: timeoutDescription +
 				". The popup got no answer from the authorization server within " + strconv.Itoa(int(timeout/time.Second)) +
-				" s (timeoutInSeconds of this call; " + strconv.Itoa(int(DefaultPopupTimeout/time.Second)) +
+				" s (timeoutInSeconds of this call; " + strconv.Itoa(int(defaultPopupTimeout/time.Second)) +
 				" s by default). " + coopHint + " Otherwise the origin " + c.browser.Origin() +
 				" may be missing from the application's Allowed Web Origins."}
 		case <-c.ctx.Done():

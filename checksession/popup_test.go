@@ -169,7 +169,7 @@ func TestPopupLoginFailures(t *testing.T) {
 		}, code: "popup_closed", desc: "same-origin-allow-popups"},
 		{name: "default timeout is the popup's, not the silent one", act: func(fx *fixture, p *fakePopup) {
 			fx.clock.Advance(time.Minute) // the client's timeoutInSeconds
-			fx.clock.Advance(DefaultPopupTimeout - time.Minute)
+			fx.clock.Advance(defaultPopupTimeout - time.Minute)
 		}, code: "timeout", desc: "within 300 s"},
 		{name: "timeoutInSeconds of the call", params: AuthorizeParams{Timeout: 10 * time.Second}, act: func(fx *fixture, p *fakePopup) {
 			fx.clock.Advance(10 * time.Second)

@@ -12,7 +12,7 @@ import (
 // silent request: the prestarted one when it asks for exactly what t and u
 // ask for, else t and u. A prestarted request that does not match is
 // discarded, never answered.
-func (c *Client) adoptPrestarted(ctx context.Context, m *Metadata, t *transaction, r request, u string) (*transaction, string) {
+func (c *Client) adoptPrestarted(ctx context.Context, m *serverMetadata, t *transaction, r request, u string) (*transaction, string) {
 	p, ok := c.browser.(platform.Prestarter)
 	if !ok {
 		return t, u

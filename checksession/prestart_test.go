@@ -50,7 +50,7 @@ func prestarted(edit func(q url.Values)) *platform.PrestartedRequest {
 	q.Set("client_id", idtokentest.ClientID)
 	q.Set("redirect_uri", pageOrigin)
 	q.Set("response_type", "code")
-	q.Set("scope", DefaultScope)
+	q.Set("scope", defaultScope)
 	q.Set("state", p.State)
 	q.Set("nonce", p.Nonce)
 	q.Set("code_challenge", pkceChallenge(p.CodeVerifier))

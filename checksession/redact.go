@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// Redacted replaces a secret or personal value in logs and error texts.
-const Redacted = "[redacted]"
+// redacted replaces a secret or personal value in logs and error texts.
+const redacted = "[redacted]"
 
 // secretParams are the parameters whose values never go to a log or an error
 // text: request-binding secrets (state, nonce, PKCE), credentials (codes and
@@ -38,12 +38,12 @@ func isSecretParam(name string) bool {
 // redactURL is raw as it may be logged: scheme, host, path and the names of
 // the query and fragment parameters stay, so a log still shows which request
 // it was and what it asked for; the values of secret parameters (see
-// isSecretParam) become Redacted. Credentials in the authority are dropped.
+// isSecretParam) become redacted. Credentials in the authority are dropped.
 // A URL that does not parse is replaced entirely.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return Redacted + " (an unparsable URL)"
+		return redacted + " (an unparsable URL)"
 	}
 	if u.User != nil {
 		u.User = nil
@@ -71,7 +71,7 @@ func redactParams(raw string) string {
 			decoded = name
 		}
 		if hasValue && isSecretParam(decoded) {
-			parts[i] = name + "=" + Redacted
+			parts[i] = name + "=" + redacted
 		}
 	}
 	return strings.Join(parts, "&")

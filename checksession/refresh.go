@@ -520,7 +520,7 @@ func (c *Client) refreshWith(ctx context.Context, h *refreshTokens, r request) (
 
 // refreshResult checks a refresh grant's answer as a code exchange's is
 // checked, without a nonce: an ID token from a refresh carries none.
-func (c *Client) refreshResult(ctx context.Context, m *Metadata, tokens *authResponse, received time.Time) (*AuthResult, error) {
+func (c *Client) refreshResult(ctx context.Context, m *serverMetadata, tokens *authResponse, received time.Time) (*AuthResult, error) {
 	if tokens.AccessToken == "" {
 		return nil, newError(string(ErrInvalidToken), "access_token: the refresh grant's answer carries no access token")
 	}

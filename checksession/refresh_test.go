@@ -107,7 +107,7 @@ func TestRefreshGrantRotatesTheHeldToken(t *testing.T) {
 		}
 		form := srv.lastForm()
 		if form.Get("grant_type") != "refresh_token" || form.Get("refresh_token") != want.sent || form.Get("client_id") != idtokentest.ClientID ||
-			form.Get("scope") != DefaultScope {
+			form.Get("scope") != defaultScope {
 			t.Errorf("refresh %d sent %v", i, form)
 		}
 		if got, _ := h.Current(); got != want.held {
@@ -132,8 +132,8 @@ func TestRefreshGrantDoesNotAskForOfflineAccess(t *testing.T) {
 	if _, err := c.refreshWith(context.Background(), h, defaultRequest(c)); err != nil {
 		t.Fatalf("refresh against a server whose refresh token's scope lacks offline_access: %v", err)
 	}
-	if got := srv.lastForm().Get("scope"); got != DefaultScope {
-		t.Errorf("the grant asked for scope %q, want the configured %q", got, DefaultScope)
+	if got := srv.lastForm().Get("scope"); got != defaultScope {
+		t.Errorf("the grant asked for scope %q, want the configured %q", got, defaultScope)
 	}
 	if got, _ := h.Current(); got != "rt-2" {
 		t.Errorf("holding %q, want the rotated rt-2", got)
@@ -478,7 +478,7 @@ func TestCodeExchangeCarriesTheRefreshTokenToTheEngineOnly(t *testing.T) {
 				}
 				return jsonResponse(200, body)
 			}
-			m, err := c.Metadata(context.Background())
+			m, err := c.disc.metadata(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -617,7 +617,7 @@ func TestAForgedRenewedDoesNotDropTheRefreshToken(t *testing.T) {
 			defer ch.Close()
 			data, _ := json.Marshal(map[string]any{"kind": "renewed", "via": "refresh_token", "result": map[string]any{
 				"access_token": "AT-FORGED", "id_token": tc.idToken(fx), "expires_in": 120,
-				"expires_at_ms": fx.clock.Now().Add(120 * time.Second).UnixMilli(), "request_scope": DefaultScope}})
+				"expires_at_ms": fx.clock.Now().Add(120 * time.Second).UnixMilli(), "request_scope": defaultScope}})
 			if err := ch.Post(data); err != nil {
 				t.Fatal(err)
 			}

@@ -13,6 +13,8 @@ type AuthResult struct {
 	// ExpiresAt is when the access token (or, without one, the ID token)
 	// expires on the local clock: receipt time plus its lifetime.
 	ExpiresAt time.Time
+	// TokenType is "Bearer", or "DPoP" for a token bound to the browser's
+	// key (Options.UseDPoP): the scheme of the Authorization header.
 	TokenType string
 	Scope     string
 	State     string

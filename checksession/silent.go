@@ -23,7 +23,7 @@ func (c *Client) silent(ctx context.Context, r request) (res *AuthResult, refres
 	}
 	if c.browser.CrossOriginIsolated() {
 		t := newTransaction(r, c.s.RedirectURI)
-		return nil, "", &Error{Code: string(ErrTimeout), State: t.State, Description: TimeoutDescription +
+		return nil, "", &Error{Code: string(ErrTimeout), State: t.State, Description: timeoutDescription +
 			". This page is cross-origin isolated (COOP/COEP), so the authorization server's iframe cannot answer it; serve the page without Cross-Origin-Embedder-Policy or renew with an interactive login."}
 	}
 	extra := map[string]string{"prompt": "none"}
@@ -61,7 +61,7 @@ func (c *Client) silent(ctx context.Context, r request) (res *AuthResult, refres
 // complete turns an accepted response into a validated result: server
 // errors pass through, codes are exchanged, ID tokens verified. A refresh
 // token from the exchange comes back beside the result, never in it.
-func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp *authResponse) (*AuthResult, string, error) {
+func (c *Client) complete(ctx context.Context, m *serverMetadata, t *transaction, resp *authResponse) (*AuthResult, string, error) {
 	// RFC 9207: a response naming another issuer is a mix-up, whatever else it says.
 	if resp.Iss != "" && resp.Iss != m.Issuer {
 		return nil, "", &Error{Code: string(ErrInvalidToken), State: t.State,
@@ -123,7 +123,7 @@ func (c *Client) complete(ctx context.Context, m *Metadata, t *transaction, resp
 // carries an ID token (scope has openid), so that the key set's fetch and
 // parse run while the grant is on the network instead of after its answer.
 // Once the keys are fetched this does nothing until they age out.
-func (c *Client) prefetchKeys(ctx context.Context, m *Metadata, scope string) {
+func (c *Client) prefetchKeys(ctx context.Context, m *serverMetadata, scope string) {
 	if hasScope(scope, "openid") {
 		c.verifierFor(m).PrefetchKeys(ctx)
 	}

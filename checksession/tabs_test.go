@@ -345,52 +345,52 @@ func TestSharedResultsAreVerifiedBeforeUse(t *testing.T) {
 		{"a verified result with claims in the message takes the claims from the token", func(fx *fixture) any {
 			return map[string]any{"kind": "renewed", "result": map[string]any{
 				"access_token": "AT-GOOD", "id_token": valid(fx, nil), "expires_in": 120,
-				"expires_at_ms": fx.clock.Now().Add(120 * time.Second).UnixMilli(), "request_scope": DefaultScope,
+				"expires_at_ms": fx.clock.Now().Add(120 * time.Second).UnixMilli(), "request_scope": defaultScope,
 				"id_token_payload": map[string]any{"sub": "attacker"},
 			}}
 		}, true},
 		{"the issue's forgery without an ID token is ignored", func(fx *fixture) any {
 			return map[string]any{"kind": "renewed", "result": map[string]any{
-				"access_token": "ATTACKER-TOKEN", "id_token_payload": map[string]any{"sub": "attacker"}, "request_scope": DefaultScope}}
+				"access_token": "ATTACKER-TOKEN", "id_token_payload": map[string]any{"sub": "attacker"}, "request_scope": defaultScope}}
 		}, false},
 		{"an ID token with a bad signature is ignored", func(fx *fixture) any {
 			tok := valid(fx, nil)
 			return map[string]any{"kind": "renewed", "result": map[string]any{
 				"access_token": "ATTACKER-TOKEN", "id_token": tok[:len(tok)-4] + "AAAA", "expires_in": 120,
-				"expires_at_ms": fx.clock.Now().Add(120 * time.Second).UnixMilli(), "request_scope": DefaultScope}}
+				"expires_at_ms": fx.clock.Now().Add(120 * time.Second).UnixMilli(), "request_scope": defaultScope}}
 		}, false},
 		{"an ID token for another client is ignored", func(fx *fixture) any {
 			return map[string]any{"kind": "renewed", "result": map[string]any{
 				"access_token": "ATTACKER-TOKEN", "id_token": valid(fx, func(c map[string]any) { c["aud"] = "other-client" }), "expires_in": 120,
-				"expires_at_ms": fx.clock.Now().Add(120 * time.Second).UnixMilli(), "request_scope": DefaultScope}}
+				"expires_at_ms": fx.clock.Now().Add(120 * time.Second).UnixMilli(), "request_scope": defaultScope}}
 		}, false},
 		{"an ID token for another user is ignored", func(fx *fixture) any {
 			return map[string]any{"kind": "renewed", "result": map[string]any{
 				"access_token": "ATTACKER-TOKEN", "id_token": valid(fx, func(c map[string]any) { c["sub"] = "attacker" }), "expires_in": 120,
-				"expires_at_ms": fx.clock.Now().Add(120 * time.Second).UnixMilli(), "request_scope": DefaultScope}}
+				"expires_at_ms": fx.clock.Now().Add(120 * time.Second).UnixMilli(), "request_scope": defaultScope}}
 		}, false},
 		{"an old result replayed with a far expiry is ignored", func(fx *fixture) any {
 			old := valid(fx, func(c map[string]any) { c["iat"] = fx.clock.Now().Add(-10 * time.Minute).Unix() })
 			return map[string]any{"kind": "renewed", "result": map[string]any{
 				"access_token": "ATTACKER-TOKEN", "id_token": old, "expires_in": 120,
-				"expires_at_ms": fx.clock.Now().Add(time.Hour).UnixMilli(), "request_scope": DefaultScope}}
+				"expires_at_ms": fx.clock.Now().Add(time.Hour).UnixMilli(), "request_scope": defaultScope}}
 		}, false},
 		{"a replayed 10-minute-old ID token with expires_in of ten years is ignored", func(fx *fixture) any {
 			old := valid(fx, func(c map[string]any) { c["iat"] = fx.clock.Now().Add(-10 * time.Minute).Unix() })
 			tenYears := int64(10 * 365 * 24 * 3600)
 			return map[string]any{"kind": "renewed", "result": map[string]any{
 				"access_token": "ATTACKER-TOKEN", "id_token": old, "expires_in": tenYears,
-				"expires_at_ms": fx.clock.Now().Add(time.Duration(tenYears) * time.Second).UnixMilli(), "request_scope": DefaultScope}}
+				"expires_at_ms": fx.clock.Now().Add(time.Duration(tenYears) * time.Second).UnixMilli(), "request_scope": defaultScope}}
 		}, false},
 		{"a verified result that expires before this tab's is ignored", func(fx *fixture) any {
 			return map[string]any{"kind": "renewed", "result": map[string]any{
 				"access_token": "AT-OLDER", "id_token": valid(fx, nil), "expires_in": 120,
-				"expires_at_ms": fx.clock.Now().Add(60 * time.Second).UnixMilli(), "request_scope": DefaultScope}}
+				"expires_at_ms": fx.clock.Now().Add(60 * time.Second).UnixMilli(), "request_scope": defaultScope}}
 		}, false},
 		{"an oversized message is ignored, even one carrying a valid result", func(fx *fixture) any {
 			b, _ := json.Marshal(map[string]any{"kind": "renewed", "pad": strings.Repeat("x", maxTabMessageBytes), "result": map[string]any{
 				"access_token": "AT-OVERSIZED", "id_token": valid(fx, nil), "expires_in": 120,
-				"expires_at_ms": fx.clock.Now().Add(120 * time.Second).UnixMilli(), "request_scope": DefaultScope}})
+				"expires_at_ms": fx.clock.Now().Add(120 * time.Second).UnixMilli(), "request_scope": defaultScope}})
 			return b
 		}, false},
 		{"a malformed message is ignored", func(fx *fixture) any { return []byte(`{"kind":`) }, false},
@@ -434,7 +434,7 @@ func TestASharesExpiryIsCappedByWhatTheServerGave(t *testing.T) {
 		idExp     time.Duration // the shared ID token's exp, from now
 		within    time.Duration // the adopted expiry must be at most this far away
 	}{
-		{"capped by the longest lifetime seen", 120, time.Hour, 120*time.Second + DefaultLeeway},
+		{"capped by the longest lifetime seen", 120, time.Hour, 120*time.Second + defaultLeeway},
 		{"capped by the ID token's exp", 600, 630 * time.Second, 630 * time.Second},
 	}
 	for _, tc := range cases {
@@ -447,7 +447,7 @@ func TestASharesExpiryIsCappedByWhatTheServerGave(t *testing.T) {
 			claims["exp"] = fx.clock.Now().Add(tc.idExp).Unix()
 			data, _ := json.Marshal(map[string]any{"kind": "renewed", "result": map[string]any{
 				"access_token": "AT-FAR", "id_token": fx.iss.Sign(t, claims), "expires_in": int64(tenYears / time.Second),
-				"expires_at_ms": fx.clock.Now().Add(tenYears).UnixMilli(), "request_scope": DefaultScope}})
+				"expires_at_ms": fx.clock.Now().Add(tenYears).UnixMilli(), "request_scope": defaultScope}})
 			postAsTab(t, c, data)
 			waitFor(t, "the share to be handled", func() bool { return c.idle(fx.clock) })
 			res := c.latest(defaultRequest(c))

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/hack-pad/safejs"
-
 	"github.com/silentauth/silentauth/checksession/platform"
 	"github.com/silentauth/silentauth/jsbridge"
 )

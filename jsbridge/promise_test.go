@@ -98,9 +98,9 @@ func TestNewPromise(t *testing.T) {
 			code: "login_required", desc: "Login required", stat: "st", message: "Login required"},
 		{name: "a wrapped OAuth error keeps its code",
 			fn: func() (any, error) {
-				return nil, errors.Join(errors.New("context"), &checksession.Error{Code: "timeout", Description: checksession.TimeoutDescription})
+				return nil, errors.Join(errors.New("context"), &checksession.Error{Code: "timeout", Description: "Timeout during executing web_message communication"})
 			},
-			code: "timeout", desc: checksession.TimeoutDescription, message: checksession.TimeoutDescription},
+			code: "timeout", desc: "Timeout during executing web_message communication", message: "Timeout during executing web_message communication"},
 		{name: "an error during a backoff carries retryAfter in whole seconds",
 			fn: func() (any, error) {
 				return nil, &checksession.Error{Code: "timeout", Description: "slow", RetryAfter: 1500 * time.Millisecond}

@@ -10,6 +10,7 @@ import (
 	"github.com/hack-pad/safejs"
 	"github.com/silentauth/silentauth/checksession"
 	"github.com/silentauth/silentauth/checksession/platform"
+	"github.com/silentauth/silentauth/internal/safego"
 )
 
 var _ platform.TabCoordinator = (*Browser)(nil)
@@ -120,7 +121,7 @@ func (l *lead) granted(safejs.Value, []safejs.Value) any {
 	}
 	l.resolve = resolve
 	l.held = true
-	checksession.GoSafe("the renewal lock's holder", l.onLead, func(err error) { consoleError(err.Error()) })
+	safego.Go("the renewal lock's holder", l.onLead, func(desc string) { consoleError(string(checksession.ErrUnexpected) + ": " + desc) })
 	return hold
 }
 
@@ -194,7 +195,7 @@ func (b *Browser) Join(name string, onMessage func([]byte)) (platform.Channel, e
 		c.fn.Release()
 		return nil, fmt.Errorf("jsbridge: BroadcastChannel: %w", err)
 	}
-	checksession.GoSafe("the tab channel's delivery", c.deliver, func(err error) { consoleError(err.Error()) })
+	safego.Go("the tab channel's delivery", c.deliver, func(desc string) { consoleError(string(checksession.ErrUnexpected) + ": " + desc) })
 	track(&b.tabs, &b.tabs.channels, c)
 	return c, nil
 }

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/hack-pad/safejs"
-	"github.com/silentauth/silentauth/checksession"
 	"github.com/silentauth/silentauth/checksession/idtoken"
 )
 
@@ -28,7 +27,7 @@ func main() {
 		now := time.Unix(int64(num(args, 3)), 0)
 		keys := idtoken.NewKeySet(func(context.Context) ([]byte, error) { return []byte(jwks), nil })
 		verifier = idtoken.NewVerifier(idtoken.VerifierConfig{
-			Issuer: issuer, ClientID: clientID, Leeway: checksession.DefaultLeeway,
+			Issuer: issuer, ClientID: clientID, Leeway: 60 * time.Second, // the engine's default leeway
 			Now: func() time.Time { return now }, Keys: keys,
 		})
 		return ""
