@@ -43,7 +43,7 @@ $(DIST)/%.d.ts: wasm/loader/%.d.ts
 pack: build
 	npm pack --pack-destination $(DIST)/
 
-GO_SOURCES := $(shell find checksession jsbridge wasm -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
+GO_SOURCES := $(shell find checksession jsbridge wasm internal/safego -name '*.go' -not -name '*_test.go' 2>/dev/null) go.mod go.sum
 
 # Built from the SDK module alone, as a Go user's build would resolve it.
 $(DIST)/silentauth.wasm: $(GO_SOURCES)
