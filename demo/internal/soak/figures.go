@@ -12,7 +12,11 @@ import (
 const AvailableWithin = 100 // ms
 
 // Recovery is how long after a fault window calls count as neither inside
-// it nor clean.
+// it nor clean, at least. Where the tabs take longer to serve tokens again
+// (the engine's backoff after a server fault can hold the next attempt
+// several seconds past the fault's end), the clean time starts when every
+// tab is served again, and the window's RecoverySeconds says how long that
+// took: the steady state and the way back out of a fault are two figures.
 const Recovery = 3 * time.Second
 
 // Figures is what a run measured. Compute is the only place they are
@@ -64,6 +68,10 @@ type Segment struct {
 	LatencyP50  float64 `json:"latency_p50_ms"`
 	LatencyP95  float64 `json:"latency_p95_ms"`
 	LatencyMax  float64 `json:"latency_max_ms"`
+	// RecoverySeconds, for a fault window: from its end until every tab's
+	// first call answered in time with a valid token (the run's end if a
+	// tab never was).
+	RecoverySeconds float64 `json:"recovery_s,omitempty"`
 }
 
 // TabFigures is one tab's counts.
@@ -121,7 +129,7 @@ func Compute(r *Record) Figures {
 		ws := start + float64(w.Start.Milliseconds())
 		we := ws + float64(w.Length.Milliseconds())
 		faults = append(faults, interval{ws, we})
-		clean = cut(clean, interval{ws, we + float64(Recovery.Milliseconds())})
+		clean = cut(clean, interval{ws, max(we+float64(Recovery.Milliseconds()), servedAgain(r, we, end))})
 	}
 	f.Whole = segment(r, "whole run", []interval{{start, end}}, period)
 	f.Clean = segment(r, "outside faults", clean, period)
@@ -130,7 +138,9 @@ func Compute(r *Record) Figures {
 		if w.Fault == TabOffline || w.Fault == TabFrozen {
 			name += fmt.Sprintf(" (tab %d)", w.Tab)
 		}
-		f.Faults = append(f.Faults, segment(r, name, faults[i:i+1], period))
+		seg := segment(r, name, faults[i:i+1], period)
+		seg.RecoverySeconds = (servedAgain(r, faults[i].to, end) - faults[i].to) / 1000
+		f.Faults = append(f.Faults, seg)
 	}
 	for _, tok := range r.Tokens {
 		if t := float64(tok.Exp.UnixMilli()); t > start { // issued during the run or just before
@@ -285,6 +295,23 @@ func segment(r *Record, name string, in []interval, period float64) Segment {
 	return s
 }
 
+// servedAgain is when, after from, every tab has had a call answered in
+// time with a valid token: the latest of the tabs' first such calls, or
+// end when some tab had none.
+func servedAgain(r *Record, from, end float64) float64 {
+	last := from
+	for _, tr := range r.Tabs {
+		first := end
+		for _, c := range tr.Calls {
+			if c.At >= from && c.At < first && c.Error == "" && c.MS <= AvailableWithin && expiry(r, c) == "ok" {
+				first = c.At
+			}
+		}
+		last = max(last, first)
+	}
+	return last
+}
+
 func inside(in []interval, at float64) bool {
 	for _, iv := range in {
 		if at >= iv.from && at < iv.to {
@@ -323,15 +350,21 @@ func Table(fs ...Figures) string {
 		}
 		p("\nSoak %q: %.0f s, %d tabs, access tokens %.0f s, renewBeforeExpiryInSeconds %d, %s, timeoutInSeconds %d\n",
 			f.Scenario, f.RunSeconds, len(f.Tabs), f.TokenTTLSeconds, f.RenewBefore, mv, f.Timeout)
-		p("%-22s %6s %6s %7s %5s %5s %5s %5s %7s %7s %7s %6s %6s %9s  %s\n", "segment", "s", "calls", "avail", "late",
-			"err", "exp", "expC", "p50ms", "p95ms", "maxms", "/auth", "rt", "renew/TTL", "errors")
-		for _, s := range append([]Segment{f.Whole, f.Clean}, f.Faults...) {
-			p("%-22s %6.1f %6d %6.1f%% %5d %5d %5d %5d %7.1f %7.0f %7.0f %6d %6d %9.2f  %s\n", s.Name, s.Seconds, s.Calls,
+		p("%-22s %6s %6s %7s %5s %5s %5s %5s %7s %7s %7s %6s %6s %9s %7s  %s\n", "segment", "s", "calls", "avail", "late",
+			"err", "exp", "expC", "p50ms", "p95ms", "maxms", "/auth", "rt", "renew/TTL", "recov_s", "errors")
+		for i, s := range append([]Segment{f.Whole, f.Clean}, f.Faults...) {
+			recovery := "-"
+			if i >= 2 {
+				recovery = fmt.Sprintf("%.1f", s.RecoverySeconds)
+			}
+			p("%-22s %6.1f %6d %6.1f%% %5d %5d %5d %5d %7.1f %7.0f %7.0f %6d %6d %9.2f %7s  %s\n", s.Name, s.Seconds, s.Calls,
 				100*s.Availability, s.Late, s.Errors, s.Expired, s.ExpiredInCall, s.LatencyP50, s.LatencyP95, s.LatencyMax,
-				s.Authorize, s.Refresh, s.PerLifetime, codes(s.ErrorCodes))
+				s.Authorize, s.Refresh, s.PerLifetime, recovery, codes(s.ErrorCodes))
 		}
 		p("  avail: answered within %d ms with a token the provider still accepted; exp: token expired before the call began;\n", AvailableWithin)
-		p("  expC: expired during the call; rt: refresh grants; renew/TTL: (/auth + rt) ÷ (s ÷ (TTL − renewBefore)), 1.00 = ideal\n")
+		p("  expC: expired during the call; rt: refresh grants; renew/TTL: (/auth + rt) ÷ (s ÷ (TTL − renewBefore)), 1.00 = ideal;\n")
+		p("  recov_s: from a fault's end until every tab is served in time again; outside faults leaves out each fault and\n")
+		p("  its recovery (at least %.0f s)\n", Recovery.Seconds())
 		p("%-4s %6s %8s %9s %5s %7s %7s %7s %5s %5s %6s %6s %6s %6s %6s  %s\n", "tab", "calls", "renewed", "distinct", "dup",
 			"unannc", "unserv", "missed", "exp", "unk", "r_err", "ended", "frames", "funcs", "unansw", "errors")
 		for _, t := range f.Tabs {

@@ -66,6 +66,7 @@ func TestComputeCountsAsTheContractReadsThem(t *testing.T) {
 		{"the clean time leaves out the window and the 3 s after it", f.Clean.Seconds, 12.0},
 		{"clean calls are the ones that start in the clean time", f.Clean.Calls, 4},
 		{"a fault window counts its own calls", f.Faults[0].Calls, 3},
+		{"recovery: from the window's end to the tab's first call served in time", f.Faults[0].RecoverySeconds, 1.0},
 		{"renewals are prompt=none /auth plus refresh grants", f.Whole.Renewals, 4},
 		{"renewals per lifetime: 4 in 20 s of 5 s periods", f.Whole.PerLifetime, 1.0},
 		{"distinct tokens leave out the one held at the start", tab.Distinct, 3},
@@ -80,5 +81,47 @@ func TestComputeCountsAsTheContractReadsThem(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
 		}
+	}
+}
+
+// The backoff after a server fault can hold the tabs' next attempt past
+// the fault's end. Those seconds are the fault's recovery, printed as such,
+// and not the steady state that "outside faults" reports.
+func TestARecoverySlowerThanTheGraceIsTheFaultsNotTheCleanTimes(t *testing.T) {
+	t0 := time.UnixMilli(1_000_000_000_000)
+	ms := func(d float64) float64 { return float64(t0.UnixMilli()) + d*1000 }
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	tab := func(calls ...Call) TabRecord { return TabRecord{TokenAtStart: "A", Calls: calls} }
+	rec := &Record{
+		Scenario: Scenario{Name: "synthetic", Duration: 30 * time.Second,
+			Windows: []Window{{Fault: OPDown, Start: 5 * time.Second, Length: 5 * time.Second}}},
+		Config: Config{Tabs: 2, TokenTTL: 8 * time.Second, RenewBefore: 3},
+		Start:  t0, End: at(30),
+		Tokens: map[string]nodeop.IssuedToken{"A": {Value: "A", Exp: at(8)}, "B": {Value: "B", Exp: at(30)}},
+		Tabs: []TabRecord{
+			tab(Call{At: ms(11), MS: 1, Token: "B"}, Call{At: ms(20), MS: 1, Token: "B"}),
+			// The second tab is still in its backoff 6 s after the fault.
+			tab(Call{At: ms(12), MS: 1, Error: "timeout"}, Call{At: ms(15.9), MS: 1, Error: "timeout"},
+				Call{At: ms(16), MS: 150, Token: "B"}, Call{At: ms(17), MS: 1, Token: "B"}, Call{At: ms(20), MS: 1, Token: "B"}),
+		},
+	}
+	f := Compute(rec)
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"recovery ends with the last tab's first call served in time (a late answer is not)", f.Faults[0].RecoverySeconds, 7.0},
+		{"the clean time leaves out the window and its whole recovery", f.Clean.Seconds, 30.0 - 5 - 7},
+		{"no call of the recovery counts as clean", f.Clean.Errors, 0},
+		{"every clean call was served in time", f.Clean.Availability, 1.0},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	// A tab that is never served again recovers at the run's end.
+	rec.Tabs[1].Calls = rec.Tabs[1].Calls[:2]
+	if got := Compute(rec).Faults[0].RecoverySeconds; got != 20 {
+		t.Errorf("a tab never served again: recovery %v s, want 20 (the rest of the run)", got)
 	}
 }
