@@ -179,30 +179,42 @@ func tokenParams(w http.ResponseWriter, r *http.Request) (map[string]string, err
 	return m, nil
 }
 
-func (t *Tenant) handleToken(w http.ResponseWriter, r *http.Request) {
+// clientPost is what the token and revocation endpoints check first, in
+// this order: a CORS preflight answered, POST only, a readable form, and a
+// known client (with its secret, for a confidential one) whose web origins
+// alone the answer is shared with. ok false: the answer has been written.
+func (t *Tenant) clientPost(w http.ResponseWriter, r *http.Request, endpoint, allowHeaders string) (c *Client, p map[string]string, ok bool) {
 	if r.Method == http.MethodOptions {
 		allowOrigin(w, r, t.anyClientOrigin)
-		preflight(w, "POST", "Content-Type, Auth0-Client, DPoP")
-		return
+		preflight(w, "POST", allowHeaders)
+		return nil, nil, false
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST, OPTIONS")
-		tokenError(w, http.StatusMethodNotAllowed, "invalid_request", "The token endpoint only accepts POST")
-		return
+		tokenError(w, http.StatusMethodNotAllowed, "invalid_request", "The "+endpoint+" endpoint only accepts POST")
+		return nil, nil, false
 	}
 	p, err := tokenParams(w, r)
 	if err != nil {
 		tokenError(w, http.StatusBadRequest, "invalid_request", "Unreadable request body: "+err.Error())
-		return
+		return nil, nil, false
 	}
-	c := t.clients[p["client_id"]]
+	c = t.clients[p["client_id"]]
 	allowOrigin(w, r, func(o string) bool { return c != nil && contains(c.WebOrigins, o) })
 	if c == nil {
 		tokenError(w, http.StatusUnauthorized, "invalid_client", "Unknown client")
-		return
+		return nil, nil, false
 	}
 	if c.Secret != "" && subtle.ConstantTimeCompare([]byte(c.Secret), []byte(p["client_secret"])) != 1 {
 		tokenError(w, http.StatusUnauthorized, "invalid_client", "Client authentication failed")
+		return nil, nil, false
+	}
+	return c, p, true
+}
+
+func (t *Tenant) handleToken(w http.ResponseWriter, r *http.Request) {
+	c, p, ok := t.clientPost(w, r, "token", "Content-Type, Auth0-Client, DPoP")
+	if !ok {
 		return
 	}
 	jkt, ok := t.tokenDPoP(w, r)
