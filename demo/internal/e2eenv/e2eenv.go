@@ -78,12 +78,63 @@ func FindDistDir() (string, error) {
 // http://host:port URL that pages should use.
 func Listen(t testing.TB, host string) (net.Listener, string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, u, err := ListenHost(host)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return l, fmt.Sprintf("http://%s:%d", host, l.Addr().(*net.TCPAddr).Port)
+	return l, u
 }
+
+// ListenHost is Listen for callers without a testing.TB, such as TestMain.
+func ListenHost(host string) (net.Listener, string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	return l, fmt.Sprintf("http://%s:%d", host, l.Addr().(*net.TCPAddr).Port), nil
+}
+
+// TenantClients are the dev tenant's default clients for the app at
+// appURL, whose interactive logins in tests may also come back to the
+// test page.
+func TenantClients(appURL string) []devtenant.Client {
+	clients := devtenant.DefaultClients([]string{appURL})
+	for i := range clients {
+		clients[i].Callbacks = append(clients[i].Callbacks, appURL+TestPagePath)
+	}
+	return clients
+}
+
+// MainBrowser starts a Chromium that outlives any one test, for a
+// package's TestMain; stop ends it. chrome.Start wants a testing.TB, which
+// TestMain has not: mainTB stands in for one.
+func MainBrowser() (b *chrome.Browser, stop func(), err error) {
+	tb := &mainTB{}
+	stop = func() {
+		for i := len(tb.cleanups) - 1; i >= 0; i-- {
+			tb.cleanups[i]()
+		}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			stop()
+			b, err = nil, fmt.Errorf("starting Chromium: %v", r)
+		}
+	}()
+	return chrome.Start(tb), stop, nil
+}
+
+// mainTB is the part of testing.TB that chrome.Start uses; anything else
+// would panic on the nil embedded TB, and Fatal panics on purpose.
+type mainTB struct {
+	testing.TB
+	cleanups []func()
+}
+
+func (m *mainTB) Helper()                           {}
+func (m *mainTB) Cleanup(f func())                  { m.cleanups = append(m.cleanups, f) }
+func (m *mainTB) Fatal(args ...any)                 { panic(fmt.Sprint(args...)) }
+func (m *mainTB) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
 
 // Serve serves h on l until the test ends.
 func Serve(t testing.TB, l net.Listener, h http.Handler) {
@@ -104,17 +155,12 @@ func Start(t testing.TB, o Options) *Env {
 	}
 	tl, tenantURL := Listen(t, o.TenantHost)
 	al, appURL := Listen(t, "localhost")
-	clients := devtenant.DefaultClients([]string{appURL})
-	for i := range clients {
-		// Interactive logins in tests come back to the test page.
-		clients[i].Callbacks = append(clients[i].Callbacks, appURL+TestPagePath)
-	}
 	tenant, err := devtenant.New(devtenant.Config{
 		Issuer:          tenantURL,
 		TokenLifetime:   o.TokenLifetime,
 		SessionLifetime: o.SessionLifetime,
 		AppOrigins:      []string{appURL},
-		Clients:         clients,
+		Clients:         TenantClients(appURL),
 		Now:             o.Now,
 		Users:           o.Users,
 	})
@@ -258,28 +304,18 @@ func OpenSDKPage(t testing.TB, b *chrome.Browser, url string, wait time.Duration
 func (e *Env) ClientJS(extra string) string {
 	// assumeSignedOut: false, so that checkSession asks the server even
 	// where no sign-in is recorded: the suites pin the conversation with it.
-	opts := []string{fmt.Sprintf("domain: %q", e.TenantURL), `clientId: "spa"`, "debug: true", "assumeSignedOut: false",
-		fmt.Sprintf("redirectUri: %q", e.AppURL+TestPagePath)}
-	if extra != "" {
-		opts = append(opts, extra)
-	}
-	return "silentauth.createClient({" + strings.Join(opts, ", ") + "})"
+	return CreateClientJS(fmt.Sprintf("domain: %q", e.TenantURL), `clientId: "spa"`, "debug: true", "assumeSignedOut: false",
+		fmt.Sprintf("redirectUri: %q", e.AppURL+TestPagePath), extra)
 }
 
 // SubmitLoginForm waits up to timeout for the dev tenant's login page in
 // tab, then logs email in with devtenant.DefaultPassword. The navigation the
 // form starts may end the evaluation; that is not an error.
 func SubmitLoginForm(tab *chrome.Tab, email string, timeout time.Duration) error {
-	if err := tab.WaitFor(`location.pathname === "/u/login" && document.querySelector("input[name=password]")`, timeout); err != nil {
+	if err := tab.WaitFor(TenantLoginPage, timeout); err != nil {
 		return err
 	}
-	err := tab.Eval(fmt.Sprintf(`(() => {
-		const f = document.querySelector("form");
-		f.querySelector("input[name=username]").value = %q;
-		f.querySelector("input[name=password]").value = %q;
-		(f.querySelector("button[type=submit]") || f.querySelector("button")).click();
-		return true;
-	})()`, email, devtenant.DefaultPassword), nil)
+	err := tab.Eval(TenantLoginForm(email), nil)
 	if err != nil && strings.Contains(err.Error(), "navigated or closed") {
 		return nil
 	}
@@ -292,13 +328,26 @@ func SubmitLoginForm(tab *chrome.Tab, email string, timeout time.Duration) error
 // window.loginResult the callback's AuthResult.
 func (e *Env) Login(t testing.TB, tab *chrome.Tab, email, extra string) {
 	t.Helper()
-	// Not awaited: the navigation it starts would end this evaluation.
-	tab.MustEval(`(async () => { window.client = await `+e.ClientJS(extra)+`; client.loginWithRedirect(); return true })()`, nil)
-	if err := SubmitLoginForm(tab, email, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q && window.silentauth`, e.AppURL), 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	e.LoginToCallback(t, tab, email, extra, 10*time.Second)
 	tab.MustEval(`(async () => { window.client = await `+e.ClientJS(extra)+`; window.loginResult = await client.handleRedirectCallback(); return true })()`, nil)
+}
+
+// LoginToCallback starts loginWithRedirect in tab with a client made with
+// ClientJS(extra), logs email in on the tenant's form and waits until the
+// browser is back on the app with the SDK loaded, up to timeout for each
+// page. The navigation may end the evaluation that started the login
+// before it returns (on a busy machine): that is no error.
+func (e *Env) LoginToCallback(t testing.TB, tab *chrome.Tab, email, extra string, timeout time.Duration) {
+	t.Helper()
+	// Not awaited: the navigation it starts would end this evaluation.
+	err := tab.Eval(`(async () => { window.client = await `+e.ClientJS(extra)+`; client.loginWithRedirect(); return true })()`, nil)
+	if err != nil && !strings.Contains(err.Error(), "navigated or closed") {
+		t.Fatal(err)
+	}
+	if err := SubmitLoginForm(tab, email, timeout); err != nil {
+		t.Fatalf("%v\nconsole:\n%s", err, strings.Join(tab.Console(), "\n"))
+	}
+	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q && window.silentauth`, e.AppURL), timeout); err != nil {
+		t.Fatal(err)
+	}
 }
