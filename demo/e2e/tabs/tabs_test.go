@@ -213,7 +213,7 @@ func takeOver(t *testing.T, env *e2eenv.Env, tabs []*chrome.Tab) {
 	rest := slices.Delete(slices.Clone(tabs), l[0], l[0]+1)
 	restSeen := slices.Delete(slices.Clone(seen), l[0], l[0]+1)
 	closed := time.Now()
-	closeTab(t, tabs[l[0]])
+	tabs[l[0]].MustClose(t)
 
 	at := countRequests(t, env, base, 2, 2*periodMax+5*time.Second)
 	takeover := at[0].Sub(closed)
