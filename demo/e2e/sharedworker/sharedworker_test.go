@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/target"
-	"github.com/chromedp/chromedp"
 	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
@@ -82,18 +79,9 @@ func loggedIn(t *testing.T, g *gate) *e2eenv.Env {
 func logIn(t *testing.T, env *e2eenv.Env) *e2eenv.Env {
 	t.Helper()
 	tab := env.OpenTestPage(t)
-	err := tab.Eval(`(async () => { window.client = await `+env.ClientJS(pageOption)+`; client.loginWithRedirect(); return true })()`, nil)
-	if err != nil && !strings.Contains(err.Error(), "navigated or closed") {
-		t.Fatal(err)
-	}
-	if err := e2eenv.SubmitLoginForm(tab, "demo@example.com", 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q && window.silentauth`, env.AppURL), 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	env.LoginToCallback(t, tab, "demo@example.com", pageOption, 30*time.Second)
 	tab.MustEval(`(async () => { const c = await `+env.ClientJS(pageOption)+`; await c.handleRedirectCallback(); c.destroy(); return true })()`, nil)
-	if err := chromedp.Cancel(tab.Ctx); err != nil {
+	if err := tab.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return env
@@ -110,22 +98,6 @@ func openWorkerTab(t *testing.T, env *e2eenv.Env) *chrome.Tab {
 		client.on("renewed", r => renewed.push(r.accessToken));
 		return true })()`, nil)
 	return tab
-}
-
-// sharedWorkers is the browser's SharedWorker targets.
-func sharedWorkers(t *testing.T, tab *chrome.Tab) []*target.Info {
-	t.Helper()
-	infos, err := chromedp.Targets(tab.Ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*target.Info
-	for _, i := range infos {
-		if i.Type == "shared_worker" {
-			out = append(out, i)
-		}
-	}
-	return out
 }
 
 func promptNone(env *e2eenv.Env) int { return env.Tenant.Stats().AuthorizePromptNone }
@@ -152,7 +124,7 @@ func TestTwoTabsShareOneEngine(t *testing.T) {
 	if n := promptNone(env) - before; n != 1 {
 		t.Errorf("%d prompt=none requests for two tabs, want 1: one engine serves both", n)
 	}
-	if w := sharedWorkers(t, a); len(w) != 1 {
+	if w := a.SharedWorkers(t); len(w) != 1 {
 		t.Errorf("%d shared_worker targets, want 1", len(w))
 	}
 	// Results reach every page through the API: getUser in tab b too.
@@ -193,7 +165,7 @@ func TestASilentRequestMovesWhenItsPageCloses(t *testing.T) {
 	if n := iframes(t, b); n != 1 {
 		t.Fatalf("tab b has %d iframes, tab a %d; want the silent request in tab b, the page connected last", n, iframes(t, a))
 	}
-	if err := chromedp.Cancel(b.Ctx); err != nil {
+	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
 	g.release()
@@ -219,15 +191,14 @@ func TestAPageGoesOnWhenTheWorkerIsEnded(t *testing.T) {
 	a := openWorkerTab(t, env)
 	var first string
 	a.MustEval(`client.getTokenSilently()`, &first)
-	workers := sharedWorkers(t, a)
+	workers := a.SharedWorkers(t)
 	if len(workers) != 1 {
 		t.Fatalf("%d shared_worker targets, want 1", len(workers))
 	}
-	c := chromedp.FromContext(a.Ctx)
-	if err := target.CloseTarget(workers[0].TargetID).Do(cdp.WithExecutor(a.Ctx, c.Browser)); err != nil {
+	if err := a.CloseTarget(workers[0].TargetID); err != nil {
 		t.Fatalf("closing the worker: %v", err)
 	}
-	if err := waitForWorkers(t, a, 0, 10*time.Second); err != nil {
+	if err := a.WaitForSharedWorkers(t, 0, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	// The page notices the silent port, starts a new worker and asks again:
@@ -243,20 +214,8 @@ func TestAPageGoesOnWhenTheWorkerIsEnded(t *testing.T) {
 	if n := promptNone(env) - before; n != 1 {
 		t.Errorf("%d prompt=none requests after the worker ended, want 1", n)
 	}
-	if w := sharedWorkers(t, a); len(w) != 1 || w[0].TargetID == workers[0].TargetID {
+	if w := a.SharedWorkers(t); len(w) != 1 || w[0].TargetID == workers[0].TargetID {
 		t.Errorf("shared_worker targets %v after the restart, want one new one", w)
-	}
-}
-
-func waitForWorkers(t *testing.T, tab *chrome.Tab, n int, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		if got := len(sharedWorkers(t, tab)); got == n {
-			return nil
-		} else if time.Now().After(deadline) {
-			return fmt.Errorf("%d shared_worker targets after %v, want %d", got, timeout, n)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -266,16 +225,7 @@ func waitForWorkers(t *testing.T, tab *chrome.Tab, n int, timeout time.Duration)
 func TestInteractiveLoginThroughTheWorker(t *testing.T) {
 	env := e2eenv.Start(t, e2eenv.Options{TokenLifetime: time.Minute})
 	tab := env.OpenTestPage(t)
-	err := tab.Eval(`(async () => { window.client = await `+env.ClientJS(workerOption)+`; client.loginWithRedirect(); return true })()`, nil)
-	if err != nil && !strings.Contains(err.Error(), "navigated or closed") {
-		t.Fatal(err)
-	}
-	if err := e2eenv.SubmitLoginForm(tab, "demo@example.com", 30*time.Second); err != nil {
-		t.Fatalf("%v\nconsole:\n%s", err, strings.Join(tab.Console(), "\n"))
-	}
-	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q && window.silentauth`, env.AppURL), 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	env.LoginToCallback(t, tab, "demo@example.com", workerOption, 30*time.Second)
 	var got struct {
 		Token, Search, Sub string
 		Pending            int
