@@ -18,15 +18,6 @@ import (
 // frameSelector finds the SDK's hidden iframe (jsbridge.FrameTitle).
 const frameSelector = `iframe[title="silentauth session check"]`
 
-// mustEval is tab.MustEval failing t, which may be a subtest of the test
-// that opened the tab.
-func mustEval(t *testing.T, tab *chrome.Tab, js string, out any) {
-	t.Helper()
-	if err := tab.Eval(js, out); err != nil {
-		t.Fatalf("%v\nconsole:\n%s", err, strings.Join(tab.Console(), "\n"))
-	}
-}
-
 // outcome is how an SDK promise settled, as the page saw it.
 type outcome struct {
 	OK      bool           `json:"ok"`
@@ -53,7 +44,7 @@ func (o outcome) String() string {
 func settle(t *testing.T, tab *chrome.Tab, expr string) outcome {
 	t.Helper()
 	var o outcome
-	mustEval(t, tab, `(async () => {
+	tab.MustEvalT(t, `(async () => {
 		const before = Date.now(), t0 = performance.now();
 		try {
 			const result = await (`+expr+`);
@@ -92,12 +83,8 @@ func mustSucceed(t *testing.T, tab *chrome.Tab, o outcome) map[string]any {
 func clientJS(env *e2eenv.Env, clientID, extra string) string {
 	// assumeSignedOut: false, so that checkSession asks the server even
 	// where no sign-in is recorded: this suite pins the conversation with it.
-	opts := []string{fmt.Sprintf("domain: %q", env.TenantURL), fmt.Sprintf("clientId: %q", clientID), "debug: true", "assumeSignedOut: false",
-		fmt.Sprintf("redirectUri: %q", env.AppURL+e2eenv.TestPagePath)}
-	if extra != "" {
-		opts = append(opts, extra)
-	}
-	return "silentauth.createClient({" + strings.Join(opts, ", ") + "})"
+	return e2eenv.CreateClientJS(fmt.Sprintf("domain: %q", env.TenantURL), fmt.Sprintf("clientId: %q", clientID), "debug: true", "assumeSignedOut: false",
+		fmt.Sprintf("redirectUri: %q", env.AppURL+e2eenv.TestPagePath), extra)
 }
 
 // loginOptions choose how the tenant's pages are answered.
@@ -119,7 +106,7 @@ func loginToCallback(t *testing.T, env *e2eenv.Env, tab *chrome.Tab, email strin
 	}
 	// Not awaited: the navigation may tear the page down before the promise
 	// could report back.
-	mustEval(t, tab, `(async () => {
+	tab.MustEvalT(t, `(async () => {
 		window.__e2eBeforeLogin = true;
 		window.client = await `+clientJS(env, o.clientID, o.extra)+`;
 		client.loginWithRedirect().catch((e) => { window.__e2eLoginError = e.error + ": " + e.error_description; });
@@ -207,40 +194,8 @@ func login(t *testing.T, env *e2eenv.Env, tab *chrome.Tab, email string, o login
 	if o.clientID == "" {
 		o.clientID = "spa"
 	}
-	mustEval(t, tab, `(async () => { window.client = await `+clientJS(env, o.clientID, o.extra)+`; window.loginResult = await client.handleRedirectCallback(); return true })()`, nil)
+	tab.MustEvalT(t, `(async () => { window.client = await `+clientJS(env, o.clientID, o.extra)+`; window.loginResult = await client.handleRedirectCallback(); return true })()`, nil)
 	return pages
-}
-
-// consoleHas reports whether a console line from the since'th on contains
-// every one of parts.
-func consoleHas(tab *chrome.Tab, since int, parts ...string) bool {
-	lines := tab.Console()
-	for _, line := range lines[min(since, len(lines)):] {
-		all := true
-		for _, p := range parts {
-			if !strings.Contains(line, p) {
-				all = false
-				break
-			}
-		}
-		if all {
-			return true
-		}
-	}
-	return false
-}
-
-// waitConsole waits until a console line from the since'th on contains
-// every one of parts.
-func waitConsole(t *testing.T, tab *chrome.Tab, since int, timeout time.Duration, parts ...string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !consoleHas(tab, since, parts...) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no console line with %q within %v; console:\n%s", parts, timeout, strings.Join(tab.Console()[since:], "\n"))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // stats is silentauth.stats().
@@ -255,6 +210,6 @@ type stats struct {
 func runtimeStats(t *testing.T, tab *chrome.Tab) stats {
 	t.Helper()
 	var s stats
-	mustEval(t, tab, `silentauth.stats()`, &s)
+	tab.MustEvalT(t, `silentauth.stats()`, &s)
 	return s
 }
