@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -312,14 +311,4 @@ func heapAfterGC(t *testing.T, tab *chrome.Tab) float64 {
 		t.Fatal(err)
 	}
 	return used
-}
-
-// consoleHas reports whether a console line contains s.
-func consoleHas(tab *chrome.Tab, s string) bool {
-	for _, l := range tab.Console() {
-		if strings.Contains(l, s) {
-			return true
-		}
-	}
-	return false
 }
