@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silentauth/silentauth/demo/demoserver"
-	"github.com/silentauth/silentauth/demo/devtenant"
 	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
@@ -75,48 +73,36 @@ func (e *env) reset() {
 func start(t *testing.T) *env {
 	t.Helper()
 	e := &env{hits: map[string]int{}}
-	dist := e2eenv.DistDir(t)
-	tl, tenantURL := e2eenv.Listen(t, "localhost")
-	al, appURL := e2eenv.Listen(t, "localhost")
-	clients := devtenant.DefaultClients([]string{appURL})
-	for i := range clients {
-		clients[i].Callbacks = append(clients[i].Callbacks, appURL+e2eenv.TestPagePath)
-	}
-	tenant, err := devtenant.New(devtenant.Config{Issuer: tenantURL, AppOrigins: []string{appURL}, Clients: clients})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := demoserver.New(demoserver.Config{Domain: tenantURL, ClientID: "spa", DistDir: dist, DevTenant: true,
-		APIURL: tenantURL + "/api/private", ServerLogoutURL: tenantURL + "/v2/logout"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e2eenv.Serve(t, tl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e.mu.Lock()
-		e.hits[r.URL.Path]++
-		e.mu.Unlock()
-		if hold := e.holdDiscovery.Load(); hold != nil && r.URL.Path == "/.well-known/openid-configuration" {
-			<-*hold
-		}
-		if e.failDiscovery.Load() && r.URL.Path == "/.well-known/openid-configuration" {
-			// An answer the page can read (CORS), so the loader sees a 503, not a network error.
-			w.Header().Set("Access-Control-Allow-Origin", "*")
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return
-		}
-		tenant.ServeHTTP(w, r)
-	}))
-	page := e2eenv.WithTestPage(app, tenantURL)
-	e2eenv.Serve(t, al, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, ".wasm") && e.delayWasm.Load() {
-			for end := time.Now().Add(wasmHold); e.count("/authorize") == 0 && time.Now().Before(end); {
-				time.Sleep(10 * time.Millisecond)
-			}
-			time.Sleep(wasmDelay + time.Duration(e.wasmExtra.Load()))
-		}
-		page.ServeHTTP(w, r)
-	}))
-	e.Env = &e2eenv.Env{Tenant: tenant, TenantURL: tenantURL, AppURL: appURL, Browser: chrome.Start(t)}
+	e.Env = e2eenv.Start(t, e2eenv.Options{
+		TenantMiddleware: func(tenant http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				e.mu.Lock()
+				e.hits[r.URL.Path]++
+				e.mu.Unlock()
+				if hold := e.holdDiscovery.Load(); hold != nil && r.URL.Path == "/.well-known/openid-configuration" {
+					<-*hold
+				}
+				if e.failDiscovery.Load() && r.URL.Path == "/.well-known/openid-configuration" {
+					// An answer the page can read (CORS), so the loader sees a 503, not a network error.
+					w.Header().Set("Access-Control-Allow-Origin", "*")
+					http.Error(w, "down", http.StatusServiceUnavailable)
+					return
+				}
+				tenant.ServeHTTP(w, r)
+			})
+		},
+		AppMiddleware: func(page http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasSuffix(r.URL.Path, ".wasm") && e.delayWasm.Load() {
+					for end := time.Now().Add(wasmHold); e.count("/authorize") == 0 && time.Now().Before(end); {
+						time.Sleep(10 * time.Millisecond)
+					}
+					time.Sleep(wasmDelay + time.Duration(e.wasmExtra.Load()))
+				}
+				page.ServeHTTP(w, r)
+			})
+		},
+	})
 	tab := e.OpenTestPage(t)
 	e.Login(t, tab, "demo@example.com", "")
 	e.delayWasm.Store(true)
@@ -183,22 +169,13 @@ func (e *env) wantAdopted(t *testing.T, tab *chrome.Tab, r result) {
 	if !r.OK {
 		t.Fatalf("checkSession: %+v", r)
 	}
-	if !consoleHas(tab, "adopted the prestarted silent request") {
+	if !tab.ConsoleHas(0, "adopted the prestarted silent request") {
 		t.Errorf("not adopted; console:\n%s", strings.Join(tab.Console(), "\n"))
 	}
 	if n := e.count("/authorize"); n != 1 {
 		t.Errorf("/authorize asked %d times, want once", n)
 	}
 	e.noFramesLeft(t, tab)
-}
-
-func consoleHas(tab *chrome.Tab, part string) bool {
-	for _, l := range tab.Console() {
-		if strings.Contains(l, part) {
-			return true
-		}
-	}
-	return false
 }
 
 func TestPrestart(t *testing.T) {
@@ -248,7 +225,7 @@ func TestPrestart(t *testing.T) {
 		}
 		// The loader keeps only its iframe's messages, so the forgery never
 		// reaches Go's checks at all.
-		if !consoleHas(tab, "adopted the prestarted silent request") {
+		if !tab.ConsoleHas(0, "adopted the prestarted silent request") {
 			t.Errorf("want the request adopted and the forged message ignored; console:\n%s", strings.Join(tab.Console(), "\n"))
 		}
 		e.noFramesLeft(t, tab)
@@ -305,7 +282,7 @@ func TestPrestart(t *testing.T) {
 		if !r.OK {
 			t.Fatalf("checkSession: %+v", r)
 		}
-		if !consoleHas(tab, "not adopted") {
+		if !tab.ConsoleHas(0, "not adopted") {
 			t.Errorf("console:\n%s", strings.Join(tab.Console(), "\n"))
 		}
 		if n := e.count("/authorize"); n != 2 {
