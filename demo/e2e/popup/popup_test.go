@@ -62,16 +62,7 @@ func popupButton(t *testing.T, env *e2eenv.Env, tab *chrome.Tab, params string) 
 // SILENTAUTH_ENGINE put it: a SharedWorker runs only for "shared-worker".
 func checkPlacement(t *testing.T, tab *chrome.Tab) {
 	t.Helper()
-	infos, err := chromedp.Targets(tab.Ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	workers := 0
-	for _, i := range infos {
-		if i.Type == "shared_worker" {
-			workers++
-		}
-	}
+	workers := len(tab.SharedWorkers(t))
 	if want := map[bool]int{true: 1, false: 0}[os.Getenv("SILENTAUTH_ENGINE") == "shared-worker"]; workers != want {
 		t.Fatalf("SILENTAUTH_ENGINE=%q, but %d shared workers run", os.Getenv("SILENTAUTH_ENGINE"), workers)
 	}
@@ -113,7 +104,7 @@ func clickForPopupID(t *testing.T, tab *chrome.Tab) target.ID {
 // after the evaluation has returned: the popup closes as soon as the login
 // is done, and an evaluation still waiting then would never get its answer.
 func submitLogin(popup *chrome.Tab, email string, timeout time.Duration) error {
-	if err := popup.WaitFor(`location.pathname === "/u/login" && document.querySelector("input[name=password]")`, timeout); err != nil {
+	if err := popup.WaitFor(e2eenv.TenantLoginPage, timeout); err != nil {
 		return err
 	}
 	// The answer may be lost when the popup closes first: the opener's
