@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -76,12 +75,12 @@ func runMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "oidc e2e: the SDK is not built in %s (run make build): %v\n", dist, err)
 		return 1
 	}
-	appLn, appURL, err := listen("localhost")
+	appLn, appURL, err := e2eenv.ListenHost("localhost")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "oidc e2e:", err)
 		return 1
 	}
-	proxyLn, proxyURL, err := listen("localhost")
+	proxyLn, proxyURL, err := e2eenv.ListenHost("localhost")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "oidc e2e:", err)
 		return 1
@@ -121,16 +120,12 @@ func runMain(m *testing.M) int {
 
 	// The dev tenant, for the comparisons with Auth0's dialect. It is
 	// e2eenv.Start's tenant, sharing this package's app and browser.
-	tenantLn, tenantURL, err := listen("localhost")
+	tenantLn, tenantURL, err := e2eenv.ListenHost("localhost")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "oidc e2e:", err)
 		return 1
 	}
-	clients := devtenant.DefaultClients([]string{appURL})
-	for i := range clients {
-		clients[i].Callbacks = append(clients[i].Callbacks, appURL+e2eenv.TestPagePath)
-	}
-	tenant, err := devtenant.New(devtenant.Config{Issuer: tenantURL, AppOrigins: []string{appURL}, Clients: clients})
+	tenant, err := devtenant.New(devtenant.Config{Issuer: tenantURL, AppOrigins: []string{appURL}, Clients: e2eenv.TenantClients(appURL)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "oidc e2e:", err)
 		return 1
@@ -167,7 +162,7 @@ func runMain(m *testing.M) int {
 	defer proxySrv.Close()
 	defer tenantSrv.Close()
 
-	browser, stopBrowser, err := startBrowser()
+	browser, stopBrowser, err := e2eenv.MainBrowser()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "oidc e2e:", err)
 		return 1
@@ -181,45 +176,6 @@ func runMain(m *testing.M) int {
 	code := m.Run()
 	logs.failed = code != 0
 	return code
-}
-
-// startBrowser starts the package's one Chromium. chrome.Start wants a
-// testing.TB, which TestMain has not; mainTB stands in for one, and its
-// Cleanup functions are what stop returns.
-func startBrowser() (b *chrome.Browser, stop func(), err error) {
-	tb := &mainTB{}
-	stop = func() {
-		for i := len(tb.cleanups) - 1; i >= 0; i-- {
-			tb.cleanups[i]()
-		}
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			stop()
-			b, err = nil, fmt.Errorf("starting Chromium: %v", r)
-		}
-	}()
-	return chrome.Start(tb), stop, nil
-}
-
-// mainTB is the part of testing.TB that chrome.Start uses; anything else
-// would panic on the nil embedded TB, and Fatal panics on purpose.
-type mainTB struct {
-	testing.TB
-	cleanups []func()
-}
-
-func (m *mainTB) Helper()                           {}
-func (m *mainTB) Cleanup(f func())                  { m.cleanups = append(m.cleanups, f) }
-func (m *mainTB) Fatal(args ...any)                 { panic(fmt.Sprint(args...)) }
-func (m *mainTB) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
-
-func listen(host string) (net.Listener, string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, "", err
-	}
-	return l, fmt.Sprintf("http://%s:%d", host, l.Addr().(*net.TCPAddr).Port), nil
 }
 
 // tailLog keeps the providers' output and prints it only if a test failed.
@@ -348,12 +304,8 @@ func openTestPage(t *testing.T, path string) *chrome.Tab {
 func opClientJS(domain, extra string) string {
 	// assumeSignedOut: false, so that checkSession asks the provider even
 	// where no sign-in is recorded: this suite pins the conversation with it.
-	opts := []string{fmt.Sprintf("domain: %q", domain), `clientId: "spa"`, "debug: true", "assumeSignedOut: false",
-		fmt.Sprintf("redirectUri: %q", shared.appURL+callbackPath)}
-	if extra != "" {
-		opts = append(opts, extra)
-	}
-	return "silentauth.createClient({" + strings.Join(opts, ", ") + "})"
+	return e2eenv.CreateClientJS(fmt.Sprintf("domain: %q", domain), `clientId: "spa"`, "debug: true", "assumeSignedOut: false",
+		fmt.Sprintf("redirectUri: %q", shared.appURL+callbackPath), extra)
 }
 
 // opLogin logs user in at the provider through the SDK: loginWithRedirect,
@@ -364,17 +316,11 @@ func opLogin(t *testing.T, tab *chrome.Tab, domain, user, extra string) time.Dur
 	t.Helper()
 	start := time.Now()
 	tab.MustEval(`(async () => { window.client = await `+opClientJS(domain, extra)+`; await client.loginWithRedirect(); return true })()`, nil)
-	form := fmt.Sprintf(`location.origin === %q && location.pathname.startsWith("/interaction/") && document.querySelector('form[action*="/interaction/"] input[name="login"]')`, domain)
+	form := fmt.Sprintf(`location.origin === %q && %s`, domain, e2eenv.ProviderLoginPage)
 	if err := tab.WaitFor(form, 20*time.Second); err != nil {
 		t.Fatalf("the provider's sign-in form: %v", err)
 	}
-	tab.MustEval(fmt.Sprintf(`(() => {
-		const f = document.querySelector('form[action*="/interaction/"]');
-		f.querySelector('input[name="login"]').value = %q;
-		f.querySelector('input[name="password"]').value = "any password";
-		f.querySelector('button[type="submit"].login-submit').click();
-		return true;
-	})()`, user), nil)
+	tab.MustEval(e2eenv.ProviderLoginForm(user), nil)
 	back := fmt.Sprintf(`location.origin === %q && location.pathname === %q && window.silentauth && silentauth.createClient`, shared.appURL, callbackPath)
 	if err := tab.WaitFor(back, 20*time.Second); err != nil {
 		t.Fatalf("back at the app after the sign-in form: %v", err)

@@ -41,16 +41,8 @@ func popupLoginAt(t *testing.T, engineOption string) {
 		document.body.append(b);
 		return true;
 	})()`, nil)
-	if infos, err := chromedp.Targets(tab.Ctx); err == nil && strings.Contains(engineOption, "shared-worker") {
-		workers := 0
-		for _, i := range infos {
-			if i.Type == "shared_worker" {
-				workers++
-			}
-		}
-		if workers == 0 {
-			t.Fatal("engine: \"shared-worker\", but no shared worker runs")
-		}
+	if strings.Contains(engineOption, "shared-worker") && len(tab.SharedWorkers(t)) == 0 {
+		t.Fatal("engine: \"shared-worker\", but no shared worker runs")
 	}
 	ch := chromedp.WaitNewTarget(tab.Ctx, func(info *target.Info) bool { return info.Type == "page" && info.OpenerID != "" })
 	if err := chromedp.Run(tab.Ctx, chromedp.Click("#popup-login", chromedp.ByQuery)); err != nil {
