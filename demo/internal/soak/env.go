@@ -140,7 +140,7 @@ func (e *Env) clientJS() string {
 	if !e.MinValidityDropped {
 		opts = append(opts, fmt.Sprintf("minValidityInSeconds: %d", e.Config.MinValidity))
 	}
-	return "silentauth.createClient({" + strings.Join(opts, ", ") + "})"
+	return e2eenv.CreateClientJS(opts...)
 }
 
 // detectMinValidity creates a client once with minValidityInSeconds; if
@@ -176,16 +176,11 @@ func (e *Env) login(t testing.TB, tab *chrome.Tab) {
 	if err != nil && !strings.Contains(err.Error(), "navigated or closed") {
 		t.Fatal(err)
 	}
-	form := fmt.Sprintf(`location.origin === %q && document.querySelector('form[action*="/interaction/"] input[name="login"]')`, e.Issuer)
+	form := fmt.Sprintf(`location.origin === %q && %s`, e.Issuer, e2eenv.ProviderLoginPage)
 	if err := tab.WaitFor(form, 30*time.Second); err != nil {
 		t.Fatalf("the provider's sign-in form: %v", err)
 	}
-	err = tab.Eval(`(() => {
-		const f = document.querySelector('form[action*="/interaction/"]');
-		f.querySelector('input[name="login"]').value = "soak-user";
-		f.querySelector('input[name="password"]').value = "any password";
-		f.querySelector('button[type="submit"].login-submit').click();
-		return true })()`, nil)
+	err = tab.Eval(e2eenv.ProviderLoginForm("soak-user"), nil)
 	if err != nil && !strings.Contains(err.Error(), "navigated or closed") {
 		t.Fatal(err)
 	}
