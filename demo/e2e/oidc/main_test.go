@@ -335,24 +335,7 @@ func opLogin(t *testing.T, tab *chrome.Tab, domain, user, extra string) time.Dur
 }
 
 // outcome is one checkSession call as the page saw it.
-type outcome struct {
-	OK          bool           `json:"ok"`
-	MS          float64        `json:"ms"`
-	Error       string         `json:"error"`
-	Description string         `json:"desc"`
-	IDToken     string         `json:"idToken"`
-	AccessToken string         `json:"accessToken"`
-	Payload     map[string]any `json:"payload"`
-	ExpiresIn   float64        `json:"expiresIn"`
-	TokenType   string         `json:"tokenType"`
-}
-
-func (o outcome) String() string {
-	if o.OK {
-		return fmt.Sprintf("ok in %.0f ms", o.MS)
-	}
-	return fmt.Sprintf("%s after %.0f ms: %s", o.Error, o.MS, o.Description)
-}
+type outcome = e2eenv.Outcome
 
 // checkSession runs client.checkSession(params) (params a JS expression) on
 // the page's window.client, timing it there.
@@ -366,19 +349,7 @@ func evalOutcome(t *testing.T, tab *chrome.Tab, client, params string) outcome {
 	if params == "" {
 		params = "undefined"
 	}
-	var o outcome
-	tab.MustEval(`(async () => {
-		const c = await (`+client+`);
-		const t0 = performance.now();
-		try {
-			const r = await c.checkSession(`+params+`);
-			return {ok: true, ms: performance.now() - t0, idToken: r.idToken, accessToken: r.accessToken,
-				payload: r.idTokenPayload, expiresIn: r.expiresIn, tokenType: r.tokenType};
-		} catch (e) {
-			return {ok: false, ms: performance.now() - t0, error: e.error, desc: e.error_description};
-		}
-	})()`, &o)
-	return o
+	return e2eenv.Settle(t, tab, `const c = await (`+client+`);`, `c.checkSession(`+params+`)`)
 }
 
 // --- server-side checks -----------------------------------------------------

@@ -66,35 +66,13 @@ func openClient(t *testing.T, s *server, extra string) (*chrome.Tab, outcome) {
 // startClient makes window.client in tab and calls checkSession.
 func startClient(t *testing.T, tab *chrome.Tab, clientJS string) outcome {
 	t.Helper()
-	var o outcome
-	tab.MustEval(`(async () => {
-		window.renewed = [];
+	return e2eenv.Settle(t, tab, `window.renewed = [];
 		window.client = await `+clientJS+`;
-		client.on("renewed", r => renewed.push(r.accessToken));
-		try {
-			const r = await client.checkSession();
-			return {ok: true, accessToken: r.accessToken};
-		} catch (e) {
-			return {ok: false, error: e.error, desc: e.error_description};
-		}
-	})()`, &o)
-	return o
+		client.on("renewed", r => renewed.push(r.accessToken));`, `client.checkSession()`)
 }
 
 // outcome is a checkSession call's result as the page saw it.
-type outcome struct {
-	OK          bool   `json:"ok"`
-	AccessToken string `json:"accessToken"`
-	Error       string `json:"error"`
-	Description string `json:"desc"`
-}
-
-func (o outcome) String() string {
-	if o.OK {
-		return "ok"
-	}
-	return o.Error + ": " + o.Description
-}
+type outcome = e2eenv.Outcome
 
 func renewedIn(t *testing.T, tab *chrome.Tab) []string {
 	t.Helper()
