@@ -28,8 +28,7 @@ const (
 
 type env struct {
 	*e2eenv.Env
-	mu   sync.Mutex
-	hits map[string]int // tenant path → requests
+	hits e2eenv.PathCounts // the tenant's requests
 	// delayWasm holds silentauth.wasm back (see wasmDelay); holdDiscovery,
 	// while open, holds the discovery document back until it is closed.
 	delayWasm     atomic.Bool
@@ -58,27 +57,17 @@ func (e *env) wasmAtOnce(t *testing.T) {
 	t.Cleanup(func() { e.delayWasm.Store(true) })
 }
 
-func (e *env) count(path string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.hits[path]
-}
+func (e *env) count(path string) int { return e.hits.Get(path) }
 
-func (e *env) reset() {
-	e.mu.Lock()
-	e.hits = map[string]int{}
-	e.mu.Unlock()
-}
+func (e *env) reset() { e.hits.Reset() }
 
 func start(t *testing.T) *env {
 	t.Helper()
-	e := &env{hits: map[string]int{}}
+	e := &env{}
 	e.Env = e2eenv.Start(t, e2eenv.Options{
 		TenantMiddleware: func(tenant http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				e.mu.Lock()
-				e.hits[r.URL.Path]++
-				e.mu.Unlock()
+				e.hits.Count(r)
 				if hold := e.holdDiscovery.Load(); hold != nil && r.URL.Path == "/.well-known/openid-configuration" {
 					<-*hold
 				}

@@ -392,3 +392,44 @@ func (s *Server) Login(t *testing.T, extra string) *chrome.Tab {
 		return true })()`, nil)
 	return tab
 }
+
+// PathCounts counts a server's requests by path.
+type PathCounts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// Count counts r.
+func (c *PathCounts) Count(r *http.Request) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[r.URL.Path]++
+}
+
+// Get is how many requests for path were counted.
+func (c *PathCounts) Get(path string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[path]
+}
+
+// All is every path's count.
+func (c *PathCounts) All() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int, len(c.n))
+	for p, n := range c.n {
+		out[p] = n
+	}
+	return out
+}
+
+// Reset forgets the counts.
+func (c *PathCounts) Reset() {
+	c.mu.Lock()
+	c.n = nil
+	c.mu.Unlock()
+}
