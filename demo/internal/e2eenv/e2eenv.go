@@ -62,7 +62,17 @@ func DistDir(t testing.TB) string {
 	return d
 }
 
-// FindDistDir is DistDir for callers without a testing.TB, such as TestMain.
+// BuiltDistDir is DistDir, failing t unless the SDK is built there.
+func BuiltDistDir(t testing.TB) string {
+	t.Helper()
+	dist := DistDir(t)
+	if _, err := os.Stat(filepath.Join(dist, "silentauth.wasm")); err != nil {
+		t.Fatalf("the SDK is not built in %s (run make build): %v", dist, err)
+	}
+	return dist
+}
+
+// FindDistDir is DistDir for callers without a testing.TB.
 func FindDistDir() (string, error) {
 	if d := os.Getenv("SILENTAUTH_DIST"); d != "" {
 		return d, nil
@@ -105,36 +115,63 @@ func TenantClients(appURL string) []devtenant.Client {
 	return clients
 }
 
-// MainBrowser starts a Chromium that outlives any one test, for a
-// package's TestMain; stop ends it. chrome.Start wants a testing.TB, which
-// TestMain has not: mainTB stands in for one.
-func MainBrowser() (b *chrome.Browser, stop func(), err error) {
+// Main runs a package's tests (its TestMain's m) with what setup starts
+// for all of them, and returns the exit code. setup gets a testing.TB that
+// outlives every test: its Fatal ends the run with code 1 before any test,
+// its Cleanup functions run after the tests, and its Failed reports,
+// there, whether a test failed. name prefixes what Main prints.
+func Main(m *testing.M, name string, setup func(tb testing.TB)) (code int) {
 	tb := &mainTB{}
-	stop = func() {
+	defer func() {
 		for i := len(tb.cleanups) - 1; i >= 0; i-- {
 			tb.cleanups[i]()
 		}
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			stop()
-			b, err = nil, fmt.Errorf("starting Chromium: %v", r)
-		}
 	}()
-	return chrome.Start(tb), stop, nil
+	if !tb.setUp(setup) {
+		fmt.Fprintf(os.Stderr, "%s e2e: %s\n", name, tb.fatal)
+		return 1
+	}
+	code = m.Run()
+	tb.failed = code != 0
+	return code
 }
 
-// mainTB is the part of testing.TB that chrome.Start uses; anything else
-// would panic on the nil embedded TB, and Fatal panics on purpose.
+// mainTB is the part of testing.TB that setups use; anything else would
+// panic on the nil embedded TB, which Main reports as a failed setup.
 type mainTB struct {
 	testing.TB
 	cleanups []func()
+	fatal    string
+	failed   bool
 }
 
-func (m *mainTB) Helper()                           {}
-func (m *mainTB) Cleanup(f func())                  { m.cleanups = append(m.cleanups, f) }
-func (m *mainTB) Fatal(args ...any)                 { panic(fmt.Sprint(args...)) }
-func (m *mainTB) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
+// fatalPanic is what Fatal panics with, to end setup.
+type fatalPanic struct{}
+
+func (m *mainTB) setUp(setup func(tb testing.TB)) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, fatal := r.(fatalPanic); !fatal {
+				m.fatal = fmt.Sprint(r)
+			}
+			ok = false
+		}
+	}()
+	setup(m)
+	return true
+}
+
+func (m *mainTB) Helper()                         {}
+func (m *mainTB) Name() string                    { return "TestMain" }
+func (m *mainTB) Failed() bool                    { return m.failed }
+func (m *mainTB) Cleanup(f func())                { m.cleanups = append(m.cleanups, f) }
+func (m *mainTB) Log(args ...any)                 { fmt.Fprintln(os.Stderr, args...) }
+func (m *mainTB) Logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+func (m *mainTB) Fatal(args ...any)               { m.fatal = fmt.Sprint(args...); panic(fatalPanic{}) }
+func (m *mainTB) Fatalf(format string, args ...any) {
+	m.fatal = fmt.Sprintf(format, args...)
+	panic(fatalPanic{})
+}
 
 // Serve serves h on l until the test ends.
 func Serve(t testing.TB, l net.Listener, h http.Handler) {
@@ -146,10 +183,7 @@ func Serve(t testing.TB, l net.Listener, h http.Handler) {
 // Start brings up a tenant, the app and a browser for one test.
 func Start(t testing.TB, o Options) *Env {
 	t.Helper()
-	dist := DistDir(t)
-	if _, err := os.Stat(filepath.Join(dist, "silentauth.wasm")); err != nil {
-		t.Fatalf("the SDK is not built in %s (run make build): %v", dist, err)
-	}
+	dist := BuiltDistDir(t)
 	if o.TenantHost == "" {
 		o.TenantHost = "localhost"
 	}
@@ -194,13 +228,16 @@ const TestPagePath = "/e2e.html"
 // AppForProvider is the demo app for a provider at issuer (client "spa"),
 // with the test page served also at callback: the redirect URI the
 // provider has registered, where interactive logins come back.
-func AppForProvider(t testing.TB, issuer, dist, callback string) http.Handler {
+//
+// The test page's CSP lets it reach the issuer and any other servers (a
+// test's own; demoserver.CSP joins them into frame-src and connect-src).
+func AppForProvider(t testing.TB, issuer, dist, callback string, servers ...string) http.Handler {
 	t.Helper()
 	app, err := demoserver.New(demoserver.Config{Domain: issuer, ClientID: "spa", DistDir: dist})
 	if err != nil {
 		t.Fatal(err)
 	}
-	page := WithTestPage(app, issuer)
+	page := WithTestPage(app, strings.Join(append([]string{issuer}, servers...), " "))
 	mux := http.NewServeMux()
 	mux.Handle("/", page)
 	mux.HandleFunc(callback, func(w http.ResponseWriter, r *http.Request) {
