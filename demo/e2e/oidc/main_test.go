@@ -26,7 +26,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -37,7 +36,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/silentauth/silentauth/demo/demoserver"
 	"github.com/silentauth/silentauth/demo/devtenant"
 	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
@@ -62,38 +60,22 @@ var shared struct {
 }
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
+	os.Exit(e2eenv.Main(m, "oidc", setUp))
 }
 
-func runMain(m *testing.M) int {
-	dist, err := e2eenv.FindDistDir()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "oidc e2e: %v\n", err)
-		return 1
-	}
-	if _, err := os.Stat(filepath.Join(dist, "silentauth.wasm")); err != nil {
-		fmt.Fprintf(os.Stderr, "oidc e2e: the SDK is not built in %s (run make build): %v\n", dist, err)
-		return 1
-	}
-	appLn, appURL, err := e2eenv.ListenHost("localhost")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "oidc e2e:", err)
-		return 1
-	}
-	proxyLn, proxyURL, err := e2eenv.ListenHost("localhost")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "oidc e2e:", err)
-		return 1
-	}
+func setUp(tb testing.TB) {
+	dist := e2eenv.BuiltDistDir(tb)
+	appLn, appURL := e2eenv.Listen(tb, "localhost")
+	proxyLn, proxyURL := e2eenv.Listen(tb, "localhost")
 
 	logs := &tailLog{}
-	defer func() {
-		if logs.failed {
+	tb.Cleanup(func() {
+		if tb.Failed() {
 			fmt.Fprint(os.Stderr, logs.String())
 		}
-	}()
+	})
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	tb.Cleanup(cancel)
 	// Both providers start at once: each takes a second or two of node start-up.
 	var wg sync.WaitGroup
 	var same, cross *nodeop.Provider
@@ -110,79 +92,40 @@ func runMain(m *testing.M) int {
 	wg.Wait()
 	for _, p := range []*nodeop.Provider{same, cross} {
 		if p != nil {
-			defer p.Stop()
+			tb.Cleanup(func() { _ = p.Stop() })
 		}
 	}
 	if err := errors.Join(sameErr, crossErr); err != nil {
-		fmt.Fprintln(os.Stderr, "oidc e2e: starting node-oidc-provider:", err)
-		return 1
+		tb.Fatal("starting node-oidc-provider: ", err)
 	}
 
 	// The dev tenant, for the comparisons with Auth0's dialect. It is
 	// e2eenv.Start's tenant, sharing this package's app and browser.
-	tenantLn, tenantURL, err := e2eenv.ListenHost("localhost")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "oidc e2e:", err)
-		return 1
-	}
+	tenantLn, tenantURL := e2eenv.Listen(tb, "localhost")
 	tenant, err := devtenant.New(devtenant.Config{Issuer: tenantURL, AppOrigins: []string{appURL}, Clients: e2eenv.TenantClients(appURL)})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "oidc e2e:", err)
-		return 1
+		tb.Fatal(err)
 	}
-
 	proxy, err := newIssProxy(same.Issuer())
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "oidc e2e:", err)
-		return 1
+		tb.Fatal(err)
 	}
-	app, err := demoserver.New(demoserver.Config{Domain: same.Issuer(), ClientID: "spa", DistDir: dist})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "oidc e2e:", err)
-		return 1
-	}
-	// The test page's CSP names every server a test frames or fetches from;
-	// demoserver.CSP joins the value into frame-src and connect-src.
-	servers := strings.Join([]string{same.Issuer(), cross.Issuer(), proxyURL, tenantURL}, " ")
-	page := e2eenv.WithTestPage(app, servers)
-	mux := http.NewServeMux()
-	mux.Handle("/", page)
-	mux.HandleFunc(callbackPath, func(w http.ResponseWriter, r *http.Request) {
-		r2 := r.Clone(r.Context())
-		r2.URL.Path = e2eenv.TestPagePath
-		page.ServeHTTP(w, r2)
-	})
-	appSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	proxySrv := &http.Server{Handler: proxy, ReadHeaderTimeout: 5 * time.Second}
-	tenantSrv := &http.Server{Handler: tenant, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = appSrv.Serve(appLn) }()
-	go func() { _ = proxySrv.Serve(proxyLn) }()
-	go func() { _ = tenantSrv.Serve(tenantLn) }()
-	defer appSrv.Close()
-	defer proxySrv.Close()
-	defer tenantSrv.Close()
-
-	browser, stopBrowser, err := e2eenv.MainBrowser()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "oidc e2e:", err)
-		return 1
-	}
-	defer stopBrowser()
+	// The test page's CSP names every server a test frames or fetches from.
+	e2eenv.Serve(tb, appLn, e2eenv.AppForProvider(tb, same.Issuer(), dist, callbackPath, cross.Issuer(), proxyURL, tenantURL))
+	e2eenv.Serve(tb, proxyLn, proxy)
+	e2eenv.Serve(tb, tenantLn, tenant)
+	browser := chrome.Start(tb)
 
 	shared.browser = browser
 	shared.appURL, shared.issuer, shared.crossOP = appURL, same.Issuer(), cross.Issuer()
 	shared.proxyURL, shared.proxy = proxyURL, proxy
 	shared.tenant = &e2eenv.Env{Tenant: tenant, TenantURL: tenantURL, AppURL: appURL, Browser: browser}
-	code := m.Run()
-	logs.failed = code != 0
-	return code
 }
 
 // tailLog keeps the providers' output and prints it only if a test failed.
 type tailLog struct {
-	mu     sync.Mutex
-	lines  []string
-	failed bool
+	mu    sync.Mutex
+	lines []string
 }
 
 func (l *tailLog) prefixed(prefix string) io.Writer {

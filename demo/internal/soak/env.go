@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -72,10 +71,7 @@ type Env struct {
 func Start(t testing.TB, cfg Config) *Env {
 	t.Helper()
 	begin := time.Now()
-	dist := e2eenv.DistDir(t)
-	if _, err := os.Stat(filepath.Join(dist, "silentauth.wasm")); err != nil {
-		t.Fatalf("the SDK is not built in %s (run make build): %v", dist, err)
-	}
+	dist := e2eenv.BuiltDistDir(t)
 	al, appURL := e2eenv.Listen(t, "localhost")
 	ctx, cancel := context.WithCancel(context.Background())
 	p, gate, err := nodeop.StartGated(ctx, nodeop.Config{
