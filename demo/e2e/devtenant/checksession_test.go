@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/silentauth/silentauth/demo/devtenant"
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -155,7 +154,7 @@ func TestCheckSession(t *testing.T) {
 
 // waitNoFrames waits for the SDK's iframes to leave the DOM: a closed frame
 // is blanked first and removed within about a second.
-func waitNoFrames(t *testing.T, tab *chrome.Tab) {
+func waitNoFrames(t *testing.T, tab *e2eenv.Tab) {
 	t.Helper()
 	if err := tab.WaitFor(`document.querySelectorAll("iframe").length === 0`, 3*time.Second); err != nil {
 		t.Fatal(err)

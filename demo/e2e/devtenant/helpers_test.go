@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/silentauth/silentauth/demo/devtenant"
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -41,7 +40,7 @@ func (o outcome) String() string {
 
 // settle awaits the JS promise expr in the page (window.client and any
 // globals are in scope) and reports how it settled.
-func settle(t *testing.T, tab *chrome.Tab, expr string) outcome {
+func settle(t *testing.T, tab *e2eenv.Tab, expr string) outcome {
 	t.Helper()
 	var o outcome
 	tab.MustEvalT(t, `(async () => {
@@ -70,7 +69,7 @@ func mustFail(t *testing.T, o outcome, code string) {
 }
 
 // mustSucceed checks that o resolved.
-func mustSucceed(t *testing.T, tab *chrome.Tab, o outcome) map[string]any {
+func mustSucceed(t *testing.T, tab *e2eenv.Tab, o outcome) map[string]any {
 	t.Helper()
 	if !o.OK {
 		t.Fatalf("expected success, got %v\nconsole:\n%s", o, strings.Join(tab.Console(), "\n"))
@@ -99,7 +98,7 @@ type loginOptions struct {
 // o, then goes through the tenant's pages as a user would, and returns once
 // the browser is back on the test page with the authorization response in
 // its URL. It returns the pages it passed.
-func loginToCallback(t *testing.T, env *e2eenv.Env, tab *chrome.Tab, email string, o loginOptions) []string {
+func loginToCallback(t *testing.T, env *e2eenv.Env, tab *e2eenv.Tab, email string, o loginOptions) []string {
 	t.Helper()
 	if o.clientID == "" {
 		o.clientID = "spa"
@@ -119,7 +118,7 @@ func loginToCallback(t *testing.T, env *e2eenv.Env, tab *chrome.Tab, email strin
 // rule) as email would, until the browser is back on the app's origin with
 // the SDK loaded. It returns the pages it answered. The caller sets
 // window.__e2eBeforeLogin on the page that starts the login.
-func answerTenantPages(t *testing.T, env *e2eenv.Env, tab *chrome.Tab, email string, declineConsent bool) []string {
+func answerTenantPages(t *testing.T, env *e2eenv.Env, tab *e2eenv.Tab, email string, declineConsent bool) []string {
 	t.Helper()
 	decision := "#accept"
 	if declineConsent {
@@ -188,7 +187,7 @@ func answerTenantPages(t *testing.T, env *e2eenv.Env, tab *chrome.Tab, email str
 
 // login is loginToCallback followed by handleRedirectCallback on a fresh
 // client (window.client), which must succeed; window.loginResult is its result.
-func login(t *testing.T, env *e2eenv.Env, tab *chrome.Tab, email string, o loginOptions) []string {
+func login(t *testing.T, env *e2eenv.Env, tab *e2eenv.Tab, email string, o loginOptions) []string {
 	t.Helper()
 	pages := loginToCallback(t, env, tab, email, o)
 	if o.clientID == "" {
@@ -207,7 +206,7 @@ type stats struct {
 	GoHeapBytes     float64 `json:"goHeapBytes"`
 }
 
-func runtimeStats(t *testing.T, tab *chrome.Tab) stats {
+func runtimeStats(t *testing.T, tab *e2eenv.Tab) stats {
 	t.Helper()
 	var s stats
 	tab.MustEvalT(t, `silentauth.stats()`, &s)

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -56,7 +55,7 @@ func grants(hits []e2eenv.Hit, grant string) []e2eenv.Hit {
 }
 
 // checkSession runs client.checkSession() in tab and returns its tokenType, or the error.
-func checkSession(t *testing.T, tab *chrome.Tab) string {
+func checkSession(t *testing.T, tab *e2eenv.Tab) string {
 	t.Helper()
 	var got string
 	tab.MustEval(`client.checkSession().then(r => r.tokenType, e => "error " + e.error + ": " + e.error_description)`, &got)

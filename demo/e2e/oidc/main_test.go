@@ -37,7 +37,6 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/silentauth/silentauth/demo/devtenant"
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 	"github.com/silentauth/silentauth/demo/internal/nodeop"
 )
@@ -53,7 +52,7 @@ var shared struct {
 	crossOP  string // node-oidc-provider on 127.0.0.1 (another site)
 	proxyURL string // http://localhost:PORT in front of issuer
 	proxy    *issProxy
-	browser  *chrome.Browser // one Chromium; each test clears its cookies and storage
+	browser  *e2eenv.Browser // one Chromium; each test clears its cookies and storage
 	// tenant is the dev tenant (issuer TenantURL+"/"), with the same app
 	// and browser; its test page is e2eenv.TestPagePath.
 	tenant *e2eenv.Env
@@ -114,7 +113,7 @@ func setUp(tb testing.TB) {
 	e2eenv.Serve(tb, appLn, e2eenv.AppForProvider(tb, same.Issuer(), dist, callbackPath, cross.Issuer(), proxyURL, tenantURL))
 	e2eenv.Serve(tb, proxyLn, proxy)
 	e2eenv.Serve(tb, tenantLn, tenant)
-	browser := chrome.Start(tb)
+	browser := e2eenv.StartBrowser(tb)
 
 	shared.browser = browser
 	shared.appURL, shared.issuer, shared.crossOP = appURL, same.Issuer(), cross.Issuer()
@@ -224,7 +223,7 @@ func (p *issProxy) seen() []string {
 // openTestPage opens the blank test page at path on the app in the shared
 // browser, with no cookies (so no session at any provider) and nothing in
 // the app's storage left by an earlier test, and waits for the SDK.
-func openTestPage(t *testing.T, path string) *chrome.Tab {
+func openTestPage(t *testing.T, path string) *e2eenv.Tab {
 	t.Helper()
 	tab := shared.browser.NewTab(t)
 	if err := chromedp.Run(tab.Ctx,
@@ -255,7 +254,7 @@ func opClientJS(domain, extra string) string {
 // the provider's built-in sign-in form, handleRedirectCallback on the test
 // page at /callback. Afterwards window.client is a client made with
 // opClientJS(domain, extra) and window.loginResult the callback's result.
-func opLogin(t *testing.T, tab *chrome.Tab, domain, user, extra string) time.Duration {
+func opLogin(t *testing.T, tab *e2eenv.Tab, domain, user, extra string) time.Duration {
 	t.Helper()
 	start := time.Now()
 	tab.MustEval(`(async () => { window.client = await `+opClientJS(domain, extra)+`; await client.loginWithRedirect(); return true })()`, nil)
@@ -282,12 +281,12 @@ type outcome = e2eenv.Outcome
 
 // checkSession runs client.checkSession(params) (params a JS expression) on
 // the page's window.client, timing it there.
-func checkSession(t *testing.T, tab *chrome.Tab, params string) outcome {
+func checkSession(t *testing.T, tab *e2eenv.Tab, params string) outcome {
 	t.Helper()
 	return evalOutcome(t, tab, "client", params)
 }
 
-func evalOutcome(t *testing.T, tab *chrome.Tab, client, params string) outcome {
+func evalOutcome(t *testing.T, tab *e2eenv.Tab, client, params string) outcome {
 	t.Helper()
 	if params == "" {
 		params = "undefined"

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -102,7 +101,7 @@ func start(t *testing.T) *env {
 // createClient gets the head start, and no discovery kept from an earlier
 // load, so that it waits for discovery. The page notes when the server's
 // message arrived.
-func (e *env) fresh(t *testing.T) *chrome.Tab {
+func (e *env) fresh(t *testing.T) *e2eenv.Tab {
 	t.Helper()
 	tab := e.freshKeepingCache(t)
 	tab.MustEval(`for (const k of Object.keys(localStorage)) if (k.startsWith("silentauth.discovery:")) localStorage.removeItem(k); true`, nil)
@@ -110,7 +109,7 @@ func (e *env) fresh(t *testing.T) *chrome.Tab {
 }
 
 // freshKeepingCache is fresh with the discovery the last load kept.
-func (e *env) freshKeepingCache(t *testing.T) *chrome.Tab {
+func (e *env) freshKeepingCache(t *testing.T) *e2eenv.Tab {
 	t.Helper()
 	tab := e.Browser.NewTab(t)
 	if err := tab.Navigate(e.AppURL + e2eenv.TestPagePath); err != nil {
@@ -141,7 +140,7 @@ type result struct {
 	Answered    float64 `json:"answered"`
 }
 
-func (e *env) noFramesLeft(t *testing.T, tab *chrome.Tab) {
+func (e *env) noFramesLeft(t *testing.T, tab *e2eenv.Tab) {
 	t.Helper()
 	if err := tab.WaitFor(`document.querySelectorAll("iframe").length === 0`, 5*time.Second); err != nil {
 		var n int
@@ -153,7 +152,7 @@ func (e *env) noFramesLeft(t *testing.T, tab *chrome.Tab) {
 // wantAdopted checks a checkSession that should have used the loader's
 // request: it succeeded, Go adopted the request, the tenant saw one
 // /authorize, and no iframe is left.
-func (e *env) wantAdopted(t *testing.T, tab *chrome.Tab, r result) {
+func (e *env) wantAdopted(t *testing.T, tab *e2eenv.Tab, r result) {
 	t.Helper()
 	if !r.OK {
 		t.Fatalf("checkSession: %+v", r)

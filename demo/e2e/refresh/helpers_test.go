@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -57,14 +56,14 @@ const refreshOpts = `useRefreshTokens: true`
 // openClient opens a tab with a client made with clientJS(extra) that
 // records its "renewed" events, and calls checkSession once, as an
 // application does at start. It returns the outcome.
-func openClient(t *testing.T, s *server, extra string) (*chrome.Tab, outcome) {
+func openClient(t *testing.T, s *server, extra string) (*e2eenv.Tab, outcome) {
 	t.Helper()
 	tab := s.OpenPage(t)
 	return tab, startClient(t, tab, s.ClientJS(extra))
 }
 
 // startClient makes window.client in tab and calls checkSession.
-func startClient(t *testing.T, tab *chrome.Tab, clientJS string) outcome {
+func startClient(t *testing.T, tab *e2eenv.Tab, clientJS string) outcome {
 	t.Helper()
 	return e2eenv.Settle(t, tab, `window.renewed = [];
 		window.client = await `+clientJS+`;
@@ -74,7 +73,7 @@ func startClient(t *testing.T, tab *chrome.Tab, clientJS string) outcome {
 // outcome is a checkSession call's result as the page saw it.
 type outcome = e2eenv.Outcome
 
-func renewedIn(t *testing.T, tab *chrome.Tab) []string {
+func renewedIn(t *testing.T, tab *e2eenv.Tab) []string {
 	t.Helper()
 	var got []string
 	tab.MustEval(`renewed`, &got)
@@ -82,7 +81,7 @@ func renewedIn(t *testing.T, tab *chrome.Tab) []string {
 }
 
 // waitForRenewals waits until tab has seen at least n renewals.
-func waitForRenewals(t *testing.T, tab *chrome.Tab, n int, timeout time.Duration) {
+func waitForRenewals(t *testing.T, tab *e2eenv.Tab, n int, timeout time.Duration) {
 	t.Helper()
 	if err := tab.WaitFor(fmt.Sprintf("renewed.length >= %d", n), timeout); err != nil {
 		t.Fatalf("%v (it saw %d)\nconsole:\n%s", err, len(renewedIn(t, tab)), strings.Join(tab.Console(), "\n"))

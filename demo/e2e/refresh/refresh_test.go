@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -84,7 +83,7 @@ func TestRenewalByRefreshToken(t *testing.T) {
 func TestTabGroup(t *testing.T) {
 	t.Parallel()
 	eachServer(t, crossSite, func(t *testing.T, s *server) {
-		tabs := []*chrome.Tab{s.Login(t, refreshOpts)}
+		tabs := []*e2eenv.Tab{s.Login(t, refreshOpts)}
 
 		// Tabs opened later are signed in from the group.
 		from := s.Rec.Mark()
@@ -136,7 +135,7 @@ func TestTabGroup(t *testing.T) {
 
 // consoles is what the tabs of a group logged, for a failure message: the
 // holder's side of a hand-over that did not happen.
-func consoles(tabs []*chrome.Tab) string {
+func consoles(tabs []*e2eenv.Tab) string {
 	var b strings.Builder
 	for i, tab := range tabs {
 		fmt.Fprintf(&b, "\nconsole of tab %d:\n%s", i, strings.Join(tab.Console(), "\n"))
@@ -147,7 +146,7 @@ func consoles(tabs []*chrome.Tab) string {
 // renewTogether watches the tabs for n periods and checks that they renewed
 // about once per period between them, each by refresh token, every tab
 // getting each renewal.
-func renewTogether(t *testing.T, s *server, tabs []*chrome.Tab, n int) {
+func renewTogether(t *testing.T, s *server, tabs []*e2eenv.Tab, n int) {
 	t.Helper()
 	seen := make([]int, len(tabs))
 	for i, tab := range tabs {
@@ -189,7 +188,7 @@ func renewTogether(t *testing.T, s *server, tabs []*chrome.Tab, n int) {
 
 // holder waits for the next renewal by refresh token and returns the tab
 // that made it: the tab holding the group's refresh token.
-func holder(t *testing.T, tabs []*chrome.Tab) int {
+func holder(t *testing.T, tabs []*e2eenv.Tab) int {
 	t.Helper()
 	base := make([]int, len(tabs))
 	for i, tab := range tabs {
@@ -406,9 +405,9 @@ func TestAScriptOnTheOriginIsNotHandedTheRefreshToken(t *testing.T) {
 		holderTab := s.Login(t, refreshOpts)
 		other, o := openClient(t, s, refreshOpts)
 		if !o.OK {
-			t.Fatalf("checkSession in a second tab: %v%s", o, consoles([]*chrome.Tab{holderTab, other}))
+			t.Fatalf("checkSession in a second tab: %v%s", o, consoles([]*e2eenv.Tab{holderTab, other}))
 		}
-		tabs := []*chrome.Tab{holderTab, other}
+		tabs := []*e2eenv.Tab{holderTab, other}
 		script := s.OpenPage(t)
 		var name string
 		script.MustEval(fmt.Sprintf(`(async () => {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silentauth/silentauth/demo/internal/chrome"
+	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
 // Two versions side by side: after a deploy the old tabs stay on the old
@@ -44,7 +44,7 @@ func TestTwoVersionsSideBySide(t *testing.T) {
 				if n := len(newer.SharedWorkers(t)); n != tc.sharedWork {
 					t.Fatalf("%d SharedWorkers, want %d", n, tc.sharedWork)
 				}
-				tabs := []*chrome.Tab{older, newer}
+				tabs := []*e2eenv.Tab{older, newer}
 				// Both engines now hold a refresh token, each of its own
 				// family. Watch them for six periods (three token lifetimes).
 				const n = 6
@@ -99,7 +99,7 @@ func TestTwoVersionsSideBySide(t *testing.T) {
 }
 
 // tail is the last console lines of tab, for a failure message.
-func tail(tab *chrome.Tab) string {
+func tail(tab *e2eenv.Tab) string {
 	lines := tab.Console()
 	return strings.Join(lines[max(0, len(lines)-15):], "\n")
 }

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silentauth/silentauth/demo/internal/chrome"
+	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
 // TestLocalStorageInTheWorker: with the engine in the SharedWorker and
@@ -64,7 +64,7 @@ func expectRefreshGrant(t *testing.T, s *server, when string, o outcome, from in
 	}
 }
 
-func waitForWorkers(t *testing.T, tab *chrome.Tab, n int) {
+func waitForWorkers(t *testing.T, tab *e2eenv.Tab, n int) {
 	t.Helper()
 	if err := tab.WaitForSharedWorkers(t, n, 15*time.Second); err != nil {
 		t.Fatal(err)

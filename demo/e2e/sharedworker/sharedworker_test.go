@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -89,7 +88,7 @@ func logIn(t *testing.T, env *e2eenv.Env) *e2eenv.Env {
 
 // openWorkerTab opens a test page whose window.client runs in the shared
 // worker and records its "renewed" events in window.renewed.
-func openWorkerTab(t *testing.T, env *e2eenv.Env) *chrome.Tab {
+func openWorkerTab(t *testing.T, env *e2eenv.Env) *e2eenv.Tab {
 	t.Helper()
 	tab := env.OpenTestPage(t)
 	tab.MustEval(`(async () => {
@@ -102,7 +101,7 @@ func openWorkerTab(t *testing.T, env *e2eenv.Env) *chrome.Tab {
 
 func promptNone(env *e2eenv.Env) int { return env.Tenant.Stats().AuthorizePromptNone }
 
-func iframes(t *testing.T, tab *chrome.Tab) int {
+func iframes(t *testing.T, tab *e2eenv.Tab) int {
 	t.Helper()
 	var n int
 	tab.MustEval(`document.querySelectorAll("iframe").length`, &n)
@@ -140,7 +139,7 @@ func TestTwoTabsShareOneEngine(t *testing.T) {
 	// A renewal forced in tab a is an event in both tabs.
 	var renewedToken string
 	a.MustEval(`client.checkSession().then(r => r.accessToken)`, &renewedToken)
-	for name, tab := range map[string]*chrome.Tab{"a": a, "b": b} {
+	for name, tab := range map[string]*e2eenv.Tab{"a": a, "b": b} {
 		if err := tab.WaitFor(fmt.Sprintf(`renewed.includes(%q)`, renewedToken), 10*time.Second); err != nil {
 			t.Errorf("tab %s: %v", name, err)
 		}

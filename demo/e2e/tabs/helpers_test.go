@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -45,7 +44,7 @@ func loggedIn(t *testing.T) *e2eenv.Env {
 
 // login logs the demo user in with the tenant's form, waiting up to 30 s
 // for each page (a busy machine), and leaves window.client on the test page.
-func login(t *testing.T, env *e2eenv.Env, tab *chrome.Tab) {
+func login(t *testing.T, env *e2eenv.Env, tab *e2eenv.Tab) {
 	t.Helper()
 	env.LoginToCallback(t, tab, "demo@example.com", "", 30*time.Second)
 	tab.MustEval(`(async () => { window.client = await `+env.ClientJS("")+`; await client.handleRedirectCallback(); return true })()`, nil)
@@ -54,7 +53,7 @@ func login(t *testing.T, env *e2eenv.Env, tab *chrome.Tab) {
 // openClient opens a tab on the test page with a client made with
 // ClientJS(extra) that records its "renewed" events in window.renewed and
 // calls checkSession once, as an application does at start.
-func openClient(t *testing.T, env *e2eenv.Env, extra string) *chrome.Tab {
+func openClient(t *testing.T, env *e2eenv.Env, extra string) *e2eenv.Tab {
 	t.Helper()
 	tab := env.OpenTestPage(t)
 	// Close the tab when the test ends, waiting until it is gone, so that
@@ -70,7 +69,7 @@ func openClient(t *testing.T, env *e2eenv.Env, extra string) *chrome.Tab {
 }
 
 // renewedIn is the access tokens of the tab's "renewed" events so far.
-func renewedIn(t *testing.T, tab *chrome.Tab) []string {
+func renewedIn(t *testing.T, tab *e2eenv.Tab) []string {
 	t.Helper()
 	var got []string
 	tab.MustEval(`renewed`, &got)
@@ -90,7 +89,7 @@ func promptNone(env *e2eenv.Env) int { return env.Tenant.Stats().AuthorizePrompt
 // tenant has seen no prompt=none request for a second, which is just after
 // a renewal reached every tab. It returns that token, the tenant's count
 // and how many renewals each tab had seen.
-func settled(t *testing.T, env *e2eenv.Env, tabs []*chrome.Tab) (token string, count int, seen []int) {
+func settled(t *testing.T, env *e2eenv.Env, tabs []*e2eenv.Tab) (token string, count int, seen []int) {
 	t.Helper()
 	from := promptNone(env)
 	deadline := time.Now().Add(40 * time.Second)
@@ -167,7 +166,7 @@ func gaps(prev time.Time, at []time.Time) string {
 }
 
 // waitForRenewals waits until every tab has seen at least n renewals.
-func waitForRenewals(t *testing.T, tabs []*chrome.Tab, n []int) {
+func waitForRenewals(t *testing.T, tabs []*e2eenv.Tab, n []int) {
 	t.Helper()
 	for i, tab := range tabs {
 		if err := tab.WaitFor(fmt.Sprintf("renewed.length >= %d", n[i]), 15*time.Second); err != nil {
@@ -178,7 +177,7 @@ func waitForRenewals(t *testing.T, tabs []*chrome.Tab, n []int) {
 
 // renewers is the indexes of the tabs that sent a renewal request for the
 // group, with the most recent sender first.
-func renewers(tabs []*chrome.Tab) []int {
+func renewers(tabs []*e2eenv.Tab) []int {
 	var out []int
 	for i, tab := range tabs {
 		for _, l := range tab.Console() {
@@ -192,7 +191,7 @@ func renewers(tabs []*chrome.Tab) []int {
 }
 
 // tokenEverywhere checks that getTokenSilently in every tab answers want.
-func tokenEverywhere(t *testing.T, tabs []*chrome.Tab, want string) {
+func tokenEverywhere(t *testing.T, tabs []*e2eenv.Tab, want string) {
 	t.Helper()
 	for i, tab := range tabs {
 		var got string

@@ -13,14 +13,13 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
 // renewTogether lets the tabs run through three renewal periods and checks
 // that the tenant saw one prompt=none request per period, not one per tab,
 // and that every tab got every renewal.
-func renewTogether(t *testing.T, env *e2eenv.Env, tabs []*chrome.Tab) {
+func renewTogether(t *testing.T, env *e2eenv.Env, tabs []*e2eenv.Tab) {
 	t.Helper()
 	const periods = 3
 	before, base, seen := settled(t, env, tabs)
@@ -60,10 +59,10 @@ func renewTogether(t *testing.T, env *e2eenv.Env, tabs []*chrome.Tab) {
 	tokenEverywhere(t, tabs, last(group))
 }
 
-func openGroup(t *testing.T, env *e2eenv.Env, n int) []*chrome.Tab {
+func openGroup(t *testing.T, env *e2eenv.Env, n int) []*e2eenv.Tab {
 	t.Helper()
 	start := time.Now()
-	tabs := make([]*chrome.Tab, n)
+	tabs := make([]*e2eenv.Tab, n)
 	for i := range tabs {
 		tabs[i] = openClient(t, env, "")
 	}
@@ -106,14 +105,14 @@ func TestTabsOfOneBrowser(t *testing.T) {
 // renewsApart checks that other, whose configuration differs from the
 // group's, is not part of it: it leads a group of its own, and neither
 // side's renewals reach the other.
-func renewsApart(t *testing.T, env *e2eenv.Env, group []*chrome.Tab, other *chrome.Tab) {
+func renewsApart(t *testing.T, env *e2eenv.Env, group []*e2eenv.Tab, other *e2eenv.Tab) {
 	t.Helper()
 	_, _, seen := settled(t, env, group)
 	otherSeen := len(renewedIn(t, other))
 	// Two periods for the group; the other tab renews on its own schedule.
 	base := promptNone(env)
 	waitForRenewals(t, group, []int{seen[0] + 2, seen[1] + 2})
-	waitForRenewals(t, []*chrome.Tab{other}, []int{otherSeen + 2})
+	waitForRenewals(t, []*e2eenv.Tab{other}, []int{otherSeen + 2})
 	// Read when nothing is in flight: counts and events stable for a moment.
 	var groupNew, otherNew []string
 	var requests int
@@ -161,7 +160,7 @@ const (
 	hubFuncs    = 3
 )
 
-func destroyLetsGo(t *testing.T, env *e2eenv.Env, tabs []*chrome.Tab) {
+func destroyLetsGo(t *testing.T, env *e2eenv.Env, tabs []*e2eenv.Tab) {
 	t.Helper()
 	for _, tab := range tabs {
 		tab.MustEval(`client.destroy(), true`, nil)
@@ -203,7 +202,7 @@ func destroyLetsGo(t *testing.T, env *e2eenv.Env, tabs []*chrome.Tab) {
 
 // takeOver closes the tab that renews for the group and checks that
 // another takes over within a period, still renewing once per period.
-func takeOver(t *testing.T, env *e2eenv.Env, tabs []*chrome.Tab) {
+func takeOver(t *testing.T, env *e2eenv.Env, tabs []*e2eenv.Tab) {
 	t.Helper()
 	l := renewers(tabs)
 	if len(l) == 0 {
@@ -243,7 +242,7 @@ func frozenThenActive(t *testing.T, env *e2eenv.Env) {
 	// machine is slow.
 	seen := len(renewedIn(t, tab))
 	countRequests(t, env, promptNone(env), 1, 2*periodMax)
-	waitForRenewals(t, []*chrome.Tab{tab}, []int{seen + 1})
+	waitForRenewals(t, []*e2eenv.Tab{tab}, []int{seen + 1})
 	seen++
 	base := promptNone(env)
 	if err := chromedp.Run(tab.Ctx, page.SetWebLifecycleState(page.SetWebLifecycleStateStateFrozen)); err != nil {
@@ -267,6 +266,6 @@ func frozenThenActive(t *testing.T, env *e2eenv.Env) {
 	if delay > 2*time.Second {
 		t.Errorf("renewed %v after the page became active again, want at once", delay)
 	}
-	waitForRenewals(t, []*chrome.Tab{tab}, []int{seen + 1})
-	tokenEverywhere(t, []*chrome.Tab{tab}, last(renewedIn(t, tab)))
+	waitForRenewals(t, []*e2eenv.Tab{tab}, []int{seen + 1})
+	tokenEverywhere(t, []*e2eenv.Tab{tab}, last(renewedIn(t, tab)))
 }

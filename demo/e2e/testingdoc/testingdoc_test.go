@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/silentauth/silentauth/demo/devtenant"
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 	"github.com/silentauth/silentauth/demo/internal/repo"
 )
@@ -83,7 +82,7 @@ func fixture(t *testing.T) (seen *requests, env []string) {
 		tenant.ServeHTTP(w, r)
 	}))
 	e2eenv.Serve(t, al, mux)
-	return seen, append(os.Environ(), "TENANT_URL="+tenantURL, "APP_URL="+appURL+"/", "CHROMIUM="+chrome.ExecPath())
+	return seen, append(os.Environ(), "TENANT_URL="+tenantURL, "APP_URL="+appURL+"/", "CHROMIUM="+e2eenv.ExecPath())
 }
 
 // run runs cmd, failing t with its output when it fails.
