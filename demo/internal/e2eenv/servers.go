@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -420,11 +421,7 @@ func (c *PathCounts) Get(path string) int {
 func (c *PathCounts) All() map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[string]int, len(c.n))
-	for p, n := range c.n {
-		out[p] = n
-	}
-	return out
+	return maps.Clone(c.n)
 }
 
 // Reset forgets the counts.
