@@ -99,8 +99,6 @@ func openWorkerTab(t *testing.T, env *e2eenv.Env) *e2eenv.Tab {
 	return tab
 }
 
-func promptNone(env *e2eenv.Env) int { return env.Tenant.Stats().AuthorizePromptNone }
-
 func iframes(t *testing.T, tab *e2eenv.Tab) int {
 	t.Helper()
 	var n int
@@ -111,7 +109,7 @@ func iframes(t *testing.T, tab *e2eenv.Tab) int {
 func TestTwoTabsShareOneEngine(t *testing.T) {
 	g := newGate()
 	env := loggedIn(t, g)
-	before := promptNone(env)
+	before := env.PromptNone()
 	a := openWorkerTab(t, env)
 	var tokenA, tokenB string
 	a.MustEval(`client.getTokenSilently()`, &tokenA)
@@ -120,7 +118,7 @@ func TestTwoTabsShareOneEngine(t *testing.T) {
 	if tokenA == "" || tokenA != tokenB {
 		t.Fatalf("tab b got %q, tab a %q: the second tab should be served the engine's cached token", tokenB, tokenA)
 	}
-	if n := promptNone(env) - before; n != 1 {
+	if n := env.PromptNone() - before; n != 1 {
 		t.Errorf("%d prompt=none requests for two tabs, want 1: one engine serves both", n)
 	}
 	if w := a.SharedWorkers(t); len(w) != 1 {
@@ -152,7 +150,7 @@ func TestASilentRequestMovesWhenItsPageCloses(t *testing.T) {
 	a := openWorkerTab(t, env)
 	b := openWorkerTab(t, env)
 	g.close()
-	before := promptNone(env)
+	before := env.PromptNone()
 	// Not awaited: the request is held at the tenant.
 	a.MustEval(`window.got = null; client.checkSession().then(r => { window.got = r.accessToken }, e => { window.got = "error: " + e.error + ": " + e.error_description }); true`, nil)
 	select {
@@ -176,7 +174,7 @@ func TestASilentRequestMovesWhenItsPageCloses(t *testing.T) {
 	if strings.HasPrefix(got, "error: ") {
 		t.Fatalf("checkSession failed after its host page closed: %s", got)
 	}
-	if n := promptNone(env) - before; n != 2 {
+	if n := env.PromptNone() - before; n != 2 {
 		t.Errorf("%d prompt=none requests, want 2: the one in the closed page and the one moved to tab a", n)
 	}
 	if err := a.WaitFor(`document.querySelectorAll("iframe").length === 0`, 5*time.Second); err != nil {
@@ -202,7 +200,7 @@ func TestAPageGoesOnWhenTheWorkerIsEnded(t *testing.T) {
 	}
 	// The page notices the silent port, starts a new worker and asks again:
 	// the new engine holds no token, so it renews with the silent iframe.
-	before := promptNone(env)
+	before := env.PromptNone()
 	var again string
 	start := time.Now()
 	a.MustEval(`client.getTokenSilently()`, &again)
@@ -210,7 +208,7 @@ func TestAPageGoesOnWhenTheWorkerIsEnded(t *testing.T) {
 	if again == "" {
 		t.Errorf("after the worker ended getTokenSilently gave %q (before: %q), want a token from a new engine", again, first)
 	}
-	if n := promptNone(env) - before; n != 1 {
+	if n := env.PromptNone() - before; n != 1 {
 		t.Errorf("%d prompt=none requests after the worker ended, want 1", n)
 	}
 	if w := a.SharedWorkers(t); len(w) != 1 || w[0].TargetID == workers[0].TargetID {
@@ -245,10 +243,10 @@ func TestInteractiveLoginThroughTheWorker(t *testing.T) {
 		t.Errorf("%d login transactions left in sessionStorage", got.Pending)
 	}
 	// The engine now serves the signed-in user to the page without a request.
-	before := promptNone(env)
+	before := env.PromptNone()
 	var token string
 	tab.MustEval(`client.getTokenSilently()`, &token)
-	if token != got.Token || promptNone(env) != before {
+	if token != got.Token || env.PromptNone() != before {
 		t.Errorf("getTokenSilently after the callback gave another token or asked the server")
 	}
 }

@@ -83,18 +83,16 @@ func last(s []string) string {
 	return s[len(s)-1]
 }
 
-func promptNone(env *e2eenv.Env) int { return env.Tenant.Stats().AuthorizePromptNone }
-
 // settled waits until every tab's last renewal is the same token and the
 // tenant has seen no prompt=none request for a second, which is just after
 // a renewal reached every tab. It returns that token, the tenant's count
 // and how many renewals each tab had seen.
 func settled(t *testing.T, env *e2eenv.Env, tabs []*e2eenv.Tab) (token string, count int, seen []int) {
 	t.Helper()
-	from := promptNone(env)
+	from := env.PromptNone()
 	deadline := time.Now().Add(40 * time.Second)
 	for time.Now().Before(deadline) {
-		before := promptNone(env)
+		before := env.PromptNone()
 		token, seen = "", nil
 		agree := true
 		for _, tab := range tabs {
@@ -107,7 +105,7 @@ func settled(t *testing.T, env *e2eenv.Env, tabs []*e2eenv.Tab) (token string, c
 		}
 		if agree {
 			time.Sleep(time.Second)
-			if promptNone(env) == before {
+			if env.PromptNone() == before {
 				return token, before, seen
 			}
 			continue
@@ -119,7 +117,7 @@ func settled(t *testing.T, env *e2eenv.Env, tabs []*e2eenv.Tab) (token string, c
 		lasts = append(lasts, short(last(renewedIn(t, tab))))
 	}
 	t.Fatalf("in 40 s the tabs never had the same latest token (they have %q) while the tenant saw %d prompt=none requests: "+
-		"do they renew each on their own?", lasts, promptNone(env)-from)
+		"do they renew each on their own?", lasts, env.PromptNone()-from)
 	return
 }
 
@@ -134,7 +132,7 @@ func countRequests(t *testing.T, env *e2eenv.Env, from, n int, timeout time.Dura
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d prompt=none requests after %v", seen-from, n, timeout)
 		}
-		c := promptNone(env)
+		c := env.PromptNone()
 		for ; seen < c; seen++ {
 			at = append(at, time.Now())
 		}
@@ -208,7 +206,7 @@ func countRequestsFor(env *e2eenv.Env, from int, d time.Duration) []time.Time {
 	var at []time.Time
 	seen := from
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		for c := promptNone(env); seen < c; seen++ {
+		for c := env.PromptNone(); seen < c; seen++ {
 			at = append(at, time.Now())
 		}
 	}

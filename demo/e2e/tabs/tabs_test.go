@@ -30,10 +30,10 @@ func renewTogether(t *testing.T, env *e2eenv.Env, tabs []*e2eenv.Tab) {
 		want[i] = seen[i] + periods
 	}
 	waitForRenewals(t, tabs, want)
-	if got := promptNone(env) - base; got != periods {
+	if got := env.PromptNone() - base; got != periods {
 		t.Errorf("%d prompt=none requests in %d renewal periods of %d tabs, want %d", got, periods, len(tabs), periods)
 	}
-	t.Logf("%d tabs: %d prompt=none requests in %v, %s apart", len(tabs), promptNone(env)-base,
+	t.Logf("%d tabs: %d prompt=none requests in %v, %s apart", len(tabs), env.PromptNone()-base,
 		at[len(at)-1].Sub(start).Round(100*time.Millisecond), gaps(at[0], at[1:]))
 	if first := at[0].Sub(start); first > periodMax {
 		t.Errorf("the first renewal came %v after the tabs settled, want within a period (%v)", first, periodMax)
@@ -110,18 +110,18 @@ func renewsApart(t *testing.T, env *e2eenv.Env, group []*e2eenv.Tab, other *e2ee
 	_, _, seen := settled(t, env, group)
 	otherSeen := len(renewedIn(t, other))
 	// Two periods for the group; the other tab renews on its own schedule.
-	base := promptNone(env)
+	base := env.PromptNone()
 	waitForRenewals(t, group, []int{seen[0] + 2, seen[1] + 2})
 	waitForRenewals(t, []*e2eenv.Tab{other}, []int{otherSeen + 2})
 	// Read when nothing is in flight: counts and events stable for a moment.
 	var groupNew, otherNew []string
 	var requests int
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		requests = promptNone(env) - base
+		requests = env.PromptNone() - base
 		groupNew = renewedIn(t, group[0])[seen[0]:]
 		otherNew = renewedIn(t, other)[otherSeen:]
 		time.Sleep(700 * time.Millisecond)
-		if promptNone(env)-base == requests && len(renewedIn(t, group[0])) == seen[0]+len(groupNew) &&
+		if env.PromptNone()-base == requests && len(renewedIn(t, group[0])) == seen[0]+len(groupNew) &&
 			len(renewedIn(t, other)) == otherSeen+len(otherNew) && requests == len(groupNew)+len(otherNew) {
 			break
 		}
@@ -193,9 +193,9 @@ func destroyLetsGo(t *testing.T, env *e2eenv.Env, tabs []*e2eenv.Tab) {
 		t.Errorf("%d Web Locks held or requested after every client was destroyed", locks)
 	}
 	// The last renewal was due again within 4 s and the loop looks every 5 s.
-	base := promptNone(env)
+	base := env.PromptNone()
 	time.Sleep(9 * time.Second)
-	if got := promptNone(env) - base; got != 0 {
+	if got := env.PromptNone() - base; got != 0 {
 		t.Errorf("%d prompt=none requests after every client was destroyed", got)
 	}
 }
@@ -225,7 +225,7 @@ func takeOver(t *testing.T, env *e2eenv.Env, tabs []*e2eenv.Tab) {
 		restSeen[i] += 2
 	}
 	waitForRenewals(t, rest, restSeen)
-	if got := promptNone(env) - base; got != 2 {
+	if got := env.PromptNone() - base; got != 2 {
 		t.Errorf("%d prompt=none requests in two periods after the takeover, want 2", got)
 	}
 	tokenEverywhere(t, rest, last(renewedIn(t, rest[0])))
@@ -241,10 +241,10 @@ func frozenThenActive(t *testing.T, env *e2eenv.Env) {
 	// Freeze just after a renewal, so the next is 4 s away even when the
 	// machine is slow.
 	seen := len(renewedIn(t, tab))
-	countRequests(t, env, promptNone(env), 1, 2*periodMax)
+	countRequests(t, env, env.PromptNone(), 1, 2*periodMax)
 	waitForRenewals(t, []*e2eenv.Tab{tab}, []int{seen + 1})
 	seen++
-	base := promptNone(env)
+	base := env.PromptNone()
 	if err := chromedp.Run(tab.Ctx, page.SetWebLifecycleState(page.SetWebLifecycleStateStateFrozen)); err != nil {
 		t.Fatalf("freezing the page: %v", err)
 	}

@@ -315,6 +315,10 @@ func Engine() string {
 // placement (SILENTAUTH_ENGINE=shared-worker).
 func SharedWorker() bool { return Engine() == "shared-worker" }
 
+// PromptNone is how many prompt=none authorization requests the tenant
+// has answered.
+func (e *Env) PromptNone() int { return e.Tenant.Stats().AuthorizePromptNone }
+
 // OpenTestPage opens a tab on the test page and waits for the SDK's global.
 func (e *Env) OpenTestPage(t testing.TB) *chrome.Tab {
 	t.Helper()
