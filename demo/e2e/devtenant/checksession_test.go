@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/silentauth/silentauth/demo/devtenant"
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -19,7 +18,7 @@ func TestCheckSession(t *testing.T) {
 	tab := env.OpenTestPage(t)
 
 	t.Run("without a session it rejects with an Error login_required", func(t *testing.T) {
-		mustEval(t, tab, `(async () => { window.client = await `+clientJS(env, "spa", "")+`; return true })()`, nil)
+		tab.MustEvalT(t, `(async () => { window.client = await `+clientJS(env, "spa", "")+`; return true })()`, nil)
 		o := settle(t, tab, `client.checkSession()`)
 		mustFail(t, o, "login_required")
 		if o.Desc != "Login required" {
@@ -66,7 +65,7 @@ func TestCheckSession(t *testing.T) {
 			}
 
 			var user map[string]any
-			mustEval(t, tab, `client.getUser()`, &user)
+			tab.MustEvalT(t, `client.getUser()`, &user)
 			if user["email"] != "demo@example.com" || user["sub"] != payload["sub"] || user["nonce"] != payload["nonce"] {
 				t.Errorf("getUser() = %v, want the claims of the last ID token %v", user, payload)
 			}
@@ -75,7 +74,7 @@ func TestCheckSession(t *testing.T) {
 
 	t.Run("the auth0.js callback form gets (null, result) and returns undefined", func(t *testing.T) {
 		var got map[string]any
-		mustEval(t, tab, `new Promise((resolve) => {
+		tab.MustEvalT(t, `new Promise((resolve) => {
 			const ret = client.checkSession({}, (err, res) => resolve({ret: ret === undefined, err: err, email: res && res.idTokenPayload.email, at: !!(res && res.accessToken)}));
 		})`, &got)
 		if got["ret"] != true || got["err"] != nil || got["email"] != "demo@example.com" || got["at"] != true {
@@ -85,8 +84,8 @@ func TestCheckSession(t *testing.T) {
 
 	t.Run("a tampered ID token is invalid_token naming the check, with no tokens and getUser unchanged", func(t *testing.T) {
 		var userBefore map[string]any
-		mustEval(t, tab, `client.getUser()`, &userBefore)
-		mustEval(t, tab, `(() => { window.renewedEvents = 0; client.on("renewed", () => window.renewedEvents++); return true })()`, nil)
+		tab.MustEvalT(t, `client.getUser()`, &userBefore)
+		tab.MustEvalT(t, `(() => { window.renewedEvents = 0; client.on("renewed", () => window.renewedEvents++); return true })()`, nil)
 		cases := []struct {
 			name  string
 			fault devtenant.Faults
@@ -111,7 +110,7 @@ func TestCheckSession(t *testing.T) {
 						t.Errorf("the rejection carries tokens: %v", o)
 					}
 					var user map[string]any
-					mustEval(t, tab, `client.getUser()`, &user)
+					tab.MustEvalT(t, `client.getUser()`, &user)
 					if user["iat"] != userBefore["iat"] || user["nonce"] != userBefore["nonce"] || user["aud"] != "spa" {
 						t.Errorf("getUser changed after a rejected token: %v, was %v", user, userBefore)
 					}
@@ -119,7 +118,7 @@ func TestCheckSession(t *testing.T) {
 			}
 		}
 		var renewed float64
-		mustEval(t, tab, `window.renewedEvents`, &renewed)
+		tab.MustEvalT(t, `window.renewedEvents`, &renewed)
 		if renewed != 0 {
 			t.Errorf("%v renewed events fired for rejected tokens", renewed)
 		}
@@ -155,7 +154,7 @@ func TestCheckSession(t *testing.T) {
 
 // waitNoFrames waits for the SDK's iframes to leave the DOM: a closed frame
 // is blanked first and removed within about a second.
-func waitNoFrames(t *testing.T, tab *chrome.Tab) {
+func waitNoFrames(t *testing.T, tab *e2eenv.Tab) {
 	t.Helper()
 	if err := tab.WaitFor(`document.querySelectorAll("iframe").length === 0`, 3*time.Second); err != nil {
 		t.Fatal(err)

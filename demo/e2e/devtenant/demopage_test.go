@@ -36,17 +36,17 @@ func TestDemoPage(t *testing.T) {
 	}
 	click := func(id string) {
 		t.Helper()
-		mustEval(t, tab, `(() => { const b = document.querySelector("`+id+`"); if (b.disabled) throw new Error("`+id+` is disabled"); b.click(); return true })()`, nil)
+		tab.MustEvalT(t, `(() => { const b = document.querySelector("`+id+`"); if (b.disabled) throw new Error("`+id+` is disabled"); b.click(); return true })()`, nil)
 	}
 
 	waitFor(`document.querySelector("#status").dataset.state === "signed-out"`, 20*time.Second)
-	mustEval(t, tab, `window.__e2eBeforeLogin = true`, nil)
+	tab.MustEvalT(t, `window.__e2eBeforeLogin = true`, nil)
 	click("#login")
 	answerTenantPages(t, env, tab, "demo@example.com", false)
 
 	waitFor(`document.querySelector("#status").dataset.state === "signed-in"`, 20*time.Second)
 	var page map[string]any
-	mustEval(t, tab, `({claims: document.querySelector("#claims").innerText, search: location.search,
+	tab.MustEvalT(t, `({claims: document.querySelector("#claims").innerText, search: location.search,
 		at: document.querySelector("#access-token").textContent, countdown: document.querySelector("#countdown").textContent})`, &page)
 	if claims, _ := page["claims"].(string); !strings.Contains(claims, "demo@example.com") || !strings.Contains(claims, "Demo User") {
 		t.Errorf("#claims shows %q", claims)
@@ -60,7 +60,7 @@ func TestDemoPage(t *testing.T) {
 
 	waitFor(`document.querySelector("#log .k-renewed")`, 30*time.Second)
 	var renewals string
-	mustEval(t, tab, `document.querySelector("#renewals").textContent`, &renewals)
+	tab.MustEvalT(t, `document.querySelector("#renewals").textContent`, &renewals)
 	if renewals == "0" {
 		t.Errorf("#renewals still says 0 after a renewed log line")
 	}
@@ -70,7 +70,7 @@ func TestDemoPage(t *testing.T) {
 	click("#call-api")
 	waitFor(`!["—", "…"].includes(document.querySelector("#api-result").textContent)`, 20*time.Second)
 	var api string
-	mustEval(t, tab, `document.querySelector("#api-result").textContent`, &api)
+	tab.MustEvalT(t, `document.querySelector("#api-result").textContent`, &api)
 	if !strings.HasPrefix(api, "200 ") {
 		t.Errorf("#api-result shows %q, want a 200 from the API", api)
 	}
@@ -94,7 +94,7 @@ func TestDemoPage(t *testing.T) {
 	click("#check")
 	waitFor(`document.querySelector("#status").dataset.state === "session-ended"`, 10*time.Second)
 	var log string
-	mustEval(t, tab, `document.querySelector("#log").innerText`, &log)
+	tab.MustEvalT(t, `document.querySelector("#log").innerText`, &log)
 	if !strings.Contains(log, "login_required") {
 		t.Errorf("the page's log does not show login_required:\n%s", log)
 	}

@@ -30,7 +30,7 @@ func TestFetch(t *testing.T) {
 	login(t, env, tab, "demo@example.com", loginOptions{extra: opts})
 	api := env.TenantURL + "/api/private"
 	// Record the Authorization header of every request to the API.
-	mustEval(t, tab, `(() => {
+	tab.MustEvalT(t, `(() => {
 		window.apiCalls = [];
 		const orig = window.fetch;
 		window.fetch = function (input, init) {
@@ -50,7 +50,7 @@ func TestFetch(t *testing.T) {
 	call := func(t *testing.T, client string) apiOutcome {
 		t.Helper()
 		var o apiOutcome
-		mustEval(t, tab, fmt.Sprintf(`(async () => {
+		tab.MustEvalT(t, fmt.Sprintf(`(async () => {
 			const token = await %[1]s.getTokenSilently();
 			window.apiCalls = [];
 			const res = await %[1]s.fetch(%[2]q);
@@ -80,7 +80,7 @@ func TestFetch(t *testing.T) {
 
 	t.Run("a second 401 is returned as is", func(t *testing.T) {
 		// The API accepts only its own audience, so this client's tokens are always refused.
-		mustEval(t, tab, `(async () => { window.other = await `+clientJS(env, "spa", opts+`, audience: "urn:another-api"`)+`; await other.checkSession(); return true })()`, nil)
+		tab.MustEvalT(t, `(async () => { window.other = await `+clientJS(env, "spa", opts+`, audience: "urn:another-api"`)+`; await other.checkSession(); return true })()`, nil)
 		before := env.Tenant.Stats().AuthorizePromptNone
 		o := call(t, "other")
 		renewals := env.Tenant.Stats().AuthorizePromptNone - before

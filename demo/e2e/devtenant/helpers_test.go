@@ -11,21 +11,11 @@ import (
 	"time"
 
 	"github.com/silentauth/silentauth/demo/devtenant"
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
 // frameSelector finds the SDK's hidden iframe (jsbridge.FrameTitle).
 const frameSelector = `iframe[title="silentauth session check"]`
-
-// mustEval is tab.MustEval failing t, which may be a subtest of the test
-// that opened the tab.
-func mustEval(t *testing.T, tab *chrome.Tab, js string, out any) {
-	t.Helper()
-	if err := tab.Eval(js, out); err != nil {
-		t.Fatalf("%v\nconsole:\n%s", err, strings.Join(tab.Console(), "\n"))
-	}
-}
 
 // outcome is how an SDK promise settled, as the page saw it.
 type outcome struct {
@@ -50,10 +40,10 @@ func (o outcome) String() string {
 
 // settle awaits the JS promise expr in the page (window.client and any
 // globals are in scope) and reports how it settled.
-func settle(t *testing.T, tab *chrome.Tab, expr string) outcome {
+func settle(t *testing.T, tab *e2eenv.Tab, expr string) outcome {
 	t.Helper()
 	var o outcome
-	mustEval(t, tab, `(async () => {
+	tab.MustEvalT(t, `(async () => {
 		const before = Date.now(), t0 = performance.now();
 		try {
 			const result = await (`+expr+`);
@@ -79,7 +69,7 @@ func mustFail(t *testing.T, o outcome, code string) {
 }
 
 // mustSucceed checks that o resolved.
-func mustSucceed(t *testing.T, tab *chrome.Tab, o outcome) map[string]any {
+func mustSucceed(t *testing.T, tab *e2eenv.Tab, o outcome) map[string]any {
 	t.Helper()
 	if !o.OK {
 		t.Fatalf("expected success, got %v\nconsole:\n%s", o, strings.Join(tab.Console(), "\n"))
@@ -92,12 +82,8 @@ func mustSucceed(t *testing.T, tab *chrome.Tab, o outcome) map[string]any {
 func clientJS(env *e2eenv.Env, clientID, extra string) string {
 	// assumeSignedOut: false, so that checkSession asks the server even
 	// where no sign-in is recorded: this suite pins the conversation with it.
-	opts := []string{fmt.Sprintf("domain: %q", env.TenantURL), fmt.Sprintf("clientId: %q", clientID), "debug: true", "assumeSignedOut: false",
-		fmt.Sprintf("redirectUri: %q", env.AppURL+e2eenv.TestPagePath)}
-	if extra != "" {
-		opts = append(opts, extra)
-	}
-	return "silentauth.createClient({" + strings.Join(opts, ", ") + "})"
+	return e2eenv.CreateClientJS(fmt.Sprintf("domain: %q", env.TenantURL), fmt.Sprintf("clientId: %q", clientID), "debug: true", "assumeSignedOut: false",
+		fmt.Sprintf("redirectUri: %q", env.AppURL+e2eenv.TestPagePath), extra)
 }
 
 // loginOptions choose how the tenant's pages are answered.
@@ -112,14 +98,14 @@ type loginOptions struct {
 // o, then goes through the tenant's pages as a user would, and returns once
 // the browser is back on the test page with the authorization response in
 // its URL. It returns the pages it passed.
-func loginToCallback(t *testing.T, env *e2eenv.Env, tab *chrome.Tab, email string, o loginOptions) []string {
+func loginToCallback(t *testing.T, env *e2eenv.Env, tab *e2eenv.Tab, email string, o loginOptions) []string {
 	t.Helper()
 	if o.clientID == "" {
 		o.clientID = "spa"
 	}
 	// Not awaited: the navigation may tear the page down before the promise
 	// could report back.
-	mustEval(t, tab, `(async () => {
+	tab.MustEvalT(t, `(async () => {
 		window.__e2eBeforeLogin = true;
 		window.client = await `+clientJS(env, o.clientID, o.extra)+`;
 		client.loginWithRedirect().catch((e) => { window.__e2eLoginError = e.error + ": " + e.error_description; });
@@ -132,7 +118,7 @@ func loginToCallback(t *testing.T, env *e2eenv.Env, tab *chrome.Tab, email strin
 // rule) as email would, until the browser is back on the app's origin with
 // the SDK loaded. It returns the pages it answered. The caller sets
 // window.__e2eBeforeLogin on the page that starts the login.
-func answerTenantPages(t *testing.T, env *e2eenv.Env, tab *chrome.Tab, email string, declineConsent bool) []string {
+func answerTenantPages(t *testing.T, env *e2eenv.Env, tab *e2eenv.Tab, email string, declineConsent bool) []string {
 	t.Helper()
 	decision := "#accept"
 	if declineConsent {
@@ -201,46 +187,14 @@ func answerTenantPages(t *testing.T, env *e2eenv.Env, tab *chrome.Tab, email str
 
 // login is loginToCallback followed by handleRedirectCallback on a fresh
 // client (window.client), which must succeed; window.loginResult is its result.
-func login(t *testing.T, env *e2eenv.Env, tab *chrome.Tab, email string, o loginOptions) []string {
+func login(t *testing.T, env *e2eenv.Env, tab *e2eenv.Tab, email string, o loginOptions) []string {
 	t.Helper()
 	pages := loginToCallback(t, env, tab, email, o)
 	if o.clientID == "" {
 		o.clientID = "spa"
 	}
-	mustEval(t, tab, `(async () => { window.client = await `+clientJS(env, o.clientID, o.extra)+`; window.loginResult = await client.handleRedirectCallback(); return true })()`, nil)
+	tab.MustEvalT(t, `(async () => { window.client = await `+clientJS(env, o.clientID, o.extra)+`; window.loginResult = await client.handleRedirectCallback(); return true })()`, nil)
 	return pages
-}
-
-// consoleHas reports whether a console line from the since'th on contains
-// every one of parts.
-func consoleHas(tab *chrome.Tab, since int, parts ...string) bool {
-	lines := tab.Console()
-	for _, line := range lines[min(since, len(lines)):] {
-		all := true
-		for _, p := range parts {
-			if !strings.Contains(line, p) {
-				all = false
-				break
-			}
-		}
-		if all {
-			return true
-		}
-	}
-	return false
-}
-
-// waitConsole waits until a console line from the since'th on contains
-// every one of parts.
-func waitConsole(t *testing.T, tab *chrome.Tab, since int, timeout time.Duration, parts ...string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !consoleHas(tab, since, parts...) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no console line with %q within %v; console:\n%s", parts, timeout, strings.Join(tab.Console()[since:], "\n"))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // stats is silentauth.stats().
@@ -252,9 +206,9 @@ type stats struct {
 	GoHeapBytes     float64 `json:"goHeapBytes"`
 }
 
-func runtimeStats(t *testing.T, tab *chrome.Tab) stats {
+func runtimeStats(t *testing.T, tab *e2eenv.Tab) stats {
 	t.Helper()
 	var s stats
-	mustEval(t, tab, `silentauth.stats()`, &s)
+	tab.MustEvalT(t, `silentauth.stats()`, &s)
 	return s
 }

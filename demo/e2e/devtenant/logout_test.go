@@ -21,7 +21,7 @@ func TestSessionEndedAtTheServer(t *testing.T) {
 		mustSucceed(t, tab, settle(t, tab, `client.checkSession()`))
 		// What the demo's "Log out at the server only" does: the tenant's
 		// cookie goes along, the answer is opaque.
-		mustEval(t, tab, fmt.Sprintf(`fetch(%q, {credentials: "include", mode: "no-cors"}).then(() => true)`, env.TenantURL+"/v2/logout"), nil)
+		tab.MustEvalT(t, fmt.Sprintf(`fetch(%q, {credentials: "include", mode: "no-cors"}).then(() => true)`, env.TenantURL+"/v2/logout"), nil)
 		o := settle(t, tab, `client.checkSession()`)
 		mustFail(t, o, "login_required")
 		if o.Desc != "Login required" {
@@ -34,7 +34,7 @@ func TestSessionEndedAtTheServer(t *testing.T) {
 		env.Tenant.SetFaults(devtenant.Faults{TokenLifetime: 4 * time.Second})
 		defer env.Tenant.SetFaults(devtenant.Faults{})
 		login(t, env, tab, "demo@example.com", loginOptions{})
-		mustEval(t, tab, `(() => {
+		tab.MustEvalT(t, `(() => {
 			window.events = [];
 			for (const name of ["renewed", "renew_error", "session_ended"]) {
 				client.on(name, (p) => window.events.push({name, isError: p instanceof Error, error: p && p.error, description: p && p.error_description}));
@@ -50,7 +50,7 @@ func TestSessionEndedAtTheServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		var events []map[string]any
-		mustEval(t, tab, `window.events`, &events)
+		tab.MustEvalT(t, `window.events`, &events)
 		t.Logf("events: %v", events)
 		var ended map[string]any
 		for _, e := range events {

@@ -59,7 +59,7 @@ func TestWebMessages(t *testing.T) {
 		}
 		// The default timeoutInSeconds (60) is kept on purpose: the SDK
 		// must not need it, since the tenant's page loads and posts nothing.
-		mustEval(t, tab, fmt.Sprintf(`(async () => { window.client = await silentauth.createClient({domain: %q, clientId: "spa", debug: true, assumeSignedOut: false}); return true })()`, env.TenantURL), nil)
+		tab.MustEvalT(t, fmt.Sprintf(`(async () => { window.client = await silentauth.createClient({domain: %q, clientId: "spa", debug: true, assumeSignedOut: false}); return true })()`, env.TenantURL), nil)
 		o := settle(t, tab, `client.checkSession()`)
 		mustFail(t, o, "timeout")
 		t.Logf("unregistered origin: timeout after %.0f ms: %s", o.ElapsedMS, o.Desc)
@@ -75,7 +75,7 @@ func TestWebMessages(t *testing.T) {
 		if o.ElapsedMS < 1000 || o.ElapsedMS > 5000 {
 			t.Errorf("failed after %.0f ms, want the page's load plus the 1 s grace, far under the 60 s timeout", o.ElapsedMS)
 		}
-		if !consoleHas(tab, 0, "failing fast") {
+		if !tab.ConsoleHas(0, "failing fast") {
 			t.Errorf("no \"failing fast\" debug line")
 		}
 		waitNoFrames(t, tab)
@@ -106,14 +106,14 @@ func TestWebMessages(t *testing.T) {
 		env.Tenant.SetFaults(devtenant.Faults{Delay: 10 * time.Second})
 		t.Cleanup(func() { env.Tenant.SetFaults(devtenant.Faults{}) })
 		held := env.Tenant.Stats().AuthorizePromptNone
-		mustEval(t, tab, `(() => {
+		tab.MustEvalT(t, `(() => {
 			window.pending = client.checkSession({responseType: "`+responseType+`"}).then(r => ({ok: true, result: r}), e => ({ok: false, error: e.error, description: e.error_description}));
 			return true;
 		})()`, nil)
 		if err := tab.WaitFor(`document.querySelector('`+frameSelector+`')`, 5*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		mustEval(t, tab, `document.querySelector('`+frameSelector+`').src`, &authorizeURL)
+		tab.MustEvalT(t, `document.querySelector('`+frameSelector+`').src`, &authorizeURL)
 		u, err := url.Parse(authorizeURL)
 		if err != nil {
 			t.Fatal(err)
@@ -140,7 +140,7 @@ func TestWebMessages(t *testing.T) {
 			Error       string         `json:"error"`
 			Description string         `json:"description"`
 		}
-		mustEval(t, tab, `window.pending`, &res)
+		tab.MustEvalT(t, `window.pending`, &res)
 		if !res.OK {
 			t.Fatalf("checkSession failed: %s: %s\nconsole:\n%s", res.Error, res.Description, strings.Join(tab.Console(), "\n"))
 		}
@@ -154,26 +154,26 @@ func TestWebMessages(t *testing.T) {
 	for _, rt := range []string{"code", "id_token token"} {
 		t.Run("a forged response from another origin's frame is ignored ("+rt+")", func(t *testing.T) {
 			state, _ := inFlight(t, rt)
-			mustEval(t, tab, fmt.Sprintf(`(() => {
+			tab.MustEvalT(t, fmt.Sprintf(`(() => {
 				const f = document.createElement("iframe");
 				f.className = "forger";
 				f.src = %q + "/forge.html#state=" + encodeURIComponent(%q);
 				document.body.append(f);
 				return true;
 			})()`, forgeURL, state), nil)
-			waitConsole(t, tab, mark, 5*time.Second, "ignored a message: origin", forgeURL, "is not the authorization server's")
+			tab.WaitConsole(t, mark, 5*time.Second, "ignored a message: origin", forgeURL, "is not the authorization server's")
 			resolved(t)
-			mustEval(t, tab, `(() => { document.querySelectorAll("iframe.forger").forEach(f => f.remove()); return true })()`, nil)
+			tab.MustEvalT(t, `(() => { document.querySelectorAll("iframe.forger").forEach(f => f.remove()); return true })()`, nil)
 		})
 	}
 
 	t.Run("a response posted by the page itself is ignored", func(t *testing.T) {
 		state, _ := inFlight(t, "id_token token")
-		mustEval(t, tab, fmt.Sprintf(`(() => {
+		tab.MustEvalT(t, fmt.Sprintf(`(() => {
 			window.postMessage({type: "authorization_response", response: {state: %q, access_token: "forged", id_token: "forged", token_type: "Bearer", expires_in: 3600}}, "*");
 			return true;
 		})()`, state), nil)
-		waitConsole(t, tab, mark, 5*time.Second, "ignored a message: origin", env.AppURL, "is not the authorization server's")
+		tab.WaitConsole(t, mark, 5*time.Second, "ignored a message: origin", env.AppURL, "is not the authorization server's")
 		resolved(t)
 	})
 
@@ -188,15 +188,15 @@ func TestWebMessages(t *testing.T) {
 		q.Set("state", state)
 		u.RawQuery = q.Encode()
 		env.Tenant.SetFaults(devtenant.Faults{}) // the decoy is answered at once; the SDK's request still waits
-		mustEval(t, tab, fmt.Sprintf(`(() => {
+		tab.MustEvalT(t, fmt.Sprintf(`(() => {
 			const f = document.createElement("iframe");
 			f.className = "decoy";
 			f.src = %q;
 			document.body.append(f);
 			return true;
 		})()`, u.String()), nil)
-		waitConsole(t, tab, mark, 9*time.Second, "ignored a message: source is not this request's iframe")
+		tab.WaitConsole(t, mark, 9*time.Second, "ignored a message: source is not this request's iframe")
 		resolved(t)
-		mustEval(t, tab, `(() => { document.querySelectorAll("iframe.decoy").forEach(f => f.remove()); return true })()`, nil)
+		tab.MustEvalT(t, `(() => { document.querySelectorAll("iframe.decoy").forEach(f => f.remove()); return true })()`, nil)
 	})
 }

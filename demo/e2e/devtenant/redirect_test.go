@@ -27,13 +27,13 @@ func TestRedirectCallback(t *testing.T) {
 		t.Run(rt+": a wrong state is invalid_state, the right one succeeds once and cleans the address bar, a replay is invalid_state", func(t *testing.T) {
 			loginToCallback(t, env, tab, "demo@example.com", loginOptions{extra: extra})
 			var callback string
-			mustEval(t, tab, `location.href`, &callback)
+			tab.MustEvalT(t, `location.href`, &callback)
 			var where string
-			mustEval(t, tab, `location.`+responseIn[rt], &where)
+			tab.MustEvalT(t, `location.`+responseIn[rt], &where)
 			if !strings.Contains(where, "state=") {
 				t.Fatalf("the response is not in location.%s: %s", responseIn[rt], callback)
 			}
-			mustEval(t, tab, newClient, nil)
+			tab.MustEvalT(t, newClient, nil)
 
 			o := settle(t, tab, fmt.Sprintf(`client.handleRedirectCallback(%q)`, withState(t, callback, "not-the-state")))
 			mustFail(t, o, "invalid_state")
@@ -46,7 +46,7 @@ func TestRedirectCallback(t *testing.T) {
 				t.Errorf("callback result %v", r)
 			}
 			var loc map[string]string
-			mustEval(t, tab, `({search: location.search, hash: location.hash, path: location.pathname})`, &loc)
+			tab.MustEvalT(t, `({search: location.search, hash: location.hash, path: location.pathname})`, &loc)
 			if loc["search"] != "" || loc["hash"] != "" || loc["path"] != e2eenv.TestPagePath {
 				t.Errorf("the address bar still carries the response: %v", loc)
 			}
@@ -59,7 +59,7 @@ func TestRedirectCallback(t *testing.T) {
 			env.Tenant.SetFaults(devtenant.Faults{WrongNonce: true})
 			defer env.Tenant.SetFaults(devtenant.Faults{})
 			loginToCallback(t, env, tab, "demo@example.com", loginOptions{extra: extra})
-			mustEval(t, tab, newClient, nil)
+			tab.MustEvalT(t, newClient, nil)
 			o := settle(t, tab, `client.handleRedirectCallback()`)
 			mustFail(t, o, "invalid_token")
 			if !strings.HasPrefix(o.Desc, "nonce: ") {
@@ -69,7 +69,7 @@ func TestRedirectCallback(t *testing.T) {
 				t.Errorf("the rejection carries tokens: %v", o)
 			}
 			var user any
-			mustEval(t, tab, `client.getUser()`, &user)
+			tab.MustEvalT(t, `client.getUser()`, &user)
 			if user != nil {
 				t.Errorf("getUser() = %v after a rejected login", user)
 			}

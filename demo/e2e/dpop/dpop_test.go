@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silentauth/silentauth/demo/internal/chrome"
+	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
 const dpopOpts = `useDpop: true, useRefreshTokens: true, refreshTokenStorage: "local"`
@@ -34,7 +34,7 @@ func decodeClaims(t *testing.T, proof string) string {
 }
 
 // authorizeJKT is the dpop_jkt of the last authorization request in hits.
-func authorizeJKT(hits []hit) string {
+func authorizeJKT(hits []e2eenv.Hit) string {
 	jkt := ""
 	for _, h := range hits {
 		if (h.Path == "/authorize" || h.Path == "/auth") && h.DPoPJKT != "" {
@@ -44,8 +44,8 @@ func authorizeJKT(hits []hit) string {
 	return jkt
 }
 
-func grants(hits []hit, grant string) []hit {
-	var out []hit
+func grants(hits []e2eenv.Hit, grant string) []e2eenv.Hit {
+	var out []e2eenv.Hit
 	for _, h := range hits {
 		if h.Grant == grant {
 			out = append(out, h)
@@ -55,7 +55,7 @@ func grants(hits []hit, grant string) []hit {
 }
 
 // checkSession runs client.checkSession() in tab and returns its tokenType, or the error.
-func checkSession(t *testing.T, tab *chrome.Tab) string {
+func checkSession(t *testing.T, tab *e2eenv.Tab) string {
 	t.Helper()
 	var got string
 	tab.MustEval(`client.checkSession().then(r => r.tokenType, e => "error " + e.error + ": " + e.error_description)`, &got)
@@ -65,8 +65,8 @@ func checkSession(t *testing.T, tab *chrome.Tab) string {
 func TestDPoPBindsTheTokensToTheBrowsersKey(t *testing.T) {
 	t.Parallel()
 	eachServer(t, func(t *testing.T, s *server) {
-		tab := s.login(t, dpopOpts)
-		hits := s.rec.since(0)
+		tab := s.Login(t, dpopOpts)
+		hits := s.Rec.Since(0)
 		jkt := authorizeJKT(hits)
 		if jkt == "" {
 			t.Fatal("the interactive authorization request carried no dpop_jkt")
@@ -86,18 +86,18 @@ func TestDPoPBindsTheTokensToTheBrowsersKey(t *testing.T) {
 		if got := s.jktOf(t, ex[1].Access); got != jkt {
 			t.Errorf("the access token is bound to %q, want the browser's key %q", got, jkt)
 		}
-		if s.tokens != nil {
-			if got := s.jktOf(t, ex[1].Refresh); got != jkt {
+		if s.IsProvider() {
+			if got := s.jktOf(t, ex[1].RefreshOut); got != jkt {
 				t.Errorf("the refresh token is bound to %q, want the browser's key %q", got, jkt)
 			}
 		}
 
 		// Renewal with the refresh token carries a proof by the same key.
-		mark := s.rec.mark()
+		mark := s.Rec.Mark()
 		if got := checkSession(t, tab); got != "DPoP" {
 			t.Fatalf("renewal: %s", got)
 		}
-		rg := grants(s.rec.since(mark), "refresh_token")
+		rg := grants(s.Rec.Since(mark), "refresh_token")
 		if len(rg) == 0 || rg[len(rg)-1].Status != 200 || rg[len(rg)-1].TokenType != "DPoP" {
 			t.Fatalf("refresh grants %+v, want a DPoP answer", rg)
 		}
@@ -109,16 +109,16 @@ func TestDPoPBindsTheTokensToTheBrowsersKey(t *testing.T) {
 		if got := s.jktOf(t, rg[len(rg)-1].Access); got != jkt {
 			t.Errorf("the renewed access token is bound to %q, want %q", got, jkt)
 		}
-		live := rg[len(rg)-1].Refresh
+		live := rg[len(rg)-1].RefreshOut
 		if live == "" {
 			t.Fatal("the refresh grant's answer carried no refresh token")
 		}
 
 		// The API: Authorization: DPoP and a proof, the API's nonce picked up.
-		mark = s.rec.mark()
+		mark = s.Rec.Mark()
 		var status int
 		tab.MustEval(fmt.Sprintf(`client.fetch(%q).then(r => r.status)`, s.api), &status)
-		calls := s.rec.since(mark)
+		calls := s.Rec.Since(mark)
 		t.Logf("client.fetch(%s): %d; the server saw %+v", s.api, status, calls)
 		if status != 200 {
 			t.Errorf("client.fetch(%s) = %d, want 200\n%s", s.api, status, strings.Join(tab.Console(), "\n"))
@@ -133,12 +133,12 @@ func TestDPoPBindsTheTokensToTheBrowsersKey(t *testing.T) {
 		// use_dpop_nonce, the second carries the nonce, and the caller sees
 		// only the answer.
 		if s.nonceAPI != nil {
-			tab.MustEval(fmt.Sprintf(`client.fetch(%q, {method: "POST", body: "x"}).then(r => r.status)`, s.appURL+"/api/dpop?q=1"), &status)
+			tab.MustEval(fmt.Sprintf(`client.fetch(%q, {method: "POST", body: "x"}).then(r => r.status)`, s.AppURL+"/api/dpop?q=1"), &status)
 			if got := s.nonceAPI.seen(); status != 200 || strings.Join(got, ",") != "use_dpop_nonce,ok" {
 				t.Errorf("client.fetch to an API that wants its nonce: %d; the API answered %q, want use_dpop_nonce then ok", status, got)
 			}
 			var h map[string]string
-			tab.MustEval(fmt.Sprintf(`client.getAuthHeaders(%q, {method: "PUT"})`, s.appURL+"/api/dpop"), &h)
+			tab.MustEval(fmt.Sprintf(`client.getAuthHeaders(%q, {method: "PUT"})`, s.AppURL+"/api/dpop"), &h)
 			if !strings.HasPrefix(h["Authorization"], "DPoP ") || h["DPoP"] == "" || !strings.Contains(decodeClaims(t, h["DPoP"]), `"nonce":"`+apiNonce+`"`) {
 				t.Errorf("getAuthHeaders = %v, want a DPoP token and a proof with the API's nonce", h)
 			}
@@ -203,31 +203,31 @@ func TestDPoPBindsTheTokensToTheBrowsersKey(t *testing.T) {
 func TestDPoPLostKeyIsReplacedAndTheSessionGoesOn(t *testing.T) {
 	t.Parallel()
 	eachServer(t, func(t *testing.T, s *server) {
-		tab := s.login(t, dpopOpts)
-		old := authorizeJKT(s.rec.since(0))
+		tab := s.Login(t, dpopOpts)
+		old := authorizeJKT(s.Rec.Since(0))
 		// Site data cleared: the key (and the vault's key with it) is gone.
 		tab.MustEval(`new Promise((ok, fail) => { const r = indexedDB.deleteDatabase("silentauth"); r.onsuccess = () => ok(true); r.onerror = fail; r.onblocked = () => fail(new Error("blocked")); })`, nil)
-		if err := tab.Navigate(s.appURL + s.pagePath); err != nil {
+		if err := tab.Navigate(s.AppURL + s.PagePath); err != nil {
 			t.Fatal(err)
 		}
 		if err := tab.WaitFor("window.silentauth && silentauth.createClient", 20*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		mark := s.rec.mark()
+		mark := s.Rec.Mark()
 		var got string
 		tab.MustEval(`(async () => {
-			window.client = await `+s.clientJS(dpopOpts)+`;
+			window.client = await `+s.ClientJS(dpopOpts)+`;
 			return client.checkSession().then(r => r.tokenType, e => "error " + e.error + ": " + e.error_description);
 		})()`, &got)
 		if got != "DPoP" {
 			t.Fatalf("checkSession after the key was lost: %s\n%s", got, strings.Join(tab.Console(), "\n"))
 		}
-		hits := s.rec.since(mark)
+		hits := s.Rec.Since(mark)
 		now := authorizeJKT(hits)
 		if now == "" || now == old {
 			t.Errorf("after the loss dpop_jkt %q, want a new key's (the old one was %q)", now, old)
 		}
-		if n := lines(tab, "a new key was made"); n == 0 {
+		if n := tab.Lines("a new key was made"); n == 0 {
 			t.Errorf("no debug line says a new key was made:\n%s", strings.Join(tab.Console(), "\n"))
 		}
 		if rg := grants(hits, "refresh_token"); len(rg) != 0 {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/silentauth/silentauth/demo/devtenant"
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -89,13 +88,6 @@ func start(t *testing.T) (*e2eenv.Env, *recorder) {
 	return env, rec
 }
 
-func mustEval(t *testing.T, tab *chrome.Tab, js string, out any) {
-	t.Helper()
-	if err := tab.Eval(js, out); err != nil {
-		t.Fatalf("%v\nconsole:\n%s", err, strings.Join(tab.Console(), "\n"))
-	}
-}
-
 func TestFetchSendsTheAccessTokenOnlyToAPIOrigins(t *testing.T) {
 	env, rec := start(t)
 	tab := env.OpenTestPage(t)
@@ -111,7 +103,7 @@ func TestFetchSendsTheAccessTokenOnlyToAPIOrigins(t *testing.T) {
 	call := func(t *testing.T, client string) outcome {
 		t.Helper()
 		var o outcome
-		mustEval(t, tab, fmt.Sprintf(`(async () => {
+		tab.MustEvalT(t, fmt.Sprintf(`(async () => {
 			try {
 				const res = await %s.fetch(%q);
 				return {ok: true, status: res.status};
@@ -138,7 +130,7 @@ func TestFetchSendsTheAccessTokenOnlyToAPIOrigins(t *testing.T) {
 	})
 
 	t.Run("an origin in apiOrigins gets the token, and one 401 renews once", func(t *testing.T) {
-		mustEval(t, tab, `(async () => { window.apiClient = await `+env.ClientJS(fmt.Sprintf("autoRenew: false, apiOrigins: [%q]", env.TenantURL))+`; await apiClient.checkSession(); return true })()`, nil)
+		tab.MustEvalT(t, `(async () => { window.apiClient = await `+env.ClientJS(fmt.Sprintf("autoRenew: false, apiOrigins: [%q]", env.TenantURL))+`; await apiClient.checkSession(); return true })()`, nil)
 		rec.reset()
 		o := call(t, "apiClient")
 		calls := rec.reset()
@@ -185,7 +177,7 @@ func TestFetchDoesNotFollowARedirectWithTheToken(t *testing.T) {
 		Status int    `json:"status"`
 		Error  string `json:"error"`
 	}
-	mustEval(t, tab, `(async () => {
+	tab.MustEvalT(t, `(async () => {
 		try {
 			const res = await client.fetch("/api/moved");
 			return {ok: true, type: res.type, status: res.status};
@@ -205,7 +197,7 @@ func TestProtoClaimStaysAnOwnProperty(t *testing.T) {
 	env, _ := start(t)
 	tab := env.OpenTestPage(t)
 	env.Login(t, tab, "proto@example.com", "autoRenew: false")
-	mustEval(t, tab, `(async () => {
+	tab.MustEvalT(t, `(async () => {
 		window.renewedPayload = null;
 		client.on("renewed", (r) => { window.renewedPayload = r.idTokenPayload; });
 		window.checkResult = await client.checkSession();
@@ -230,7 +222,7 @@ func TestProtoClaimStaysAnOwnProperty(t *testing.T) {
 				ClaimRole    any    `json:"claimRole"`
 				Constructor  any    `json:"constructor"`
 			}
-			mustEval(t, tab, `(() => {
+			tab.MustEvalT(t, `(() => {
 				const payload = `+expr+`;
 				return {
 					sub: payload.sub,

@@ -22,12 +22,10 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -38,9 +36,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/silentauth/silentauth/demo/demoserver"
 	"github.com/silentauth/silentauth/demo/devtenant"
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 	"github.com/silentauth/silentauth/demo/internal/nodeop"
 )
@@ -56,45 +52,29 @@ var shared struct {
 	crossOP  string // node-oidc-provider on 127.0.0.1 (another site)
 	proxyURL string // http://localhost:PORT in front of issuer
 	proxy    *issProxy
-	browser  *chrome.Browser // one Chromium; each test clears its cookies and storage
+	browser  *e2eenv.Browser // one Chromium; each test clears its cookies and storage
 	// tenant is the dev tenant (issuer TenantURL+"/"), with the same app
 	// and browser; its test page is e2eenv.TestPagePath.
 	tenant *e2eenv.Env
 }
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
+	os.Exit(e2eenv.Main(m, "oidc", setUp))
 }
 
-func runMain(m *testing.M) int {
-	dist, err := e2eenv.FindDistDir()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "oidc e2e: %v\n", err)
-		return 1
-	}
-	if _, err := os.Stat(filepath.Join(dist, "silentauth.wasm")); err != nil {
-		fmt.Fprintf(os.Stderr, "oidc e2e: the SDK is not built in %s (run make build): %v\n", dist, err)
-		return 1
-	}
-	appLn, appURL, err := listen("localhost")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "oidc e2e:", err)
-		return 1
-	}
-	proxyLn, proxyURL, err := listen("localhost")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "oidc e2e:", err)
-		return 1
-	}
+func setUp(tb testing.TB) {
+	dist := e2eenv.BuiltDistDir(tb)
+	appLn, appURL := e2eenv.Listen(tb, "localhost")
+	proxyLn, proxyURL := e2eenv.Listen(tb, "localhost")
 
 	logs := &tailLog{}
-	defer func() {
-		if logs.failed {
+	tb.Cleanup(func() {
+		if tb.Failed() {
 			fmt.Fprint(os.Stderr, logs.String())
 		}
-	}()
+	})
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	tb.Cleanup(cancel)
 	// Both providers start at once: each takes a second or two of node start-up.
 	var wg sync.WaitGroup
 	var same, cross *nodeop.Provider
@@ -111,122 +91,40 @@ func runMain(m *testing.M) int {
 	wg.Wait()
 	for _, p := range []*nodeop.Provider{same, cross} {
 		if p != nil {
-			defer p.Stop()
+			tb.Cleanup(func() { _ = p.Stop() })
 		}
 	}
 	if err := errors.Join(sameErr, crossErr); err != nil {
-		fmt.Fprintln(os.Stderr, "oidc e2e: starting node-oidc-provider:", err)
-		return 1
+		tb.Fatal("starting node-oidc-provider: ", err)
 	}
 
 	// The dev tenant, for the comparisons with Auth0's dialect. It is
 	// e2eenv.Start's tenant, sharing this package's app and browser.
-	tenantLn, tenantURL, err := listen("localhost")
+	tenantLn, tenantURL := e2eenv.Listen(tb, "localhost")
+	tenant, err := devtenant.New(devtenant.Config{Issuer: tenantURL, AppOrigins: []string{appURL}, Clients: e2eenv.TenantClients(appURL)})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "oidc e2e:", err)
-		return 1
+		tb.Fatal(err)
 	}
-	clients := devtenant.DefaultClients([]string{appURL})
-	for i := range clients {
-		clients[i].Callbacks = append(clients[i].Callbacks, appURL+e2eenv.TestPagePath)
-	}
-	tenant, err := devtenant.New(devtenant.Config{Issuer: tenantURL, AppOrigins: []string{appURL}, Clients: clients})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "oidc e2e:", err)
-		return 1
-	}
-
 	proxy, err := newIssProxy(same.Issuer())
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "oidc e2e:", err)
-		return 1
+		tb.Fatal(err)
 	}
-	app, err := demoserver.New(demoserver.Config{Domain: same.Issuer(), ClientID: "spa", DistDir: dist})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "oidc e2e:", err)
-		return 1
-	}
-	// The test page's CSP names every server a test frames or fetches from;
-	// demoserver.CSP joins the value into frame-src and connect-src.
-	servers := strings.Join([]string{same.Issuer(), cross.Issuer(), proxyURL, tenantURL}, " ")
-	page := e2eenv.WithTestPage(app, servers)
-	mux := http.NewServeMux()
-	mux.Handle("/", page)
-	mux.HandleFunc(callbackPath, func(w http.ResponseWriter, r *http.Request) {
-		r2 := r.Clone(r.Context())
-		r2.URL.Path = e2eenv.TestPagePath
-		page.ServeHTTP(w, r2)
-	})
-	appSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	proxySrv := &http.Server{Handler: proxy, ReadHeaderTimeout: 5 * time.Second}
-	tenantSrv := &http.Server{Handler: tenant, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = appSrv.Serve(appLn) }()
-	go func() { _ = proxySrv.Serve(proxyLn) }()
-	go func() { _ = tenantSrv.Serve(tenantLn) }()
-	defer appSrv.Close()
-	defer proxySrv.Close()
-	defer tenantSrv.Close()
-
-	browser, stopBrowser, err := startBrowser()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "oidc e2e:", err)
-		return 1
-	}
-	defer stopBrowser()
+	// The test page's CSP names every server a test frames or fetches from.
+	e2eenv.Serve(tb, appLn, e2eenv.AppForProvider(tb, same.Issuer(), dist, callbackPath, cross.Issuer(), proxyURL, tenantURL))
+	e2eenv.Serve(tb, proxyLn, proxy)
+	e2eenv.Serve(tb, tenantLn, tenant)
+	browser := e2eenv.StartBrowser(tb)
 
 	shared.browser = browser
 	shared.appURL, shared.issuer, shared.crossOP = appURL, same.Issuer(), cross.Issuer()
 	shared.proxyURL, shared.proxy = proxyURL, proxy
 	shared.tenant = &e2eenv.Env{Tenant: tenant, TenantURL: tenantURL, AppURL: appURL, Browser: browser}
-	code := m.Run()
-	logs.failed = code != 0
-	return code
-}
-
-// startBrowser starts the package's one Chromium. chrome.Start wants a
-// testing.TB, which TestMain has not; mainTB stands in for one, and its
-// Cleanup functions are what stop returns.
-func startBrowser() (b *chrome.Browser, stop func(), err error) {
-	tb := &mainTB{}
-	stop = func() {
-		for i := len(tb.cleanups) - 1; i >= 0; i-- {
-			tb.cleanups[i]()
-		}
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			stop()
-			b, err = nil, fmt.Errorf("starting Chromium: %v", r)
-		}
-	}()
-	return chrome.Start(tb), stop, nil
-}
-
-// mainTB is the part of testing.TB that chrome.Start uses; anything else
-// would panic on the nil embedded TB, and Fatal panics on purpose.
-type mainTB struct {
-	testing.TB
-	cleanups []func()
-}
-
-func (m *mainTB) Helper()                           {}
-func (m *mainTB) Cleanup(f func())                  { m.cleanups = append(m.cleanups, f) }
-func (m *mainTB) Fatal(args ...any)                 { panic(fmt.Sprint(args...)) }
-func (m *mainTB) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
-
-func listen(host string) (net.Listener, string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, "", err
-	}
-	return l, fmt.Sprintf("http://%s:%d", host, l.Addr().(*net.TCPAddr).Port), nil
 }
 
 // tailLog keeps the providers' output and prints it only if a test failed.
 type tailLog struct {
-	mu     sync.Mutex
-	lines  []string
-	failed bool
+	mu    sync.Mutex
+	lines []string
 }
 
 func (l *tailLog) prefixed(prefix string) io.Writer {
@@ -325,7 +223,7 @@ func (p *issProxy) seen() []string {
 // openTestPage opens the blank test page at path on the app in the shared
 // browser, with no cookies (so no session at any provider) and nothing in
 // the app's storage left by an earlier test, and waits for the SDK.
-func openTestPage(t *testing.T, path string) *chrome.Tab {
+func openTestPage(t *testing.T, path string) *e2eenv.Tab {
 	t.Helper()
 	tab := shared.browser.NewTab(t)
 	if err := chromedp.Run(tab.Ctx,
@@ -348,33 +246,23 @@ func openTestPage(t *testing.T, path string) *chrome.Tab {
 func opClientJS(domain, extra string) string {
 	// assumeSignedOut: false, so that checkSession asks the provider even
 	// where no sign-in is recorded: this suite pins the conversation with it.
-	opts := []string{fmt.Sprintf("domain: %q", domain), `clientId: "spa"`, "debug: true", "assumeSignedOut: false",
-		fmt.Sprintf("redirectUri: %q", shared.appURL+callbackPath)}
-	if extra != "" {
-		opts = append(opts, extra)
-	}
-	return "silentauth.createClient({" + strings.Join(opts, ", ") + "})"
+	return e2eenv.CreateClientJS(fmt.Sprintf("domain: %q", domain), `clientId: "spa"`, "debug: true", "assumeSignedOut: false",
+		fmt.Sprintf("redirectUri: %q", shared.appURL+callbackPath), extra)
 }
 
 // opLogin logs user in at the provider through the SDK: loginWithRedirect,
 // the provider's built-in sign-in form, handleRedirectCallback on the test
 // page at /callback. Afterwards window.client is a client made with
 // opClientJS(domain, extra) and window.loginResult the callback's result.
-func opLogin(t *testing.T, tab *chrome.Tab, domain, user, extra string) time.Duration {
+func opLogin(t *testing.T, tab *e2eenv.Tab, domain, user, extra string) time.Duration {
 	t.Helper()
 	start := time.Now()
 	tab.MustEval(`(async () => { window.client = await `+opClientJS(domain, extra)+`; await client.loginWithRedirect(); return true })()`, nil)
-	form := fmt.Sprintf(`location.origin === %q && location.pathname.startsWith("/interaction/") && document.querySelector('form[action*="/interaction/"] input[name="login"]')`, domain)
+	form := fmt.Sprintf(`location.origin === %q && %s`, domain, e2eenv.ProviderLoginPage)
 	if err := tab.WaitFor(form, 20*time.Second); err != nil {
 		t.Fatalf("the provider's sign-in form: %v", err)
 	}
-	tab.MustEval(fmt.Sprintf(`(() => {
-		const f = document.querySelector('form[action*="/interaction/"]');
-		f.querySelector('input[name="login"]').value = %q;
-		f.querySelector('input[name="password"]').value = "any password";
-		f.querySelector('button[type="submit"].login-submit').click();
-		return true;
-	})()`, user), nil)
+	tab.MustEval(e2eenv.ProviderLoginForm(user), nil)
 	back := fmt.Sprintf(`location.origin === %q && location.pathname === %q && window.silentauth && silentauth.createClient`, shared.appURL, callbackPath)
 	if err := tab.WaitFor(back, 20*time.Second); err != nil {
 		t.Fatalf("back at the app after the sign-in form: %v", err)
@@ -389,50 +277,21 @@ func opLogin(t *testing.T, tab *chrome.Tab, domain, user, extra string) time.Dur
 }
 
 // outcome is one checkSession call as the page saw it.
-type outcome struct {
-	OK          bool           `json:"ok"`
-	MS          float64        `json:"ms"`
-	Error       string         `json:"error"`
-	Description string         `json:"desc"`
-	IDToken     string         `json:"idToken"`
-	AccessToken string         `json:"accessToken"`
-	Payload     map[string]any `json:"payload"`
-	ExpiresIn   float64        `json:"expiresIn"`
-	TokenType   string         `json:"tokenType"`
-}
-
-func (o outcome) String() string {
-	if o.OK {
-		return fmt.Sprintf("ok in %.0f ms", o.MS)
-	}
-	return fmt.Sprintf("%s after %.0f ms: %s", o.Error, o.MS, o.Description)
-}
+type outcome = e2eenv.Outcome
 
 // checkSession runs client.checkSession(params) (params a JS expression) on
 // the page's window.client, timing it there.
-func checkSession(t *testing.T, tab *chrome.Tab, params string) outcome {
+func checkSession(t *testing.T, tab *e2eenv.Tab, params string) outcome {
 	t.Helper()
 	return evalOutcome(t, tab, "client", params)
 }
 
-func evalOutcome(t *testing.T, tab *chrome.Tab, client, params string) outcome {
+func evalOutcome(t *testing.T, tab *e2eenv.Tab, client, params string) outcome {
 	t.Helper()
 	if params == "" {
 		params = "undefined"
 	}
-	var o outcome
-	tab.MustEval(`(async () => {
-		const c = await (`+client+`);
-		const t0 = performance.now();
-		try {
-			const r = await c.checkSession(`+params+`);
-			return {ok: true, ms: performance.now() - t0, idToken: r.idToken, accessToken: r.accessToken,
-				payload: r.idTokenPayload, expiresIn: r.expiresIn, tokenType: r.tokenType};
-		} catch (e) {
-			return {ok: false, ms: performance.now() - t0, error: e.error, desc: e.error_description};
-		}
-	})()`, &o)
-	return o
+	return e2eenv.Settle(t, tab, `const c = await (`+client+`);`, `c.checkSession(`+params+`)`)
 }
 
 // --- server-side checks -----------------------------------------------------

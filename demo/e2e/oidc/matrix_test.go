@@ -7,7 +7,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -17,15 +16,15 @@ import (
 func TestInteropMatrix(t *testing.T) {
 	type server struct {
 		name  string
-		login func(t *testing.T) (tab *chrome.Tab, domain string)
+		login func(t *testing.T) (tab *e2eenv.Tab, domain string)
 	}
 	servers := []server{
-		{"dev tenant (Auth0 dialect)", func(t *testing.T) (*chrome.Tab, string) {
+		{"dev tenant (Auth0 dialect)", func(t *testing.T) (*e2eenv.Tab, string) {
 			tab := openTestPage(t, e2eenv.TestPagePath)
 			shared.tenant.Login(t, tab, "demo@example.com", "")
 			return tab, shared.tenant.TenantURL
 		}},
-		{"node-oidc-provider 9.13.3", func(t *testing.T) (*chrome.Tab, string) {
+		{"node-oidc-provider 9.13.3", func(t *testing.T) (*e2eenv.Tab, string) {
 			tab := openTestPage(t, callbackPath)
 			opLogin(t, tab, shared.issuer, "frank", "")
 			return tab, shared.issuer

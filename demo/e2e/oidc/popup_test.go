@@ -10,7 +10,6 @@ import (
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -41,16 +40,8 @@ func popupLoginAt(t *testing.T, engineOption string) {
 		document.body.append(b);
 		return true;
 	})()`, nil)
-	if infos, err := chromedp.Targets(tab.Ctx); err == nil && strings.Contains(engineOption, "shared-worker") {
-		workers := 0
-		for _, i := range infos {
-			if i.Type == "shared_worker" {
-				workers++
-			}
-		}
-		if workers == 0 {
-			t.Fatal("engine: \"shared-worker\", but no shared worker runs")
-		}
+	if strings.Contains(engineOption, "shared-worker") && len(tab.SharedWorkers(t)) == 0 {
+		t.Fatal("engine: \"shared-worker\", but no shared worker runs")
 	}
 	ch := chromedp.WaitNewTarget(tab.Ctx, func(info *target.Info) bool { return info.Type == "page" && info.OpenerID != "" })
 	if err := chromedp.Run(tab.Ctx, chromedp.Click("#popup-login", chromedp.ByQuery)); err != nil {
@@ -75,7 +66,7 @@ func popupLoginAt(t *testing.T, engineOption string) {
 	if err := chromedp.Run(ctx); err != nil {
 		t.Fatalf("attaching to the popup: %v", err)
 	}
-	popup := &chrome.Tab{Ctx: ctx}
+	popup := &e2eenv.Tab{Ctx: ctx}
 	form := fmt.Sprintf(`location.origin === %q && location.pathname.startsWith("/interaction/") && document.querySelector('form[action*="/interaction/"] input[name="login"]')`, shared.issuer)
 	if err := popup.WaitFor(form, 20*time.Second); err != nil {
 		var at string
@@ -121,7 +112,7 @@ func popupLoginAt(t *testing.T, engineOption string) {
 // that placement answers loginWithPopup with its "not available" error:
 // there is no popup to drive there yet. Any other answer goes on to fail or
 // pass as in the page.
-func skipWherePopupIsMissing(t *testing.T, tab *chrome.Tab) {
+func skipWherePopupIsMissing(t *testing.T, tab *e2eenv.Tab) {
 	t.Helper()
 	if !e2eenv.SharedWorker() {
 		return

@@ -23,7 +23,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/silentauth/silentauth/demo/devtenant"
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -39,7 +38,7 @@ type outcome struct {
 // popupButton creates window.client and a button whose click handler
 // calls client.loginWithPopup(params) directly, as an app would; the
 // promise's outcome lands in window.__popup.
-func popupButton(t *testing.T, env *e2eenv.Env, tab *chrome.Tab, params string) {
+func popupButton(t *testing.T, env *e2eenv.Env, tab *e2eenv.Tab, params string) {
 	t.Helper()
 	watchHandles(t, tab)
 	tab.MustEval(`(async () => {
@@ -60,18 +59,9 @@ func popupButton(t *testing.T, env *e2eenv.Env, tab *chrome.Tab, params string) 
 
 // checkPlacement fails the test when the client's engine is not where
 // SILENTAUTH_ENGINE put it: a SharedWorker runs only for "shared-worker".
-func checkPlacement(t *testing.T, tab *chrome.Tab) {
+func checkPlacement(t *testing.T, tab *e2eenv.Tab) {
 	t.Helper()
-	infos, err := chromedp.Targets(tab.Ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	workers := 0
-	for _, i := range infos {
-		if i.Type == "shared_worker" {
-			workers++
-		}
-	}
+	workers := len(tab.SharedWorkers(t))
 	if want := map[bool]int{true: 1, false: 0}[os.Getenv("SILENTAUTH_ENGINE") == "shared-worker"]; workers != want {
 		t.Fatalf("SILENTAUTH_ENGINE=%q, but %d shared workers run", os.Getenv("SILENTAUTH_ENGINE"), workers)
 	}
@@ -79,7 +69,7 @@ func checkPlacement(t *testing.T, tab *chrome.Tab) {
 
 // clickForPopup clicks the button with a real mouse event and returns the
 // popup window's target as a tab (no console capture).
-func clickForPopup(t *testing.T, tab *chrome.Tab) (*chrome.Tab, target.ID) {
+func clickForPopup(t *testing.T, tab *e2eenv.Tab) (*e2eenv.Tab, target.ID) {
 	t.Helper()
 	id := clickForPopupID(t, tab)
 	ctx, cancel := chromedp.NewContext(tab.Ctx, chromedp.WithTargetID(id))
@@ -87,12 +77,12 @@ func clickForPopup(t *testing.T, tab *chrome.Tab) (*chrome.Tab, target.ID) {
 	if err := chromedp.Run(ctx); err != nil {
 		t.Fatalf("attaching to the popup: %v", err)
 	}
-	return &chrome.Tab{Ctx: ctx}, id
+	return &e2eenv.Tab{Ctx: ctx}, id
 }
 
 // clickForPopupID clicks the button and returns the popup's target ID,
 // without attaching to it.
-func clickForPopupID(t *testing.T, tab *chrome.Tab) target.ID {
+func clickForPopupID(t *testing.T, tab *e2eenv.Tab) target.ID {
 	t.Helper()
 	ch := chromedp.WaitNewTarget(tab.Ctx, func(info *target.Info) bool { return info.Type == "page" && info.OpenerID != "" })
 	if err := chromedp.Run(tab.Ctx, chromedp.Click("#popup-login", chromedp.ByQuery)); err != nil {
@@ -112,8 +102,8 @@ func clickForPopupID(t *testing.T, tab *chrome.Tab) target.ID {
 // submitLogin fills the dev tenant's login form in the popup and submits it
 // after the evaluation has returned: the popup closes as soon as the login
 // is done, and an evaluation still waiting then would never get its answer.
-func submitLogin(popup *chrome.Tab, email string, timeout time.Duration) error {
-	if err := popup.WaitFor(`location.pathname === "/u/login" && document.querySelector("input[name=password]")`, timeout); err != nil {
+func submitLogin(popup *e2eenv.Tab, email string, timeout time.Duration) error {
+	if err := popup.WaitFor(e2eenv.TenantLoginPage, timeout); err != nil {
 		return err
 	}
 	// The answer may be lost when the popup closes first: the opener's
@@ -133,7 +123,7 @@ func submitLogin(popup *chrome.Tab, email string, timeout time.Duration) error {
 	return err
 }
 
-func settled(t *testing.T, tab *chrome.Tab) outcome {
+func settled(t *testing.T, tab *e2eenv.Tab) outcome {
 	t.Helper()
 	var o outcome
 	tab.MustEval(`window.__popup`, &o)
@@ -141,7 +131,7 @@ func settled(t *testing.T, tab *chrome.Tab) outcome {
 }
 
 // targetGone waits until the target no longer exists.
-func targetGone(t *testing.T, tab *chrome.Tab, id target.ID) {
+func targetGone(t *testing.T, tab *e2eenv.Tab, id target.ID) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -161,7 +151,7 @@ func targetGone(t *testing.T, tab *chrome.Tab, id target.ID) {
 	t.Fatal("the popup window was left open")
 }
 
-func liveFuncs(t *testing.T, tab *chrome.Tab) float64 {
+func liveFuncs(t *testing.T, tab *e2eenv.Tab) float64 {
 	t.Helper()
 	var n float64
 	tab.MustEval(`silentauth.stats().then((s) => s.liveFuncs)`, &n)
@@ -182,7 +172,7 @@ func inBothPlacements(t *testing.T, test func(t *testing.T)) {
 // watchHandles tracks the page's "message" listeners and intervals, so
 // that a test can see each path remove what it added: markHandles forgets
 // those in place, leftHandles counts those added since and not removed.
-func watchHandles(t *testing.T, tab *chrome.Tab) {
+func watchHandles(t *testing.T, tab *e2eenv.Tab) {
 	t.Helper()
 	tab.MustEval(`(() => {
 		const w = window, add = w.addEventListener, remove = w.removeEventListener, set = w.setInterval, clear = w.clearInterval;
@@ -203,14 +193,14 @@ type handles struct {
 	Intervals int `json:"intervals"`
 }
 
-func markHandles(t *testing.T, tab *chrome.Tab) {
+func markHandles(t *testing.T, tab *e2eenv.Tab) {
 	t.Helper()
 	tab.MustEval(`window.__mark()`, nil)
 }
 
 // noHandlesLeft fails the test when a listener or interval added since
 // markHandles is still in place.
-func noHandlesLeft(t *testing.T, tab *chrome.Tab) {
+func noHandlesLeft(t *testing.T, tab *e2eenv.Tab) {
 	t.Helper()
 	var h handles
 	tab.MustEval(`window.__handles()`, &h)
@@ -220,7 +210,7 @@ func noHandlesLeft(t *testing.T, tab *chrome.Tab) {
 }
 
 func startEnv(t *testing.T, o e2eenv.Options) *e2eenv.Env {
-	o.BrowserOptions = append(o.BrowserOptions, chrome.PopupBlocking)
+	o.BrowserOptions = append(o.BrowserOptions, e2eenv.PopupBlocking)
 	return e2eenv.Start(t, o)
 }
 
@@ -421,7 +411,7 @@ func TestDemoPagePopupButton(t *testing.T) {
 	if err := chromedp.Run(ctx); err != nil {
 		t.Fatalf("attaching to the popup: %v", err)
 	}
-	if err := submitLogin(&chrome.Tab{Ctx: ctx}, "demo@example.com", wasmDelay+15*time.Second); err != nil {
+	if err := submitLogin(&e2eenv.Tab{Ctx: ctx}, "demo@example.com", wasmDelay+15*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if err := tab.WaitFor(`document.querySelector("#status").dataset.state === "signed-in" && window.__stayed`, 20*time.Second); err != nil {

@@ -14,9 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silentauth/silentauth/demo/demoserver"
-	"github.com/silentauth/silentauth/demo/devtenant"
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -30,8 +27,7 @@ const (
 
 type env struct {
 	*e2eenv.Env
-	mu   sync.Mutex
-	hits map[string]int // tenant path → requests
+	hits e2eenv.PathCounts // the tenant's requests
 	// delayWasm holds silentauth.wasm back (see wasmDelay); holdDiscovery,
 	// while open, holds the discovery document back until it is closed.
 	delayWasm     atomic.Bool
@@ -60,63 +56,41 @@ func (e *env) wasmAtOnce(t *testing.T) {
 	t.Cleanup(func() { e.delayWasm.Store(true) })
 }
 
-func (e *env) count(path string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.hits[path]
-}
+func (e *env) count(path string) int { return e.hits.Get(path) }
 
-func (e *env) reset() {
-	e.mu.Lock()
-	e.hits = map[string]int{}
-	e.mu.Unlock()
-}
+func (e *env) reset() { e.hits.Reset() }
 
 func start(t *testing.T) *env {
 	t.Helper()
-	e := &env{hits: map[string]int{}}
-	dist := e2eenv.DistDir(t)
-	tl, tenantURL := e2eenv.Listen(t, "localhost")
-	al, appURL := e2eenv.Listen(t, "localhost")
-	clients := devtenant.DefaultClients([]string{appURL})
-	for i := range clients {
-		clients[i].Callbacks = append(clients[i].Callbacks, appURL+e2eenv.TestPagePath)
-	}
-	tenant, err := devtenant.New(devtenant.Config{Issuer: tenantURL, AppOrigins: []string{appURL}, Clients: clients})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := demoserver.New(demoserver.Config{Domain: tenantURL, ClientID: "spa", DistDir: dist, DevTenant: true,
-		APIURL: tenantURL + "/api/private", ServerLogoutURL: tenantURL + "/v2/logout"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e2eenv.Serve(t, tl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e.mu.Lock()
-		e.hits[r.URL.Path]++
-		e.mu.Unlock()
-		if hold := e.holdDiscovery.Load(); hold != nil && r.URL.Path == "/.well-known/openid-configuration" {
-			<-*hold
-		}
-		if e.failDiscovery.Load() && r.URL.Path == "/.well-known/openid-configuration" {
-			// An answer the page can read (CORS), so the loader sees a 503, not a network error.
-			w.Header().Set("Access-Control-Allow-Origin", "*")
-			http.Error(w, "down", http.StatusServiceUnavailable)
-			return
-		}
-		tenant.ServeHTTP(w, r)
-	}))
-	page := e2eenv.WithTestPage(app, tenantURL)
-	e2eenv.Serve(t, al, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, ".wasm") && e.delayWasm.Load() {
-			for end := time.Now().Add(wasmHold); e.count("/authorize") == 0 && time.Now().Before(end); {
-				time.Sleep(10 * time.Millisecond)
-			}
-			time.Sleep(wasmDelay + time.Duration(e.wasmExtra.Load()))
-		}
-		page.ServeHTTP(w, r)
-	}))
-	e.Env = &e2eenv.Env{Tenant: tenant, TenantURL: tenantURL, AppURL: appURL, Browser: chrome.Start(t)}
+	e := &env{}
+	e.Env = e2eenv.Start(t, e2eenv.Options{
+		TenantMiddleware: func(tenant http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				e.hits.Count(r)
+				if hold := e.holdDiscovery.Load(); hold != nil && r.URL.Path == "/.well-known/openid-configuration" {
+					<-*hold
+				}
+				if e.failDiscovery.Load() && r.URL.Path == "/.well-known/openid-configuration" {
+					// An answer the page can read (CORS), so the loader sees a 503, not a network error.
+					w.Header().Set("Access-Control-Allow-Origin", "*")
+					http.Error(w, "down", http.StatusServiceUnavailable)
+					return
+				}
+				tenant.ServeHTTP(w, r)
+			})
+		},
+		AppMiddleware: func(page http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasSuffix(r.URL.Path, ".wasm") && e.delayWasm.Load() {
+					for end := time.Now().Add(wasmHold); e.count("/authorize") == 0 && time.Now().Before(end); {
+						time.Sleep(10 * time.Millisecond)
+					}
+					time.Sleep(wasmDelay + time.Duration(e.wasmExtra.Load()))
+				}
+				page.ServeHTTP(w, r)
+			})
+		},
+	})
 	tab := e.OpenTestPage(t)
 	e.Login(t, tab, "demo@example.com", "")
 	e.delayWasm.Store(true)
@@ -127,7 +101,7 @@ func start(t *testing.T) *env {
 // createClient gets the head start, and no discovery kept from an earlier
 // load, so that it waits for discovery. The page notes when the server's
 // message arrived.
-func (e *env) fresh(t *testing.T) *chrome.Tab {
+func (e *env) fresh(t *testing.T) *e2eenv.Tab {
 	t.Helper()
 	tab := e.freshKeepingCache(t)
 	tab.MustEval(`for (const k of Object.keys(localStorage)) if (k.startsWith("silentauth.discovery:")) localStorage.removeItem(k); true`, nil)
@@ -135,7 +109,7 @@ func (e *env) fresh(t *testing.T) *chrome.Tab {
 }
 
 // freshKeepingCache is fresh with the discovery the last load kept.
-func (e *env) freshKeepingCache(t *testing.T) *chrome.Tab {
+func (e *env) freshKeepingCache(t *testing.T) *e2eenv.Tab {
 	t.Helper()
 	tab := e.Browser.NewTab(t)
 	if err := tab.Navigate(e.AppURL + e2eenv.TestPagePath); err != nil {
@@ -166,7 +140,7 @@ type result struct {
 	Answered    float64 `json:"answered"`
 }
 
-func (e *env) noFramesLeft(t *testing.T, tab *chrome.Tab) {
+func (e *env) noFramesLeft(t *testing.T, tab *e2eenv.Tab) {
 	t.Helper()
 	if err := tab.WaitFor(`document.querySelectorAll("iframe").length === 0`, 5*time.Second); err != nil {
 		var n int
@@ -178,27 +152,18 @@ func (e *env) noFramesLeft(t *testing.T, tab *chrome.Tab) {
 // wantAdopted checks a checkSession that should have used the loader's
 // request: it succeeded, Go adopted the request, the tenant saw one
 // /authorize, and no iframe is left.
-func (e *env) wantAdopted(t *testing.T, tab *chrome.Tab, r result) {
+func (e *env) wantAdopted(t *testing.T, tab *e2eenv.Tab, r result) {
 	t.Helper()
 	if !r.OK {
 		t.Fatalf("checkSession: %+v", r)
 	}
-	if !consoleHas(tab, "adopted the prestarted silent request") {
+	if !tab.ConsoleHas(0, "adopted the prestarted silent request") {
 		t.Errorf("not adopted; console:\n%s", strings.Join(tab.Console(), "\n"))
 	}
 	if n := e.count("/authorize"); n != 1 {
 		t.Errorf("/authorize asked %d times, want once", n)
 	}
 	e.noFramesLeft(t, tab)
-}
-
-func consoleHas(tab *chrome.Tab, part string) bool {
-	for _, l := range tab.Console() {
-		if strings.Contains(l, part) {
-			return true
-		}
-	}
-	return false
 }
 
 func TestPrestart(t *testing.T) {
@@ -248,7 +213,7 @@ func TestPrestart(t *testing.T) {
 		}
 		// The loader keeps only its iframe's messages, so the forgery never
 		// reaches Go's checks at all.
-		if !consoleHas(tab, "adopted the prestarted silent request") {
+		if !tab.ConsoleHas(0, "adopted the prestarted silent request") {
 			t.Errorf("want the request adopted and the forged message ignored; console:\n%s", strings.Join(tab.Console(), "\n"))
 		}
 		e.noFramesLeft(t, tab)
@@ -305,7 +270,7 @@ func TestPrestart(t *testing.T) {
 		if !r.OK {
 			t.Fatalf("checkSession: %+v", r)
 		}
-		if !consoleHas(tab, "not adopted") {
+		if !tab.ConsoleHas(0, "not adopted") {
 			t.Errorf("console:\n%s", strings.Join(tab.Console(), "\n"))
 		}
 		if n := e.count("/authorize"); n != 2 {

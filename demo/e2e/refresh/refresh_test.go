@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -31,14 +30,14 @@ import (
 func TestRenewalByRefreshToken(t *testing.T) {
 	t.Parallel()
 	eachServer(t, crossSite, func(t *testing.T, s *server) {
-		tab := s.login(t, refreshOpts)
-		from := s.rec.mark()
+		tab := s.Login(t, refreshOpts)
+		from := s.Rec.Mark()
 		start := time.Now()
 		const renewals = 3
 		waitForRenewals(t, tab, len(renewedIn(t, tab))+renewals, renewals*period+30*time.Second)
 		elapsed := time.Since(start)
-		hits, _ := s.rec.since(from)
-		c := count(hits)
+		hits := s.Rec.Since(from)
+		c := e2eenv.Count(hits)
 		t.Logf("%d renewals in %v (%.1f token lifetimes): %v; %.1f refresh grants per lifetime",
 			renewals, elapsed.Round(100*time.Millisecond), float64(elapsed)/float64(tokenLifetime), c,
 			float64(c.RefreshGrants)/(float64(elapsed)/float64(tokenLifetime)))
@@ -46,10 +45,10 @@ func TestRenewalByRefreshToken(t *testing.T) {
 		if c.RefreshGrants < renewals {
 			t.Errorf("%d refresh grants for %d renewals", c.RefreshGrants, renewals)
 		}
-		if n := lines(tab, viaRefreshLine); n < renewals {
+		if n := tab.Lines(viaRefreshLine); n < renewals {
 			t.Errorf("%d %q debug lines for %d renewals", n, viaRefreshLine, renewals)
 		}
-		if n := lines(tab, viaIframeLine); n != 0 {
+		if n := tab.Lines(viaIframeLine); n != 0 {
 			t.Errorf("%d %q debug lines, want none", n, viaIframeLine)
 		}
 		renewed := renewedIn(t, tab)
@@ -63,9 +62,9 @@ func TestRenewalByRefreshToken(t *testing.T) {
 		// site, the silent iframe answers login_required though the user
 		// has just logged in. This client's scope puts it in a tab group of
 		// its own, so its failure ends no session of the one above.
-		from = s.rec.mark()
-		_, o := s.openClient(t, `scope: "openid"`)
-		c = s.rec.countSince(from)
+		from = s.Rec.Mark()
+		_, o := openClient(t, s, `scope: "openid"`)
+		c = s.Rec.CountSince(from)
 		t.Logf("checkSession through the iframe after the login, server on %s: %v; the server saw %v", crossSite, o, c)
 		if o.OK || o.Error != "login_required" {
 			t.Errorf("checkSession through the iframe = %v, want login_required: the session cookie reached the cross-site iframe", o)
@@ -84,19 +83,19 @@ func TestRenewalByRefreshToken(t *testing.T) {
 func TestTabGroup(t *testing.T) {
 	t.Parallel()
 	eachServer(t, crossSite, func(t *testing.T, s *server) {
-		tabs := []*chrome.Tab{s.login(t, refreshOpts)}
+		tabs := []*e2eenv.Tab{s.Login(t, refreshOpts)}
 
 		// Tabs opened later are signed in from the group.
-		from := s.rec.mark()
+		from := s.Rec.Mark()
 		for range 2 {
-			tab, o := s.openClient(t, refreshOpts)
+			tab, o := openClient(t, s, refreshOpts)
 			if !o.OK {
 				t.Fatalf("checkSession in a new tab: %v, want the group's tokens\nconsole:\n%s%s", o, strings.Join(tab.Console(), "\n"), consoles(tabs))
 			}
 			tabs = append(tabs, tab)
 		}
-		hits, _ := s.rec.since(from)
-		noRefusals(t, "two new tabs", count(hits))
+		hits := s.Rec.Since(from)
+		noRefusals(t, "two new tabs", e2eenv.Count(hits))
 
 		// Three tabs renew once per period between them.
 		renewTogether(t, s, tabs, 4)
@@ -108,15 +107,15 @@ func TestTabGroup(t *testing.T) {
 		for i, tab := range rest {
 			seen[i] = len(renewedIn(t, tab))
 		}
-		from = s.rec.mark()
-		closeTab(t, tabs[h])
+		from = s.Rec.Mark()
+		tabs[h].MustClose(t)
 		// Three renewals each, for two grants counted: a renewal whose grant
 		// left just before the mark may land after it.
 		for i, tab := range rest {
 			waitForRenewals(t, tab, seen[i]+3, 3*period+30*time.Second)
 		}
-		hits, _ = s.rec.since(from)
-		c := count(hits)
+		hits = s.Rec.Since(from)
+		c := e2eenv.Count(hits)
 		t.Logf("tab %d, which held the refresh token, closed; then %v", h, c)
 		noRefusals(t, "after the holder closed", c)
 		if c.RefreshGrants < 2 {
@@ -124,19 +123,19 @@ func TestTabGroup(t *testing.T) {
 		}
 
 		// A tab opened after the holder closed is signed in.
-		from = s.rec.mark()
-		tab, o := s.openClient(t, refreshOpts)
+		from = s.Rec.Mark()
+		tab, o := openClient(t, s, refreshOpts)
 		if !o.OK {
 			t.Errorf("checkSession in a tab opened after the holder closed: %v, want the group's tokens\nconsole:\n%s%s", o, strings.Join(tab.Console(), "\n"), consoles(rest))
 		}
-		hits, _ = s.rec.since(from)
-		noRefusals(t, "the tab opened after the holder closed", count(hits))
+		hits = s.Rec.Since(from)
+		noRefusals(t, "the tab opened after the holder closed", e2eenv.Count(hits))
 	})
 }
 
 // consoles is what the tabs of a group logged, for a failure message: the
 // holder's side of a hand-over that did not happen.
-func consoles(tabs []*chrome.Tab) string {
+func consoles(tabs []*e2eenv.Tab) string {
 	var b strings.Builder
 	for i, tab := range tabs {
 		fmt.Fprintf(&b, "\nconsole of tab %d:\n%s", i, strings.Join(tab.Console(), "\n"))
@@ -147,17 +146,17 @@ func consoles(tabs []*chrome.Tab) string {
 // renewTogether watches the tabs for n periods and checks that they renewed
 // about once per period between them, each by refresh token, every tab
 // getting each renewal.
-func renewTogether(t *testing.T, s *server, tabs []*chrome.Tab, n int) {
+func renewTogether(t *testing.T, s *server, tabs []*e2eenv.Tab, n int) {
 	t.Helper()
 	seen := make([]int, len(tabs))
 	for i, tab := range tabs {
 		seen[i] = len(renewedIn(t, tab))
 	}
-	from := s.rec.mark()
+	from := s.Rec.Mark()
 	window := time.Duration(n) * period
 	time.Sleep(window)
-	hits, _ := s.rec.since(from)
-	c := count(hits)
+	hits := s.Rec.Since(from)
+	c := e2eenv.Count(hits)
 	t.Logf("%d tabs in %v (%d periods, %.0f token lifetimes): %v; %.1f refresh grants per lifetime",
 		len(tabs), window, n, float64(window)/float64(tokenLifetime), c, float64(c.RefreshGrants)/(float64(window)/float64(tokenLifetime)))
 	noRefusals(t, fmt.Sprintf("%d tabs", len(tabs)), c)
@@ -170,7 +169,7 @@ func renewTogether(t *testing.T, s *server, tabs []*chrome.Tab, n int) {
 		if got := len(renewedIn(t, tab)) - seen[i]; got < 1 {
 			t.Errorf("tab %d saw no renewal in %d periods", i, n)
 		}
-		if l := lines(tab, viaIframeLine); l != 0 {
+		if l := tab.Lines(viaIframeLine); l != 0 {
 			t.Errorf("tab %d logged %q %d times, want never", i, viaIframeLine, l)
 		}
 	}
@@ -189,15 +188,15 @@ func renewTogether(t *testing.T, s *server, tabs []*chrome.Tab, n int) {
 
 // holder waits for the next renewal by refresh token and returns the tab
 // that made it: the tab holding the group's refresh token.
-func holder(t *testing.T, tabs []*chrome.Tab) int {
+func holder(t *testing.T, tabs []*e2eenv.Tab) int {
 	t.Helper()
 	base := make([]int, len(tabs))
 	for i, tab := range tabs {
-		base[i] = lines(tab, viaRefreshLine)
+		base[i] = tab.Lines(viaRefreshLine)
 	}
 	for deadline := time.Now().Add(2*period + 20*time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		for i, tab := range tabs {
-			if lines(tab, viaRefreshLine) > base[i] {
+			if tab.Lines(viaRefreshLine) > base[i] {
 				return i
 			}
 		}
@@ -215,16 +214,16 @@ func TestFallback(t *testing.T) {
 	t.Parallel()
 	eachServer(t, sameSite, func(t *testing.T, s *server) {
 		// Logged in without offline_access: a session, and no refresh token.
-		login := s.login(t, "")
+		login := s.Login(t, "")
 		login.MustEval(`client.destroy(), true`, nil)
-		closeTab(t, login)
+		login.MustClose(t)
 
 		// Without fallback: missing_refresh_token.
 		{
-			from := s.rec.mark()
-			tab, o := s.openClient(t, refreshOpts+`, useRefreshTokensFallback: false`)
-			hits, _ := s.rec.since(from)
-			c := count(hits)
+			from := s.Rec.Mark()
+			tab, o := openClient(t, s, refreshOpts+`, useRefreshTokensFallback: false`)
+			hits := s.Rec.Since(from)
+			c := e2eenv.Count(hits)
 			t.Logf("checkSession: %v; the server saw %v", o, c)
 			if o.OK || o.Error != "missing_refresh_token" {
 				t.Errorf("checkSession with no refresh token and no fallback = %v, want missing_refresh_token", o)
@@ -233,15 +232,15 @@ func TestFallback(t *testing.T) {
 				t.Errorf("the server saw %v, want nothing", c)
 			}
 			tab.MustEval(`client.destroy(), true`, nil)
-			closeTab(t, tab)
+			tab.MustClose(t)
 		}
 
 		// With fallback: the iframe, then the refresh token it gave.
 		{
-			from := s.rec.mark()
-			tab, o := s.openClient(t, refreshOpts)
-			hits, _ := s.rec.since(from)
-			c := count(hits)
+			from := s.Rec.Mark()
+			tab, o := openClient(t, s, refreshOpts)
+			hits := s.Rec.Since(from)
+			c := e2eenv.Count(hits)
 			t.Logf("checkSession: %v; the server saw %v", o, c)
 			if !o.OK {
 				t.Fatalf("checkSession with no refresh token and the fallback on = %v, want tokens from the iframe", o)
@@ -249,16 +248,16 @@ func TestFallback(t *testing.T) {
 			if c.PromptNone != 1 || c.RefreshGrants != 0 {
 				t.Errorf("the server saw %v, want one prompt=none request and no refresh grant", c)
 			}
-			if n := lines(tab, viaIframeLine+"missing_refresh_token"); n != 1 {
+			if n := tab.Lines(viaIframeLine + "missing_refresh_token"); n != 1 {
 				t.Errorf("%d %q debug lines, want 1:\n%s", n, viaIframeLine+"missing_refresh_token", strings.Join(tab.Console(), "\n"))
 			}
-			from = s.rec.mark()
+			from = s.Rec.Mark()
 			waitForRenewals(t, tab, len(renewedIn(t, tab))+2, 2*period+30*time.Second)
-			hits, _ = s.rec.since(from)
-			c = count(hits)
+			hits = s.Rec.Since(from)
+			c = e2eenv.Count(hits)
 			t.Logf("two timer renewals: %v", c)
 			noRefusals(t, "renewals after the fallback", c)
-			if n := lines(tab, viaRefreshLine); n < 2 {
+			if n := tab.Lines(viaRefreshLine); n < 2 {
 				t.Errorf("%d %q debug lines after the fallback, want the later renewals by refresh token", n, viaRefreshLine)
 			}
 		}
@@ -272,18 +271,18 @@ func TestLocalStorage(t *testing.T) {
 	t.Parallel()
 	eachServer(t, crossSite, func(t *testing.T, s *server) {
 		opts := refreshOpts + `, refreshTokenStorage: "local"`
-		tab := s.login(t, opts)
+		tab := s.Login(t, opts)
 		waitForRenewals(t, tab, 1, period+30*time.Second)
-		from := s.rec.mark()
-		if err := tab.Navigate(s.appURL + s.pagePath); err != nil {
+		from := s.Rec.Mark()
+		if err := tab.Navigate(s.AppURL + s.PagePath); err != nil {
 			t.Fatal(err)
 		}
 		if err := tab.WaitFor("window.silentauth && silentauth.createClient", 20*time.Second); err != nil {
 			t.Fatal(err)
 		}
-		o := startClient(t, tab, s.clientJS(opts))
-		hits, _ := s.rec.since(from)
-		c := count(hits)
+		o := startClient(t, tab, s.ClientJS(opts))
+		hits := s.Rec.Since(from)
+		c := e2eenv.Count(hits)
 		t.Logf("checkSession after the reload: %v; the server saw %v", o, c)
 		if !o.OK {
 			t.Fatalf("checkSession after a reload = %v, want tokens from the stored refresh token", o)
@@ -304,7 +303,7 @@ func TestLocalStorage(t *testing.T) {
 		} else {
 			tab.MustEval(`Object.entries(localStorage)`, &stored)
 		}
-		all, _ := s.rec.since(0)
+		all := s.Rec.Since(0)
 		var tokens []string
 		for _, h := range all {
 			for _, tok := range []string{h.RefreshIn, h.RefreshOut} {
@@ -358,10 +357,10 @@ const storedInTheWorkersVault = `new Promise((resolve, reject) => {
 func TestLogoutRevokesTheRefreshToken(t *testing.T) {
 	t.Parallel()
 	eachServer(t, crossSite, func(t *testing.T, s *server) {
-		tab := s.login(t, refreshOpts+`, autoRenew: false`)
+		tab := s.Login(t, refreshOpts+`, autoRenew: false`)
 		var checked bool
 		tab.MustEval(`client.checkSession().then((r) => !!r.accessToken)`, &checked) // one rotation
-		all, _ := s.rec.since(0)
+		all := s.Rec.Since(0)
 		copied := ""
 		for _, h := range all {
 			if h.RefreshOut != "" {
@@ -371,9 +370,9 @@ func TestLogoutRevokesTheRefreshToken(t *testing.T) {
 		if !checked || copied == "" {
 			t.Fatalf("checkSession by refresh token: %v; no refresh token crossed the wire", checked)
 		}
-		from := s.rec.mark()
+		from := s.Rec.Mark()
 		tab.MustEval(`client.logout({localOnly: true}).then(() => true)`, nil)
-		hits, _ := s.rec.since(from)
+		hits := s.Rec.Since(from)
 		revocations := 0
 		for _, h := range hits {
 			if strings.Contains(h.Path, "revo") {
@@ -403,13 +402,13 @@ func TestLogoutRevokesTheRefreshToken(t *testing.T) {
 func TestAScriptOnTheOriginIsNotHandedTheRefreshToken(t *testing.T) {
 	t.Parallel()
 	eachServer(t, crossSite, func(t *testing.T, s *server) {
-		holderTab := s.login(t, refreshOpts)
-		other, o := s.openClient(t, refreshOpts)
+		holderTab := s.Login(t, refreshOpts)
+		other, o := openClient(t, s, refreshOpts)
 		if !o.OK {
-			t.Fatalf("checkSession in a second tab: %v%s", o, consoles([]*chrome.Tab{holderTab, other}))
+			t.Fatalf("checkSession in a second tab: %v%s", o, consoles([]*e2eenv.Tab{holderTab, other}))
 		}
-		tabs := []*chrome.Tab{holderTab, other}
-		script := s.openPage(t)
+		tabs := []*e2eenv.Tab{holderTab, other}
+		script := s.OpenPage(t)
 		var name string
 		script.MustEval(fmt.Sprintf(`(async () => {
 			// The group's locks are named "<channel>:<purpose>".
@@ -429,13 +428,13 @@ func TestAScriptOnTheOriginIsNotHandedTheRefreshToken(t *testing.T) {
 		if name == "" {
 			t.Fatal("the script found no lock of the tab group")
 		}
-		from := s.rec.mark()
+		from := s.Rec.Mark()
 		script.MustEval(`bc.postMessage(JSON.stringify({kind: "refresh_token_wanted"})), true`, nil)
 		time.Sleep(3 * time.Second) // a holder answers in milliseconds
 		heardIssued := func(when string) {
 			var heard []string
 			script.MustEval(`heard`, &heard)
-			all, _ := s.rec.since(0)
+			all := s.Rec.Since(0)
 			for _, h := range all {
 				for _, m := range heard {
 					if h.RefreshOut != "" && strings.Contains(m, h.RefreshOut) {
@@ -460,8 +459,8 @@ func TestAScriptOnTheOriginIsNotHandedTheRefreshToken(t *testing.T) {
 		heardIssued("after the forged hand-overs")
 		var heard []string
 		script.MustEval(`heard`, &heard)
-		hits, _ := s.rec.since(from)
-		c := count(hits)
+		hits := s.Rec.Since(from)
+		c := e2eenv.Count(hits)
 		t.Logf("channel %s: the script heard %d messages; then %v", name, len(heard), c)
 		noRefusals(t, "after the forged hand-overs", c)
 		for _, h := range hits {
@@ -473,10 +472,10 @@ func TestAScriptOnTheOriginIsNotHandedTheRefreshToken(t *testing.T) {
 		// hand-over at all, and says so for each forgery.
 		refused, want := 0, 2*len(tabs)
 		for _, tab := range tabs {
-			refused += lines(tab, "refused a refresh-token hand-over")
+			refused += tab.Lines("refused a refresh-token hand-over")
 		}
 		if e2eenv.SharedWorker() {
-			refused, want = lines(tabs[0], "ignored a refresh-token hand-over"), 2
+			refused, want = tabs[0].Lines("ignored a refresh-token hand-over"), 2
 		}
 		if refused < want {
 			t.Errorf("%d refusals of a hand-over logged, want each forgery refused\n%s", refused, consoles(tabs))

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silentauth/silentauth/demo/internal/chrome"
+	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
 // Two versions side by side: after a deploy the old tabs stay on the old
@@ -35,16 +35,16 @@ func TestTwoVersionsSideBySide(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			eachServer(t, sameSite, func(t *testing.T, s *server) {
-				start := s.rec.mark()
-				older := s.login(t, refreshOpts+", "+tc.older)
-				newer, o := s.openClient(t, refreshOpts+", "+tc.newer)
+				start := s.Rec.Mark()
+				older := s.Login(t, refreshOpts+", "+tc.older)
+				newer, o := openClient(t, s, refreshOpts+", "+tc.newer)
 				if !o.OK {
 					t.Fatalf("checkSession in the newer tab: %v\nconsole:\n%s", o, strings.Join(newer.Console(), "\n"))
 				}
-				if n := len(sharedWorkers(t, newer)); n != tc.sharedWork {
+				if n := len(newer.SharedWorkers(t)); n != tc.sharedWork {
 					t.Fatalf("%d SharedWorkers, want %d", n, tc.sharedWork)
 				}
-				tabs := []*chrome.Tab{older, newer}
+				tabs := []*e2eenv.Tab{older, newer}
 				// Both engines now hold a refresh token, each of its own
 				// family. Watch them for six periods (three token lifetimes).
 				const n = 6
@@ -52,13 +52,13 @@ func TestTwoVersionsSideBySide(t *testing.T) {
 				for i, tab := range tabs {
 					seen[i] = len(renewedIn(t, tab))
 				}
-				from := s.rec.mark()
+				from := s.Rec.Mark()
 				window := n * period
 				time.Sleep(window)
-				c := s.rec.countSince(from)
+				c := s.Rec.CountSince(from)
 				lifetimes := float64(window) / float64(tokenLifetime)
 				t.Logf("%s, %s: %v in %v (%.0f token lifetimes, %d renewal periods); %.1f refresh grants per period",
-					tc.name, s.name, c, window, lifetimes, n, float64(c.RefreshGrants)/n)
+					tc.name, s.Name, c, window, lifetimes, n, float64(c.RefreshGrants)/n)
 				noRefusals(t, "the two engines", c)
 				// One engine renewing alone makes n grants; two each on its
 				// own, 2n. Slack for a busy machine.
@@ -90,7 +90,7 @@ func TestTwoVersionsSideBySide(t *testing.T) {
 				if tokens[0] == "" || tokens[0] != tokens[1] {
 					t.Errorf("for a whole renewal period the tabs served different tokens, last %q and %q; want the same fresh token", tokens[0], tokens[1])
 				}
-				if all := s.rec.countSince(start); all.InvalidGrant != 0 || all.Refused != 0 {
+				if all := s.Rec.CountSince(start); all.InvalidGrant != 0 || all.Refused != 0 {
 					t.Errorf("over the whole test: %v, want no refused refresh grant", all)
 				}
 			})
@@ -99,7 +99,7 @@ func TestTwoVersionsSideBySide(t *testing.T) {
 }
 
 // tail is the last console lines of tab, for a failure message.
-func tail(tab *chrome.Tab) string {
+func tail(tab *e2eenv.Tab) string {
 	lines := tab.Console()
 	return strings.Join(lines[max(0, len(lines)-15):], "\n")
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/silentauth/silentauth/demo/devtenant"
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -26,7 +25,7 @@ type attempt struct {
 
 // checkOnce creates a client with opts (a JS object literal body), times
 // one checkSession from call to settlement, and destroys the client.
-func checkOnce(t *testing.T, tab *chrome.Tab, opts string) attempt {
+func checkOnce(t *testing.T, tab *e2eenv.Tab, opts string) attempt {
 	t.Helper()
 	var a attempt
 	tab.MustEval(`(async () => {
@@ -178,7 +177,7 @@ func TestSilentRequestsFailFast(t *testing.T) {
 // sdkPage serves a page that loads the SDK, on an origin of its own and
 // without the test page's CSP, and opens it. An isolated page is served with
 // COOP same-origin and COEP require-corp, and the SDK's files with CORP.
-func sdkPage(t *testing.T, h *harness, isolated bool) (*chrome.Tab, string) {
+func sdkPage(t *testing.T, h *harness, isolated bool) (*e2eenv.Tab, string) {
 	t.Helper()
 	files := http.StripPrefix("/silentauth/", http.FileServer(http.Dir(e2eenv.DistDir(t))))
 	mux := http.NewServeMux()

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,7 +20,6 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -166,7 +164,7 @@ func start(t *testing.T, o e2eenv.Options) *harness {
 
 // openProbedPage is OpenTestPage with pageProbe installed in every
 // document the tab loads (the login round trip loads several).
-func (h *harness) openProbedPage(t *testing.T) *chrome.Tab {
+func (h *harness) openProbedPage(t *testing.T) *e2eenv.Tab {
 	t.Helper()
 	tab := probedTab(t, h)
 	if err := tab.Navigate(h.AppURL + e2eenv.TestPagePath); err != nil {
@@ -179,7 +177,7 @@ func (h *harness) openProbedPage(t *testing.T) *chrome.Tab {
 }
 
 // probedTab opens a blank tab that will run pageProbe in every document.
-func probedTab(t *testing.T, h *harness) *chrome.Tab {
+func probedTab(t *testing.T, h *harness) *e2eenv.Tab {
 	t.Helper()
 	tab := h.Browser.NewTab(t)
 	if err := chromedp.Run(tab.Ctx, chromedp.ActionFunc(func(ctx context.Context) error {
@@ -193,7 +191,7 @@ func probedTab(t *testing.T, h *harness) *chrome.Tab {
 
 // session logs demo@example.com in with a client made with extra options
 // (window.client) and starts recording its events.
-func (h *harness) session(t *testing.T, extra string) *chrome.Tab {
+func (h *harness) session(t *testing.T, extra string) *e2eenv.Tab {
 	t.Helper()
 	tab := h.openProbedPage(t)
 	h.Login(t, tab, "demo@example.com", extra)
@@ -201,7 +199,7 @@ func (h *harness) session(t *testing.T, extra string) *chrome.Tab {
 	return tab
 }
 
-func events(t *testing.T, tab *chrome.Tab) []event {
+func events(t *testing.T, tab *e2eenv.Tab) []event {
 	t.Helper()
 	var evs []event
 	tab.MustEval(`window.__events`, &evs)
@@ -220,7 +218,7 @@ func named(evs []event, name string) []event {
 
 // waitEvents waits until the page has seen n events called name, and
 // returns them.
-func waitEvents(t *testing.T, tab *chrome.Tab, name string, n int, timeout time.Duration) []event {
+func waitEvents(t *testing.T, tab *e2eenv.Tab, name string, n int, timeout time.Duration) []event {
 	t.Helper()
 	cond := fmt.Sprintf(`__events.filter(e => e.name === %q).length >= %d`, name, n)
 	if err := tab.WaitFor(cond, timeout); err != nil {
@@ -231,7 +229,7 @@ func waitEvents(t *testing.T, tab *chrome.Tab, name string, n int, timeout time.
 
 // noRejections fails the test when a promise rejection went unhandled in
 // the page: the renewal timer must report through events only.
-func noRejections(t *testing.T, tab *chrome.Tab) {
+func noRejections(t *testing.T, tab *e2eenv.Tab) {
 	t.Helper()
 	var rej []string
 	tab.MustEval(`window.__rejections`, &rej)
@@ -241,7 +239,7 @@ func noRejections(t *testing.T, tab *chrome.Tab) {
 }
 
 // pageNow is Date.now() in the page, in ms.
-func pageNow(t *testing.T, tab *chrome.Tab) float64 {
+func pageNow(t *testing.T, tab *e2eenv.Tab) float64 {
 	t.Helper()
 	var ms float64
 	tab.MustEval(`Date.now()`, &ms)
@@ -249,7 +247,7 @@ func pageNow(t *testing.T, tab *chrome.Tab) float64 {
 }
 
 // setOffline switches the tab's network emulation.
-func setOffline(t *testing.T, tab *chrome.Tab, offline bool) {
+func setOffline(t *testing.T, tab *e2eenv.Tab, offline bool) {
 	t.Helper()
 	err := chromedp.Run(tab.Ctx, chromedp.ActionFunc(func(ctx context.Context) error {
 		if err := network.Enable().Do(ctx); err != nil {
@@ -264,7 +262,7 @@ func setOffline(t *testing.T, tab *chrome.Tab, offline bool) {
 
 // messageListeners counts the "message" listeners on window, as DevTools
 // sees them (DOMDebugger.getEventListeners).
-func messageListeners(t *testing.T, tab *chrome.Tab) int {
+func messageListeners(t *testing.T, tab *e2eenv.Tab) int {
 	t.Helper()
 	n := 0
 	err := chromedp.Run(tab.Ctx, chromedp.ActionFunc(func(ctx context.Context) error {
@@ -295,7 +293,7 @@ func messageListeners(t *testing.T, tab *chrome.Tab) int {
 
 // heapAfterGC forces a full garbage collection and returns the JS heap's
 // used bytes (Runtime.getHeapUsage).
-func heapAfterGC(t *testing.T, tab *chrome.Tab) float64 {
+func heapAfterGC(t *testing.T, tab *e2eenv.Tab) float64 {
 	t.Helper()
 	var used float64
 	err := chromedp.Run(tab.Ctx, chromedp.ActionFunc(func(ctx context.Context) error {
@@ -312,14 +310,4 @@ func heapAfterGC(t *testing.T, tab *chrome.Tab) float64 {
 		t.Fatal(err)
 	}
 	return used
-}
-
-// consoleHas reports whether a console line contains s.
-func consoleHas(tab *chrome.Tab, s string) bool {
-	for _, l := range tab.Console() {
-		if strings.Contains(l, s) {
-			return true
-		}
-	}
-	return false
 }

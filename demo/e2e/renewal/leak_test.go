@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/silentauth/silentauth/demo/internal/chrome"
+	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
 // leakRuns is how many consecutive checkSession calls the leak test makes.
@@ -26,7 +26,7 @@ type snapshot struct {
 	Heap      float64 `json:"-"`
 }
 
-func takeSnapshot(t *testing.T, tab *chrome.Tab) snapshot {
+func takeSnapshot(t *testing.T, tab *e2eenv.Tab) snapshot {
 	t.Helper()
 	// Closed iframes go to about:blank first and are removed when it has
 	// loaded, within a second.

@@ -23,7 +23,7 @@ func TestSessionPollingNoticesALogoutBeforeTheTokenExpires(t *testing.T) {
 	t.Parallel()
 	h := start(t, e2eenv.Options{TokenLifetime: 2 * time.Minute})
 	tab := h.session(t, `sessionCheckIntervalInSeconds: 2`)
-	if !consoleHas(tab, `warning: "silentauth: sessionCheckIntervalInSeconds under 60 s`) {
+	if !tab.ConsoleHas(0, `warning: "silentauth: sessionCheckIntervalInSeconds under 60 s`) {
 		t.Errorf("no console warning for a 2 s poll interval; console:\n%s", strings.Join(tab.Console(), "\n"))
 	}
 	var expiresAt float64

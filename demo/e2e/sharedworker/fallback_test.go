@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/silentauth/silentauth/demo/demoserver"
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -73,7 +72,7 @@ func TestAutoFallsBackToThePageWhereTheWorkerCannotStart(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			script.Store(tc.script)
 			defer script.Store(workerServed)
-			open := func() *chrome.Tab {
+			open := func() *e2eenv.Tab {
 				return e2eenv.OpenSDKPage(t, env.Browser, env.AppURL+tc.page, 10*time.Second)
 			}
 

@@ -12,10 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/target"
-	"github.com/chromedp/chromedp"
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -82,18 +78,9 @@ func loggedIn(t *testing.T, g *gate) *e2eenv.Env {
 func logIn(t *testing.T, env *e2eenv.Env) *e2eenv.Env {
 	t.Helper()
 	tab := env.OpenTestPage(t)
-	err := tab.Eval(`(async () => { window.client = await `+env.ClientJS(pageOption)+`; client.loginWithRedirect(); return true })()`, nil)
-	if err != nil && !strings.Contains(err.Error(), "navigated or closed") {
-		t.Fatal(err)
-	}
-	if err := e2eenv.SubmitLoginForm(tab, "demo@example.com", 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q && window.silentauth`, env.AppURL), 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	env.LoginToCallback(t, tab, "demo@example.com", pageOption, 30*time.Second)
 	tab.MustEval(`(async () => { const c = await `+env.ClientJS(pageOption)+`; await c.handleRedirectCallback(); c.destroy(); return true })()`, nil)
-	if err := chromedp.Cancel(tab.Ctx); err != nil {
+	if err := tab.Close(); err != nil {
 		t.Fatal(err)
 	}
 	return env
@@ -101,7 +88,7 @@ func logIn(t *testing.T, env *e2eenv.Env) *e2eenv.Env {
 
 // openWorkerTab opens a test page whose window.client runs in the shared
 // worker and records its "renewed" events in window.renewed.
-func openWorkerTab(t *testing.T, env *e2eenv.Env) *chrome.Tab {
+func openWorkerTab(t *testing.T, env *e2eenv.Env) *e2eenv.Tab {
 	t.Helper()
 	tab := env.OpenTestPage(t)
 	tab.MustEval(`(async () => {
@@ -112,25 +99,7 @@ func openWorkerTab(t *testing.T, env *e2eenv.Env) *chrome.Tab {
 	return tab
 }
 
-// sharedWorkers is the browser's SharedWorker targets.
-func sharedWorkers(t *testing.T, tab *chrome.Tab) []*target.Info {
-	t.Helper()
-	infos, err := chromedp.Targets(tab.Ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []*target.Info
-	for _, i := range infos {
-		if i.Type == "shared_worker" {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
-func promptNone(env *e2eenv.Env) int { return env.Tenant.Stats().AuthorizePromptNone }
-
-func iframes(t *testing.T, tab *chrome.Tab) int {
+func iframes(t *testing.T, tab *e2eenv.Tab) int {
 	t.Helper()
 	var n int
 	tab.MustEval(`document.querySelectorAll("iframe").length`, &n)
@@ -140,7 +109,7 @@ func iframes(t *testing.T, tab *chrome.Tab) int {
 func TestTwoTabsShareOneEngine(t *testing.T) {
 	g := newGate()
 	env := loggedIn(t, g)
-	before := promptNone(env)
+	before := env.PromptNone()
 	a := openWorkerTab(t, env)
 	var tokenA, tokenB string
 	a.MustEval(`client.getTokenSilently()`, &tokenA)
@@ -149,10 +118,10 @@ func TestTwoTabsShareOneEngine(t *testing.T) {
 	if tokenA == "" || tokenA != tokenB {
 		t.Fatalf("tab b got %q, tab a %q: the second tab should be served the engine's cached token", tokenB, tokenA)
 	}
-	if n := promptNone(env) - before; n != 1 {
+	if n := env.PromptNone() - before; n != 1 {
 		t.Errorf("%d prompt=none requests for two tabs, want 1: one engine serves both", n)
 	}
-	if w := sharedWorkers(t, a); len(w) != 1 {
+	if w := a.SharedWorkers(t); len(w) != 1 {
 		t.Errorf("%d shared_worker targets, want 1", len(w))
 	}
 	// Results reach every page through the API: getUser in tab b too.
@@ -168,7 +137,7 @@ func TestTwoTabsShareOneEngine(t *testing.T) {
 	// A renewal forced in tab a is an event in both tabs.
 	var renewedToken string
 	a.MustEval(`client.checkSession().then(r => r.accessToken)`, &renewedToken)
-	for name, tab := range map[string]*chrome.Tab{"a": a, "b": b} {
+	for name, tab := range map[string]*e2eenv.Tab{"a": a, "b": b} {
 		if err := tab.WaitFor(fmt.Sprintf(`renewed.includes(%q)`, renewedToken), 10*time.Second); err != nil {
 			t.Errorf("tab %s: %v", name, err)
 		}
@@ -181,7 +150,7 @@ func TestASilentRequestMovesWhenItsPageCloses(t *testing.T) {
 	a := openWorkerTab(t, env)
 	b := openWorkerTab(t, env)
 	g.close()
-	before := promptNone(env)
+	before := env.PromptNone()
 	// Not awaited: the request is held at the tenant.
 	a.MustEval(`window.got = null; client.checkSession().then(r => { window.got = r.accessToken }, e => { window.got = "error: " + e.error + ": " + e.error_description }); true`, nil)
 	select {
@@ -193,7 +162,7 @@ func TestASilentRequestMovesWhenItsPageCloses(t *testing.T) {
 	if n := iframes(t, b); n != 1 {
 		t.Fatalf("tab b has %d iframes, tab a %d; want the silent request in tab b, the page connected last", n, iframes(t, a))
 	}
-	if err := chromedp.Cancel(b.Ctx); err != nil {
+	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
 	g.release()
@@ -205,7 +174,7 @@ func TestASilentRequestMovesWhenItsPageCloses(t *testing.T) {
 	if strings.HasPrefix(got, "error: ") {
 		t.Fatalf("checkSession failed after its host page closed: %s", got)
 	}
-	if n := promptNone(env) - before; n != 2 {
+	if n := env.PromptNone() - before; n != 2 {
 		t.Errorf("%d prompt=none requests, want 2: the one in the closed page and the one moved to tab a", n)
 	}
 	if err := a.WaitFor(`document.querySelectorAll("iframe").length === 0`, 5*time.Second); err != nil {
@@ -219,20 +188,19 @@ func TestAPageGoesOnWhenTheWorkerIsEnded(t *testing.T) {
 	a := openWorkerTab(t, env)
 	var first string
 	a.MustEval(`client.getTokenSilently()`, &first)
-	workers := sharedWorkers(t, a)
+	workers := a.SharedWorkers(t)
 	if len(workers) != 1 {
 		t.Fatalf("%d shared_worker targets, want 1", len(workers))
 	}
-	c := chromedp.FromContext(a.Ctx)
-	if err := target.CloseTarget(workers[0].TargetID).Do(cdp.WithExecutor(a.Ctx, c.Browser)); err != nil {
+	if err := a.CloseTarget(workers[0].TargetID); err != nil {
 		t.Fatalf("closing the worker: %v", err)
 	}
-	if err := waitForWorkers(t, a, 0, 10*time.Second); err != nil {
+	if err := a.WaitForSharedWorkers(t, 0, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	// The page notices the silent port, starts a new worker and asks again:
 	// the new engine holds no token, so it renews with the silent iframe.
-	before := promptNone(env)
+	before := env.PromptNone()
 	var again string
 	start := time.Now()
 	a.MustEval(`client.getTokenSilently()`, &again)
@@ -240,23 +208,11 @@ func TestAPageGoesOnWhenTheWorkerIsEnded(t *testing.T) {
 	if again == "" {
 		t.Errorf("after the worker ended getTokenSilently gave %q (before: %q), want a token from a new engine", again, first)
 	}
-	if n := promptNone(env) - before; n != 1 {
+	if n := env.PromptNone() - before; n != 1 {
 		t.Errorf("%d prompt=none requests after the worker ended, want 1", n)
 	}
-	if w := sharedWorkers(t, a); len(w) != 1 || w[0].TargetID == workers[0].TargetID {
+	if w := a.SharedWorkers(t); len(w) != 1 || w[0].TargetID == workers[0].TargetID {
 		t.Errorf("shared_worker targets %v after the restart, want one new one", w)
-	}
-}
-
-func waitForWorkers(t *testing.T, tab *chrome.Tab, n int, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		if got := len(sharedWorkers(t, tab)); got == n {
-			return nil
-		} else if time.Now().After(deadline) {
-			return fmt.Errorf("%d shared_worker targets after %v, want %d", got, timeout, n)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -266,16 +222,7 @@ func waitForWorkers(t *testing.T, tab *chrome.Tab, n int, timeout time.Duration)
 func TestInteractiveLoginThroughTheWorker(t *testing.T) {
 	env := e2eenv.Start(t, e2eenv.Options{TokenLifetime: time.Minute})
 	tab := env.OpenTestPage(t)
-	err := tab.Eval(`(async () => { window.client = await `+env.ClientJS(workerOption)+`; client.loginWithRedirect(); return true })()`, nil)
-	if err != nil && !strings.Contains(err.Error(), "navigated or closed") {
-		t.Fatal(err)
-	}
-	if err := e2eenv.SubmitLoginForm(tab, "demo@example.com", 30*time.Second); err != nil {
-		t.Fatalf("%v\nconsole:\n%s", err, strings.Join(tab.Console(), "\n"))
-	}
-	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q && window.silentauth`, env.AppURL), 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	env.LoginToCallback(t, tab, "demo@example.com", workerOption, 30*time.Second)
 	var got struct {
 		Token, Search, Sub string
 		Pending            int
@@ -296,10 +243,10 @@ func TestInteractiveLoginThroughTheWorker(t *testing.T) {
 		t.Errorf("%d login transactions left in sessionStorage", got.Pending)
 	}
 	// The engine now serves the signed-in user to the page without a request.
-	before := promptNone(env)
+	before := env.PromptNone()
 	var token string
 	tab.MustEval(`client.getTokenSilently()`, &token)
-	if token != got.Token || promptNone(env) != before {
+	if token != got.Token || env.PromptNone() != before {
 		t.Errorf("getTokenSilently after the callback gave another token or asked the server")
 	}
 }

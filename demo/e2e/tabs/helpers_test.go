@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -39,38 +37,28 @@ func loggedIn(t *testing.T) *e2eenv.Env {
 	tab := env.OpenTestPage(t)
 	login(t, env, tab)
 	tab.MustEval(`client.destroy(), true`, nil)
-	closeTab(t, tab)
+	tab.MustClose(t)
 	t.Logf("browser started and user logged in in %v", time.Since(start).Round(100*time.Millisecond))
 	return env
 }
 
-// login is e2eenv.Login without its race: on a busy machine the page can
-// navigate to the login form before the evaluation that started it returns,
-// and chromedp then reports "Inspected target navigated or closed".
-func login(t *testing.T, env *e2eenv.Env, tab *chrome.Tab) {
+// login logs the demo user in with the tenant's form, waiting up to 30 s
+// for each page (a busy machine), and leaves window.client on the test page.
+func login(t *testing.T, env *e2eenv.Env, tab *e2eenv.Tab) {
 	t.Helper()
-	err := tab.Eval(`(async () => { window.client = await `+env.ClientJS("")+`; client.loginWithRedirect(); return true })()`, nil)
-	if err != nil && !strings.Contains(err.Error(), "navigated or closed") {
-		t.Fatal(err)
-	}
-	if err := e2eenv.SubmitLoginForm(tab, "demo@example.com", 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q && window.silentauth`, env.AppURL), 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	env.LoginToCallback(t, tab, "demo@example.com", "", 30*time.Second)
 	tab.MustEval(`(async () => { window.client = await `+env.ClientJS("")+`; await client.handleRedirectCallback(); return true })()`, nil)
 }
 
 // openClient opens a tab on the test page with a client made with
 // ClientJS(extra) that records its "renewed" events in window.renewed and
 // calls checkSession once, as an application does at start.
-func openClient(t *testing.T, env *e2eenv.Env, extra string) *chrome.Tab {
+func openClient(t *testing.T, env *e2eenv.Env, extra string) *e2eenv.Tab {
 	t.Helper()
 	tab := env.OpenTestPage(t)
 	// Close the tab when the test ends, waiting until it is gone, so that
 	// the next test's tabs form a group of their own.
-	t.Cleanup(func() { _ = chromedp.Cancel(tab.Ctx) })
+	t.Cleanup(func() { _ = tab.Close() })
 	tab.MustEval(`(async () => {
 		window.renewed = [];
 		window.client = await `+env.ClientJS(extra)+`;
@@ -80,15 +68,8 @@ func openClient(t *testing.T, env *e2eenv.Env, extra string) *chrome.Tab {
 	return tab
 }
 
-func closeTab(t *testing.T, tab *chrome.Tab) {
-	t.Helper()
-	if err := chromedp.Cancel(tab.Ctx); err != nil {
-		t.Fatalf("closing a tab: %v", err)
-	}
-}
-
 // renewedIn is the access tokens of the tab's "renewed" events so far.
-func renewedIn(t *testing.T, tab *chrome.Tab) []string {
+func renewedIn(t *testing.T, tab *e2eenv.Tab) []string {
 	t.Helper()
 	var got []string
 	tab.MustEval(`renewed`, &got)
@@ -102,18 +83,16 @@ func last(s []string) string {
 	return s[len(s)-1]
 }
 
-func promptNone(env *e2eenv.Env) int { return env.Tenant.Stats().AuthorizePromptNone }
-
 // settled waits until every tab's last renewal is the same token and the
 // tenant has seen no prompt=none request for a second, which is just after
 // a renewal reached every tab. It returns that token, the tenant's count
 // and how many renewals each tab had seen.
-func settled(t *testing.T, env *e2eenv.Env, tabs []*chrome.Tab) (token string, count int, seen []int) {
+func settled(t *testing.T, env *e2eenv.Env, tabs []*e2eenv.Tab) (token string, count int, seen []int) {
 	t.Helper()
-	from := promptNone(env)
+	from := env.PromptNone()
 	deadline := time.Now().Add(40 * time.Second)
 	for time.Now().Before(deadline) {
-		before := promptNone(env)
+		before := env.PromptNone()
 		token, seen = "", nil
 		agree := true
 		for _, tab := range tabs {
@@ -126,7 +105,7 @@ func settled(t *testing.T, env *e2eenv.Env, tabs []*chrome.Tab) (token string, c
 		}
 		if agree {
 			time.Sleep(time.Second)
-			if promptNone(env) == before {
+			if env.PromptNone() == before {
 				return token, before, seen
 			}
 			continue
@@ -138,7 +117,7 @@ func settled(t *testing.T, env *e2eenv.Env, tabs []*chrome.Tab) (token string, c
 		lasts = append(lasts, short(last(renewedIn(t, tab))))
 	}
 	t.Fatalf("in 40 s the tabs never had the same latest token (they have %q) while the tenant saw %d prompt=none requests: "+
-		"do they renew each on their own?", lasts, promptNone(env)-from)
+		"do they renew each on their own?", lasts, env.PromptNone()-from)
 	return
 }
 
@@ -153,7 +132,7 @@ func countRequests(t *testing.T, env *e2eenv.Env, from, n int, timeout time.Dura
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of %d prompt=none requests after %v", seen-from, n, timeout)
 		}
-		c := promptNone(env)
+		c := env.PromptNone()
 		for ; seen < c; seen++ {
 			at = append(at, time.Now())
 		}
@@ -185,7 +164,7 @@ func gaps(prev time.Time, at []time.Time) string {
 }
 
 // waitForRenewals waits until every tab has seen at least n renewals.
-func waitForRenewals(t *testing.T, tabs []*chrome.Tab, n []int) {
+func waitForRenewals(t *testing.T, tabs []*e2eenv.Tab, n []int) {
 	t.Helper()
 	for i, tab := range tabs {
 		if err := tab.WaitFor(fmt.Sprintf("renewed.length >= %d", n[i]), 15*time.Second); err != nil {
@@ -196,7 +175,7 @@ func waitForRenewals(t *testing.T, tabs []*chrome.Tab, n []int) {
 
 // renewers is the indexes of the tabs that sent a renewal request for the
 // group, with the most recent sender first.
-func renewers(tabs []*chrome.Tab) []int {
+func renewers(tabs []*e2eenv.Tab) []int {
 	var out []int
 	for i, tab := range tabs {
 		for _, l := range tab.Console() {
@@ -210,7 +189,7 @@ func renewers(tabs []*chrome.Tab) []int {
 }
 
 // tokenEverywhere checks that getTokenSilently in every tab answers want.
-func tokenEverywhere(t *testing.T, tabs []*chrome.Tab, want string) {
+func tokenEverywhere(t *testing.T, tabs []*e2eenv.Tab, want string) {
 	t.Helper()
 	for i, tab := range tabs {
 		var got string
@@ -227,7 +206,7 @@ func countRequestsFor(env *e2eenv.Env, from int, d time.Duration) []time.Time {
 	var at []time.Time
 	seen := from
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		for c := promptNone(env); seen < c; seen++ {
+		for c := env.PromptNone(); seen < c; seen++ {
 			at = append(at, time.Now())
 		}
 	}

@@ -13,14 +13,13 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
 // renewTogether lets the tabs run through three renewal periods and checks
 // that the tenant saw one prompt=none request per period, not one per tab,
 // and that every tab got every renewal.
-func renewTogether(t *testing.T, env *e2eenv.Env, tabs []*chrome.Tab) {
+func renewTogether(t *testing.T, env *e2eenv.Env, tabs []*e2eenv.Tab) {
 	t.Helper()
 	const periods = 3
 	before, base, seen := settled(t, env, tabs)
@@ -31,10 +30,10 @@ func renewTogether(t *testing.T, env *e2eenv.Env, tabs []*chrome.Tab) {
 		want[i] = seen[i] + periods
 	}
 	waitForRenewals(t, tabs, want)
-	if got := promptNone(env) - base; got != periods {
+	if got := env.PromptNone() - base; got != periods {
 		t.Errorf("%d prompt=none requests in %d renewal periods of %d tabs, want %d", got, periods, len(tabs), periods)
 	}
-	t.Logf("%d tabs: %d prompt=none requests in %v, %s apart", len(tabs), promptNone(env)-base,
+	t.Logf("%d tabs: %d prompt=none requests in %v, %s apart", len(tabs), env.PromptNone()-base,
 		at[len(at)-1].Sub(start).Round(100*time.Millisecond), gaps(at[0], at[1:]))
 	if first := at[0].Sub(start); first > periodMax {
 		t.Errorf("the first renewal came %v after the tabs settled, want within a period (%v)", first, periodMax)
@@ -60,10 +59,10 @@ func renewTogether(t *testing.T, env *e2eenv.Env, tabs []*chrome.Tab) {
 	tokenEverywhere(t, tabs, last(group))
 }
 
-func openGroup(t *testing.T, env *e2eenv.Env, n int) []*chrome.Tab {
+func openGroup(t *testing.T, env *e2eenv.Env, n int) []*e2eenv.Tab {
 	t.Helper()
 	start := time.Now()
-	tabs := make([]*chrome.Tab, n)
+	tabs := make([]*e2eenv.Tab, n)
 	for i := range tabs {
 		tabs[i] = openClient(t, env, "")
 	}
@@ -106,23 +105,23 @@ func TestTabsOfOneBrowser(t *testing.T) {
 // renewsApart checks that other, whose configuration differs from the
 // group's, is not part of it: it leads a group of its own, and neither
 // side's renewals reach the other.
-func renewsApart(t *testing.T, env *e2eenv.Env, group []*chrome.Tab, other *chrome.Tab) {
+func renewsApart(t *testing.T, env *e2eenv.Env, group []*e2eenv.Tab, other *e2eenv.Tab) {
 	t.Helper()
 	_, _, seen := settled(t, env, group)
 	otherSeen := len(renewedIn(t, other))
 	// Two periods for the group; the other tab renews on its own schedule.
-	base := promptNone(env)
+	base := env.PromptNone()
 	waitForRenewals(t, group, []int{seen[0] + 2, seen[1] + 2})
-	waitForRenewals(t, []*chrome.Tab{other}, []int{otherSeen + 2})
+	waitForRenewals(t, []*e2eenv.Tab{other}, []int{otherSeen + 2})
 	// Read when nothing is in flight: counts and events stable for a moment.
 	var groupNew, otherNew []string
 	var requests int
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		requests = promptNone(env) - base
+		requests = env.PromptNone() - base
 		groupNew = renewedIn(t, group[0])[seen[0]:]
 		otherNew = renewedIn(t, other)[otherSeen:]
 		time.Sleep(700 * time.Millisecond)
-		if promptNone(env)-base == requests && len(renewedIn(t, group[0])) == seen[0]+len(groupNew) &&
+		if env.PromptNone()-base == requests && len(renewedIn(t, group[0])) == seen[0]+len(groupNew) &&
 			len(renewedIn(t, other)) == otherSeen+len(otherNew) && requests == len(groupNew)+len(otherNew) {
 			break
 		}
@@ -161,7 +160,7 @@ const (
 	hubFuncs    = 3
 )
 
-func destroyLetsGo(t *testing.T, env *e2eenv.Env, tabs []*chrome.Tab) {
+func destroyLetsGo(t *testing.T, env *e2eenv.Env, tabs []*e2eenv.Tab) {
 	t.Helper()
 	for _, tab := range tabs {
 		tab.MustEval(`client.destroy(), true`, nil)
@@ -194,16 +193,16 @@ func destroyLetsGo(t *testing.T, env *e2eenv.Env, tabs []*chrome.Tab) {
 		t.Errorf("%d Web Locks held or requested after every client was destroyed", locks)
 	}
 	// The last renewal was due again within 4 s and the loop looks every 5 s.
-	base := promptNone(env)
+	base := env.PromptNone()
 	time.Sleep(9 * time.Second)
-	if got := promptNone(env) - base; got != 0 {
+	if got := env.PromptNone() - base; got != 0 {
 		t.Errorf("%d prompt=none requests after every client was destroyed", got)
 	}
 }
 
 // takeOver closes the tab that renews for the group and checks that
 // another takes over within a period, still renewing once per period.
-func takeOver(t *testing.T, env *e2eenv.Env, tabs []*chrome.Tab) {
+func takeOver(t *testing.T, env *e2eenv.Env, tabs []*e2eenv.Tab) {
 	t.Helper()
 	l := renewers(tabs)
 	if len(l) == 0 {
@@ -213,7 +212,7 @@ func takeOver(t *testing.T, env *e2eenv.Env, tabs []*chrome.Tab) {
 	rest := slices.Delete(slices.Clone(tabs), l[0], l[0]+1)
 	restSeen := slices.Delete(slices.Clone(seen), l[0], l[0]+1)
 	closed := time.Now()
-	closeTab(t, tabs[l[0]])
+	tabs[l[0]].MustClose(t)
 
 	at := countRequests(t, env, base, 2, 2*periodMax+5*time.Second)
 	takeover := at[0].Sub(closed)
@@ -226,7 +225,7 @@ func takeOver(t *testing.T, env *e2eenv.Env, tabs []*chrome.Tab) {
 		restSeen[i] += 2
 	}
 	waitForRenewals(t, rest, restSeen)
-	if got := promptNone(env) - base; got != 2 {
+	if got := env.PromptNone() - base; got != 2 {
 		t.Errorf("%d prompt=none requests in two periods after the takeover, want 2", got)
 	}
 	tokenEverywhere(t, rest, last(renewedIn(t, rest[0])))
@@ -242,10 +241,10 @@ func frozenThenActive(t *testing.T, env *e2eenv.Env) {
 	// Freeze just after a renewal, so the next is 4 s away even when the
 	// machine is slow.
 	seen := len(renewedIn(t, tab))
-	countRequests(t, env, promptNone(env), 1, 2*periodMax)
-	waitForRenewals(t, []*chrome.Tab{tab}, []int{seen + 1})
+	countRequests(t, env, env.PromptNone(), 1, 2*periodMax)
+	waitForRenewals(t, []*e2eenv.Tab{tab}, []int{seen + 1})
 	seen++
-	base := promptNone(env)
+	base := env.PromptNone()
 	if err := chromedp.Run(tab.Ctx, page.SetWebLifecycleState(page.SetWebLifecycleStateStateFrozen)); err != nil {
 		t.Fatalf("freezing the page: %v", err)
 	}
@@ -267,6 +266,6 @@ func frozenThenActive(t *testing.T, env *e2eenv.Env) {
 	if delay > 2*time.Second {
 		t.Errorf("renewed %v after the page became active again, want at once", delay)
 	}
-	waitForRenewals(t, []*chrome.Tab{tab}, []int{seen + 1})
-	tokenEverywhere(t, []*chrome.Tab{tab}, last(renewedIn(t, tab)))
+	waitForRenewals(t, []*e2eenv.Tab{tab}, []int{seen + 1})
+	tokenEverywhere(t, []*e2eenv.Tab{tab}, last(renewedIn(t, tab)))
 }

@@ -13,12 +13,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/silentauth/silentauth/demo/devtenant"
-	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 	"github.com/silentauth/silentauth/demo/internal/repo"
 )
@@ -78,13 +76,13 @@ func fixture(t *testing.T) (seen *requests, env []string) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintf(w, samplePage, tenantURL)
 	})
-	seen = &requests{n: map[string]int{}}
+	seen = &requests{}
 	e2eenv.Serve(t, tl, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		seen.add(r.URL.Path)
+		seen.Count(r)
 		tenant.ServeHTTP(w, r)
 	}))
 	e2eenv.Serve(t, al, mux)
-	return seen, append(os.Environ(), "TENANT_URL="+tenantURL, "APP_URL="+appURL+"/", "CHROMIUM="+chrome.ExecPath())
+	return seen, append(os.Environ(), "TENANT_URL="+tenantURL, "APP_URL="+appURL+"/", "CHROMIUM="+e2eenv.ExecPath())
 }
 
 // run runs cmd, failing t with its output when it fails.
@@ -157,25 +155,14 @@ func TestChromedpExampleRunsVerbatim(t *testing.T) {
 }
 
 // requests counts the tenant's requests by path.
-type requests struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (r *requests) add(path string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.n[path]++
-}
+type requests struct{ e2eenv.PathCounts }
 
 // check makes sure the example drove this fixture: it signed a user in
 // through /dev/login, its app asked /authorize at least twice (signed in,
 // then the error path), and it reset the tenant at its end.
 func (r *requests) check(t *testing.T) {
 	t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.n["/dev/login"] != 1 || r.n["/authorize"] < 2 || r.n["/dev/reset"] != 1 {
-		t.Errorf("the tenant saw %v; want one /dev/login, two or more /authorize, one /dev/reset", r.n)
+	if n := r.All(); n["/dev/login"] != 1 || n["/authorize"] < 2 || n["/dev/reset"] != 1 {
+		t.Errorf("the tenant saw %v; want one /dev/login, two or more /authorize, one /dev/reset", n)
 	}
 }

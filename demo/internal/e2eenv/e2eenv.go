@@ -62,7 +62,17 @@ func DistDir(t testing.TB) string {
 	return d
 }
 
-// FindDistDir is DistDir for callers without a testing.TB, such as TestMain.
+// BuiltDistDir is DistDir, failing t unless the SDK is built there.
+func BuiltDistDir(t testing.TB) string {
+	t.Helper()
+	dist := DistDir(t)
+	if _, err := os.Stat(filepath.Join(dist, "silentauth.wasm")); err != nil {
+		t.Fatalf("the SDK is not built in %s (run make build): %v", dist, err)
+	}
+	return dist
+}
+
+// FindDistDir is DistDir for callers without a testing.TB.
 func FindDistDir() (string, error) {
 	if d := os.Getenv("SILENTAUTH_DIST"); d != "" {
 		return d, nil
@@ -78,11 +88,89 @@ func FindDistDir() (string, error) {
 // http://host:port URL that pages should use.
 func Listen(t testing.TB, host string) (net.Listener, string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, u, err := ListenHost(host)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return l, fmt.Sprintf("http://%s:%d", host, l.Addr().(*net.TCPAddr).Port)
+	return l, u
+}
+
+// ListenHost is Listen for callers without a testing.TB, such as TestMain.
+func ListenHost(host string) (net.Listener, string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	return l, fmt.Sprintf("http://%s:%d", host, l.Addr().(*net.TCPAddr).Port), nil
+}
+
+// TenantClients are the dev tenant's default clients for the app at
+// appURL, whose interactive logins in tests may also come back to the
+// test page.
+func TenantClients(appURL string) []devtenant.Client {
+	clients := devtenant.DefaultClients([]string{appURL})
+	for i := range clients {
+		clients[i].Callbacks = append(clients[i].Callbacks, appURL+TestPagePath)
+	}
+	return clients
+}
+
+// Main runs a package's tests (its TestMain's m) with what setup starts
+// for all of them, and returns the exit code. setup gets a testing.TB that
+// outlives every test: its Fatal ends the run with code 1 before any test,
+// its Cleanup functions run after the tests, and its Failed reports,
+// there, whether a test failed. name prefixes what Main prints.
+func Main(m *testing.M, name string, setup func(tb testing.TB)) (code int) {
+	tb := &mainTB{}
+	defer func() {
+		for i := len(tb.cleanups) - 1; i >= 0; i-- {
+			tb.cleanups[i]()
+		}
+	}()
+	if !tb.setUp(setup) {
+		fmt.Fprintf(os.Stderr, "%s e2e: %s\n", name, tb.fatal)
+		return 1
+	}
+	code = m.Run()
+	tb.failed = code != 0
+	return code
+}
+
+// mainTB is the part of testing.TB that setups use; anything else would
+// panic on the nil embedded TB, which Main reports as a failed setup.
+type mainTB struct {
+	testing.TB
+	cleanups []func()
+	fatal    string
+	failed   bool
+}
+
+// fatalPanic is what Fatal panics with, to end setup.
+type fatalPanic struct{}
+
+func (m *mainTB) setUp(setup func(tb testing.TB)) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			if _, fatal := r.(fatalPanic); !fatal {
+				m.fatal = fmt.Sprint(r)
+			}
+			ok = false
+		}
+	}()
+	setup(m)
+	return true
+}
+
+func (m *mainTB) Helper()                         {}
+func (m *mainTB) Name() string                    { return "TestMain" }
+func (m *mainTB) Failed() bool                    { return m.failed }
+func (m *mainTB) Cleanup(f func())                { m.cleanups = append(m.cleanups, f) }
+func (m *mainTB) Log(args ...any)                 { fmt.Fprintln(os.Stderr, args...) }
+func (m *mainTB) Logf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+func (m *mainTB) Fatal(args ...any)               { m.fatal = fmt.Sprint(args...); panic(fatalPanic{}) }
+func (m *mainTB) Fatalf(format string, args ...any) {
+	m.fatal = fmt.Sprintf(format, args...)
+	panic(fatalPanic{})
 }
 
 // Serve serves h on l until the test ends.
@@ -95,26 +183,18 @@ func Serve(t testing.TB, l net.Listener, h http.Handler) {
 // Start brings up a tenant, the app and a browser for one test.
 func Start(t testing.TB, o Options) *Env {
 	t.Helper()
-	dist := DistDir(t)
-	if _, err := os.Stat(filepath.Join(dist, "silentauth.wasm")); err != nil {
-		t.Fatalf("the SDK is not built in %s (run make build): %v", dist, err)
-	}
+	dist := BuiltDistDir(t)
 	if o.TenantHost == "" {
 		o.TenantHost = "localhost"
 	}
 	tl, tenantURL := Listen(t, o.TenantHost)
 	al, appURL := Listen(t, "localhost")
-	clients := devtenant.DefaultClients([]string{appURL})
-	for i := range clients {
-		// Interactive logins in tests come back to the test page.
-		clients[i].Callbacks = append(clients[i].Callbacks, appURL+TestPagePath)
-	}
 	tenant, err := devtenant.New(devtenant.Config{
 		Issuer:          tenantURL,
 		TokenLifetime:   o.TokenLifetime,
 		SessionLifetime: o.SessionLifetime,
 		AppOrigins:      []string{appURL},
-		Clients:         clients,
+		Clients:         TenantClients(appURL),
 		Now:             o.Now,
 		Users:           o.Users,
 	})
@@ -148,13 +228,16 @@ const TestPagePath = "/e2e.html"
 // AppForProvider is the demo app for a provider at issuer (client "spa"),
 // with the test page served also at callback: the redirect URI the
 // provider has registered, where interactive logins come back.
-func AppForProvider(t testing.TB, issuer, dist, callback string) http.Handler {
+//
+// The test page's CSP lets it reach the issuer and any other servers (a
+// test's own; demoserver.CSP joins them into frame-src and connect-src).
+func AppForProvider(t testing.TB, issuer, dist, callback string, servers ...string) http.Handler {
 	t.Helper()
 	app, err := demoserver.New(demoserver.Config{Domain: issuer, ClientID: "spa", DistDir: dist})
 	if err != nil {
 		t.Fatal(err)
 	}
-	page := WithTestPage(app, issuer)
+	page := WithTestPage(app, strings.Join(append([]string{issuer}, servers...), " "))
 	mux := http.NewServeMux()
 	mux.Handle("/", page)
 	mux.HandleFunc(callback, func(w http.ResponseWriter, r *http.Request) {
@@ -232,6 +315,10 @@ func Engine() string {
 // placement (SILENTAUTH_ENGINE=shared-worker).
 func SharedWorker() bool { return Engine() == "shared-worker" }
 
+// PromptNone is how many prompt=none authorization requests the tenant
+// has answered.
+func (e *Env) PromptNone() int { return e.Tenant.Stats().AuthorizePromptNone }
+
 // OpenTestPage opens a tab on the test page and waits for the SDK's global.
 func (e *Env) OpenTestPage(t testing.TB) *chrome.Tab {
 	t.Helper()
@@ -258,28 +345,18 @@ func OpenSDKPage(t testing.TB, b *chrome.Browser, url string, wait time.Duration
 func (e *Env) ClientJS(extra string) string {
 	// assumeSignedOut: false, so that checkSession asks the server even
 	// where no sign-in is recorded: the suites pin the conversation with it.
-	opts := []string{fmt.Sprintf("domain: %q", e.TenantURL), `clientId: "spa"`, "debug: true", "assumeSignedOut: false",
-		fmt.Sprintf("redirectUri: %q", e.AppURL+TestPagePath)}
-	if extra != "" {
-		opts = append(opts, extra)
-	}
-	return "silentauth.createClient({" + strings.Join(opts, ", ") + "})"
+	return CreateClientJS(fmt.Sprintf("domain: %q", e.TenantURL), `clientId: "spa"`, "debug: true", "assumeSignedOut: false",
+		fmt.Sprintf("redirectUri: %q", e.AppURL+TestPagePath), extra)
 }
 
 // SubmitLoginForm waits up to timeout for the dev tenant's login page in
 // tab, then logs email in with devtenant.DefaultPassword. The navigation the
 // form starts may end the evaluation; that is not an error.
 func SubmitLoginForm(tab *chrome.Tab, email string, timeout time.Duration) error {
-	if err := tab.WaitFor(`location.pathname === "/u/login" && document.querySelector("input[name=password]")`, timeout); err != nil {
+	if err := tab.WaitFor(TenantLoginPage, timeout); err != nil {
 		return err
 	}
-	err := tab.Eval(fmt.Sprintf(`(() => {
-		const f = document.querySelector("form");
-		f.querySelector("input[name=username]").value = %q;
-		f.querySelector("input[name=password]").value = %q;
-		(f.querySelector("button[type=submit]") || f.querySelector("button")).click();
-		return true;
-	})()`, email, devtenant.DefaultPassword), nil)
+	err := tab.Eval(TenantLoginForm(email), nil)
 	if err != nil && strings.Contains(err.Error(), "navigated or closed") {
 		return nil
 	}
@@ -292,13 +369,26 @@ func SubmitLoginForm(tab *chrome.Tab, email string, timeout time.Duration) error
 // window.loginResult the callback's AuthResult.
 func (e *Env) Login(t testing.TB, tab *chrome.Tab, email, extra string) {
 	t.Helper()
-	// Not awaited: the navigation it starts would end this evaluation.
-	tab.MustEval(`(async () => { window.client = await `+e.ClientJS(extra)+`; client.loginWithRedirect(); return true })()`, nil)
-	if err := SubmitLoginForm(tab, email, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q && window.silentauth`, e.AppURL), 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	e.LoginToCallback(t, tab, email, extra, 10*time.Second)
 	tab.MustEval(`(async () => { window.client = await `+e.ClientJS(extra)+`; window.loginResult = await client.handleRedirectCallback(); return true })()`, nil)
+}
+
+// LoginToCallback starts loginWithRedirect in tab with a client made with
+// ClientJS(extra), logs email in on the tenant's form and waits until the
+// browser is back on the app with the SDK loaded, up to timeout for each
+// page. The navigation may end the evaluation that started the login
+// before it returns (on a busy machine): that is no error.
+func (e *Env) LoginToCallback(t testing.TB, tab *chrome.Tab, email, extra string, timeout time.Duration) {
+	t.Helper()
+	// Not awaited: the navigation it starts would end this evaluation.
+	err := tab.Eval(`(async () => { window.client = await `+e.ClientJS(extra)+`; client.loginWithRedirect(); return true })()`, nil)
+	if err != nil && !strings.Contains(err.Error(), "navigated or closed") {
+		t.Fatal(err)
+	}
+	if err := SubmitLoginForm(tab, email, timeout); err != nil {
+		t.Fatalf("%v\nconsole:\n%s", err, strings.Join(tab.Console(), "\n"))
+	}
+	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q && window.silentauth`, e.AppURL), timeout); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -72,10 +71,7 @@ type Env struct {
 func Start(t testing.TB, cfg Config) *Env {
 	t.Helper()
 	begin := time.Now()
-	dist := e2eenv.DistDir(t)
-	if _, err := os.Stat(filepath.Join(dist, "silentauth.wasm")); err != nil {
-		t.Fatalf("the SDK is not built in %s (run make build): %v", dist, err)
-	}
+	dist := e2eenv.BuiltDistDir(t)
 	al, appURL := e2eenv.Listen(t, "localhost")
 	ctx, cancel := context.WithCancel(context.Background())
 	p, gate, err := nodeop.StartGated(ctx, nodeop.Config{
@@ -140,7 +136,7 @@ func (e *Env) clientJS() string {
 	if !e.MinValidityDropped {
 		opts = append(opts, fmt.Sprintf("minValidityInSeconds: %d", e.Config.MinValidity))
 	}
-	return "silentauth.createClient({" + strings.Join(opts, ", ") + "})"
+	return e2eenv.CreateClientJS(opts...)
 }
 
 // detectMinValidity creates a client once with minValidityInSeconds; if
@@ -176,16 +172,11 @@ func (e *Env) login(t testing.TB, tab *chrome.Tab) {
 	if err != nil && !strings.Contains(err.Error(), "navigated or closed") {
 		t.Fatal(err)
 	}
-	form := fmt.Sprintf(`location.origin === %q && document.querySelector('form[action*="/interaction/"] input[name="login"]')`, e.Issuer)
+	form := fmt.Sprintf(`location.origin === %q && %s`, e.Issuer, e2eenv.ProviderLoginPage)
 	if err := tab.WaitFor(form, 30*time.Second); err != nil {
 		t.Fatalf("the provider's sign-in form: %v", err)
 	}
-	err = tab.Eval(`(() => {
-		const f = document.querySelector('form[action*="/interaction/"]');
-		f.querySelector('input[name="login"]').value = "soak-user";
-		f.querySelector('input[name="password"]').value = "any password";
-		f.querySelector('button[type="submit"].login-submit').click();
-		return true })()`, nil)
+	err = tab.Eval(e2eenv.ProviderLoginForm("soak-user"), nil)
 	if err != nil && !strings.Contains(err.Error(), "navigated or closed") {
 		t.Fatal(err)
 	}

@@ -1,0 +1,119 @@
+package chrome
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/target"
+	"github.com/chromedp/chromedp"
+)
+
+// MustEvalT is MustEval failing t, which may be a subtest of the test that
+// opened the tab.
+func (tab *Tab) MustEvalT(t testing.TB, js string, out any) {
+	t.Helper()
+	if err := tab.Eval(js, out); err != nil {
+		t.Fatalf("%v\nconsole:\n%s", err, strings.Join(tab.Console(), "\n"))
+	}
+}
+
+// Close closes the tab and waits until it is gone.
+func (tab *Tab) Close() error { return chromedp.Cancel(tab.Ctx) }
+
+// MustClose is Close failing the test.
+func (tab *Tab) MustClose(t testing.TB) {
+	t.Helper()
+	if err := tab.Close(); err != nil {
+		t.Fatalf("closing a tab: %v", err)
+	}
+}
+
+// ConsoleHas reports whether a console line from the since'th on contains
+// every one of parts.
+func (tab *Tab) ConsoleHas(since int, parts ...string) bool {
+	lines := tab.Console()
+	for _, line := range lines[min(since, len(lines)):] {
+		all := true
+		for _, p := range parts {
+			if !strings.Contains(line, p) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// WaitConsole waits until a console line from the since'th on contains
+// every one of parts.
+func (tab *Tab) WaitConsole(t testing.TB, since int, timeout time.Duration, parts ...string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !tab.ConsoleHas(since, parts...) {
+		if time.Now().After(deadline) {
+			lines := tab.Console()
+			t.Fatalf("no console line with %q within %v; console:\n%s", parts, timeout, strings.Join(lines[min(since, len(lines)):], "\n"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Lines counts the console lines that contain s.
+func (tab *Tab) Lines(s string) int {
+	n := 0
+	for _, l := range tab.Console() {
+		if strings.Contains(l, s) {
+			n++
+		}
+	}
+	return n
+}
+
+// SharedWorkers is the browser's SharedWorker targets.
+func (tab *Tab) SharedWorkers(t testing.TB) []*target.Info {
+	t.Helper()
+	infos, err := chromedp.Targets(tab.Ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*target.Info
+	for _, i := range infos {
+		if i.Type == "shared_worker" {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// WaitForSharedWorkers waits until the browser runs n SharedWorkers.
+func (tab *Tab) WaitForSharedWorkers(t testing.TB, n int, timeout time.Duration) error {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		got := tab.SharedWorkers(t)
+		if len(got) == n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			urls := make([]string, len(got))
+			for i, w := range got {
+				urls[i] = w.URL
+			}
+			return fmt.Errorf("%d shared_worker targets after %v (%s), want %d", len(got), timeout, strings.Join(urls, ", "), n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// CloseTarget ends another target of the browser (a SharedWorker, say),
+// as the browser itself would.
+func (tab *Tab) CloseTarget(id target.ID) error {
+	c := chromedp.FromContext(tab.Ctx)
+	return target.CloseTarget(id).Do(cdp.WithExecutor(tab.Ctx, c.Browser))
+}
