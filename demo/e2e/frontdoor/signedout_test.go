@@ -155,9 +155,12 @@ func testAnonymousVisitor(t *testing.T, e *env) {
 // TestInvalidOptionsStartNothing: for options createClient refuses, the
 // loader's head start sends no request and adds no iframe, even where a
 // sign-in is recorded (which makes valid options start one at once).
+// In the page: a fresh page starts its runtime, and so the head start,
+// where the SharedWorker's engine, running since the sign-in, needs none.
 func TestInvalidOptionsStartNothing(t *testing.T) {
 	t.Parallel()
 	e := start(t, "localhost", 0)
+	e.engine = `, engine: "page"`
 	tab := e.openSDKPage(t)
 	e.signIn(t, tab, "")
 	tab.MustEval(`client.destroy(), true`, nil)
