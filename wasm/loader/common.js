@@ -319,9 +319,12 @@ async function createClientWith(defaultWasmUrl, options, defaultWorkerUrl) {
   const engine = engineOf(options);
   const workerUrl = workerUrlFor(defaultWorkerUrl, url);
   const debug = !!(options && options.debug);
-  const tryWorker = engine === "shared-worker" || (engine === "auto" && AUTO_TRIES_WORKER);
-  if (engine === "auto" && !AUTO_TRIES_WORKER && debug) {
-    console.debug('silentauth: engine "auto": the engine runs in the page (engine: "shared-worker" runs it in a SharedWorker)');
+  // A cross-origin-isolated page cannot hear the silent iframe: the engine
+  // in the page says so at once, where the worker (not isolated) would wait.
+  const isolated = typeof window !== "undefined" && window.crossOriginIsolated === true;
+  const tryWorker = engine === "shared-worker" || (engine === "auto" && AUTO_TRIES_WORKER && !isolated);
+  if (engine === "auto" && !tryWorker && debug) {
+    console.debug(`silentauth: engine "auto": the engine runs in the page${isolated ? ", since the page is cross-origin isolated" : ""}`);
   }
   const unlisten = cspListen();
   const seq = cspSeq;
