@@ -35,7 +35,7 @@ const START_FAILURE = Symbol("silentauth.workerStart");
 // back to the page where it cannot start). Both placements share what the
 // default needs: the anonymous visitor's answer without an engine (the
 // signed-in marker), the head start, errors explained by the page's CSP.
-const AUTO_TRIES_WORKER = false;
+const AUTO_TRIES_WORKER = true;
 
 // engineOf reads options.engine: "auto" (the default), "shared-worker" or "page".
 function engineOf(options) {
