@@ -15,9 +15,8 @@ import (
 // third-party cookies), and lets the JS loader answer an anonymous
 // visitor's checkSession without asking the server (assumeSignedOut).
 
-// markerPrefix starts the localStorage key of every signed-in marker; the
-// JS loader (wasm/loader/prestart.js, markerKey) builds the same keys.
-const markerPrefix = "silentauth.signedin:"
+// markerPrefix starts the localStorage key of every signed-in marker.
+const markerPrefix = platform.MarkerPrefix
 
 // markerKey is the marker's key for one configuration: the client and the
 // server's base URL as validation normalised it.

@@ -180,3 +180,9 @@ type PrestartedRequest struct {
 	Nonce        string
 	CodeVerifier string // "" unless response_type is code
 }
+
+// MarkerPrefix starts the localStorage key of every signed-in marker, the
+// only keys the engine writes through LocalStorage. The JS loader
+// (wasm/loader/prestart.js, markerKey) builds the same keys, and a page
+// side that keeps the marker for an engine in a worker accepts no others.
+const MarkerPrefix = "silentauth.signedin:"

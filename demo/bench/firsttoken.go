@@ -177,7 +177,7 @@ window.first = (async () => {
   // starts with the page's storage cleared, signed-in marker included (a
   // baseline built before the option does not know it, nor need it).
   client = await silentauth.createClient({domain: TENANT, clientId: "spa", redirectUri: ORIGIN, autoRenew: false,
-    ...(sdk === "baseline" ? {} : {assumeSignedOut: false}), ...(sdk === "silentauth-worker" ? {engine: "shared-worker"} : {}),
+    ...(sdk === "baseline" ? {} : {assumeSignedOut: false}), ...(sdk === "silentauth-worker" ? {engine: "shared-worker"} : sdk === "silentauth" ? {engine: "page"} : {}),
     wasmUrl: cdn + (sdk === "baseline" ? "BL_WASM" : "SA_WASM")});
   const ready = performance.now();
   const r = await client.checkSession();

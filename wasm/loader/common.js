@@ -317,17 +317,14 @@ async function createClientWith(defaultWasmUrl, options, defaultWorkerUrl) {
     throw codedError("invalid_configuration", `wasmUrl: ${e && e.message}`, e);
   }
   const engine = engineOf(options);
-  if (engine === "shared-worker") {
-    return createWorkerClient(workerUrlFor(defaultWorkerUrl, url), options);
-  }
-  if (engine === "auto" && AUTO_TRIES_WORKER) {
-    // The worker where it starts; else the page, saying why. The client is
-    // returned only once this is decided, so no call can go to both.
-    const { client, cause } = await workerClientOrCause(workerUrlFor(defaultWorkerUrl, url), options);
-    if (client) return client;
-    if (options && options.debug) console.debug(`silentauth: engine "auto": the engine runs in the page, since the SharedWorker cannot run it: ${cause}`);
-  } else if (engine === "auto" && options && options.debug) {
-    console.debug('silentauth: engine "auto": the engine runs in the page (engine: "shared-worker" runs it in a SharedWorker)');
+  const workerUrl = workerUrlFor(defaultWorkerUrl, url);
+  const debug = !!(options && options.debug);
+  // A cross-origin-isolated page cannot hear the silent iframe: the engine
+  // in the page says so at once, where the worker (not isolated) would wait.
+  const isolated = typeof window !== "undefined" && window.crossOriginIsolated === true;
+  const tryWorker = engine === "shared-worker" || (engine === "auto" && AUTO_TRIES_WORKER && !isolated);
+  if (engine === "auto" && !tryWorker && debug) {
+    console.debug(`silentauth: engine "auto": the engine runs in the page${isolated ? ", since the page is cross-origin isolated" : ""}`);
   }
   const unlisten = cspListen();
   const seq = cspSeq;
@@ -335,20 +332,35 @@ async function createClientWith(defaultWasmUrl, options, defaultWorkerUrl) {
   const sure = optionsProblem(options) === "";
   const assumeSignedOut = !options || options.assumeSignedOut !== false;
   const client = new Client(unlisten, serverOriginOf(options), key, assumeSignedOut);
+  const emit = client._emit;
+  // inPage starts the engine in this page; head is the head start, if any.
+  const inPage = (opts, head, from) => goClientFor(url, opts, emit, head, key, from);
+  // start makes the client's engine: in the worker where it should and
+  // can run, else in the page (for "auto", saying why).
+  const start = async (opts, headStart, from) => {
+    if (engine === "shared-worker") return workerEngineFor(workerUrl, opts, emit, key, headStart);
+    if (tryWorker) {
+      const { engine: e, cause } = await workerEngineOrCause(workerUrl, opts, emit, key, headStart);
+      if (e) return e;
+      if (debug) console.debug(`silentauth: engine "auto": the engine runs in the page, since the SharedWorker cannot run it: ${cause}`);
+    }
+    return inPage(opts, headStart(), from);
+  };
   // Nobody signed in here: nothing to renew and nothing to ask for a
-  // checkSession, so the runtime starts with the first call that needs it
-  // (getTokenSilently, a login), if any.
-  if (sure && assumeSignedOut && signedInHere(key) === false && !globalThis[RUNTIME]) {
+  // checkSession, so the engine starts with the first call that needs it
+  // (getTokenSilently, a login), if any: no runtime loads, no worker starts.
+  const running = tryWorker ? connections.has(workerUrl) : !!globalThis[RUNTIME];
+  if (sure && assumeSignedOut && signedInHere(key) === false && !running) {
     const copy = snapshot(options);
-    client._startLater(() => goClientFor(url, copy, client._emit, null, key, cspSeq));
+    client._startLater(() => start(copy, () => null, cspSeq));
     return client;
   }
   // The head start first: its discovery request leaves before the wasm's.
   // It runs while the runtime loads for the first time only, and only for
   // options Go will accept and a visitor whose checkSession asks.
-  const head = sure && !globalThis[RUNTIME] ? prestart(options) : null;
+  const head = () => (sure && !globalThis[RUNTIME] ? prestart(options) : null);
   try {
-    client._attach(await goClientFor(url, options || {}, client._emit, head, key, seq));
+    client._attach(await start(options || {}, head, seq));
   } catch (e) {
     unlisten();
     throw e;
@@ -550,8 +562,9 @@ class Client {
       throw codedError("invalid_configuration", `client.fetch: ${e && e.message}`, e);
     }
     if (!this.#destroyed && !this.#go) await this.#ready();
-    const refused = (url) => (this.#destroyed ? null : this.#go.checkApiUrl(String(url)));
-    const problem = refused(request.url);
+    // Null for a URL the token may go to (the worker's engine answers later).
+    const refused = async (url) => (this.#destroyed ? null : this.#go.checkApiUrl(String(url)));
+    const problem = await refused(request.url);
     if (problem) throw sdkError(problem);
     const api = originOfURI(request.url);
     const send = async () => {
@@ -581,11 +594,11 @@ class Client {
         throw cspError(err, seq, api);
       }
       const nonce = response.headers.get("DPoP-Nonce");
-      if (nonce && !this.#destroyed && !(response.url && refused(response.url))) this.#go.noteDpopNonce(request.url, nonce);
+      if (nonce && !this.#destroyed && !(response.url && (await refused(response.url))) && this.#go) this.#go.noteDpopNonce(request.url, nonce);
       return response;
     };
     let response = await send();
-    if (response.status !== 401 || (response.url && refused(response.url))) return response;
+    if (response.status !== 401 || (response.url && (await refused(response.url)))) return response;
     if (wantsDpopNonce(response)) {
       response = await send();
       if (response.status !== 401 || wantsDpopNonce(response)) return response;

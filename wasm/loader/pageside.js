@@ -32,11 +32,10 @@ const START_MS = 5000;
 const START_FAILURE = Symbol("silentauth.workerStart");
 
 // AUTO_TRIES_WORKER: whether "auto" tries the SharedWorker first (and falls
-// back to the page where it cannot start). Off until the worker placement
-// does what the page does for the default: answer an anonymous visitor
-// without loading the runtime (the signed-in marker), the head start, and
-// naming the CSP directive behind a failure.
-const AUTO_TRIES_WORKER = false;
+// back to the page where it cannot start). Both placements share what the
+// default needs: the anonymous visitor's answer without an engine (the
+// signed-in marker), the head start, errors explained by the page's CSP.
+const AUTO_TRIES_WORKER = true;
 
 // engineOf reads options.engine: "auto" (the default), "shared-worker" or "page".
 function engineOf(options) {
@@ -74,13 +73,13 @@ function startFailureOf(e) {
   return (e && e[START_FAILURE]) || "";
 }
 
-// workerClientOrCause is createWorkerClient for engine: "auto": a client
-// in the worker, or the reason the engine must run in the page instead.
-async function workerClientOrCause(workerUrl, options) {
+// workerEngineOrCause is workerEngineFor for engine: "auto": an engine in
+// the worker, or the reason it must run in the page instead.
+async function workerEngineOrCause(workerUrl, options, emit, markerKey, headStart) {
   const known = startFailures.get(workerUrl);
   if (known) return { cause: known };
   try {
-    return { client: await createWorkerClient(workerUrl, options) };
+    return { engine: await workerEngineFor(workerUrl, options, emit, markerKey, headStart) };
   } catch (e) {
     const cause = startFailureOf(e);
     if (!cause) throw e;
@@ -89,19 +88,33 @@ async function workerClientOrCause(workerUrl, options) {
   }
 }
 
-async function createWorkerClient(workerUrl, options) {
+// workerEngineFor connects to the worker (starting it if no page of the
+// origin has) and binds a client of the engine there, emitting to emit.
+// headStart, if given, makes the page's head start (prestart): taken on
+// this page's first connection where the worker's engine is not running
+// yet, so that the first silent request's iframe loads while the engine
+// boots, as in the page placement. The engine adopts it and checks its
+// answer as any other, or has the page drop it.
+async function workerEngineFor(workerUrl, options, emit, markerKey, headStart) {
   if (typeof SharedWorker !== "function") throw startError("this browser has no SharedWorker");
   let conn = connections.get(workerUrl);
+  let head = null;
   if (!conn) {
     conn = new WorkerConnection(workerUrl);
     connections.set(workerUrl, conn);
+    if (headStart && !(await conn.warm) && !conn.failure) head = conn.head = headStart();
   }
   const opts = { ...(options || {}) };
   delete opts.engine;
   delete opts.wasmUrl;
-  const client = new WorkerClient(conn, opts);
-  await client._bind();
-  return client;
+  const engine = new WorkerEngine(conn, opts, emit, markerKey, head);
+  try {
+    await engine._bind();
+  } catch (e) {
+    if (head) head.discard();
+    throw e;
+  }
+  return engine;
 }
 
 class WorkerConnection {
@@ -110,9 +123,9 @@ class WorkerConnection {
     this.nextId = 0;
     /** @type {Map<number, any>} */
     this.calls = new Map();
-    /** @type {Set<WorkerClient>} */
+    /** @type {Set<WorkerEngine>} */
     this.clients = new Set();
-    /** @type {Map<number, {iframe: HTMLIFrameElement, onMessage: (e: MessageEvent) => void}>} */
+    /** @type {Map<number, {iframe: HTMLIFrameElement, onMessage: ((e: MessageEvent) => void) | null, head: any}>} */
     this.frames = new Map();
     /** @type {Map<number, {win: Window, origin: string, onMessage: (e: MessageEvent) => void, timer: number, closedSent: boolean}>} */
     this.popups = new Map();
@@ -128,6 +141,10 @@ class WorkerConnection {
     this.startTimer = 0;
     // The failure that ended this connection; later calls get it at once.
     this.failure = null;
+    // The page's head start, while the engine may adopt it; warm settles
+    // at the first pong: true where the worker's engine already runs.
+    this.head = null;
+    this.warm = new Promise((resolve) => { this.onWarm = resolve; });
     this.unlistenCsp = () => {};
     this.onPageHide = () => this.bye();
     this.onPageShow = (/** @type {PageTransitionEvent} */ e) => { if (e.persisted) this.restart(); };
@@ -237,6 +254,8 @@ class WorkerConnection {
   fail(err) {
     if (this.failure) return;
     this.failure = err;
+    this.onWarm(false);
+    if (this.head) this.head.discard();
     clearInterval(this.timer);
     clearTimeout(this.startTimer);
     this.unlistenCsp();
@@ -292,6 +311,7 @@ class WorkerConnection {
     switch (m.t) {
       case "pong":
         this.pingSent = 0;
+        this.onWarm(m.up === true);
         if (!this.started) {
           this.started = true;
           clearTimeout(this.startTimer);
@@ -320,6 +340,12 @@ class WorkerConnection {
       case "openFrame":
         if (typeof m.frame === "number" && typeof m.url === "string") this.openFrame(m.frame, m.url);
         break;
+      case "adoptFrame":
+        if (typeof m.frame === "number" && typeof m.url === "string") this.adoptFrame(m.frame, m.url);
+        break;
+      case "dropHead":
+        if (this.head) this.head.dropRequest();
+        break;
       case "closeFrame":
         this.closeFrame(m.frame);
         break;
@@ -334,6 +360,10 @@ class WorkerConnection {
         break;
       case "replaceLocation":
         if (typeof m.url === "string") history.replaceState(history.state, "", m.url);
+        break;
+      case "marker":
+        // The engine's signed-in marker, kept where the loader reads it.
+        if (typeof m.key === "string" && m.key.startsWith(MARKER_PREFIX)) writeMarker(m.key, typeof m.value === "string" ? m.value : null);
         break;
       case "storage":
         if (typeof m.key !== "string" || !m.key.startsWith(TX_PREFIX)) return;
@@ -359,7 +389,36 @@ class WorkerConnection {
       iframe.setAttribute(k, v);
     }
     iframe.style.cssText = "display:none;width:0;height:0;border:0;position:absolute";
-    const onMessage = (/** @type {MessageEvent} */ e) => {
+    const onMessage = this.frameMessages(id, () => iframe);
+    addEventListener("message", onMessage);
+    let navigated = false;
+    // Inserting fires "load" for about:blank; only loads after src count.
+    iframe.addEventListener("load", () => navigated && this.post({ t: "frame", frame: id, kind: "load" }));
+    this.frames.set(id, { iframe, onMessage, head: null });
+    (document.body || document.documentElement).appendChild(iframe);
+    navigated = true;
+    iframe.src = url;
+  }
+
+  // adoptFrame makes the head start's iframe the engine's frame id: what it
+  // posted before is delivered first. Where it is gone (its timeout
+  // passed), the page opens url in an iframe of its own.
+  adoptFrame(id, url) {
+    if (this.frames.has(id)) return;
+    let iframe = null;
+    const head = this.head;
+    iframe = head ? head.attach(this.frameMessages(id, () => iframe), () => this.post({ t: "frame", frame: id, kind: "load" })) : null;
+    if (!iframe) {
+      this.openFrame(id, url);
+      return;
+    }
+    this.frames.set(id, { iframe, onMessage: null, head });
+  }
+
+  // frameMessages is the listener that passes every window message to the
+  // engine while frame id is open, saying whether it came from its iframe.
+  frameMessages(id, iframeOf) {
+    return (/** @type {MessageEvent} */ e) => {
       let data;
       let problem = "";
       try {
@@ -372,23 +431,18 @@ class WorkerConnection {
       } catch (err) {
         problem = `not serialisable: ${err && err.message}`;
       }
-      this.post({ t: "frame", frame: id, kind: "message", origin: e.origin, fromFrame: e.source === iframe.contentWindow, ...(data !== undefined ? { data } : { problem }) });
+      const iframe = iframeOf();
+      this.post({ t: "frame", frame: id, kind: "message", origin: e.origin, fromFrame: !!iframe && e.source === iframe.contentWindow, ...(data !== undefined ? { data } : { problem }) });
     };
-    addEventListener("message", onMessage);
-    let navigated = false;
-    // Inserting fires "load" for about:blank; only loads after src count.
-    iframe.addEventListener("load", () => navigated && this.post({ t: "frame", frame: id, kind: "load" }));
-    this.frames.set(id, { iframe, onMessage });
-    (document.body || document.documentElement).appendChild(iframe);
-    navigated = true;
-    iframe.src = url;
   }
 
   closeFrame(id) {
     const f = this.frames.get(id);
     if (!f) return;
     this.frames.delete(id);
-    removeEventListener("message", f.onMessage);
+    if (f.onMessage) removeEventListener("message", f.onMessage);
+    // The head start's listeners go with its iframe.
+    if (f.head) f.head.detach();
     f.iframe.remove();
   }
 
@@ -514,24 +568,50 @@ function txStorage() {
   return out;
 }
 
-// WorkerClient is Client's API served by the engine in the worker.
-class WorkerClient {
+// WorkerEngine is the engine behind a Client when it runs in the worker:
+// the methods the page's Go client has, each a message to the engine. The
+// Client around it does what both placements share: the anonymous
+// visitor's answer, errors as SilentAuthErrors explained by the page's CSP
+// violations, events, fetch, and destroy.
+class WorkerEngine {
   #conn;
   #options;
-  #destroyed = false;
+  #emit;
   #user = null;
-  #handlers = new Map(EVENTS.map((name) => [name, new Set()]));
   /** @type {(() => void)[]} */
   #waiting = [];
 
-  constructor(conn, options) {
+  #head;
+
+  constructor(conn, options, emit, markerKey, head) {
     this.#conn = conn;
     this.#options = options;
+    this.#emit = emit;
+    this.#head = head;
+    this._ownsHead = !!head;
     this._handle = "";
+    this._markerKey = markerKey;
   }
 
   async _bind() {
-    const r = await this.#conn.request({ t: "create", options: this.#options });
+    // The marker as this page sees it: the worker has none of its own.
+    const marker = this._markerKey ? readMarker(this._markerKey) : null;
+    /** @type {Record<string, unknown>} */
+    const msg = { t: "create", options: this.#options };
+    if (this._markerKey) msg.markerKey = this._markerKey;
+    if (typeof marker === "string") msg.marker = marker;
+    // The head start's request goes with the first create only; one whose
+    // iframe is not in yet is not waited for long (its discovery is slow).
+    const head = this.#head;
+    this.#head = null;
+    if (head) {
+      let timer;
+      const req = await Promise.race([head.takeRequest(), new Promise((resolve) => { timer = setTimeout(resolve, PRESTART_GATE_MS, null); })]);
+      clearTimeout(timer);
+      if (req) msg.head = req;
+      else head.dropRequest();
+    }
+    const r = await this.#conn.request(msg);
     this._handle = r.value.client;
     this.#user = r.user || null;
     this.#conn.clients.add(this);
@@ -551,38 +631,18 @@ class WorkerClient {
   _event(name, payload) {
     if (name === "renewed" && payload && payload.idTokenPayload) this.#user = payload.idTokenPayload;
     if (name === "session_ended") this.#user = null;
-    const value = payload && typeof payload.error === "string" ? sdkError(payload) : payload;
-    const handlers = this.#handlers.get(name);
-    if (!handlers) return;
-    for (const handler of [...handlers]) {
-      try {
-        handler(value);
-      } catch (e) {
-        console.error(`silentauth: a "${name}" handler threw`, e);
-      }
-    }
+    this.#emit(name, payload);
   }
 
   async #call(method, extra) {
-    if (this.#destroyed) throw codedError("destroyed", "the client was destroyed");
     if ("params" in extra) extra = { ...extra, params: plain(extra.params) };
     const r = await this.#conn.request({ t: "call", method, ...extra }, this);
     this.#user = r.user || null;
     return r.value;
   }
 
-  checkSession(params, callback) {
-    if (typeof params === "function") {
-      callback = params;
-      params = undefined;
-    }
-    const result = this.#call("checkSession", { params });
-    if (typeof callback !== "function") return result;
-    result.then(
-      (r) => invoke(callback, null, r),
-      (e) => invoke(callback, e),
-    );
-    return undefined;
+  checkSession(params) {
+    return this.#call("checkSession", { params });
   }
 
   getTokenSilently(params) {
@@ -590,103 +650,57 @@ class WorkerClient {
   }
 
   getUser() {
-    return this.#destroyed ? null : this.#user;
+    return this.#user;
   }
 
   loginWithRedirect(params) {
-    return this.#call("loginWithRedirect", { params, storage: txStorage() }).then(() => undefined);
+    return this.#call("loginWithRedirect", { params, storage: txStorage() });
   }
 
   handleRedirectCallback(url) {
-    return this.#call("handleRedirectCallback", { url: url === undefined ? location.href : String(url), storage: txStorage() });
+    return this.#call("handleRedirectCallback", { url, storage: txStorage() });
   }
 
   logout(params) {
-    return this.#call("logout", { params, storage: txStorage() }).then(() => undefined);
+    return this.#call("logout", { params, storage: txStorage() });
   }
 
   // loginWithPopup opens the window now, before anything is awaited, while
-  // the click's user activation lasts; the engine sends it to the server
-  // once it has built the authorize URL. The window is closed, and its
-  // listener and timer removed, however the call ends.
+  // the click's user activation lasts (the Client calls this without an
+  // await in between); the engine sends it to the server once it has built
+  // the authorize URL. The window is closed, and its listener and timer
+  // removed, however the call ends.
   loginWithPopup(params) {
-    if (this.#destroyed) return Promise.reject(codedError("destroyed", "the client was destroyed"));
-    try {
-      params = plain(params);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    const copy = plain(params);
     const popup = this.#conn.openPopup();
-    if (!popup) {
-      return Promise.reject(codedError("popup_blocked", POPUP_BLOCKED));
-    }
-    return this.#call("loginWithPopup", { params, popup }).finally(() => this.#conn.closePopup(popup));
+    if (!popup) return Promise.reject(codedError("popup_blocked", POPUP_BLOCKED));
+    return this.#call("loginWithPopup", { params: copy, popup }).finally(() => this.#conn.closePopup(popup));
   }
 
-  // fetch is Client.fetch as the page engine does it: the engine gives the
-  // headers (renewing if needed, a fresh DPoP proof when the token is bound)
-  // and refuses URLs outside apiOrigins; a redirect is returned, never
-  // followed with the token; an API's DPoP nonce goes back to the engine,
-  // and a use_dpop_nonce refusal is sent once more with it.
-  async fetch(input, init) {
-    const request = new Request(input, init);
-    await this.#call("checkApiUrl", { url: request.url });
-    const allowed = (url) => this.#call("checkApiUrl", { url: String(url) }).then(() => true, () => false);
-    const send = async () => {
-      const auth = await this.getAuthHeaders(request.url, { method: request.method });
-      const headers = new Headers(request.headers);
-      for (const [name, value] of Object.entries(auth)) headers.set(name, value);
-      const redirect = request.redirect === "error" ? "error" : "manual";
-      const response = await fetch(new Request(request.clone(), { headers, redirect }));
-      const nonce = response.headers.get("DPoP-Nonce");
-      if (nonce && !(response.url && !(await allowed(response.url)))) {
-        await this.#call("noteDpopNonce", { url: request.url, params: { nonce } }).catch(() => {});
-      }
-      return response;
-    };
-    let response = await send();
-    if (response.status !== 401 || (response.url && !(await allowed(response.url)))) return response;
-    if (wantsDpopNonce(response)) {
-      response = await send();
-      if (response.status !== 401 || wantsDpopNonce(response)) return response;
-    }
-    const renewed = await this.checkSession();
-    if (!renewed || !renewed.accessToken) return response;
-    return send();
+  // checkApiUrl is null for a URL the token may go to, else the refusal.
+  checkApiUrl(url) {
+    return this.#call("checkApiUrl", { url }).then(() => null, (e) => e);
   }
 
-  // getAuthHeaders is what fetch sends, for another HTTP client or a
-  // WebSocket: { Authorization } and, with a DPoP-bound token, { DPoP }.
-  getAuthHeaders(url, { method = "GET" } = {}) {
-    const href = new URL(String(url), globalThis.location.href).href;
-    return this.#call("getAuthHeaders", { url: href, params: { method: String(method).toUpperCase() } });
+  noteDpopNonce(url, nonce) {
+    this.#call("noteDpopNonce", { url, params: { nonce } }).catch(() => {});
   }
 
-  on(event, handler) {
-    const handlers = this.#handlers.get(event);
-    if (!handlers) throw new TypeError(`silentauth: unknown event "${event}"; events are ${EVENTS.join(", ")}`);
-    if (typeof handler !== "function") throw new TypeError("silentauth: an event handler must be a function");
-    handlers.add(handler);
-    return () => this.off(event, handler);
-  }
-
-  off(event, handler) {
-    const handlers = this.#handlers.get(event);
-    if (handlers) handlers.delete(handler);
+  getAuthHeaders(url, method) {
+    return this.#call("getAuthHeaders", { url, params: { method } });
   }
 
   startAutoRenew() {
-    if (!this.#destroyed) this.#call("startAutoRenew", {}).catch(() => {});
+    this.#call("startAutoRenew", {}).catch(() => {});
   }
 
   stopAutoRenew() {
-    if (!this.#destroyed) this.#call("stopAutoRenew", {}).catch(() => {});
+    this.#call("stopAutoRenew", {}).catch(() => {});
   }
 
   destroy() {
-    if (this.#destroyed) return;
-    this.#destroyed = true;
-    for (const handlers of this.#handlers.values()) handlers.clear();
+    // What the engine did not take of the head start.
+    if (this._ownsHead && this.#conn.head) this.#conn.head.discard();
     this.#conn.clients.delete(this);
     if (this._handle) this.#conn.post({ t: "release", client: this._handle });
   }

@@ -164,6 +164,27 @@ function signedInHere(key) {
   }
 }
 
+// readMarker is the marker's value, or null (none, or no storage);
+// writeMarker sets it (null removes it) for the engine in the worker.
+function readMarker(key) {
+  try {
+    const ls = storage();
+    return ls ? ls.getItem(key) : null;
+  } catch {
+    return null;
+  }
+}
+
+function writeMarker(key, value) {
+  try {
+    const ls = storage();
+    if (ls && value === null) ls.removeItem(key);
+    else if (ls) ls.setItem(key, value);
+  } catch {
+    // Full or blocked storage: the marker's shortcut is lost, nothing else.
+  }
+}
+
 // prestart returns the head start for options, or null when there is none
 // to take: no page, no WebCrypto, options it does not build, or a page that
 // cannot receive the iframe's message anyway (cross-origin isolated).

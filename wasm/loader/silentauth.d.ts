@@ -145,7 +145,8 @@ export interface BaseClientOptions {
    * Where the Go engine runs: `"page"` (in this page, one per tab),
    * `"shared-worker"` (one engine in a SharedWorker for every tab of the
    * origin, served from silentauth-worker.js next to the loader), or
-   * `"auto"`, which currently chooses the page.
+   * `"auto"`: the SharedWorker where the browser has one and it starts,
+   * else the page.
    * @default "auto"
    */
   engine?: "auto" | "shared-worker" | "page";

@@ -29,6 +29,10 @@ async function startEngine() {
 
 const engine = startEngine();
 engine.catch((e) => console.error("silentauth: the shared worker could not start the engine", e));
+// Once the engine runs, pongs say so: a page then leaves the first silent
+// request to it instead of starting one ahead (the head start).
+let up = false;
+engine.then(() => { up = true; }, () => {});
 
 self.onconnect = (event) => {
   const port = event.ports[0];
@@ -40,7 +44,7 @@ self.onconnect = (event) => {
     if (typeof text !== "string") return;
     // Pings are answered here, so that a busy engine is not taken for a dead one.
     if (text.startsWith('{"v":1,"t":"ping"')) {
-      port.postMessage('{"v":1,"t":"pong"}');
+      port.postMessage(up ? '{"v":1,"t":"pong","up":true}' : '{"v":1,"t":"pong"}');
       return;
     }
     if (hub) hub.receive(id, text);

@@ -78,9 +78,19 @@ func TestCSPFailuresNameTheDirective(t *testing.T) {
 		return strings.Join(parts, "; ")
 	}
 	// assumeSignedOut: false, so that the visitor's checkSession asks the
-	// server and createClient loads the runtime at once.
-	client := fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", timeoutInSeconds: 10, assumeSignedOut: false})`, e.tenantURL)
-	checkSession := `(async () => { const c = await ` + client + `; try { return await c.checkSession() } finally { c.destroy() } })()`
+	// server and createClient loads the runtime at once. The page's CSP
+	// governs the page: its iframes in either placement, but the worker's
+	// requests and compile only as far as the worker's own response carries
+	// it (here none), so those cases pin the page.
+	clientIn := func(engine string) string {
+		return fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", timeoutInSeconds: 10, assumeSignedOut: false%s})`, e.tenantURL, engine)
+	}
+	client := clientIn(`, engine: "page"`)
+	checkSessionIn := func(engine string) string {
+		return `(async () => { const c = await ` + clientIn(engine) + `; try { return await c.checkSession() } finally { c.destroy() } })()`
+	}
+	checkSession := checkSessionIn(`, engine: "page"`)
+	inWorker := checkSessionIn(`, engine: "shared-worker"`)
 
 	for _, tc := range []struct {
 		name     string
@@ -97,11 +107,15 @@ func TestCSPFailuresNameTheDirective(t *testing.T) {
 			wantDesc: []string{"Content-Security-Policy frame-src blocks " + e.tenantURL, "add " + e.tenantURL + " to frame-src"},
 			// The masked timeout's advice would send the reader elsewhere.
 			wantNot: []string{"timeout", "Allowed Web Origins", "redirect_uri"}},
+		{name: "worker: full CSP: the server's own answer", csp: cspWithout("", ""), call: inWorker, wantCode: "login_required"},
+		{name: "worker: no frame-src: not a timeout", csp: cspWithout("frame-src", ""), call: inWorker, wantCode: "invalid_configuration",
+			wantDesc: []string{"Content-Security-Policy frame-src blocks " + e.tenantURL, "add " + e.tenantURL + " to frame-src"},
+			wantNot:  []string{"timeout", "Allowed Web Origins", "redirect_uri"}},
 		{name: "no connect-src for the server: not a CORS error", csp: cspWithout("connect-src", "'self'"), call: checkSession, wantCode: "invalid_configuration",
 			wantDesc: []string{"Content-Security-Policy connect-src blocks " + e.tenantURL, "add " + e.tenantURL + " to connect-src"},
 			wantNot:  []string{"CORS"}, wantCause: "network_error"},
 		{name: "wasm from an origin connect-src lacks: not a network error", csp: cspWithout("connect-src", "'self'"),
-			call:     fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", wasmUrl: %q, assumeSignedOut: false})`, e.tenantURL, e.tenantURL+"/silentauth.wasm"),
+			call:     fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", wasmUrl: %q, assumeSignedOut: false, engine: "page"})`, e.tenantURL, e.tenantURL+"/silentauth.wasm"),
 			wantCode: "invalid_configuration", wantDesc: []string{"add " + e.tenantURL + " to connect-src"}, wantCause: "network_error"},
 		{name: "no 'wasm-unsafe-eval': not a hint at 'unsafe-eval'", csp: cspWithout("script-src", "'self'"), call: client, wantCode: "invalid_configuration",
 			wantDesc: []string{"Content-Security-Policy script-src", "add 'wasm-unsafe-eval' to script-src"}},
@@ -201,6 +215,15 @@ func violationListeners(t *testing.T, tab *chrome.Tab) int {
 // its renew_error names the directive instead of saying timeout.
 func TestCSPRenewErrorNamesTheDirective(t *testing.T) {
 	t.Parallel()
+	for _, pl := range placements {
+		t.Run(pl.name, func(t *testing.T) {
+			t.Parallel()
+			testCSPRenewError(t, pl.option)
+		})
+	}
+}
+
+func testCSPRenewError(t *testing.T, engine string) {
 	// 10 s tokens renew halfway, 5 s after the login.
 	e := start(t, "localhost", 10*time.Second)
 	e.serve("/", page{csp: "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' " + e.tenantURL, html: sdkPage})
@@ -211,7 +234,7 @@ func TestCSPRenewErrorNamesTheDirective(t *testing.T) {
 	if err := tab.WaitFor("window.silentauth && silentauth.createClient", 10*time.Second); err != nil {
 		t.Fatalf("%v\n%s", err, pageText(tab))
 	}
-	client := fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", timeoutInSeconds: 5})`, e.tenantURL)
+	client := fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", timeoutInSeconds: 5%s})`, e.tenantURL, engine)
 	// Not awaited: the navigation ends this evaluation.
 	tab.MustEval(`(async () => { (await `+client+`).loginWithRedirect(); return true })()`, nil)
 	logIn(t, e.appURL, tab)

@@ -24,6 +24,8 @@ type env struct {
 	tenantURL string
 	appURL    string
 	browser   *chrome.Browser
+	// engine is clientJS's engine option (", engine: ..."), "" for the default.
+	engine string
 
 	mu    sync.Mutex
 	pages map[string]page

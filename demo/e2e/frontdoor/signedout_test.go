@@ -29,7 +29,14 @@ func (e *env) openSDKPage(t *testing.T) *chrome.Tab {
 }
 
 func (e *env) clientJS(extra string) string {
-	return fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", debug: true%s})`, e.tenantURL, extra)
+	return fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", debug: true%s%s})`, e.tenantURL, e.engine, extra)
+}
+
+// placements are the engine options a test runs its clients with: both
+// placements, named (the README's page pins what the default chooses).
+var placements = []struct{ name, option string }{
+	{"in the SharedWorker", `, engine: "shared-worker"`},
+	{"in the page", `, engine: "page"`},
 }
 
 // signIn logs the demo user in through the SDK in tab (which sets the
@@ -58,7 +65,17 @@ const markerJS = `Object.keys(localStorage).some((k) => k.startsWith("silentauth
 // makes checkSession ask too.
 func TestAnonymousVisitor(t *testing.T) {
 	t.Parallel()
-	e := start(t, "localhost", 0)
+	for _, pl := range placements {
+		t.Run(pl.name, func(t *testing.T) {
+			t.Parallel()
+			e := start(t, "localhost", 0)
+			e.engine = pl.option
+			testAnonymousVisitor(t, e)
+		})
+	}
+}
+
+func testAnonymousVisitor(t *testing.T, e *env) {
 
 	t.Run("checkSession answers at once, asking nothing and loading nothing", func(t *testing.T) {
 		tab := e.openSDKPage(t)
@@ -138,9 +155,12 @@ func TestAnonymousVisitor(t *testing.T) {
 // TestInvalidOptionsStartNothing: for options createClient refuses, the
 // loader's head start sends no request and adds no iframe, even where a
 // sign-in is recorded (which makes valid options start one at once).
+// In the page: a fresh page starts its runtime, and so the head start,
+// where the SharedWorker's engine, running since the sign-in, needs none.
 func TestInvalidOptionsStartNothing(t *testing.T) {
 	t.Parallel()
 	e := start(t, "localhost", 0)
+	e.engine = `, engine: "page"`
 	tab := e.openSDKPage(t)
 	e.signIn(t, tab, "")
 	tab.MustEval(`client.destroy(), true`, nil)

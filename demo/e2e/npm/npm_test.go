@@ -217,8 +217,11 @@ func TestViteAppFromTarballChecksSessionAfterLogin(t *testing.T) {
 	if res["url"] != s.appURL+"/" {
 		t.Fatalf("the response stayed in the address bar: %v", res["url"])
 	}
-	if n := s.wasmFetches(); n != 2 { // one per page load: before and after the login
-		t.Fatalf("%d fetches of a .wasm, want 2 (one per page load): %v", n, s.requests())
+	// The engine starts at the login (a signed-out visitor's checkSession
+	// starts none) and at the callback: in the SharedWorker, the default,
+	// once only where the browser kept the worker across the navigation.
+	if n := s.wasmFetches(); n < 1 || n > 2 {
+		t.Fatalf("%d fetches of a .wasm, want 1 or 2 (one per engine start): %v", n, s.requests())
 	}
 	if got := s.requests(); !slices.ContainsFunc(got, func(r string) bool { return strings.HasPrefix(r, "/assets/") && strings.HasSuffix(r, ".wasm") }) {
 		t.Fatalf("the module did not load Vite's wasm asset: %v", got)
@@ -254,9 +257,13 @@ func TestScriptTagFromTarballChecksSessionAfterLogin(t *testing.T) {
 	csp.assertNone(t)
 }
 
+// In the page placement every copy of the loader on a page finds the one
+// runtime. (In the SharedWorker, the default, each build's loader names its
+// own worker, and so its own wasm: one engine per build, as two tabs of two
+// builds have; sharedworker and refresh pin those.)
 func TestModuleAndScriptOnOnePageShareOneRuntime(t *testing.T) {
 	p := theProject(t)
-	s := serve(t, p)
+	s := serveApp(t, p, p.appDir, "page")
 	tab := s.browser.NewTab(t)
 	csp := watchCSP(t, tab)
 	openPage(t, tab, s.appURL+"/", "window.app")
@@ -272,7 +279,7 @@ func TestModuleAndScriptOnOnePageShareOneRuntime(t *testing.T) {
 		const [fromScript, fromModule] = await Promise.all([scriptClient, app.client]);
 		// A third copy of the loader: the package's module by another URL.
 		const third = await import("/silentauth.mjs?copy=3");
-		const fromThird = await third.createClient({domain: APP_CONFIG.domain, clientId: "spa"});
+		const fromThird = await third.createClient({domain: APP_CONFIG.domain, clientId: "spa", engine: APP_CONFIG.engine});
 		const results = await Promise.all([fromScript, fromModule, fromThird].map(c => c.checkSession()));
 		const stats = await Promise.all([silentauth.stats(), app.stats(), third.stats()]);
 		return {emails: results.map(r => r.idTokenPayload.email), stats};
@@ -356,7 +363,7 @@ func (s *server) handler(t *testing.T, p *project) http.Handler {
 	pages := map[string]string{
 		"/config.js": fmt.Sprintf("window.APP_CONFIG = {domain: %q, clientId: \"spa\", engine: %s};\n", s.tenantURL, engine),
 		"/twice.js": "window.scriptClient = silentauth.createClient({domain: APP_CONFIG.domain, clientId: \"spa\", " +
-			"redirectUri: location.origin + \"/\", debug: true});\n",
+			"redirectUri: location.origin + \"/\", debug: true, engine: APP_CONFIG.engine});\n",
 		"/twice.html": twice,
 		"/script.html": `<!doctype html><html><head><meta charset="utf-8"><title>silentauth script tag</title>` +
 			`<script src="/silentauth.js"></script></head><body><p>script tag</p></body></html>`,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/silentauth/silentauth/checksession"
@@ -298,8 +299,15 @@ func (h *Hub) create(p *page, m pageMessage) {
 	if s == nil {
 		h.nextID++
 		s = &shared{handle: "c" + strconv.FormatInt(h.nextID, 10), key: key}
-		s.b = &clientBrowser{h: h, base: h.cfg.Base}
+		s.b = &clientBrowser{h: h, base: h.cfg.Base, handle: s.handle}
+		s.b.marker.note(m)
+		if m.Head != nil {
+			s.b.head = &headStart{page: p.id, req: *m.Head}
+		}
 		h.mu.Unlock()
+		if m.MarkerKey != "" {
+			opts.MarkerKey = m.MarkerKey
+		}
 		// Made without the lock: the engine may ask its browser anything.
 		handle := s.handle
 		opts.OnEvent = func(e checksession.Event) { h.event(handle, e) }
@@ -331,10 +339,11 @@ func (h *Hub) create(p *page, m pageMessage) {
 			h.mu.Unlock()
 			eng.Destroy()
 			h.mu.Lock()
-			s = other
+			s = other // this page's head start is dropped below
 		} else {
 			h.clients[s.handle] = s
 			h.byKey[key] = s
+			m.Head = nil // the new engine may take it
 		}
 	}
 	if _, still := h.pages[p.id]; !still {
@@ -352,6 +361,12 @@ func (h *Hub) create(p *page, m pageMessage) {
 	}
 	p.refs[s.handle]++
 	h.mu.Unlock()
+	// The latest page's view of the marker (another tab may have changed it).
+	s.b.marker.note(m)
+	if m.Head != nil {
+		// An engine that already ran makes its own requests, or needs none.
+		send(p.post, map[string]any{"t": outDropHead})
+	}
 	s.madeMu.Lock()
 	made := append([]logLine(nil), s.made...)
 	s.madeMu.Unlock()
@@ -707,8 +722,12 @@ func (h *Hub) hidden() bool {
 // clientBrowser is a client's platform.Browser in the worker: the
 // network from the worker, the document from the pages.
 type clientBrowser struct {
-	h    *Hub
-	base platform.Browser
+	h      *Hub
+	base   platform.Browser
+	handle string
+	marker markerCopy
+	// head is the creating page's head start, under h.mu; nil for none.
+	head *headStart
 
 	mu    sync.Mutex
 	wakeC chan struct{}
@@ -732,11 +751,15 @@ var (
 	_ platform.Connectivity   = storingBrowser{}
 	_ platform.TabCoordinator = storingBrowser{}
 	_ platform.RefreshCustody = storingBrowser{}
+	_ platform.LocalStorage   = storingBrowser{}
+	_ platform.Prestarter     = storingBrowser{}
 	_ platform.Browser        = (*clientBrowser)(nil)
 	_ platform.PageSignals    = (*clientBrowser)(nil)
 	_ platform.Connectivity   = (*clientBrowser)(nil)
 	_ platform.TabCoordinator = (*clientBrowser)(nil)
 	_ platform.RefreshCustody = (*clientBrowser)(nil)
+	_ platform.LocalStorage   = (*clientBrowser)(nil)
+	_ platform.Prestarter     = (*clientBrowser)(nil)
 )
 
 // Lead and Join are the worker's own Web Locks and BroadcastChannel. The
@@ -770,6 +793,9 @@ func (b *clientBrowser) Fetch(ctx context.Context, req platform.HTTPRequest) (*p
 	return b.base.Fetch(ctx, req)
 }
 func (b *clientBrowser) OpenFrame(url string, fh platform.FrameHandler) (platform.Frame, error) {
+	if f := b.adoptHead(url, fh); f != nil {
+		return f, nil
+	}
 	return b.h.openFrame(url, fh)
 }
 
@@ -841,4 +867,159 @@ func (s redirectStorage) Remove(key string) {
 	}
 	s.h.mu.Unlock()
 	_ = s.h.toRedirectPage(map[string]any{"t": outStorage, "key": key, "value": nil})
+}
+
+// --- the signed-in marker ----------------------------------------------------
+
+// markerCopy is the worker's copy of a client's signed-in marker: the worker
+// has no localStorage, so the pages send what theirs holds when they create
+// the client, and the engine's writes go to every page holding the client.
+// The loader reads the marker in the page to answer an anonymous visitor's
+// checkSession without the engine (assumeSignedOut); the engine reads the
+// copy to explain a login_required after a sign-in.
+type markerCopy struct {
+	mu    sync.Mutex
+	key   string
+	value string
+	ok    bool
+}
+
+// note takes the marker a create message reports, if it names one.
+func (c *markerCopy) note(m pageMessage) {
+	if m.MarkerKey == "" {
+		return
+	}
+	c.mu.Lock()
+	c.key, c.value, c.ok = m.MarkerKey, m.Marker, m.HasMarker
+	c.mu.Unlock()
+}
+
+// LocalStorage is the marker's storage: only marker keys, read from the
+// copy and written through to the pages.
+func (b *clientBrowser) LocalStorage() platform.Storage { return markerStorage{b} }
+
+type markerStorage struct{ b *clientBrowser }
+
+func (s markerStorage) Get(key string) (string, bool) {
+	c := &s.b.marker
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if key != c.key {
+		return "", false
+	}
+	return c.value, c.ok
+}
+
+func (s markerStorage) Set(key, value string) error {
+	if !strings.HasPrefix(key, platform.MarkerPrefix) {
+		return fmt.Errorf("hub: %q is not a signed-in marker's key", key)
+	}
+	s.write(key, value, true)
+	return nil
+}
+
+func (s markerStorage) Remove(key string) {
+	if strings.HasPrefix(key, platform.MarkerPrefix) {
+		s.write(key, "", false)
+	}
+}
+
+func (s markerStorage) write(key, value string, ok bool) {
+	c := &s.b.marker
+	c.mu.Lock()
+	c.key, c.value, c.ok = key, value, ok
+	c.mu.Unlock()
+	msg := map[string]any{"t": outMarker, "key": key, "value": nil}
+	if ok {
+		msg["value"] = value
+	}
+	h := s.b.h
+	h.mu.Lock()
+	var to []func([]byte)
+	for _, p := range h.pages {
+		if p.refs[s.b.handle] > 0 {
+			to = append(to, p.post)
+		}
+	}
+	h.mu.Unlock()
+	for _, post := range to {
+		send(post, msg)
+	}
+}
+
+// --- the head start ------------------------------------------------------------
+
+// headStart is the first silent request a page started while the engine
+// booted: its iframe is in that page, loading req.URL, and the page keeps
+// what the iframe posts until the engine adopts it or drops it. The engine
+// checks the adopted request's answer as any other (state, nonce, PKCE,
+// signature); the page vouches for nothing.
+type headStart struct {
+	page    string
+	req     platform.PrestartedRequest
+	taken   bool
+	adopted string // the URL whose next OpenFrame takes the page's iframe
+	done    bool
+}
+
+// TakePrestarted hands the page's request over once.
+func (b *clientBrowser) TakePrestarted(context.Context) *platform.PrestartedRequest {
+	b.h.mu.Lock()
+	defer b.h.mu.Unlock()
+	hs := b.head
+	if hs == nil || hs.taken || hs.done {
+		return nil
+	}
+	hs.taken = true
+	r := hs.req
+	return &r
+}
+
+// SettlePrestarted keeps the page's iframe for the next OpenFrame(url), or
+// has the page remove it.
+func (b *clientBrowser) SettlePrestarted(adopt bool, url string) {
+	h := b.h
+	h.mu.Lock()
+	hs := b.head
+	if hs == nil || hs.done {
+		h.mu.Unlock()
+		return
+	}
+	if adopt {
+		hs.adopted = url
+		h.mu.Unlock()
+		return
+	}
+	hs.done = true
+	p := h.pages[hs.page]
+	h.mu.Unlock()
+	if p != nil {
+		send(p.post, map[string]any{"t": outDropHead})
+	}
+}
+
+// adoptHead makes the page's iframe the frame for url when url is the
+// adopted request and its page is still here; nil otherwise.
+func (b *clientBrowser) adoptHead(url string, fh platform.FrameHandler) platform.Frame {
+	h := b.h
+	h.mu.Lock()
+	hs := b.head
+	if hs == nil || hs.done || hs.adopted == "" || hs.adopted != url {
+		h.mu.Unlock()
+		return nil
+	}
+	hs.done = true
+	p := h.pages[hs.page]
+	if p == nil {
+		// Its page left with the iframe: a frame of the engine's own.
+		h.mu.Unlock()
+		return nil
+	}
+	h.nextFrame++
+	f := &remoteFrame{id: h.nextFrame, url: url, host: p.id, h: fh}
+	h.frames[f.id] = f
+	h.mu.Unlock()
+	h.debug("frame %d: the head start's iframe in page %s", f.id, p.id)
+	send(p.post, map[string]any{"t": outAdoptFrame, "frame": f.id, "url": url})
+	return &frameHandle{h: h, id: f.id}
 }

@@ -28,6 +28,11 @@ func TestParseChecksShapeAndIgnoresWhatItDoesNotKnow(t *testing.T) {
 		{"frame message that could not be serialised", `{"v":1,"t":"frame","frame":3,"kind":"message","origin":"https://op","fromFrame":false,"problem":"cyclic"}`, ""},
 		{"frame load", `{"v":1,"t":"frame","frame":3,"kind":"load"}`, ""},
 		{"bye", `{"v":1,"t":"bye"}`, ""},
+		{"create with the signed-in marker", `{"v":1,"t":"create","id":1,"options":{},"markerKey":"silentauth.signedin:spa@https://op","marker":"1"}`, ""},
+		{"create with a marker key that is not one", `{"v":1,"t":"create","id":1,"options":{},"markerKey":"silentauth.tx.x"}`, `field "markerKey"`},
+		{"create with a head start", `{"v":1,"t":"create","id":1,"options":{},"head":{"url":"https://op/a","state":"s","nonce":"n","codeVerifier":"v"}}`, ""},
+		{"create with a head start without its state", `{"v":1,"t":"create","id":1,"options":{},"head":{"url":"https://op/a","nonce":"n"}}`, `field "head"`},
+		{"create with a marker that is not text", `{"v":1,"t":"create","id":1,"options":{},"markerKey":"silentauth.signedin:x","marker":1}`, `field "marker"`},
 		{"stats", `{"v":1,"t":"stats","id":4}`, ""},
 		{"stats without an id", `{"v":1,"t":"stats"}`, `field "id"`},
 		{"another version", `{"v":2,"t":"hello","visible":true}`, "protocol version 2, expected 1"},
@@ -141,6 +146,7 @@ func (p *fakePage) all() []map[string]any {
 // of the first message from the frame, as the core does in essence.
 type fakeEngine struct {
 	b         platform.Browser
+	markerKey string // Options.MarkerKey as the hub made it
 	onEvent   func(checksession.Event)
 	destroyed chan struct{}
 }
@@ -259,7 +265,7 @@ func newTestHub(t *testing.T) (*Hub, *[]*fakeEngine) {
 		NewEngine: func(opts checksession.Options, b platform.Browser) (Engine, error) {
 			mu.Lock()
 			defer mu.Unlock()
-			e := &fakeEngine{b: b, onEvent: opts.OnEvent, destroyed: make(chan struct{})}
+			e := &fakeEngine{b: b, onEvent: opts.OnEvent, markerKey: opts.MarkerKey, destroyed: make(chan struct{})}
 			*engines = append(*engines, e)
 			return e, nil
 		},
@@ -671,4 +677,133 @@ func TestEnginesPersistThroughTheHubsSecrets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The worker has no localStorage: the engine reads the signed-in marker
+// the creating page reported under the key the page's loader built, and
+// its writes go to every page holding the client, which keep it where the
+// loader looks for it.
+func TestTheSignedInMarkerIsThePagesAndTheEnginesWritesReachThem(t *testing.T) {
+	const key = "silentauth.signedin:spa@https://op.example"
+	h, engines := newTestHub(t)
+	a, b := connect(h, "a", true), connect(h, "b", false)
+	other := connect(h, "other", true) // holds no client
+	h.Receive("a", []byte(`{"v":1,"t":"create","id":1,"options":`+testOptions+`,"markerKey":"`+key+`","marker":"1700000000000"}`))
+	a.wait(t, outReply, nil)
+	h.Receive("b", []byte(`{"v":1,"t":"create","id":1,"options":`+testOptions+`,"markerKey":"`+key+`"}`))
+	b.wait(t, outReply, nil)
+	e := (*engines)[0]
+	if e.markerKey != key {
+		t.Fatalf("Options.MarkerKey %q, want the page's %q", e.markerKey, key)
+	}
+	ls, ok := e.b.(platform.LocalStorage)
+	if !ok {
+		t.Fatal("the engine's browser has no LocalStorage: no marker in the worker")
+	}
+	st := ls.LocalStorage()
+	// Page b created last and saw no marker: the copy is its view.
+	if v, ok := st.Get(key); ok {
+		t.Fatalf("Get = %q, true; want no marker after page b reported none", v)
+	}
+	if err := st.Set(key, "1700000001000"); err != nil {
+		t.Fatalf("Set: %v", err)
+	}
+	if v, ok := st.Get(key); !ok || v != "1700000001000" {
+		t.Fatalf("Get after Set = %q, %v", v, ok)
+	}
+	for name, p := range map[string]*fakePage{"a": a, "b": b} {
+		m := p.wait(t, outMarker, nil)
+		if m["key"] != key || m["value"] != "1700000001000" {
+			t.Fatalf("page %s got %v", name, m)
+		}
+	}
+	st.Remove(key)
+	a.wait(t, outMarker, func(m map[string]any) bool { return m["value"] == nil })
+	if _, ok := st.Get(key); ok {
+		t.Fatal("Get after Remove still finds the marker")
+	}
+	if err := st.Set("silentauth.tx.spa.s1", "x"); err == nil {
+		t.Fatal("Set of a key that is not a marker's was accepted")
+	}
+	if n := other.count(outMarker); n != 0 {
+		t.Fatalf("a page holding no client got %d marker writes", n)
+	}
+}
+
+// A page's head start: the new engine takes the request once and, adopted,
+// its frame is the page's iframe (adoptFrame, never a second openFrame),
+// whose events reach the engine as any frame's. A page whose create finds
+// the engine already made is told to drop its head start, as is the page
+// of a request the engine does not adopt.
+func TestTheHeadStartIsAdoptedOnceOrDropped(t *testing.T) {
+	const head = `{"url":"https://op.example/authorize?state=s","state":"s","nonce":"n","codeVerifier":"v"}`
+	createWithHead := func(h *Hub, id string, p *fakePage) {
+		h.Receive(id, []byte(`{"v":1,"t":"create","id":1,"options":`+testOptions+`,"head":`+head+`}`))
+		p.wait(t, outReply, nil)
+	}
+	t.Run("adopted", func(t *testing.T) {
+		h, engines := newTestHub(t)
+		a := connect(h, "a", false)
+		b := connect(h, "b", true) // visible: a frame of the engine's own would go here
+		createWithHead(h, "a", a)
+		pre, ok := (*engines)[0].b.(platform.Prestarter)
+		if !ok {
+			t.Fatal("the engine's browser is no Prestarter: the head start is lost in the worker")
+		}
+		r := pre.TakePrestarted(context.Background())
+		if r == nil || r.URL != "https://op.example/authorize?state=s" || r.State != "s" || r.Nonce != "n" || r.CodeVerifier != "v" {
+			t.Fatalf("TakePrestarted = %+v", r)
+		}
+		if again := pre.TakePrestarted(context.Background()); again != nil {
+			t.Fatal("the head start was handed over twice")
+		}
+		pre.SettlePrestarted(true, r.URL)
+		got := make(chan platform.Message, 1)
+		f, err := (*engines)[0].b.OpenFrame(r.URL, platform.FrameHandler{OnMessage: func(m platform.Message) { got <- m }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		adopt := a.wait(t, outAdoptFrame, nil)
+		if adopt["url"] != r.URL || b.count(outOpen) != 0 || a.count(outOpen) != 0 {
+			t.Fatalf("adoptFrame %v; openFrame sent to a %d, b %d times", adopt, a.count(outOpen), b.count(outOpen))
+		}
+		id := fmt.Sprint(adopt["frame"])
+		h.Receive("a", []byte(`{"v":1,"t":"frame","frame":`+id+`,"kind":"message","origin":"https://op.example","fromFrame":true,"data":"{\"type\":\"authorization_response\"}"}`))
+		select {
+		case m := <-got:
+			if !m.FromFrame || m.Origin != "https://op.example" {
+				t.Fatalf("message %+v", m)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the adopted frame's message did not reach the engine")
+		}
+		// The next frame is the engine's own.
+		f.Close()
+		a.wait(t, outClose, nil)
+		if _, err := (*engines)[0].b.OpenFrame(r.URL, platform.FrameHandler{}); err != nil {
+			t.Fatal(err)
+		}
+		b.wait(t, outOpen, nil)
+	})
+	t.Run("not adopted", func(t *testing.T) {
+		h, engines := newTestHub(t)
+		a := connect(h, "a", true)
+		createWithHead(h, "a", a)
+		pre := (*engines)[0].b.(platform.Prestarter)
+		if pre.TakePrestarted(context.Background()) == nil {
+			t.Fatal("no head start to take")
+		}
+		pre.SettlePrestarted(false, "")
+		a.wait(t, outDropHead, nil)
+	})
+	t.Run("the engine was already made", func(t *testing.T) {
+		h, engines := newTestHub(t)
+		a, b := connect(h, "a", true), connect(h, "b", true)
+		create(t, h, "a", a)
+		createWithHead(h, "b", b)
+		b.wait(t, outDropHead, nil)
+		if r := (*engines)[0].b.(platform.Prestarter).TakePrestarted(context.Background()); r != nil {
+			t.Fatalf("an engine made without a head start took page b's: %+v", r)
+		}
+	})
 }

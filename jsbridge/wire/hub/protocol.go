@@ -9,6 +9,9 @@ package hub
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // Version is the protocol version. A page of another version is ignored
@@ -25,8 +28,13 @@ const maxMessageBytes = 512 << 10
 const (
 	// hello{visible}: the first message of a page.
 	inHello = "hello"
-	// create{id, options}: a client for these options, answered by reply
-	// {value: {client}}; pages with the same options share one client.
+	// create{id, options, markerKey?, marker?}: a client for these options,
+	// answered by reply{value: {client}}; pages with the same options share
+	// one client. markerKey is the signed-in marker's localStorage key as
+	// the page's loader builds it, and marker its value there (absent: none).
+	// head{url, state, nonce, codeVerifier} is the first silent request the
+	// page started while the engine booted (its iframe loads url); a new
+	// engine may adopt it, as the page's engine adopts the loader's.
 	inCreate = "create"
 	// call{id, client, method, params?, url?, storage?, popup?}: a client
 	// method, answered by reply{value?, user?} or reply{error}; popup, the
@@ -62,6 +70,14 @@ const (
 	outReplace  = "replaceLocation"
 	outStorage  = "storage" // {key, value|null}
 	outLog      = "log"     // {level: "debug"|"warn", line}
+	// {key, value|null}: write the signed-in marker to the page's
+	// localStorage (null removes it); the worker has no localStorage.
+	outMarker = "marker"
+	// {}: remove the head start's iframe, nothing takes it.
+	outDropHead = "dropHead"
+	// {frame, url}: the head start's iframe is now frame (its events are
+	// sent as that frame's); a page whose iframe is gone opens url instead.
+	outAdoptFrame = "adoptFrame"
 	// {popup, url}: send the calling page's popup to the authorize URL.
 	outNavigatePopup = "navigatePopup"
 	// {popup}: close it and stop listening to it.
@@ -80,6 +96,12 @@ type pageMessage struct {
 	URL     string
 	Storage map[string]string
 	Popup   int64
+	// The signed-in marker as the page sees it (create).
+	MarkerKey string
+	Marker    string
+	HasMarker bool
+	// The page's head start (create); nil for none.
+	Head *platform.PrestartedRequest
 
 	Frame     int64
 	Kind      string
@@ -120,6 +142,20 @@ func parse(text []byte) (pageMessage, error) {
 	case inCreate:
 		m.ID = r.id("id")
 		m.Options = r.object("options", true)
+		m.MarkerKey = r.str("markerKey", false)
+		if m.MarkerKey != "" && !strings.HasPrefix(m.MarkerKey, platform.MarkerPrefix) {
+			r.bad("markerKey")
+		}
+		_, m.HasMarker = raw["marker"]
+		m.Marker = r.str("marker", false)
+		if head := r.object("head", false); head != nil {
+			hr := fields{raw: head}
+			m.Head = &platform.PrestartedRequest{URL: hr.str("url", true), State: hr.str("state", true),
+				Nonce: hr.str("nonce", true), CodeVerifier: hr.str("codeVerifier", false)}
+			if hr.problem != "" {
+				r.bad("head")
+			}
+		}
 	case inCall:
 		m.ID = r.id("id")
 		m.Client = r.str("client", true)
