@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chromedp/cdproto/target"
-	"github.com/chromedp/chromedp"
 	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
@@ -160,16 +158,7 @@ func TestScriptTagRunsTheEngineInTheSharedWorkerNextToIt(t *testing.T) {
 // and worker script the server was asked for is one of those two.
 func assertWorker(t *testing.T, tab *chrome.Tab, s *server, workerPath, wasmPath string) {
 	t.Helper()
-	infos, err := chromedp.Targets(tab.Ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var workers []*target.Info
-	for _, i := range infos {
-		if i.Type == "shared_worker" {
-			workers = append(workers, i)
-		}
-	}
+	workers := tab.SharedWorkers(t)
 	if len(workers) != 1 {
 		t.Fatalf("%d shared_worker targets, want 1: %v", len(workers), workers)
 	}
