@@ -22,6 +22,11 @@ const defaultPopupTimeout = 5 * time.Minute
 // no event in its opener.
 const popupPoll = 500 * time.Millisecond
 
+// popupClosedGrace is how long a window seen closed may still deliver the
+// answer it posted just before closing, before the login ends as
+// popup_closed.
+const popupClosedGrace = 500 * time.Millisecond
+
 // coopHint is what a popup that seems closed, or never answers, may really
 // be: cut off from this page by Cross-Origin-Opener-Policy.
 const coopHint = "If the window is still open, Cross-Origin-Opener-Policy cut it off from this page: " +
@@ -158,11 +163,22 @@ func (c *Client) awaitPopup(ctx context.Context, popup platform.Popup, msgs <-ch
 			return resp, nil
 		case <-poll.C():
 			if popup.Closed() {
-				// A window closes after posting; the message may be queued.
+				// The server's page posts its answer and closes the window at
+				// once. The opener can see the window closed before the
+				// message's event has run (a busy page), so the answer gets
+				// popupClosedGrace to arrive.
+				grace := c.clock.NewTimer(popupClosedGrace)
 				select {
 				case resp := <-msgs:
+					grace.Stop()
 					return resp, nil
-				default:
+				case <-grace.C():
+				case <-c.ctx.Done():
+					grace.Stop()
+					return nil, errDestroyed()
+				case <-ctx.Done():
+					grace.Stop()
+					return nil, ctx.Err()
 				}
 				return nil, &Error{Code: string(ErrPopupClosed), State: t.State,
 					Description: "the popup window was closed before the authorization server answered. " + coopHint}

@@ -166,6 +166,8 @@ func TestPopupLoginFailures(t *testing.T) {
 			p.userGone = true
 			p.mu.Unlock()
 			fx.clock.Advance(popupPoll)
+			fx.clock.waitArmed(t, 2, "the closed window's grace")
+			fx.clock.Advance(popupClosedGrace)
 		}, code: "popup_closed", desc: "same-origin-allow-popups"},
 		{name: "default timeout is the popup's, not the silent one", act: func(fx *fixture, p *fakePopup) {
 			fx.clock.Advance(time.Minute) // the client's timeoutInSeconds
@@ -209,6 +211,35 @@ func TestPopupLoginFailures(t *testing.T) {
 				t.Errorf("a failed popup login left a user: %v", c.GetUser())
 			}
 		})
+	}
+}
+
+// The server's page posts its answer and closes its window at once, and a
+// busy opener may see the window closed before the message's event runs:
+// an answer within popupClosedGrace of that still signs the user in.
+func TestPopupAnswerPostedAsTheWindowClosesIsTaken(t *testing.T) {
+	fx := newFixture(t)
+	b := &popupBrowser{fakeBrowser: fx.b}
+	c := fx.clientOn(b)
+	done := startPopupLogin(c, AuthorizeParams{})
+	p := b.popup(t)
+	good := fx.loggedIn(p.navigated().Query())
+	fx.clock.waitArmed(t, 2, "the popup's timers")
+	p.mu.Lock()
+	p.userGone = true
+	p.mu.Unlock()
+	fx.clock.Advance(popupPoll)
+	fx.clock.waitArmed(t, 2, "the closed window's grace")
+	p.post(serverOrigin, true, answer(good))
+	o := <-done
+	if o.err != nil {
+		t.Fatalf("an answer posted as the window closed was lost: %v", o.err)
+	}
+	if o.res.AccessToken == "" {
+		t.Errorf("result lacks tokens: %+v", o.res)
+	}
+	if !p.isClosed() {
+		t.Error("the popup was left open")
 	}
 }
 

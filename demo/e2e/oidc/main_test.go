@@ -257,7 +257,9 @@ func opClientJS(domain, extra string) string {
 func opLogin(t *testing.T, tab *e2eenv.Tab, domain, user, extra string) time.Duration {
 	t.Helper()
 	start := time.Now()
-	tab.MustEval(`(async () => { window.client = await `+opClientJS(domain, extra)+`; await client.loginWithRedirect(); return true })()`, nil)
+	// The login is started, not awaited: it navigates the page away, maybe
+	// before its promise settles. The sign-in form below is the proof.
+	tab.MustEval(`(async () => { window.client = await `+opClientJS(domain, extra)+`; client.loginWithRedirect(); return true })()`, nil)
 	form := fmt.Sprintf(`location.origin === %q && %s`, domain, e2eenv.ProviderLoginPage)
 	if err := tab.WaitFor(form, 20*time.Second); err != nil {
 		t.Fatalf("the provider's sign-in form: %v", err)
