@@ -65,15 +65,37 @@ func (c *Client) loadRefreshToken(ctx context.Context) {
 // askGroupForRenewal asks the tabs of the group that hold a refresh token
 // for a renewal, for this tab, which holds none, and waits, at most
 // handoverWait (longer while a holder says it is renewing), until a result
-// arrives and is verified. It returns that result, or nil. It never asks
-// for the token itself.
-func (c *Client) askGroupForRenewal(ctx context.Context, r request) *AuthResult {
+// arrives and is verified. It returns that result; or the group's failure
+// when the holder's grant failed and left the group a backoff (a 503, a
+// network error): the refresh token is still good, and the silent iframe,
+// which the caller tries on nil, would end the session where cookies are
+// blocked; or nil when no holder answered. It never asks for the token
+// itself. explicit marks a checkSession the page made (backoffs.gate).
+func (c *Client) askGroupForRenewal(ctx context.Context, r request, explicit bool) (*AuthResult, error) {
 	c.group.join()
 	asked := c.latest(r) // the result the ask names: the answer must be another
 	c.asking.Add(1)
 	defer c.asking.Add(-1)
 	if !c.group.post(tabMessage{Kind: kindRenewalWanted, Have: tokenTag(asked)}) {
-		return nil // alone: nobody to ask
+		return nil, nil // alone: nobody to ask
+	}
+	// A failure told after the ask, with a schedule that holds this
+	// request, is the ask's answer. A tab without a session has not
+	// followed that schedule (followBackoff), so it is read here.
+	toldBefore, _ := c.group.failed()
+	groupFailed := func() error {
+		told, shared := c.group.failed()
+		if told == toldBefore || shared == nil {
+			return nil
+		}
+		now := c.clock.Now()
+		b, why := shared.backoff(now)
+		if why != "" || !b.running(now, false) || explicit && !b.holdsAll {
+			return nil
+		}
+		e := b.answer(now)
+		c.debug("tabs: the renewal a refresh-token holder made for this tab failed (" + e.Code + "); waiting as it was told, not trying the silent iframe")
+		return e
 	}
 	var bound platform.Timer
 	arm := func(d time.Duration) {
@@ -98,7 +120,7 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request) *AuthResult 
 		if res := c.latest(r); res != nil && res != asked {
 			if c.fresh(r) != nil {
 				c.debug("tabs: took the renewal a tab holding the refresh token made")
-				return res
+				return res, nil
 			}
 			// Due here already: the holder's renewal point can come a moment
 			// after this tab's. Ask once more, naming it, and the holder renews.
@@ -108,8 +130,11 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request) *AuthResult 
 				continue
 			}
 			if c.usable(r) != nil {
-				return res
+				return res, nil
 			}
+		}
+		if err := groupFailed(); err != nil {
+			return nil, err
 		}
 		select {
 		case <-changed:
@@ -120,10 +145,13 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request) *AuthResult 
 				arm(r.timeout)
 				continue
 			}
+			if err := groupFailed(); err != nil {
+				return nil, err
+			}
 			c.debug("tabs: no tab of the group renewed with a refresh token")
-			return nil
+			return nil, nil
 		case <-ctx.Done():
-			return nil
+			return nil, nil
 		}
 	}
 }

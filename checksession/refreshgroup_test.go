@@ -3,6 +3,7 @@ package checksession
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"runtime"
@@ -392,7 +393,13 @@ func TestARenewalAskedForDuringTheHoldersGrantIsAnsweredByIt(t *testing.T) {
 		return first.refresh.out
 	})
 	asked := make(chan *AuthResult, 1)
-	go func() { asked <- second.askGroupForRenewal(context.Background(), second.defaultRequest()) }()
+	go func() {
+		res, err := second.askGroupForRenewal(context.Background(), second.defaultRequest(), false)
+		if err != nil {
+			t.Errorf("the ask failed: %v", err)
+		}
+		asked <- res
+	}()
 	waitFor(t, "the new tab to ask", func() bool {
 		second.mu.Lock()
 		defer second.mu.Unlock()
@@ -681,5 +688,50 @@ func TestARefreshAnswerIsCheckedLikeTheIframes(t *testing.T) {
 				t.Errorf("holds a refresh token: %v, want %v", c.refresh.Has(), tc.keepsRT)
 			}
 		})
+	}
+}
+
+// When the holder's grant, made for a tab that asked, fails with a 503 and
+// Retry-After, the asker answers with that failure and its wait: it does
+// not try the silent iframe, which cannot answer where cookies are blocked
+// and would end the whole group's session although its refresh token is
+// still good.
+func TestAHoldersFailedGrantForAnAskerIsTheAskersAnswerNotTheIframe(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 600
+	srv, first, second, _ := aSignedInTabAndANewOne(t, fx)
+	// The holder's result is no longer recent enough to re-share, so the
+	// ask makes it renew.
+	fx.clock.Advance(shareMaxAge/2 + time.Second)
+	srv.mu.Lock()
+	srv.answer = func(url.Values) (*platform.HTTPResponse, error) {
+		r, err := jsonResponse(503, map[string]any{"error": "temporarily_unavailable", "error_description": "busy"})
+		r.Header = map[string]string{"retry-after": "20"}
+		return r, err
+	}
+	srv.mu.Unlock()
+	frames, events := fx.b.frameCount(), len(fx.eventList())
+
+	res, err := checkAdvancing(t, fx, second, first)
+	var e *Error
+	if res != nil || !errors.As(err, &e) || e.Code != "temporarily_unavailable" {
+		t.Fatalf("the asker got %+v, %v; want the holder's temporarily_unavailable; logs %q", res, err, fx.logs)
+	}
+	if e.RetryAfter < 15*time.Second || e.RetryAfter > 20*time.Second {
+		t.Errorf("the asker's error says retry after %v, want the server's 20 s (less what passed)", e.RetryAfter)
+	}
+	if got := fx.b.frameCount() - frames; got != 0 {
+		t.Errorf("the asker opened %d silent iframes after the holder's 503, want none", got)
+	}
+	for _, ev := range fx.eventList()[events:] {
+		if ev == "session_ended" {
+			t.Errorf("events after the 503 %v: the session ended", fx.eventList()[events:])
+		}
+	}
+	if !first.refresh.Has() {
+		t.Error("the holder dropped its refresh token after a 503")
+	}
+	if got := len(srv.presented()); got != 1 {
+		t.Errorf("the server saw %d refresh grants, want the one the ask caused", got)
 	}
 }

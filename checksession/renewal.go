@@ -108,8 +108,8 @@ func (c *Client) renewUnderLock(r request, job renewalJob) (*AuthResult, error) 
 	if grouped && c.s.UseRefreshTokens {
 		c.loadRefreshToken(c.ctx)
 		if !c.refresh.Has() {
-			if res := c.askGroupForRenewal(c.ctx, r); res != nil {
-				return res, nil
+			if res, err := c.askGroupForRenewal(c.ctx, r, job == forCheck); res != nil || err != nil {
+				return res, err
 			}
 		}
 	}

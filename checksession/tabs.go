@@ -110,6 +110,11 @@ type group struct {
 	// peerRenewing is set while another tab announced a request and has
 	// not told its outcome yet.
 	peerRenewing bool
+	// failures counts the failures other tabs told (renew_failed), and
+	// failedWith is the schedule the last one shared (nil: none), for a
+	// tab that asked the group for a renewal (askGroupForRenewal).
+	failures   uint64
+	failedWith *sharedBackoff
 }
 
 func newGroup(c *Client) *group {
@@ -262,6 +267,14 @@ func (g *group) awaitPeer(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// failed is the count of failures other tabs told, and the schedule the
+// last one shared.
+func (g *group) failed() (uint64, *sharedBackoff) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.failures, g.failedWith
 }
 
 // peerIsRenewing reports whether another tab announced a request and has
@@ -429,6 +442,10 @@ func (g *group) received(data []byte) {
 		g.setPeerRenewing(true)
 	case kindRenewFailed:
 		g.c.followBackoff(msg.Backoff) // before the lock's next holder re-reads
+		g.mu.Lock()
+		g.failures++
+		g.failedWith = msg.Backoff
+		g.mu.Unlock()
 		g.setPeerRenewing(false)
 	case kindRenewed:
 		if msg.Result == nil || msg.Result.IDToken == "" {

@@ -21,16 +21,20 @@ type outageRun struct {
 	refresh bool // useRefreshTokens, the provider on another site (no cookie in the iframe)
 }
 
+// outageEngines are the placements each fault is run in: the tab group of
+// engines in the pages, and the one engine in a SharedWorker.
+var outageEngines = []string{"page", "shared-worker"}
+
 var outageRuns = []outageRun{
 	{"authorize 500", soak.OPAuthError, false},
 	{fmt.Sprintf("refresh token 503 Retry-After %d", nodeop.TokenBusyRetryAfter), soak.OPTokenBusy, true},
 }
 
-// Outage is the outage bench: 3 tabs of one signed-in app, each
-// calling getTokenSilently every 250 ms with 8 s tokens, and 120 s (60 s
-// with -quick) in which every /authorize answers HTTP 500,
-// then recovery; then the same with the refresh-token path failing (the
-// token endpoint answering 503 with Retry-After). It prints what the
+// Outage is the outage bench, in each placement of the engine: 3 tabs of
+// one signed-in app, each calling getTokenSilently every 250 ms with 8 s
+// tokens, and 120 s (60 s with -quick) in which every /authorize answers
+// HTTP 500, then recovery; then the same with the refresh-token path
+// failing (the token endpoint answering 503 with Retry-After). It prints what the
 // provider got per minute of the outage, how long after it every tab had a
 // token again, and how fast callers were answered meanwhile. With
 // -baseline <another build's dist/> it runs that build
@@ -48,22 +52,26 @@ func Outage(t *Scope, o Options) {
 	var all []soak.OutageFigures
 	var text string
 	for _, b := range builds {
-		for _, run := range outageRuns {
-			t.Run(b.name+"/"+run.name, func(t *Scope) {
-				t.Setenv("SILENTAUTH_DIST", b.dist)
-				cfg := soak.DefaultConfig()
-				cfg.Debug = false // measured as an application runs it
-				if run.refresh {
-					cfg.Host, cfg.UseRefreshTokens = "127.0.0.1", true
-				}
-				env := soak.Start(t, cfg)
-				rec := soak.Run(t, env, soak.OutageScenario(b.name+": "+run.name, run.fault, lead, length, after))
-				f := soak.ComputeOutage(rec)
-				all = append(all, f)
-				row := soak.OutageTable(f) + soak.Table(soak.Compute(rec))
-				fmt.Print(row)
-				text += row
-			})
+		for _, engine := range outageEngines {
+			for _, run := range outageRuns {
+				name := b.name + ", engine " + engine + ": " + run.name
+				t.Run(name, func(t *Scope) {
+					t.Setenv("SILENTAUTH_DIST", b.dist)
+					cfg := soak.DefaultConfig()
+					cfg.Debug = false // measured as an application runs it
+					cfg.Engine = engine
+					if run.refresh {
+						cfg.Host, cfg.UseRefreshTokens = "127.0.0.1", true
+					}
+					env := soak.Start(t, cfg)
+					rec := soak.Run(t, env, soak.OutageScenario(name, run.fault, lead, length, after))
+					f := soak.ComputeOutage(rec)
+					all = append(all, f)
+					row := soak.OutageTable(f) + soak.Table(soak.Compute(rec))
+					fmt.Print(row)
+					text += row
+				})
+			}
 		}
 	}
 	head := fmt.Sprintf("\nsilentauth make bench-outage — %s\n%s; %s; load average %s before, %s after\n"+

@@ -40,6 +40,9 @@ type Config struct {
 	Host string
 	// UseRefreshTokens is the clients' useRefreshTokens option.
 	UseRefreshTokens bool
+	// Engine is the clients' engine option, "page" or "shared-worker";
+	// "" is the placement the e2e pass names (e2eenv.Engine).
+	Engine string
 }
 
 // DefaultConfig is issue 10's scenario.
@@ -110,8 +113,8 @@ func Start(t testing.TB, cfg Config) *Env {
 			tab.MustEval(`client.checkSession().then(() => true)`, nil)
 		}
 	}
-	t.Logf("soak: provider %s (TTL %v), app %s, %d tabs signed in after %v; minValidityInSeconds %s",
-		env.Issuer, cfg.TokenTTL, appURL, len(env.Tabs), time.Since(begin).Round(100*time.Millisecond),
+	t.Logf("soak: provider %s (TTL %v), app %s, %d tabs signed in after %v, engine %s; minValidityInSeconds %s",
+		env.Issuer, cfg.TokenTTL, appURL, len(env.Tabs), time.Since(begin).Round(100*time.Millisecond), env.engine(),
 		map[bool]string{true: "dropped (createClient rejects it)", false: "passed"}[env.MinValidityDropped])
 	return env
 }
@@ -119,6 +122,14 @@ func Start(t testing.TB, cfg Config) *Env {
 func (e *Env) openTab(t testing.TB) *chrome.Tab {
 	t.Helper()
 	return e2eenv.OpenSDKPage(t, e.Browser, e.AppURL+e2eenv.TestPagePath, 30*time.Second)
+}
+
+// engine is where the clients run their engine.
+func (e *Env) engine() string {
+	if e.Config.Engine != "" {
+		return e.Config.Engine
+	}
+	return e2eenv.Engine()
 }
 
 // clientJS creates the shared configuration's client.
@@ -129,6 +140,7 @@ func (e *Env) clientJS() string {
 		fmt.Sprintf("timeoutInSeconds: %d", e.Config.Timeout),
 		fmt.Sprintf("renewBeforeExpiryInSeconds: %d", e.Config.RenewBefore),
 		fmt.Sprintf("debug: %t", e.Config.Debug),
+		fmt.Sprintf("engine: %q", e.engine()),
 	}
 	if e.Config.UseRefreshTokens {
 		opts = append(opts, "useRefreshTokens: true")
