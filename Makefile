@@ -155,7 +155,7 @@ e2e: build pack
 # The suites of the placement matrix again, with their test pages' clients
 # in the SharedWorker (engine: "shared-worker"); make e2e runs every suite
 # with them in the page.
-E2E_WORKER_SUITES := devtenant renewal tabs refresh soak hardening oidc
+E2E_WORKER_SUITES := devtenant renewal tabs refresh soak hardening oidc dpop
 e2e-worker: build pack
 	SILENTAUTH_ENGINE=shared-worker SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -timeout 20m $(addprefix ./demo/e2e/,$(E2E_WORKER_SUITES))
 

@@ -25,8 +25,8 @@ func startHub() *jsbridge.Func {
 			NewEngine: func(opts checksession.Options, b platform.Browser) (hub.Engine, error) {
 				return checksession.NewClient(opts, b, platform.SystemClock{})
 			},
-			Debug:   func(line string) { console("debug", "worker: "+line) },
-			Secrets: base,
+			Debug: func(line string) { console("debug", "worker: "+line) },
+			Vault: base,
 			Stats: func() map[string]any {
 				s := map[string]any{"liveFuncs": jsbridge.LiveFuncs(), "goHeapBytes": goHeapBytes()}
 				if buf, err := memory.Get("buffer"); err == nil {

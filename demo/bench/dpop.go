@@ -9,12 +9,14 @@ const DPoPPagePath = "/bench/dpop.html"
 // DPoPContenders are the DPoP run's contenders, in table order.
 // The two "-bearer-refresh" rows are the same refresh grant without DPoP:
 // what DPoP itself adds, for each SDK.
+// silentauth's rows run the engine where "auto" puts it, the
+// SharedWorker; "silentauth-page-dpop-refresh" is the refresh grant with
+// the engine in the page.
 var DPoPContenders = []string{"silentauth-dpop-iframe", "auth0-dpop-iframe", "silentauth-dpop-refresh", "auth0-dpop-refresh",
-	"silentauth-bearer-refresh", "auth0-bearer-refresh"}
+	"silentauth-bearer-refresh", "auth0-bearer-refresh", "silentauth-page-dpop-refresh"}
 
-// dpopPage holds the four contenders. The two refresh clients ask for
-// another scope than the iframe clients, so that each SDK's two clients are
-// separate sessions (tab group, cache, refresh token), as two apps would be.
+// dpopPage holds the contenders. Each client of an SDK asks for a scope of
+// its own, so that they are separate sessions (tab group, cache, refresh token), as two apps would be.
 // The first call of a refresh client has no refresh token yet and goes
 // through the iframe; the run's warm-up rounds take it, and the server's
 // first use_dpop_nonce with it.
@@ -39,6 +41,8 @@ bench.setup = async function () {
   bench.fns["auth0-dpop-refresh"] = () => ar.getTokenSilently({cacheMode: "off"});
   const sb = await sa({scope: "openid email", useRefreshTokens: true, useDpop: false});
   bench.fns["silentauth-bearer-refresh"] = () => sb.checkSession();
+  const sp = await sa({scope: "openid", useRefreshTokens: true, engine: "page"});
+  bench.fns["silentauth-page-dpop-refresh"] = () => sp.checkSession();
   const ab = await a0({useRefreshTokens: true, useRefreshTokensFallback: true, useDpop: false}, "openid email");
   bench.fns["auth0-bearer-refresh"] = () => ab.getTokenSilently({cacheMode: "off"});
   return true;

@@ -322,14 +322,9 @@ async function createClientWith(defaultWasmUrl, options, defaultWorkerUrl) {
   // A cross-origin-isolated page cannot hear the silent iframe: the engine
   // in the page says so at once, where the worker (not isolated) would wait.
   const isolated = typeof window !== "undefined" && window.crossOriginIsolated === true;
-  // The engine in the worker has no DPoP key store: it cannot sign proofs.
-  const dpop = !!(options && options.useDpop === true);
-  if (engine === "shared-worker" && dpop) {
-    throw codedError("invalid_configuration", `useDpop: the engine in the SharedWorker does not sign DPoP proofs; use engine "auto" or "page" with useDpop`);
-  }
-  const tryWorker = engine === "shared-worker" || (engine === "auto" && AUTO_TRIES_WORKER && !isolated && !dpop);
+  const tryWorker = engine === "shared-worker" || (engine === "auto" && AUTO_TRIES_WORKER && !isolated);
   if (engine === "auto" && !tryWorker && debug) {
-    const why = isolated ? ", since the page is cross-origin isolated" : dpop ? ", since useDpop keeps its key with the page's engine" : "";
+    const why = isolated ? ", since the page is cross-origin isolated" : "";
     console.debug(`silentauth: engine "auto": the engine runs in the page${why}`);
   }
   const unlisten = cspListen();

@@ -119,40 +119,32 @@ func TestAutoFallsBackToThePageWhereTheWorkerCannotStart(t *testing.T) {
 	}
 }
 
-// The engine in the worker keeps no DPoP key. With useDpop, "auto" runs
-// the engine in the page, which binds the tokens to its key, and
-// "shared-worker" refuses the combination by name at createClient instead
-// of failing at the first token.
-func TestUseDpopKeepsTheEngineInThePage(t *testing.T) {
+// With useDpop, "auto" still runs the engine in the SharedWorker: the
+// worker makes and keeps the key pair and signs the proofs, so the tokens
+// come back DPoP-bound and no Go runtime starts in the page.
+func TestUseDpopRunsInTheSharedWorker(t *testing.T) {
 	env := e2eenv.Start(t, e2eenv.Options{TokenLifetime: time.Minute})
 	logIn(t, env)
 	tab := e2eenv.OpenSDKPage(t, env.Browser, env.AppURL+e2eenv.TestPagePath, 10*time.Second)
 
-	var rejected struct{ Error, Description string }
-	tab.MustEval(`(async () => {
-		try { await `+env.ClientJS(`engine: "shared-worker", useDpop: true`)+`; return { error: "none" } }
-		catch (e) { return { error: e.error, description: e.error_description } } })()`, &rejected)
-	if rejected.Error != "invalid_configuration" || !strings.Contains(rejected.Description, "useDpop") {
-		t.Errorf(`engine "shared-worker" with useDpop: got %s: %q, want invalid_configuration naming useDpop`, rejected.Error, rejected.Description)
-	}
-
 	var got struct {
 		TokenType string
 		Running   bool
+		Proof     bool
 	}
 	tab.MustEval(`(async () => {
 		const c = await `+env.ClientJS(`engine: "auto", useDpop: true`)+`;
 		const r = await c.checkSession();
+		const h = await c.getAuthHeaders(location.origin + "/api");
 		// The page's own Go runtime registers under this symbol.
-		return { tokenType: r.tokenType, running: !!globalThis[Symbol.for("silentauth.runtime")] };
+		return { tokenType: r.tokenType, running: !!globalThis[Symbol.for("silentauth.runtime")],
+			proof: typeof h.DPoP === "string" && h.Authorization === "DPoP " + r.accessToken };
 	})()`, &got)
-	if got.TokenType != "DPoP" || !got.Running {
-		t.Errorf(`engine "auto" with useDpop: tokenType %q, page runtime running %v; want DPoP tokens from the engine in the page`, got.TokenType, got.Running)
+	if got.TokenType != "DPoP" || got.Running || !got.Proof {
+		t.Errorf(`engine "auto" with useDpop: tokenType %q, a runtime in the page %v, getAuthHeaders with a proof %v; want DPoP tokens and proofs from the engine in the worker`,
+			got.TokenType, got.Running, got.Proof)
 	}
-	if n := len(tab.SharedWorkers(t)); n != 0 {
-		t.Errorf("%d SharedWorkers, want none", n)
-	}
-	if !strings.Contains(strings.Join(tab.Console(), "\n"), "since useDpop") {
-		t.Errorf("no debug line says useDpop keeps the engine in the page\nconsole:\n%s", strings.Join(tab.Console(), "\n"))
+	if n := len(tab.SharedWorkers(t)); n != 1 {
+		t.Errorf("%d SharedWorkers, want the one that runs the engine", n)
 	}
 }

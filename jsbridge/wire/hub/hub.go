@@ -44,13 +44,20 @@ type Config struct {
 	// Debug receives a line for each decision worth knowing (a message
 	// ignored, a frame moved); nil for none.
 	Debug func(line string)
-	// Secrets keeps refresh tokens across the worker's life for clients
-	// with refreshTokenStorage "local" (the vault in the worker: IndexedDB
-	// and WebCrypto); nil keeps them in memory only.
-	Secrets platform.SecretStore
+	// Vault is the worker's own key store (IndexedDB and WebCrypto, as a
+	// page's): it keeps refresh tokens for clients with
+	// refreshTokenStorage "local", and the DPoP key pairs of clients with
+	// useDpop. nil: refresh tokens stay in memory, and useDpop is refused.
+	Vault Vault
 	// Stats adds the runtime's figures (liveFuncs, wasmMemoryBytes) to a
 	// page's stats(); nil for none.
 	Stats func() map[string]any
+}
+
+// Vault is what a worker keeps for its engines beyond memory.
+type Vault interface {
+	platform.SecretStore
+	platform.DPoPKeys
 }
 
 // Hub serves every connected page from one set of clients.
@@ -320,8 +327,8 @@ func (h *Hub) create(p *page, m pageMessage) {
 			}
 		}
 		var b platform.Browser = s.b
-		if h.cfg.Secrets != nil {
-			b = storingBrowser{s.b, h.cfg.Secrets}
+		if h.cfg.Vault != nil {
+			b = vaultBrowser{s.b, h.cfg.Vault}
 		}
 		eng, err := h.cfg.NewEngine(opts, b)
 		s.madeMu.Lock()
@@ -738,21 +745,23 @@ type clientBrowser struct {
 	pending *remotePopup
 }
 
-// storingBrowser is a clientBrowser with Config.Secrets: a browser that
-// has a SecretStore is what refreshTokenStorage "local" persists through.
-type storingBrowser struct {
+// vaultBrowser is a clientBrowser with Config.Vault: a browser that has
+// a SecretStore is what refreshTokenStorage "local" persists through, and
+// one that has DPoPKeys is what useDpop signs with.
+type vaultBrowser struct {
 	*clientBrowser
-	platform.SecretStore
+	Vault
 }
 
 var (
-	_ platform.SecretStore    = storingBrowser{}
-	_ platform.PageSignals    = storingBrowser{}
-	_ platform.Connectivity   = storingBrowser{}
-	_ platform.TabCoordinator = storingBrowser{}
-	_ platform.RefreshCustody = storingBrowser{}
-	_ platform.LocalStorage   = storingBrowser{}
-	_ platform.Prestarter     = storingBrowser{}
+	_ platform.SecretStore    = vaultBrowser{}
+	_ platform.DPoPKeys       = vaultBrowser{}
+	_ platform.PageSignals    = vaultBrowser{}
+	_ platform.Connectivity   = vaultBrowser{}
+	_ platform.TabCoordinator = vaultBrowser{}
+	_ platform.RefreshCustody = vaultBrowser{}
+	_ platform.LocalStorage   = vaultBrowser{}
+	_ platform.Prestarter     = vaultBrowser{}
 	_ platform.Browser        = (*clientBrowser)(nil)
 	_ platform.PageSignals    = (*clientBrowser)(nil)
 	_ platform.Connectivity   = (*clientBrowser)(nil)

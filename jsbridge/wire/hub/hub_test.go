@@ -631,30 +631,37 @@ func TestAPopupNumberInUseIsRefused(t *testing.T) {
 	}
 }
 
-type memSecrets struct{ m map[string]string }
+// memVault is a Vault in memory: secrets in a map, and DPoP keys that
+// cannot be made (the hub only passes them on).
+type memVault struct{ m map[string]string }
 
-func (s memSecrets) Load(_ context.Context, key string) (string, bool, error) {
+func (s memVault) Load(_ context.Context, key string) (string, bool, error) {
 	v, ok := s.m[key]
 	return v, ok, nil
 }
-func (s memSecrets) Save(_ context.Context, key, secret string) error { s.m[key] = secret; return nil }
-func (s memSecrets) Delete(_ context.Context, key string) error       { delete(s.m, key); return nil }
+func (s memVault) Save(_ context.Context, key, secret string) error { s.m[key] = secret; return nil }
+func (s memVault) Delete(_ context.Context, key string) error       { delete(s.m, key); return nil }
+func (s memVault) DPoPKey(_ context.Context, name string) (platform.DPoPKey, bool, error) {
+	return nil, false, errors.New("memVault makes no key: " + name)
+}
+func (s memVault) DeleteDPoPKey(context.Context, string) error { return nil }
 
-// refreshTokenStorage "local" persists through the browser's SecretStore:
-// the engines get one exactly when the hub has Secrets, and it is that one.
-func TestEnginesPersistThroughTheHubsSecrets(t *testing.T) {
+// refreshTokenStorage "local" persists, and useDpop signs, through the
+// browser's SecretStore and DPoPKeys: the engines get them exactly when
+// the hub has a Vault, and they are its.
+func TestEnginesKeepSecretsAndKeysInTheHubsVault(t *testing.T) {
 	for _, tt := range []struct {
-		name    string
-		secrets platform.SecretStore
+		name  string
+		vault Vault
 	}{
-		{"with Secrets", memSecrets{m: map[string]string{"k": "rt"}}},
-		{"without Secrets", nil},
+		{"with a vault", memVault{m: map[string]string{"k": "rt"}}},
+		{"without one", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var got platform.Browser
 			h := New(Config{
-				Base:    fakeBase{},
-				Secrets: tt.secrets,
+				Base:  fakeBase{},
+				Vault: tt.vault,
 				NewEngine: func(_ checksession.Options, b platform.Browser) (Engine, error) {
 					got = b
 					return &fakeEngine{b: b, destroyed: make(chan struct{})}, nil
@@ -662,14 +669,18 @@ func TestEnginesPersistThroughTheHubsSecrets(t *testing.T) {
 			})
 			create(t, h, "a", connect(h, "a", true))
 			store, ok := got.(platform.SecretStore)
-			if ok != (tt.secrets != nil) {
-				t.Fatalf("the engine's browser is a SecretStore: %v; want %v", ok, tt.secrets != nil)
+			keys, signs := got.(platform.DPoPKeys)
+			if ok != (tt.vault != nil) || signs != (tt.vault != nil) {
+				t.Fatalf("the engine's browser is a SecretStore: %v, has DPoPKeys: %v; want %v", ok, signs, tt.vault != nil)
 			}
 			if !ok {
 				return
 			}
 			if v, found, _ := store.Load(context.Background(), "k"); !found || v != "rt" {
 				t.Errorf("Load through the engine's browser gave %q, %v; want the hub's secret", v, found)
+			}
+			if _, _, err := keys.DPoPKey(context.Background(), "dpop:x"); err == nil || !strings.Contains(err.Error(), "memVault") {
+				t.Errorf("DPoPKey through the engine's browser: %v, want the vault's answer", err)
 			}
 			// The page-facing parts stay: it is still the hub's browser.
 			if _, ok := got.(platform.PageSignals); !ok {
