@@ -52,6 +52,10 @@ func Start(t testing.TB, extra ...chromedp.ExecAllocatorOption) *Browser {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(ExecPath()),
 		chromedp.UserDataDir(profile),
+		// Chromium's own temporary files (its singleton socket's
+		// directory, which a killed browser leaves behind) go inside the
+		// profile, so that removing the profile removes them.
+		chromedp.Env("TMPDIR="+profile),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.Flag("headless", true),
@@ -83,7 +87,7 @@ func Start(t testing.TB, extra ...chromedp.ExecAllocatorOption) *Browser {
 	b := &Browser{ctx: ctx, cancel: func() {
 		cancel()
 		acancel()
-		_ = os.RemoveAll(profile)
+		removeProfile(profile)
 	}}
 	t.Cleanup(b.cancel)
 	return b
@@ -185,6 +189,21 @@ func (tab *Tab) WaitFor(cond string, timeout time.Duration) error {
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("timed out after %v waiting for %s", timeout, cond)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// removeProfile deletes a browser's profile directory. The browser's
+// helper processes can still be writing into it for a moment after the
+// browser exits, which makes one RemoveAll leave files behind, so it
+// tries again for up to two seconds.
+func removeProfile(dir string) {
+	for range 40 {
+		if err := os.RemoveAll(dir); err == nil {
+			if _, err := os.Stat(dir); os.IsNotExist(err) {
+				return
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
