@@ -55,25 +55,38 @@ $(DIST)/silentauth.wasm: $(GO_SOURCES)
 # glue-open.js/glue-close.js's function, so that the globals it defines (fs,
 # process, path, Go) never reach the page.
 # Both loaders are the scoped glue, the shared loader code, then their own tail.
+# Each bundle is written readable to dist/src/ and shipped minified
+# (demo/cmd/jsmin: comments and whitespace out, local names shortened), which
+# takes the script tag's loader from about 23 KB to 12 KB brotli. The "/*!"
+# notice is kept: it carries wasm_exec.js's copyright line.
 GLUE := wasm/loader/glue-open.js $(WASM_EXEC) wasm/loader/glue-close.js
+JSMIN := $(TOOLS)/jsmin
+GO_NOTICE := /*! silentauth. Includes Go's wasm_exec.js: Copyright 2018 The Go Authors. All rights reserved. Use of this source code is governed by a BSD-style license that can be found in Go's LICENSE file. */
 
-$(DIST)/silentauth.js: $(GLUE) wasm/loader/common.js wasm/loader/prestart.js wasm/loader/pageside.js wasm/loader/script.js
-	@mkdir -p $(DIST)
-	{ echo '/* silentauth: Go wasm_exec.js glue followed by the loader. */'; \
-	  echo '(function () {'; cat $^; echo '})();'; } > $@
+$(JSMIN): demo/cmd/jsmin/main.go demo/go.mod demo/go.sum
+	@mkdir -p $(TOOLS)
+	$(GO) build -o $@ ./demo/cmd/jsmin
 
-$(DIST)/silentauth.mjs: $(GLUE) wasm/loader/common.js wasm/loader/prestart.js wasm/loader/pageside.js wasm/loader/module.js
-	@mkdir -p $(DIST)
-	{ echo '/* silentauth ES module: Go wasm_exec.js glue followed by the loader. */'; \
-	  cat $^; } > $@
+$(DIST)/silentauth.js: $(GLUE) wasm/loader/common.js wasm/loader/prestart.js wasm/loader/pageside.js wasm/loader/script.js $(JSMIN)
+	@mkdir -p $(DIST)/src
+	{ echo "$(GO_NOTICE)"; echo '/* silentauth: Go wasm_exec.js glue followed by the loader. */'; \
+	  echo '(function () {'; cat $(filter %.js,$^); echo '})();'; } > $(DIST)/src/silentauth.js
+	$(JSMIN) $(DIST)/src/silentauth.js $@
+
+$(DIST)/silentauth.mjs: $(GLUE) wasm/loader/common.js wasm/loader/prestart.js wasm/loader/pageside.js wasm/loader/module.js $(JSMIN)
+	@mkdir -p $(DIST)/src
+	{ echo "$(GO_NOTICE)"; echo '/* silentauth ES module: Go wasm_exec.js glue followed by the loader. */'; \
+	  cat $(filter %.js,$^); } > $(DIST)/src/silentauth.mjs
+	$(JSMIN) $(DIST)/src/silentauth.mjs $@
 
 # The SharedWorker placement's engine (engine: "shared-worker"): the same
 # glue and silentauth.wasm, with the worker's own tail; served next to the
 # loaders, from the app's origin.
-$(DIST)/silentauth-worker.js: $(GLUE) wasm/loader/worker.js
-	@mkdir -p $(DIST)
-	{ echo '/* silentauth SharedWorker: Go wasm_exec.js glue followed by the worker. */'; \
-	  echo '(function () {'; cat $^; echo '})();'; } > $@
+$(DIST)/silentauth-worker.js: $(GLUE) wasm/loader/worker.js $(JSMIN)
+	@mkdir -p $(DIST)/src
+	{ echo "$(GO_NOTICE)"; echo '/* silentauth SharedWorker: Go wasm_exec.js glue followed by the worker. */'; \
+	  echo '(function () {'; cat $(filter %.js,$^); echo '})();'; } > $(DIST)/src/silentauth-worker.js
+	$(JSMIN) $(DIST)/src/silentauth-worker.js $@
 
 # The bench builds its size baselines with the same compiler flags.
 wasm-gcflags:
