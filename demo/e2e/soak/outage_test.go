@@ -48,10 +48,7 @@ func outageBacksOff(t *testing.T) {
 	}
 	f := soak.ComputeOutage(rec)
 	t.Log(soak.OutageTable(f))
-	requests := 0
-	for _, n := range f.PerMinute {
-		requests += n
-	}
+	requests := f.Requests()
 	// The shortest delays (1, 2, 4, 8, then 15 s) allow 6 attempts in 40 s;
 	// the group's timers and callers may add one each around the start.
 	// Before the backoff the group made about one a second (some 40).
@@ -87,10 +84,7 @@ func tokenOutageWaitedOut(t *testing.T) {
 	rec := soak.Run(t, env, soak.OutageScenario("e2e token outage", soak.OPTokenBusy, 8*time.Second, outage, 25*time.Second))
 	f := soak.ComputeOutage(rec)
 	t.Log(soak.OutageTable(f))
-	requests := 0
-	for _, n := range f.PerMinute {
-		requests += n
-	}
+	requests := f.Requests()
 	// Retry-After is nodeop.TokenBusyRetryAfter (20 s): 30 s of outage
 	// allow the attempt that meets it and one after the wait, and one each
 	// for a caller and a timer around the start. Without the wait the

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// OutageScenario is issue 25's run: Lead of calm, then Length of fault
+// OutageScenario is the outage run: Lead of calm, then Length of fault
 // (OPAuthError or OPTokenBusy), then After of recovery, with every tab
 // calling getTokenSilently every 250 ms throughout.
 func OutageScenario(name string, fault Fault, lead, length, after time.Duration) Scenario {
@@ -42,6 +42,16 @@ type OutageFigures struct {
 	Codes     string    `json:"codes"`
 	Gaps      []float64 `json:"gaps_seconds"` // between the provider's renewal requests during the outage
 	MinGapSec float64   `json:"min_gap_seconds"`
+}
+
+// Requests is how many renewal requests the provider got during the
+// whole outage.
+func (f OutageFigures) Requests() int {
+	n := 0
+	for _, m := range f.PerMinute {
+		n += m
+	}
+	return n
 }
 
 // renewalHit reports a request that renews: the silent iframe's /auth or a

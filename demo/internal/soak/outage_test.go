@@ -33,8 +33,8 @@ func TestOutageFiguresCountRequestsPerMinuteRecoveryAndCallerSpeed(t *testing.T)
 		},
 	}
 	f := ComputeOutage(r)
-	if len(f.PerMinute) != 2 || f.PerMinute[0] != 2 || f.PerMinute[1] != 1 || f.Before != 1 {
-		t.Errorf("per minute %v (before %d), want [2 1] (1)", f.PerMinute, f.Before)
+	if len(f.PerMinute) != 2 || f.PerMinute[0] != 2 || f.PerMinute[1] != 1 || f.Before != 1 || f.Requests() != 3 {
+		t.Errorf("per minute %v (before %d, %d in all), want [2 1] (1, 3)", f.PerMinute, f.Before, f.Requests())
 	}
 	if f.MinGapSec != 2 {
 		t.Errorf("shortest gap %v s, want 2", f.MinGapSec)
