@@ -96,6 +96,13 @@ var mutations = []mutation{
 		find:    regexp.MustCompile(`(case kindRenewalWanted:\s*\n)`),
 		replace: "${1}g.c.refresh.NoteHeir(\"asker\"); g.c.handOverRefreshToken()\n",
 	},
+	{
+		name:    "asker-ignores-holders-failure",
+		what:    "a tab that asked the refresh-token holder takes the holder's failed grant (a 503) as its answer, not the silent iframe",
+		dir:     "checksession",
+		find:    regexp.MustCompile(`(if told == toldBefore)( \|\| shared == nil \{)`),
+		replace: "${1} || true${2}",
+	},
 }
 
 func main() {
