@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -178,5 +180,31 @@ func TestMemRatioRefusesADenominatorInTheNoise(t *testing.T) {
 				t.Errorf("memRatio(%v, %v) = %q, want %q", tt.a, tt.b, got, tt.want)
 			}
 		})
+	}
+}
+
+// Each multi-tab figure is the median of its rounds, per tab where it is
+// per tab, so that one slow round moves none of them.
+func TestMultiTabRowsAreTheMediansOfTheirRounds(t *testing.T) {
+	round := func(first, second float64, tasks int, wasm float64) MultiTabRow {
+		return MultiTabRow{Contender: "shared-worker", Mem: []float64{40, 40.1}, Exec: []float64{4, 4},
+			FirstToken: []float64{first, second}, LongTasks: []int{tasks, 0}, LongTaskMs: []float64{float64(tasks) * 60, 0},
+			WasmMemory: wasm, Load: fmt.Sprint(first)}
+	}
+	got := medianRow([]MultiTabRow{round(500, 120, 0, 6), round(900, 300, 2, 6.5), round(550, 110, 1, 7)})
+	if got.Contender != "shared-worker" || got.Load != "550" {
+		t.Errorf("contender %q, load %q; want the contender and the last round's load", got.Contender, got.Load)
+	}
+	if want := []float64{550, 120}; !slices.Equal(got.FirstToken, want) {
+		t.Errorf("first tokens %v, want the per-tab medians %v", got.FirstToken, want)
+	}
+	if want := []int{1, 0}; !slices.Equal(got.LongTasks, want) {
+		t.Errorf("long tasks %v, want %v", got.LongTasks, want)
+	}
+	if got.WasmMemory != 6.5 || !slices.Equal(got.Mem, []float64{40, 40.1}) {
+		t.Errorf("wasm memory %v, memory %v; want the medians", got.WasmMemory, got.Mem)
+	}
+	if one := medianRow([]MultiTabRow{round(500, 120, 0, 6)}); !slices.Equal(one.FirstToken, []float64{500, 120}) {
+		t.Errorf("one round: %v, want it unchanged", one.FirstToken)
 	}
 }
