@@ -107,10 +107,32 @@ func TestTabsOfOneBrowser(t *testing.T) {
 // side's renewals reach the other.
 func renewsApart(t *testing.T, env *e2eenv.Env, group []*e2eenv.Tab, other *e2eenv.Tab) {
 	t.Helper()
-	_, _, seen := settled(t, env, group)
-	otherSeen := len(renewedIn(t, other))
+	settled(t, env, group)
+	// The baselines are read at a quiet moment for both sides: the other
+	// tab renews on its own schedule, and a request the tenant answered
+	// just before the count whose renewed event comes just after would be
+	// an event without a request.
+	seen := make([]int, len(group))
+	var otherSeen, base int
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		base = env.PromptNone()
+		for i, tab := range group {
+			seen[i] = len(renewedIn(t, tab))
+		}
+		otherSeen = len(renewedIn(t, other))
+		time.Sleep(700 * time.Millisecond)
+		quiet := env.PromptNone() == base && len(renewedIn(t, other)) == otherSeen
+		for i, tab := range group {
+			quiet = quiet && len(renewedIn(t, tab)) == seen[i]
+		}
+		if quiet {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("in 20 s there was no 700 ms without a renewal in either group")
+		}
+	}
 	// Two periods for the group; the other tab renews on its own schedule.
-	base := env.PromptNone()
 	waitForRenewals(t, group, []int{seen[0] + 2, seen[1] + 2})
 	waitForRenewals(t, []*e2eenv.Tab{other}, []int{otherSeen + 2})
 	// Read when nothing is in flight: counts and events stable for a moment.
