@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/silentauth/silentauth/demo/devtenant"
 	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
+	"github.com/silentauth/silentauth/demo/internal/nodeop"
 )
 
 // The Vite dev server, which a developer runs before any build: `vite` on
@@ -85,8 +85,10 @@ func startViteDevServer(t *testing.T, p *project) string {
 	cmd.Env = append(os.Environ(), "NO_COLOR=1", "CI=1")
 	// Its own process group, so that the cleanup ends Vite and its helpers.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	// Vite's output goes to the test's log, line by line: it shows on a
+	// failure or with -v.
+	out := nodeop.LogWriter(t)
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -99,9 +101,6 @@ func startViteDevServer(t *testing.T, p *project) string {
 		case <-time.After(5 * time.Second):
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
-		}
-		if t.Failed() {
-			t.Logf("vite's output:\n%s", out.String())
 		}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -116,26 +115,8 @@ func startViteDevServer(t *testing.T, p *project) string {
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("the Vite dev server did not answer on %s within 60 s:\n%s", appURL, out.String())
+			t.Fatalf("the Vite dev server did not answer on %s within 60 s (its output is in the log above)", appURL)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// lockedBuffer collects a process's output from its two pipes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *lockedBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *lockedBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
