@@ -1,17 +1,14 @@
 package frontdoor_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/domdebugger"
-	cdpruntime "github.com/chromedp/cdproto/runtime"
-	"github.com/chromedp/chromedp"
 	"github.com/silentauth/silentauth/demo/internal/chrome"
+	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
 // sdkPage loads the script tag and nothing else; tests drive it.
@@ -46,7 +43,7 @@ func settle(t *testing.T, tab *chrome.Tab, expr string) failure {
 				causeCode: e && e.cause && e.cause.error || ""};
 		}
 	})()`, &f); err != nil {
-		t.Fatalf("%v\n%s", err, pageText(tab))
+		t.Fatalf("%v\n%s", err, e2eenv.PageText(tab))
 	}
 	return f
 }
@@ -62,8 +59,8 @@ func TestCSPFailuresNameTheDirective(t *testing.T) {
 	full := map[string]string{
 		"default-src": "'self'",
 		"script-src":  "'self' 'wasm-unsafe-eval'",
-		"frame-src":   e.tenantURL,
-		"connect-src": "'self' " + e.tenantURL,
+		"frame-src":   e.TenantURL,
+		"connect-src": "'self' " + e.TenantURL,
 	}
 	cspWithout := func(missing string, replacement string) string {
 		var parts []string
@@ -83,7 +80,7 @@ func TestCSPFailuresNameTheDirective(t *testing.T) {
 	// requests and compile only as far as the worker's own response carries
 	// it (here none), so those cases pin the page.
 	clientIn := func(engine string) string {
-		return fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", timeoutInSeconds: 10, assumeSignedOut: false%s})`, e.tenantURL, engine)
+		return fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", timeoutInSeconds: 10, assumeSignedOut: false%s})`, e.TenantURL, engine)
 	}
 	client := clientIn(`, engine: "page"`)
 	checkSessionIn := func(engine string) string {
@@ -104,35 +101,28 @@ func TestCSPFailuresNameTheDirective(t *testing.T) {
 	}{
 		{name: "full CSP: the server's own answer", csp: cspWithout("", ""), call: checkSession, wantCode: "login_required"},
 		{name: "no frame-src: not a timeout", csp: cspWithout("frame-src", ""), call: checkSession, wantCode: "invalid_configuration",
-			wantDesc: []string{"Content-Security-Policy frame-src blocks " + e.tenantURL, "add " + e.tenantURL + " to frame-src"},
+			wantDesc: []string{"Content-Security-Policy frame-src blocks " + e.TenantURL, "add " + e.TenantURL + " to frame-src"},
 			// The masked timeout's advice would send the reader elsewhere.
 			wantNot: []string{"timeout", "Allowed Web Origins", "redirect_uri"}},
 		{name: "worker: full CSP: the server's own answer", csp: cspWithout("", ""), call: inWorker, wantCode: "login_required"},
 		{name: "worker: no frame-src: not a timeout", csp: cspWithout("frame-src", ""), call: inWorker, wantCode: "invalid_configuration",
-			wantDesc: []string{"Content-Security-Policy frame-src blocks " + e.tenantURL, "add " + e.tenantURL + " to frame-src"},
+			wantDesc: []string{"Content-Security-Policy frame-src blocks " + e.TenantURL, "add " + e.TenantURL + " to frame-src"},
 			wantNot:  []string{"timeout", "Allowed Web Origins", "redirect_uri"}},
 		{name: "no connect-src for the server: not a CORS error", csp: cspWithout("connect-src", "'self'"), call: checkSession, wantCode: "invalid_configuration",
-			wantDesc: []string{"Content-Security-Policy connect-src blocks " + e.tenantURL, "add " + e.tenantURL + " to connect-src"},
+			wantDesc: []string{"Content-Security-Policy connect-src blocks " + e.TenantURL, "add " + e.TenantURL + " to connect-src"},
 			wantNot:  []string{"CORS"}, wantCause: "network_error"},
 		{name: "wasm from an origin connect-src lacks: not a network error", csp: cspWithout("connect-src", "'self'"),
-			call:     fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", wasmUrl: %q, assumeSignedOut: false, engine: "page"})`, e.tenantURL, e.tenantURL+"/silentauth.wasm"),
-			wantCode: "invalid_configuration", wantDesc: []string{"add " + e.tenantURL + " to connect-src"}, wantCause: "network_error"},
+			call:     fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", wasmUrl: %q, assumeSignedOut: false, engine: "page"})`, e.TenantURL, e.TenantURL+"/silentauth.wasm"),
+			wantCode: "invalid_configuration", wantDesc: []string{"add " + e.TenantURL + " to connect-src"}, wantCause: "network_error"},
 		{name: "no 'wasm-unsafe-eval': not a hint at 'unsafe-eval'", csp: cspWithout("script-src", "'self'"), call: client, wantCode: "invalid_configuration",
 			wantDesc: []string{"Content-Security-Policy script-src", "add 'wasm-unsafe-eval' to script-src"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := "/csp/" + strings.NewReplacer(" ", "-", "'", "", ":", "").Replace(tc.name)
-			e.serve(path, page{csp: tc.csp, html: sdkPage})
-			tab := e.browser.NewTab(t)
-			if err := tab.Navigate(e.appURL + path); err != nil {
-				t.Fatal(err)
-			}
-			if err := tab.WaitFor("window.silentauth && silentauth.createClient", 10*time.Second); err != nil {
-				t.Fatalf("%v\n%s", err, pageText(tab))
-			}
+			tab := e.open(t, path, tc.csp, sdkPage)
 			f := settle(t, tab, tc.call)
 			if f.OK || !f.IsSDK || f.Name != "SilentAuthError" || f.Error != tc.wantCode {
-				t.Fatalf("CSP %q: want a SilentAuthError %s, got %v\n%s", tc.csp, tc.wantCode, f, pageText(tab))
+				t.Fatalf("CSP %q: want a SilentAuthError %s, got %v\n%s", tc.csp, tc.wantCode, f, e2eenv.PageText(tab))
 			}
 			for _, want := range tc.wantDesc {
 				if !strings.Contains(f.Desc, want) {
@@ -157,15 +147,8 @@ func TestCSPFailuresNameTheDirective(t *testing.T) {
 func TestCSPListenerLivesWithTheClients(t *testing.T) {
 	t.Parallel()
 	e := start(t, "localhost", 0)
-	e.serve("/listener", page{html: sdkPage})
-	tab := e.browser.NewTab(t)
-	if err := tab.Navigate(e.appURL + "/listener"); err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.WaitFor("window.silentauth && silentauth.createClient", 10*time.Second); err != nil {
-		t.Fatalf("%v\n%s", err, pageText(tab))
-	}
-	client := fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa"})`, e.tenantURL)
+	tab := e.open(t, "/listener", "", sdkPage)
+	client := fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa"})`, e.TenantURL)
 
 	if n := violationListeners(t, tab); n != 0 {
 		t.Fatalf("%d listeners before any client", n)
@@ -187,27 +170,7 @@ func TestCSPListenerLivesWithTheClients(t *testing.T) {
 // violationListeners counts the document's securitypolicyviolation listeners.
 func violationListeners(t *testing.T, tab *chrome.Tab) int {
 	t.Helper()
-	var n int
-	err := chromedp.Run(tab.Ctx, chromedp.ActionFunc(func(ctx context.Context) error {
-		doc, _, err := cdpruntime.Evaluate("document").Do(ctx)
-		if err != nil {
-			return err
-		}
-		ls, err := domdebugger.GetEventListeners(doc.ObjectID).Do(ctx)
-		if err != nil {
-			return err
-		}
-		for _, l := range ls {
-			if l.Type == "securitypolicyviolation" {
-				n++
-			}
-		}
-		return nil
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return tab.Listeners(t, "document", "securitypolicyviolation")
 }
 
 // TestCSPRenewErrorNamesTheDirective: a renewal the timer starts after an
@@ -226,21 +189,11 @@ func TestCSPRenewErrorNamesTheDirective(t *testing.T) {
 func testCSPRenewError(t *testing.T, engine string) {
 	// 10 s tokens renew halfway, 5 s after the login.
 	e := start(t, "localhost", 10*time.Second)
-	e.serve("/", page{csp: "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' " + e.tenantURL, html: sdkPage})
-	tab := e.browser.NewTab(t)
-	if err := tab.Navigate(e.appURL + "/"); err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.WaitFor("window.silentauth && silentauth.createClient", 10*time.Second); err != nil {
-		t.Fatalf("%v\n%s", err, pageText(tab))
-	}
-	client := fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", timeoutInSeconds: 5%s})`, e.tenantURL, engine)
+	tab := e.open(t, "/", "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' "+e.TenantURL, sdkPage)
+	client := fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", timeoutInSeconds: 5%s})`, e.TenantURL, engine)
 	// Not awaited: the navigation ends this evaluation.
 	tab.MustEval(`(async () => { (await `+client+`).loginWithRedirect(); return true })()`, nil)
-	logIn(t, e.appURL, tab)
-	if err := tab.WaitFor("window.silentauth && silentauth.createClient", 10*time.Second); err != nil {
-		t.Fatalf("%v\n%s", err, pageText(tab))
-	}
+	logInToSDK(t, e.AppURL, tab)
 	tab.MustEval(`(async () => {
 		window.client = await `+client+`;
 		window.events = [];
@@ -248,13 +201,11 @@ func testCSPRenewError(t *testing.T, engine string) {
 		await client.handleRedirectCallback();
 		return true;
 	})()`, nil)
-	if err := tab.WaitFor(`events.length > 0`, 30*time.Second); err != nil {
-		t.Fatalf("%v\n%s", err, pageText(tab))
-	}
+	waitFor(t, tab, `events.length > 0`, 30*time.Second)
 	var got []failure
 	tab.MustEval(`events`, &got)
 	f := got[0]
-	if !f.IsSDK || f.Error != "invalid_configuration" || !strings.Contains(f.Desc, "add "+e.tenantURL+" to frame-src") {
+	if !f.IsSDK || f.Error != "invalid_configuration" || !strings.Contains(f.Desc, "add "+e.TenantURL+" to frame-src") {
 		t.Fatalf("renew_error %v, want invalid_configuration naming frame-src", f)
 	}
 }

@@ -20,9 +20,7 @@ func TestDemoPageSignedOutIsNotAnError(t *testing.T) {
 	}
 	waitFor := func(cond string) {
 		t.Helper()
-		if err := tab.WaitFor(cond, 20*time.Second); err != nil {
-			t.Fatalf("%v\n%s", err, pageText(tab))
-		}
+		e2eenv.MustWaitFor(t, tab, cond, 20*time.Second)
 	}
 	type view struct {
 		LoginHidden, LoginPrimary, LogoutPrimary bool

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
 // TestLoadersLeaveNoGlobals: Go's wasm_exec.js defines fs, process, path and
@@ -13,7 +15,7 @@ import (
 func TestLoadersLeaveNoGlobals(t *testing.T) {
 	t.Parallel()
 	e := start(t, "localhost", 0)
-	client := fmt.Sprintf(`{domain: %q, clientId: "spa"}`, e.tenantURL)
+	client := fmt.Sprintf(`{domain: %q, clientId: "spa"}`, e.TenantURL)
 	cases := []struct {
 		name, html, api string
 	}{
@@ -24,14 +26,8 @@ func TestLoadersLeaveNoGlobals(t *testing.T) {
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			path := fmt.Sprintf("/globals%d", i)
-			e.serve(path, page{html: tc.html})
-			tab := e.browser.NewTab(t)
-			if err := tab.Navigate(e.appURL + path); err != nil {
-				t.Fatal(err)
-			}
-			if err := tab.WaitFor(tc.api+" && "+tc.api+".createClient", 10*time.Second); err != nil {
-				t.Fatalf("%v\n%s", err, pageText(tab))
-			}
+			e.pages.Serve(path, "", tc.html)
+			tab := e2eenv.OpenPage(t, e.Browser, e.AppURL+path, tc.api+" && "+tc.api+".createClient", 10*time.Second)
 			leaked := `["fs", "path", "Go"].filter((k) => k in globalThis).concat(
 				"process" in globalThis && !(process.env && process.env.mine === 1) ? ["process"] : [])`
 			var before, after []string

@@ -15,8 +15,7 @@ func TestHeadStartInTheSharedWorker(t *testing.T) {
 	t.Parallel()
 	e := start(t, "localhost", 0)
 	e.engine = `, engine: "shared-worker"`
-	tab := e.openSDKPage(t)
-	e.signIn(t, tab, "")
+	e.signIn(t, "")
 
 	// Another wasm URL names another worker: one whose engine has not
 	// started, as on a visit after every tab was closed.

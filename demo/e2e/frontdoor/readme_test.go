@@ -75,18 +75,18 @@ func TestReadmeExample(t *testing.T) {
 			t.Parallel()
 			e := start(t, tc.tenantHost, 0)
 			code := readmeExample(t)
-			code = strings.Replace(code, exampleDomain, fmt.Sprintf("%q", e.tenantURL), 1)
+			code = strings.Replace(code, exampleDomain, fmt.Sprintf("%q", e.TenantURL), 1)
 			code = strings.Replace(code, exampleClientID, `"spa"`, 1)
-			e.serve("/", page{html: code})
+			e.pages.Serve("/", "", code)
 
-			tab := e.browser.NewTab(t)
-			if err := tab.Navigate(e.appURL + "/"); err != nil {
+			tab := e.Browser.NewTab(t)
+			if err := tab.Navigate(e.AppURL + "/"); err != nil {
 				t.Fatal(err)
 			}
 			waitStatus(t, tab, "Signed out")
 			assertButtons(t, tab, true)
 			if n := e.interactiveLogins(); n != 0 {
-				t.Fatalf("signed out, the page went to the login page %d times by itself\n%s", n, pageText(tab))
+				t.Fatalf("signed out, the page went to the login page %d times by itself\n%s", n, e2eenv.PageText(tab))
 			}
 			if status := statusText(t, tab); !strings.Contains(status, "login_required") || !strings.Contains(status, "No sign-in is recorded in this browser") {
 				t.Errorf("a first visit should read as signed out because nobody signed in here, got %q", status)
@@ -96,7 +96,7 @@ func TestReadmeExample(t *testing.T) {
 			}
 
 			tab.MustEval(`document.getElementById("login").click(), true`, nil)
-			logIn(t, e.appURL, tab)
+			logIn(t, e.AppURL, tab)
 			waitStatus(t, tab, "Signed in as demo@example.com")
 			assertButtons(t, tab, false)
 			assertCleanURL(t, e, tab)
@@ -105,7 +105,7 @@ func TestReadmeExample(t *testing.T) {
 			}
 
 			for reload := 1; reload <= 2; reload++ {
-				if err := tab.Navigate(e.appURL + "/"); err != nil {
+				if err := tab.Navigate(e.AppURL + "/"); err != nil {
 					t.Fatal(err)
 				}
 				if tc.reloadSignedIn {
@@ -119,7 +119,7 @@ func TestReadmeExample(t *testing.T) {
 				}
 				assertCleanURL(t, e, tab)
 				if n := e.interactiveLogins(); n != 1 {
-					t.Fatalf("after reload %d the page went to the login page by itself (%d trips in all)\n%s", reload, n, pageText(tab))
+					t.Fatalf("after reload %d the page went to the login page by itself (%d trips in all)\n%s", reload, n, e2eenv.PageText(tab))
 				}
 			}
 		})
@@ -137,9 +137,7 @@ func statusText(t *testing.T, tab *chrome.Tab) string {
 func waitStatus(t *testing.T, tab *chrome.Tab, want string) {
 	t.Helper()
 	cond := fmt.Sprintf(`document.getElementById("status") && document.getElementById("status").textContent.startsWith(%q)`, want)
-	if err := tab.WaitFor(cond, 20*time.Second); err != nil {
-		t.Fatalf("%v\n%s", err, pageText(tab))
-	}
+	waitFor(t, tab, cond, 20*time.Second)
 }
 
 func assertButtons(t *testing.T, tab *chrome.Tab, signedOut bool) {
@@ -155,8 +153,8 @@ func assertCleanURL(t *testing.T, e *env, tab *chrome.Tab) {
 	t.Helper()
 	var href string
 	tab.MustEval(`location.href`, &href)
-	if href != e.appURL+"/" {
-		t.Errorf("the address bar reads %s, want %s/ (no code, no state)", href, e.appURL)
+	if href != e.AppURL+"/" {
+		t.Errorf("the address bar reads %s, want %s/ (no code, no state)", href, e.AppURL)
 	}
 }
 
@@ -164,9 +162,14 @@ func assertCleanURL(t *testing.T, e *env, tab *chrome.Tab) {
 func logIn(t *testing.T, appURL string, tab *chrome.Tab) {
 	t.Helper()
 	if err := e2eenv.SubmitLoginForm(tab, "demo@example.com", 30*time.Second); err != nil {
-		t.Fatalf("%v\n%s", err, pageText(tab))
+		t.Fatalf("%v\n%s", err, e2eenv.PageText(tab))
 	}
-	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q`, appURL), 10*time.Second); err != nil {
-		t.Fatalf("%v\n%s", err, pageText(tab))
-	}
+	waitFor(t, tab, fmt.Sprintf(`location.origin === %q`, appURL), 10*time.Second)
+}
+
+// logInToSDK is logIn, then waits for the SDK on the page it came back to.
+func logInToSDK(t *testing.T, appURL string, tab *chrome.Tab) {
+	t.Helper()
+	logIn(t, appURL, tab)
+	waitFor(t, tab, "window.silentauth && silentauth.createClient", 10*time.Second)
 }

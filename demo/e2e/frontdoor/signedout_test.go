@@ -17,19 +17,11 @@ import (
 // openSDKPage serves sdkPage at / and opens it in a new tab.
 func (e *env) openSDKPage(t *testing.T) *chrome.Tab {
 	t.Helper()
-	e.serve("/", page{html: sdkPage})
-	tab := e.browser.NewTab(t)
-	if err := tab.Navigate(e.appURL + "/"); err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.WaitFor("window.silentauth && silentauth.createClient", 10*time.Second); err != nil {
-		t.Fatalf("%v\n%s", err, pageText(tab))
-	}
-	return tab
+	return e.open(t, "/", "", sdkPage)
 }
 
 func (e *env) clientJS(extra string) string {
-	return fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", debug: true%s%s})`, e.tenantURL, e.engine, extra)
+	return fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", debug: true%s%s})`, e.TenantURL, e.engine, extra)
 }
 
 // placements are the engine options a test runs its clients with: both
@@ -39,19 +31,19 @@ var placements = []struct{ name, option string }{
 	{"in the page", `, engine: "page"`},
 }
 
-// signIn logs the demo user in through the SDK in tab (which sets the
-// signed-in marker) and leaves window.client signed in.
-func (e *env) signIn(t *testing.T, tab *chrome.Tab, extra string) {
+// signIn opens sdkPage in a new tab, logs the demo user in through the SDK
+// there (which sets the signed-in marker) and returns the tab, whose
+// window.client is signed in.
+func (e *env) signIn(t *testing.T, extra string) *chrome.Tab {
 	t.Helper()
+	tab := e.openSDKPage(t)
 	err := tab.Eval(`(async () => { (await `+e.clientJS(extra)+`).loginWithRedirect(); return true })()`, nil)
 	if err != nil && !strings.Contains(err.Error(), "navigated or closed") {
 		t.Fatal(err)
 	}
-	logIn(t, e.appURL, tab)
-	if err := tab.WaitFor("window.silentauth && silentauth.createClient", 10*time.Second); err != nil {
-		t.Fatalf("%v\n%s", err, pageText(tab))
-	}
+	logInToSDK(t, e.AppURL, tab)
 	tab.MustEval(`(async () => { window.client = await `+e.clientJS(extra)+`; await client.handleRedirectCallback(); return true })()`, nil)
+	return tab
 }
 
 // markerJS is true while the page's storage holds a signed-in marker.
@@ -112,8 +104,7 @@ func testAnonymousVisitor(t *testing.T, e *env) {
 	})
 
 	t.Run("getTokenSilently asks the server and finds a session from another app", func(t *testing.T) {
-		tab := e.openSDKPage(t)
-		e.signIn(t, tab, "")
+		tab := e.signIn(t, "")
 		// Signed in at the server, but not through this app: no marker.
 		tab.MustEval(`client.destroy(), localStorage.clear(), true`, nil)
 		tab = e.openSDKPage(t)
@@ -161,8 +152,7 @@ func TestInvalidOptionsStartNothing(t *testing.T) {
 	t.Parallel()
 	e := start(t, "localhost", 0)
 	e.engine = `, engine: "page"`
-	tab := e.openSDKPage(t)
-	e.signIn(t, tab, "")
+	tab := e.signIn(t, "")
 	tab.MustEval(`client.destroy(), true`, nil)
 	for _, tc := range []struct {
 		name, extra, want string
@@ -214,8 +204,7 @@ func TestClientFetchToAnAPIWithoutCORS(t *testing.T) {
 	e2eenv.Serve(t, l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"ok":true}`) // no CORS headers: the browser hides the answer
 	}))
-	tab := e.openSDKPage(t)
-	e.signIn(t, tab, fmt.Sprintf(", apiOrigins: [%q]", apiURL))
+	tab := e.signIn(t, fmt.Sprintf(", apiOrigins: [%q]", apiURL))
 	f := settle(t, tab, fmt.Sprintf(`client.fetch(%q)`, apiURL+"/private"))
 	if f.OK || !f.IsSDK || f.Error != "network_error" {
 		t.Fatalf("want a network_error SilentAuthError, got %v", f)
@@ -233,8 +222,7 @@ func TestClientFetchToAnAPIWithoutCORS(t *testing.T) {
 func TestEveryErrorIsASilentAuthError(t *testing.T) {
 	t.Parallel()
 	e := start(t, "localhost", 0)
-	tab := e.openSDKPage(t)
-	e.signIn(t, tab, "")
+	tab := e.signIn(t, "")
 	codes := map[string]bool{}
 	for _, c := range checksession.ErrorCodes() {
 		codes[string(c)] = true
@@ -253,7 +241,7 @@ func TestEveryErrorIsASilentAuthError(t *testing.T) {
 		{"client.fetch of no URL", `(async () => (await ` + c + `).fetch("http://[bad"))()`, "invalid_configuration"},
 		{"a call after destroy", `(async () => { const x = await ` + c + `; x.destroy(); return x.getTokenSilently() })()`, "destroyed"},
 		{"a callback with a forged state", `(async () => (await ` + c + `).handleRedirectCallback(location.origin + "/?code=x&state=forged"))()`, "invalid_state"},
-		{"a server's consent_required", `(async () => (await silentauth.createClient({domain: ` + fmt.Sprintf("%q", e.tenantURL) + `, clientId: "third-party-spa", assumeSignedOut: false})).checkSession())()`, "consent_required"},
+		{"a server's consent_required", `(async () => (await silentauth.createClient({domain: ` + fmt.Sprintf("%q", e.TenantURL) + `, clientId: "third-party-spa", assumeSignedOut: false})).checkSession())()`, "consent_required"},
 		{"no refresh token without fallback", `(async () => (await ` + e.clientJS(", useRefreshTokens: true, useRefreshTokensFallback: false") + `).checkSession())()`, "missing_refresh_token"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

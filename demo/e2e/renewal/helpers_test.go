@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/domdebugger"
 	"github.com/chromedp/cdproto/heapprofiler"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
@@ -260,35 +259,10 @@ func setOffline(t *testing.T, tab *e2eenv.Tab, offline bool) {
 	}
 }
 
-// messageListeners counts the "message" listeners on window, as DevTools
-// sees them (DOMDebugger.getEventListeners).
+// messageListeners counts the "message" listeners on window.
 func messageListeners(t *testing.T, tab *e2eenv.Tab) int {
 	t.Helper()
-	n := 0
-	err := chromedp.Run(tab.Ctx, chromedp.ActionFunc(func(ctx context.Context) error {
-		win, exc, err := runtime.Evaluate("window").Do(ctx)
-		if err != nil {
-			return err
-		}
-		if exc != nil {
-			return exc
-		}
-		defer func() { _ = runtime.ReleaseObject(win.ObjectID).Do(ctx) }()
-		ls, err := domdebugger.GetEventListeners(win.ObjectID).Do(ctx)
-		if err != nil {
-			return err
-		}
-		for _, l := range ls {
-			if l.Type == "message" {
-				n++
-			}
-		}
-		return nil
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return tab.Listeners(t, "window", "message")
 }
 
 // heapAfterGC forces a full garbage collection and returns the JS heap's

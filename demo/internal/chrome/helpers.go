@@ -1,12 +1,15 @@
 package chrome
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/domdebugger"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 )
@@ -116,4 +119,36 @@ func (tab *Tab) WaitForSharedWorkers(t testing.TB, n int, timeout time.Duration)
 func (tab *Tab) CloseTarget(id target.ID) error {
 	c := chromedp.FromContext(tab.Ctx)
 	return target.CloseTarget(id).Do(cdp.WithExecutor(tab.Ctx, c.Browser))
+}
+
+// Listeners counts the listeners for events of type typ on the object the
+// expression target evaluates to in the page ("window", "document"), as
+// DevTools sees them (DOMDebugger.getEventListeners).
+func (tab *Tab) Listeners(t testing.TB, target, typ string) int {
+	t.Helper()
+	n := 0
+	err := chromedp.Run(tab.Ctx, chromedp.ActionFunc(func(ctx context.Context) error {
+		obj, exc, err := runtime.Evaluate(target).Do(ctx)
+		if err != nil {
+			return err
+		}
+		if exc != nil {
+			return exc
+		}
+		defer func() { _ = runtime.ReleaseObject(obj.ObjectID).Do(ctx) }()
+		ls, err := domdebugger.GetEventListeners(obj.ObjectID).Do(ctx)
+		if err != nil {
+			return err
+		}
+		for _, l := range ls {
+			if l.Type == typ {
+				n++
+			}
+		}
+		return nil
+	}))
+	if err != nil {
+		t.Fatalf("%s listeners on %s: %v", typ, target, err)
+	}
+	return n
 }

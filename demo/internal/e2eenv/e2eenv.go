@@ -51,6 +51,10 @@ type Options struct {
 	// AppMiddleware, when set, wraps the app's handler, so a test can add
 	// paths on the app's origin.
 	AppMiddleware func(http.Handler) http.Handler
+	// App, when set, is the app on the app's origin instead of the demo
+	// app and its test page, given the directory of the built SDK (a
+	// Pages, say).
+	App func(dist string) http.Handler
 }
 
 // DistDir is where the built SDK is: $SILENTAUTH_DIST, else <repo>/dist.
@@ -201,19 +205,24 @@ func Start(t testing.TB, o Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := demoserver.New(demoserver.Config{
-		Domain: tenantURL, ClientID: "spa", DistDir: dist, DevTenant: true,
-		APIURL: tenantURL + "/api/private", ServerLogoutURL: tenantURL + "/v2/logout",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var tenantHandler http.Handler = tenant
 	if o.TenantMiddleware != nil {
 		tenantHandler = o.TenantMiddleware(tenant)
 	}
 	Serve(t, tl, tenantHandler)
-	appHandler := WithTestPage(app, tenantURL)
+	var appHandler http.Handler
+	if o.App != nil {
+		appHandler = o.App(dist)
+	} else {
+		app, err := demoserver.New(demoserver.Config{
+			Domain: tenantURL, ClientID: "spa", DistDir: dist, DevTenant: true,
+			APIURL: tenantURL + "/api/private", ServerLogoutURL: tenantURL + "/v2/logout",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		appHandler = WithTestPage(app, tenantURL)
+	}
 	if o.AppMiddleware != nil {
 		appHandler = o.AppMiddleware(appHandler)
 	}
@@ -329,13 +338,19 @@ func (e *Env) OpenTestPage(t testing.TB) *chrome.Tab {
 // (silentauth.createClient) to be there.
 func OpenSDKPage(t testing.TB, b *chrome.Browser, url string, wait time.Duration) *chrome.Tab {
 	t.Helper()
+	return OpenPage(t, b, url, "window.silentauth && silentauth.createClient", wait)
+}
+
+// OpenPage opens url in a new tab of b and waits up to wait for ready (a
+// condition in the page), failing t with the page's text when it does not
+// come.
+func OpenPage(t testing.TB, b *chrome.Browser, url, ready string, wait time.Duration) *chrome.Tab {
+	t.Helper()
 	tab := b.NewTab(t)
 	if err := tab.Navigate(url); err != nil {
 		t.Fatal(err)
 	}
-	if err := tab.WaitFor("window.silentauth && silentauth.createClient", wait); err != nil {
-		t.Fatal(err)
-	}
+	MustWaitFor(t, tab, ready, wait)
 	return tab
 }
 
