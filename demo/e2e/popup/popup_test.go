@@ -214,14 +214,36 @@ func startEnv(t *testing.T, o e2eenv.Options) *e2eenv.Env {
 	return e2eenv.Start(t, o)
 }
 
+// popupPage is every popup test's setup: the tenant, the app and a browser
+// with its popup blocker on (startEnv with o), and the test page with a
+// button that calls loginWithPopup(params) (popupButton).
+func popupPage(t *testing.T, o e2eenv.Options, params string) (*e2eenv.Env, *e2eenv.Tab) {
+	t.Helper()
+	env := startEnv(t, o)
+	tab := env.OpenTestPage(t)
+	popupButton(t, env, tab, params)
+	return env, tab
+}
+
+// mustFailWith fails the test unless the popup login settled as a
+// SilentAuthError with code whose description contains part (what the
+// description must name, for the message).
+func mustFailWith(t *testing.T, o outcome, code, part, what string) {
+	t.Helper()
+	if o.OK || !o.IsSDKError || o.Error != code {
+		t.Fatalf("got %+v, want a SilentAuthError %s", o, code)
+	}
+	if !strings.Contains(o.Description, part) {
+		t.Errorf("description %q does not %s", o.Description, what)
+	}
+}
+
 func TestPopupLoginFromAClickSignsInTheOpener(t *testing.T) {
 	inBothPlacements(t, popupLoginFromAClickSignsInTheOpener)
 }
 
 func popupLoginFromAClickSignsInTheOpener(t *testing.T) {
-	env := startEnv(t, e2eenv.Options{})
-	tab := env.OpenTestPage(t)
-	popupButton(t, env, tab, `{login_hint: "demo@example.com"}`)
+	env, tab := popupPage(t, e2eenv.Options{}, `{login_hint: "demo@example.com"}`)
 	before := env.Tenant.Stats() // the loader's head start asked already
 	markHandles(t, tab)
 	popup, id := clickForPopup(t, tab)
@@ -280,9 +302,7 @@ func popupLoginFromAClickSignsInTheOpener(t *testing.T) {
 func TestPopupClosedByTheUser(t *testing.T) { inBothPlacements(t, popupClosedByTheUser) }
 
 func popupClosedByTheUser(t *testing.T) {
-	env := startEnv(t, e2eenv.Options{})
-	tab := env.OpenTestPage(t)
-	popupButton(t, env, tab, "")
+	_, tab := popupPage(t, e2eenv.Options{}, "")
 	before := liveFuncs(t, tab)
 	markHandles(t, tab)
 	popup, _ := clickForPopup(t, tab)
@@ -293,13 +313,7 @@ func popupClosedByTheUser(t *testing.T) {
 	if err := chromedp.Run(popup.Ctx, page.Close()); err != nil {
 		t.Fatal(err)
 	}
-	o := settled(t, tab)
-	if o.OK || !o.IsSDKError || o.Error != "popup_closed" {
-		t.Fatalf("got %+v, want a SilentAuthError popup_closed", o)
-	}
-	if !strings.Contains(o.Description, "same-origin-allow-popups") {
-		t.Errorf("description %q does not name the COOP fix", o.Description)
-	}
+	mustFailWith(t, settled(t, tab), "popup_closed", "same-origin-allow-popups", "name the COOP fix")
 	if waited := time.Since(start); waited > 5*time.Second {
 		t.Errorf("popup_closed came %v after the window closed", waited)
 	}
@@ -325,12 +339,7 @@ func popupBlockedWithoutAUserGesture(t *testing.T) {
 			(e) => ({ok: false, isSDKError: silentauth.isSilentAuthError(e), error: e.error, description: e.error_description}));
 	})()`, &o)
 	checkPlacement(t, tab)
-	if o.OK || !o.IsSDKError || o.Error != "popup_blocked" {
-		t.Fatalf("got %+v, want a SilentAuthError popup_blocked", o)
-	}
-	if !strings.Contains(o.Description, "click") {
-		t.Errorf("description %q does not say to call it from a click", o.Description)
-	}
+	mustFailWith(t, o, "popup_blocked", "click", "say to call it from a click")
 	if st := env.Tenant.Stats(); st.Authorize-st.AuthorizePromptNone != before.Authorize-before.AuthorizePromptNone {
 		t.Errorf("a blocked popup still reached /authorize: %+v", st)
 	}
@@ -344,16 +353,14 @@ func TestPopupCutOffByCrossOriginOpenerPolicy(t *testing.T) {
 }
 
 func popupCutOffByCrossOriginOpenerPolicy(t *testing.T) {
-	env := startEnv(t, e2eenv.Options{TenantMiddleware: func(h http.Handler) http.Handler {
+	_, tab := popupPage(t, e2eenv.Options{TenantMiddleware: func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/authorize" || strings.HasPrefix(r.URL.Path, "/u/") {
 				w.Header().Set("Cross-Origin-Opener-Policy", "same-origin")
 			}
 			h.ServeHTTP(w, r)
 		})
-	}})
-	tab := env.OpenTestPage(t)
-	popupButton(t, env, tab, `{timeoutInSeconds: 20}`)
+	}}, `{timeoutInSeconds: 20}`)
 	markHandles(t, tab)
 	clickForPopup(t, tab)
 	o := settled(t, tab)
@@ -432,19 +439,11 @@ func TestDemoPagePopupButton(t *testing.T) {
 func TestPopupTimeoutClosesTheWindow(t *testing.T) { inBothPlacements(t, popupTimeoutClosesTheWindow) }
 
 func popupTimeoutClosesTheWindow(t *testing.T) {
-	env := startEnv(t, e2eenv.Options{})
-	tab := env.OpenTestPage(t)
-	popupButton(t, env, tab, `{timeoutInSeconds: 2}`)
+	env, tab := popupPage(t, e2eenv.Options{}, `{timeoutInSeconds: 2}`)
 	env.Tenant.SetFaults(devtenant.Faults{NoMessage: true})
 	markHandles(t, tab)
 	id := clickForPopupID(t, tab)
-	o := settled(t, tab)
-	if o.OK || !o.IsSDKError || o.Error != "timeout" {
-		t.Fatalf("got %+v, want a SilentAuthError timeout", o)
-	}
-	if !strings.Contains(o.Description, "within 2 s") {
-		t.Errorf("description %q does not name the call's timeout", o.Description)
-	}
+	mustFailWith(t, settled(t, tab), "timeout", "within 2 s", "name the call's timeout")
 	targetGone(t, tab, id)
 	noHandlesLeft(t, tab)
 }
@@ -459,9 +458,7 @@ func TestPopupIgnoresMessagesFromElsewhere(t *testing.T) {
 // the page placement the engine sees and refuses it (a debug line says
 // why); in the worker placement the page never passes it on.
 func popupIgnoresMessagesFromElsewhere(t *testing.T) {
-	env := startEnv(t, e2eenv.Options{})
-	tab := env.OpenTestPage(t)
-	popupButton(t, env, tab, `{login_hint: "demo@example.com"}`)
+	_, tab := popupPage(t, e2eenv.Options{}, `{login_hint: "demo@example.com"}`)
 	popup, _ := clickForPopup(t, tab)
 	if err := popup.WaitFor(`location.pathname === "/u/login"`, 10*time.Second); err != nil {
 		t.Fatal(err)
