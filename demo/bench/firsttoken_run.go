@@ -273,19 +273,17 @@ files.forEach((f, i) => {
 	return out
 }
 
-// benchEnv starts the dev tenant and the demo app with the bench pages, and
-// logs demo@example.com in, so that silent requests find a session.
+// benchEnv starts the dev tenant and the demo app with the bench pages
+// (files, whose NodeModules it sets), and logs demo@example.com in, so that
+// silent requests find a session.
 func benchEnv(t testing.TB, files Files) *e2eenv.Env {
 	t.Helper()
 	dist := e2eenv.DistDir(t)
 	tl, tenantURL := e2eenv.Listen(t, "localhost")
 	al, appURL := e2eenv.Listen(t, "localhost")
-	clients := devtenant.DefaultClients([]string{appURL})
-	for i := range clients {
-		clients[i].Callbacks = append(clients[i].Callbacks, appURL+e2eenv.TestPagePath)
-	}
+	// Tokens live an hour so nothing expires, whatever a run's length.
 	tenant, err := devtenant.New(devtenant.Config{Issuer: tenantURL, TokenLifetime: time.Hour,
-		AppOrigins: []string{appURL}, Clients: clients})
+		AppOrigins: []string{appURL}, Clients: e2eenv.TenantClients(appURL)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,8 +25,6 @@ import (
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/silentauth/silentauth/demo/demoserver"
-	"github.com/silentauth/silentauth/demo/devtenant"
 	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 	"github.com/silentauth/silentauth/demo/internal/repo"
@@ -252,41 +250,20 @@ func Renewal(t *Scope, o Options) {
 	logf("host benchmark: go test -bench Verify ./checksession/idtoken/")
 	rep.HostVerify = hostBench(t, root)
 
-	// Servers and the browser.
-	tl, tenantURL := e2eenv.Listen(t, "localhost")
-	al, appURL := e2eenv.Listen(t, "localhost")
-	clients := devtenant.DefaultClients([]string{appURL})
-	for i := range clients {
-		clients[i].Callbacks = append(clients[i].Callbacks, appURL+e2eenv.TestPagePath)
-	}
-	// Tokens live an hour so nothing expires, whatever a run's length.
-	tenant, err := devtenant.New(devtenant.Config{Issuer: tenantURL, TokenLifetime: time.Hour,
-		AppOrigins: []string{appURL}, Clients: clients})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := demoserver.New(demoserver.Config{Domain: tenantURL, ClientID: "spa", DistDir: dist, DevTenant: true,
-		APIURL: tenantURL + "/api/private", ServerLogoutURL: tenantURL + "/v2/logout"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e2eenv.Serve(t, tl, tenant)
-	e2eenv.Serve(t, al, Handler(e2eenv.WithTestPage(app, tenantURL), tenantURL, Files{
-		NodeModules: nm, WasmExecJS: filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js"),
+	// Servers and the browser, with the demo user logged in.
+	env := benchEnv(t, Files{
+		WasmExecJS: filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js"),
 		VerifyWasm: verifyWasm, SymbolWasm: symbols,
-	}))
-	env := &e2eenv.Env{Tenant: tenant, TenantURL: tenantURL, AppURL: appURL, Browser: chrome.Start(t)}
-
-	loginTab := env.OpenTestPage(t)
-	if err := chromedp.Run(loginTab.Ctx, chromedp.ActionFunc(func(ctx context.Context) error {
+	})
+	versionTab := env.OpenTestPage(t)
+	if err := chromedp.Run(versionTab.Ctx, chromedp.ActionFunc(func(ctx context.Context) error {
 		_, product, _, _, _, err := browser.GetVersion().Do(ctx)
 		rep.Chromium = product
 		return err
 	})); err != nil {
 		t.Fatal(err)
 	}
-	env.Login(t, loginTab, "demo@example.com", "")
-	closeTab(loginTab)
+	closeTab(versionTab)
 
 	// 1. Renewal latency, all contenders interleaved in one page.
 	logf("renewal latency: %d rounds of %d contenders", latencyRounds, len(contenders))
@@ -328,14 +305,14 @@ func Renewal(t *Scope, o Options) {
 	var idToken string
 	lat.MustEval(`floorImplicit().then(r => r.id_token)`, &idToken)
 	closeTab(lat)
-	jwks := httpGet(t, tenantURL+"/.well-known/jwks.json")
+	jwks := httpGet(t, env.TenantURL+"/.well-known/jwks.json")
 	logf("in-browser verify: %d tokens each", verifyN)
 	vt := openPage(t, env, VerifyPath)
 	if err := vt.WaitFor("window.benchReady", 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	var vr struct{ Go, GoLoop, Jose float64 }
-	vt.MustEval(fmt.Sprintf("bench.run(%q, %s, %q, %d, %d, 20)", idToken, jwks, tenant.Issuer(), time.Now().Unix(), verifyN), &vr)
+	vt.MustEval(fmt.Sprintf("bench.run(%q, %s, %q, %d, %d, 20)", idToken, jwks, env.Tenant.Issuer(), time.Now().Unix(), verifyN), &vr)
 	ops := func(ms float64) float64 { return float64(verifyN) / (ms / 1000) }
 	rep.BrowserVerify = BrowserVerify{N: verifyN, GoPerCall: ops(vr.Go), GoLoop: ops(vr.GoLoop), Jose: ops(vr.Jose)}
 	rep.BrowserVerify.RatioToJos = rep.BrowserVerify.GoPerCall / rep.BrowserVerify.Jose
@@ -355,7 +332,7 @@ func Renewal(t *Scope, o Options) {
 			slices.Reverse(sdks)
 		}
 		for _, sdk := range sdks {
-			if err := rt.Navigate(appURL + ReadyPath + "?sdk=" + sdk); err != nil {
+			if err := rt.Navigate(env.AppURL + ReadyPath + "?sdk=" + sdk); err != nil {
 				t.Fatal(err)
 			}
 			var s readySample
