@@ -189,9 +189,7 @@ client.on("renewd", () => {});
 func TestViteAppFromTarballChecksSessionAfterLogin(t *testing.T) {
 	p := theProject(t)
 	s := serve(t, p)
-	tab := s.browser.NewTab(t)
-	csp := watchCSP(t, tab)
-	openPage(t, tab, s.appURL+"/", "window.app")
+	tab, csp := s.open(t, "/", "window.app")
 
 	var before map[string]any
 	tab.MustEval(`app.client.then(c => c.checkSession()).then(() => ({}), e => ({error: e.error}))`, &before)
@@ -232,13 +230,7 @@ func TestViteAppFromTarballChecksSessionAfterLogin(t *testing.T) {
 func TestScriptTagFromTarballChecksSessionAfterLogin(t *testing.T) {
 	p := theProject(t)
 	s := serve(t, p)
-	tab := s.browser.NewTab(t)
-	csp := watchCSP(t, tab)
-	openPage(t, tab, s.appURL+"/script.html", "window.silentauth")
-	create := fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", redirectUri: location.origin + "/script.html"})`, s.tenantURL)
-
-	s.login(t, tab, `(async () => { const c = await `+create+`; await c.loginWithRedirect(); return true })()`,
-		s.appURL+"/script.html", "window.silentauth")
+	tab, csp, create := s.scriptTagSignedIn(t, "")
 	var res map[string]any
 	tab.MustEval(`(async () => {
 		const c = await `+create+`;
@@ -264,9 +256,7 @@ func TestScriptTagFromTarballChecksSessionAfterLogin(t *testing.T) {
 func TestModuleAndScriptOnOnePageShareOneRuntime(t *testing.T) {
 	p := theProject(t)
 	s := serveApp(t, p, p.appDir, "page")
-	tab := s.browser.NewTab(t)
-	csp := watchCSP(t, tab)
-	openPage(t, tab, s.appURL+"/", "window.app")
+	tab, csp := s.open(t, "/", "window.app")
 	s.login(t, tab, `app.client.then(c => c.loginWithRedirect())`, s.appURL+"/", "window.app")
 	tab.MustEval(`app.client.then(c => c.handleRedirectCallback()).then(() => true)`, nil)
 
@@ -435,6 +425,29 @@ func (s *server) login(t *testing.T, tab *chrome.Tab, start, back, ready string)
 	if err := tab.WaitFor(cond, 30*time.Second); err != nil {
 		t.Fatalf("%v\nconsole:\n%s", err, strings.Join(tab.Console(), "\n"))
 	}
+}
+
+// open opens path of the app in a new tab whose CSP reports are watched,
+// and waits for ready.
+func (s *server) open(t *testing.T, path, ready string) (*chrome.Tab, *cspWatch) {
+	t.Helper()
+	tab := s.browser.NewTab(t)
+	csp := watchCSP(t, tab)
+	openPage(t, tab, s.appURL+path, ready)
+	return tab, csp
+}
+
+// scriptTagSignedIn opens the project's script.html and logs the demo user
+// in through a client created with the options extra (a JS object literal
+// member or ""), coming back to script.html. create is the expression that
+// creates that client again, for the callback.
+func (s *server) scriptTagSignedIn(t *testing.T, extra string) (tab *chrome.Tab, csp *cspWatch, create string) {
+	t.Helper()
+	tab, csp = s.open(t, "/script.html", "window.silentauth")
+	create = e2eenv.CreateClientJS(fmt.Sprintf("domain: %q", s.tenantURL), `clientId: "spa"`, extra, `redirectUri: location.origin + "/script.html"`)
+	s.login(t, tab, `(async () => { const c = await `+create+`; await c.loginWithRedirect(); return true })()`,
+		s.appURL+"/script.html", "window.silentauth")
+	return tab, csp, create
 }
 
 func openPage(t *testing.T, tab *chrome.Tab, url, ready string) {

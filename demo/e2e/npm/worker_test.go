@@ -96,9 +96,7 @@ func TestBundledAppRunsTheEngineInTheSharedWorker(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := bundleOf(t, p, tc.dir, tc.entry)
 			s := serveApp(t, p, b.dir, "shared-worker")
-			tab := s.browser.NewTab(t)
-			csp := watchCSP(t, tab)
-			openPage(t, tab, s.appURL+"/", "window.app")
+			tab, csp := s.open(t, "/", "window.app")
 
 			var before map[string]any
 			tab.MustEval(`app.client.then(c => c.checkSession()).then(() => ({}), e => ({error: e.error, description: e.error_description}))`, &before)
@@ -132,13 +130,7 @@ func TestBundledAppRunsTheEngineInTheSharedWorker(t *testing.T) {
 func TestScriptTagRunsTheEngineInTheSharedWorkerNextToIt(t *testing.T) {
 	p := theProject(t)
 	s := serve(t, p)
-	tab := s.browser.NewTab(t)
-	csp := watchCSP(t, tab)
-	openPage(t, tab, s.appURL+"/script.html", "window.silentauth")
-	create := fmt.Sprintf(`silentauth.createClient({domain: %q, clientId: "spa", engine: "shared-worker", redirectUri: location.origin + "/script.html"})`, s.tenantURL)
-
-	s.login(t, tab, `(async () => { const c = await `+create+`; await c.loginWithRedirect(); return true })()`,
-		s.appURL+"/script.html", "window.silentauth")
+	tab, csp, create := s.scriptTagSignedIn(t, `engine: "shared-worker"`)
 	var res map[string]any
 	tab.MustEval(`(async () => {
 		const c = await `+create+`;
