@@ -1,10 +1,7 @@
 package nodeop
 
 import (
-	"context"
-	"errors"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 )
@@ -50,16 +47,7 @@ func TestTokenLinesCarryTheDPoPKey(t *testing.T) {
 }
 
 func TestGateForwardsRecordsAndGoesDown(t *testing.T) {
-	p, g, err := StartGated(context.Background(), Config{AppOrigins: []string{appOrigin}, Output: LogWriter(t)})
-	if errors.Is(err, ErrNodeModulesMissing) || errors.Is(err, ErrNodeMissing) {
-		if os.Getenv("CI") == "" {
-			t.Skipf("no real OpenID Provider: %v", err)
-		}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Stop(); _ = g.Close() })
+	p, g := gated(t)
 	get := func() int {
 		resp, err := http.Get(p.Issuer() + "/.well-known/openid-configuration")
 		if err != nil {

@@ -71,15 +71,32 @@ func op(t *testing.T) *Provider {
 			Output:         &sharedOutput,
 		})
 	})
-	if errors.Is(sharedErr, ErrNodeModulesMissing) || errors.Is(sharedErr, ErrNodeMissing) {
+	needProvider(t, sharedErr)
+	return shared
+}
+
+// needProvider skips t when starting the provider failed with err because
+// node or its modules are not installed, unless CI is set (see op), and
+// fails t on any other error.
+func needProvider(t *testing.T, err error) {
+	t.Helper()
+	if errors.Is(err, ErrNodeModulesMissing) || errors.Is(err, ErrNodeMissing) {
 		if os.Getenv("CI") == "" {
-			t.Skipf("no real OpenID Provider: %v", sharedErr)
+			t.Skipf("no real OpenID Provider: %v", err)
 		}
 	}
-	if sharedErr != nil {
-		t.Fatal(sharedErr)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return shared
+}
+
+// gated starts a provider of its own behind a Gate, stopped when t ends.
+func gated(t *testing.T) (*Provider, *Gate) {
+	t.Helper()
+	p, g, err := StartGated(context.Background(), Config{AppOrigins: []string{appOrigin}, Output: LogWriter(t)})
+	needProvider(t, err)
+	t.Cleanup(func() { _ = p.Stop(); _ = g.Close() })
+	return p, g
 }
 
 // newClient follows redirects within the provider and stops at
@@ -402,23 +419,29 @@ func TestSilentImplicitRequestPostsTokensWithConfiguredLifetime(t *testing.T) {
 	}
 }
 
-func TestSilentRequestWithNeedsInteractionHintPostsInteractionRequired(t *testing.T) {
+// TestSilentRequestThatNeedsTheUserPostsItsError: where the user must act,
+// prompt=none posts the error that says why.
+func TestSilentRequestThatNeedsTheUserPostsItsError(t *testing.T) {
 	p := op(t)
 	d := discover(t, p)
-	jar := login(t, p, d, "carol")
-	q := silentParams(newPKCE(), "openid email profile")
-	q.Set("login_hint", "needs-interaction")
-	wm := authorizeWebMessage(t, newClient(t, p.Issuer(), jar), d.AuthorizationEndpoint, q)
-	wantError(t, wm, q, "interaction_required")
-}
-
-func TestSilentRequestForUngrantedScopePostsConsentRequired(t *testing.T) {
-	p := op(t)
-	d := discover(t, p)
-	jar := login(t, p, d, "dave")
-	q := silentParams(newPKCE(), "openid email profile read:admin")
-	wm := authorizeWebMessage(t, newClient(t, p.Issuer(), jar), d.AuthorizationEndpoint, q)
-	wantError(t, wm, q, "consent_required")
+	for _, tc := range []struct {
+		name, user, hint, scope, want string
+	}{
+		{name: "the needs-interaction hint posts interaction_required", user: "carol", hint: "needs-interaction",
+			scope: "openid email profile", want: "interaction_required"},
+		{name: "a scope not granted posts consent_required", user: "dave",
+			scope: "openid email profile read:admin", want: "consent_required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			jar := login(t, p, d, tc.user)
+			q := silentParams(newPKCE(), tc.scope)
+			if tc.hint != "" {
+				q.Set("login_hint", tc.hint)
+			}
+			wm := authorizeWebMessage(t, newClient(t, p.Issuer(), jar), d.AuthorizationEndpoint, q)
+			wantError(t, wm, q, tc.want)
+		})
+	}
 }
 
 // offline_access is not a way to provoke consent_required: the provider drops
