@@ -61,23 +61,6 @@ func withNonce(n string) proofEdit {
 	return func(_ map[string]any, c jwt.MapClaims) { c["nonce"] = n }
 }
 
-// tokenPost posts form to /oauth/token from the app's origin with a DPoP header ("" for none).
-func (e *env) tokenPost(form url.Values, proof string) (int, map[string]any, http.Header) {
-	e.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/oauth/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", appOrigin)
-	if proof != "" {
-		req.Header.Set("DPoP", proof)
-	}
-	r := e.do(req)
-	var m map[string]any
-	if err := json.Unmarshal([]byte(r.body), &m); err != nil {
-		e.t.Fatalf("token endpoint answered non-JSON %d: %s", r.status, r.body)
-	}
-	return r.status, m, r.header
-}
-
 // dpopCode logs in with dpop_jkt set to p's thumbprint and returns the code.
 func (e *env) dpopCode(p *prover, scope string) string {
 	e.t.Helper()

@@ -34,15 +34,7 @@ func (e *env) refresh(rt, scope string) (int, map[string]any, http.Header) {
 	if scope != "" {
 		v.Set("scope", scope)
 	}
-	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/oauth/token", strings.NewReader(v.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", appOrigin)
-	r := e.do(req)
-	var m map[string]any
-	if err := json.Unmarshal([]byte(r.body), &m); err != nil {
-		e.t.Fatalf("token endpoint answered non-JSON %d: %s", r.status, r.body)
-	}
-	return r.status, m, r.header
+	return e.tokenPost(v, "")
 }
 
 func rtOf(m map[string]any) string { s, _ := m["refresh_token"].(string); return s }
