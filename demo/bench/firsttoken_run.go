@@ -137,18 +137,9 @@ func FirstToken(t *Scope, o Options) {
 
 	text := firstTokenTable(rep)
 	fmt.Print(text)
-	out := filepath.Join(dist, "bench")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	js, _ := json.MarshalIndent(rep, "", "  ")
-	stamp := time.Now().Format("20060102-150405")
-	for name, b := range map[string][]byte{"firsttoken-" + stamp + ".json": js, "firsttoken-latest.json": js,
-		"firsttoken-latest.txt": []byte(text)} {
-		if err := os.WriteFile(filepath.Join(out, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	js, stamp := indented(rep), time.Now().Format("20060102-150405")
+	writeBench(t, map[string][]byte{"firsttoken-" + stamp + ".json": js, "firsttoken-latest.json": js,
+		"firsttoken-latest.txt": []byte(text)}, "firsttoken-"+stamp+".json", "")
 }
 
 // networkList says what each emulated network is.

@@ -147,18 +147,28 @@ func MultiTab(t *Scope, o Options) {
 
 // writeReport writes rep and text to <dist>/bench/name.json and .txt.
 func writeReport(t *Scope, name string, rep any, text string) {
+	writeBench(t, map[string][]byte{name + ".json": indented(rep), name + ".txt": []byte(text)}, name+".json", "")
+}
+
+// writeBench writes each of files (name to content) to <dist>/bench, then
+// prints where shown is, and more.
+func writeBench(t *Scope, files map[string][]byte, shown, more string) {
 	out := filepath.Join(e2eenv.DistDir(t), "bench")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	js, _ := json.MarshalIndent(rep, "", "  ")
-	if err := os.WriteFile(filepath.Join(out, name+".json"), js, 0o644); err != nil {
-		t.Fatal(err)
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(out, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := os.WriteFile(filepath.Join(out, name+".txt"), []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fmt.Printf("written: %s\n", filepath.Join(out, name+".json"))
+	fmt.Printf("written: %s%s\n", filepath.Join(out, shown), more)
+}
+
+// indented is v as indented JSON.
+func indented(v any) []byte {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return b
 }
 
 func multiTabTable(r MultiTabReport) string {

@@ -1,10 +1,7 @@
 package bench
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
 	"time"
 
@@ -78,16 +75,5 @@ func Outage(t *Scope, o Options) {
 		"3 tabs, getTokenSilently every 250 ms, 8 s tokens; %v of fault after %v, %v of recovery\n",
 		time.Now().Format(time.RFC3339), machine(), runtime.Version(), before, loadavg(), length, lead, after)
 	fmt.Print(head + soak.OutageTable(all...))
-	out := filepath.Join(e2eenv.DistDir(t), "bench")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(out, "outage.txt"), []byte(head+text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	js, _ := json.MarshalIndent(all, "", "  ")
-	if err := os.WriteFile(filepath.Join(out, "outage.json"), js, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fmt.Printf("written: %s\n", filepath.Join(out, "outage.txt"))
+	writeBench(t, map[string][]byte{"outage.txt": []byte(head + text), "outage.json": indented(all)}, "outage.txt", "")
 }

@@ -364,21 +364,8 @@ func Renewal(t *Scope, o Options) {
 	logf("done")
 	text := table(rep)
 	fmt.Print(text)
-	out := filepath.Join(dist, "bench")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	js, _ := json.MarshalIndent(rep, "", "  ")
-	stamp := time.Now().Format("20060102-150405")
-	for _, f := range []string{"bench-" + stamp + ".json", "latest.json"} {
-		if err := os.WriteFile(filepath.Join(out, f), js, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(out, "latest.txt"), []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fmt.Printf("written: %s\n", filepath.Join(out, "bench-"+stamp+".json"))
+	js, stamp := indented(rep), time.Now().Format("20060102-150405")
+	writeBench(t, map[string][]byte{"bench-" + stamp + ".json": js, "latest.json": js, "latest.txt": []byte(text)}, "bench-"+stamp+".json", "")
 }
 
 func openPage(t testing.TB, env *e2eenv.Env, path string) *chrome.Tab {

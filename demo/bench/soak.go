@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
-	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 	"github.com/silentauth/silentauth/demo/internal/soak"
 )
 
@@ -94,26 +92,10 @@ func Soak(t *Scope, o Options) {
 		rep.Date, rep.Machine, rep.Go, rep.Chromium, rep.LoadBefore, rep.LoadAfter)
 	fmt.Print(head + text.String())
 
-	out := filepath.Join(e2eenv.DistDir(t), "bench")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	js, _ := json.MarshalIndent(rep, "", "  ")
-	if err := os.WriteFile(filepath.Join(out, "soak.json"), js, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(out, "soak.txt"), []byte(head+text.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(out, "soak-timelines.txt"), []byte(timelines.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	raw, _ := json.Marshal(records)
-	if err := os.WriteFile(filepath.Join(out, "soak-records.json"), raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fmt.Printf("written: %s (each tab's events and token changes: soak-timelines.txt; every call, event, provider hit and token: soak-records.json)\n",
-		filepath.Join(out, "soak.json"))
+	writeBench(t, map[string][]byte{"soak.json": indented(rep), "soak.txt": []byte(head + text.String()),
+		"soak-timelines.txt": []byte(timelines.String()), "soak-records.json": raw},
+		"soak.json", " (each tab's events and token changes: soak-timelines.txt; every call, event, provider hit and token: soak-records.json)")
 }
 
 func loadavg() string {

@@ -3,12 +3,9 @@ package bench
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"runtime"
 	"time"
 
-	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 	"github.com/silentauth/silentauth/demo/internal/soak"
 )
 
@@ -76,12 +73,5 @@ func SoakRefresh(t *Scope, o Options) {
 		refused, unanswered, invalidGrant, authorize, promptNone, codes)
 	text := head + body + soak.Table(soak.Compute(rec))
 	fmt.Print(text)
-	out := filepath.Join(e2eenv.DistDir(t), "bench")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(out, "soak-refresh.txt"), []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fmt.Printf("written: %s\n", filepath.Join(out, "soak-refresh.txt"))
+	writeBench(t, map[string][]byte{"soak-refresh.txt": []byte(text)}, "soak-refresh.txt", "")
 }
