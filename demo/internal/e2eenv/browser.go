@@ -1,6 +1,10 @@
 package e2eenv
 
 import (
+	"strings"
+	"testing"
+	"time"
+
 	"github.com/silentauth/silentauth/demo/internal/chrome"
 )
 
@@ -21,3 +25,20 @@ var (
 	// ExecPath is the Chromium binary the suites drive.
 	ExecPath = chrome.ExecPath
 )
+
+// PageText is what a failing test shows of a tab: its address, the start
+// of its text and its console.
+func PageText(tab *chrome.Tab) string {
+	var s string
+	_ = tab.Eval(`location.href + "\n" + document.body.innerText.slice(0, 2000)`, &s)
+	return s + "\nconsole:\n" + strings.Join(tab.Console(), "\n")
+}
+
+// MustWaitFor waits up to timeout for cond in tab, failing t with the
+// page's text (PageText) when it does not come.
+func MustWaitFor(t testing.TB, tab *chrome.Tab, cond string, timeout time.Duration) {
+	t.Helper()
+	if err := tab.WaitFor(cond, timeout); err != nil {
+		t.Fatalf("%v\n%s", err, PageText(tab))
+	}
+}
