@@ -12,6 +12,7 @@ import (
 	"github.com/silentauth/silentauth/demo/devtenant"
 	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
+	"github.com/silentauth/silentauth/demo/internal/repo"
 )
 
 // anonymousVisits is the number of page loads per contender.
@@ -71,7 +72,7 @@ type anonymousSample struct {
 // network), each page load a fresh page with the HTTP cache warm.
 func Anonymous(t *Scope, o Options) {
 	dist := e2eenv.DistDir(t)
-	root := repoRoot(t)
+	root := repo.MustRoot(t)
 	tl, tenantURL := e2eenv.Listen(t, "localhost")
 	al, appURL := e2eenv.Listen(t, "localhost")
 	tenant, err := devtenant.New(devtenant.Config{Issuer: tenantURL, AppOrigins: []string{appURL}})

@@ -13,6 +13,7 @@ import (
 	"github.com/silentauth/silentauth/demo/devtenant"
 	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
+	"github.com/silentauth/silentauth/demo/internal/repo"
 )
 
 // DPoP times a DPoP renewal, through the iframe (code exchange
@@ -28,7 +29,7 @@ func DPoP(t *Scope, o Options) {
 		dpopRounds = 5
 	}
 	dist := e2eenv.DistDir(t)
-	root := repoRoot(t)
+	root := repo.MustRoot(t)
 	tl, tenantURL := e2eenv.Listen(t, "localhost")
 	al, appURL := e2eenv.Listen(t, "localhost")
 	clients := devtenant.DefaultClients([]string{appURL})

@@ -23,6 +23,7 @@ import (
 	"github.com/silentauth/silentauth/demo/devtenant"
 	"github.com/silentauth/silentauth/demo/internal/chrome"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
+	"github.com/silentauth/silentauth/demo/internal/repo"
 )
 
 // Network is an emulated network for Network.emulateNetworkConditions.
@@ -99,7 +100,7 @@ func FirstToken(t *Scope, o Options) {
 		loads = 2
 	}
 	dist := e2eenv.DistDir(t)
-	root := repoRoot(t)
+	root := repo.MustRoot(t)
 	nm := filepath.Join(root, "node_modules")
 	goroot, err := exec.Command("go", "env", "GOROOT").Output()
 	if err != nil {
@@ -284,7 +285,7 @@ func benchEnv(t testing.TB, files Files) *e2eenv.Env {
 		t.Fatal(err)
 	}
 	e2eenv.Serve(t, tl, tenant)
-	files.NodeModules = filepath.Join(repoRoot(t), "node_modules")
+	files.NodeModules = filepath.Join(repo.MustRoot(t), "node_modules")
 	e2eenv.Serve(t, al, Handler(e2eenv.WithTestPage(app, tenantURL), tenantURL, files))
 	env := &e2eenv.Env{Tenant: tenant, TenantURL: tenantURL, AppURL: appURL, Browser: chrome.Start(t)}
 	login := env.OpenTestPage(t)

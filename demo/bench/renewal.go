@@ -221,7 +221,7 @@ func buildWasm(t testing.TB, root, dir, name, pkg string, strip bool) string {
 func Renewal(t *Scope, o Options) {
 	n := sizesFor(o)
 	latencyRounds, latencyWarmup, readyLoads, verifyN := n.latencyRounds, n.latencyWarmup, n.readyLoads, n.verifyN
-	root := repoRoot(t)
+	root := repo.MustRoot(t)
 	dist := e2eenv.DistDir(t)
 	tmp := t.TempDir()
 	rep := Report{Date: time.Now().Format(time.RFC3339), Machine: machine(), Go: runtime.Version()}
@@ -567,15 +567,6 @@ func httpGet(t testing.TB, url string) string {
 func jsJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
-}
-
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	root, err := repo.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
 }
 
 func machine() string {

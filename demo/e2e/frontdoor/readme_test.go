@@ -25,11 +25,7 @@ const (
 // readmeExample is the README's first example, as a reader copies it.
 func readmeExample(t *testing.T) string {
 	t.Helper()
-	root, err := repo.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	b, err := os.ReadFile(filepath.Join(repo.MustRoot(t), "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

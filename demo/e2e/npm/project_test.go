@@ -58,21 +58,21 @@ func theProject(t *testing.T) *project {
 
 func newProject(t *testing.T) (*project, error) {
 	dist := e2eenv.DistDir(t)
-	repo := filepath.Dir(dist)
-	if _, err := os.Stat(filepath.Join(repo, "package.json")); err != nil {
+	repoDir := filepath.Dir(dist)
+	if _, err := os.Stat(filepath.Join(repoDir, "package.json")); err != nil {
 		// SILENTAUTH_DIST elsewhere: the repository is above this package.
-		repo = repoRoot(t)
+		repoDir = repo.MustRoot(t)
 	}
 	root, err := os.MkdirTemp("", "silentauth-npm-e2e-")
 	if err != nil {
 		return nil, err
 	}
 	tempRoots = append(tempRoots, root)
-	tarball, err := findTarball(repo, dist, root)
+	tarball, err := findTarball(repoDir, dist, root)
 	if err != nil {
 		return nil, err
 	}
-	p := &project{repo: repo, tarball: tarball, dir: filepath.Join(root, "app")}
+	p := &project{repo: repoDir, tarball: tarball, dir: filepath.Join(root, "app")}
 	p.pkgDir = filepath.Join(p.dir, "node_modules", "silentauth")
 	p.appDir = filepath.Join(p.dir, "dist-app")
 	p.webpackDir = filepath.Join(p.dir, "dist-webpack")
@@ -90,14 +90,14 @@ func newProject(t *testing.T) (*project, error) {
 	}
 	// The repository's own Vite, run on the project: imports resolve from
 	// the project's node_modules, where the tarball went.
-	vite := filepath.Join(repo, "node_modules", ".bin", "vite")
+	vite := filepath.Join(repoDir, "node_modules", ".bin", "vite")
 	if out, err := run(p.dir, 3*time.Minute, vite, "build", p.dir, "--outDir", p.appDir, "--emptyOutDir", "--logLevel", "warn"); err != nil {
 		return nil, fmt.Errorf("vite build: %v\n%s", err, out)
 	}
 	// The same project and main.js, bundled by webpack from the command
 	// line: the defaults do the rest (asset modules for new URL(…,
 	// import.meta.url), publicPath "auto").
-	webpack := filepath.Join(repo, "node_modules", ".bin", "webpack")
+	webpack := filepath.Join(repoDir, "node_modules", ".bin", "webpack")
 	if out, err := run(p.dir, 3*time.Minute, webpack, "--mode", "production", "--entry", "./main.js", "--output-path", p.webpackDir); err != nil {
 		return nil, fmt.Errorf("webpack: %v\n%s", err, out)
 	}
@@ -144,15 +144,6 @@ func fresh(target string, srcs ...string) bool {
 		}
 	}
 	return true
-}
-
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	root, err := repo.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
 }
 
 func run(dir string, timeout time.Duration, name string, args ...string) (string, error) {

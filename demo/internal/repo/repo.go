@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"testing"
 )
 
 // Root walks up from the working directory to the directory holding both
@@ -27,6 +28,17 @@ func Root() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// MustRoot is Root for a test or a benchmark: it fails t when there is no
+// root.
+func MustRoot(t testing.TB) string {
+	t.Helper()
+	root, err := Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
 }
 
 func isFile(path string) bool {
