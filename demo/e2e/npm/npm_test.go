@@ -189,14 +189,7 @@ client.on("renewd", () => {});
 func TestViteAppFromTarballChecksSessionAfterLogin(t *testing.T) {
 	p := theProject(t)
 	s := serve(t, p)
-	tab, csp := s.open(t, "/", "window.app")
-
-	var before map[string]any
-	tab.MustEval(`app.client.then(c => c.checkSession()).then(() => ({}), e => ({error: e.error}))`, &before)
-	if before["error"] != "login_required" {
-		t.Fatalf("checkSession before login: %v", before)
-	}
-	s.login(t, tab, `app.client.then(c => c.loginWithRedirect())`, s.appURL+"/", "window.app")
+	tab, csp := s.appSignedIn(t)
 	var res map[string]any
 	tab.MustEval(`(async () => {
 		const c = await app.client;
@@ -434,6 +427,22 @@ func (s *server) open(t *testing.T, path, ready string) (*chrome.Tab, *cspWatch)
 	tab := s.browser.NewTab(t)
 	csp := watchCSP(t, tab)
 	openPage(t, tab, s.appURL+path, ready)
+	return tab, csp
+}
+
+// appSignedIn opens the bundled app's page, checks that its client's
+// checkSession is login_required before any login, and logs the demo user
+// in through it (loginWithRedirect), back on the page: the callback is the
+// caller's.
+func (s *server) appSignedIn(t *testing.T) (*chrome.Tab, *cspWatch) {
+	t.Helper()
+	tab, csp := s.open(t, "/", "window.app")
+	var before map[string]any
+	tab.MustEval(`app.client.then(c => c.checkSession()).then(() => ({}), e => ({error: e.error, description: e.error_description}))`, &before)
+	if before["error"] != "login_required" {
+		t.Fatalf("checkSession before login: %v\nconsole:\n%s", before, strings.Join(tab.Console(), "\n"))
+	}
+	s.login(t, tab, `app.client.then(c => c.loginWithRedirect())`, s.appURL+"/", "window.app")
 	return tab, csp
 }
 

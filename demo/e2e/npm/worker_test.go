@@ -96,14 +96,7 @@ func TestBundledAppRunsTheEngineInTheSharedWorker(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			b := bundleOf(t, p, tc.dir, tc.entry)
 			s := serveApp(t, p, b.dir, "shared-worker")
-			tab, csp := s.open(t, "/", "window.app")
-
-			var before map[string]any
-			tab.MustEval(`app.client.then(c => c.checkSession()).then(() => ({}), e => ({error: e.error, description: e.error_description}))`, &before)
-			if before["error"] != "login_required" {
-				t.Fatalf("checkSession before login: %v\nconsole:\n%s", before, strings.Join(tab.Console(), "\n"))
-			}
-			s.login(t, tab, `app.client.then(c => c.loginWithRedirect())`, s.appURL+"/", "window.app")
+			tab, csp := s.appSignedIn(t)
 			var res map[string]any
 			tab.MustEval(`(async () => {
 				const c = await app.client;
