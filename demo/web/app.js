@@ -277,14 +277,18 @@
         log("error", "logout: " + describe(e));
       }
     });
-    $("response-type").addEventListener("change", async (ev) => {
-      sessionStorage.setItem(RESPONSE_TYPE_KEY, ev.target.value);
+    // A switched option makes a new client, which checks the session anew.
+    async function remakeClient(why) {
       try {
         await makeClient();
-        await checkSession("after switching the response type");
+        await checkSession(why);
       } catch (e) {
         log("error", "createClient: " + describe(e));
       }
+    }
+    $("response-type").addEventListener("change", async (ev) => {
+      sessionStorage.setItem(RESPONSE_TYPE_KEY, ev.target.value);
+      await remakeClient("after switching the response type");
     });
     $("use-refresh-tokens").addEventListener("change", async (ev) => {
       sessionStorage.setItem(REFRESH_KEY, ev.target.checked ? "1" : "0");
@@ -292,23 +296,13 @@
     $("use-refresh-tokens").checked = useRefreshTokens();
     $("response-type").disabled = useRefreshTokens();
       $("response-type").disabled = ev.target.checked;
-      try {
-        await makeClient();
-        await checkSession("after switching useRefreshTokens");
-      } catch (e) {
-        log("error", "createClient: " + describe(e));
-      }
+      await remakeClient("after switching useRefreshTokens");
     });
     $("use-dpop").addEventListener("change", async (ev) => {
       sessionStorage.setItem(DPOP_KEY, ev.target.checked ? "1" : "0");
       $("response-type").value = responseType();
       $("response-type").disabled = useRefreshTokens() || useDpop();
-      try {
-        await makeClient();
-        await checkSession("after switching useDpop");
-      } catch (e) {
-        log("error", "createClient: " + describe(e));
-      }
+      await remakeClient("after switching useDpop");
     });
     $("clear-log").addEventListener("click", () => $("log").replaceChildren());
   }
