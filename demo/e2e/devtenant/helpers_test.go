@@ -4,7 +4,6 @@
 package devtenant_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -18,43 +17,13 @@ import (
 const frameSelector = `iframe[title="silentauth session check"]`
 
 // outcome is how an SDK promise settled, as the page saw it.
-type outcome struct {
-	OK      bool           `json:"ok"`
-	Result  map[string]any `json:"result"`
-	IsError bool           `json:"isError"`
-	Error   string         `json:"error"`
-	Desc    string         `json:"description"`
-	State   string         `json:"state"`
-	// ErrHasTokens is true when the rejection carries token fields.
-	ErrHasTokens bool    `json:"errHasTokens"`
-	ElapsedMS    float64 `json:"elapsed"`
-	// Before and After bracket the call on the page's Date.now().
-	Before float64 `json:"before"`
-	After  float64 `json:"after"`
-}
-
-func (o outcome) String() string {
-	b, _ := json.Marshal(o)
-	return string(b)
-}
+type outcome = e2eenv.Settled
 
 // settle awaits the JS promise expr in the page (window.client and any
 // globals are in scope) and reports how it settled.
 func settle(t *testing.T, tab *e2eenv.Tab, expr string) outcome {
 	t.Helper()
-	var o outcome
-	tab.MustEvalT(t, `(async () => {
-		const before = Date.now(), t0 = performance.now();
-		try {
-			const result = await (`+expr+`);
-			return {ok: true, result, elapsed: performance.now() - t0, before, after: Date.now()};
-		} catch (e) {
-			return {ok: false, isError: e instanceof Error, error: e && e.error, description: e && e.error_description,
-				state: e && e.state, errHasTokens: !!e && ("accessToken" in e || "idToken" in e || "access_token" in e),
-				elapsed: performance.now() - t0, before, after: Date.now()};
-		}
-	})()`, &o)
-	return o
+	return e2eenv.SettleCall(t, tab, expr)
 }
 
 // mustFail checks that o is a rejection with an Error carrying code.

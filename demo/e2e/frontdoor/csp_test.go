@@ -1,7 +1,6 @@
 package frontdoor_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -15,37 +14,12 @@ import (
 const sdkPage = `<script src="/silentauth/silentauth.js"></script><p>csp</p>`
 
 // failure is how a call settled, as the page saw it.
-type failure struct {
-	OK        bool   `json:"ok"`
-	IsSDK     bool   `json:"isSDK"`
-	Name      string `json:"name"`
-	Error     string `json:"error"`
-	Desc      string `json:"description"`
-	CauseCode string `json:"causeCode"`
-}
-
-func (f failure) String() string {
-	b, _ := json.Marshal(f)
-	return string(b)
-}
+type failure = e2eenv.Settled
 
 // settle runs expr (a promise) in the page and reports how it settled.
 func settle(t *testing.T, tab *chrome.Tab, expr string) failure {
 	t.Helper()
-	var f failure
-	if err := tab.Eval(`(async () => {
-		try {
-			await (`+expr+`);
-			return {ok: true};
-		} catch (e) {
-			return {ok: false, isSDK: silentauth.isSilentAuthError(e) && e instanceof silentauth.SilentAuthError,
-				name: e && e.name, error: e && e.error, description: e && e.error_description,
-				causeCode: e && e.cause && e.cause.error || ""};
-		}
-	})()`, &f); err != nil {
-		t.Fatalf("%v\n%s", err, e2eenv.PageText(tab))
-	}
-	return f
+	return e2eenv.SettleCall(t, tab, expr)
 }
 
 // TestCSPFailuresNameTheDirective serves a page under a CSP that lacks one
