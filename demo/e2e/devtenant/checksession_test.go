@@ -18,7 +18,7 @@ func TestCheckSession(t *testing.T) {
 	tab := env.OpenTestPage(t)
 
 	t.Run("without a session it rejects with an Error login_required", func(t *testing.T) {
-		tab.MustEvalT(t, `(async () => { window.client = await `+clientJS(env, "spa", "")+`; return true })()`, nil)
+		tab.MustEvalT(t, `(async () => { window.client = await `+env.ClientJSFor("spa", "")+`; return true })()`, nil)
 		o := settle(t, tab, `client.checkSession()`)
 		mustFail(t, o, "login_required")
 		if o.Desc != "Login required" {

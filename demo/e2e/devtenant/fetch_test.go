@@ -80,7 +80,7 @@ func TestFetch(t *testing.T) {
 
 	t.Run("a second 401 is returned as is", func(t *testing.T) {
 		// The API accepts only its own audience, so this client's tokens are always refused.
-		tab.MustEvalT(t, `(async () => { window.other = await `+clientJS(env, "spa", opts+`, audience: "urn:another-api"`)+`; await other.checkSession(); return true })()`, nil)
+		tab.MustEvalT(t, `(async () => { window.other = await `+env.ClientJSFor("spa", opts+`, audience: "urn:another-api"`)+`; await other.checkSession(); return true })()`, nil)
 		before := env.Tenant.Stats().AuthorizePromptNone
 		o := call(t, "other")
 		renewals := env.Tenant.Stats().AuthorizePromptNone - before

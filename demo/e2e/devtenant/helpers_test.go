@@ -46,15 +46,6 @@ func mustSucceed(t *testing.T, tab *e2eenv.Tab, o outcome) map[string]any {
 	return o.Result
 }
 
-// clientJS creates a client of clientID against env's tenant, redirecting
-// to the test page, with debug logging and extra options.
-func clientJS(env *e2eenv.Env, clientID, extra string) string {
-	// assumeSignedOut: false, so that checkSession asks the server even
-	// where no sign-in is recorded: this suite pins the conversation with it.
-	return e2eenv.CreateClientJS(fmt.Sprintf("domain: %q", env.TenantURL), fmt.Sprintf("clientId: %q", clientID), "debug: true", "assumeSignedOut: false",
-		fmt.Sprintf("redirectUri: %q", env.AppURL+e2eenv.TestPagePath), extra)
-}
-
 // loginOptions choose how the tenant's pages are answered.
 type loginOptions struct {
 	clientID string // default "spa"
@@ -76,7 +67,7 @@ func loginToCallback(t *testing.T, env *e2eenv.Env, tab *e2eenv.Tab, email strin
 	// could report back.
 	tab.MustEvalT(t, `(async () => {
 		window.__e2eBeforeLogin = true;
-		window.client = await `+clientJS(env, o.clientID, o.extra)+`;
+		window.client = await `+env.ClientJSFor(o.clientID, o.extra)+`;
 		client.loginWithRedirect().catch((e) => { window.__e2eLoginError = e.error + ": " + e.error_description; });
 		return true;
 	})()`, nil)
@@ -162,7 +153,7 @@ func login(t *testing.T, env *e2eenv.Env, tab *e2eenv.Tab, email string, o login
 	if o.clientID == "" {
 		o.clientID = "spa"
 	}
-	tab.MustEvalT(t, `(async () => { window.client = await `+clientJS(env, o.clientID, o.extra)+`; window.loginResult = await client.handleRedirectCallback(); return true })()`, nil)
+	tab.MustEvalT(t, `(async () => { window.client = await `+env.ClientJSFor(o.clientID, o.extra)+`; window.loginResult = await client.handleRedirectCallback(); return true })()`, nil)
 	return pages
 }
 

@@ -63,7 +63,7 @@ func TestSilentAuthenticationNeedsNoPrompt(t *testing.T) {
 		env.Tenant.EndAllSessions()
 		login(t, env, tab, "demo@example.com", loginOptions{})
 		mustSucceed(t, tab, settle(t, tab, `client.checkSession()`)) // the first-party client works
-		tab.MustEvalT(t, `(async () => { window.third = await `+clientJS(env, "third-party-spa", "")+`; return true })()`, nil)
+		tab.MustEvalT(t, `(async () => { window.third = await `+env.ClientJSFor("third-party-spa", "")+`; return true })()`, nil)
 		o := settle(t, tab, `third.checkSession()`)
 		mustFail(t, o, "consent_required")
 		if o.Desc != "Consent required" {

@@ -22,7 +22,7 @@ func TestRedirectCallback(t *testing.T) {
 	responseIn := map[string]string{"code": "search", "id_token token": "hash"}
 	for _, rt := range []string{"code", "id_token token"} {
 		extra := fmt.Sprintf("responseType: %q", rt)
-		newClient := `(async () => { window.client = await ` + clientJS(env, "spa", extra) + `; return true })()`
+		newClient := `(async () => { window.client = await ` + env.ClientJSFor("spa", extra) + `; return true })()`
 
 		t.Run(rt+": a wrong state is invalid_state, the right one succeeds once and cleans the address bar, a replay is invalid_state", func(t *testing.T) {
 			loginToCallback(t, env, tab, "demo@example.com", loginOptions{extra: extra})

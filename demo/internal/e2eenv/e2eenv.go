@@ -357,10 +357,13 @@ func OpenPage(t testing.TB, b *chrome.Browser, url, ready string, wait time.Dura
 // ClientJS is the expression that creates a client for this env with extra
 // options (a JS object literal body, e.g. `responseType: "id_token token"`).
 // Its redirectUri is the test page, so interactive logins come back there.
-func (e *Env) ClientJS(extra string) string {
+func (e *Env) ClientJS(extra string) string { return e.ClientJSFor("spa", extra) }
+
+// ClientJSFor is ClientJS for the tenant's client clientID.
+func (e *Env) ClientJSFor(clientID, extra string) string {
 	// assumeSignedOut: false, so that checkSession asks the server even
 	// where no sign-in is recorded: the suites pin the conversation with it.
-	return CreateClientJS(fmt.Sprintf("domain: %q", e.TenantURL), `clientId: "spa"`, "debug: true", "assumeSignedOut: false",
+	return CreateClientJS(fmt.Sprintf("domain: %q", e.TenantURL), fmt.Sprintf("clientId: %q", clientID), "debug: true", "assumeSignedOut: false",
 		fmt.Sprintf("redirectUri: %q", e.AppURL+TestPagePath), extra)
 }
 
