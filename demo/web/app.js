@@ -293,9 +293,7 @@
     $("use-refresh-tokens").addEventListener("change", async (ev) => {
       sessionStorage.setItem(REFRESH_KEY, ev.target.checked ? "1" : "0");
       $("response-type").value = responseType();
-    $("use-refresh-tokens").checked = useRefreshTokens();
-    $("response-type").disabled = useRefreshTokens();
-      $("response-type").disabled = ev.target.checked;
+      $("response-type").disabled = useRefreshTokens() || useDpop();
       await remakeClient("after switching useRefreshTokens");
     });
     $("use-dpop").addEventListener("change", async (ev) => {

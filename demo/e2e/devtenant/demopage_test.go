@@ -99,3 +99,38 @@ func TestDemoPage(t *testing.T) {
 		t.Errorf("the page's log does not show login_required:\n%s", log)
 	}
 }
+
+// The response-type menu is locked to code while useRefreshTokens or
+// useDpop is on, whichever switch changed last: both need the code flow.
+func TestDemoPageSwitchesLockTheResponseTypeToCode(t *testing.T) {
+	t.Parallel()
+	env := e2eenv.Start(t, e2eenv.Options{})
+	tab := env.Browser.NewTab(t)
+	if err := tab.Navigate(env.AppURL + "/"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tab.WaitFor(`document.querySelector("#status").dataset.state === "signed-out"`, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	flip := `(id => { const b = document.querySelector(id); b.click(); const r = document.querySelector("#response-type");
+		return { checked: b.checked, locked: r.disabled, value: r.value }; })`
+	for _, step := range []struct {
+		toggle string
+		locked bool
+	}{
+		{"#use-dpop", true},
+		{"#use-refresh-tokens", true},
+		{"#use-refresh-tokens", true}, // off again; DPoP still needs code
+		{"#use-dpop", false},
+	} {
+		var got struct {
+			Checked bool
+			Locked  bool
+			Value   string
+		}
+		tab.MustEvalT(t, flip+`("`+step.toggle+`")`, &got)
+		if got.Locked != step.locked || got.Locked && got.Value != "code" {
+			t.Errorf("after %s (now %v): the response type is %q, locked %v; want locked %v (to code)", step.toggle, got.Checked, got.Value, got.Locked, step.locked)
+		}
+	}
+}
