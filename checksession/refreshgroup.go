@@ -114,7 +114,7 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request, explicit boo
 		c.askTimer = nil
 		c.mu.Unlock()
 	}()
-	extended, again := false, false
+	extended, verifying, again := false, false, false
 	for {
 		changed := c.cacheChanged() // before the check, so no wake-up is lost
 		if res := c.latest(r); res != nil && res != asked {
@@ -125,7 +125,7 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request, explicit boo
 			// Due here already: the holder's renewal point can come a moment
 			// after this tab's. Ask once more, naming it, and the holder renews.
 			if !again && c.group.post(tabMessage{Kind: kindRenewalWanted, Have: tokenTag(res)}) {
-				again, extended, asked = true, false, res
+				again, extended, verifying, asked = true, false, false, res
 				arm(handoverWait)
 				continue
 			}
@@ -142,6 +142,17 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request, explicit boo
 			if !extended && c.group.peerIsRenewing() {
 				// A holder is on it: its grant has the request's time.
 				extended = true
+				arm(r.timeout)
+				continue
+			}
+			if !verifying && c.adopting.Load() > 0 {
+				// A share arrived and its ID token is being verified (a
+				// new tab fetches the keys first, slow on a busy
+				// machine): it is most likely the answer. Giving up now
+				// would try the iframe, which ends the session where
+				// cookies are blocked.
+				verifying = true
+				c.debug("tabs: a result from the group is being verified; waiting for it")
 				arm(r.timeout)
 				continue
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -734,4 +735,119 @@ func TestAHoldersFailedGrantForAnAskerIsTheAskersAnswerNotTheIframe(t *testing.T
 	if got := len(srv.presented()); got != 1 {
 		t.Errorf("the server saw %d refresh grants, want the one the ask caused", got)
 	}
+}
+
+// Seen in headless Chromium on a loaded machine, where the provider's
+// cookie is third-party: a new tab asked its group, the holder shared its
+// result, and the new tab, still fetching the keys to verify it when its
+// wait ran out, tried the silent iframe, whose login_required ended the
+// session in every tab.
+func TestAnAskerWaitsForTheShareItIsVerifying(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 120
+	_, _, second, _ := aSignedInTabAndANewOne(t, fx)
+	keysReleased := holdKeys(fx) // the new tab's key fetch, slow
+	frames, events := fx.b.frameCount(), len(fx.eventList())
+	done := make(chan error, 1)
+	go func() {
+		_, err := second.CheckSession(context.Background(), AuthorizeParams{})
+		done <- err
+	}()
+	verifyingWhileAsking(t, second)
+	fx.clock.Advance(handoverWait) // the ask's wait runs out mid-verification
+	timeout := second.defaultRequest().timeout
+	waitFor(t, "the new tab to wait on, or try the iframe", func() bool {
+		return fx.b.frameCount() > frames || slices.Contains(fx.clock.pending(), timeout)
+	})
+	close(keysReleased)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the new tab got %v; want the holder's share; logs %q", err, fx.logs)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("checkSession did not finish; logs %q", fx.logs)
+	}
+	if got := fx.b.frameCount() - frames; got != 0 {
+		t.Errorf("the new tab opened %d silent iframes while verifying the share, want none", got)
+	}
+	if ev := fx.eventList()[events:]; slices.Contains(ev, "session_ended") {
+		t.Errorf("events %v: the session ended", ev)
+	}
+}
+
+// A share whose verification outlasts the ask's whole wait, so that the
+// asker tries the silent iframe, and that is taken before the iframe's
+// login_required comes back, means the group's session goes on: the
+// request's callers get that share, and no tab's session ends.
+func TestAShareThatOvertakesTheIframesLoginRequiredKeepsTheSession(t *testing.T) {
+	fx := newFixture(t)
+	fx.expiresIn = 120
+	_, _, second, _ := aSignedInTabAndANewOne(t, fx)
+	keysReleased := holdKeys(fx)
+	iframeAnswers := make(chan struct{})
+	fx.answer(func(f *fakeFrame) {
+		<-iframeAnswers
+		answerLoginRequired("Login required")(f)
+	})
+	frames, events := fx.b.frameCount(), len(fx.eventList())
+	type outcome struct {
+		res *AuthResult
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := second.CheckSession(context.Background(), AuthorizeParams{})
+		done <- outcome{res, err}
+	}()
+	verifyingWhileAsking(t, second)
+	fx.clock.Advance(handoverWait)
+	timeout := second.defaultRequest().timeout
+	fx.clock.waitPending(t, timeout, "the new tab to wait on for the share")
+	fx.clock.Advance(timeout)
+	waitFor(t, "the new tab to try the silent iframe", func() bool { return fx.b.frameCount() > frames })
+	close(keysReleased)
+	waitFor(t, "the new tab to take the holder's share", func() bool { return second.usable(second.defaultRequest()) != nil })
+	shared := second.usable(second.defaultRequest())
+	close(iframeAnswers)
+	var o outcome
+	select {
+	case o = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("checkSession did not finish; logs %q", fx.logs)
+	}
+	if o.err != nil || o.res != shared {
+		t.Fatalf("the new tab got %+v, %v; want the holder's share; logs %q", o.res, o.err, fx.logs)
+	}
+	if ev := fx.eventList()[events:]; slices.Contains(ev, "session_ended") {
+		t.Errorf("events %v: the session ended", ev)
+	}
+	if second.GetUser() == nil {
+		t.Error("the new tab lost its user")
+	}
+}
+
+// holdKeys holds every fetch of the server's keys until release is closed.
+func holdKeys(fx *fixture) (release chan struct{}) {
+	jwksURL := serverOrigin + "/.well-known/jwks.json"
+	release = make(chan struct{})
+	fx.b.mu.Lock()
+	defer fx.b.mu.Unlock()
+	jwks := fx.b.routes[jwksURL]
+	fx.b.routes[jwksURL] = func(req platform.HTTPRequest) (*platform.HTTPResponse, error) {
+		<-release
+		return jwks(req)
+	}
+	return release
+}
+
+// verifyingWhileAsking waits until c waits for its group's answer while it
+// verifies a share: the answer, unless the verification is slow.
+func verifyingWhileAsking(t *testing.T, c *Client) {
+	t.Helper()
+	waitFor(t, "the new tab to wait for its group while it verifies the holder's share", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.askTimer != nil && c.adopting.Load() > 0
+	})
 }

@@ -134,13 +134,13 @@ func (c *Client) shared(ctx context.Context, r request, viaRefresh bool) (*AuthR
 	if !joined {
 		f = newFlight[*AuthResult]()
 		c.inflight[key] = f
-		epoch := c.epoch
+		epoch, before := c.epoch, c.cache[r.cacheKey()]
 		go func() {
 			var res *AuthResult
 			var err error
 			defer c.land(f, c.inflight, key, "a silent request", &res, &err)
 			res, rt, err := c.obtain(c.ctx, r, viaRefresh)
-			res, err = c.settle(r, epoch, res, rt, err)
+			res, err = c.settle(r, epoch, before, res, rt, err)
 		}()
 	} else {
 		c.debug("joining the silent request already in flight")
@@ -171,8 +171,15 @@ func (c *Client) obtain(ctx context.Context, r request, viaRefresh bool) (res *A
 // settle is a silent request's bookkeeping: cache, schedule, events and the
 // tab group, once per request. It returns what the callers get. A refresh
 // token from the request is kept only if the session did not end meanwhile.
-func (c *Client) settle(r request, epoch int, res *AuthResult, refreshToken string, err error) (*AuthResult, error) {
+// before is what the cache held for r when the request started.
+func (c *Client) settle(r request, epoch int, before, res *AuthResult, refreshToken string, err error) (*AuthResult, error) {
 	grouped := r.cacheKey() == c.renewer.defaultKey
+	if grouped && EndsSession(err) {
+		if newer := c.overtaken(r, epoch, before); newer != nil {
+			c.debug("the silent request failed (" + err.Error() + "), but a newer result from the tab group arrived meanwhile; the session goes on with it")
+			return newer, nil
+		}
+	}
 	if err != nil {
 		err = c.noteFailure(r, err)
 		if grouped {
@@ -220,6 +227,22 @@ func (c *Client) settle(r request, epoch int, res *AuthResult, refreshToken stri
 	}
 	c.emit(EventRenewed, res)
 	return res, nil
+}
+
+// overtaken returns the result another tab shared while r's request was on
+// the network (not before, the one it started from), when that result is
+// still usable. Where the provider's cookie is blocked, a tab whose ask
+// for the group's refresh token timed out tries the silent iframe, which
+// answers login_required; the holder's renewal arriving meanwhile shows
+// the session goes on, and ending it would end it for every tab.
+func (c *Client) overtaken(r request, epoch int, before *AuthResult) *AuthResult {
+	c.mu.Lock()
+	cur, sameSession := c.cache[r.cacheKey()], c.epoch == epoch
+	c.mu.Unlock()
+	if !sameSession || cur == nil || cur == before || c.usable(r) != cur {
+		return nil
+	}
+	return cur
 }
 
 // accept takes an interactive login's result: cached, scheduled and shared

@@ -103,6 +103,20 @@ var mutations = []mutation{
 		find:    regexp.MustCompile(`(if told == toldBefore)( \|\| shared == nil \{)`),
 		replace: "${1} || true${2}",
 	},
+	{
+		name:    "asker-gives-up-while-verifying",
+		what:    "a tab that asked its group waits on while it verifies a share, instead of trying the silent iframe",
+		dir:     "checksession",
+		find:    regexp.MustCompile(`(if !verifying && )(c\.adopting\.Load\(\) > 0 \{)`),
+		replace: "${1}false && ${2}",
+	},
+	{
+		name:    "overtaken-failure-ends-session",
+		what:    "a silent request's login_required does not end a session a newer share from the group carries on",
+		dir:     "checksession",
+		find:    regexp.MustCompile(`(if )(grouped && EndsSession\(err\) \{)`),
+		replace: "${1}false && ${2}",
+	},
 }
 
 func main() {
