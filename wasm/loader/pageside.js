@@ -6,10 +6,15 @@
 
 const PROTOCOL = 1;
 const ENGINES = ["auto", "shared-worker", "page"];
-// A port that does not answer a ping within this long is a worker the
-// browser ended: the page starts a new one and sends again what was pending.
+// A port that sends nothing, not even the answer to a ping, for this long
+// is a worker the browser ended: the page starts a new one and sends again
+// what was pending. The worker answers pings from JavaScript, but not while
+// Go runs on its thread: on a starved CPU (a busy phone, a loaded machine)
+// that took over 3 s, and a page that restarts a live worker binds its
+// clients twice and renews twice. A worker that really ended is rare (the
+// browser ends it with its last page, when no page is left to notice).
 const PING_MS = 2000;
-const DEAD_MS = 3000;
+const DEAD_MS = 10000;
 const TX_PREFIX = "silentauth.tx.";
 // jsbridge.FrameTitle: tests and the prestart find the iframe by it.
 const FRAME_TITLE = "silentauth session check";
@@ -308,9 +313,9 @@ class WorkerConnection {
       return;
     }
     if (!m || typeof m !== "object" || m.v !== PROTOCOL) return;
+    this.pingSent = 0; // any message says the worker is alive
     switch (m.t) {
       case "pong":
-        this.pingSent = 0;
         this.onWarm(m.up === true);
         if (!this.started) {
           this.started = true;
