@@ -336,11 +336,11 @@ func (c *Client) followBackoff(s *sharedBackoff) {
 	now := c.clock.Now()
 	b, why := s.backoff(now)
 	if why != "" {
-		c.debug("tabs: ignored another tab's backoff: " + why)
+		c.log.debug("tabs: ignored another tab's backoff: " + why)
 		return
 	}
 	c.backoffs.set(c.renewer.defaultKey, b)
-	c.debug("tabs: following the group's backoff after " + b.err.Code + "; the next attempt in " +
+	c.log.debug("tabs: following the group's backoff after " + b.err.Code + "; the next attempt in " +
 		max(b.next.Sub(now), 0).Round(time.Millisecond).String())
 	c.renewer.poke()
 }

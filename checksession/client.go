@@ -12,6 +12,7 @@ import (
 // Client runs silent authentication for one application.
 type Client struct {
 	s       *settings
+	log     logger
 	browser platform.Browser
 	clock   platform.Clock
 	disc    *discoverer
@@ -76,7 +77,7 @@ func NewClient(opts Options, b platform.Browser, clock platform.Clock) (*Client,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
-		s: s, browser: b, clock: clock,
+		s: s, log: newLogger(s), browser: b, clock: clock,
 		ctx: ctx, cancel: cancel,
 		inflight: map[string]*flight[*AuthResult]{},
 		renewals: map[string]*flight[*AuthResult]{},
@@ -84,9 +85,9 @@ func NewClient(opts Options, b platform.Browser, clock platform.Clock) (*Client,
 		changed:  make(chan struct{}),
 		backoffs: newBackoffs(),
 	}
-	c.disc = &discoverer{s: s, browser: b, log: c.debug}
+	c.disc = &discoverer{s: s, browser: b, log: c.log.debug}
 	if s.SessionCheckInterval > 0 && s.SessionCheckInterval < minSessionPoll {
-		c.warn("sessionCheckIntervalInSeconds under 60 s polls /authorize often; servers rate-limit it")
+		c.log.warn("sessionCheckIntervalInSeconds under 60 s polls /authorize often; servers rate-limit it")
 	}
 	c.renewer = newRenewer(c)
 	c.group = newGroup(c)
@@ -96,23 +97,6 @@ func NewClient(opts Options, b platform.Browser, clock platform.Clock) (*Client,
 	}
 	c.dpop = dp
 	return c, nil
-}
-
-func (c *Client) debug(msg string) {
-	if c.debugging() {
-		c.s.Logger(LogDebug, msg)
-	}
-}
-
-// debugging guards a debug message that costs work to build: formatting a
-// time, for one, runs code the first token would otherwise never compile.
-func (c *Client) debugging() bool { return c.s.Debug && c.s.Logger != nil }
-
-// warn is logged whether or not debug is on.
-func (c *Client) warn(msg string) {
-	if c.s.Logger != nil {
-		c.s.Logger(LogWarn, msg)
-	}
 }
 
 // offline reports navigator.onLine == false, where the browser can tell.

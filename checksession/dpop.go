@@ -217,7 +217,7 @@ func (c *Client) dpopKey(ctx context.Context) (*dpopKey, error) {
 			if !c.s.refreshFallback() {
 				next = "the session ends at the next renewal (useRefreshTokensFallback is off)"
 			}
-			c.debug("useDpop: no DPoP key was stored (storage cleared, or first use), so a new key was made; a refresh token bound to an older key is dropped and " + next)
+			c.log.debug("useDpop: no DPoP key was stored (storage cleared, or first use), so a new key was made; a refresh token bound to an older key is dropped and " + next)
 			_ = c.refresh.Forget(ctx)
 		}
 	}
@@ -297,7 +297,7 @@ func (c *Client) forgetDPoPKey(ctx context.Context) {
 		return
 	}
 	if err := c.dpop.forget(ctx); err != nil {
-		c.debug("useDpop: the DPoP key could not be deleted: " + err.Error())
+		c.log.debug("useDpop: the DPoP key could not be deleted: " + err.Error())
 	}
 }
 
@@ -336,7 +336,7 @@ func (c *Client) postToken(ctx context.Context, endpoint string, req platform.HT
 		if attempt > 0 || resp.Status != 400 || !fresh || tokenErrorCode(resp.Body) != "use_dpop_nonce" {
 			return resp, nil
 		}
-		c.debug("useDpop: the token endpoint asked for its DPoP nonce (use_dpop_nonce); sending the request once more with it")
+		c.log.debug("useDpop: the token endpoint asked for its DPoP nonce (use_dpop_nonce); sending the request once more with it")
 	}
 }
 
@@ -358,6 +358,6 @@ func (c *Client) checkTokenType(tokens *authResponse) {
 		return
 	}
 	if normalizeTokenType(tokens.TokenType) != tokenTypeDPoP {
-		c.debug("useDpop: the server answered token_type " + quote(tokens.TokenType) + ", not DPoP: its tokens are not bound to the key and are used as bearer tokens")
+		c.log.debug("useDpop: the server answered token_type " + quote(tokens.TokenType) + ", not DPoP: its tokens are not bound to the key and are used as bearer tokens")
 	}
 }

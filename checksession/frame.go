@@ -77,7 +77,7 @@ func (c *Client) openFrame(authorizeURL string, t *transaction) (*silentFrame, e
 		OnMessage: func(m platform.Message) {
 			resp, why := acceptMessage(m, serverOrigin, t.State)
 			if why != "" {
-				c.debug("ignored a message: " + why)
+				c.log.debug("ignored a message: " + why)
 				return
 			}
 			select {
@@ -96,7 +96,7 @@ func (c *Client) openFrame(authorizeURL string, t *transaction) (*silentFrame, e
 		return nil, newError(string(ErrTimeout), timeoutDescription+". The iframe could not be created: "+err.Error())
 	}
 	f.frame = frame
-	c.debug("silent request opened: " + redactURL(authorizeURL))
+	c.log.debug("silent request opened: " + redactURL(authorizeURL))
 	return f, nil
 }
 
@@ -176,7 +176,7 @@ func (c *Client) runFrames(ctx context.Context, r request, t *transaction, autho
 		case <-raceC:
 			now := c.clock.Now()
 			if c.usable(r) == nil && now.Sub(start) < r.timeout {
-				c.debug("no answer after " + now.Sub(start).Round(100*time.Millisecond).String() +
+				c.log.debug("no answer after " + now.Sub(start).Round(100*time.Millisecond).String() +
 					" and no valid token: racing a fresh silent request")
 				latest.close()
 				latest, _ = c.openRacer(next)
@@ -205,14 +205,14 @@ func (c *Client) openRacer(next func() (*transaction, string, error)) (*silentFr
 			return f, nil
 		}
 	}
-	c.debug("no fresh silent request: " + err.Error())
+	c.log.debug("no fresh silent request: " + err.Error())
 	return nil, err
 }
 
 // silentPage is the error for a server page that loaded in the iframe and
 // posted nothing within loadGrace.
 func (c *Client) silentPage(t *transaction) error {
-	c.debug("failing fast: the server's page loaded but posted nothing")
+	c.log.debug("failing fast: the server's page loaded but posted nothing")
 	if c.offline() {
 		return &Error{Code: string(ErrTimeout), State: t.State, Description: timeoutDescription +
 			". The browser is offline: the iframe shows its network error page."}

@@ -40,7 +40,7 @@ func (c *Client) markerStorage() platform.Storage {
 func (c *Client) markSignedIn() {
 	if st := c.markerStorage(); st != nil {
 		if err := st.Set(c.s.markerKey(), strconv.FormatInt(c.clock.Now().UnixMilli(), 10)); err != nil {
-			c.debug("the signed-in marker could not be written: " + err.Error())
+			c.log.debug("the signed-in marker could not be written: " + err.Error())
 		}
 	}
 }

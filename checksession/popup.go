@@ -79,7 +79,7 @@ func (c *Client) LoginWithPopup(ctx context.Context, p AuthorizeParams) (*AuthRe
 		}
 		resp, why := accept(m)
 		if why != "" {
-			c.debug("popup: ignored a message: " + why)
+			c.log.debug("popup: ignored a message: " + why)
 			return
 		}
 		select {
@@ -117,7 +117,7 @@ func (c *Client) LoginWithPopup(ctx context.Context, p AuthorizeParams) (*AuthRe
 	if err := popup.Navigate(u); err != nil {
 		return nil, &Error{Code: string(ErrPopupClosed), State: t.State, Description: "the popup could not be sent to the authorization server: " + err.Error()}
 	}
-	c.debug("popup login opened: " + redactURL(u))
+	c.log.debug("popup login opened: " + redactURL(u))
 
 	resp, err := c.awaitPopup(ctx, popup, msgs, t, r.timeout)
 	if err != nil {

@@ -29,11 +29,11 @@ func (c *Client) adoptPrestarted(ctx context.Context, m *serverMetadata, t *tran
 	au, err := authorizeURL(m.AuthorizationEndpoint, c.s.ClientID, &a, r, c.s.requestScope(a.Scope), "web_message")
 	if why := samePrestartedRequest(au, pre, t); err != nil || why != "" {
 		p.SettlePrestarted(false, "")
-		c.debug("the prestarted silent request is not adopted: " + why)
+		c.log.debug("the prestarted silent request is not adopted: " + why)
 		return t, u
 	}
 	p.SettlePrestarted(true, au)
-	c.debug("adopted the prestarted silent request")
+	c.log.debug("adopted the prestarted silent request")
 	return &a, au
 }
 

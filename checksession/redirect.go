@@ -51,7 +51,7 @@ func (c *Client) LoginWithRedirect(ctx context.Context, p AuthorizeParams) error
 	if err := c.browser.SessionStorage().Set(c.storageKey(t.State), string(raw)); err != nil {
 		return configError("sessionStorage", "cannot store the login transaction: "+err.Error())
 	}
-	c.debug("interactive login: " + redactURL(u))
+	c.log.debug("interactive login: " + redactURL(u))
 	return c.browser.Navigate(u)
 }
 
@@ -159,7 +159,7 @@ func (c *Client) cleanAddressBar(u *url.URL, fromFragment bool) {
 		clean.RawQuery = q.Encode()
 	}
 	if err := c.browser.ReplaceLocation(clean.String()); err != nil {
-		c.debug("could not clean the address bar: " + err.Error())
+		c.log.debug("could not clean the address bar: " + err.Error())
 	}
 }
 

@@ -509,7 +509,7 @@ func (c *Client) refreshWith(ctx context.Context, h *refreshTokens, r request) (
 		return nil, err
 	}
 	if err := h.Replace(ctx, lease, tokens.RefreshToken); err != nil {
-		c.debug("the rotated refresh token could not be stored: " + err.Error())
+		c.log.debug("the rotated refresh token could not be stored: " + err.Error())
 	}
 	res, err := c.refreshResult(ctx, m, tokens, sent)
 	if err != nil {

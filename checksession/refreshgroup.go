@@ -45,7 +45,7 @@ func (c *Client) renewWithRefreshToken(ctx context.Context, r request) (*AuthRes
 	// stored token is the one the last holder left, whichever engine that
 	// was, and the copy read earlier may be spent.
 	if err := c.refresh.Reload(ctx); err != nil {
-		c.debug("the stored refresh token could not be read: " + err.Error())
+		c.log.debug("the stored refresh token could not be read: " + err.Error())
 	}
 	res, err := c.refreshWith(ctx, c.refresh, r)
 	if err != nil {
@@ -58,7 +58,7 @@ func (c *Client) renewWithRefreshToken(ctx context.Context, r request) (*AuthRes
 // loadRefreshToken reads the stored refresh token, the first time only.
 func (c *Client) loadRefreshToken(ctx context.Context) {
 	if err := c.refresh.Load(ctx); err != nil {
-		c.debug("the stored refresh token could not be read, so it was deleted: " + err.Error())
+		c.log.debug("the stored refresh token could not be read, so it was deleted: " + err.Error())
 	}
 }
 
@@ -94,7 +94,7 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request, explicit boo
 			return nil
 		}
 		e := b.answer(now)
-		c.debug("tabs: the renewal a refresh-token holder made for this tab failed (" + e.Code + "); waiting as it was told, not trying the silent iframe")
+		c.log.debug("tabs: the renewal a refresh-token holder made for this tab failed (" + e.Code + "); waiting as it was told, not trying the silent iframe")
 		return e
 	}
 	var bound platform.Timer
@@ -119,7 +119,7 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request, explicit boo
 		changed := c.cacheChanged() // before the check, so no wake-up is lost
 		if res := c.latest(r); res != nil && res != asked {
 			if c.fresh(r) != nil {
-				c.debug("tabs: took the renewal a tab holding the refresh token made")
+				c.log.debug("tabs: took the renewal a tab holding the refresh token made")
 				return res, nil
 			}
 			// Due here already: the holder's renewal point can come a moment
@@ -148,7 +148,7 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request, explicit boo
 			if err := groupFailed(); err != nil {
 				return nil, err
 			}
-			c.debug("tabs: no tab of the group renewed with a refresh token")
+			c.log.debug("tabs: no tab of the group renewed with a refresh token")
 			return nil, nil
 		case <-ctx.Done():
 			return nil, nil
@@ -166,23 +166,23 @@ func (c *Client) renewForGroup(have string) {
 		return
 	}
 	if c.refresh.InUse() {
-		c.debug("tabs: another tab asked for a renewal; the one on the network answers")
+		c.log.debug("tabs: another tab asked for a renewal; the one on the network answers")
 		return // the grant on the network shares its result
 	}
 	r := c.defaultRequest()
 	if res := c.fresh(r); res != nil && c.recent(res) && tokenTag(res) != have {
-		c.debug("tabs: another tab asked for a renewal; sharing this tab's recent result")
+		c.log.debug("tabs: another tab asked for a renewal; sharing this tab's recent result")
 		c.group.share(res, r)
 		return
 	}
-	c.debug("tabs: another tab asked for a renewal; renewing for the group")
+	c.log.debug("tabs: another tab asked for a renewal; renewing for the group")
 	c.group.post(tabMessage{Kind: kindRenewing})
 	c.answering.Add(1)
 	go func() {
 		defer c.answering.Add(-1)
-		defer c.recoverTo("a renewal for another tab")
+		defer c.log.recoverTo("a renewal for another tab")
 		if _, err := c.shared(c.ctx, r, true); err != nil {
-			c.debug("tabs: the renewal another tab asked for failed: " + err.Error())
+			c.log.debug("tabs: the renewal another tab asked for failed: " + err.Error())
 		}
 	}()
 }
@@ -201,7 +201,7 @@ func (c *Client) recent(res *AuthResult) bool {
 // from its own login, so that the next tab steps up. It runs on its own
 // goroutine from the group's join until the client is destroyed.
 func (c *Client) waitInLine(coord platform.TabCoordinator, name string) {
-	defer c.recoverTo("the queue for the refresh token")
+	defer c.log.recoverTo("the queue for the refresh token")
 	for c.ctx.Err() == nil {
 		if !c.waitForToken(false) {
 			return
@@ -211,7 +211,7 @@ func (c *Client) waitInLine(coord platform.TabCoordinator, name string) {
 		var once sync.Once
 		release, err := coord.Lead(name, func() { once.Do(func() { close(granted) }) })
 		if err != nil {
-			c.debug("tabs: cannot queue for the group's refresh token: " + err.Error())
+			c.log.debug("tabs: cannot queue for the group's refresh token: " + err.Error())
 			return
 		}
 		select {
@@ -219,7 +219,7 @@ func (c *Client) waitInLine(coord platform.TabCoordinator, name string) {
 			nonce := randomString()
 			c.refresh.Await(nonce)
 			c.group.post(tabMessage{Kind: kindNextInLine, Nonce: nonce})
-			c.debug("tabs: next in line for the group's refresh token")
+			c.log.debug("tabs: next in line for the group's refresh token")
 			c.waitForToken(true)
 			c.refresh.Await("")
 		case <-changed:
@@ -253,7 +253,7 @@ func (c *Client) keepRefreshToken(ctx context.Context, gen uint64, token string)
 		return
 	}
 	if err := c.refresh.AdoptSince(ctx, gen, token); err != nil {
-		c.debug("the refresh token could not be stored: " + err.Error())
+		c.log.debug("the refresh token could not be stored: " + err.Error())
 	}
 	c.listenForPageHide()
 }
@@ -287,7 +287,7 @@ func (c *Client) handOverRefreshToken() {
 	}
 	if msg, ok := c.refresh.Handover(); ok {
 		if c.group.postRaw(msg) {
-			c.debug("tabs: handed the refresh token to the tab next in line")
+			c.log.debug("tabs: handed the refresh token to the tab next in line")
 		}
 	}
 }
@@ -296,6 +296,6 @@ func (c *Client) handOverRefreshToken() {
 // session ended.
 func (c *Client) forgetRefreshToken() {
 	if err := c.refresh.Forget(c.ctx); err != nil {
-		c.debug("could not delete the stored refresh token: " + err.Error())
+		c.log.debug("could not delete the stored refresh token: " + err.Error())
 	}
 }

@@ -159,7 +159,7 @@ func (r *renewer) moveLocked(in input) {
 	from := r.state
 	r.state = transition(from, in, now.Before(r.expires))
 	if r.state != from {
-		r.c.debug("renewal: " + from.String() + " -> " + r.state.String())
+		r.c.log.debug("renewal: " + from.String() + " -> " + r.state.String())
 	}
 	if r.state == signedOut {
 		r.dueAt, r.expires, r.interactive = time.Time{}, time.Time{}, false
@@ -181,8 +181,8 @@ func (r *renewer) got(res *AuthResult, interactive bool) {
 	}
 	due := r.dueAt
 	r.mu.Unlock()
-	if !due.IsZero() && r.c.debugging() {
-		r.c.debug("next renewal due at " + due.Format(time.RFC3339))
+	if !due.IsZero() && r.c.log.debugging() {
+		r.c.log.debug("next renewal due at " + due.Format(time.RFC3339))
 	}
 	r.c.group.join()
 	r.ensureLoop()
@@ -253,7 +253,7 @@ func (r *renewer) failed(err error) error {
 			ev = b.answer(r.c.clock.Now())
 			ev.Description = e.Description // with the hint, if one was added
 		}
-		r.c.debug("renewal failed (" + e.Error() + "); retrying in " + ev.RetryAfter.String())
+		r.c.log.debug("renewal failed (" + e.Error() + "); retrying in " + ev.RetryAfter.String())
 		r.c.emit(EventRenewError, ev)
 	}
 	r.poke()
@@ -350,7 +350,7 @@ func (r *renewer) ensureLoop() {
 }
 
 func (r *renewer) loop(ctx context.Context) {
-	defer r.c.recoverTo("the renewal loop")
+	defer r.c.log.recoverTo("the renewal loop")
 	var wake <-chan struct{}
 	signals, _ := r.c.browser.(platform.PageSignals)
 	if signals != nil {
@@ -452,7 +452,7 @@ func (r *renewer) cameBack(k platform.Comeback) {
 	if !moved {
 		return
 	}
-	r.c.debug("renewal: back " + k.String() + "; the next attempt comes forward to " + next.Sub(now).Round(time.Millisecond).String() + " from now")
+	r.c.log.debug("renewal: back " + k.String() + "; the next attempt comes forward to " + next.Sub(now).Round(time.Millisecond).String() + " from now")
 	r.woke()
 }
 
@@ -475,7 +475,7 @@ func (r *renewer) due(signals platform.PageSignals) string {
 	}
 	if job != "" {
 		r.lastRun = now
-		r.c.debug(job + " starting")
+		r.c.log.debug(job + " starting")
 	}
 	return job
 }

@@ -61,7 +61,7 @@ func (c *Client) runRenewal(r request, key string, job renewalJob, f *flight[*Au
 // out of flights, so that the next caller starts a flight of its own.
 func (c *Client) land(f *flight[*AuthResult], flights map[string]*flight[*AuthResult], key, what string, res **AuthResult, err *error) {
 	if p := recover(); p != nil {
-		*err = c.panicked(what, p)
+		*err = c.log.panicked(what, p)
 	}
 	c.mu.Lock()
 	delete(flights, key)
@@ -92,14 +92,14 @@ func (c *Client) renewUnderLock(r request, job renewalJob) (*AuthResult, error) 
 		return nil, &Error{Code: string(ErrLoginRequired), Description: "the session ended (logout or another tab) while this renewal waited"}
 	}
 	if !needed() {
-		c.debug("renewal: another tab's result made it unnecessary")
+		c.log.debug("renewal: another tab's result made it unnecessary")
 		if res := c.latest(r); res != nil {
 			return res, nil
 		}
 	}
 	// The group's schedule, as the lock holder before this one left it.
 	if e := c.backoffs.gate(r.cacheKey(), c.clock.Now(), false, job == forCheck); e != nil {
-		c.debug("renewal: backing off after " + e.Code + "; the next attempt in " + e.RetryAfter.String())
+		c.log.debug("renewal: backing off after " + e.Code + "; the next attempt in " + e.RetryAfter.String())
 		return nil, e
 	}
 	// A tab presents only a refresh token it holds, under the group's
@@ -143,7 +143,7 @@ func (c *Client) shared(ctx context.Context, r request, viaRefresh bool) (*AuthR
 			res, err = c.settle(r, epoch, res, rt, err)
 		}()
 	} else {
-		c.debug("joining the silent request already in flight")
+		c.log.debug("joining the silent request already in flight")
 	}
 	c.mu.Unlock()
 	return f.wait(ctx)
@@ -157,13 +157,13 @@ func (c *Client) obtain(ctx context.Context, r request, viaRefresh bool) (res *A
 	if viaRefresh {
 		res, err := c.renewWithRefreshToken(ctx, r)
 		if err == nil {
-			c.debug("renewal via refresh token")
+			c.log.debug("renewal via refresh token")
 			return res, "", nil
 		}
 		if !fallsBackToIframe(err) || !c.s.refreshFallback() {
 			return nil, "", err
 		}
-		c.debug("renewal via the silent iframe: " + err.Error())
+		c.log.debug("renewal via the silent iframe: " + err.Error())
 	}
 	return c.silent(ctx, r)
 }
@@ -191,7 +191,7 @@ func (c *Client) settle(r request, epoch int, res *AuthResult, refreshToken stri
 	c.mu.Lock()
 	if c.epoch != epoch {
 		c.mu.Unlock()
-		c.debug("dropped a result: the session ended while its request was in flight")
+		c.log.debug("dropped a result: the session ended while its request was in flight")
 		return nil, &Error{Code: string(ErrLoginRequired), State: res.State,
 			Description: "the session ended (logout or another tab) while this request was in flight"}
 	}
@@ -262,7 +262,7 @@ func (c *Client) endSession(e *Error, tellGroup bool) {
 	if tellGroup {
 		c.group.post(tabMessage{Kind: kindSessionEnded})
 	}
-	c.debug("session ended: " + e.Error())
+	c.log.debug("session ended: " + e.Error())
 	c.emit(EventSessionEnded, e)
 }
 
@@ -278,12 +278,12 @@ func (c *Client) noteFailure(r request, err error) error {
 	}
 	now := c.clock.Now()
 	b := c.backoffs.failed(r.cacheKey(), now, e)
-	if c.debugging() {
+	if c.log.debugging() {
 		why := "backoff after " + strconv.Itoa(b.failures) + " failure(s)"
 		if b.server {
 			why = "the server's Retry-After (" + e.serverWait.String() + ", at most " + retryAfterCap.String() + ")"
 		}
-		c.debug("request failed (" + e.Code + "); no request before " + b.next.Format(time.RFC3339) +
+		c.log.debug("request failed (" + e.Code + "); no request before " + b.next.Format(time.RFC3339) +
 			", " + b.next.Sub(now).Round(time.Millisecond).String() + " from now: " + why)
 	}
 	return err
@@ -308,22 +308,6 @@ func (c *Client) renewalInFlight(r request) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.renewals[r.key()] != nil
-}
-
-// panicked turns a recovered panic into an error that says where it
-// happened: one bad input must fail its request, not the Go runtime that
-// every client on the page shares.
-func (c *Client) panicked(where string, p any) error {
-	e := panicError(where, p)
-	c.warn(e.Description)
-	return e
-}
-
-// recoverTo is deferred by goroutines that have no caller to fail.
-func (c *Client) recoverTo(where string) {
-	if p := recover(); p != nil {
-		_ = c.panicked(where, p)
-	}
 }
 
 // cookieHint explains a login_required that follows a sign-in (why).

@@ -25,7 +25,7 @@ func (c *Client) refreshTokenToRevoke(ctx context.Context) string {
 		return ""
 	}
 	if err := c.refresh.Load(ctx); err != nil {
-		c.debug("logout: the stored refresh token could not be read: " + err.Error())
+		c.log.debug("logout: the stored refresh token could not be read: " + err.Error())
 	}
 	tok, _ := c.refresh.Current()
 	return tok
@@ -43,11 +43,11 @@ func (c *Client) revokeRefreshToken(ctx context.Context, token string) {
 	defer cancel()
 	m, err := c.disc.metadata(ctx)
 	if err != nil {
-		c.debug("logout: the refresh token was not revoked: discovery failed: " + err.Error())
+		c.log.debug("logout: the refresh token was not revoked: discovery failed: " + err.Error())
 		return
 	}
 	if m.RevocationEndpoint == "" {
-		c.debug("logout: the server names no revocation_endpoint, so the refresh token lives on at the server until it expires")
+		c.log.debug("logout: the server names no revocation_endpoint, so the refresh token lives on at the server until it expires")
 		return
 	}
 	form := url.Values{"token": {token}, "token_type_hint": {"refresh_token"}, "client_id": {c.s.ClientID}}
@@ -59,10 +59,10 @@ func (c *Client) revokeRefreshToken(ctx context.Context, token string) {
 	})
 	switch {
 	case err != nil:
-		c.debug("logout: the revocation endpoint " + m.RevocationEndpoint + " got no answer (" + redact(err.Error(), token) + ")")
+		c.log.debug("logout: the revocation endpoint " + m.RevocationEndpoint + " got no answer (" + redact(err.Error(), token) + ")")
 	case resp.Status != 200:
-		c.debug("logout: the revocation endpoint answered HTTP " + strconv.Itoa(resp.Status) + ": " + redact(string(resp.Body), token))
+		c.log.debug("logout: the revocation endpoint answered HTTP " + strconv.Itoa(resp.Status) + ": " + redact(string(resp.Body), token))
 	default:
-		c.debug("logout: revoked the refresh token")
+		c.log.debug("logout: revoked the refresh token")
 	}
 }

@@ -132,7 +132,7 @@ func (g *group) join() {
 	}
 	ch, err := g.coord.Join(g.name, g.received)
 	if err != nil {
-		g.c.debug("tabs: cannot open the broadcast channel (" + err.Error() + "); this tab renews alone")
+		g.c.log.debug("tabs: cannot open the broadcast channel (" + err.Error() + "); this tab renews alone")
 		g.coord = nil
 		return
 	}
@@ -189,7 +189,7 @@ func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool
 		return err
 	}
 	if err := lead(); err != nil {
-		g.c.debug("tabs: no Web Locks (" + err.Error() + "); this tab renews alone")
+		g.c.log.debug("tabs: no Web Locks (" + err.Error() + "); this tab renews alone")
 		return noop
 	}
 	timer := g.c.clock.NewTimer(wait)
@@ -221,7 +221,7 @@ func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool
 		case <-granted:
 			if !handedOn && g.c.offline() {
 				handedOn = true
-				g.c.debug("tabs: offline; handing the renewal lock to a tab that may be online")
+				g.c.log.debug("tabs: offline; handing the renewal lock to a tab that may be online")
 				release()
 				if err := lead(); err != nil {
 					return noop
@@ -233,7 +233,7 @@ func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool
 			return release
 		case <-changed:
 		case <-timer.C():
-			g.c.debug("tabs: the tab holding the renewal lock kept it " + wait.String() + " (frozen?); renewing without it")
+			g.c.log.debug("tabs: the tab holding the renewal lock kept it " + wait.String() + " (frozen?); renewing without it")
 			release()
 			return noop
 		case <-ctx.Done():
@@ -260,7 +260,7 @@ func (g *group) awaitPeer(ctx context.Context) {
 		select {
 		case <-changed:
 		case <-bound.C():
-			g.c.debug("tabs: the tab that renewed before did not tell its outcome; renewing")
+			g.c.log.debug("tabs: the tab that renewed before did not tell its outcome; renewing")
 			g.setPeerRenewing(false)
 			return
 		case <-ctx.Done():
@@ -384,7 +384,7 @@ func (g *group) postRaw(b []byte) bool {
 		return false
 	}
 	if err := ch.Post(b); err != nil {
-		g.c.debug("tabs: could not tell the other tabs: " + err.Error())
+		g.c.log.debug("tabs: could not tell the other tabs: " + err.Error())
 		return false
 	}
 	return true
@@ -400,26 +400,26 @@ func (g *group) joined() bool {
 // received handles what another tab posted. It runs on the channel's
 // delivery goroutine, so the verification of a result moves to its own.
 func (g *group) received(data []byte) {
-	defer g.c.recoverTo("a message from another tab")
+	defer g.c.log.recoverTo("a message from another tab")
 	if len(data) > maxTabMessageBytes {
-		g.c.debug("tabs: ignored a message of " + strconv.Itoa(len(data)) + " bytes")
+		g.c.log.debug("tabs: ignored a message of " + strconv.Itoa(len(data)) + " bytes")
 		return
 	}
 	if g.c.custody {
 		if isHandover(data) {
-			g.c.debug("tabs: ignored a refresh-token hand-over: this engine keeps its own refresh token")
+			g.c.log.debug("tabs: ignored a refresh-token hand-over: this engine keeps its own refresh token")
 			return
 		}
 	} else if g.c.s.UseRefreshTokens {
 		if handled, err := g.c.refresh.AcceptHandover(g.c.ctx, data); handled {
 			switch {
 			case errors.Is(err, errUnaskedHandover):
-				g.c.debug("tabs: " + err.Error())
+				g.c.log.debug("tabs: " + err.Error())
 				return
 			case err != nil:
-				g.c.debug("tabs: the group's refresh token could not be stored: " + err.Error())
+				g.c.log.debug("tabs: the group's refresh token could not be stored: " + err.Error())
 			default:
-				g.c.debug("tabs: received the group's refresh token as the next in line")
+				g.c.log.debug("tabs: received the group's refresh token as the next in line")
 			}
 			g.c.listenForPageHide()
 			g.c.notify()
@@ -428,7 +428,7 @@ func (g *group) received(data []byte) {
 	}
 	var msg tabMessage
 	if err := json.Unmarshal(data, &msg); err != nil {
-		g.c.debug("tabs: ignored an unreadable message")
+		g.c.log.debug("tabs: ignored an unreadable message")
 		return
 	}
 	switch msg.Kind {
@@ -449,7 +449,7 @@ func (g *group) received(data []byte) {
 		g.setPeerRenewing(false)
 	case kindRenewed:
 		if msg.Result == nil || msg.Result.IDToken == "" {
-			g.c.debug("tabs: ignored a result without an ID token")
+			g.c.log.debug("tabs: ignored a result without an ID token")
 			g.setPeerRenewing(false)
 			return
 		}
@@ -464,7 +464,7 @@ func (g *group) received(data []byte) {
 		g.setPeerRenewing(false)
 		g.c.endedElsewhere(msg.Kind == kindLoggedOut)
 	default:
-		g.c.debug("tabs: ignored a message of unknown kind")
+		g.c.log.debug("tabs: ignored a message of unknown kind")
 	}
 }
 
@@ -475,13 +475,13 @@ func (g *group) received(data []byte) {
 // that a forged share cannot make every tab drop the group's refresh token.
 func (c *Client) adopt(sr *sharedResult, spent bool, gen uint64) {
 	defer c.adopted()
-	defer c.recoverTo("a result from another tab")
+	defer c.log.recoverTo("a result from another tab")
 	r := request{audience: sr.Audience, scope: sr.RequestScope}
 	dropsToken := spent && c.s.UseRefreshTokens && c.refresh.Has()
 	// A tab that asked the group for a renewal takes its result, session or not.
 	asked := c.asking.Load() > 0
 	if r.cacheKey() != c.renewer.defaultKey || !c.renewer.hasSession() && !dropsToken && !asked {
-		c.debug("tabs: ignored a result this tab has no session for")
+		c.log.debug("tabs: ignored a result this tab has no session for")
 		return
 	}
 	c.mu.Lock()
@@ -491,7 +491,7 @@ func (c *Client) adopt(sr *sharedResult, spent bool, gen uint64) {
 	defer cancel()
 	res, err := c.verifyShared(ctx, sr)
 	if err != nil {
-		c.debug("tabs: ignored a result from another tab: " + err.Error())
+		c.log.debug("tabs: ignored a result from another tab: " + err.Error())
 		return
 	}
 	if dropsToken {
@@ -511,17 +511,17 @@ func (c *Client) adopt(sr *sharedResult, spent bool, gen uint64) {
 		return // this tab has it already (a server may issue the same token twice)
 	case cur != nil && res.ExpiresAt.Before(cur.ExpiresAt):
 		c.mu.Unlock()
-		c.debug("tabs: ignored a result older than this tab's")
+		c.log.debug("tabs: ignored a result older than this tab's")
 		return
 	}
 	if who := otherUser(c.user, res.IDTokenPayload); who != "" {
 		c.mu.Unlock()
-		c.debug("tabs: ignored a result for another user (" + who + ")")
+		c.log.debug("tabs: ignored a result for another user (" + who + ")")
 		return
 	}
 	c.storeLocked(sr.Audience, sr.RequestScope, res)
 	c.mu.Unlock()
-	c.debug("tabs: took the result another tab renewed")
+	c.log.debug("tabs: took the result another tab renewed")
 	c.renewer.got(res, false)
 	c.emit(EventRenewed, res)
 }
@@ -604,11 +604,11 @@ func (c *Client) endedElsewhere(logout bool) {
 	c.forgetRefreshToken()
 	if rt != "" {
 		go func() {
-			defer c.recoverTo("the revocation at logout")
+			defer c.log.recoverTo("the revocation at logout")
 			c.revokeRefreshToken(c.ctx, rt)
 		}()
 	}
 	e := &Error{Code: string(ErrLoginRequired), Description: why}
-	c.debug("session ended: " + why)
+	c.log.debug("session ended: " + why)
 	c.emit(EventSessionEnded, e)
 }
