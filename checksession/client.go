@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/silentauth/silentauth/checksession/platform"
 )
@@ -47,18 +46,11 @@ type Client struct {
 	verifierOnce sync.Once
 	verifier     tokenVerifier
 
-	mu       sync.Mutex
+	tokens *tokenCache // the results, the user and the epoch
+
+	mu       sync.Mutex                      // guards the flights, askTimer and unlistenHide
 	inflight map[string]*flight[*AuthResult] // request key → the silent request in flight
 	renewals map[string]*flight[*AuthResult] // request key → the renewal in flight (lock, re-read, request)
-	cache    map[string]*AuthResult          // request cacheKey → last result
-	user     map[string]any
-	// epoch counts the ends of sessions (logout, session_ended): a request
-	// started in an earlier epoch must not bring its tokens back.
-	epoch   int
-	changed chan struct{} // closed and replaced whenever the cache changes
-	// longest is the longest access-token lifetime the server gave this tab
-	// in this session: a share from another tab cannot claim more.
-	longest time.Duration
 }
 
 // NewClient validates the options and builds a client. It does not touch the
@@ -81,10 +73,9 @@ func NewClient(opts Options, b platform.Browser, clock platform.Clock) (*Client,
 		ctx: ctx, cancel: cancel,
 		inflight: map[string]*flight[*AuthResult]{},
 		renewals: map[string]*flight[*AuthResult]{},
-		cache:    map[string]*AuthResult{},
-		changed:  make(chan struct{}),
 		backoffs: newBackoffs(),
 	}
+	c.tokens = newTokenCache(s, clock, c.backoffs)
 	c.disc = &discoverer{s: s, browser: b, log: c.log.debug}
 	if s.SessionCheckInterval > 0 && s.SessionCheckInterval < minSessionPoll {
 		c.log.warn("sessionCheckIntervalInSeconds under 60 s polls /authorize often; servers rate-limit it")
@@ -158,7 +149,7 @@ func (c *Client) GetTokenSilently(ctx context.Context, p AuthorizeParams) (strin
 	if r.responseType == "id_token" {
 		return "", configError("responseType", `"id_token" produces no access token for getTokenSilently`)
 	}
-	if res := c.usable(r); res != nil {
+	if res := c.tokens.usable(r); res != nil {
 		if c.dueInBackground(r) {
 			c.startRenewal(r, forCaller)
 		}
@@ -184,101 +175,18 @@ func (c *Client) dueInBackground(r request) bool {
 	if r.cacheKey() == c.renewer.defaultKey {
 		return c.renewer.backgroundDue()
 	}
-	return c.fresh(r) == nil && c.backoffGate(r, false) == nil
-}
-
-// wholeSecondSlack is added to MinValidity when serving from the cache:
-// expires_in counts whole seconds, and servers stamp a token's exp from an
-// issue time rounded down to the second (node-oidc-provider, most JWT
-// libraries), so a token may expire up to a second before ExpiresAt.
-const wholeSecondSlack = time.Second
-
-// usable is the cached result for r while its access token stays valid for
-// at least MinValidity (and wholeSecondSlack).
-func (c *Client) usable(r request) *AuthResult {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	res := c.cache[r.cacheKey()]
-	if res == nil || res.AccessToken == "" || res.ExpiresAt.IsZero() {
-		return nil
-	}
-	if res.ExpiresAt.Sub(c.clock.Now()) >= c.s.minValidity+wholeSecondSlack {
-		return res
-	}
-	return nil
-}
-
-// fresh is the cached result for r while it is not yet due for renewal.
-func (c *Client) fresh(r request) *AuthResult {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	res := c.cache[r.cacheKey()]
-	if res == nil || res.ExpiresAt.IsZero() || !c.clock.Now().Before(res.renewAt(c.s.renewBeforeExpiry)) {
-		return nil
-	}
-	return res
-}
-
-// latest is the cached result for r, whatever its age.
-func (c *Client) latest(r request) *AuthResult {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.cache[r.cacheKey()]
-}
-
-// storeLocked caches a result for the audience and scope it was requested
-// with; c.mu must be held.
-func (c *Client) storeLocked(audience, scope string, res *AuthResult) {
-	c.cache[request{audience: audience, scope: scope}.cacheKey()] = res
-	if res.IDTokenPayload != nil {
-		c.user = res.IDTokenPayload
-	}
-	close(c.changed)
-	c.changed = make(chan struct{})
+	return c.tokens.fresh(r) == nil && c.backoffGate(r, false) == nil
 }
 
 // adopted marks the end of one shared result's verification, whatever its
 // outcome, for a renewal waiting on it.
 func (c *Client) adopted() {
 	c.adopting.Add(-1)
-	c.notify()
-}
-
-// notify wakes whoever waits on cacheChanged, to look again.
-func (c *Client) notify() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	close(c.changed)
-	c.changed = make(chan struct{})
-}
-
-// cacheChanged is closed at the next change of the cache.
-func (c *Client) cacheChanged() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.changed
+	c.tokens.notify()
 }
 
 // GetUser returns the claims of the last validated ID token, or nil.
-func (c *Client) GetUser() map[string]any {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.user
-}
-
-// forget drops every token and the user, and starts a new epoch so that
-// requests in flight cannot bring them back.
-func (c *Client) forget() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.cache = map[string]*AuthResult{}
-	c.backoffs.clear()
-	c.user = nil
-	c.longest = 0
-	c.epoch++
-	close(c.changed)
-	c.changed = make(chan struct{})
-}
+func (c *Client) GetUser() map[string]any { return c.tokens.currentUser() }
 
 // Destroy stops renewal, leaves the tab group, cancels requests in flight
 // (their iframes and listeners go with them) and makes every later call
@@ -288,7 +196,7 @@ func (c *Client) Destroy() {
 	c.handOverRefreshToken() // a destroyed client's tab may live on: the group keeps the token
 	c.group.leave()
 	c.cancel()
-	c.forget()
+	c.tokens.forget()
 	c.refresh.Drop()
 	c.mu.Lock()
 	unlisten := c.unlistenHide

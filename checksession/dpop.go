@@ -277,7 +277,7 @@ func (c *Client) AuthHeaders(ctx context.Context, rawURL, method string) (map[st
 		return nil, err
 	}
 	tokenType := tokenTypeBearer
-	if res := c.latest(r); res != nil && res.AccessToken == token {
+	if res := c.tokens.latest(r); res != nil && res.AccessToken == token {
 		tokenType = normalizeTokenType(res.TokenType)
 	}
 	if c.dpop == nil || tokenType != tokenTypeDPoP {

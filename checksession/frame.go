@@ -175,7 +175,7 @@ func (c *Client) runFrames(ctx context.Context, r request, t *transaction, autho
 			return nil, latest.t, nil, c.silentPage(latest.t)
 		case <-raceC:
 			now := c.clock.Now()
-			if c.usable(r) == nil && now.Sub(start) < r.timeout {
+			if c.tokens.usable(r) == nil && now.Sub(start) < r.timeout {
 				c.log.debug("no answer after " + now.Sub(start).Round(100*time.Millisecond).String() +
 					" and no valid token: racing a fresh silent request")
 				latest.close()

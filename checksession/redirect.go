@@ -171,11 +171,9 @@ func (c *Client) Logout(ctx context.Context, p LogoutParams) error {
 	if c.ctx.Err() != nil {
 		return errDestroyed()
 	}
-	c.mu.Lock()
-	idToken := newestIDToken(c.cache)
-	c.mu.Unlock()
+	idToken := c.tokens.newestIDToken()
 	rt := c.refreshTokenToRevoke(ctx)
-	c.forget()
+	c.tokens.forget()
 	c.clearSignedIn()
 	c.renewer.signOut()
 	c.group.post(tabMessage{Kind: kindLoggedOut})

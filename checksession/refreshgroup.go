@@ -73,7 +73,7 @@ func (c *Client) loadRefreshToken(ctx context.Context) {
 // itself. explicit marks a checkSession the page made (backoffs.gate).
 func (c *Client) askGroupForRenewal(ctx context.Context, r request, explicit bool) (*AuthResult, error) {
 	c.group.join()
-	asked := c.latest(r) // the result the ask names: the answer must be another
+	asked := c.tokens.latest(r) // the result the ask names: the answer must be another
 	c.asking.Add(1)
 	defer c.asking.Add(-1)
 	if !c.group.post(tabMessage{Kind: kindRenewalWanted, Have: tokenTag(asked)}) {
@@ -116,9 +116,9 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request, explicit boo
 	}()
 	extended, again := false, false
 	for {
-		changed := c.cacheChanged() // before the check, so no wake-up is lost
-		if res := c.latest(r); res != nil && res != asked {
-			if c.fresh(r) != nil {
+		changed := c.tokens.changes() // before the check, so no wake-up is lost
+		if res := c.tokens.latest(r); res != nil && res != asked {
+			if c.tokens.fresh(r) != nil {
 				c.log.debug("tabs: took the renewal a tab holding the refresh token made")
 				return res, nil
 			}
@@ -129,7 +129,7 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request, explicit boo
 				arm(handoverWait)
 				continue
 			}
-			if c.usable(r) != nil {
+			if c.tokens.usable(r) != nil {
 				return res, nil
 			}
 		}
@@ -170,7 +170,7 @@ func (c *Client) renewForGroup(have string) {
 		return // the grant on the network shares its result
 	}
 	r := c.defaultRequest()
-	if res := c.fresh(r); res != nil && c.recent(res) && tokenTag(res) != have {
+	if res := c.tokens.fresh(r); res != nil && c.recent(res) && tokenTag(res) != have {
 		c.log.debug("tabs: another tab asked for a renewal; sharing this tab's recent result")
 		c.group.share(res, r)
 		return

@@ -71,29 +71,25 @@ func (c *Client) land(f *flight[*AuthResult], flights map[string]*flight[*AuthRe
 
 func (c *Client) renewUnderLock(r request, job renewalJob) (*AuthResult, error) {
 	grouped := r.cacheKey() == c.renewer.defaultKey
-	needed := func() bool { return c.fresh(r) == nil }
+	needed := func() bool { return c.tokens.fresh(r) == nil }
 	switch job {
 	case forPoll:
 		needed = c.renewer.pollDue
 	case forCheck:
 		needed = func() bool { return true }
 	}
-	c.mu.Lock()
-	epoch := c.epoch
-	c.mu.Unlock()
+	epoch := c.tokens.currentEpoch()
 	if grouped {
 		release := c.group.lock(c.ctx, r.timeout, needed)
 		defer release()
 	}
-	c.mu.Lock()
-	ended := c.epoch != epoch
-	c.mu.Unlock()
+	ended := c.tokens.currentEpoch() != epoch
 	if ended || (job == forTimer || job == forPoll) && !c.renewer.hasSession() {
 		return nil, &Error{Code: string(ErrLoginRequired), Description: "the session ended (logout or another tab) while this renewal waited"}
 	}
 	if !needed() {
 		c.log.debug("renewal: another tab's result made it unnecessary")
-		if res := c.latest(r); res != nil {
+		if res := c.tokens.latest(r); res != nil {
 			return res, nil
 		}
 	}
@@ -134,7 +130,7 @@ func (c *Client) shared(ctx context.Context, r request, viaRefresh bool) (*AuthR
 	if !joined {
 		f = newFlight[*AuthResult]()
 		c.inflight[key] = f
-		epoch := c.epoch
+		epoch := c.tokens.currentEpoch()
 		go func() {
 			var res *AuthResult
 			var err error
@@ -188,30 +184,26 @@ func (c *Client) settle(r request, epoch int, res *AuthResult, refreshToken stri
 		}
 		return nil, err
 	}
-	c.mu.Lock()
-	if c.epoch != epoch {
-		c.mu.Unlock()
+	var refreshGen uint64
+	refused := c.tokens.storeOwn(epoch, grouped, r.audience, r.scope, res, func() {
+		c.backoffs.succeeded(r.cacheKey())
+		// Read with the store, in this epoch: a logout after this point
+		// forgets the refresh token after reading the generation, so
+		// AdoptSince refuses.
+		refreshGen = c.refresh.Generation()
+	})
+	switch {
+	case refused.ended:
 		c.log.debug("dropped a result: the session ended while its request was in flight")
 		return nil, &Error{Code: string(ErrLoginRequired), State: res.State,
 			Description: "the session ended (logout or another tab) while this request was in flight"}
+	case refused.who != "":
+		e := &Error{Code: string(ErrLoginRequired), State: res.State,
+			Description: "the renewal came back for another user (" + refused.who + "); log in again"}
+		c.renewer.signOut()
+		c.endSession(e, true)
+		return nil, e
 	}
-	if grouped {
-		if who := otherUser(c.user, res.IDTokenPayload); who != "" {
-			c.mu.Unlock()
-			e := &Error{Code: string(ErrLoginRequired), State: res.State,
-				Description: "the renewal came back for another user (" + who + "); log in again"}
-			c.renewer.signOut()
-			c.endSession(e, true)
-			return nil, e
-		}
-	}
-	c.storeLocked(r.audience, r.scope, res)
-	c.noteLifetimeLocked(res)
-	c.backoffs.succeeded(r.cacheKey())
-	// Read under c.mu, in this epoch: a logout after this point forgets
-	// the refresh token after reading the generation, so AdoptSince refuses.
-	refreshGen := c.refresh.Generation()
-	c.mu.Unlock()
 	c.markSignedIn()
 	c.keepRefreshToken(c.ctx, refreshGen, refreshToken)
 	if grouped {
@@ -225,11 +217,7 @@ func (c *Client) settle(r request, epoch int, res *AuthResult, refreshToken stri
 // accept takes an interactive login's result: cached, scheduled and shared
 // with the tab group, without a renewed event.
 func (c *Client) accept(r request, res *AuthResult) {
-	c.mu.Lock()
-	c.epoch++ // a silent request started before the login must not overwrite it
-	c.storeLocked(r.audience, r.scope, res)
-	c.noteLifetimeLocked(res)
-	c.mu.Unlock()
+	c.tokens.accept(r.audience, r.scope, res)
 	c.markSignedIn()
 	if r.cacheKey() == c.renewer.defaultKey {
 		c.renewer.got(res, true)
@@ -256,7 +244,7 @@ func otherUser(current, claims map[string]any) string {
 // endSession forgets the tokens and tells the application, and the other
 // tabs when tellGroup, that the user must log in.
 func (c *Client) endSession(e *Error, tellGroup bool) {
-	c.forget()
+	c.tokens.forget()
 	c.clearSignedIn()
 	c.forgetRefreshToken()
 	if tellGroup {

@@ -212,7 +212,7 @@ func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool
 	}()
 	handedOn := false
 	for {
-		changed := g.c.cacheChanged()
+		changed := g.c.tokens.changes()
 		if !needed() {
 			release()
 			return noop
@@ -250,7 +250,7 @@ func (g *group) awaitPeer(ctx context.Context) {
 	bound := g.c.clock.NewTimer(peerWait)
 	defer bound.Stop()
 	for {
-		changed := g.c.cacheChanged() // before the check, so no wake-up is lost
+		changed := g.c.tokens.changes() // before the check, so no wake-up is lost
 		g.mu.Lock()
 		waiting := g.peerRenewing
 		g.mu.Unlock()
@@ -289,7 +289,7 @@ func (g *group) setPeerRenewing(on bool) {
 	g.mu.Lock()
 	g.peerRenewing = on
 	g.mu.Unlock()
-	g.c.notify()
+	g.c.tokens.notify()
 }
 
 // share tells the other tabs about a result for the default request.
@@ -422,7 +422,7 @@ func (g *group) received(data []byte) {
 				g.c.log.debug("tabs: received the group's refresh token as the next in line")
 			}
 			g.c.listenForPageHide()
-			g.c.notify()
+			g.c.tokens.notify()
 			return
 		}
 	}
@@ -484,9 +484,7 @@ func (c *Client) adopt(sr *sharedResult, spent bool, gen uint64) {
 		c.log.debug("tabs: ignored a result this tab has no session for")
 		return
 	}
-	c.mu.Lock()
-	epoch := c.epoch
-	c.mu.Unlock()
+	epoch := c.tokens.currentEpoch()
 	ctx, cancel := context.WithTimeout(c.ctx, fetchTimeout)
 	defer cancel()
 	res, err := c.verifyShared(ctx, sr)
@@ -500,27 +498,16 @@ func (c *Client) adopt(sr *sharedResult, spent bool, gen uint64) {
 	if !c.renewer.hasSession() && !asked {
 		return
 	}
-	c.mu.Lock()
-	cur := c.cache[c.renewer.defaultKey]
-	switch {
-	case c.epoch != epoch:
-		c.mu.Unlock()
-		return
-	case cur != nil && cur.AccessToken == res.AccessToken:
-		c.mu.Unlock()
-		return // this tab has it already (a server may issue the same token twice)
-	case cur != nil && res.ExpiresAt.Before(cur.ExpiresAt):
-		c.mu.Unlock()
+	switch refused := c.tokens.adopt(epoch, sr.Audience, sr.RequestScope, res); {
+	case refused.older:
 		c.log.debug("tabs: ignored a result older than this tab's")
 		return
-	}
-	if who := otherUser(c.user, res.IDTokenPayload); who != "" {
-		c.mu.Unlock()
-		c.log.debug("tabs: ignored a result for another user (" + who + ")")
+	case refused.who != "":
+		c.log.debug("tabs: ignored a result for another user (" + refused.who + ")")
 		return
+	case refused.refused():
+		return // the session ended, or this tab has the token already
 	}
-	c.storeLocked(sr.Audience, sr.RequestScope, res)
-	c.mu.Unlock()
 	c.log.debug("tabs: took the result another tab renewed")
 	c.renewer.got(res, false)
 	c.emit(EventRenewed, res)
@@ -562,10 +549,7 @@ func (c *Client) verifyShared(ctx context.Context, sr *sharedResult) (*AuthResul
 	if exp, ok := numberClaim(claims, "exp"); ok {
 		expiresAt = minTime(expiresAt, time.Unix(exp, 0))
 	}
-	c.mu.Lock()
-	longest := c.longest
-	c.mu.Unlock()
-	if longest > 0 {
+	if longest := c.tokens.longestLifetime(); longest > 0 {
 		expiresAt = minTime(expiresAt, issued.Add(longest+c.s.leeway))
 	}
 	if sr.ExpiresAtMs <= 0 || !c.clock.Now().Before(expiresAt) {
@@ -581,12 +565,6 @@ func (c *Client) verifyShared(ctx context.Context, sr *sharedResult) (*AuthResul
 // lands, and a message older than that is a replay or a tab that slept.
 const shareMaxAge = time.Minute
 
-// noteLifetimeLocked records the access-token lifetime the server gave this
-// tab, which caps what a share may claim; c.mu must be held.
-func (c *Client) noteLifetimeLocked(res *AuthResult) {
-	c.longest = max(c.longest, time.Duration(res.ExpiresIn)*time.Second)
-}
-
 // endedElsewhere is the end of the session in another tab: this tab forgets
 // its tokens and stops renewing, whatever the message said.
 func (c *Client) endedElsewhere(logout bool) {
@@ -599,7 +577,7 @@ func (c *Client) endedElsewhere(logout bool) {
 		why = "logged out in another tab"
 		rt = c.refreshTokenToRevoke(c.ctx) // the group's token may be here, not in the tab that logged out
 	}
-	c.forget()
+	c.tokens.forget()
 	c.clearSignedIn()
 	c.forgetRefreshToken()
 	if rt != "" {
