@@ -47,6 +47,7 @@ type Client struct {
 	verifier     tokenVerifier
 
 	tokens *tokenCache // the results, the user and the epoch
+	marker signedInMarker
 
 	mu       sync.Mutex                      // guards the flights, askTimer and unlistenHide
 	inflight map[string]*flight[*AuthResult] // request key → the silent request in flight
@@ -76,6 +77,7 @@ func NewClient(opts Options, b platform.Browser, clock platform.Clock) (*Client,
 		backoffs: newBackoffs(),
 	}
 	c.tokens = newTokenCache(s, clock, c.backoffs)
+	c.marker = signedInMarker{browser: b, key: s.markerKey(), clock: clock, log: c.log}
 	c.disc = &discoverer{s: s, browser: b, log: c.log.debug}
 	if s.SessionCheckInterval > 0 && s.SessionCheckInterval < minSessionPoll {
 		c.log.warn("sessionCheckIntervalInSeconds under 60 s polls /authorize often; servers rate-limit it")

@@ -174,7 +174,7 @@ func (c *Client) Logout(ctx context.Context, p LogoutParams) error {
 	idToken := c.tokens.newestIDToken()
 	rt := c.refreshTokenToRevoke(ctx)
 	c.tokens.forget()
-	c.clearSignedIn()
+	c.marker.clear()
 	c.renewer.signOut()
 	c.group.post(tabMessage{Kind: kindLoggedOut})
 	c.forgetRefreshToken()

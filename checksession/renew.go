@@ -209,7 +209,7 @@ func (r *renewer) failed(err error) error {
 	marked := false
 	if hintable {
 		// Read before r.mu: it is a call into the page.
-		markedAt, marked = r.c.signedInAt()
+		markedAt, marked = r.c.marker.signedInAt()
 	}
 	r.mu.Lock()
 	why := ""

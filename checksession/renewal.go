@@ -204,7 +204,7 @@ func (c *Client) settle(r request, epoch int, res *AuthResult, refreshToken stri
 		c.endSession(e, true)
 		return nil, e
 	}
-	c.markSignedIn()
+	c.marker.mark()
 	c.keepRefreshToken(c.ctx, refreshGen, refreshToken)
 	if grouped {
 		c.renewer.got(res, false)
@@ -218,7 +218,7 @@ func (c *Client) settle(r request, epoch int, res *AuthResult, refreshToken stri
 // with the tab group, without a renewed event.
 func (c *Client) accept(r request, res *AuthResult) {
 	c.tokens.accept(r.audience, r.scope, res)
-	c.markSignedIn()
+	c.marker.mark()
 	if r.cacheKey() == c.renewer.defaultKey {
 		c.renewer.got(res, true)
 		c.group.share(res, r)
@@ -245,7 +245,7 @@ func otherUser(current, claims map[string]any) string {
 // tabs when tellGroup, that the user must log in.
 func (c *Client) endSession(e *Error, tellGroup bool) {
 	c.tokens.forget()
-	c.clearSignedIn()
+	c.marker.clear()
 	c.forgetRefreshToken()
 	if tellGroup {
 		c.group.post(tabMessage{Kind: kindSessionEnded})

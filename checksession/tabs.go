@@ -578,7 +578,7 @@ func (c *Client) endedElsewhere(logout bool) {
 		rt = c.refreshTokenToRevoke(c.ctx) // the group's token may be here, not in the tab that logged out
 	}
 	c.tokens.forget()
-	c.clearSignedIn()
+	c.marker.clear()
 	c.forgetRefreshToken()
 	if rt != "" {
 		go func() {
