@@ -18,10 +18,10 @@ type Client struct {
 	renewer *renewer
 	group   *group
 	refresh *refreshTokens // this tab's refresh token (useRefreshTokens)
-	dpop    *dpopState     // the DPoP key and nonces (useDpop); nil without
 
-	// lostKeyOnce: a newly made DPoP key was checked against the refresh token.
-	lostKeyOnce atomic.Bool
+	// tokenEndpoint redeems codes and refresh tokens, with DPoP under useDpop.
+	tokenEndpoint *tokenEndpoint
+
 	// backoffs holds, by request cache key, the wait after failures that
 	// may pass; the default tokens' is the tab group's.
 	backoffs *backoffs
@@ -88,7 +88,7 @@ func NewClient(opts Options, b platform.Browser, clock platform.Clock) (*Client,
 	if k, ok := b.(platform.RefreshCustody); ok && k.KeepsRefreshToken() {
 		c.custody = true
 	}
-	c.dpop = dp
+	c.tokenEndpoint = &tokenEndpoint{s: s, browser: b, clock: clock, log: c.log, dpop: dp, refresh: c.refresh}
 	return c, nil
 }
 

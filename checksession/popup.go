@@ -100,7 +100,7 @@ func (c *Client) LoginWithPopup(ctx context.Context, p AuthorizeParams) (*AuthRe
 		return nil, invalidOption("Domain", "the server's discovery lists response_modes_supported "+
 			quote(strings.Join(m.ResponseModesSupported, " "))+" without web_message, so the popup cannot answer")
 	}
-	if err := c.bindAuthorize(ctx, &r); err != nil { // dpop_jkt, as every authorization request
+	if err := c.tokenEndpoint.bindAuthorize(ctx, &r); err != nil { // dpop_jkt, as every authorization request
 		return nil, err
 	}
 	t := newTransaction(r, c.s.RedirectURI)

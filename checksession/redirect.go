@@ -35,7 +35,7 @@ func (c *Client) LoginWithRedirect(ctx context.Context, p AuthorizeParams) error
 	if err != nil {
 		return err
 	}
-	if err := c.bindAuthorize(ctx, &r); err != nil {
+	if err := c.tokenEndpoint.bindAuthorize(ctx, &r); err != nil {
 		return err
 	}
 	t := newTransaction(r, c.s.RedirectURI)
@@ -179,7 +179,7 @@ func (c *Client) Logout(ctx context.Context, p LogoutParams) error {
 	c.group.post(tabMessage{Kind: kindLoggedOut})
 	c.forgetRefreshToken()
 	c.revokeRefreshToken(ctx, rt)
-	c.forgetDPoPKey(ctx)
+	c.tokenEndpoint.forgetDPoPKey(ctx)
 	if p.LocalOnly {
 		return nil
 	}

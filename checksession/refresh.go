@@ -479,9 +479,9 @@ func (c *Client) refreshWith(ctx context.Context, h *refreshTokens, r request) (
 	if err != nil {
 		return nil, err
 	}
-	if c.dpop != nil {
+	if c.tokenEndpoint.dpop != nil {
 		// A key made just now drops a refresh token bound to the old one, before it is taken.
-		if _, err := c.dpopKey(ctx); err != nil {
+		if _, err := c.tokenEndpoint.dpopKey(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -498,7 +498,7 @@ func (c *Client) refreshWith(ctx context.Context, h *refreshTokens, r request) (
 	// grant that asks for it with invalid_scope. Rotation needs no scope.
 	c.prefetchKeys(ctx, m, r.scope)
 	sent := c.clock.Now() // the expiry counts from here: the server issued the tokens after it
-	tokens, err := c.refreshGrant(ctx, m, lease.Token, r.scope)
+	tokens, err := c.tokenEndpoint.refreshGrant(ctx, m, lease.Token, r.scope)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) && e.Code == string(ErrInvalidGrant) {

@@ -482,7 +482,7 @@ func TestCodeExchangeCarriesTheRefreshTokenToTheEngineOnly(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tokens, err := c.exchange(context.Background(), m, &transaction{State: "st", CodeVerifier: "v", RedirectURI: pageOrigin}, "code")
+			tokens, err := c.tokenEndpoint.exchange(context.Background(), m, &transaction{State: "st", CodeVerifier: "v", RedirectURI: pageOrigin}, "code")
 			if errCode(err) != tc.wantErr {
 				t.Fatalf("got %v, want %q", err, tc.wantErr)
 			}

@@ -33,7 +33,7 @@ func (c *Client) silent(ctx context.Context, r request) (res *AuthResult, refres
 		}
 	}
 	r.extra = extra
-	if err := c.bindAuthorize(ctx, &r); err != nil {
+	if err := c.tokenEndpoint.bindAuthorize(ctx, &r); err != nil {
 		return nil, "", err
 	}
 	attempt := func() (*transaction, string, error) {
@@ -83,7 +83,7 @@ func (c *Client) complete(ctx context.Context, m *serverMetadata, t *transaction
 		received = c.clock.Now()
 		c.prefetchKeys(ctx, m, t.Scope)
 		var err error
-		tokens, err = c.exchange(ctx, m, t, resp.Code)
+		tokens, err = c.tokenEndpoint.exchange(ctx, m, t, resp.Code)
 		if err != nil {
 			return nil, "", err
 		}
