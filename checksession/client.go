@@ -19,8 +19,10 @@ type Client struct {
 	group   *group
 	refresh *refreshTokens // this tab's refresh token (useRefreshTokens)
 
-	// tokenEndpoint redeems codes and refresh tokens, with DPoP under useDpop.
+	// tokenEndpoint redeems codes and refresh tokens, with DPoP under
+	// useDpop, and revokes refresh tokens.
 	tokenEndpoint *tokenEndpoint
+	frames        *framer // the silent requests' iframes
 
 	// backoffs holds, by request cache key, the wait after failures that
 	// may pass; the default tokens' is the tab group's.
@@ -77,6 +79,7 @@ func NewClient(opts Options, b platform.Browser, clock platform.Clock) (*Client,
 		backoffs: newBackoffs(),
 	}
 	c.tokens = newTokenCache(s, clock, c.backoffs)
+	c.frames = &framer{browser: b, clock: clock, log: c.log, clientID: s.ClientID, tokens: c.tokens, destroyed: ctx}
 	c.marker = signedInMarker{browser: b, key: s.markerKey(), clock: clock, log: c.log}
 	c.disc = &discoverer{s: s, browser: b, log: c.log.debug}
 	if s.SessionCheckInterval > 0 && s.SessionCheckInterval < minSessionPoll {
@@ -88,13 +91,13 @@ func NewClient(opts Options, b platform.Browser, clock platform.Clock) (*Client,
 	if k, ok := b.(platform.RefreshCustody); ok && k.KeepsRefreshToken() {
 		c.custody = true
 	}
-	c.tokenEndpoint = &tokenEndpoint{s: s, browser: b, clock: clock, log: c.log, dpop: dp, refresh: c.refresh}
+	c.tokenEndpoint = &tokenEndpoint{s: s, browser: b, clock: clock, log: c.log, dpop: dp, refresh: c.refresh, disc: c.disc}
 	return c, nil
 }
 
 // offline reports navigator.onLine == false, where the browser can tell.
-func (c *Client) offline() bool {
-	o, ok := c.browser.(platform.Connectivity)
+func offline(b platform.Browser) bool {
+	o, ok := b.(platform.Connectivity)
 	return ok && !o.Online()
 }
 

@@ -12,7 +12,8 @@ import (
 )
 
 // tokenEndpoint makes the requests to the server's token endpoint (the code
-// exchange, the refresh grant), with a DPoP proof under useDpop.
+// exchange, the refresh grant), with a DPoP proof under useDpop, and to its
+// revocation endpoint.
 type tokenEndpoint struct {
 	s       *settings
 	browser platform.Browser // Fetch; its origin names who CORS must allow
@@ -20,6 +21,7 @@ type tokenEndpoint struct {
 	log     logger
 	dpop    *dpopState     // the DPoP key and nonces (useDpop); nil without
 	refresh *refreshTokens // dropped when a newly made key cannot redeem it
+	disc    *discoverer    // names the revocation endpoint
 
 	// lostKeyOnce: a newly made DPoP key was checked against the refresh token.
 	lostKeyOnce atomic.Bool

@@ -172,13 +172,13 @@ func (c *Client) Logout(ctx context.Context, p LogoutParams) error {
 		return errDestroyed()
 	}
 	idToken := c.tokens.newestIDToken()
-	rt := c.refreshTokenToRevoke(ctx)
+	rt := c.tokenEndpoint.refreshTokenToRevoke(ctx)
 	c.tokens.forget()
 	c.marker.clear()
 	c.renewer.signOut()
 	c.group.post(tabMessage{Kind: kindLoggedOut})
 	c.forgetRefreshToken()
-	c.revokeRefreshToken(ctx, rt)
+	c.tokenEndpoint.revokeRefreshToken(ctx, rt)
 	c.tokenEndpoint.forgetDPoPKey(ctx)
 	if p.LocalOnly {
 		return nil

@@ -176,7 +176,7 @@ func (c *Client) settle(r request, epoch int, res *AuthResult, refreshToken stri
 			if !EndsSession(err) {
 				msg := tabMessage{Kind: kindRenewFailed}
 				// An offline tab's failure is its own: the group may be online.
-				if b := c.backoffs.get(r.cacheKey()); b.failures > 0 && !c.offline() {
+				if b := c.backoffs.get(r.cacheKey()); b.failures > 0 && !offline(c.browser) {
 					msg.Backoff = shareBackoff(b)
 				}
 				c.group.post(msg)

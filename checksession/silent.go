@@ -46,7 +46,7 @@ func (c *Client) silent(ctx context.Context, r request) (res *AuthResult, refres
 		return nil, "", err
 	}
 	t, u = c.adoptPrestarted(ctx, m, t, r, u)
-	resp, t, answered, err := c.runFrames(ctx, r, t, u, attempt)
+	resp, t, answered, err := c.frames.runFrames(ctx, r, t, u, attempt)
 	if err != nil {
 		return nil, "", err
 	}

@@ -219,7 +219,7 @@ func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool
 		}
 		select {
 		case <-granted:
-			if !handedOn && g.c.offline() {
+			if !handedOn && offline(g.c.browser) {
 				handedOn = true
 				g.c.log.debug("tabs: offline; handing the renewal lock to a tab that may be online")
 				release()
@@ -575,7 +575,7 @@ func (c *Client) endedElsewhere(logout bool) {
 	var rt string
 	if logout {
 		why = "logged out in another tab"
-		rt = c.refreshTokenToRevoke(c.ctx) // the group's token may be here, not in the tab that logged out
+		rt = c.tokenEndpoint.refreshTokenToRevoke(c.ctx) // the group's token may be here, not in the tab that logged out
 	}
 	c.tokens.forget()
 	c.marker.clear()
@@ -583,7 +583,7 @@ func (c *Client) endedElsewhere(logout bool) {
 	if rt != "" {
 		go func() {
 			defer c.log.recoverTo("the revocation at logout")
-			c.revokeRefreshToken(c.ctx, rt)
+			c.tokenEndpoint.revokeRefreshToken(c.ctx, rt)
 		}()
 	}
 	e := &Error{Code: string(ErrLoginRequired), Description: why}
