@@ -130,7 +130,7 @@ func (c *Client) LoginWithPopup(ctx context.Context, p AuthorizeParams) (*AuthRe
 	}
 	c.accept(request{audience: t.Audience, scope: t.Scope}, res)
 	c.keepRefreshToken(ctx, gen, refreshToken)
-	c.dropPrestarted()
+	dropPrestarted(c.browser)
 	return res, nil
 }
 
@@ -139,8 +139,8 @@ func (c *Client) LoginWithPopup(ctx context.Context, p AuthorizeParams) (*AuthRe
 // likely) says nothing about the session the login just made, and a later
 // checkSession must ask afresh. Taking it with a context already ended
 // drops it (Prestarter.TakePrestarted).
-func (c *Client) dropPrestarted() {
-	p, ok := c.browser.(platform.Prestarter)
+func dropPrestarted(b platform.Browser) {
+	p, ok := b.(platform.Prestarter)
 	if !ok {
 		return
 	}
