@@ -45,8 +45,7 @@ type Client struct {
 	ctx    context.Context // cancelled by Destroy
 	cancel context.CancelFunc
 
-	verifierOnce sync.Once
-	verifier     tokenVerifier
+	verifier *lazyVerifier
 
 	tokens *tokenCache // the results, the user and the epoch
 	marker signedInMarker
@@ -79,6 +78,7 @@ func NewClient(opts Options, b platform.Browser, clock platform.Clock) (*Client,
 		backoffs: newBackoffs(),
 	}
 	c.tokens = newTokenCache(s, clock, c.backoffs)
+	c.verifier = &lazyVerifier{s: s, browser: b, clock: clock}
 	c.frames = &framer{browser: b, clock: clock, log: c.log, clientID: s.ClientID, tokens: c.tokens, destroyed: ctx}
 	c.marker = signedInMarker{browser: b, key: s.markerKey(), clock: clock, log: c.log}
 	c.disc = &discoverer{s: s, browser: b, log: c.log.debug}

@@ -526,7 +526,7 @@ func (c *Client) refreshResult(ctx context.Context, m *serverMetadata, tokens *a
 	}
 	res := tokens.result(received)
 	if tokens.IDToken != "" {
-		claims, err := c.verifierFor(m).Verify(ctx, tokens.IDToken, idtoken.Expected{AccessToken: tokens.AccessToken})
+		claims, err := c.verifier.forIssuer(m).Verify(ctx, tokens.IDToken, idtoken.Expected{AccessToken: tokens.AccessToken})
 		if err != nil {
 			return nil, err
 		}

@@ -99,7 +99,7 @@ func (c *Client) complete(ctx context.Context, m *serverMetadata, t *transaction
 	res := tokens.result(received)
 	res.State = t.State
 	if tokens.IDToken != "" {
-		claims, err := c.verifierFor(m).Verify(ctx, tokens.IDToken, idtoken.Expected{
+		claims, err := c.verifier.forIssuer(m).Verify(ctx, tokens.IDToken, idtoken.Expected{
 			Nonce:         t.Nonce,
 			MaxAge:        time.Duration(t.MaxAge) * time.Second,
 			HasMaxAge:     t.HasMaxAge,
@@ -125,7 +125,7 @@ func (c *Client) complete(ctx context.Context, m *serverMetadata, t *transaction
 // Once the keys are fetched this does nothing until they age out.
 func (c *Client) prefetchKeys(ctx context.Context, m *serverMetadata, scope string) {
 	if hasScope(scope, "openid") {
-		c.verifierFor(m).PrefetchKeys(ctx)
+		c.verifier.forIssuer(m).PrefetchKeys(ctx)
 	}
 }
 

@@ -522,7 +522,7 @@ func (c *Client) verifyShared(ctx context.Context, sr *sharedResult) (*AuthResul
 	if err != nil {
 		return nil, err
 	}
-	claims, err := c.verifierFor(m).Verify(ctx, sr.IDToken, idtoken.Expected{AccessToken: sr.AccessToken})
+	claims, err := c.verifier.forIssuer(m).Verify(ctx, sr.IDToken, idtoken.Expected{AccessToken: sr.AccessToken})
 	if err != nil {
 		return nil, err
 	}
