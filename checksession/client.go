@@ -22,7 +22,8 @@ type Client struct {
 	// tokenEndpoint redeems codes and refresh tokens, with DPoP under
 	// useDpop, and revokes refresh tokens.
 	tokenEndpoint *tokenEndpoint
-	frames        *framer // the silent requests' iframes
+	frames        *framer // the silent requests' iframes, the popup's wait
+	events        eventSink
 
 	// backoffs holds, by request cache key, the wait after failures that
 	// may pass; the default tokens' is the tab group's.
@@ -79,6 +80,7 @@ func NewClient(opts Options, b platform.Browser, clock platform.Clock) (*Client,
 	}
 	c.tokens = newTokenCache(s, clock, c.backoffs)
 	c.verifier = &lazyVerifier{s: s, browser: b, clock: clock}
+	c.events = eventSink(s.OnEvent)
 	c.frames = &framer{browser: b, clock: clock, log: c.log, clientID: s.ClientID, tokens: c.tokens, destroyed: ctx}
 	c.marker = signedInMarker{browser: b, key: s.markerKey(), clock: clock, log: c.log}
 	c.disc = &discoverer{s: s, browser: b, log: c.log.debug}

@@ -67,7 +67,8 @@ func (f *silentFrame) close() {
 	f.frame.Close()
 }
 
-// framer opens and runs the hidden iframes of silent requests.
+// framer opens and runs the hidden iframes of silent requests, and waits
+// for a login popup's answer.
 type framer struct {
 	browser   platform.Browser
 	clock     platform.Clock

@@ -496,7 +496,7 @@ func (c *Client) refreshWith(ctx context.Context, h *refreshTokens, r request) (
 	// without recording offline_access in its scope (OIDC Core 11 drops it
 	// without prompt=consent; node-oidc-provider does), and then refuses a
 	// grant that asks for it with invalid_scope. Rotation needs no scope.
-	c.prefetchKeys(ctx, m, r.scope)
+	c.verifier.prefetchKeys(ctx, m, r.scope)
 	sent := c.clock.Now() // the expiry counts from here: the server issued the tokens after it
 	tokens, err := c.tokenEndpoint.refreshGrant(ctx, m, lease.Token, r.scope)
 	if err != nil {

@@ -222,7 +222,7 @@ func (r *renewer) failed(err error) error {
 	}
 	if why != "" {
 		decorated := *e
-		decorated.Description += r.c.cookieHint(why)
+		decorated.Description += cookieHint(r.c.browser.Origin(), r.c.s.domain, why)
 		e = &decorated
 	}
 	hadSession := r.state != signedOut && r.state != stopped
@@ -254,7 +254,7 @@ func (r *renewer) failed(err error) error {
 			ev.Description = e.Description // with the hint, if one was added
 		}
 		r.c.log.debug("renewal failed (" + e.Error() + "); retrying in " + ev.RetryAfter.String())
-		r.c.emit(EventRenewError, ev)
+		r.c.events.emit(EventRenewError, ev)
 	}
 	r.poke()
 	return e

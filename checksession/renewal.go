@@ -210,7 +210,7 @@ func (c *Client) settle(r request, epoch int, res *AuthResult, refreshToken stri
 		c.renewer.got(res, false)
 		c.group.share(res, r)
 	}
-	c.emit(EventRenewed, res)
+	c.events.emit(EventRenewed, res)
 	return res, nil
 }
 
@@ -251,7 +251,7 @@ func (c *Client) endSession(e *Error, tellGroup bool) {
 		c.group.post(tabMessage{Kind: kindSessionEnded})
 	}
 	c.log.debug("session ended: " + e.Error())
-	c.emit(EventSessionEnded, e)
+	c.events.emit(EventSessionEnded, e)
 }
 
 // noteFailure starts or extends the backoff of r's tokens after a failure
@@ -298,14 +298,15 @@ func (c *Client) renewalInFlight(r request) bool {
 	return c.renewals[r.key()] != nil
 }
 
-// cookieHint explains a login_required that follows a sign-in (why).
+// cookieHint explains a login_required that follows a sign-in (why), for a
+// page at pageOrigin and the authorization server at server.
 // Two loopback host names (localhost and 127.0.0.1) are different sites
 // too, which is what a developer meets first.
-func (c *Client) cookieHint(why string) string {
-	page, _ := url.Parse(c.browser.Origin())
-	if page != nil && isLoopback(page.Hostname()) && isLoopback(c.s.domain.Hostname()) && page.Hostname() != c.s.domain.Hostname() {
+func cookieHint(pageOrigin string, server *url.URL, why string) string {
+	page, _ := url.Parse(pageOrigin)
+	if page != nil && isLoopback(page.Hostname()) && isLoopback(server.Hostname()) && page.Hostname() != server.Hostname() {
 		return " (silentauth: " + why + ", so the server's session cookie did not reach " +
-			"the hidden iframe: the app (" + page.Hostname() + ") and the authorization server (" + c.s.domain.Hostname() +
+			"the hidden iframe: the app (" + page.Hostname() + ") and the authorization server (" + server.Hostname() +
 			") are on different sites, and this browser blocks third-party cookies. Serve both from the same host name, " +
 			"or renew with refresh tokens.)"
 	}

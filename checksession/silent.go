@@ -81,7 +81,7 @@ func (c *Client) complete(ctx context.Context, m *serverMetadata, t *transaction
 			return nil, "", &Error{Code: string(ErrInvalidToken), State: t.State, Description: "code: the response carries no authorization code"}
 		}
 		received = c.clock.Now()
-		c.prefetchKeys(ctx, m, t.Scope)
+		c.verifier.prefetchKeys(ctx, m, t.Scope)
 		var err error
 		tokens, err = c.tokenEndpoint.exchange(ctx, m, t, resp.Code)
 		if err != nil {
@@ -123,9 +123,9 @@ func (c *Client) complete(ctx context.Context, m *serverMetadata, t *transaction
 // carries an ID token (scope has openid), so that the key set's fetch and
 // parse run while the grant is on the network instead of after its answer.
 // Once the keys are fetched this does nothing until they age out.
-func (c *Client) prefetchKeys(ctx context.Context, m *serverMetadata, scope string) {
+func (l *lazyVerifier) prefetchKeys(ctx context.Context, m *serverMetadata, scope string) {
 	if hasScope(scope, "openid") {
-		c.verifier.forIssuer(m).PrefetchKeys(ctx)
+		l.forIssuer(m).PrefetchKeys(ctx)
 	}
 }
 

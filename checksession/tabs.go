@@ -510,7 +510,7 @@ func (c *Client) adopt(sr *sharedResult, spent bool, gen uint64) {
 	}
 	c.log.debug("tabs: took the result another tab renewed")
 	c.renewer.got(res, false)
-	c.emit(EventRenewed, res)
+	c.events.emit(EventRenewed, res)
 }
 
 // verifyShared checks a shared ID token as this tab's own (signature, iss,
@@ -588,5 +588,5 @@ func (c *Client) endedElsewhere(logout bool) {
 	}
 	e := &Error{Code: string(ErrLoginRequired), Description: why}
 	c.log.debug("session ended: " + why)
-	c.emit(EventSessionEnded, e)
+	c.events.emit(EventSessionEnded, e)
 }
