@@ -51,9 +51,10 @@ type Client struct {
 	tokens *tokenCache // the results, the user and the epoch
 	marker signedInMarker
 
-	mu       sync.Mutex                      // guards the flights, askTimer and unlistenHide
-	inflight map[string]*flight[*AuthResult] // request key → the silent request in flight
-	renewals map[string]*flight[*AuthResult] // request key → the renewal in flight (lock, re-read, request)
+	inflight *flights // request key → the silent request in flight
+	renewals *flights // request key → the renewal in flight (lock, re-read, request)
+
+	mu sync.Mutex // guards askTimer and unlistenHide
 }
 
 // NewClient validates the options and builds a client. It does not touch the
@@ -74,8 +75,7 @@ func NewClient(opts Options, b platform.Browser, clock platform.Clock) (*Client,
 	c := &Client{
 		s: s, log: newLogger(s), browser: b, clock: clock,
 		ctx: ctx, cancel: cancel,
-		inflight: map[string]*flight[*AuthResult]{},
-		renewals: map[string]*flight[*AuthResult]{},
+		inflight: newFlights(), renewals: newFlights(),
 		backoffs: newBackoffs(),
 	}
 	c.tokens = newTokenCache(s, clock, c.backoffs)
@@ -176,7 +176,7 @@ func (c *Client) GetTokenSilently(ctx context.Context, p AuthorizeParams) (strin
 // start r's renewal: the default tokens follow the renewer's schedule and
 // backoff; other audiences renew in their window unless they just failed.
 func (c *Client) dueInBackground(r request) bool {
-	if c.renewalInFlight(r) {
+	if c.renewals.has(r.key()) { // a renewal of r's tokens is running
 		return false
 	}
 	if r.cacheKey() == c.renewer.defaultKey {

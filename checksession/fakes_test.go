@@ -127,8 +127,8 @@ func (c *testClock) live(t platform.Timer) bool {
 // loop (if running) parked on an armed timer.
 func (c *Client) idle(clock *testClock) bool {
 	c.mu.Lock()
-	busy := len(c.inflight) > 0 || c.adopting.Load() > 0 || c.answering.Load() > 0
-	renewing := len(c.renewals) > 0
+	busy := c.inflight.size() > 0 || c.adopting.Load() > 0 || c.answering.Load() > 0
+	renewing := c.renewals.size() > 0
 	asking := c.askTimer
 	c.mu.Unlock()
 	if asking != nil && clock.live(asking) && !c.refresh.Has() && c.adopting.Load() == 0 {

@@ -38,35 +38,15 @@ const (
 // startRenewal joins the renewal of r's tokens in flight, or starts one.
 func (c *Client) startRenewal(r request, job renewalJob) *flight[*AuthResult] {
 	key := r.key()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	f := c.renewals[key]
-	if f == nil {
-		f = newFlight[*AuthResult]()
-		c.renewals[key] = f
-		go c.runRenewal(r, key, job, f)
-	}
+	f, _ := c.renewals.join(key, func(f *flight[*AuthResult]) { go c.runRenewal(r, key, job, f) })
 	return f
 }
 
 func (c *Client) runRenewal(r request, key string, job renewalJob, f *flight[*AuthResult]) {
 	var res *AuthResult
 	var err error
-	defer c.land(f, c.renewals, key, "a renewal", &res, &err)
+	defer c.renewals.land(c.log, f, key, "a renewal", &res, &err)
 	res, err = c.renewUnderLock(r, job)
-}
-
-// land is deferred by the goroutine that does flight f's work: it finishes f
-// with *res and *err, or with the panic that cut the work short, once key is
-// out of flights, so that the next caller starts a flight of its own.
-func (c *Client) land(f *flight[*AuthResult], flights map[string]*flight[*AuthResult], key, what string, res **AuthResult, err *error) {
-	if p := recover(); p != nil {
-		*err = c.log.panicked(what, p)
-	}
-	c.mu.Lock()
-	delete(flights, key)
-	c.mu.Unlock()
-	f.finish(*res, *err)
 }
 
 func (c *Client) renewUnderLock(r request, job renewalJob) (*AuthResult, error) {
@@ -125,23 +105,19 @@ func (c *Client) shared(ctx context.Context, r request, viaRefresh bool) (*AuthR
 		return nil, errDestroyed()
 	}
 	key := r.key()
-	c.mu.Lock()
-	f, joined := c.inflight[key]
-	if !joined {
-		f = newFlight[*AuthResult]()
-		c.inflight[key] = f
+	f, joined := c.inflight.join(key, func(f *flight[*AuthResult]) {
 		epoch := c.tokens.currentEpoch()
 		go func() {
 			var res *AuthResult
 			var err error
-			defer c.land(f, c.inflight, key, "a silent request", &res, &err)
+			defer c.inflight.land(c.log, f, key, "a silent request", &res, &err)
 			res, rt, err := c.obtain(c.ctx, r, viaRefresh)
 			res, err = c.settle(r, epoch, res, rt, err)
 		}()
-	} else {
+	})
+	if joined {
 		c.log.debug("joining the silent request already in flight")
 	}
-	c.mu.Unlock()
 	return f.wait(ctx)
 }
 
@@ -285,17 +261,10 @@ func (c *Client) noteFailure(r request, err error) error {
 // here then waits on the group's lock, once per attempt, which a tab that
 // died mid-request cannot turn into a wait for ever.)
 func (c *Client) backoffGate(r request, explicit bool) error {
-	if e := c.backoffs.gate(r.cacheKey(), c.clock.Now(), c.renewalInFlight(r), explicit); e != nil {
+	if e := c.backoffs.gate(r.cacheKey(), c.clock.Now(), c.renewals.has(r.key()), explicit); e != nil {
 		return e
 	}
 	return nil
-}
-
-// renewalInFlight reports whether a renewal of r's tokens is running.
-func (c *Client) renewalInFlight(r request) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.renewals[r.key()] != nil
 }
 
 // cookieHint explains a login_required that follows a sign-in (why), for a
