@@ -104,8 +104,8 @@ func offline(b platform.Browser) bool {
 }
 
 // defaultRequest is the request auto-renew keeps fresh: the options as given.
-func (c *Client) defaultRequest() request {
-	r, _ := c.s.resolve(AuthorizeParams{}) // the options were validated already
+func (s *settings) defaultRequest() request {
+	r, _ := s.resolve(AuthorizeParams{}) // the options were validated already
 	return r
 }
 

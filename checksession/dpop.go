@@ -271,7 +271,7 @@ func (c *Client) AuthHeaders(ctx context.Context, rawURL, method string) (map[st
 	if method == "" {
 		method = "GET"
 	}
-	r := c.defaultRequest()
+	r := c.s.defaultRequest()
 	token, err := c.GetTokenSilently(ctx, AuthorizeParams{})
 	if err != nil {
 		return nil, err

@@ -511,7 +511,7 @@ func (c *Client) refreshWith(ctx context.Context, h *refreshTokens, r request) (
 	if err := h.Replace(ctx, lease, tokens.RefreshToken); err != nil {
 		c.log.debug("the rotated refresh token could not be stored: " + err.Error())
 	}
-	res, err := c.refreshResult(ctx, m, tokens, sent)
+	res, err := c.verifier.refreshResult(ctx, m, tokens, sent)
 	if err != nil {
 		return nil, err
 	}
@@ -520,13 +520,13 @@ func (c *Client) refreshWith(ctx context.Context, h *refreshTokens, r request) (
 
 // refreshResult checks a refresh grant's answer as a code exchange's is
 // checked, without a nonce: an ID token from a refresh carries none.
-func (c *Client) refreshResult(ctx context.Context, m *serverMetadata, tokens *authResponse, received time.Time) (*AuthResult, error) {
+func (l *lazyVerifier) refreshResult(ctx context.Context, m *serverMetadata, tokens *authResponse, received time.Time) (*AuthResult, error) {
 	if tokens.AccessToken == "" {
 		return nil, newError(string(ErrInvalidToken), "access_token: the refresh grant's answer carries no access token")
 	}
 	res := tokens.result(received)
 	if tokens.IDToken != "" {
-		claims, err := c.verifier.forIssuer(m).Verify(ctx, tokens.IDToken, idtoken.Expected{AccessToken: tokens.AccessToken})
+		claims, err := l.forIssuer(m).Verify(ctx, tokens.IDToken, idtoken.Expected{AccessToken: tokens.AccessToken})
 		if err != nil {
 			return nil, err
 		}
@@ -534,4 +534,20 @@ func (c *Client) refreshResult(ctx context.Context, m *serverMetadata, tokens *a
 	}
 	res.ExpiresAt = tokens.expiresAt(received, res.IDTokenPayload)
 	return res, nil
+}
+
+// waitFor waits until this tab holds a refresh token (want) or holds none
+// (!want); false when ctx (the client's) ended first.
+func (h *refreshTokens) waitFor(ctx context.Context, want bool) bool {
+	for {
+		changed := h.Changed()
+		if h.Has() == want {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return false
+		}
+	}
 }

@@ -169,8 +169,8 @@ func (c *Client) renewForGroup(have string) {
 		c.log.debug("tabs: another tab asked for a renewal; the one on the network answers")
 		return // the grant on the network shares its result
 	}
-	r := c.defaultRequest()
-	if res := c.tokens.fresh(r); res != nil && c.recent(res) && tokenTag(res) != have {
+	r := c.s.defaultRequest()
+	if res := c.tokens.fresh(r); res != nil && recent(res, c.clock.Now()) && tokenTag(res) != have {
 		c.log.debug("tabs: another tab asked for a renewal; sharing this tab's recent result")
 		c.group.share(res, r)
 		return
@@ -188,10 +188,10 @@ func (c *Client) renewForGroup(have string) {
 }
 
 // recent reports whether res's ID token was issued less than half of
-// shareMaxAge ago, so that another tab still takes it when re-shared.
-func (c *Client) recent(res *AuthResult) bool {
+// shareMaxAge before now, so that another tab still takes it when re-shared.
+func recent(res *AuthResult, now time.Time) bool {
 	iat, ok := numberClaim(res.IDTokenPayload, "iat")
-	return ok && res.IDToken != "" && c.clock.Now().Sub(time.Unix(iat, 0)) < shareMaxAge/2
+	return ok && res.IDToken != "" && now.Sub(time.Unix(iat, 0)) < shareMaxAge/2
 }
 
 // waitInLine queues this tab for the group's refresh token while it holds
@@ -203,7 +203,7 @@ func (c *Client) recent(res *AuthResult) bool {
 func (c *Client) waitInLine(coord platform.TabCoordinator, name string) {
 	defer c.log.recoverTo("the queue for the refresh token")
 	for c.ctx.Err() == nil {
-		if !c.waitForToken(false) {
+		if !c.refresh.waitFor(c.ctx, false) {
 			return
 		}
 		changed := c.refresh.Changed() // a token of its own takes this tab out of the queue
@@ -220,28 +220,12 @@ func (c *Client) waitInLine(coord platform.TabCoordinator, name string) {
 			c.refresh.Await(nonce)
 			c.group.post(tabMessage{Kind: kindNextInLine, Nonce: nonce})
 			c.log.debug("tabs: next in line for the group's refresh token")
-			c.waitForToken(true)
+			c.refresh.waitFor(c.ctx, true)
 			c.refresh.Await("")
 		case <-changed:
 		case <-c.ctx.Done():
 		}
 		release()
-	}
-}
-
-// waitForToken waits until this tab holds a refresh token (want) or holds
-// none (!want); false when the client was destroyed first.
-func (c *Client) waitForToken(want bool) bool {
-	for {
-		changed := c.refresh.Changed()
-		if c.refresh.Has() == want {
-			return true
-		}
-		select {
-		case <-changed:
-		case <-c.ctx.Done():
-			return false
-		}
 	}
 }
 

@@ -364,7 +364,7 @@ func TestAResultDueForTheAskerBringsARenewal(t *testing.T) {
 	if _, err := checkAdvancing(t, fx, second, first); err != nil {
 		t.Fatalf("the new tab was not signed in: %v; logs %q", err, fx.logs)
 	}
-	if second.tokens.fresh(second.defaultRequest()) == nil {
+	if second.tokens.fresh(second.s.defaultRequest()) == nil {
 		t.Error("the new tab holds a result already due")
 	}
 	if got := strings.Join(srv.presented(), " "); got != "rt-2" || fx.b.frameCount() != 1 {
@@ -394,7 +394,7 @@ func TestARenewalAskedForDuringTheHoldersGrantIsAnsweredByIt(t *testing.T) {
 	})
 	asked := make(chan *AuthResult, 1)
 	go func() {
-		res, err := second.askGroupForRenewal(context.Background(), second.defaultRequest(), false)
+		res, err := second.askGroupForRenewal(context.Background(), second.s.defaultRequest(), false)
 		if err != nil {
 			t.Errorf("the ask failed: %v", err)
 		}
@@ -415,7 +415,7 @@ func TestARenewalAskedForDuringTheHoldersGrantIsAnsweredByIt(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatalf("the ask did not end; logs %q", fx.logs)
 	}
-	if res == nil || res.AccessToken != first.tokens.latest(first.defaultRequest()).AccessToken {
+	if res == nil || res.AccessToken != first.tokens.latest(first.s.defaultRequest()).AccessToken {
 		t.Fatalf("the ask got %+v, want the holder's renewal; logs %q", res, fx.logs)
 	}
 	if held, _ := first.refresh.Current(); held != "rt-3" || second.refresh.Has() {

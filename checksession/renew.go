@@ -388,7 +388,7 @@ func (r *renewer) loop(ctx context.Context) {
 			if job == "session poll" {
 				kind = forPoll
 			}
-			_, _ = r.c.renew(ctx, r.c.defaultRequest(), kind)
+			_, _ = r.c.renew(ctx, r.c.s.defaultRequest(), kind)
 			r.setRunning(false)
 		}
 	}
