@@ -29,9 +29,8 @@ type Client struct {
 	// may pass; the default tokens' is the tab group's.
 	backoffs *backoffs
 
-	pageHideOnce sync.Once
-	unlistenHide func()         // removes the pagehide hand-over listener
-	askTimer     platform.Timer // bounds the wait for the group's refresh token, for tests
+	handover *pageHandover  // the refresh token's hand-over when the page goes
+	askTimer platform.Timer // bounds the wait for the group's refresh token, for tests
 
 	// adopting counts results from other tabs being verified.
 	adopting atomic.Int32
@@ -54,7 +53,7 @@ type Client struct {
 	inflight *flights // request key → the silent request in flight
 	renewals *flights // request key → the renewal in flight (lock, re-read, request)
 
-	mu sync.Mutex // guards askTimer and unlistenHide
+	mu sync.Mutex // guards askTimer
 }
 
 // NewClient validates the options and builds a client. It does not touch the
@@ -93,6 +92,8 @@ func NewClient(opts Options, b platform.Browser, clock platform.Clock) (*Client,
 	if k, ok := b.(platform.RefreshCustody); ok && k.KeepsRefreshToken() {
 		c.custody = true
 	}
+	c.handover = &pageHandover{enabled: s.UseRefreshTokens && !c.custody, browser: b, destroyed: ctx,
+		refresh: c.refresh, group: c.group, log: c.log}
 	c.tokenEndpoint = &tokenEndpoint{s: s, browser: b, clock: clock, log: c.log, dpop: dp, refresh: c.refresh, disc: c.disc}
 	return c, nil
 }
@@ -200,16 +201,10 @@ func (c *Client) GetUser() map[string]any { return c.tokens.currentUser() }
 // fail with ErrDestroyed.
 func (c *Client) Destroy() {
 	c.renewer.stop()
-	c.handOverRefreshToken() // a destroyed client's tab may live on: the group keeps the token
+	c.handover.handOver() // a destroyed client's tab may live on: the group keeps the token
 	c.group.leave()
 	c.cancel()
 	c.tokens.forget()
 	c.refresh.Drop()
-	c.mu.Lock()
-	unlisten := c.unlistenHide
-	c.unlistenHide = nil
-	c.mu.Unlock()
-	if unlisten != nil {
-		unlisten()
-	}
+	c.handover.stop()
 }

@@ -239,40 +239,67 @@ func (c *Client) keepRefreshToken(ctx context.Context, gen uint64, token string)
 	if err := c.refresh.AdoptSince(ctx, gen, token); err != nil {
 		c.log.debug("the refresh token could not be stored: " + err.Error())
 	}
-	c.listenForPageHide()
+	c.handover.listen()
 }
 
-// listenForPageHide adds, once, the pagehide listener that hands the
-// refresh token to the group.
-func (c *Client) listenForPageHide() {
-	c.pageHideOnce.Do(func() {
-		pl, ok := c.browser.(platform.PageLifecycle)
-		if !ok || c.ctx.Err() != nil {
+// pageHandover hands this tab's refresh token to the tab that announced
+// itself next in line, when the page goes away (pagehide) or the client is
+// destroyed.
+type pageHandover struct {
+	enabled   bool // useRefreshTokens, and the engine is not in custody
+	browser   platform.Browser
+	destroyed context.Context // the client's: cancelled by Destroy
+	refresh   *refreshTokens
+	group     *group
+	log       logger
+
+	once     sync.Once
+	mu       sync.Mutex
+	unlisten func() // removes the pagehide listener
+}
+
+// listen adds, once, the pagehide listener that hands the refresh token to
+// the group.
+func (p *pageHandover) listen() {
+	p.once.Do(func() {
+		pl, ok := p.browser.(platform.PageLifecycle)
+		if !ok || p.destroyed.Err() != nil {
 			return
 		}
-		remove := pl.OnPageHide(c.handOverRefreshToken)
-		c.mu.Lock()
-		if c.ctx.Err() != nil {
-			c.mu.Unlock()
+		remove := pl.OnPageHide(p.handOver)
+		p.mu.Lock()
+		if p.destroyed.Err() != nil {
+			p.mu.Unlock()
 			remove()
 			return
 		}
-		c.unlistenHide = remove
-		c.mu.Unlock()
+		p.unlisten = remove
+		p.mu.Unlock()
 	})
 }
 
-// handOverRefreshToken gives this tab's refresh token to the tab that
-// announced itself next in line, if one did. It never waits: it runs in the
-// pagehide event, and at destroy.
-func (c *Client) handOverRefreshToken() {
-	if !c.s.UseRefreshTokens || c.custody || !c.group.joined() {
+// handOver gives this tab's refresh token to the tab that announced itself
+// next in line, if one did. It never waits: it runs in the pagehide event,
+// and at destroy.
+func (p *pageHandover) handOver() {
+	if !p.enabled || !p.group.joined() {
 		return // with nobody to hand it to, the token stays
 	}
-	if msg, ok := c.refresh.Handover(); ok {
-		if c.group.postRaw(msg) {
-			c.log.debug("tabs: handed the refresh token to the tab next in line")
+	if msg, ok := p.refresh.Handover(); ok {
+		if p.group.postRaw(msg) {
+			p.log.debug("tabs: handed the refresh token to the tab next in line")
 		}
+	}
+}
+
+// stop removes the pagehide listener, once the client is destroyed.
+func (p *pageHandover) stop() {
+	p.mu.Lock()
+	unlisten := p.unlisten
+	p.unlisten = nil
+	p.mu.Unlock()
+	if unlisten != nil {
+		unlisten()
 	}
 }
 

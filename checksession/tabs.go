@@ -421,7 +421,7 @@ func (g *group) received(data []byte) {
 			default:
 				g.c.log.debug("tabs: received the group's refresh token as the next in line")
 			}
-			g.c.listenForPageHide()
+			g.c.handover.listen()
 			g.c.tokens.notify()
 			return
 		}
