@@ -24,6 +24,7 @@ type Client struct {
 	tokenEndpoint *tokenEndpoint
 	frames        *framer // the silent requests' iframes, the popup's wait
 	events        eventSink
+	flow          *authFlow // the silent request, and any authorization response's completion
 
 	// backoffs holds, by request cache key, the wait after failures that
 	// may pass; the default tokens' is the tab group's.
@@ -95,6 +96,8 @@ func NewClient(opts Options, b platform.Browser, clock platform.Clock) (*Client,
 	c.handover = &pageHandover{enabled: s.UseRefreshTokens && !c.custody, browser: b, destroyed: ctx,
 		refresh: c.refresh, group: c.group, log: c.log}
 	c.tokenEndpoint = &tokenEndpoint{s: s, browser: b, clock: clock, log: c.log, dpop: dp, refresh: c.refresh, disc: c.disc}
+	c.flow = &authFlow{s: s, clock: clock, browser: b, log: c.log, disc: c.disc, frames: c.frames,
+		tokenEndpoint: c.tokenEndpoint, verifier: c.verifier}
 	return c, nil
 }
 

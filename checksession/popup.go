@@ -124,7 +124,7 @@ func (c *Client) LoginWithPopup(ctx context.Context, p AuthorizeParams) (*AuthRe
 		return nil, err
 	}
 	popup.Close() // before the exchange: the user is done with it
-	res, refreshToken, err := c.complete(ctx, m, t, resp)
+	res, refreshToken, err := c.flow.complete(ctx, m, t, resp)
 	if err != nil {
 		return nil, err
 	}

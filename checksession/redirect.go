@@ -139,7 +139,7 @@ func (c *Client) HandleRedirectCallback(ctx context.Context, rawURL string) (*Au
 	if err != nil {
 		return nil, err
 	}
-	res, refreshToken, err := c.complete(ctx, m, &t, resp)
+	res, refreshToken, err := c.flow.complete(ctx, m, &t, resp)
 	if err != nil {
 		return nil, err
 	}

@@ -137,7 +137,7 @@ func (c *Client) obtain(ctx context.Context, r request, viaRefresh bool) (res *A
 		}
 		c.log.debug("renewal via the silent iframe: " + err.Error())
 	}
-	return c.silent(ctx, r)
+	return c.flow.silent(ctx, r)
 }
 
 // settle is a silent request's bookkeeping: cache, schedule, events and the
