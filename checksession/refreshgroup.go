@@ -47,7 +47,7 @@ func (c *Client) renewWithRefreshToken(ctx context.Context, r request) (*AuthRes
 	if err := c.refresh.Reload(ctx); err != nil {
 		c.log.debug("the stored refresh token could not be read: " + err.Error())
 	}
-	res, err := c.refreshWith(ctx, c.refresh, r)
+	res, err := c.flow.refreshWith(ctx, c.refresh, r)
 	if err != nil {
 		return nil, err
 	}

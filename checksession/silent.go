@@ -10,9 +10,10 @@ import (
 	"github.com/silentauth/silentauth/checksession/platform"
 )
 
-// authFlow runs the authorization requests' protocol: the silent request
-// from discovery to its iframes, and the completion of any authorization
-// response (code exchange, ID-token verification).
+// authFlow runs the protocol of getting tokens: the silent request from
+// discovery to its iframes, the completion of any authorization response
+// (code exchange, ID-token verification), the refresh-token grant, and the
+// verification of a result another tab shared.
 type authFlow struct {
 	s             *settings
 	clock         platform.Clock

@@ -487,7 +487,7 @@ func (c *Client) adopt(sr *sharedResult, spent bool, gen uint64) {
 	epoch := c.tokens.currentEpoch()
 	ctx, cancel := context.WithTimeout(c.ctx, fetchTimeout)
 	defer cancel()
-	res, err := c.verifyShared(ctx, sr)
+	res, err := c.flow.verifyShared(ctx, sr, c.tokens.longestLifetime)
 	if err != nil {
 		c.log.debug("tabs: ignored a result from another tab: " + err.Error())
 		return
@@ -515,14 +515,15 @@ func (c *Client) adopt(sr *sharedResult, spent bool, gen uint64) {
 
 // verifyShared checks a shared ID token as this tab's own (signature, iss,
 // aud, exp, and at_hash when present) and bounds the access token's expiry
-// by when that ID token was issued, so that an old result replayed later
-// cannot pass for a fresh one.
-func (c *Client) verifyShared(ctx context.Context, sr *sharedResult) (*AuthResult, error) {
-	m, err := c.disc.metadata(ctx)
+// by when that ID token was issued, and by the longest lifetime the server
+// gave this tab (longestLifetime, read once the token is verified), so that
+// an old result replayed later cannot pass for a fresh one.
+func (fl *authFlow) verifyShared(ctx context.Context, sr *sharedResult, longestLifetime func() time.Duration) (*AuthResult, error) {
+	m, err := fl.disc.metadata(ctx)
 	if err != nil {
 		return nil, err
 	}
-	claims, err := c.verifier.forIssuer(m).Verify(ctx, sr.IDToken, idtoken.Expected{AccessToken: sr.AccessToken})
+	claims, err := fl.verifier.forIssuer(m).Verify(ctx, sr.IDToken, idtoken.Expected{AccessToken: sr.AccessToken})
 	if err != nil {
 		return nil, err
 	}
@@ -535,24 +536,24 @@ func (c *Client) verifyShared(ctx context.Context, sr *sharedResult) (*AuthResul
 	// A tab shares a result as soon as its request lands, so the ID token
 	// of a genuine share is moments old; an older one is a replay.
 	issued := time.Unix(iat, 0)
-	if age := c.clock.Now().Sub(issued); age > shareMaxAge+c.s.leeway {
+	if age := fl.clock.Now().Sub(issued); age > shareMaxAge+fl.s.leeway {
 		return nil, tokenError("iat", "the shared ID token was issued "+age.Round(time.Second).String()+
-			" before the share arrived, more than "+(shareMaxAge+c.s.leeway).String()+": a replayed share is not used")
+			" before the share arrived, more than "+(shareMaxAge+fl.s.leeway).String()+": a replayed share is not used")
 	}
 	// The expiry is the message's, capped by what the server can have given:
 	// the ID token's own lifetime and the longest access-token lifetime this
 	// session has seen from the server itself.
 	expiresAt := time.UnixMilli(sr.ExpiresAtMs)
 	if sr.ExpiresIn > 0 {
-		expiresAt = minTime(expiresAt, issued.Add(time.Duration(sr.ExpiresIn)*time.Second+c.s.leeway))
+		expiresAt = minTime(expiresAt, issued.Add(time.Duration(sr.ExpiresIn)*time.Second+fl.s.leeway))
 	}
 	if exp, ok := numberClaim(claims, "exp"); ok {
 		expiresAt = minTime(expiresAt, time.Unix(exp, 0))
 	}
-	if longest := c.tokens.longestLifetime(); longest > 0 {
-		expiresAt = minTime(expiresAt, issued.Add(longest+c.s.leeway))
+	if longest := longestLifetime(); longest > 0 {
+		expiresAt = minTime(expiresAt, issued.Add(longest+fl.s.leeway))
 	}
-	if sr.ExpiresAtMs <= 0 || !c.clock.Now().Before(expiresAt) {
+	if sr.ExpiresAtMs <= 0 || !fl.clock.Now().Before(expiresAt) {
 		return nil, tokenError("exp", "the shared access token has expired")
 	}
 	res.ExpiresAt = expiresAt
