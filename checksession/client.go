@@ -18,13 +18,15 @@ type Client struct {
 	renewer *renewer
 	group   *group
 	refresh *refreshTokens // this tab's refresh token (useRefreshTokens)
+	// refreshToken loads, keeps, forgets and renews with c.refresh.
+	refreshToken *tabRefreshToken
 
 	// tokenEndpoint redeems codes and refresh tokens, with DPoP under
 	// useDpop, and revokes refresh tokens.
 	tokenEndpoint *tokenEndpoint
 	frames        *framer // the silent requests' iframes, the popup's wait
 	events        eventSink
-	flow          *authFlow // the silent request, and any authorization response's completion
+	flow          *authFlow // gets tokens: silent requests, responses, refresh grants, shares
 
 	// backoffs holds, by request cache key, the wait after failures that
 	// may pass; the default tokens' is the tab group's.
@@ -93,11 +95,13 @@ func NewClient(opts Options, b platform.Browser, clock platform.Clock) (*Client,
 	if k, ok := b.(platform.RefreshCustody); ok && k.KeepsRefreshToken() {
 		c.custody = true
 	}
-	c.handover = &pageHandover{enabled: s.UseRefreshTokens && !c.custody, browser: b, destroyed: ctx,
-		refresh: c.refresh, group: c.group, log: c.log}
 	c.tokenEndpoint = &tokenEndpoint{s: s, browser: b, clock: clock, log: c.log, dpop: dp, refresh: c.refresh, disc: c.disc}
 	c.flow = &authFlow{s: s, clock: clock, browser: b, log: c.log, disc: c.disc, frames: c.frames,
 		tokenEndpoint: c.tokenEndpoint, verifier: c.verifier}
+	c.handover = &pageHandover{enabled: s.UseRefreshTokens && !c.custody, browser: b, destroyed: ctx,
+		refresh: c.refresh, group: c.group, log: c.log}
+	c.refreshToken = &tabRefreshToken{use: s.UseRefreshTokens, refresh: c.refresh, flow: c.flow, handover: c.handover,
+		log: c.log, destroyed: ctx}
 	return c, nil
 }
 

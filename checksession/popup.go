@@ -129,7 +129,7 @@ func (c *Client) LoginWithPopup(ctx context.Context, p AuthorizeParams) (*AuthRe
 		return nil, err
 	}
 	c.accept(request{audience: t.Audience, scope: t.Scope}, res)
-	c.keepRefreshToken(ctx, gen, refreshToken)
+	c.refreshToken.keep(ctx, gen, refreshToken)
 	dropPrestarted(c.browser)
 	return res, nil
 }

@@ -144,7 +144,7 @@ func (c *Client) HandleRedirectCallback(ctx context.Context, rawURL string) (*Au
 		return nil, err
 	}
 	c.accept(request{audience: t.Audience, scope: t.Scope}, res)
-	c.keepRefreshToken(ctx, c.refresh.Generation(), refreshToken)
+	c.refreshToken.keep(ctx, c.refresh.Generation(), refreshToken)
 	return res, nil
 }
 
@@ -179,7 +179,7 @@ func (c *Client) Logout(ctx context.Context, p LogoutParams) error {
 	c.marker.clear()
 	c.renewer.signOut()
 	c.group.post(tabMessage{Kind: kindLoggedOut})
-	c.forgetRefreshToken()
+	c.refreshToken.forget()
 	c.tokenEndpoint.revokeRefreshToken(ctx, rt)
 	c.tokenEndpoint.forgetDPoPKey(ctx)
 	if p.LocalOnly {

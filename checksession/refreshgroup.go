@@ -39,29 +39,6 @@ func fallsBackToIframe(err error) bool {
 	return errors.As(err, &e) && (e.Code == string(ErrMissingRefreshToken) || e.Code == string(ErrInvalidGrant))
 }
 
-// renewWithRefreshToken renews r's tokens with this tab's refresh token.
-func (c *Client) renewWithRefreshToken(ctx context.Context, r request) (*AuthResult, error) {
-	// The group's lock is held here (unless its holder was stuck): the
-	// stored token is the one the last holder left, whichever engine that
-	// was, and the copy read earlier may be spent.
-	if err := c.refresh.Reload(ctx); err != nil {
-		c.log.debug("the stored refresh token could not be read: " + err.Error())
-	}
-	res, err := c.flow.refreshWith(ctx, c.refresh, r)
-	if err != nil {
-		return nil, err
-	}
-	res.viaRefresh = true
-	return res, nil
-}
-
-// loadRefreshToken reads the stored refresh token, the first time only.
-func (c *Client) loadRefreshToken(ctx context.Context) {
-	if err := c.refresh.Load(ctx); err != nil {
-		c.log.debug("the stored refresh token could not be read, so it was deleted: " + err.Error())
-	}
-}
-
 // askGroupForRenewal asks the tabs of the group that hold a refresh token
 // for a renewal, for this tab, which holds none, and waits, at most
 // handoverWait (longer while a holder says it is renewing), until a result
@@ -229,19 +206,6 @@ func (c *Client) waitInLine(coord platform.TabCoordinator, name string) {
 	}
 }
 
-// keepRefreshToken holds a refresh token from a code exchange, unless
-// useRefreshTokens is off or the holder changed since gen (a logout), and
-// arranges its hand-over when the page goes away.
-func (c *Client) keepRefreshToken(ctx context.Context, gen uint64, token string) {
-	if token == "" || !c.s.UseRefreshTokens {
-		return
-	}
-	if err := c.refresh.AdoptSince(ctx, gen, token); err != nil {
-		c.log.debug("the refresh token could not be stored: " + err.Error())
-	}
-	c.handover.listen()
-}
-
 // pageHandover hands this tab's refresh token to the tab that announced
 // itself next in line, when the page goes away (pagehide) or the client is
 // destroyed.
@@ -303,10 +267,58 @@ func (p *pageHandover) stop() {
 	}
 }
 
-// forgetRefreshToken drops the refresh token here and in its store: the
+// tabRefreshToken is this tab's part in the refresh token's life: it
+// loads, keeps and forgets the token, and renews with it, logging what the
+// storage refuses.
+type tabRefreshToken struct {
+	use       bool // useRefreshTokens
+	refresh   *refreshTokens
+	flow      *authFlow     // the refresh grant
+	handover  *pageHandover // armed once a token is kept
+	log       logger
+	destroyed context.Context // the client's: cancelled by Destroy
+}
+
+// renew renews r's tokens with this tab's refresh token.
+func (t *tabRefreshToken) renew(ctx context.Context, r request) (*AuthResult, error) {
+	// The group's lock is held here (unless its holder was stuck): the
+	// stored token is the one the last holder left, whichever engine that
+	// was, and the copy read earlier may be spent.
+	if err := t.refresh.Reload(ctx); err != nil {
+		t.log.debug("the stored refresh token could not be read: " + err.Error())
+	}
+	res, err := t.flow.refreshWith(ctx, t.refresh, r)
+	if err != nil {
+		return nil, err
+	}
+	res.viaRefresh = true
+	return res, nil
+}
+
+// load reads the stored refresh token, the first time only.
+func (t *tabRefreshToken) load(ctx context.Context) {
+	if err := t.refresh.Load(ctx); err != nil {
+		t.log.debug("the stored refresh token could not be read, so it was deleted: " + err.Error())
+	}
+}
+
+// keep holds a refresh token from a code exchange, unless
+// useRefreshTokens is off or the holder changed since gen (a logout), and
+// arranges its hand-over when the page goes away.
+func (t *tabRefreshToken) keep(ctx context.Context, gen uint64, token string) {
+	if token == "" || !t.use {
+		return
+	}
+	if err := t.refresh.AdoptSince(ctx, gen, token); err != nil {
+		t.log.debug("the refresh token could not be stored: " + err.Error())
+	}
+	t.handover.listen()
+}
+
+// forget drops the refresh token here and in its store: the
 // session ended.
-func (c *Client) forgetRefreshToken() {
-	if err := c.refresh.Forget(c.ctx); err != nil {
-		c.log.debug("could not delete the stored refresh token: " + err.Error())
+func (t *tabRefreshToken) forget() {
+	if err := t.refresh.Forget(t.destroyed); err != nil {
+		t.log.debug("could not delete the stored refresh token: " + err.Error())
 	}
 }

@@ -82,7 +82,7 @@ func (c *Client) renewUnderLock(r request, job renewalJob) (*AuthResult, error) 
 	// lock. One that holds none asks the tabs that do for a renewal,
 	// before it says it renews: the holder's share ends the others' wait.
 	if grouped && c.s.UseRefreshTokens {
-		c.loadRefreshToken(c.ctx)
+		c.refreshToken.load(c.ctx)
 		if !c.refresh.Has() {
 			if res, err := c.askGroupForRenewal(c.ctx, r, job == forCheck); res != nil || err != nil {
 				return res, err
@@ -127,7 +127,7 @@ func (c *Client) shared(ctx context.Context, r request, viaRefresh bool) (*AuthR
 // the silent iframe. refreshToken is a code exchange's new refresh token.
 func (c *Client) obtain(ctx context.Context, r request, viaRefresh bool) (res *AuthResult, refreshToken string, err error) {
 	if viaRefresh {
-		res, err := c.renewWithRefreshToken(ctx, r)
+		res, err := c.refreshToken.renew(ctx, r)
 		if err == nil {
 			c.log.debug("renewal via refresh token")
 			return res, "", nil
@@ -181,7 +181,7 @@ func (c *Client) settle(r request, epoch int, res *AuthResult, refreshToken stri
 		return nil, e
 	}
 	c.marker.mark()
-	c.keepRefreshToken(c.ctx, refreshGen, refreshToken)
+	c.refreshToken.keep(c.ctx, refreshGen, refreshToken)
 	if grouped {
 		c.renewer.got(res, false)
 		c.group.share(res, r)
@@ -222,7 +222,7 @@ func otherUser(current, claims map[string]any) string {
 func (c *Client) endSession(e *Error, tellGroup bool) {
 	c.tokens.forget()
 	c.marker.clear()
-	c.forgetRefreshToken()
+	c.refreshToken.forget()
 	if tellGroup {
 		c.group.post(tabMessage{Kind: kindSessionEnded})
 	}

@@ -580,7 +580,7 @@ func (c *Client) endedElsewhere(logout bool) {
 	}
 	c.tokens.forget()
 	c.marker.clear()
-	c.forgetRefreshToken()
+	c.refreshToken.forget()
 	if rt != "" {
 		go func() {
 			defer c.log.recoverTo("the revocation at logout")
