@@ -1,6 +1,7 @@
 package checksession
 
 import (
+	"errors"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -343,4 +344,26 @@ func (c *Client) followBackoff(s *sharedBackoff) {
 	c.log.debug("tabs: following the group's backoff after " + b.err.Code + "; the next attempt in " +
 		max(b.next.Sub(now), 0).Round(time.Millisecond).String())
 	c.renewer.poke()
+}
+
+// noteFailure starts or extends the backoff of key's tokens after a failure
+// that may pass. The request's own callers get the error as it came (a
+// page's CSP check explains a fresh failure; see the loader), the callers
+// after them the backoff's answer. Errors that need the user, and a
+// destroyed client's, start nothing.
+func (bs *backoffs) noteFailure(key string, err error, now time.Time, log logger) error {
+	e, ok := err.(*Error)
+	if !ok || errors.Is(err, ErrDestroyed) || EndsSession(e) {
+		return err
+	}
+	b := bs.failed(key, now, e)
+	if log.debugging() {
+		why := "backoff after " + strconv.Itoa(b.failures) + " failure(s)"
+		if b.server {
+			why = "the server's Retry-After (" + e.serverWait.String() + ", at most " + retryAfterCap.String() + ")"
+		}
+		log.debug("request failed (" + e.Code + "); no request before " + b.next.Format(time.RFC3339) +
+			", " + b.next.Sub(now).Round(time.Millisecond).String() + " from now: " + why)
+	}
+	return err
 }

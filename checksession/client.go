@@ -193,13 +193,6 @@ func (c *Client) dueInBackground(r request) bool {
 	return c.tokens.fresh(r) == nil && c.backoffGate(r, false) == nil
 }
 
-// adopted marks the end of one shared result's verification, whatever its
-// outcome, for a renewal waiting on it.
-func (c *Client) adopted() {
-	c.adopting.Add(-1)
-	c.tokens.notify()
-}
-
 // GetUser returns the claims of the last validated ID token, or nil.
 func (c *Client) GetUser() map[string]any { return c.tokens.currentUser() }
 

@@ -2,11 +2,8 @@ package checksession
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
-	"time"
 )
 
 // This file holds one renewal from start to bookkeeping: the group's lock,
@@ -146,7 +143,7 @@ func (c *Client) obtain(ctx context.Context, r request, viaRefresh bool) (res *A
 func (c *Client) settle(r request, epoch int, res *AuthResult, refreshToken string, err error) (*AuthResult, error) {
 	grouped := r.cacheKey() == c.renewer.defaultKey
 	if err != nil {
-		err = c.noteFailure(r, err)
+		err = c.backoffs.noteFailure(r.cacheKey(), err, c.clock.Now(), c.log)
 		if grouped {
 			err = c.renewer.failed(err)
 			if !EndsSession(err) {
@@ -228,29 +225,6 @@ func (c *Client) endSession(e *Error, tellGroup bool) {
 	}
 	c.log.debug("session ended: " + e.Error())
 	c.events.emit(EventSessionEnded, e)
-}
-
-// noteFailure starts or extends the backoff of r's tokens after a failure
-// that may pass. The request's own callers get the error as it came (a
-// page's CSP check explains a fresh failure; see the loader), the callers
-// after them the backoff's answer. Errors that need the user, and a
-// destroyed client's, start nothing.
-func (c *Client) noteFailure(r request, err error) error {
-	e, ok := err.(*Error)
-	if !ok || errors.Is(err, ErrDestroyed) || EndsSession(e) {
-		return err
-	}
-	now := c.clock.Now()
-	b := c.backoffs.failed(r.cacheKey(), now, e)
-	if c.log.debugging() {
-		why := "backoff after " + strconv.Itoa(b.failures) + " failure(s)"
-		if b.server {
-			why = "the server's Retry-After (" + e.serverWait.String() + ", at most " + retryAfterCap.String() + ")"
-		}
-		c.log.debug("request failed (" + e.Code + "); no request before " + b.next.Format(time.RFC3339) +
-			", " + b.next.Sub(now).Round(time.Millisecond).String() + " from now: " + why)
-	}
-	return err
 }
 
 // backoffGate is the error a caller of r gets instead of a request while

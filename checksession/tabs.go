@@ -474,7 +474,12 @@ func (g *group) received(data []byte) {
 // the stand-by copy of that token it held when the share came (gen), so
 // that a forged share cannot make every tab drop the group's refresh token.
 func (c *Client) adopt(sr *sharedResult, spent bool, gen uint64) {
-	defer c.adopted()
+	defer func() {
+		// The end of one shared result's verification, whatever its
+		// outcome, for a renewal waiting on it.
+		c.adopting.Add(-1)
+		c.tokens.notify()
+	}()
 	defer c.log.recoverTo("a result from another tab")
 	r := request{audience: sr.Audience, scope: sr.RequestScope}
 	dropsToken := spent && c.s.UseRefreshTokens && c.refresh.Has()
