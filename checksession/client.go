@@ -2,7 +2,6 @@ package checksession
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 
 	"github.com/silentauth/silentauth/checksession/platform"
@@ -32,15 +31,11 @@ type Client struct {
 	// may pass; the default tokens' is the tab group's.
 	backoffs *backoffs
 
-	handover *pageHandover  // the refresh token's hand-over when the page goes
-	askTimer platform.Timer // bounds the wait for the group's refresh token, for tests
+	handover *pageHandover // the refresh token's hand-over when the page goes
+	asks     *groupAsks    // renewals by the group's refresh-token holder
 
 	// adopting counts results from other tabs being verified.
 	adopting atomic.Int32
-	// asking counts this tab's asks for a renewal by a tab holding the
-	// group's refresh token.
-	asking    atomic.Int32
-	answering atomic.Int32 // renewals for another tab of the group being made
 	// custody: the browser keeps this engine's refresh token to itself
 	// (RefreshCustody): no hand-over is asked for, given or taken.
 	custody bool
@@ -55,8 +50,6 @@ type Client struct {
 
 	inflight *flights // request key → the silent request in flight
 	renewals *flights // request key → the renewal in flight (lock, re-read, request)
-
-	mu sync.Mutex // guards askTimer
 }
 
 // NewClient validates the options and builds a client. It does not touch the
@@ -100,6 +93,8 @@ func NewClient(opts Options, b platform.Browser, clock platform.Clock) (*Client,
 		tokenEndpoint: c.tokenEndpoint, verifier: c.verifier}
 	c.handover = &pageHandover{enabled: s.UseRefreshTokens && !c.custody, browser: b, destroyed: ctx,
 		refresh: c.refresh, group: c.group, log: c.log}
+	c.asks = &groupAsks{s: s, clock: clock, log: c.log, group: c.group, tokens: c.tokens, refresh: c.refresh,
+		destroyed: ctx, hasSession: c.renewer.hasSession, shared: c.shared}
 	c.refreshToken = &tabRefreshToken{use: s.UseRefreshTokens, refresh: c.refresh, flow: c.flow, handover: c.handover,
 		log: c.log, destroyed: ctx}
 	return c, nil

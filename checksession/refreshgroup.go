@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/silentauth/silentauth/checksession/platform"
@@ -39,7 +40,34 @@ func fallsBackToIframe(err error) bool {
 	return errors.As(err, &e) && (e.Code == string(ErrMissingRefreshToken) || e.Code == string(ErrInvalidGrant))
 }
 
-// askGroupForRenewal asks the tabs of the group that hold a refresh token
+// groupAsks is this tab's side of the renewals the group's refresh-token
+// holder makes: it asks the holders for a renewal while it holds no token
+// (ask), answers another tab's ask while it holds one (answer), and queues
+// for the token (queue).
+type groupAsks struct {
+	s       *settings
+	clock   platform.Clock
+	log     logger
+	group   *group
+	tokens  *tokenCache
+	refresh *refreshTokens
+	// destroyed is the client's context: cancelled by Destroy.
+	destroyed context.Context
+	// hasSession is the renewer's: this tab has a session to renew.
+	hasSession func() bool
+	// shared is the client's silent request, or refresh grant (viaRefresh).
+	shared func(ctx context.Context, r request, viaRefresh bool) (*AuthResult, error)
+
+	// asking counts this tab's asks for a renewal by a tab holding the
+	// group's refresh token.
+	asking    atomic.Int32
+	answering atomic.Int32 // renewals for another tab of the group being made
+
+	mu       sync.Mutex
+	askTimer platform.Timer // bounds the wait for the group's refresh token, for tests
+}
+
+// ask asks the tabs of the group that hold a refresh token
 // for a renewal, for this tab, which holds none, and waits, at most
 // handoverWait (longer while a holder says it is renewing), until a result
 // arrives and is verified. It returns that result; or the group's failure
@@ -48,30 +76,30 @@ func fallsBackToIframe(err error) bool {
 // which the caller tries on nil, would end the session where cookies are
 // blocked; or nil when no holder answered. It never asks for the token
 // itself. explicit marks a checkSession the page made (backoffs.gate).
-func (c *Client) askGroupForRenewal(ctx context.Context, r request, explicit bool) (*AuthResult, error) {
-	c.group.join()
-	asked := c.tokens.latest(r) // the result the ask names: the answer must be another
-	c.asking.Add(1)
-	defer c.asking.Add(-1)
-	if !c.group.post(tabMessage{Kind: kindRenewalWanted, Have: tokenTag(asked)}) {
+func (ga *groupAsks) ask(ctx context.Context, r request, explicit bool) (*AuthResult, error) {
+	ga.group.join()
+	asked := ga.tokens.latest(r) // the result the ask names: the answer must be another
+	ga.asking.Add(1)
+	defer ga.asking.Add(-1)
+	if !ga.group.post(tabMessage{Kind: kindRenewalWanted, Have: tokenTag(asked)}) {
 		return nil, nil // alone: nobody to ask
 	}
 	// A failure told after the ask, with a schedule that holds this
 	// request, is the ask's answer. A tab without a session has not
 	// followed that schedule (followBackoff), so it is read here.
-	toldBefore, _ := c.group.failed()
+	toldBefore, _ := ga.group.failed()
 	groupFailed := func() error {
-		told, shared := c.group.failed()
+		told, shared := ga.group.failed()
 		if told == toldBefore || shared == nil {
 			return nil
 		}
-		now := c.clock.Now()
+		now := ga.clock.Now()
 		b, why := shared.backoff(now)
 		if why != "" || !b.running(now, false) || explicit && !b.holdsAll {
 			return nil
 		}
 		e := b.answer(now)
-		c.log.debug("tabs: the renewal a refresh-token holder made for this tab failed (" + e.Code + "); waiting as it was told, not trying the silent iframe")
+		ga.log.debug("tabs: the renewal a refresh-token holder made for this tab failed (" + e.Code + "); waiting as it was told, not trying the silent iframe")
 		return e
 	}
 	var bound platform.Timer
@@ -79,34 +107,34 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request, explicit boo
 		if bound != nil {
 			bound.Stop()
 		}
-		bound = c.clock.NewTimer(d)
-		c.mu.Lock()
-		c.askTimer = bound
-		c.mu.Unlock()
+		bound = ga.clock.NewTimer(d)
+		ga.mu.Lock()
+		ga.askTimer = bound
+		ga.mu.Unlock()
 	}
 	arm(handoverWait)
 	defer func() {
 		bound.Stop()
-		c.mu.Lock()
-		c.askTimer = nil
-		c.mu.Unlock()
+		ga.mu.Lock()
+		ga.askTimer = nil
+		ga.mu.Unlock()
 	}()
 	extended, again := false, false
 	for {
-		changed := c.tokens.changes() // before the check, so no wake-up is lost
-		if res := c.tokens.latest(r); res != nil && res != asked {
-			if c.tokens.fresh(r) != nil {
-				c.log.debug("tabs: took the renewal a tab holding the refresh token made")
+		changed := ga.tokens.changes() // before the check, so no wake-up is lost
+		if res := ga.tokens.latest(r); res != nil && res != asked {
+			if ga.tokens.fresh(r) != nil {
+				ga.log.debug("tabs: took the renewal a tab holding the refresh token made")
 				return res, nil
 			}
 			// Due here already: the holder's renewal point can come a moment
 			// after this tab's. Ask once more, naming it, and the holder renews.
-			if !again && c.group.post(tabMessage{Kind: kindRenewalWanted, Have: tokenTag(res)}) {
+			if !again && ga.group.post(tabMessage{Kind: kindRenewalWanted, Have: tokenTag(res)}) {
 				again, extended, asked = true, false, res
 				arm(handoverWait)
 				continue
 			}
-			if c.tokens.usable(r) != nil {
+			if ga.tokens.usable(r) != nil {
 				return res, nil
 			}
 		}
@@ -116,7 +144,7 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request, explicit boo
 		select {
 		case <-changed:
 		case <-bound.C():
-			if !extended && c.group.peerIsRenewing() {
+			if !extended && ga.group.peerIsRenewing() {
 				// A holder is on it: its grant has the request's time.
 				extended = true
 				arm(r.timeout)
@@ -125,7 +153,7 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request, explicit boo
 			if err := groupFailed(); err != nil {
 				return nil, err
 			}
-			c.log.debug("tabs: no tab of the group renewed with a refresh token")
+			ga.log.debug("tabs: no tab of the group renewed with a refresh token")
 			return nil, nil
 		case <-ctx.Done():
 			return nil, nil
@@ -133,33 +161,33 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request, explicit boo
 	}
 }
 
-// renewForGroup answers another tab's renewal_wanted when this tab holds a
+// answer answers another tab's renewal_wanted when this tab holds a
 // refresh token: with the result it has when that is fresh, not the one the
 // asker has (have), and its ID token recent enough for the asker to take
 // (shareMaxAge); else with a renewal by refresh token. Either way the
 // answer is a share, never the token, and one grant at a time.
-func (c *Client) renewForGroup(have string) {
-	if !c.s.UseRefreshTokens || !c.refresh.Has() || !c.renewer.hasSession() {
+func (ga *groupAsks) answer(have string) {
+	if !ga.s.UseRefreshTokens || !ga.refresh.Has() || !ga.hasSession() {
 		return
 	}
-	if c.refresh.InUse() {
-		c.log.debug("tabs: another tab asked for a renewal; the one on the network answers")
+	if ga.refresh.InUse() {
+		ga.log.debug("tabs: another tab asked for a renewal; the one on the network answers")
 		return // the grant on the network shares its result
 	}
-	r := c.s.defaultRequest()
-	if res := c.tokens.fresh(r); res != nil && recent(res, c.clock.Now()) && tokenTag(res) != have {
-		c.log.debug("tabs: another tab asked for a renewal; sharing this tab's recent result")
-		c.group.share(res, r)
+	r := ga.s.defaultRequest()
+	if res := ga.tokens.fresh(r); res != nil && recent(res, ga.clock.Now()) && tokenTag(res) != have {
+		ga.log.debug("tabs: another tab asked for a renewal; sharing this tab's recent result")
+		ga.group.share(res, r)
 		return
 	}
-	c.log.debug("tabs: another tab asked for a renewal; renewing for the group")
-	c.group.post(tabMessage{Kind: kindRenewing})
-	c.answering.Add(1)
+	ga.log.debug("tabs: another tab asked for a renewal; renewing for the group")
+	ga.group.post(tabMessage{Kind: kindRenewing})
+	ga.answering.Add(1)
 	go func() {
-		defer c.answering.Add(-1)
-		defer c.log.recoverTo("a renewal for another tab")
-		if _, err := c.shared(c.ctx, r, true); err != nil {
-			c.log.debug("tabs: the renewal another tab asked for failed: " + err.Error())
+		defer ga.answering.Add(-1)
+		defer ga.log.recoverTo("a renewal for another tab")
+		if _, err := ga.shared(ga.destroyed, r, true); err != nil {
+			ga.log.debug("tabs: the renewal another tab asked for failed: " + err.Error())
 		}
 	}()
 }
@@ -171,36 +199,36 @@ func recent(res *AuthResult, now time.Time) bool {
 	return ok && res.IDToken != "" && now.Sub(time.Unix(iat, 0)) < shareMaxAge/2
 }
 
-// waitInLine queues this tab for the group's refresh token while it holds
+// queue queues this tab for the group's refresh token while it holds
 // none: it asks for the custody lock, and once granted (it is the next in
 // line) announces a fresh nonce, the one address of a hand-over it adopts.
 // It lets the lock go as soon as it holds a token, whether handed over or
 // from its own login, so that the next tab steps up. It runs on its own
 // goroutine from the group's join until the client is destroyed.
-func (c *Client) waitInLine(coord platform.TabCoordinator, name string) {
-	defer c.log.recoverTo("the queue for the refresh token")
-	for c.ctx.Err() == nil {
-		if !c.refresh.waitFor(c.ctx, false) {
+func (ga *groupAsks) queue(coord platform.TabCoordinator, name string) {
+	defer ga.log.recoverTo("the queue for the refresh token")
+	for ga.destroyed.Err() == nil {
+		if !ga.refresh.waitFor(ga.destroyed, false) {
 			return
 		}
-		changed := c.refresh.Changed() // a token of its own takes this tab out of the queue
+		changed := ga.refresh.Changed() // a token of its own takes this tab out of the queue
 		granted := make(chan struct{})
 		var once sync.Once
 		release, err := coord.Lead(name, func() { once.Do(func() { close(granted) }) })
 		if err != nil {
-			c.log.debug("tabs: cannot queue for the group's refresh token: " + err.Error())
+			ga.log.debug("tabs: cannot queue for the group's refresh token: " + err.Error())
 			return
 		}
 		select {
 		case <-granted:
 			nonce := randomString()
-			c.refresh.Await(nonce)
-			c.group.post(tabMessage{Kind: kindNextInLine, Nonce: nonce})
-			c.log.debug("tabs: next in line for the group's refresh token")
-			c.refresh.waitFor(c.ctx, true)
-			c.refresh.Await("")
+			ga.refresh.Await(nonce)
+			ga.group.post(tabMessage{Kind: kindNextInLine, Nonce: nonce})
+			ga.log.debug("tabs: next in line for the group's refresh token")
+			ga.refresh.waitFor(ga.destroyed, true)
+			ga.refresh.Await("")
 		case <-changed:
-		case <-c.ctx.Done():
+		case <-ga.destroyed.Done():
 		}
 		release()
 	}

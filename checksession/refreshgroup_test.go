@@ -149,9 +149,7 @@ func checkAdvancing(t *testing.T, fx *fixture, c *Client, also ...*Client) (*Aut
 		if time.Now().After(deadline) {
 			t.Fatalf("checkSession did not finish; logs %q", fx.logs)
 		}
-		c.mu.Lock()
-		asking := c.askTimer != nil
-		c.mu.Unlock()
+		asking := c.askTimer() != nil
 		if next := fx.clock.pending(); asking && c.idle(fx.clock) && allIdle(fx, also) && len(next) > 0 {
 			fx.clock.Advance(next[0])
 		}
@@ -319,9 +317,7 @@ func TestANewTabWaitsForABusyHolder(t *testing.T) {
 		done <- outcome{res, err}
 	}()
 	waitFor(t, "the new tab to ask its group", func() bool {
-		second.mu.Lock()
-		defer second.mu.Unlock()
-		return second.askTimer != nil
+		return second.askTimer() != nil
 	})
 	fx.clock.Advance(time.Second) // the holder is busy for a second
 	waitFor(t, "the new tab to wait on, or give up", func() bool { return second.idle(fx.clock) })
@@ -394,16 +390,14 @@ func TestARenewalAskedForDuringTheHoldersGrantIsAnsweredByIt(t *testing.T) {
 	})
 	asked := make(chan *AuthResult, 1)
 	go func() {
-		res, err := second.askGroupForRenewal(context.Background(), second.s.defaultRequest(), false)
+		res, err := second.asks.ask(context.Background(), second.s.defaultRequest(), false)
 		if err != nil {
 			t.Errorf("the ask failed: %v", err)
 		}
 		asked <- res
 	}()
 	waitFor(t, "the new tab to ask", func() bool {
-		second.mu.Lock()
-		defer second.mu.Unlock()
-		return second.askTimer != nil
+		return second.askTimer() != nil
 	})
 	close(gate)
 	if err := <-checked; err != nil {

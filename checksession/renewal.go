@@ -81,7 +81,7 @@ func (c *Client) renewUnderLock(r request, job renewalJob) (*AuthResult, error) 
 	if grouped && c.s.UseRefreshTokens {
 		c.refreshToken.load(c.ctx)
 		if !c.refresh.Has() {
-			if res, err := c.askGroupForRenewal(c.ctx, r, job == forCheck); res != nil || err != nil {
+			if res, err := c.asks.ask(c.ctx, r, job == forCheck); res != nil || err != nil {
 				return res, err
 			}
 		}

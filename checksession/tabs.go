@@ -37,7 +37,7 @@ const (
 	// kindRenewalWanted asks the tabs holding a refresh token for a
 	// result newer than the one the asker has (Have), shared as "renewed":
 	// the asker holds no refresh token. A forger gains a result it could
-	// read on the channel anyway, and one grant at a time (renewForGroup).
+	// read on the channel anyway, and one grant at a time (groupAsks.answer).
 	kindRenewalWanted = "renewal_wanted"
 	// kindNextInLine announces, with a fresh nonce, the tab granted the
 	// custody lock: the next in line for the group's refresh token.
@@ -112,7 +112,7 @@ type group struct {
 	peerRenewing bool
 	// failures counts the failures other tabs told (renew_failed), and
 	// failedWith is the schedule the last one shared (nil: none), for a
-	// tab that asked the group for a renewal (askGroupForRenewal).
+	// tab that asked the group for a renewal (groupAsks.ask).
 	failures   uint64
 	failedWith *sharedBackoff
 }
@@ -138,7 +138,7 @@ func (g *group) join() {
 	}
 	g.channel = ch
 	if g.c.s.UseRefreshTokens && !g.c.custody { // an engine in custody takes no token
-		go g.c.waitInLine(g.coord, g.name+":rt")
+		go g.c.asks.queue(g.coord, g.name+":rt")
 	}
 }
 
@@ -433,7 +433,7 @@ func (g *group) received(data []byte) {
 	}
 	switch msg.Kind {
 	case kindRenewalWanted:
-		g.c.renewForGroup(msg.Have)
+		g.c.asks.answer(msg.Have)
 	case kindNextInLine:
 		if g.c.s.UseRefreshTokens && !g.c.custody && msg.Nonce != "" {
 			g.c.refresh.NoteHeir(msg.Nonce)
@@ -484,7 +484,7 @@ func (c *Client) adopt(sr *sharedResult, spent bool, gen uint64) {
 	r := request{audience: sr.Audience, scope: sr.RequestScope}
 	dropsToken := spent && c.s.UseRefreshTokens && c.refresh.Has()
 	// A tab that asked the group for a renewal takes its result, session or not.
-	asked := c.asking.Load() > 0
+	asked := c.asks.asking.Load() > 0
 	if r.cacheKey() != c.renewer.defaultKey || !c.renewer.hasSession() && !dropsToken && !asked {
 		c.log.debug("tabs: ignored a result this tab has no session for")
 		return
