@@ -330,20 +330,20 @@ func (s *sharedBackoff) appendJSON(dst []byte) []byte {
 // followBackoff takes the schedule another tab's failed request set: the
 // lock holder's schedule is the group's. A schedule that fails its shape
 // check is ignored (debug says why).
-func (c *Client) followBackoff(s *sharedBackoff) {
-	if s == nil || !c.renewer.hasSession() {
+func (r *renewer) followBackoff(s *sharedBackoff) {
+	if s == nil || !r.hasSession() {
 		return
 	}
-	now := c.clock.Now()
+	now := r.c.clock.Now()
 	b, why := s.backoff(now)
 	if why != "" {
-		c.log.debug("tabs: ignored another tab's backoff: " + why)
+		r.c.log.debug("tabs: ignored another tab's backoff: " + why)
 		return
 	}
-	c.backoffs.set(c.renewer.defaultKey, b)
-	c.log.debug("tabs: following the group's backoff after " + b.err.Code + "; the next attempt in " +
+	r.c.backoffs.set(r.defaultKey, b)
+	r.c.log.debug("tabs: following the group's backoff after " + b.err.Code + "; the next attempt in " +
 		max(b.next.Sub(now), 0).Round(time.Millisecond).String())
-	c.renewer.poke()
+	r.poke()
 }
 
 // noteFailure starts or extends the backoff of key's tokens after a failure

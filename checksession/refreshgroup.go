@@ -86,7 +86,7 @@ func (ga *groupAsks) ask(ctx context.Context, r request, explicit bool) (*AuthRe
 	}
 	// A failure told after the ask, with a schedule that holds this
 	// request, is the ask's answer. A tab without a session has not
-	// followed that schedule (followBackoff), so it is read here.
+	// followed that schedule (renewer.followBackoff), so it is read here.
 	toldBefore, _ := ga.group.failed()
 	groupFailed := func() error {
 		told, shared := ga.group.failed()

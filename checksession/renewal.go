@@ -35,15 +35,15 @@ const (
 // startRenewal joins the renewal of r's tokens in flight, or starts one.
 func (c *Client) startRenewal(r request, job renewalJob) *flight[*AuthResult] {
 	key := r.key()
-	f, _ := c.renewals.join(key, func(f *flight[*AuthResult]) { go c.runRenewal(r, key, job, f) })
+	f, _ := c.renewals.join(key, func(f *flight[*AuthResult]) {
+		go func() {
+			var res *AuthResult
+			var err error
+			defer c.renewals.land(c.log, f, key, "a renewal", &res, &err)
+			res, err = c.renewUnderLock(r, job)
+		}()
+	})
 	return f
-}
-
-func (c *Client) runRenewal(r request, key string, job renewalJob, f *flight[*AuthResult]) {
-	var res *AuthResult
-	var err error
-	defer c.renewals.land(c.log, f, key, "a renewal", &res, &err)
-	res, err = c.renewUnderLock(r, job)
 }
 
 func (c *Client) renewUnderLock(r request, job renewalJob) (*AuthResult, error) {

@@ -441,7 +441,7 @@ func (g *group) received(data []byte) {
 	case kindRenewing:
 		g.setPeerRenewing(true)
 	case kindRenewFailed:
-		g.c.followBackoff(msg.Backoff) // before the lock's next holder re-reads
+		g.c.renewer.followBackoff(msg.Backoff) // before the lock's next holder re-reads
 		g.mu.Lock()
 		g.failures++
 		g.failedWith = msg.Backoff
