@@ -382,13 +382,9 @@ func (r *renewer) loop(ctx context.Context) {
 		r.mu.Lock()
 		r.timer, r.pokePending = nil, false
 		r.mu.Unlock()
-		if job := r.due(signals); job != "" {
+		if job, ok := r.due(signals); ok {
 			r.setRunning(true)
-			kind := forTimer
-			if job == "session poll" {
-				kind = forPoll
-			}
-			_, _ = r.c.renew(ctx, r.c.s.defaultRequest(), kind)
+			_, _ = r.c.renew(ctx, r.c.s.defaultRequest(), job)
 			r.setRunning(false)
 		}
 	}
@@ -456,28 +452,31 @@ func (r *renewer) cameBack(k platform.Comeback) {
 	r.woke()
 }
 
-// due says what, if anything, the loop should start now: a renewal or a
-// session poll.
-func (r *renewer) due(signals platform.PageSignals) string {
+// due says what, if anything, the loop should start now: a renewal
+// (forTimer) or a session poll (forPoll). The page's visibility is read,
+// and the line logged, outside r.mu.
+func (r *renewer) due(signals platform.PageSignals) (job renewalJob, ok bool) {
+	hidden := signals != nil && signals.Hidden()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	now := r.c.clock.Now()
 	if now.Before(r.lastRun.Add(runGap)) || now.Before(r.holdLocked()) {
-		return ""
+		r.mu.Unlock()
+		return job, false
 	}
-	job := ""
 	switch {
 	case r.enabled && (r.state == scheduled || r.state == retrying) && !r.dueAt.IsZero() && !now.Before(r.dueLocked()):
-		job = "renewal"
-	case r.state == scheduled && r.c.s.SessionCheckInterval > 0 && !now.Before(r.lastPoll.Add(r.c.s.SessionCheckInterval)) &&
-		(signals == nil || !signals.Hidden()):
-		job = "session poll"
+		job, ok = forTimer, true
+	case r.state == scheduled && r.c.s.SessionCheckInterval > 0 && !now.Before(r.lastPoll.Add(r.c.s.SessionCheckInterval)) && !hidden:
+		job, ok = forPoll, true
 	}
-	if job != "" {
+	if ok {
 		r.lastRun = now
-		r.c.log.debug(job + " starting")
 	}
-	return job
+	r.mu.Unlock()
+	if ok {
+		r.c.log.debug(job.String() + " starting")
+	}
+	return job, ok
 }
 
 // pollDue reports whether a session poll is still needed: no result, from

@@ -32,6 +32,19 @@ const (
 	forPoll                     // the renewal loop: a session poll is due
 )
 
+// String names the loop's jobs as its debug lines do.
+func (j renewalJob) String() string {
+	switch j {
+	case forTimer:
+		return "renewal"
+	case forPoll:
+		return "session poll"
+	case forCheck:
+		return "checkSession"
+	}
+	return "getTokenSilently"
+}
+
 // startRenewal joins the renewal of r's tokens in flight, or starts one.
 func (c *Client) startRenewal(r request, job renewalJob) *flight[*AuthResult] {
 	key := r.key()
