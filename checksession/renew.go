@@ -126,6 +126,7 @@ type renewer struct {
 
 	mu          sync.Mutex
 	state       renewState
+	moves       []string  // changes of state made under mu, for unlock to log
 	enabled     bool      // autoRenew is on (option, or startAutoRenew)
 	dueAt       time.Time // next renewal on the wall clock; a failure's time while retrying (the backoff says when)
 	expires     time.Time // current token's expiry
@@ -153,16 +154,28 @@ func newRenewer(c *Client) *renewer {
 	}
 }
 
-// move applies in under r.mu and logs the change of state.
+// moveLocked applies in under r.mu and notes the change of state for
+// unlock to log.
 func (r *renewer) moveLocked(in input) {
 	now := r.c.clock.Now()
 	from := r.state
 	r.state = transition(from, in, now.Before(r.expires))
-	if r.state != from {
-		r.c.log.debug("renewal: " + from.String() + " -> " + r.state.String())
+	if r.state != from && r.c.log.debugging() {
+		r.moves = append(r.moves, "renewal: "+from.String()+" -> "+r.state.String())
 	}
 	if r.state == signedOut {
 		r.dueAt, r.expires, r.interactive = time.Time{}, time.Time{}, false
+	}
+}
+
+// unlock releases r.mu, then logs the changes of state made under it: the
+// user's logger never runs under the lock.
+func (r *renewer) unlock() {
+	moves := r.moves
+	r.moves = nil
+	r.mu.Unlock()
+	for _, line := range moves {
+		r.c.log.debug(line)
 	}
 }
 
@@ -180,7 +193,7 @@ func (r *renewer) got(res *AuthResult, interactive bool) {
 		r.silentOK = true
 	}
 	due := r.dueAt
-	r.mu.Unlock()
+	r.unlock()
 	if !due.IsZero() && r.c.log.debugging() {
 		r.c.log.debug("next renewal due at " + due.Format(time.RFC3339))
 	}
@@ -193,7 +206,7 @@ func (r *renewer) got(res *AuthResult, interactive bool) {
 func (r *renewer) begin() {
 	r.mu.Lock()
 	r.moveLocked(started)
-	r.mu.Unlock()
+	r.unlock()
 }
 
 // failed is a failed request for the default tokens. It returns the error
@@ -228,14 +241,14 @@ func (r *renewer) failed(err error) error {
 	hadSession := r.state != signedOut && r.state != stopped
 	if EndsSession(e) {
 		r.moveLocked(failedForGood)
-		r.mu.Unlock()
+		r.unlock()
 		if hadSession {
 			r.c.endSession(e, true)
 		}
 		return e
 	}
 	if r.state != renewing {
-		r.mu.Unlock()
+		r.unlock()
 		return e
 	}
 	// Anything else may pass: a timeout or a network error, but also a key
@@ -245,7 +258,7 @@ func (r *renewer) failed(err error) error {
 	r.moveLocked(failedMayPass)
 	r.dueAt = r.c.clock.Now()
 	retry := r.state == retrying && r.enabled
-	r.mu.Unlock()
+	r.unlock()
 	if retry {
 		// The event says when the next attempt comes, as the backoff's answers do.
 		ev := e
@@ -278,7 +291,7 @@ func (r *renewer) dueLocked() time.Time {
 // session in another tab. It reports whether a session was known.
 func (r *renewer) signOut() bool {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.unlock()
 	had := r.state != signedOut && r.state != stopped
 	r.moveLocked(loggedOut)
 	return had
@@ -312,7 +325,7 @@ func (r *renewer) pause() {
 // stop ends the loop for good (destroy).
 func (r *renewer) stop() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.unlock()
 	r.moveLocked(destroyed)
 	r.enabled = false
 	if r.stopLoop != nil {
@@ -429,7 +442,7 @@ func maxTime(a, b time.Time) time.Time {
 // focus comes far too often for that (cameBack does, once).
 func (r *renewer) woke() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.unlock()
 	if !r.enabled || r.state != stalled {
 		return
 	}
