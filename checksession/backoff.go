@@ -1,6 +1,7 @@
 package checksession
 
 import (
+	"errors"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -329,18 +330,40 @@ func (s *sharedBackoff) appendJSON(dst []byte) []byte {
 // followBackoff takes the schedule another tab's failed request set: the
 // lock holder's schedule is the group's. A schedule that fails its shape
 // check is ignored (debug says why).
-func (c *Client) followBackoff(s *sharedBackoff) {
-	if s == nil || !c.renewer.hasSession() {
+func (r *renewer) followBackoff(s *sharedBackoff) {
+	if s == nil || !r.hasSession() {
 		return
 	}
-	now := c.clock.Now()
+	now := r.c.clock.Now()
 	b, why := s.backoff(now)
 	if why != "" {
-		c.debug("tabs: ignored another tab's backoff: " + why)
+		r.c.log.debug("tabs: ignored another tab's backoff: " + why)
 		return
 	}
-	c.backoffs.set(c.renewer.defaultKey, b)
-	c.debug("tabs: following the group's backoff after " + b.err.Code + "; the next attempt in " +
+	r.c.backoffs.set(r.defaultKey, b)
+	r.c.log.debug("tabs: following the group's backoff after " + b.err.Code + "; the next attempt in " +
 		max(b.next.Sub(now), 0).Round(time.Millisecond).String())
-	c.renewer.poke()
+	r.poke()
+}
+
+// noteFailure starts or extends the backoff of key's tokens after a failure
+// that may pass. The request's own callers get the error as it came (a
+// page's CSP check explains a fresh failure; see the loader), the callers
+// after them the backoff's answer. Errors that need the user, and a
+// destroyed client's, start nothing.
+func (bs *backoffs) noteFailure(key string, err error, now time.Time, log logger) error {
+	e, ok := err.(*Error)
+	if !ok || errors.Is(err, ErrDestroyed) || EndsSession(e) {
+		return err
+	}
+	b := bs.failed(key, now, e)
+	if log.debugging() {
+		why := "backoff after " + strconv.Itoa(b.failures) + " failure(s)"
+		if b.server {
+			why = "the server's Retry-After (" + e.serverWait.String() + ", at most " + retryAfterCap.String() + ")"
+		}
+		log.debug("request failed (" + e.Code + "); no request before " + b.next.Format(time.RFC3339) +
+			", " + b.next.Sub(now).Round(time.Millisecond).String() + " from now: " + why)
+	}
+	return err
 }

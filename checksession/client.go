@@ -2,9 +2,7 @@ package checksession
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/silentauth/silentauth/checksession/platform"
 )
@@ -12,30 +10,32 @@ import (
 // Client runs silent authentication for one application.
 type Client struct {
 	s       *settings
+	log     logger
 	browser platform.Browser
 	clock   platform.Clock
 	disc    *discoverer
 	renewer *renewer
 	group   *group
 	refresh *refreshTokens // this tab's refresh token (useRefreshTokens)
-	dpop    *dpopState     // the DPoP key and nonces (useDpop); nil without
+	// refreshToken loads, keeps, forgets and renews with c.refresh.
+	refreshToken *tabRefreshToken
 
-	// lostKeyOnce: a newly made DPoP key was checked against the refresh token.
-	lostKeyOnce atomic.Bool
+	// tokenEndpoint redeems codes and refresh tokens, with DPoP under
+	// useDpop, and revokes refresh tokens.
+	tokenEndpoint *tokenEndpoint
+	frames        *framer // the silent requests' iframes, the popup's wait
+	events        eventSink
+	flow          *authFlow // gets tokens: silent requests, responses, refresh grants, shares
+
 	// backoffs holds, by request cache key, the wait after failures that
 	// may pass; the default tokens' is the tab group's.
 	backoffs *backoffs
 
-	pageHideOnce sync.Once
-	unlistenHide func()         // removes the pagehide hand-over listener
-	askTimer     platform.Timer // bounds the wait for the group's refresh token, for tests
+	handover *pageHandover // the refresh token's hand-over when the page goes
+	asks     *groupAsks    // renewals by the group's refresh-token holder
 
 	// adopting counts results from other tabs being verified.
 	adopting atomic.Int32
-	// asking counts this tab's asks for a renewal by a tab holding the
-	// group's refresh token.
-	asking    atomic.Int32
-	answering atomic.Int32 // renewals for another tab of the group being made
 	// custody: the browser keeps this engine's refresh token to itself
 	// (RefreshCustody): no hand-over is asked for, given or taken.
 	custody bool
@@ -43,21 +43,13 @@ type Client struct {
 	ctx    context.Context // cancelled by Destroy
 	cancel context.CancelFunc
 
-	verifierOnce sync.Once
-	verifier     tokenVerifier
+	verifier *lazyVerifier
 
-	mu       sync.Mutex
-	inflight map[string]*flight[*AuthResult] // request key → the silent request in flight
-	renewals map[string]*flight[*AuthResult] // request key → the renewal in flight (lock, re-read, request)
-	cache    map[string]*AuthResult          // request cacheKey → last result
-	user     map[string]any
-	// epoch counts the ends of sessions (logout, session_ended): a request
-	// started in an earlier epoch must not bring its tokens back.
-	epoch   int
-	changed chan struct{} // closed and replaced whenever the cache changes
-	// longest is the longest access-token lifetime the server gave this tab
-	// in this session: a share from another tab cannot claim more.
-	longest time.Duration
+	tokens *tokenCache // the results, the user and the epoch
+	marker signedInMarker
+
+	inflight *flights // request key → the silent request in flight
+	renewals *flights // request key → the renewal in flight (lock, re-read, request)
 }
 
 // NewClient validates the options and builds a client. It does not touch the
@@ -76,17 +68,19 @@ func NewClient(opts Options, b platform.Browser, clock platform.Clock) (*Client,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Client{
-		s: s, browser: b, clock: clock,
+		s: s, log: newLogger(s), browser: b, clock: clock,
 		ctx: ctx, cancel: cancel,
-		inflight: map[string]*flight[*AuthResult]{},
-		renewals: map[string]*flight[*AuthResult]{},
-		cache:    map[string]*AuthResult{},
-		changed:  make(chan struct{}),
+		inflight: newFlights(), renewals: newFlights(),
 		backoffs: newBackoffs(),
 	}
-	c.disc = &discoverer{s: s, browser: b, log: c.debug}
+	c.tokens = newTokenCache(s, clock, c.backoffs)
+	c.verifier = &lazyVerifier{s: s, browser: b, clock: clock}
+	c.events = eventSink(s.OnEvent)
+	c.frames = &framer{browser: b, clock: clock, log: c.log, clientID: s.ClientID, tokens: c.tokens, destroyed: ctx}
+	c.marker = signedInMarker{browser: b, key: s.markerKey(), clock: clock, log: c.log}
+	c.disc = &discoverer{s: s, browser: b, log: c.log.debug}
 	if s.SessionCheckInterval > 0 && s.SessionCheckInterval < minSessionPoll {
-		c.warn("sessionCheckIntervalInSeconds under 60 s polls /authorize often; servers rate-limit it")
+		c.log.warn("sessionCheckIntervalInSeconds under 60 s polls /authorize often; servers rate-limit it")
 	}
 	c.renewer = newRenewer(c)
 	c.group = newGroup(c)
@@ -94,36 +88,28 @@ func NewClient(opts Options, b platform.Browser, clock platform.Clock) (*Client,
 	if k, ok := b.(platform.RefreshCustody); ok && k.KeepsRefreshToken() {
 		c.custody = true
 	}
-	c.dpop = dp
+	c.tokenEndpoint = &tokenEndpoint{s: s, browser: b, clock: clock, log: c.log, dpop: dp, refresh: c.refresh, disc: c.disc}
+	c.flow = &authFlow{s: s, clock: clock, browser: b, log: c.log, disc: c.disc, frames: c.frames,
+		tokenEndpoint: c.tokenEndpoint, verifier: c.verifier}
+	c.handover = &pageHandover{enabled: s.UseRefreshTokens && !c.custody, browser: b, destroyed: ctx,
+		refresh: c.refresh, group: c.group, log: c.log}
+	c.asks = &groupAsks{s: s, clock: clock, log: c.log, group: c.group, tokens: c.tokens, refresh: c.refresh,
+		destroyed: ctx, hasSession: c.renewer.hasSession, shared: c.shared,
+		verifyingShare: func() bool { return c.adopting.Load() > 0 }}
+	c.refreshToken = &tabRefreshToken{use: s.UseRefreshTokens, refresh: c.refresh, flow: c.flow, handover: c.handover,
+		log: c.log, destroyed: ctx}
 	return c, nil
 }
 
-func (c *Client) debug(msg string) {
-	if c.debugging() {
-		c.s.Logger(LogDebug, msg)
-	}
-}
-
-// debugging guards a debug message that costs work to build: formatting a
-// time, for one, runs code the first token would otherwise never compile.
-func (c *Client) debugging() bool { return c.s.Debug && c.s.Logger != nil }
-
-// warn is logged whether or not debug is on.
-func (c *Client) warn(msg string) {
-	if c.s.Logger != nil {
-		c.s.Logger(LogWarn, msg)
-	}
-}
-
 // offline reports navigator.onLine == false, where the browser can tell.
-func (c *Client) offline() bool {
-	o, ok := c.browser.(platform.Connectivity)
+func offline(b platform.Browser) bool {
+	o, ok := b.(platform.Connectivity)
 	return ok && !o.Online()
 }
 
 // defaultRequest is the request auto-renew keeps fresh: the options as given.
-func (c *Client) defaultRequest() request {
-	r, _ := c.s.resolve(AuthorizeParams{}) // the options were validated already
+func (s *settings) defaultRequest() request {
+	r, _ := s.resolve(AuthorizeParams{}) // the options were validated already
 	return r
 }
 
@@ -174,7 +160,7 @@ func (c *Client) GetTokenSilently(ctx context.Context, p AuthorizeParams) (strin
 	if r.responseType == "id_token" {
 		return "", configError("responseType", `"id_token" produces no access token for getTokenSilently`)
 	}
-	if res := c.usable(r); res != nil {
+	if res := c.tokens.usable(r); res != nil {
 		if c.dueInBackground(r) {
 			c.startRenewal(r, forCaller)
 		}
@@ -194,123 +180,27 @@ func (c *Client) GetTokenSilently(ctx context.Context, p AuthorizeParams) (strin
 // start r's renewal: the default tokens follow the renewer's schedule and
 // backoff; other audiences renew in their window unless they just failed.
 func (c *Client) dueInBackground(r request) bool {
-	if c.renewalInFlight(r) {
+	if c.renewals.has(r.key()) { // a renewal of r's tokens is running
 		return false
 	}
 	if r.cacheKey() == c.renewer.defaultKey {
 		return c.renewer.backgroundDue()
 	}
-	return c.fresh(r) == nil && c.backoffGate(r, false) == nil
-}
-
-// wholeSecondSlack is added to MinValidity when serving from the cache:
-// expires_in counts whole seconds, and servers stamp a token's exp from an
-// issue time rounded down to the second (node-oidc-provider, most JWT
-// libraries), so a token may expire up to a second before ExpiresAt.
-const wholeSecondSlack = time.Second
-
-// usable is the cached result for r while its access token stays valid for
-// at least MinValidity (and wholeSecondSlack).
-func (c *Client) usable(r request) *AuthResult {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	res := c.cache[r.cacheKey()]
-	if res == nil || res.AccessToken == "" || res.ExpiresAt.IsZero() {
-		return nil
-	}
-	if res.ExpiresAt.Sub(c.clock.Now()) >= c.s.minValidity+wholeSecondSlack {
-		return res
-	}
-	return nil
-}
-
-// fresh is the cached result for r while it is not yet due for renewal.
-func (c *Client) fresh(r request) *AuthResult {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	res := c.cache[r.cacheKey()]
-	if res == nil || res.ExpiresAt.IsZero() || !c.clock.Now().Before(res.renewAt(c.s.renewBeforeExpiry)) {
-		return nil
-	}
-	return res
-}
-
-// latest is the cached result for r, whatever its age.
-func (c *Client) latest(r request) *AuthResult {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.cache[r.cacheKey()]
-}
-
-// storeLocked caches a result for the audience and scope it was requested
-// with; c.mu must be held.
-func (c *Client) storeLocked(audience, scope string, res *AuthResult) {
-	c.cache[request{audience: audience, scope: scope}.cacheKey()] = res
-	if res.IDTokenPayload != nil {
-		c.user = res.IDTokenPayload
-	}
-	close(c.changed)
-	c.changed = make(chan struct{})
-}
-
-// adopted marks the end of one shared result's verification, whatever its
-// outcome, for a renewal waiting on it.
-func (c *Client) adopted() {
-	c.adopting.Add(-1)
-	c.notify()
-}
-
-// notify wakes whoever waits on cacheChanged, to look again.
-func (c *Client) notify() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	close(c.changed)
-	c.changed = make(chan struct{})
-}
-
-// cacheChanged is closed at the next change of the cache.
-func (c *Client) cacheChanged() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.changed
+	return c.tokens.fresh(r) == nil && c.backoffGate(r, false) == nil
 }
 
 // GetUser returns the claims of the last validated ID token, or nil.
-func (c *Client) GetUser() map[string]any {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.user
-}
-
-// forget drops every token and the user, and starts a new epoch so that
-// requests in flight cannot bring them back.
-func (c *Client) forget() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.cache = map[string]*AuthResult{}
-	c.backoffs.clear()
-	c.user = nil
-	c.longest = 0
-	c.epoch++
-	close(c.changed)
-	c.changed = make(chan struct{})
-}
+func (c *Client) GetUser() map[string]any { return c.tokens.currentUser() }
 
 // Destroy stops renewal, leaves the tab group, cancels requests in flight
 // (their iframes and listeners go with them) and makes every later call
 // fail with ErrDestroyed.
 func (c *Client) Destroy() {
 	c.renewer.stop()
-	c.handOverRefreshToken() // a destroyed client's tab may live on: the group keeps the token
+	c.handover.handOver() // a destroyed client's tab may live on: the group keeps the token
 	c.group.leave()
 	c.cancel()
-	c.forget()
+	c.tokens.forget()
 	c.refresh.Drop()
-	c.mu.Lock()
-	unlisten := c.unlistenHide
-	c.unlistenHide = nil
-	c.mu.Unlock()
-	if unlisten != nil {
-		unlisten()
-	}
+	c.handover.stop()
 }

@@ -575,7 +575,7 @@ func TestTheKeysAreFetchedWhileTheGrantIsOnTheNetwork(t *testing.T) {
 			}
 			var err error
 			if tt.refresh {
-				_, err = c.refreshWith(context.Background(), h, defaultRequest(c))
+				_, err = c.flow.refreshWith(context.Background(), h, defaultRequest(c))
 			} else {
 				_, err = c.CheckSession(context.Background(), AuthorizeParams{})
 			}

@@ -192,11 +192,11 @@ func (d *dpopState) proof(ctx context.Context, method, rawURL, accessToken strin
 // then bound to the key, and only a proof from it can redeem the code.
 // A key made now means tokens bound to the old one are lost: the refresh
 // token is dropped, so renewal goes on with the iframe (or ends).
-func (c *Client) bindAuthorize(ctx context.Context, r *request) error {
-	if c.dpop == nil {
+func (ep *tokenEndpoint) bindAuthorize(ctx context.Context, r *request) error {
+	if ep.dpop == nil {
 		return nil
 	}
-	k, err := c.dpopKey(ctx)
+	k, err := ep.dpopKey(ctx)
 	if err != nil {
 		return err
 	}
@@ -206,30 +206,30 @@ func (c *Client) bindAuthorize(ctx context.Context, r *request) error {
 
 // dpopKey loads the key, and the first time a newly made key is seen drops
 // the refresh token that an older key was bound to.
-func (c *Client) dpopKey(ctx context.Context) (*dpopKey, error) {
-	k, err := c.dpop.load(ctx)
+func (ep *tokenEndpoint) dpopKey(ctx context.Context) (*dpopKey, error) {
+	k, err := ep.dpop.load(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if k.made && c.lostKeyOnce.CompareAndSwap(false, true) {
-		if c.refresh.Has() || c.refresh.store != nil {
+	if k.made && ep.lostKeyOnce.CompareAndSwap(false, true) {
+		if ep.refresh.Has() || ep.refresh.store != nil {
 			next := "renewal goes on with the silent iframe"
-			if !c.s.refreshFallback() {
+			if !ep.s.refreshFallback() {
 				next = "the session ends at the next renewal (useRefreshTokensFallback is off)"
 			}
-			c.debug("useDpop: no DPoP key was stored (storage cleared, or first use), so a new key was made; a refresh token bound to an older key is dropped and " + next)
-			_ = c.refresh.Forget(ctx)
+			ep.log.debug("useDpop: no DPoP key was stored (storage cleared, or first use), so a new key was made; a refresh token bound to an older key is dropped and " + next)
+			_ = ep.refresh.Forget(ctx)
 		}
 	}
 	return k, nil
 }
 
 // tokenProof is the DPoP header for a request to the token endpoint.
-func (c *Client) tokenProof(ctx context.Context, endpoint string) (map[string]string, error) {
-	if _, err := c.dpopKey(ctx); err != nil {
+func (ep *tokenEndpoint) tokenProof(ctx context.Context, endpoint string) (map[string]string, error) {
+	if _, err := ep.dpopKey(ctx); err != nil {
 		return nil, err
 	}
-	p, err := c.dpop.proof(ctx, "POST", endpoint, "", c.clock.Now().Unix())
+	p, err := ep.dpop.proof(ctx, "POST", endpoint, "", ep.clock.Now().Unix())
 	if err != nil {
 		return nil, err
 	}
@@ -238,25 +238,25 @@ func (c *Client) tokenProof(ctx context.Context, endpoint string) (map[string]st
 
 // noteServerNonce keeps the DPoP-Nonce of an answer from the server at
 // rawURL's origin; true when it is a new one.
-func (c *Client) noteServerNonce(rawURL string, resp *platform.HTTPResponse) bool {
-	if c.dpop == nil || resp == nil {
+func (ep *tokenEndpoint) noteServerNonce(rawURL string, resp *platform.HTTPResponse) bool {
+	if ep.dpop == nil || resp == nil {
 		return false
 	}
 	_, o, err := htu(rawURL)
 	if err != nil {
 		return false
 	}
-	return c.dpop.noteNonce(o, resp.Header["dpop-nonce"])
+	return ep.dpop.noteNonce(o, resp.Header["dpop-nonce"])
 }
 
 // NoteDPoPNonce keeps a DPoP-Nonce header an API at rawURL answered with,
 // for the next proof to that origin. Without UseDPoP it does nothing.
 func (c *Client) NoteDPoPNonce(rawURL, nonce string) {
-	if c.dpop == nil {
+	if c.tokenEndpoint.dpop == nil {
 		return
 	}
 	if _, o, err := htu(rawURL); err == nil {
-		c.dpop.noteNonce(o, nonce)
+		c.tokenEndpoint.dpop.noteNonce(o, nonce)
 	}
 }
 
@@ -271,19 +271,19 @@ func (c *Client) AuthHeaders(ctx context.Context, rawURL, method string) (map[st
 	if method == "" {
 		method = "GET"
 	}
-	r := c.defaultRequest()
+	r := c.s.defaultRequest()
 	token, err := c.GetTokenSilently(ctx, AuthorizeParams{})
 	if err != nil {
 		return nil, err
 	}
 	tokenType := tokenTypeBearer
-	if res := c.latest(r); res != nil && res.AccessToken == token {
+	if res := c.tokens.latest(r); res != nil && res.AccessToken == token {
 		tokenType = normalizeTokenType(res.TokenType)
 	}
-	if c.dpop == nil || tokenType != tokenTypeDPoP {
+	if c.tokenEndpoint.dpop == nil || tokenType != tokenTypeDPoP {
 		return map[string]string{"Authorization": "Bearer " + token}, nil
 	}
-	p, err := c.dpop.proof(ctx, method, rawURL, token, c.clock.Now().Unix())
+	p, err := c.tokenEndpoint.dpop.proof(ctx, method, rawURL, token, c.clock.Now().Unix())
 	if err != nil {
 		return nil, err
 	}
@@ -292,12 +292,12 @@ func (c *Client) AuthHeaders(ctx context.Context, rawURL, method string) (map[st
 
 // forgetDPoPKey deletes the key at logout: the next login makes a new one,
 // and tokens bound to the old one are useless everywhere.
-func (c *Client) forgetDPoPKey(ctx context.Context) {
-	if c.dpop == nil {
+func (ep *tokenEndpoint) forgetDPoPKey(ctx context.Context) {
+	if ep.dpop == nil {
 		return
 	}
-	if err := c.dpop.forget(ctx); err != nil {
-		c.debug("useDpop: the DPoP key could not be deleted: " + err.Error())
+	if err := ep.dpop.forget(ctx); err != nil {
+		ep.log.debug("useDpop: the DPoP key could not be deleted: " + err.Error())
 	}
 }
 
@@ -312,12 +312,12 @@ func (c *Client) forgetDPoPKey(ctx context.Context) {
 // processed and the token is still unspent. There is only one retry, so
 // even a server that broke that rule would see the token twice at most,
 // never in a loop.
-func (c *Client) postToken(ctx context.Context, endpoint string, req platform.HTTPRequest) (*platform.HTTPResponse, error) {
-	if c.dpop == nil {
-		return c.browser.Fetch(ctx, req)
+func (ep *tokenEndpoint) postToken(ctx context.Context, endpoint string, req platform.HTTPRequest) (*platform.HTTPResponse, error) {
+	if ep.dpop == nil {
+		return ep.browser.Fetch(ctx, req)
 	}
 	for attempt := 0; ; attempt++ {
-		h, err := c.tokenProof(ctx, endpoint)
+		h, err := ep.tokenProof(ctx, endpoint)
 		if err != nil {
 			return nil, err
 		}
@@ -328,15 +328,15 @@ func (c *Client) postToken(ctx context.Context, endpoint string, req platform.HT
 		header["DPoP"] = h["DPoP"]
 		sent := req
 		sent.Header = header
-		resp, err := c.browser.Fetch(ctx, sent)
+		resp, err := ep.browser.Fetch(ctx, sent)
 		if err != nil {
 			return nil, err
 		}
-		fresh := c.noteServerNonce(endpoint, resp)
+		fresh := ep.noteServerNonce(endpoint, resp)
 		if attempt > 0 || resp.Status != 400 || !fresh || tokenErrorCode(resp.Body) != "use_dpop_nonce" {
 			return resp, nil
 		}
-		c.debug("useDpop: the token endpoint asked for its DPoP nonce (use_dpop_nonce); sending the request once more with it")
+		ep.log.debug("useDpop: the token endpoint asked for its DPoP nonce (use_dpop_nonce); sending the request once more with it")
 	}
 }
 
@@ -353,11 +353,11 @@ func tokenErrorCode(body []byte) string {
 
 // checkTokenType says, under useDpop, when a server issued Bearer tokens
 // to a DPoP request: they are used as bearer tokens.
-func (c *Client) checkTokenType(tokens *authResponse) {
-	if c.dpop == nil || tokens.AccessToken == "" {
+func (ep *tokenEndpoint) checkTokenType(tokens *authResponse) {
+	if ep.dpop == nil || tokens.AccessToken == "" {
 		return
 	}
 	if normalizeTokenType(tokens.TokenType) != tokenTypeDPoP {
-		c.debug("useDpop: the server answered token_type " + quote(tokens.TokenType) + ", not DPoP: its tokens are not bound to the key and are used as bearer tokens")
+		ep.log.debug("useDpop: the server answered token_type " + quote(tokens.TokenType) + ", not DPoP: its tokens are not bound to the key and are used as bearer tokens")
 	}
 }

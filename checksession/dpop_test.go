@@ -363,7 +363,7 @@ func TestDPoPNonceRetry(t *testing.T) {
 			srv.mu.Lock()
 			srv.refuseNonce = tc.refusals
 			srv.mu.Unlock()
-			_, err := c.refreshWith(ctx, c.refresh, defaultRequest(c))
+			_, err := c.flow.refreshWith(ctx, c.refresh, defaultRequest(c))
 			var e *Error
 			switch {
 			case tc.wantErr == "" && err != nil:

@@ -38,9 +38,12 @@ func (e Event) Payload() any {
 	return e.Err
 }
 
+// eventSink is Options.OnEvent; nil when none was given.
+type eventSink func(Event)
+
 // emit calls OnEvent with payload, an *AuthResult or an *Error, in its field.
-func (c *Client) emit(name EventName, payload any) {
-	if c.s.OnEvent == nil {
+func (on eventSink) emit(name EventName, payload any) {
+	if on == nil {
 		return
 	}
 	ev := Event{Name: name}
@@ -50,5 +53,5 @@ func (c *Client) emit(name EventName, payload any) {
 	case *Error:
 		ev.Err = p
 	}
-	c.s.OnEvent(ev)
+	on(ev)
 }

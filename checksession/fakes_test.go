@@ -122,15 +122,21 @@ func (c *testClock) live(t platform.Timer) bool {
 	return false
 }
 
+// askTimer is the timer bounding this tab's ask to its group, nil while it
+// asks nothing.
+func (c *Client) askTimer() platform.Timer {
+	c.asks.mu.Lock()
+	defer c.asks.mu.Unlock()
+	return c.asks.askTimer
+}
+
 // idle reports whether the client has nothing to do until the fake clock
 // moves: no request, renewal or shared result in the works, and its renewal
 // loop (if running) parked on an armed timer.
 func (c *Client) idle(clock *testClock) bool {
-	c.mu.Lock()
-	busy := len(c.inflight) > 0 || c.adopting.Load() > 0 || c.answering.Load() > 0
-	renewing := len(c.renewals) > 0
-	asking := c.askTimer
-	c.mu.Unlock()
+	busy := c.inflight.size() > 0 || c.adopting.Load() > 0 || c.asks.answering.Load() > 0
+	renewing := c.renewals.size() > 0
+	asking := c.askTimer()
 	if asking != nil && clock.live(asking) && !c.refresh.Has() && c.adopting.Load() == 0 {
 		return true // parked until the group answers or the clock moves
 	}

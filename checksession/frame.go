@@ -67,17 +67,28 @@ func (f *silentFrame) close() {
 	f.frame.Close()
 }
 
+// framer opens and runs the hidden iframes of silent requests, and waits
+// for a login popup's answer.
+type framer struct {
+	browser   platform.Browser
+	clock     platform.Clock
+	log       logger
+	clientID  string
+	tokens    *tokenCache     // a valid cached token stops the races
+	destroyed context.Context // the client's: cancelled by Destroy
+}
+
 // openFrame opens a hidden iframe on authorizeURL that accepts only the
 // message answering t, from the server's origin and that iframe.
-func (c *Client) openFrame(authorizeURL string, t *transaction) (*silentFrame, error) {
+func (fr *framer) openFrame(authorizeURL string, t *transaction) (*silentFrame, error) {
 	au, _ := url.Parse(authorizeURL)
 	serverOrigin := origin(au)
 	f := &silentFrame{t: t, url: authorizeURL, msgs: make(chan *authResponse, 1), loads: make(chan struct{}, 1)}
-	frame, err := c.browser.OpenFrame(authorizeURL, platform.FrameHandler{
+	frame, err := fr.browser.OpenFrame(authorizeURL, platform.FrameHandler{
 		OnMessage: func(m platform.Message) {
 			resp, why := acceptMessage(m, serverOrigin, t.State)
 			if why != "" {
-				c.debug("ignored a message: " + why)
+				fr.log.debug("ignored a message: " + why)
 				return
 			}
 			select {
@@ -96,7 +107,7 @@ func (c *Client) openFrame(authorizeURL string, t *transaction) (*silentFrame, e
 		return nil, newError(string(ErrTimeout), timeoutDescription+". The iframe could not be created: "+err.Error())
 	}
 	f.frame = frame
-	c.debug("silent request opened: " + redactURL(authorizeURL))
+	fr.log.debug("silent request opened: " + redactURL(authorizeURL))
 	return f, nil
 }
 
@@ -111,9 +122,9 @@ func (c *Client) openFrame(authorizeURL string, t *transaction) (*silentFrame, e
 // returns, every iframe, listener and timer is gone, whatever the path,
 // except the iframe whose answer is returned: the caller closes that one
 // once the answer is used (see silent).
-func (c *Client) runFrames(ctx context.Context, r request, t *transaction, authorizeURL string,
+func (fr *framer) runFrames(ctx context.Context, r request, t *transaction, authorizeURL string,
 	next func() (*transaction, string, error)) (*authResponse, *transaction, *silentFrame, error) {
-	first, err := c.openFrame(authorizeURL, t)
+	first, err := fr.openFrame(authorizeURL, t)
 	if err != nil {
 		return nil, t, nil, err
 	}
@@ -125,8 +136,8 @@ func (c *Client) runFrames(ctx context.Context, r request, t *transaction, autho
 			}
 		}
 	}()
-	start := c.clock.Now()
-	deadline := c.clock.NewTimer(r.timeout)
+	start := fr.clock.Now()
+	deadline := fr.clock.NewTimer(r.timeout)
 	defer deadline.Stop()
 	// race fires at each race age under the deadline; nil after the last.
 	raceAt := raceAfter
@@ -138,7 +149,7 @@ func (c *Client) runFrames(ctx context.Context, r request, t *transaction, autho
 		}
 		race, raceC = nil, nil
 		if raceAt < r.timeout {
-			race = c.clock.NewTimer(start.Add(raceAt).Sub(now))
+			race = fr.clock.NewTimer(start.Add(raceAt).Sub(now))
 			raceC = race.C()
 		}
 	}
@@ -155,7 +166,7 @@ func (c *Client) runFrames(ctx context.Context, r request, t *transaction, autho
 		if f.grace != nil {
 			f.grace.Stop()
 		}
-		f.grace = c.clock.NewTimer(min(loadGrace, r.timeout))
+		f.grace = fr.clock.NewTimer(min(loadGrace, r.timeout))
 	}
 	for {
 		select {
@@ -170,25 +181,25 @@ func (c *Client) runFrames(ctx context.Context, r request, t *transaction, autho
 		case <-latest.loaded():
 			restartGrace(latest)
 		case <-first.graceOver():
-			return nil, first.t, nil, c.silentPage(first.t)
+			return nil, first.t, nil, fr.silentPage(first.t)
 		case <-latest.graceOver():
-			return nil, latest.t, nil, c.silentPage(latest.t)
+			return nil, latest.t, nil, fr.silentPage(latest.t)
 		case <-raceC:
-			now := c.clock.Now()
-			if c.usable(r) == nil && now.Sub(start) < r.timeout {
-				c.debug("no answer after " + now.Sub(start).Round(100*time.Millisecond).String() +
+			now := fr.clock.Now()
+			if fr.tokens.usable(r) == nil && now.Sub(start) < r.timeout {
+				fr.log.debug("no answer after " + now.Sub(start).Round(100*time.Millisecond).String() +
 					" and no valid token: racing a fresh silent request")
 				latest.close()
-				latest, _ = c.openRacer(next)
+				latest, _ = fr.openRacer(next)
 			}
 			armRace(now)
 		case <-deadline.C():
-			if c.offline() {
+			if offline(fr.browser) {
 				return nil, first.t, nil, &Error{Code: string(ErrTimeout), State: first.t.State, Description: timeoutDescription + ". The browser is offline."}
 			}
 			return nil, first.t, nil, &Error{Code: string(ErrTimeout), State: first.t.State, Description: timeoutDescription}
 		case <-ctx.Done():
-			if c.ctx.Err() != nil {
+			if fr.destroyed.Err() != nil {
 				return nil, first.t, nil, errDestroyed()
 			}
 			return nil, first.t, nil, ctx.Err()
@@ -197,28 +208,28 @@ func (c *Client) runFrames(ctx context.Context, r request, t *transaction, autho
 }
 
 // openRacer opens the iframe of a fresh attempt.
-func (c *Client) openRacer(next func() (*transaction, string, error)) (*silentFrame, error) {
+func (fr *framer) openRacer(next func() (*transaction, string, error)) (*silentFrame, error) {
 	t, u, err := next()
 	if err == nil {
 		var f *silentFrame
-		if f, err = c.openFrame(u, t); err == nil {
+		if f, err = fr.openFrame(u, t); err == nil {
 			return f, nil
 		}
 	}
-	c.debug("no fresh silent request: " + err.Error())
+	fr.log.debug("no fresh silent request: " + err.Error())
 	return nil, err
 }
 
 // silentPage is the error for a server page that loaded in the iframe and
 // posted nothing within loadGrace.
-func (c *Client) silentPage(t *transaction) error {
-	c.debug("failing fast: the server's page loaded but posted nothing")
-	if c.offline() {
+func (fr *framer) silentPage(t *transaction) error {
+	fr.log.debug("failing fast: the server's page loaded but posted nothing")
+	if offline(fr.browser) {
 		return &Error{Code: string(ErrTimeout), State: t.State, Description: timeoutDescription +
 			". The browser is offline: the iframe shows its network error page."}
 	}
 	return &Error{Code: string(ErrTimeout), State: t.State, Description: timeoutDescription +
 		". The authorization server's page loaded in the iframe but posted no answer: it is an error page, or this origin (" +
-		c.browser.Origin() + ") is not allowed for web_message (Auth0: add it to the application's Allowed Web Origins), or redirect_uri " +
-		quote(t.RedirectURI) + " is not registered for client " + quote(c.s.ClientID) + "."}
+		fr.browser.Origin() + ") is not allowed for web_message (Auth0: add it to the application's Allowed Web Origins), or redirect_uri " +
+		quote(t.RedirectURI) + " is not registered for client " + quote(fr.clientID) + "."}
 }

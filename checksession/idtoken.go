@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/silentauth/silentauth/checksession/idtoken"
@@ -38,28 +39,39 @@ func (t tokenVerifier) Verify(ctx context.Context, raw string, exp idtoken.Expec
 // PrefetchKeys starts getting the issuer's keys if verifying would have to.
 func (t tokenVerifier) PrefetchKeys(ctx context.Context) { t.v.PrefetchKeys(ctx) }
 
-// verifierFor builds the ID-token verifier once the issuer is known.
-func (c *Client) verifierFor(m *serverMetadata) tokenVerifier {
-	c.verifierOnce.Do(func() {
+// lazyVerifier is the ID-token verifier, built at its first use, once the
+// issuer is known; it fetches the key set through the browser.
+type lazyVerifier struct {
+	s       *settings
+	browser platform.Browser
+	clock   platform.Clock
+
+	once sync.Once
+	v    tokenVerifier
+}
+
+// forIssuer builds the ID-token verifier once the issuer is known.
+func (l *lazyVerifier) forIssuer(m *serverMetadata) tokenVerifier {
+	l.once.Do(func() {
 		jwksURI := m.JWKSURI
 		keys := idtoken.NewKeySetWithMaxAge(func(ctx context.Context) ([]byte, time.Duration, error) {
-			resp, err := c.browser.Fetch(ctx, platform.HTTPRequest{Method: "GET", URL: jwksURI})
+			resp, err := l.browser.Fetch(ctx, platform.HTTPRequest{Method: "GET", URL: jwksURI})
 			if err != nil {
 				return nil, 0, newError(string(ErrNetwork), "jwks: the key set at "+jwksURI+" got no answer ("+err.Error()+")")
 			}
 			if resp.Status != 200 {
 				return nil, 0, withServerWait(newError(string(ErrServer), "jwks: the key set at "+jwksURI+" answered HTTP "+strconv.Itoa(resp.Status)),
-					resp.Status, resp.Header, c.clock.Now())
+					resp.Status, resp.Header, l.clock.Now())
 			}
 			return resp.Body, idtoken.MaxAgeFromCacheControl(resp.Header["cache-control"]), nil
-		}, idtoken.WithClock(c.clock.Now), idtoken.WithGoroutines(goSafe)) // the refetch cooldown runs on the client's clock
-		c.verifier = tokenVerifier{idtoken.NewVerifier(idtoken.VerifierConfig{
+		}, idtoken.WithClock(l.clock.Now), idtoken.WithGoroutines(goSafe)) // the refetch cooldown runs on the client's clock
+		l.v = tokenVerifier{idtoken.NewVerifier(idtoken.VerifierConfig{
 			Issuer:   m.Issuer,
-			ClientID: c.s.ClientID,
-			Leeway:   c.s.leeway,
-			Now:      c.clock.Now,
+			ClientID: l.s.ClientID,
+			Leeway:   l.s.leeway,
+			Now:      l.clock.Now,
 			Keys:     keys,
 		})}
 	})
-	return c.verifier
+	return l.v
 }

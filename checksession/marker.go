@@ -27,39 +27,47 @@ func (s *settings) markerKey() string {
 	return markerPrefix + s.ClientID + "@" + s.domain.String()
 }
 
-func (c *Client) markerStorage() platform.Storage {
-	ls, ok := c.browser.(platform.LocalStorage)
+// signedInMarker reads and writes this configuration's marker.
+type signedInMarker struct {
+	browser platform.Browser // its localStorage, where it has one
+	key     string
+	clock   platform.Clock
+	log     logger
+}
+
+func (m signedInMarker) storage() platform.Storage {
+	ls, ok := m.browser.(platform.LocalStorage)
 	if !ok {
 		return nil
 	}
 	return ls.LocalStorage()
 }
 
-// markSignedIn records a successful login or renewal. A full or disabled
-// storage only costs the explanation and the loader's shortcut.
-func (c *Client) markSignedIn() {
-	if st := c.markerStorage(); st != nil {
-		if err := st.Set(c.s.markerKey(), strconv.FormatInt(c.clock.Now().UnixMilli(), 10)); err != nil {
-			c.debug("the signed-in marker could not be written: " + err.Error())
+// mark records a successful login or renewal. A full or disabled storage
+// only costs the explanation and the loader's shortcut.
+func (m signedInMarker) mark() {
+	if st := m.storage(); st != nil {
+		if err := st.Set(m.key, strconv.FormatInt(m.clock.Now().UnixMilli(), 10)); err != nil {
+			m.log.debug("the signed-in marker could not be written: " + err.Error())
 		}
 	}
 }
 
-// clearSignedIn records a logout or the end of the session.
-func (c *Client) clearSignedIn() {
-	if st := c.markerStorage(); st != nil {
-		st.Remove(c.s.markerKey())
+// clear records a logout or the end of the session.
+func (m signedInMarker) clear() {
+	if st := m.storage(); st != nil {
+		st.Remove(m.key)
 	}
 }
 
 // signedInAt is the time of the last login or renewal the marker records,
 // and whether there is one.
-func (c *Client) signedInAt() (time.Time, bool) {
-	st := c.markerStorage()
+func (m signedInMarker) signedInAt() (time.Time, bool) {
+	st := m.storage()
 	if st == nil {
 		return time.Time{}, false
 	}
-	v, ok := st.Get(c.s.markerKey())
+	v, ok := st.Get(m.key)
 	if !ok {
 		return time.Time{}, false
 	}

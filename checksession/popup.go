@@ -79,7 +79,7 @@ func (c *Client) LoginWithPopup(ctx context.Context, p AuthorizeParams) (*AuthRe
 		}
 		resp, why := accept(m)
 		if why != "" {
-			c.debug("popup: ignored a message: " + why)
+			c.log.debug("popup: ignored a message: " + why)
 			return
 		}
 		select {
@@ -100,7 +100,7 @@ func (c *Client) LoginWithPopup(ctx context.Context, p AuthorizeParams) (*AuthRe
 		return nil, invalidOption("Domain", "the server's discovery lists response_modes_supported "+
 			quote(strings.Join(m.ResponseModesSupported, " "))+" without web_message, so the popup cannot answer")
 	}
-	if err := c.bindAuthorize(ctx, &r); err != nil { // dpop_jkt, as every authorization request
+	if err := c.tokenEndpoint.bindAuthorize(ctx, &r); err != nil { // dpop_jkt, as every authorization request
 		return nil, err
 	}
 	t := newTransaction(r, c.s.RedirectURI)
@@ -117,20 +117,20 @@ func (c *Client) LoginWithPopup(ctx context.Context, p AuthorizeParams) (*AuthRe
 	if err := popup.Navigate(u); err != nil {
 		return nil, &Error{Code: string(ErrPopupClosed), State: t.State, Description: "the popup could not be sent to the authorization server: " + err.Error()}
 	}
-	c.debug("popup login opened: " + redactURL(u))
+	c.log.debug("popup login opened: " + redactURL(u))
 
-	resp, err := c.awaitPopup(ctx, popup, msgs, t, r.timeout)
+	resp, err := c.frames.awaitPopup(ctx, popup, msgs, t, r.timeout)
 	if err != nil {
 		return nil, err
 	}
 	popup.Close() // before the exchange: the user is done with it
-	res, refreshToken, err := c.complete(ctx, m, t, resp)
+	res, refreshToken, err := c.flow.complete(ctx, m, t, resp)
 	if err != nil {
 		return nil, err
 	}
 	c.accept(request{audience: t.Audience, scope: t.Scope}, res)
-	c.keepRefreshToken(ctx, gen, refreshToken)
-	c.dropPrestarted()
+	c.refreshToken.keep(ctx, gen, refreshToken)
+	dropPrestarted(c.browser)
 	return res, nil
 }
 
@@ -139,8 +139,8 @@ func (c *Client) LoginWithPopup(ctx context.Context, p AuthorizeParams) (*AuthRe
 // likely) says nothing about the session the login just made, and a later
 // checkSession must ask afresh. Taking it with a context already ended
 // drops it (Prestarter.TakePrestarted).
-func (c *Client) dropPrestarted() {
-	p, ok := c.browser.(platform.Prestarter)
+func dropPrestarted(b platform.Browser) {
+	p, ok := b.(platform.Prestarter)
 	if !ok {
 		return
 	}
@@ -152,10 +152,10 @@ func (c *Client) dropPrestarted() {
 }
 
 // awaitPopup waits for the popup's answer, its closing, the timeout or ctx.
-func (c *Client) awaitPopup(ctx context.Context, popup platform.Popup, msgs <-chan *authResponse, t *transaction, timeout time.Duration) (*authResponse, error) {
-	deadline := c.clock.NewTimer(timeout)
+func (fr *framer) awaitPopup(ctx context.Context, popup platform.Popup, msgs <-chan *authResponse, t *transaction, timeout time.Duration) (*authResponse, error) {
+	deadline := fr.clock.NewTimer(timeout)
 	defer deadline.Stop()
-	poll := c.clock.NewTimer(popupPoll)
+	poll := fr.clock.NewTimer(popupPoll)
 	defer func() { poll.Stop() }()
 	for {
 		select {
@@ -167,13 +167,13 @@ func (c *Client) awaitPopup(ctx context.Context, popup platform.Popup, msgs <-ch
 				// once. The opener can see the window closed before the
 				// message's event has run (a busy page), so the answer gets
 				// popupClosedGrace to arrive.
-				grace := c.clock.NewTimer(popupClosedGrace)
+				grace := fr.clock.NewTimer(popupClosedGrace)
 				select {
 				case resp := <-msgs:
 					grace.Stop()
 					return resp, nil
 				case <-grace.C():
-				case <-c.ctx.Done():
+				case <-fr.destroyed.Done():
 					grace.Stop()
 					return nil, errDestroyed()
 				case <-ctx.Done():
@@ -183,14 +183,14 @@ func (c *Client) awaitPopup(ctx context.Context, popup platform.Popup, msgs <-ch
 				return nil, &Error{Code: string(ErrPopupClosed), State: t.State,
 					Description: "the popup window was closed before the authorization server answered. " + coopHint}
 			}
-			poll = c.clock.NewTimer(popupPoll)
+			poll = fr.clock.NewTimer(popupPoll)
 		case <-deadline.C():
 			return nil, &Error{Code: string(ErrTimeout), State: t.State, Description: timeoutDescription +
 				". The popup got no answer from the authorization server within " + strconv.Itoa(int(timeout/time.Second)) +
 				" s (timeoutInSeconds of this call; " + strconv.Itoa(int(defaultPopupTimeout/time.Second)) +
-				" s by default). " + coopHint + " Otherwise the origin " + c.browser.Origin() +
+				" s by default). " + coopHint + " Otherwise the origin " + fr.browser.Origin() +
 				" may be missing from the application's Allowed Web Origins."}
-		case <-c.ctx.Done():
+		case <-fr.destroyed.Done():
 			return nil, errDestroyed()
 		case <-ctx.Done():
 			return nil, ctx.Err()

@@ -12,8 +12,8 @@ import (
 // silent request: the prestarted one when it asks for exactly what t and u
 // ask for, else t and u. A prestarted request that does not match is
 // discarded, never answered.
-func (c *Client) adoptPrestarted(ctx context.Context, m *serverMetadata, t *transaction, r request, u string) (*transaction, string) {
-	p, ok := c.browser.(platform.Prestarter)
+func (fl *authFlow) adoptPrestarted(ctx context.Context, m *serverMetadata, t *transaction, r request, u string) (*transaction, string) {
+	p, ok := fl.browser.(platform.Prestarter)
 	if !ok {
 		return t, u
 	}
@@ -26,14 +26,14 @@ func (c *Client) adoptPrestarted(ctx context.Context, m *serverMetadata, t *tran
 	if t.CodeVerifier != "" {
 		a.CodeVerifier = pre.CodeVerifier
 	}
-	au, err := authorizeURL(m.AuthorizationEndpoint, c.s.ClientID, &a, r, c.s.requestScope(a.Scope), "web_message")
+	au, err := authorizeURL(m.AuthorizationEndpoint, fl.s.ClientID, &a, r, fl.s.requestScope(a.Scope), "web_message")
 	if why := samePrestartedRequest(au, pre, t); err != nil || why != "" {
 		p.SettlePrestarted(false, "")
-		c.debug("the prestarted silent request is not adopted: " + why)
+		fl.log.debug("the prestarted silent request is not adopted: " + why)
 		return t, u
 	}
 	p.SettlePrestarted(true, au)
-	c.debug("adopted the prestarted silent request")
+	fl.log.debug("adopted the prestarted silent request")
 	return &a, au
 }
 

@@ -5,14 +5,16 @@ import (
 	"encoding/json"
 	"net/url"
 	"strings"
+
+	"github.com/silentauth/silentauth/checksession/platform"
 )
 
 // storagePrefix names the sessionStorage entries that carry an interactive
 // login's transaction across the redirect; one entry per state.
 const storagePrefix = "silentauth.tx."
 
-func (c *Client) storageKey(state string) string {
-	return storagePrefix + c.s.ClientID + "." + state
+func storageKey(clientID, state string) string {
+	return storagePrefix + clientID + "." + state
 }
 
 // LoginWithRedirect navigates to /authorize without prompt=none: the way
@@ -35,7 +37,7 @@ func (c *Client) LoginWithRedirect(ctx context.Context, p AuthorizeParams) error
 	if err != nil {
 		return err
 	}
-	if err := c.bindAuthorize(ctx, &r); err != nil {
+	if err := c.tokenEndpoint.bindAuthorize(ctx, &r); err != nil {
 		return err
 	}
 	t := newTransaction(r, c.s.RedirectURI)
@@ -48,10 +50,10 @@ func (c *Client) LoginWithRedirect(ctx context.Context, p AuthorizeParams) error
 		return err
 	}
 	raw, _ := json.Marshal(t)
-	if err := c.browser.SessionStorage().Set(c.storageKey(t.State), string(raw)); err != nil {
+	if err := c.browser.SessionStorage().Set(storageKey(c.s.ClientID, t.State), string(raw)); err != nil {
 		return configError("sessionStorage", "cannot store the login transaction: "+err.Error())
 	}
-	c.debug("interactive login: " + redactURL(u))
+	c.log.debug("interactive login: " + redactURL(u))
 	return c.browser.Navigate(u)
 }
 
@@ -110,7 +112,7 @@ func (c *Client) HandleRedirectCallback(ctx context.Context, rawURL string) (*Au
 		return nil, newError(string(ErrInvalidState), "the callback URL carries no state: it is not an authorization response")
 	}
 	store := c.browser.SessionStorage()
-	key := c.storageKey(state)
+	key := storageKey(c.s.ClientID, state)
 	raw, ok := store.Get(key)
 	if !ok {
 		return nil, &Error{Code: string(ErrInvalidState), State: state,
@@ -118,7 +120,7 @@ func (c *Client) HandleRedirectCallback(ctx context.Context, rawURL string) (*Au
 	}
 	// One use only, whatever the outcome.
 	store.Remove(key)
-	c.cleanAddressBar(u, fromFragment)
+	cleanAddressBar(c.browser, c.log, u, fromFragment)
 
 	var t transaction
 	if err := json.Unmarshal([]byte(raw), &t); err != nil || !sameSecret(t.State, state) {
@@ -137,17 +139,17 @@ func (c *Client) HandleRedirectCallback(ctx context.Context, rawURL string) (*Au
 	if err != nil {
 		return nil, err
 	}
-	res, refreshToken, err := c.complete(ctx, m, &t, resp)
+	res, refreshToken, err := c.flow.complete(ctx, m, &t, resp)
 	if err != nil {
 		return nil, err
 	}
 	c.accept(request{audience: t.Audience, scope: t.Scope}, res)
-	c.keepRefreshToken(ctx, c.refresh.Generation(), refreshToken)
+	c.refreshToken.keep(ctx, c.refresh.Generation(), refreshToken)
 	return res, nil
 }
 
 // cleanAddressBar removes the response parameters from the address bar.
-func (c *Client) cleanAddressBar(u *url.URL, fromFragment bool) {
+func cleanAddressBar(b platform.Browser, log logger, u *url.URL, fromFragment bool) {
 	clean := *u
 	if fromFragment {
 		clean.Fragment, clean.RawFragment = "", ""
@@ -158,8 +160,8 @@ func (c *Client) cleanAddressBar(u *url.URL, fromFragment bool) {
 		}
 		clean.RawQuery = q.Encode()
 	}
-	if err := c.browser.ReplaceLocation(clean.String()); err != nil {
-		c.debug("could not clean the address bar: " + err.Error())
+	if err := b.ReplaceLocation(clean.String()); err != nil {
+		log.debug("could not clean the address bar: " + err.Error())
 	}
 }
 
@@ -171,17 +173,15 @@ func (c *Client) Logout(ctx context.Context, p LogoutParams) error {
 	if c.ctx.Err() != nil {
 		return errDestroyed()
 	}
-	c.mu.Lock()
-	idToken := newestIDToken(c.cache)
-	c.mu.Unlock()
-	rt := c.refreshTokenToRevoke(ctx)
-	c.forget()
-	c.clearSignedIn()
+	idToken := c.tokens.newestIDToken()
+	rt := c.tokenEndpoint.refreshTokenToRevoke(ctx)
+	c.tokens.forget()
+	c.marker.clear()
 	c.renewer.signOut()
 	c.group.post(tabMessage{Kind: kindLoggedOut})
-	c.forgetRefreshToken()
-	c.revokeRefreshToken(ctx, rt)
-	c.forgetDPoPKey(ctx)
+	c.refreshToken.forget()
+	c.tokenEndpoint.revokeRefreshToken(ctx, rt)
+	c.tokenEndpoint.forgetDPoPKey(ctx)
 	if p.LocalOnly {
 		return nil
 	}

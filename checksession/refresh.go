@@ -471,17 +471,17 @@ func (h *refreshTokens) persist(ctx context.Context) error {
 // like a silent request's. The caller (the engine) decides what an error
 // means: ErrMissingRefreshToken and ErrInvalidGrant fall back to the iframe
 // when s.refreshFallback(), otherwise they end the session.
-func (c *Client) refreshWith(ctx context.Context, h *refreshTokens, r request) (*AuthResult, error) {
-	if r.audience != c.s.Audience {
-		return nil, errMissingRefreshToken("the refresh token is for audience " + quote(c.s.Audience) + ", not " + quote(r.audience))
+func (fl *authFlow) refreshWith(ctx context.Context, h *refreshTokens, r request) (*AuthResult, error) {
+	if r.audience != fl.s.Audience {
+		return nil, errMissingRefreshToken("the refresh token is for audience " + quote(fl.s.Audience) + ", not " + quote(r.audience))
 	}
-	m, err := c.disc.metadata(ctx)
+	m, err := fl.disc.metadata(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if c.dpop != nil {
+	if fl.tokenEndpoint.dpop != nil {
 		// A key made just now drops a refresh token bound to the old one, before it is taken.
-		if _, err := c.dpopKey(ctx); err != nil {
+		if _, err := fl.tokenEndpoint.dpopKey(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -496,9 +496,9 @@ func (c *Client) refreshWith(ctx context.Context, h *refreshTokens, r request) (
 	// without recording offline_access in its scope (OIDC Core 11 drops it
 	// without prompt=consent; node-oidc-provider does), and then refuses a
 	// grant that asks for it with invalid_scope. Rotation needs no scope.
-	c.prefetchKeys(ctx, m, r.scope)
-	sent := c.clock.Now() // the expiry counts from here: the server issued the tokens after it
-	tokens, err := c.refreshGrant(ctx, m, lease.Token, r.scope)
+	fl.verifier.prefetchKeys(ctx, m, r.scope)
+	sent := fl.clock.Now() // the expiry counts from here: the server issued the tokens after it
+	tokens, err := fl.tokenEndpoint.refreshGrant(ctx, m, lease.Token, r.scope)
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) && e.Code == string(ErrInvalidGrant) {
@@ -509,9 +509,9 @@ func (c *Client) refreshWith(ctx context.Context, h *refreshTokens, r request) (
 		return nil, err
 	}
 	if err := h.Replace(ctx, lease, tokens.RefreshToken); err != nil {
-		c.debug("the rotated refresh token could not be stored: " + err.Error())
+		fl.log.debug("the rotated refresh token could not be stored: " + err.Error())
 	}
-	res, err := c.refreshResult(ctx, m, tokens, sent)
+	res, err := fl.verifier.refreshResult(ctx, m, tokens, sent)
 	if err != nil {
 		return nil, err
 	}
@@ -520,13 +520,13 @@ func (c *Client) refreshWith(ctx context.Context, h *refreshTokens, r request) (
 
 // refreshResult checks a refresh grant's answer as a code exchange's is
 // checked, without a nonce: an ID token from a refresh carries none.
-func (c *Client) refreshResult(ctx context.Context, m *serverMetadata, tokens *authResponse, received time.Time) (*AuthResult, error) {
+func (l *lazyVerifier) refreshResult(ctx context.Context, m *serverMetadata, tokens *authResponse, received time.Time) (*AuthResult, error) {
 	if tokens.AccessToken == "" {
 		return nil, newError(string(ErrInvalidToken), "access_token: the refresh grant's answer carries no access token")
 	}
 	res := tokens.result(received)
 	if tokens.IDToken != "" {
-		claims, err := c.verifierFor(m).Verify(ctx, tokens.IDToken, idtoken.Expected{AccessToken: tokens.AccessToken})
+		claims, err := l.forIssuer(m).Verify(ctx, tokens.IDToken, idtoken.Expected{AccessToken: tokens.AccessToken})
 		if err != nil {
 			return nil, err
 		}
@@ -534,4 +534,20 @@ func (c *Client) refreshResult(ctx context.Context, m *serverMetadata, tokens *a
 	}
 	res.ExpiresAt = tokens.expiresAt(received, res.IDTokenPayload)
 	return res, nil
+}
+
+// waitFor waits until this tab holds a refresh token (want) or holds none
+// (!want); false when ctx (the client's) ended first.
+func (h *refreshTokens) waitFor(ctx context.Context, want bool) bool {
+	for {
+		changed := h.Changed()
+		if h.Has() == want {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return false
+		}
+	}
 }

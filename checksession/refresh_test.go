@@ -101,7 +101,7 @@ func TestRefreshGrantRotatesTheHeldToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, want := range []struct{ sent, held string }{{"rt-1", "rt-2"}, {"rt-2", "rt-3"}} {
-		res, err := c.refreshWith(ctx, h, defaultRequest(c))
+		res, err := c.flow.refreshWith(ctx, h, defaultRequest(c))
 		if err != nil {
 			t.Fatalf("refresh %d: %v", i, err)
 		}
@@ -129,7 +129,7 @@ func TestRefreshGrantDoesNotAskForOfflineAccess(t *testing.T) {
 	if err := h.Adopt(context.Background(), "rt-1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.refreshWith(context.Background(), h, defaultRequest(c)); err != nil {
+	if _, err := c.flow.refreshWith(context.Background(), h, defaultRequest(c)); err != nil {
 		t.Fatalf("refresh against a server whose refresh token's scope lacks offline_access: %v", err)
 	}
 	if got := srv.lastForm().Get("scope"); got != defaultScope {
@@ -174,7 +174,7 @@ func TestRefreshGrantFailures(t *testing.T) {
 			srv := newRotatingServer(fx, secret)
 			srv.answer = tc.answer
 			_ = h.Adopt(context.Background(), secret)
-			_, err := c.refreshWith(context.Background(), h, defaultRequest(c))
+			_, err := c.flow.refreshWith(context.Background(), h, defaultRequest(c))
 			var e *Error
 			if !errors.As(err, &e) || e.Code != tc.code || !strings.Contains(e.Description, tc.wantDesc) {
 				t.Fatalf("got %v, want %s containing %q", err, tc.code, tc.wantDesc)
@@ -213,7 +213,7 @@ func TestRefreshWithoutATokenIsMissingRefreshToken(t *testing.T) {
 			}
 			tc.setup(h)
 			r, _ := c.s.resolve(tc.params)
-			_, err := c.refreshWith(context.Background(), h, r)
+			_, err := c.flow.refreshWith(context.Background(), h, r)
 			if errCode(err) != "missing_refresh_token" || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want missing_refresh_token saying %q", err, tc.want)
 			}
@@ -225,7 +225,7 @@ func TestRefreshTokenNeverLeavesTheGoRuntime(t *testing.T) {
 	fx, c, h := refreshFixture(t)
 	newRotatingServer(fx, "rt-1")
 	_ = h.Adopt(context.Background(), "rt-1")
-	res, err := c.refreshWith(context.Background(), h, defaultRequest(c))
+	res, err := c.flow.refreshWith(context.Background(), h, defaultRequest(c))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -482,7 +482,7 @@ func TestCodeExchangeCarriesTheRefreshTokenToTheEngineOnly(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tokens, err := c.exchange(context.Background(), m, &transaction{State: "st", CodeVerifier: "v", RedirectURI: pageOrigin}, "code")
+			tokens, err := c.tokenEndpoint.exchange(context.Background(), m, &transaction{State: "st", CodeVerifier: "v", RedirectURI: pageOrigin}, "code")
 			if errCode(err) != tc.wantErr {
 				t.Fatalf("got %v, want %q", err, tc.wantErr)
 			}

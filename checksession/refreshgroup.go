@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/silentauth/silentauth/checksession/platform"
@@ -39,30 +40,36 @@ func fallsBackToIframe(err error) bool {
 	return errors.As(err, &e) && (e.Code == string(ErrMissingRefreshToken) || e.Code == string(ErrInvalidGrant))
 }
 
-// renewWithRefreshToken renews r's tokens with this tab's refresh token.
-func (c *Client) renewWithRefreshToken(ctx context.Context, r request) (*AuthResult, error) {
-	// The group's lock is held here (unless its holder was stuck): the
-	// stored token is the one the last holder left, whichever engine that
-	// was, and the copy read earlier may be spent.
-	if err := c.refresh.Reload(ctx); err != nil {
-		c.debug("the stored refresh token could not be read: " + err.Error())
-	}
-	res, err := c.refreshWith(ctx, c.refresh, r)
-	if err != nil {
-		return nil, err
-	}
-	res.viaRefresh = true
-	return res, nil
+// groupAsks is this tab's side of the renewals the group's refresh-token
+// holder makes: it asks the holders for a renewal while it holds no token
+// (ask), answers another tab's ask while it holds one (answer), and queues
+// for the token (queue).
+type groupAsks struct {
+	s       *settings
+	clock   platform.Clock
+	log     logger
+	group   *group
+	tokens  *tokenCache
+	refresh *refreshTokens
+	// destroyed is the client's context: cancelled by Destroy.
+	destroyed context.Context
+	// hasSession is the renewer's: this tab has a session to renew.
+	hasSession func() bool
+	// verifyingShare: a result another tab shared is being verified here.
+	verifyingShare func() bool
+	// shared is the client's silent request, or refresh grant (viaRefresh).
+	shared func(ctx context.Context, r request, viaRefresh bool) (*AuthResult, error)
+
+	// asking counts this tab's asks for a renewal by a tab holding the
+	// group's refresh token.
+	asking    atomic.Int32
+	answering atomic.Int32 // renewals for another tab of the group being made
+
+	mu       sync.Mutex
+	askTimer platform.Timer // bounds the wait for the group's refresh token, for tests
 }
 
-// loadRefreshToken reads the stored refresh token, the first time only.
-func (c *Client) loadRefreshToken(ctx context.Context) {
-	if err := c.refresh.Load(ctx); err != nil {
-		c.debug("the stored refresh token could not be read, so it was deleted: " + err.Error())
-	}
-}
-
-// askGroupForRenewal asks the tabs of the group that hold a refresh token
+// ask asks the tabs of the group that hold a refresh token
 // for a renewal, for this tab, which holds none, and waits, at most
 // handoverWait (longer while a holder says it is renewing), until a result
 // arrives and is verified. It returns that result; or the group's failure
@@ -71,30 +78,30 @@ func (c *Client) loadRefreshToken(ctx context.Context) {
 // which the caller tries on nil, would end the session where cookies are
 // blocked; or nil when no holder answered. It never asks for the token
 // itself. explicit marks a checkSession the page made (backoffs.gate).
-func (c *Client) askGroupForRenewal(ctx context.Context, r request, explicit bool) (*AuthResult, error) {
-	c.group.join()
-	asked := c.latest(r) // the result the ask names: the answer must be another
-	c.asking.Add(1)
-	defer c.asking.Add(-1)
-	if !c.group.post(tabMessage{Kind: kindRenewalWanted, Have: tokenTag(asked)}) {
+func (ga *groupAsks) ask(ctx context.Context, r request, explicit bool) (*AuthResult, error) {
+	ga.group.join()
+	asked := ga.tokens.latest(r) // the result the ask names: the answer must be another
+	ga.asking.Add(1)
+	defer ga.asking.Add(-1)
+	if !ga.group.post(tabMessage{Kind: kindRenewalWanted, Have: tokenTag(asked)}) {
 		return nil, nil // alone: nobody to ask
 	}
 	// A failure told after the ask, with a schedule that holds this
 	// request, is the ask's answer. A tab without a session has not
-	// followed that schedule (followBackoff), so it is read here.
-	toldBefore, _ := c.group.failed()
+	// followed that schedule (renewer.followBackoff), so it is read here.
+	toldBefore, _ := ga.group.failed()
 	groupFailed := func() error {
-		told, shared := c.group.failed()
+		told, shared := ga.group.failed()
 		if told == toldBefore || shared == nil {
 			return nil
 		}
-		now := c.clock.Now()
+		now := ga.clock.Now()
 		b, why := shared.backoff(now)
 		if why != "" || !b.running(now, false) || explicit && !b.holdsAll {
 			return nil
 		}
 		e := b.answer(now)
-		c.debug("tabs: the renewal a refresh-token holder made for this tab failed (" + e.Code + "); waiting as it was told, not trying the silent iframe")
+		ga.log.debug("tabs: the renewal a refresh-token holder made for this tab failed (" + e.Code + "); waiting as it was told, not trying the silent iframe")
 		return e
 	}
 	var bound platform.Timer
@@ -102,34 +109,34 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request, explicit boo
 		if bound != nil {
 			bound.Stop()
 		}
-		bound = c.clock.NewTimer(d)
-		c.mu.Lock()
-		c.askTimer = bound
-		c.mu.Unlock()
+		bound = ga.clock.NewTimer(d)
+		ga.mu.Lock()
+		ga.askTimer = bound
+		ga.mu.Unlock()
 	}
 	arm(handoverWait)
 	defer func() {
 		bound.Stop()
-		c.mu.Lock()
-		c.askTimer = nil
-		c.mu.Unlock()
+		ga.mu.Lock()
+		ga.askTimer = nil
+		ga.mu.Unlock()
 	}()
 	extended, verifying, again := false, false, false
 	for {
-		changed := c.cacheChanged() // before the check, so no wake-up is lost
-		if res := c.latest(r); res != nil && res != asked {
-			if c.fresh(r) != nil {
-				c.debug("tabs: took the renewal a tab holding the refresh token made")
+		changed := ga.tokens.changes() // before the check, so no wake-up is lost
+		if res := ga.tokens.latest(r); res != nil && res != asked {
+			if ga.tokens.fresh(r) != nil {
+				ga.log.debug("tabs: took the renewal a tab holding the refresh token made")
 				return res, nil
 			}
 			// Due here already: the holder's renewal point can come a moment
 			// after this tab's. Ask once more, naming it, and the holder renews.
-			if !again && c.group.post(tabMessage{Kind: kindRenewalWanted, Have: tokenTag(res)}) {
+			if !again && ga.group.post(tabMessage{Kind: kindRenewalWanted, Have: tokenTag(res)}) {
 				again, extended, verifying, asked = true, false, false, res
 				arm(handoverWait)
 				continue
 			}
-			if c.usable(r) != nil {
+			if ga.tokens.usable(r) != nil {
 				return res, nil
 			}
 		}
@@ -139,27 +146,27 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request, explicit boo
 		select {
 		case <-changed:
 		case <-bound.C():
-			if !extended && c.group.peerIsRenewing() {
+			if !extended && ga.group.peerIsRenewing() {
 				// A holder is on it: its grant has the request's time.
 				extended = true
 				arm(r.timeout)
 				continue
 			}
-			if !verifying && c.adopting.Load() > 0 {
+			if !verifying && ga.verifyingShare() {
 				// A share arrived and its ID token is being verified (a
 				// new tab fetches the keys first, slow on a busy
 				// machine): it is most likely the answer. Giving up now
 				// would try the iframe, which ends the session where
 				// cookies are blocked.
 				verifying = true
-				c.debug("tabs: a result from the group is being verified; waiting for it")
+				ga.log.debug("tabs: a result from the group is being verified; waiting for it")
 				arm(r.timeout)
 				continue
 			}
 			if err := groupFailed(); err != nil {
 				return nil, err
 			}
-			c.debug("tabs: no tab of the group renewed with a refresh token")
+			ga.log.debug("tabs: no tab of the group renewed with a refresh token")
 			return nil, nil
 		case <-ctx.Done():
 			return nil, nil
@@ -167,146 +174,192 @@ func (c *Client) askGroupForRenewal(ctx context.Context, r request, explicit boo
 	}
 }
 
-// renewForGroup answers another tab's renewal_wanted when this tab holds a
+// answer answers another tab's renewal_wanted when this tab holds a
 // refresh token: with the result it has when that is fresh, not the one the
 // asker has (have), and its ID token recent enough for the asker to take
 // (shareMaxAge); else with a renewal by refresh token. Either way the
 // answer is a share, never the token, and one grant at a time.
-func (c *Client) renewForGroup(have string) {
-	if !c.s.UseRefreshTokens || !c.refresh.Has() || !c.renewer.hasSession() {
+func (ga *groupAsks) answer(have string) {
+	if !ga.s.UseRefreshTokens || !ga.refresh.Has() || !ga.hasSession() {
 		return
 	}
-	if c.refresh.InUse() {
-		c.debug("tabs: another tab asked for a renewal; the one on the network answers")
+	if ga.refresh.InUse() {
+		ga.log.debug("tabs: another tab asked for a renewal; the one on the network answers")
 		return // the grant on the network shares its result
 	}
-	r := c.defaultRequest()
-	if res := c.fresh(r); res != nil && c.recent(res) && tokenTag(res) != have {
-		c.debug("tabs: another tab asked for a renewal; sharing this tab's recent result")
-		c.group.share(res, r)
+	r := ga.s.defaultRequest()
+	if res := ga.tokens.fresh(r); res != nil && recent(res, ga.clock.Now()) && tokenTag(res) != have {
+		ga.log.debug("tabs: another tab asked for a renewal; sharing this tab's recent result")
+		ga.group.share(res, r)
 		return
 	}
-	c.debug("tabs: another tab asked for a renewal; renewing for the group")
-	c.group.post(tabMessage{Kind: kindRenewing})
-	c.answering.Add(1)
+	ga.log.debug("tabs: another tab asked for a renewal; renewing for the group")
+	ga.group.post(tabMessage{Kind: kindRenewing})
+	ga.answering.Add(1)
 	go func() {
-		defer c.answering.Add(-1)
-		defer c.recoverTo("a renewal for another tab")
-		if _, err := c.shared(c.ctx, r, true); err != nil {
-			c.debug("tabs: the renewal another tab asked for failed: " + err.Error())
+		defer ga.answering.Add(-1)
+		defer ga.log.recoverTo("a renewal for another tab")
+		if _, err := ga.shared(ga.destroyed, r, true); err != nil {
+			ga.log.debug("tabs: the renewal another tab asked for failed: " + err.Error())
 		}
 	}()
 }
 
 // recent reports whether res's ID token was issued less than half of
-// shareMaxAge ago, so that another tab still takes it when re-shared.
-func (c *Client) recent(res *AuthResult) bool {
+// shareMaxAge before now, so that another tab still takes it when re-shared.
+func recent(res *AuthResult, now time.Time) bool {
 	iat, ok := numberClaim(res.IDTokenPayload, "iat")
-	return ok && res.IDToken != "" && c.clock.Now().Sub(time.Unix(iat, 0)) < shareMaxAge/2
+	return ok && res.IDToken != "" && now.Sub(time.Unix(iat, 0)) < shareMaxAge/2
 }
 
-// waitInLine queues this tab for the group's refresh token while it holds
+// queue queues this tab for the group's refresh token while it holds
 // none: it asks for the custody lock, and once granted (it is the next in
 // line) announces a fresh nonce, the one address of a hand-over it adopts.
 // It lets the lock go as soon as it holds a token, whether handed over or
 // from its own login, so that the next tab steps up. It runs on its own
 // goroutine from the group's join until the client is destroyed.
-func (c *Client) waitInLine(coord platform.TabCoordinator, name string) {
-	defer c.recoverTo("the queue for the refresh token")
-	for c.ctx.Err() == nil {
-		if !c.waitForToken(false) {
+func (ga *groupAsks) queue(coord platform.TabCoordinator, name string) {
+	defer ga.log.recoverTo("the queue for the refresh token")
+	for ga.destroyed.Err() == nil {
+		if !ga.refresh.waitFor(ga.destroyed, false) {
 			return
 		}
-		changed := c.refresh.Changed() // a token of its own takes this tab out of the queue
+		changed := ga.refresh.Changed() // a token of its own takes this tab out of the queue
 		granted := make(chan struct{})
 		var once sync.Once
 		release, err := coord.Lead(name, func() { once.Do(func() { close(granted) }) })
 		if err != nil {
-			c.debug("tabs: cannot queue for the group's refresh token: " + err.Error())
+			ga.log.debug("tabs: cannot queue for the group's refresh token: " + err.Error())
 			return
 		}
 		select {
 		case <-granted:
 			nonce := randomString()
-			c.refresh.Await(nonce)
-			c.group.post(tabMessage{Kind: kindNextInLine, Nonce: nonce})
-			c.debug("tabs: next in line for the group's refresh token")
-			c.waitForToken(true)
-			c.refresh.Await("")
+			ga.refresh.Await(nonce)
+			ga.group.post(tabMessage{Kind: kindNextInLine, Nonce: nonce})
+			ga.log.debug("tabs: next in line for the group's refresh token")
+			ga.refresh.waitFor(ga.destroyed, true)
+			ga.refresh.Await("")
 		case <-changed:
-		case <-c.ctx.Done():
+		case <-ga.destroyed.Done():
 		}
 		release()
 	}
 }
 
-// waitForToken waits until this tab holds a refresh token (want) or holds
-// none (!want); false when the client was destroyed first.
-func (c *Client) waitForToken(want bool) bool {
-	for {
-		changed := c.refresh.Changed()
-		if c.refresh.Has() == want {
-			return true
-		}
-		select {
-		case <-changed:
-		case <-c.ctx.Done():
-			return false
-		}
-	}
+// pageHandover hands this tab's refresh token to the tab that announced
+// itself next in line, when the page goes away (pagehide) or the client is
+// destroyed.
+type pageHandover struct {
+	enabled   bool // useRefreshTokens, and the engine is not in custody
+	browser   platform.Browser
+	destroyed context.Context // the client's: cancelled by Destroy
+	refresh   *refreshTokens
+	group     *group
+	log       logger
+
+	once     sync.Once
+	mu       sync.Mutex
+	unlisten func() // removes the pagehide listener
 }
 
-// keepRefreshToken holds a refresh token from a code exchange, unless
-// useRefreshTokens is off or the holder changed since gen (a logout), and
-// arranges its hand-over when the page goes away.
-func (c *Client) keepRefreshToken(ctx context.Context, gen uint64, token string) {
-	if token == "" || !c.s.UseRefreshTokens {
-		return
-	}
-	if err := c.refresh.AdoptSince(ctx, gen, token); err != nil {
-		c.debug("the refresh token could not be stored: " + err.Error())
-	}
-	c.listenForPageHide()
-}
-
-// listenForPageHide adds, once, the pagehide listener that hands the
-// refresh token to the group.
-func (c *Client) listenForPageHide() {
-	c.pageHideOnce.Do(func() {
-		pl, ok := c.browser.(platform.PageLifecycle)
-		if !ok || c.ctx.Err() != nil {
+// listen adds, once, the pagehide listener that hands the refresh token to
+// the group.
+func (p *pageHandover) listen() {
+	p.once.Do(func() {
+		pl, ok := p.browser.(platform.PageLifecycle)
+		if !ok || p.destroyed.Err() != nil {
 			return
 		}
-		remove := pl.OnPageHide(c.handOverRefreshToken)
-		c.mu.Lock()
-		if c.ctx.Err() != nil {
-			c.mu.Unlock()
+		remove := pl.OnPageHide(p.handOver)
+		p.mu.Lock()
+		if p.destroyed.Err() != nil {
+			p.mu.Unlock()
 			remove()
 			return
 		}
-		c.unlistenHide = remove
-		c.mu.Unlock()
+		p.unlisten = remove
+		p.mu.Unlock()
 	})
 }
 
-// handOverRefreshToken gives this tab's refresh token to the tab that
-// announced itself next in line, if one did. It never waits: it runs in the
-// pagehide event, and at destroy.
-func (c *Client) handOverRefreshToken() {
-	if !c.s.UseRefreshTokens || c.custody || !c.group.joined() {
+// handOver gives this tab's refresh token to the tab that announced itself
+// next in line, if one did. It never waits: it runs in the pagehide event,
+// and at destroy.
+func (p *pageHandover) handOver() {
+	if !p.enabled || !p.group.joined() {
 		return // with nobody to hand it to, the token stays
 	}
-	if msg, ok := c.refresh.Handover(); ok {
-		if c.group.postRaw(msg) {
-			c.debug("tabs: handed the refresh token to the tab next in line")
+	if msg, ok := p.refresh.Handover(); ok {
+		if p.group.postRaw(msg) {
+			p.log.debug("tabs: handed the refresh token to the tab next in line")
 		}
 	}
 }
 
-// forgetRefreshToken drops the refresh token here and in its store: the
+// stop removes the pagehide listener, once the client is destroyed.
+func (p *pageHandover) stop() {
+	p.mu.Lock()
+	unlisten := p.unlisten
+	p.unlisten = nil
+	p.mu.Unlock()
+	if unlisten != nil {
+		unlisten()
+	}
+}
+
+// tabRefreshToken is this tab's part in the refresh token's life: it
+// loads, keeps and forgets the token, and renews with it, logging what the
+// storage refuses.
+type tabRefreshToken struct {
+	use       bool // useRefreshTokens
+	refresh   *refreshTokens
+	flow      *authFlow     // the refresh grant
+	handover  *pageHandover // armed once a token is kept
+	log       logger
+	destroyed context.Context // the client's: cancelled by Destroy
+}
+
+// renew renews r's tokens with this tab's refresh token.
+func (t *tabRefreshToken) renew(ctx context.Context, r request) (*AuthResult, error) {
+	// The group's lock is held here (unless its holder was stuck): the
+	// stored token is the one the last holder left, whichever engine that
+	// was, and the copy read earlier may be spent.
+	if err := t.refresh.Reload(ctx); err != nil {
+		t.log.debug("the stored refresh token could not be read: " + err.Error())
+	}
+	res, err := t.flow.refreshWith(ctx, t.refresh, r)
+	if err != nil {
+		return nil, err
+	}
+	res.viaRefresh = true
+	return res, nil
+}
+
+// load reads the stored refresh token, the first time only.
+func (t *tabRefreshToken) load(ctx context.Context) {
+	if err := t.refresh.Load(ctx); err != nil {
+		t.log.debug("the stored refresh token could not be read, so it was deleted: " + err.Error())
+	}
+}
+
+// keep holds a refresh token from a code exchange, unless
+// useRefreshTokens is off or the holder changed since gen (a logout), and
+// arranges its hand-over when the page goes away.
+func (t *tabRefreshToken) keep(ctx context.Context, gen uint64, token string) {
+	if token == "" || !t.use {
+		return
+	}
+	if err := t.refresh.AdoptSince(ctx, gen, token); err != nil {
+		t.log.debug("the refresh token could not be stored: " + err.Error())
+	}
+	t.handover.listen()
+}
+
+// forget drops the refresh token here and in its store: the
 // session ended.
-func (c *Client) forgetRefreshToken() {
-	if err := c.refresh.Forget(c.ctx); err != nil {
-		c.debug("could not delete the stored refresh token: " + err.Error())
+func (t *tabRefreshToken) forget() {
+	if err := t.refresh.Forget(t.destroyed); err != nil {
+		t.log.debug("could not delete the stored refresh token: " + err.Error())
 	}
 }

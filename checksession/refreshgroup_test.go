@@ -150,9 +150,7 @@ func checkAdvancing(t *testing.T, fx *fixture, c *Client, also ...*Client) (*Aut
 		if time.Now().After(deadline) {
 			t.Fatalf("checkSession did not finish; logs %q", fx.logs)
 		}
-		c.mu.Lock()
-		asking := c.askTimer != nil
-		c.mu.Unlock()
+		asking := c.askTimer() != nil
 		if next := fx.clock.pending(); asking && c.idle(fx.clock) && allIdle(fx, also) && len(next) > 0 {
 			fx.clock.Advance(next[0])
 		}
@@ -168,10 +166,10 @@ func cookiesBlocked(fx *fixture) { fx.answer(answerLoginRequired("Login required
 // issuing server: the first signed in, so it holds the group's token, and
 // the provider's cookie blocked from then on, so the second can be signed in
 // only through its group.
-func aSignedInTabAndANewOne(t *testing.T, fx *fixture) (srv *issuingServer, first, second *Client, firstTab *pageTab) {
+func aSignedInTabAndANewOne(t *testing.T, fx *fixture, edit ...func(*Options)) (srv *issuingServer, first, second *Client, firstTab *pageTab) {
 	t.Helper()
 	srv = newIssuingServer(fx)
-	clients, tabs := refreshTabs(t, fx, 2)
+	clients, tabs := refreshTabs(t, fx, 2, edit...)
 	if _, err := checkAdvancing(t, fx, clients[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -320,9 +318,7 @@ func TestANewTabWaitsForABusyHolder(t *testing.T) {
 		done <- outcome{res, err}
 	}()
 	waitFor(t, "the new tab to ask its group", func() bool {
-		second.mu.Lock()
-		defer second.mu.Unlock()
-		return second.askTimer != nil
+		return second.askTimer() != nil
 	})
 	fx.clock.Advance(time.Second) // the holder is busy for a second
 	waitFor(t, "the new tab to wait on, or give up", func() bool { return second.idle(fx.clock) })
@@ -365,7 +361,7 @@ func TestAResultDueForTheAskerBringsARenewal(t *testing.T) {
 	if _, err := checkAdvancing(t, fx, second, first); err != nil {
 		t.Fatalf("the new tab was not signed in: %v; logs %q", err, fx.logs)
 	}
-	if second.fresh(second.defaultRequest()) == nil {
+	if second.tokens.fresh(second.s.defaultRequest()) == nil {
 		t.Error("the new tab holds a result already due")
 	}
 	if got := strings.Join(srv.presented(), " "); got != "rt-2" || fx.b.frameCount() != 1 {
@@ -395,16 +391,14 @@ func TestARenewalAskedForDuringTheHoldersGrantIsAnsweredByIt(t *testing.T) {
 	})
 	asked := make(chan *AuthResult, 1)
 	go func() {
-		res, err := second.askGroupForRenewal(context.Background(), second.defaultRequest(), false)
+		res, err := second.asks.ask(context.Background(), second.s.defaultRequest(), false)
 		if err != nil {
 			t.Errorf("the ask failed: %v", err)
 		}
 		asked <- res
 	}()
 	waitFor(t, "the new tab to ask", func() bool {
-		second.mu.Lock()
-		defer second.mu.Unlock()
-		return second.askTimer != nil
+		return second.askTimer() != nil
 	})
 	close(gate)
 	if err := <-checked; err != nil {
@@ -416,7 +410,7 @@ func TestARenewalAskedForDuringTheHoldersGrantIsAnsweredByIt(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatalf("the ask did not end; logs %q", fx.logs)
 	}
-	if res == nil || res.AccessToken != first.latest(first.defaultRequest()).AccessToken {
+	if res == nil || res.AccessToken != first.tokens.latest(first.s.defaultRequest()).AccessToken {
 		t.Fatalf("the ask got %+v, want the holder's renewal; logs %q", res, fx.logs)
 	}
 	if held, _ := first.refresh.Current(); held != "rt-3" || second.refresh.Has() {
@@ -755,7 +749,7 @@ func TestAnAskerWaitsForTheShareItIsVerifying(t *testing.T) {
 	}()
 	verifyingWhileAsking(t, second)
 	fx.clock.Advance(handoverWait) // the ask's wait runs out mid-verification
-	timeout := second.defaultRequest().timeout
+	timeout := second.s.defaultRequest().timeout
 	waitFor(t, "the new tab to wait on, or try the iframe", func() bool {
 		return fx.b.frameCount() > frames || slices.Contains(fx.clock.pending(), timeout)
 	})
@@ -783,7 +777,9 @@ func TestAnAskerWaitsForTheShareItIsVerifying(t *testing.T) {
 func TestAShareThatOvertakesTheIframesLoginRequiredKeepsTheSession(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 120
-	_, _, second, _ := aSignedInTabAndANewOne(t, fx)
+	// A short request timeout: the whole wait must stay within the share's
+	// age limit (shareMaxAge), or the share is rightly refused as a replay.
+	_, _, second, _ := aSignedInTabAndANewOne(t, fx, func(o *Options) { o.Timeout = 10 * time.Second })
 	keysReleased := holdKeys(fx)
 	iframeAnswers := make(chan struct{})
 	fx.answer(func(f *fakeFrame) {
@@ -802,13 +798,13 @@ func TestAShareThatOvertakesTheIframesLoginRequiredKeepsTheSession(t *testing.T)
 	}()
 	verifyingWhileAsking(t, second)
 	fx.clock.Advance(handoverWait)
-	timeout := second.defaultRequest().timeout
+	timeout := second.s.defaultRequest().timeout
 	fx.clock.waitPending(t, timeout, "the new tab to wait on for the share")
 	fx.clock.Advance(timeout)
 	waitFor(t, "the new tab to try the silent iframe", func() bool { return fx.b.frameCount() > frames })
 	close(keysReleased)
-	waitFor(t, "the new tab to take the holder's share", func() bool { return second.usable(second.defaultRequest()) != nil })
-	shared := second.usable(second.defaultRequest())
+	waitFor(t, "the new tab to take the holder's share", func() bool { return second.tokens.usable(second.s.defaultRequest()) != nil })
+	shared := second.tokens.usable(second.s.defaultRequest())
 	close(iframeAnswers)
 	var o outcome
 	select {
@@ -846,8 +842,6 @@ func holdKeys(fx *fixture) (release chan struct{}) {
 func verifyingWhileAsking(t *testing.T, c *Client) {
 	t.Helper()
 	waitFor(t, "the new tab to wait for its group while it verifies the holder's share", func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.askTimer != nil && c.adopting.Load() > 0
+		return c.askTimer() != nil && c.adopting.Load() > 0
 	})
 }

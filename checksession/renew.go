@@ -126,6 +126,7 @@ type renewer struct {
 
 	mu          sync.Mutex
 	state       renewState
+	moves       []string  // changes of state made under mu, for unlock to log
 	enabled     bool      // autoRenew is on (option, or startAutoRenew)
 	dueAt       time.Time // next renewal on the wall clock; a failure's time while retrying (the backoff says when)
 	expires     time.Time // current token's expiry
@@ -153,16 +154,28 @@ func newRenewer(c *Client) *renewer {
 	}
 }
 
-// move applies in under r.mu and logs the change of state.
+// moveLocked applies in under r.mu and notes the change of state for
+// unlock to log.
 func (r *renewer) moveLocked(in input) {
 	now := r.c.clock.Now()
 	from := r.state
 	r.state = transition(from, in, now.Before(r.expires))
-	if r.state != from {
-		r.c.debug("renewal: " + from.String() + " -> " + r.state.String())
+	if r.state != from && r.c.log.debugging() {
+		r.moves = append(r.moves, "renewal: "+from.String()+" -> "+r.state.String())
 	}
 	if r.state == signedOut {
 		r.dueAt, r.expires, r.interactive = time.Time{}, time.Time{}, false
+	}
+}
+
+// unlock releases r.mu, then logs the changes of state made under it: the
+// user's logger never runs under the lock.
+func (r *renewer) unlock() {
+	moves := r.moves
+	r.moves = nil
+	r.mu.Unlock()
+	for _, line := range moves {
+		r.c.log.debug(line)
 	}
 }
 
@@ -180,9 +193,9 @@ func (r *renewer) got(res *AuthResult, interactive bool) {
 		r.silentOK = true
 	}
 	due := r.dueAt
-	r.mu.Unlock()
-	if !due.IsZero() && r.c.debugging() {
-		r.c.debug("next renewal due at " + due.Format(time.RFC3339))
+	r.unlock()
+	if !due.IsZero() && r.c.log.debugging() {
+		r.c.log.debug("next renewal due at " + due.Format(time.RFC3339))
 	}
 	r.c.group.join()
 	r.ensureLoop()
@@ -193,7 +206,7 @@ func (r *renewer) got(res *AuthResult, interactive bool) {
 func (r *renewer) begin() {
 	r.mu.Lock()
 	r.moveLocked(started)
-	r.mu.Unlock()
+	r.unlock()
 }
 
 // failed is a failed request for the default tokens. It returns the error
@@ -209,7 +222,7 @@ func (r *renewer) failed(err error) error {
 	marked := false
 	if hintable {
 		// Read before r.mu: it is a call into the page.
-		markedAt, marked = r.c.signedInAt()
+		markedAt, marked = r.c.marker.signedInAt()
 	}
 	r.mu.Lock()
 	why := ""
@@ -222,20 +235,20 @@ func (r *renewer) failed(err error) error {
 	}
 	if why != "" {
 		decorated := *e
-		decorated.Description += r.c.cookieHint(why)
+		decorated.Description += cookieHint(r.c.browser.Origin(), r.c.s.domain, why)
 		e = &decorated
 	}
 	hadSession := r.state != signedOut && r.state != stopped
 	if EndsSession(e) {
 		r.moveLocked(failedForGood)
-		r.mu.Unlock()
+		r.unlock()
 		if hadSession {
 			r.c.endSession(e, true)
 		}
 		return e
 	}
 	if r.state != renewing {
-		r.mu.Unlock()
+		r.unlock()
 		return e
 	}
 	// Anything else may pass: a timeout or a network error, but also a key
@@ -245,7 +258,7 @@ func (r *renewer) failed(err error) error {
 	r.moveLocked(failedMayPass)
 	r.dueAt = r.c.clock.Now()
 	retry := r.state == retrying && r.enabled
-	r.mu.Unlock()
+	r.unlock()
 	if retry {
 		// The event says when the next attempt comes, as the backoff's answers do.
 		ev := e
@@ -253,8 +266,8 @@ func (r *renewer) failed(err error) error {
 			ev = b.answer(r.c.clock.Now())
 			ev.Description = e.Description // with the hint, if one was added
 		}
-		r.c.debug("renewal failed (" + e.Error() + "); retrying in " + ev.RetryAfter.String())
-		r.c.emit(EventRenewError, ev)
+		r.c.log.debug("renewal failed (" + e.Error() + "); retrying in " + ev.RetryAfter.String())
+		r.c.events.emit(EventRenewError, ev)
 	}
 	r.poke()
 	return e
@@ -278,7 +291,7 @@ func (r *renewer) dueLocked() time.Time {
 // session in another tab. It reports whether a session was known.
 func (r *renewer) signOut() bool {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.unlock()
 	had := r.state != signedOut && r.state != stopped
 	r.moveLocked(loggedOut)
 	return had
@@ -312,7 +325,7 @@ func (r *renewer) pause() {
 // stop ends the loop for good (destroy).
 func (r *renewer) stop() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.unlock()
 	r.moveLocked(destroyed)
 	r.enabled = false
 	if r.stopLoop != nil {
@@ -350,7 +363,7 @@ func (r *renewer) ensureLoop() {
 }
 
 func (r *renewer) loop(ctx context.Context) {
-	defer r.c.recoverTo("the renewal loop")
+	defer r.c.log.recoverTo("the renewal loop")
 	var wake <-chan struct{}
 	signals, _ := r.c.browser.(platform.PageSignals)
 	if signals != nil {
@@ -382,13 +395,9 @@ func (r *renewer) loop(ctx context.Context) {
 		r.mu.Lock()
 		r.timer, r.pokePending = nil, false
 		r.mu.Unlock()
-		if job := r.due(signals); job != "" {
+		if job, ok := r.due(signals); ok {
 			r.setRunning(true)
-			kind := forTimer
-			if job == "session poll" {
-				kind = forPoll
-			}
-			_, _ = r.c.renew(ctx, r.c.defaultRequest(), kind)
+			_, _ = r.c.renew(ctx, r.c.s.defaultRequest(), job)
 			r.setRunning(false)
 		}
 	}
@@ -433,7 +442,7 @@ func maxTime(a, b time.Time) time.Time {
 // focus comes far too often for that (cameBack does, once).
 func (r *renewer) woke() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer r.unlock()
 	if !r.enabled || r.state != stalled {
 		return
 	}
@@ -452,32 +461,35 @@ func (r *renewer) cameBack(k platform.Comeback) {
 	if !moved {
 		return
 	}
-	r.c.debug("renewal: back " + k.String() + "; the next attempt comes forward to " + next.Sub(now).Round(time.Millisecond).String() + " from now")
+	r.c.log.debug("renewal: back " + k.String() + "; the next attempt comes forward to " + next.Sub(now).Round(time.Millisecond).String() + " from now")
 	r.woke()
 }
 
-// due says what, if anything, the loop should start now: a renewal or a
-// session poll.
-func (r *renewer) due(signals platform.PageSignals) string {
+// due says what, if anything, the loop should start now: a renewal
+// (forTimer) or a session poll (forPoll). The page's visibility is read,
+// and the line logged, outside r.mu.
+func (r *renewer) due(signals platform.PageSignals) (job renewalJob, ok bool) {
+	hidden := signals != nil && signals.Hidden()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	now := r.c.clock.Now()
 	if now.Before(r.lastRun.Add(runGap)) || now.Before(r.holdLocked()) {
-		return ""
+		r.mu.Unlock()
+		return job, false
 	}
-	job := ""
 	switch {
 	case r.enabled && (r.state == scheduled || r.state == retrying) && !r.dueAt.IsZero() && !now.Before(r.dueLocked()):
-		job = "renewal"
-	case r.state == scheduled && r.c.s.SessionCheckInterval > 0 && !now.Before(r.lastPoll.Add(r.c.s.SessionCheckInterval)) &&
-		(signals == nil || !signals.Hidden()):
-		job = "session poll"
+		job, ok = forTimer, true
+	case r.state == scheduled && r.c.s.SessionCheckInterval > 0 && !now.Before(r.lastPoll.Add(r.c.s.SessionCheckInterval)) && !hidden:
+		job, ok = forPoll, true
 	}
-	if job != "" {
+	if ok {
 		r.lastRun = now
-		r.c.debug(job + " starting")
 	}
-	return job
+	r.mu.Unlock()
+	if ok {
+		r.c.log.debug(job.String() + " starting")
+	}
+	return job, ok
 }
 
 // pollDue reports whether a session poll is still needed: no result, from

@@ -462,9 +462,7 @@ func TestOneRenewalBringsOneEventWhateverTheNumberOfCallers(t *testing.T) {
 			tokens := make([]string, n)
 			wait := inParallel(n, func(i int) { tokens[i], _ = c.GetTokenSilently(context.Background(), AuthorizeParams{}) })
 			waitFor(t, "every caller to join", func() bool {
-				c.mu.Lock()
-				defer c.mu.Unlock()
-				return len(c.inflight) == 1 && fx.b.frameCount() == 2
+				return c.inflight.size() == 1 && fx.b.frameCount() == 2
 			})
 			close(release)
 			wait()

@@ -2,11 +2,8 @@ package checksession
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
-	"time"
 )
 
 // This file holds one renewal from start to bookkeeping: the group's lock,
@@ -35,80 +32,69 @@ const (
 	forPoll                     // the renewal loop: a session poll is due
 )
 
+// String names the loop's jobs as its debug lines do.
+func (j renewalJob) String() string {
+	switch j {
+	case forTimer:
+		return "renewal"
+	case forPoll:
+		return "session poll"
+	case forCheck:
+		return "checkSession"
+	}
+	return "getTokenSilently"
+}
+
 // startRenewal joins the renewal of r's tokens in flight, or starts one.
 func (c *Client) startRenewal(r request, job renewalJob) *flight[*AuthResult] {
 	key := r.key()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	f := c.renewals[key]
-	if f == nil {
-		f = newFlight[*AuthResult]()
-		c.renewals[key] = f
-		go c.runRenewal(r, key, job, f)
-	}
+	f, _ := c.renewals.join(key, func(f *flight[*AuthResult]) {
+		go func() {
+			var res *AuthResult
+			var err error
+			defer c.renewals.land(c.log, f, key, "a renewal", &res, &err)
+			res, err = c.renewUnderLock(r, job)
+		}()
+	})
 	return f
-}
-
-func (c *Client) runRenewal(r request, key string, job renewalJob, f *flight[*AuthResult]) {
-	var res *AuthResult
-	var err error
-	defer c.land(f, c.renewals, key, "a renewal", &res, &err)
-	res, err = c.renewUnderLock(r, job)
-}
-
-// land is deferred by the goroutine that does flight f's work: it finishes f
-// with *res and *err, or with the panic that cut the work short, once key is
-// out of flights, so that the next caller starts a flight of its own.
-func (c *Client) land(f *flight[*AuthResult], flights map[string]*flight[*AuthResult], key, what string, res **AuthResult, err *error) {
-	if p := recover(); p != nil {
-		*err = c.panicked(what, p)
-	}
-	c.mu.Lock()
-	delete(flights, key)
-	c.mu.Unlock()
-	f.finish(*res, *err)
 }
 
 func (c *Client) renewUnderLock(r request, job renewalJob) (*AuthResult, error) {
 	grouped := r.cacheKey() == c.renewer.defaultKey
-	needed := func() bool { return c.fresh(r) == nil }
+	needed := func() bool { return c.tokens.fresh(r) == nil }
 	switch job {
 	case forPoll:
 		needed = c.renewer.pollDue
 	case forCheck:
 		needed = func() bool { return true }
 	}
-	c.mu.Lock()
-	epoch := c.epoch
-	c.mu.Unlock()
+	epoch := c.tokens.currentEpoch()
 	if grouped {
 		release := c.group.lock(c.ctx, r.timeout, needed)
 		defer release()
 	}
-	c.mu.Lock()
-	ended := c.epoch != epoch
-	c.mu.Unlock()
+	ended := c.tokens.currentEpoch() != epoch
 	if ended || (job == forTimer || job == forPoll) && !c.renewer.hasSession() {
 		return nil, &Error{Code: string(ErrLoginRequired), Description: "the session ended (logout or another tab) while this renewal waited"}
 	}
 	if !needed() {
-		c.debug("renewal: another tab's result made it unnecessary")
-		if res := c.latest(r); res != nil {
+		c.log.debug("renewal: another tab's result made it unnecessary")
+		if res := c.tokens.latest(r); res != nil {
 			return res, nil
 		}
 	}
 	// The group's schedule, as the lock holder before this one left it.
 	if e := c.backoffs.gate(r.cacheKey(), c.clock.Now(), false, job == forCheck); e != nil {
-		c.debug("renewal: backing off after " + e.Code + "; the next attempt in " + e.RetryAfter.String())
+		c.log.debug("renewal: backing off after " + e.Code + "; the next attempt in " + e.RetryAfter.String())
 		return nil, e
 	}
 	// A tab presents only a refresh token it holds, under the group's
 	// lock. One that holds none asks the tabs that do for a renewal,
 	// before it says it renews: the holder's share ends the others' wait.
 	if grouped && c.s.UseRefreshTokens {
-		c.loadRefreshToken(c.ctx)
+		c.refreshToken.load(c.ctx)
 		if !c.refresh.Has() {
-			if res, err := c.askGroupForRenewal(c.ctx, r, job == forCheck); res != nil || err != nil {
+			if res, err := c.asks.ask(c.ctx, r, job == forCheck); res != nil || err != nil {
 				return res, err
 			}
 		}
@@ -129,23 +115,19 @@ func (c *Client) shared(ctx context.Context, r request, viaRefresh bool) (*AuthR
 		return nil, errDestroyed()
 	}
 	key := r.key()
-	c.mu.Lock()
-	f, joined := c.inflight[key]
-	if !joined {
-		f = newFlight[*AuthResult]()
-		c.inflight[key] = f
-		epoch, before := c.epoch, c.cache[r.cacheKey()]
+	f, joined := c.inflight.join(key, func(f *flight[*AuthResult]) {
+		epoch, before := c.tokens.currentEpoch(), c.tokens.latest(r)
 		go func() {
 			var res *AuthResult
 			var err error
-			defer c.land(f, c.inflight, key, "a silent request", &res, &err)
+			defer c.inflight.land(c.log, f, key, "a silent request", &res, &err)
 			res, rt, err := c.obtain(c.ctx, r, viaRefresh)
 			res, err = c.settle(r, epoch, before, res, rt, err)
 		}()
-	} else {
-		c.debug("joining the silent request already in flight")
+	})
+	if joined {
+		c.log.debug("joining the silent request already in flight")
 	}
-	c.mu.Unlock()
 	return f.wait(ctx)
 }
 
@@ -155,17 +137,17 @@ func (c *Client) shared(ctx context.Context, r request, viaRefresh bool) (*AuthR
 // the silent iframe. refreshToken is a code exchange's new refresh token.
 func (c *Client) obtain(ctx context.Context, r request, viaRefresh bool) (res *AuthResult, refreshToken string, err error) {
 	if viaRefresh {
-		res, err := c.renewWithRefreshToken(ctx, r)
+		res, err := c.refreshToken.renew(ctx, r)
 		if err == nil {
-			c.debug("renewal via refresh token")
+			c.log.debug("renewal via refresh token")
 			return res, "", nil
 		}
 		if !fallsBackToIframe(err) || !c.s.refreshFallback() {
 			return nil, "", err
 		}
-		c.debug("renewal via the silent iframe: " + err.Error())
+		c.log.debug("renewal via the silent iframe: " + err.Error())
 	}
-	return c.silent(ctx, r)
+	return c.flow.silent(ctx, r)
 }
 
 // settle is a silent request's bookkeeping: cache, schedule, events and the
@@ -175,19 +157,19 @@ func (c *Client) obtain(ctx context.Context, r request, viaRefresh bool) (res *A
 func (c *Client) settle(r request, epoch int, before, res *AuthResult, refreshToken string, err error) (*AuthResult, error) {
 	grouped := r.cacheKey() == c.renewer.defaultKey
 	if grouped && EndsSession(err) {
-		if newer := c.overtaken(r, epoch, before); newer != nil {
-			c.debug("the silent request failed (" + err.Error() + "), but a newer result from the tab group arrived meanwhile; the session goes on with it")
+		if newer := c.tokens.overtook(r, epoch, before); newer != nil {
+			c.log.debug("the silent request failed (" + err.Error() + "), but a newer result from the tab group arrived meanwhile; the session goes on with it")
 			return newer, nil
 		}
 	}
 	if err != nil {
-		err = c.noteFailure(r, err)
+		err = c.backoffs.noteFailure(r.cacheKey(), err, c.clock.Now(), c.log)
 		if grouped {
 			err = c.renewer.failed(err)
 			if !EndsSession(err) {
 				msg := tabMessage{Kind: kindRenewFailed}
 				// An offline tab's failure is its own: the group may be online.
-				if b := c.backoffs.get(r.cacheKey()); b.failures > 0 && !c.offline() {
+				if b := c.backoffs.get(r.cacheKey()); b.failures > 0 && !offline(c.browser) {
 					msg.Backoff = shareBackoff(b)
 				}
 				c.group.post(msg)
@@ -195,65 +177,41 @@ func (c *Client) settle(r request, epoch int, before, res *AuthResult, refreshTo
 		}
 		return nil, err
 	}
-	c.mu.Lock()
-	if c.epoch != epoch {
-		c.mu.Unlock()
-		c.debug("dropped a result: the session ended while its request was in flight")
+	var refreshGen uint64
+	refused := c.tokens.storeOwn(epoch, grouped, r.audience, r.scope, res, func() {
+		c.backoffs.succeeded(r.cacheKey())
+		// Read with the store, in this epoch: a logout after this point
+		// forgets the refresh token after reading the generation, so
+		// AdoptSince refuses.
+		refreshGen = c.refresh.Generation()
+	})
+	switch {
+	case refused.ended:
+		c.log.debug("dropped a result: the session ended while its request was in flight")
 		return nil, &Error{Code: string(ErrLoginRequired), State: res.State,
 			Description: "the session ended (logout or another tab) while this request was in flight"}
+	case refused.who != "":
+		e := &Error{Code: string(ErrLoginRequired), State: res.State,
+			Description: "the renewal came back for another user (" + refused.who + "); log in again"}
+		c.renewer.signOut()
+		c.endSession(e, true)
+		return nil, e
 	}
-	if grouped {
-		if who := otherUser(c.user, res.IDTokenPayload); who != "" {
-			c.mu.Unlock()
-			e := &Error{Code: string(ErrLoginRequired), State: res.State,
-				Description: "the renewal came back for another user (" + who + "); log in again"}
-			c.renewer.signOut()
-			c.endSession(e, true)
-			return nil, e
-		}
-	}
-	c.storeLocked(r.audience, r.scope, res)
-	c.noteLifetimeLocked(res)
-	c.backoffs.succeeded(r.cacheKey())
-	// Read under c.mu, in this epoch: a logout after this point forgets
-	// the refresh token after reading the generation, so AdoptSince refuses.
-	refreshGen := c.refresh.Generation()
-	c.mu.Unlock()
-	c.markSignedIn()
-	c.keepRefreshToken(c.ctx, refreshGen, refreshToken)
+	c.marker.mark()
+	c.refreshToken.keep(c.ctx, refreshGen, refreshToken)
 	if grouped {
 		c.renewer.got(res, false)
 		c.group.share(res, r)
 	}
-	c.emit(EventRenewed, res)
+	c.events.emit(EventRenewed, res)
 	return res, nil
-}
-
-// overtaken returns the result another tab shared while r's request was on
-// the network (not before, the one it started from), when that result is
-// still usable. Where the provider's cookie is blocked, a tab whose ask
-// for the group's refresh token timed out tries the silent iframe, which
-// answers login_required; the holder's renewal arriving meanwhile shows
-// the session goes on, and ending it would end it for every tab.
-func (c *Client) overtaken(r request, epoch int, before *AuthResult) *AuthResult {
-	c.mu.Lock()
-	cur, sameSession := c.cache[r.cacheKey()], c.epoch == epoch
-	c.mu.Unlock()
-	if !sameSession || cur == nil || cur == before || c.usable(r) != cur {
-		return nil
-	}
-	return cur
 }
 
 // accept takes an interactive login's result: cached, scheduled and shared
 // with the tab group, without a renewed event.
 func (c *Client) accept(r request, res *AuthResult) {
-	c.mu.Lock()
-	c.epoch++ // a silent request started before the login must not overwrite it
-	c.storeLocked(r.audience, r.scope, res)
-	c.noteLifetimeLocked(res)
-	c.mu.Unlock()
-	c.markSignedIn()
+	c.tokens.accept(r.audience, r.scope, res)
+	c.marker.mark()
 	if r.cacheKey() == c.renewer.defaultKey {
 		c.renewer.got(res, true)
 		c.group.share(res, r)
@@ -279,37 +237,14 @@ func otherUser(current, claims map[string]any) string {
 // endSession forgets the tokens and tells the application, and the other
 // tabs when tellGroup, that the user must log in.
 func (c *Client) endSession(e *Error, tellGroup bool) {
-	c.forget()
-	c.clearSignedIn()
-	c.forgetRefreshToken()
+	c.tokens.forget()
+	c.marker.clear()
+	c.refreshToken.forget()
 	if tellGroup {
 		c.group.post(tabMessage{Kind: kindSessionEnded})
 	}
-	c.debug("session ended: " + e.Error())
-	c.emit(EventSessionEnded, e)
-}
-
-// noteFailure starts or extends the backoff of r's tokens after a failure
-// that may pass. The request's own callers get the error as it came (a
-// page's CSP check explains a fresh failure; see the loader), the callers
-// after them the backoff's answer. Errors that need the user, and a
-// destroyed client's, start nothing.
-func (c *Client) noteFailure(r request, err error) error {
-	e, ok := err.(*Error)
-	if !ok || errors.Is(err, ErrDestroyed) || EndsSession(e) {
-		return err
-	}
-	now := c.clock.Now()
-	b := c.backoffs.failed(r.cacheKey(), now, e)
-	if c.debugging() {
-		why := "backoff after " + strconv.Itoa(b.failures) + " failure(s)"
-		if b.server {
-			why = "the server's Retry-After (" + e.serverWait.String() + ", at most " + retryAfterCap.String() + ")"
-		}
-		c.debug("request failed (" + e.Code + "); no request before " + b.next.Format(time.RFC3339) +
-			", " + b.next.Sub(now).Round(time.Millisecond).String() + " from now: " + why)
-	}
-	return err
+	c.log.debug("session ended: " + e.Error())
+	c.events.emit(EventSessionEnded, e)
 }
 
 // backoffGate is the error a caller of r gets instead of a request while
@@ -320,43 +255,21 @@ func (c *Client) noteFailure(r request, err error) error {
 // here then waits on the group's lock, once per attempt, which a tab that
 // died mid-request cannot turn into a wait for ever.)
 func (c *Client) backoffGate(r request, explicit bool) error {
-	if e := c.backoffs.gate(r.cacheKey(), c.clock.Now(), c.renewalInFlight(r), explicit); e != nil {
+	if e := c.backoffs.gate(r.cacheKey(), c.clock.Now(), c.renewals.has(r.key()), explicit); e != nil {
 		return e
 	}
 	return nil
 }
 
-// renewalInFlight reports whether a renewal of r's tokens is running.
-func (c *Client) renewalInFlight(r request) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.renewals[r.key()] != nil
-}
-
-// panicked turns a recovered panic into an error that says where it
-// happened: one bad input must fail its request, not the Go runtime that
-// every client on the page shares.
-func (c *Client) panicked(where string, p any) error {
-	e := panicError(where, p)
-	c.warn(e.Description)
-	return e
-}
-
-// recoverTo is deferred by goroutines that have no caller to fail.
-func (c *Client) recoverTo(where string) {
-	if p := recover(); p != nil {
-		_ = c.panicked(where, p)
-	}
-}
-
-// cookieHint explains a login_required that follows a sign-in (why).
+// cookieHint explains a login_required that follows a sign-in (why), for a
+// page at pageOrigin and the authorization server at server.
 // Two loopback host names (localhost and 127.0.0.1) are different sites
 // too, which is what a developer meets first.
-func (c *Client) cookieHint(why string) string {
-	page, _ := url.Parse(c.browser.Origin())
-	if page != nil && isLoopback(page.Hostname()) && isLoopback(c.s.domain.Hostname()) && page.Hostname() != c.s.domain.Hostname() {
+func cookieHint(pageOrigin string, server *url.URL, why string) string {
+	page, _ := url.Parse(pageOrigin)
+	if page != nil && isLoopback(page.Hostname()) && isLoopback(server.Hostname()) && page.Hostname() != server.Hostname() {
 		return " (silentauth: " + why + ", so the server's session cookie did not reach " +
-			"the hidden iframe: the app (" + page.Hostname() + ") and the authorization server (" + c.s.domain.Hostname() +
+			"the hidden iframe: the app (" + page.Hostname() + ") and the authorization server (" + server.Hostname() +
 			") are on different sites, and this browser blocks third-party cookies. Serve both from the same host name, " +
 			"or renew with refresh tokens.)"
 	}

@@ -20,14 +20,14 @@ const revokeTimeout = fetchTimeout / 3
 // refreshTokenToRevoke is the refresh token logout revokes: the one held,
 // or, with refreshTokenStorage "local" on a page that has not renewed yet,
 // the stored one. It reads nothing when useRefreshTokens is off.
-func (c *Client) refreshTokenToRevoke(ctx context.Context) string {
-	if !c.s.UseRefreshTokens {
+func (ep *tokenEndpoint) refreshTokenToRevoke(ctx context.Context) string {
+	if !ep.s.UseRefreshTokens {
 		return ""
 	}
-	if err := c.refresh.Load(ctx); err != nil {
-		c.debug("logout: the stored refresh token could not be read: " + err.Error())
+	if err := ep.refresh.Load(ctx); err != nil {
+		ep.log.debug("logout: the stored refresh token could not be read: " + err.Error())
 	}
-	tok, _ := c.refresh.Current()
+	tok, _ := ep.refresh.Current()
 	return tok
 }
 
@@ -35,23 +35,23 @@ func (c *Client) refreshTokenToRevoke(ctx context.Context) string {
 // (client_id, no secret), and waits for the answer at most revokeTimeout.
 // A failure is logged, never returned: the logout goes on, and the token
 // is forgotten here either way.
-func (c *Client) revokeRefreshToken(ctx context.Context, token string) {
+func (ep *tokenEndpoint) revokeRefreshToken(ctx context.Context, token string) {
 	if token == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, revokeTimeout)
 	defer cancel()
-	m, err := c.disc.metadata(ctx)
+	m, err := ep.disc.metadata(ctx)
 	if err != nil {
-		c.debug("logout: the refresh token was not revoked: discovery failed: " + err.Error())
+		ep.log.debug("logout: the refresh token was not revoked: discovery failed: " + err.Error())
 		return
 	}
 	if m.RevocationEndpoint == "" {
-		c.debug("logout: the server names no revocation_endpoint, so the refresh token lives on at the server until it expires")
+		ep.log.debug("logout: the server names no revocation_endpoint, so the refresh token lives on at the server until it expires")
 		return
 	}
-	form := url.Values{"token": {token}, "token_type_hint": {"refresh_token"}, "client_id": {c.s.ClientID}}
-	resp, err := c.browser.Fetch(ctx, platform.HTTPRequest{
+	form := url.Values{"token": {token}, "token_type_hint": {"refresh_token"}, "client_id": {ep.s.ClientID}}
+	resp, err := ep.browser.Fetch(ctx, platform.HTTPRequest{
 		Method: "POST",
 		URL:    m.RevocationEndpoint,
 		Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
@@ -59,10 +59,10 @@ func (c *Client) revokeRefreshToken(ctx context.Context, token string) {
 	})
 	switch {
 	case err != nil:
-		c.debug("logout: the revocation endpoint " + m.RevocationEndpoint + " got no answer (" + redact(err.Error(), token) + ")")
+		ep.log.debug("logout: the revocation endpoint " + m.RevocationEndpoint + " got no answer (" + redact(err.Error(), token) + ")")
 	case resp.Status != 200:
-		c.debug("logout: the revocation endpoint answered HTTP " + strconv.Itoa(resp.Status) + ": " + redact(string(resp.Body), token))
+		ep.log.debug("logout: the revocation endpoint answered HTTP " + strconv.Itoa(resp.Status) + ": " + redact(string(resp.Body), token))
 	default:
-		c.debug("logout: revoked the refresh token")
+		ep.log.debug("logout: revoked the refresh token")
 	}
 }

@@ -7,13 +7,29 @@ import (
 	"time"
 
 	"github.com/silentauth/silentauth/checksession/idtoken"
+	"github.com/silentauth/silentauth/checksession/platform"
 )
+
+// authFlow runs the protocol of getting tokens: the silent request from
+// discovery to its iframes, the completion of any authorization response
+// (code exchange, ID-token verification), the refresh-token grant, and the
+// verification of a result another tab shared.
+type authFlow struct {
+	s             *settings
+	clock         platform.Clock
+	browser       platform.Browser
+	log           logger
+	disc          *discoverer
+	frames        *framer
+	tokenEndpoint *tokenEndpoint
+	verifier      *lazyVerifier
+}
 
 // silent runs one prompt=none request from discovery to validated result.
 // refreshToken is the code exchange's refresh token, if it brought one: the
 // caller decides whether this session may still keep it.
-func (c *Client) silent(ctx context.Context, r request) (res *AuthResult, refreshToken string, err error) {
-	m, err := c.disc.metadata(ctx)
+func (fl *authFlow) silent(ctx context.Context, r request) (res *AuthResult, refreshToken string, err error) {
+	m, err := fl.disc.metadata(ctx)
 	if err != nil {
 		return nil, "", err
 	}
@@ -21,8 +37,8 @@ func (c *Client) silent(ctx context.Context, r request) (res *AuthResult, refres
 		return nil, "", invalidOption("Domain", "the server's discovery lists response_modes_supported "+
 			quote(strings.Join(m.ResponseModesSupported, " "))+" without web_message, so no silent request can be answered")
 	}
-	if c.browser.CrossOriginIsolated() {
-		t := newTransaction(r, c.s.RedirectURI)
+	if fl.browser.CrossOriginIsolated() {
+		t := newTransaction(r, fl.s.RedirectURI)
 		return nil, "", &Error{Code: string(ErrTimeout), State: t.State, Description: timeoutDescription +
 			". This page is cross-origin isolated (COOP/COEP), so the authorization server's iframe cannot answer it; serve the page without Cross-Origin-Embedder-Policy or renew with an interactive login."}
 	}
@@ -33,20 +49,20 @@ func (c *Client) silent(ctx context.Context, r request) (res *AuthResult, refres
 		}
 	}
 	r.extra = extra
-	if err := c.bindAuthorize(ctx, &r); err != nil {
+	if err := fl.tokenEndpoint.bindAuthorize(ctx, &r); err != nil {
 		return nil, "", err
 	}
 	attempt := func() (*transaction, string, error) {
-		t := newTransaction(r, c.s.RedirectURI)
-		u, err := authorizeURL(m.AuthorizationEndpoint, c.s.ClientID, t, r, c.s.requestScope(t.Scope), "web_message")
+		t := newTransaction(r, fl.s.RedirectURI)
+		u, err := authorizeURL(m.AuthorizationEndpoint, fl.s.ClientID, t, r, fl.s.requestScope(t.Scope), "web_message")
 		return t, u, err
 	}
 	t, u, err := attempt()
 	if err != nil {
 		return nil, "", err
 	}
-	t, u = c.adoptPrestarted(ctx, m, t, r, u)
-	resp, t, answered, err := c.runFrames(ctx, r, t, u, attempt)
+	t, u = fl.adoptPrestarted(ctx, m, t, r, u)
+	resp, t, answered, err := fl.frames.runFrames(ctx, r, t, u, attempt)
 	if err != nil {
 		return nil, "", err
 	}
@@ -55,13 +71,13 @@ func (c *Client) silent(ctx context.Context, r request) (res *AuthResult, refres
 	// removal; done first, they landed while a code's token request was in
 	// flight and held its answer back by some 14 ms (make bench, 1b).
 	defer answered.close()
-	return c.complete(ctx, m, t, resp)
+	return fl.complete(ctx, m, t, resp)
 }
 
 // complete turns an accepted response into a validated result: server
 // errors pass through, codes are exchanged, ID tokens verified. A refresh
 // token from the exchange comes back beside the result, never in it.
-func (c *Client) complete(ctx context.Context, m *serverMetadata, t *transaction, resp *authResponse) (*AuthResult, string, error) {
+func (fl *authFlow) complete(ctx context.Context, m *serverMetadata, t *transaction, resp *authResponse) (*AuthResult, string, error) {
 	// RFC 9207: a response naming another issuer is a mix-up, whatever else it says.
 	if resp.Iss != "" && resp.Iss != m.Issuer {
 		return nil, "", &Error{Code: string(ErrInvalidToken), State: t.State,
@@ -74,16 +90,16 @@ func (c *Client) complete(ctx context.Context, m *serverMetadata, t *transaction
 	// issued as far as the page knows: the message's arrival, or for a code
 	// the moment its token request left. The server issued them after
 	// that, so the expiry computed from it is never later than the real one.
-	received := c.clock.Now()
+	received := fl.clock.Now()
 	tokens := resp
 	if t.ResponseType == "code" {
 		if resp.Code == "" {
 			return nil, "", &Error{Code: string(ErrInvalidToken), State: t.State, Description: "code: the response carries no authorization code"}
 		}
-		received = c.clock.Now()
-		c.prefetchKeys(ctx, m, t.Scope)
+		received = fl.clock.Now()
+		fl.verifier.prefetchKeys(ctx, m, t.Scope)
 		var err error
-		tokens, err = c.exchange(ctx, m, t, resp.Code)
+		tokens, err = fl.tokenEndpoint.exchange(ctx, m, t, resp.Code)
 		if err != nil {
 			return nil, "", err
 		}
@@ -99,7 +115,7 @@ func (c *Client) complete(ctx context.Context, m *serverMetadata, t *transaction
 	res := tokens.result(received)
 	res.State = t.State
 	if tokens.IDToken != "" {
-		claims, err := c.verifierFor(m).Verify(ctx, tokens.IDToken, idtoken.Expected{
+		claims, err := fl.verifier.forIssuer(m).Verify(ctx, tokens.IDToken, idtoken.Expected{
 			Nonce:         t.Nonce,
 			MaxAge:        time.Duration(t.MaxAge) * time.Second,
 			HasMaxAge:     t.HasMaxAge,
@@ -123,9 +139,9 @@ func (c *Client) complete(ctx context.Context, m *serverMetadata, t *transaction
 // carries an ID token (scope has openid), so that the key set's fetch and
 // parse run while the grant is on the network instead of after its answer.
 // Once the keys are fetched this does nothing until they age out.
-func (c *Client) prefetchKeys(ctx context.Context, m *serverMetadata, scope string) {
+func (l *lazyVerifier) prefetchKeys(ctx context.Context, m *serverMetadata, scope string) {
 	if hasScope(scope, "openid") {
-		c.verifierFor(m).PrefetchKeys(ctx)
+		l.forIssuer(m).PrefetchKeys(ctx)
 	}
 }
 

@@ -37,7 +37,7 @@ const (
 	// kindRenewalWanted asks the tabs holding a refresh token for a
 	// result newer than the one the asker has (Have), shared as "renewed":
 	// the asker holds no refresh token. A forger gains a result it could
-	// read on the channel anyway, and one grant at a time (renewForGroup).
+	// read on the channel anyway, and one grant at a time (groupAsks.answer).
 	kindRenewalWanted = "renewal_wanted"
 	// kindNextInLine announces, with a fresh nonce, the tab granted the
 	// custody lock: the next in line for the group's refresh token.
@@ -112,7 +112,7 @@ type group struct {
 	peerRenewing bool
 	// failures counts the failures other tabs told (renew_failed), and
 	// failedWith is the schedule the last one shared (nil: none), for a
-	// tab that asked the group for a renewal (askGroupForRenewal).
+	// tab that asked the group for a renewal (groupAsks.ask).
 	failures   uint64
 	failedWith *sharedBackoff
 }
@@ -132,13 +132,13 @@ func (g *group) join() {
 	}
 	ch, err := g.coord.Join(g.name, g.received)
 	if err != nil {
-		g.c.debug("tabs: cannot open the broadcast channel (" + err.Error() + "); this tab renews alone")
+		g.c.log.debug("tabs: cannot open the broadcast channel (" + err.Error() + "); this tab renews alone")
 		g.coord = nil
 		return
 	}
 	g.channel = ch
 	if g.c.s.UseRefreshTokens && !g.c.custody { // an engine in custody takes no token
-		go g.c.waitInLine(g.coord, g.name+":rt")
+		go g.c.asks.queue(g.coord, g.name+":rt")
 	}
 }
 
@@ -189,7 +189,7 @@ func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool
 		return err
 	}
 	if err := lead(); err != nil {
-		g.c.debug("tabs: no Web Locks (" + err.Error() + "); this tab renews alone")
+		g.c.log.debug("tabs: no Web Locks (" + err.Error() + "); this tab renews alone")
 		return noop
 	}
 	timer := g.c.clock.NewTimer(wait)
@@ -212,16 +212,16 @@ func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool
 	}()
 	handedOn := false
 	for {
-		changed := g.c.cacheChanged()
+		changed := g.c.tokens.changes()
 		if !needed() {
 			release()
 			return noop
 		}
 		select {
 		case <-granted:
-			if !handedOn && g.c.offline() {
+			if !handedOn && offline(g.c.browser) {
 				handedOn = true
-				g.c.debug("tabs: offline; handing the renewal lock to a tab that may be online")
+				g.c.log.debug("tabs: offline; handing the renewal lock to a tab that may be online")
 				release()
 				if err := lead(); err != nil {
 					return noop
@@ -233,7 +233,7 @@ func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool
 			return release
 		case <-changed:
 		case <-timer.C():
-			g.c.debug("tabs: the tab holding the renewal lock kept it " + wait.String() + " (frozen?); renewing without it")
+			g.c.log.debug("tabs: the tab holding the renewal lock kept it " + wait.String() + " (frozen?); renewing without it")
 			release()
 			return noop
 		case <-ctx.Done():
@@ -250,7 +250,7 @@ func (g *group) awaitPeer(ctx context.Context) {
 	bound := g.c.clock.NewTimer(peerWait)
 	defer bound.Stop()
 	for {
-		changed := g.c.cacheChanged() // before the check, so no wake-up is lost
+		changed := g.c.tokens.changes() // before the check, so no wake-up is lost
 		g.mu.Lock()
 		waiting := g.peerRenewing
 		g.mu.Unlock()
@@ -260,7 +260,7 @@ func (g *group) awaitPeer(ctx context.Context) {
 		select {
 		case <-changed:
 		case <-bound.C():
-			g.c.debug("tabs: the tab that renewed before did not tell its outcome; renewing")
+			g.c.log.debug("tabs: the tab that renewed before did not tell its outcome; renewing")
 			g.setPeerRenewing(false)
 			return
 		case <-ctx.Done():
@@ -289,7 +289,7 @@ func (g *group) setPeerRenewing(on bool) {
 	g.mu.Lock()
 	g.peerRenewing = on
 	g.mu.Unlock()
-	g.c.notify()
+	g.c.tokens.notify()
 }
 
 // share tells the other tabs about a result for the default request.
@@ -384,7 +384,7 @@ func (g *group) postRaw(b []byte) bool {
 		return false
 	}
 	if err := ch.Post(b); err != nil {
-		g.c.debug("tabs: could not tell the other tabs: " + err.Error())
+		g.c.log.debug("tabs: could not tell the other tabs: " + err.Error())
 		return false
 	}
 	return true
@@ -400,40 +400,40 @@ func (g *group) joined() bool {
 // received handles what another tab posted. It runs on the channel's
 // delivery goroutine, so the verification of a result moves to its own.
 func (g *group) received(data []byte) {
-	defer g.c.recoverTo("a message from another tab")
+	defer g.c.log.recoverTo("a message from another tab")
 	if len(data) > maxTabMessageBytes {
-		g.c.debug("tabs: ignored a message of " + strconv.Itoa(len(data)) + " bytes")
+		g.c.log.debug("tabs: ignored a message of " + strconv.Itoa(len(data)) + " bytes")
 		return
 	}
 	if g.c.custody {
 		if isHandover(data) {
-			g.c.debug("tabs: ignored a refresh-token hand-over: this engine keeps its own refresh token")
+			g.c.log.debug("tabs: ignored a refresh-token hand-over: this engine keeps its own refresh token")
 			return
 		}
 	} else if g.c.s.UseRefreshTokens {
 		if handled, err := g.c.refresh.AcceptHandover(g.c.ctx, data); handled {
 			switch {
 			case errors.Is(err, errUnaskedHandover):
-				g.c.debug("tabs: " + err.Error())
+				g.c.log.debug("tabs: " + err.Error())
 				return
 			case err != nil:
-				g.c.debug("tabs: the group's refresh token could not be stored: " + err.Error())
+				g.c.log.debug("tabs: the group's refresh token could not be stored: " + err.Error())
 			default:
-				g.c.debug("tabs: received the group's refresh token as the next in line")
+				g.c.log.debug("tabs: received the group's refresh token as the next in line")
 			}
-			g.c.listenForPageHide()
-			g.c.notify()
+			g.c.handover.listen()
+			g.c.tokens.notify()
 			return
 		}
 	}
 	var msg tabMessage
 	if err := json.Unmarshal(data, &msg); err != nil {
-		g.c.debug("tabs: ignored an unreadable message")
+		g.c.log.debug("tabs: ignored an unreadable message")
 		return
 	}
 	switch msg.Kind {
 	case kindRenewalWanted:
-		g.c.renewForGroup(msg.Have)
+		g.c.asks.answer(msg.Have)
 	case kindNextInLine:
 		if g.c.s.UseRefreshTokens && !g.c.custody && msg.Nonce != "" {
 			g.c.refresh.NoteHeir(msg.Nonce)
@@ -441,7 +441,7 @@ func (g *group) received(data []byte) {
 	case kindRenewing:
 		g.setPeerRenewing(true)
 	case kindRenewFailed:
-		g.c.followBackoff(msg.Backoff) // before the lock's next holder re-reads
+		g.c.renewer.followBackoff(msg.Backoff) // before the lock's next holder re-reads
 		g.mu.Lock()
 		g.failures++
 		g.failedWith = msg.Backoff
@@ -449,7 +449,7 @@ func (g *group) received(data []byte) {
 		g.setPeerRenewing(false)
 	case kindRenewed:
 		if msg.Result == nil || msg.Result.IDToken == "" {
-			g.c.debug("tabs: ignored a result without an ID token")
+			g.c.log.debug("tabs: ignored a result without an ID token")
 			g.setPeerRenewing(false)
 			return
 		}
@@ -459,12 +459,16 @@ func (g *group) received(data []byte) {
 		// sharer spent is its own.
 		spent := msg.Via == viaRefreshToken && !g.c.custody
 		gen := g.c.refresh.Generation() // what the holder had when the share came
-		go g.c.adopt(msg.Result, spent, gen)
+		// Whether this tab is asking is read as the share comes, not when
+		// the goroutine starts: the ask may end in between, and the share
+		// that answers it would then be dropped.
+		asked := g.c.asks.asking.Load() > 0
+		go g.c.adopt(msg.Result, spent, asked, gen)
 	case kindSessionEnded, kindLoggedOut:
 		g.setPeerRenewing(false)
 		g.c.endedElsewhere(msg.Kind == kindLoggedOut)
 	default:
-		g.c.debug("tabs: ignored a message of unknown kind")
+		g.c.log.debug("tabs: ignored a message of unknown kind")
 	}
 }
 
@@ -473,25 +477,28 @@ func (g *group) received(data []byte) {
 // refresh token brought: once it is verified, and only then, this tab drops
 // the stand-by copy of that token it held when the share came (gen), so
 // that a forged share cannot make every tab drop the group's refresh token.
-func (c *Client) adopt(sr *sharedResult, spent bool, gen uint64) {
-	defer c.adopted()
-	defer c.recoverTo("a result from another tab")
+// asked: this tab was asking its group for a renewal when the share came.
+func (c *Client) adopt(sr *sharedResult, spent, asked bool, gen uint64) {
+	defer func() {
+		// The end of one shared result's verification, whatever its
+		// outcome, for a renewal waiting on it.
+		c.adopting.Add(-1)
+		c.tokens.notify()
+	}()
+	defer c.log.recoverTo("a result from another tab")
 	r := request{audience: sr.Audience, scope: sr.RequestScope}
 	dropsToken := spent && c.s.UseRefreshTokens && c.refresh.Has()
 	// A tab that asked the group for a renewal takes its result, session or not.
-	asked := c.asking.Load() > 0
 	if r.cacheKey() != c.renewer.defaultKey || !c.renewer.hasSession() && !dropsToken && !asked {
-		c.debug("tabs: ignored a result this tab has no session for")
+		c.log.debug("tabs: ignored a result this tab has no session for")
 		return
 	}
-	c.mu.Lock()
-	epoch := c.epoch
-	c.mu.Unlock()
+	epoch := c.tokens.currentEpoch()
 	ctx, cancel := context.WithTimeout(c.ctx, fetchTimeout)
 	defer cancel()
-	res, err := c.verifyShared(ctx, sr)
+	res, err := c.flow.verifyShared(ctx, sr, c.tokens.longestLifetime)
 	if err != nil {
-		c.debug("tabs: ignored a result from another tab: " + err.Error())
+		c.log.debug("tabs: ignored a result from another tab: " + err.Error())
 		return
 	}
 	if dropsToken {
@@ -500,42 +507,32 @@ func (c *Client) adopt(sr *sharedResult, spent bool, gen uint64) {
 	if !c.renewer.hasSession() && !asked {
 		return
 	}
-	c.mu.Lock()
-	cur := c.cache[c.renewer.defaultKey]
-	switch {
-	case c.epoch != epoch:
-		c.mu.Unlock()
+	switch refused := c.tokens.adopt(epoch, sr.Audience, sr.RequestScope, res); {
+	case refused.older:
+		c.log.debug("tabs: ignored a result older than this tab's")
 		return
-	case cur != nil && cur.AccessToken == res.AccessToken:
-		c.mu.Unlock()
-		return // this tab has it already (a server may issue the same token twice)
-	case cur != nil && res.ExpiresAt.Before(cur.ExpiresAt):
-		c.mu.Unlock()
-		c.debug("tabs: ignored a result older than this tab's")
+	case refused.who != "":
+		c.log.debug("tabs: ignored a result for another user (" + refused.who + ")")
 		return
+	case refused.refused():
+		return // the session ended, or this tab has the token already
 	}
-	if who := otherUser(c.user, res.IDTokenPayload); who != "" {
-		c.mu.Unlock()
-		c.debug("tabs: ignored a result for another user (" + who + ")")
-		return
-	}
-	c.storeLocked(sr.Audience, sr.RequestScope, res)
-	c.mu.Unlock()
-	c.debug("tabs: took the result another tab renewed")
+	c.log.debug("tabs: took the result another tab renewed")
 	c.renewer.got(res, false)
-	c.emit(EventRenewed, res)
+	c.events.emit(EventRenewed, res)
 }
 
 // verifyShared checks a shared ID token as this tab's own (signature, iss,
 // aud, exp, and at_hash when present) and bounds the access token's expiry
-// by when that ID token was issued, so that an old result replayed later
-// cannot pass for a fresh one.
-func (c *Client) verifyShared(ctx context.Context, sr *sharedResult) (*AuthResult, error) {
-	m, err := c.disc.metadata(ctx)
+// by when that ID token was issued, and by the longest lifetime the server
+// gave this tab (longestLifetime, read once the token is verified), so that
+// an old result replayed later cannot pass for a fresh one.
+func (fl *authFlow) verifyShared(ctx context.Context, sr *sharedResult, longestLifetime func() time.Duration) (*AuthResult, error) {
+	m, err := fl.disc.metadata(ctx)
 	if err != nil {
 		return nil, err
 	}
-	claims, err := c.verifierFor(m).Verify(ctx, sr.IDToken, idtoken.Expected{AccessToken: sr.AccessToken})
+	claims, err := fl.verifier.forIssuer(m).Verify(ctx, sr.IDToken, idtoken.Expected{AccessToken: sr.AccessToken})
 	if err != nil {
 		return nil, err
 	}
@@ -548,27 +545,24 @@ func (c *Client) verifyShared(ctx context.Context, sr *sharedResult) (*AuthResul
 	// A tab shares a result as soon as its request lands, so the ID token
 	// of a genuine share is moments old; an older one is a replay.
 	issued := time.Unix(iat, 0)
-	if age := c.clock.Now().Sub(issued); age > shareMaxAge+c.s.leeway {
+	if age := fl.clock.Now().Sub(issued); age > shareMaxAge+fl.s.leeway {
 		return nil, tokenError("iat", "the shared ID token was issued "+age.Round(time.Second).String()+
-			" before the share arrived, more than "+(shareMaxAge+c.s.leeway).String()+": a replayed share is not used")
+			" before the share arrived, more than "+(shareMaxAge+fl.s.leeway).String()+": a replayed share is not used")
 	}
 	// The expiry is the message's, capped by what the server can have given:
 	// the ID token's own lifetime and the longest access-token lifetime this
 	// session has seen from the server itself.
 	expiresAt := time.UnixMilli(sr.ExpiresAtMs)
 	if sr.ExpiresIn > 0 {
-		expiresAt = minTime(expiresAt, issued.Add(time.Duration(sr.ExpiresIn)*time.Second+c.s.leeway))
+		expiresAt = minTime(expiresAt, issued.Add(time.Duration(sr.ExpiresIn)*time.Second+fl.s.leeway))
 	}
 	if exp, ok := numberClaim(claims, "exp"); ok {
 		expiresAt = minTime(expiresAt, time.Unix(exp, 0))
 	}
-	c.mu.Lock()
-	longest := c.longest
-	c.mu.Unlock()
-	if longest > 0 {
-		expiresAt = minTime(expiresAt, issued.Add(longest+c.s.leeway))
+	if longest := longestLifetime(); longest > 0 {
+		expiresAt = minTime(expiresAt, issued.Add(longest+fl.s.leeway))
 	}
-	if sr.ExpiresAtMs <= 0 || !c.clock.Now().Before(expiresAt) {
+	if sr.ExpiresAtMs <= 0 || !fl.clock.Now().Before(expiresAt) {
 		return nil, tokenError("exp", "the shared access token has expired")
 	}
 	res.ExpiresAt = expiresAt
@@ -581,12 +575,6 @@ func (c *Client) verifyShared(ctx context.Context, sr *sharedResult) (*AuthResul
 // lands, and a message older than that is a replay or a tab that slept.
 const shareMaxAge = time.Minute
 
-// noteLifetimeLocked records the access-token lifetime the server gave this
-// tab, which caps what a share may claim; c.mu must be held.
-func (c *Client) noteLifetimeLocked(res *AuthResult) {
-	c.longest = max(c.longest, time.Duration(res.ExpiresIn)*time.Second)
-}
-
 // endedElsewhere is the end of the session in another tab: this tab forgets
 // its tokens and stops renewing, whatever the message said.
 func (c *Client) endedElsewhere(logout bool) {
@@ -597,18 +585,18 @@ func (c *Client) endedElsewhere(logout bool) {
 	var rt string
 	if logout {
 		why = "logged out in another tab"
-		rt = c.refreshTokenToRevoke(c.ctx) // the group's token may be here, not in the tab that logged out
+		rt = c.tokenEndpoint.refreshTokenToRevoke(c.ctx) // the group's token may be here, not in the tab that logged out
 	}
-	c.forget()
-	c.clearSignedIn()
-	c.forgetRefreshToken()
+	c.tokens.forget()
+	c.marker.clear()
+	c.refreshToken.forget()
 	if rt != "" {
 		go func() {
-			defer c.recoverTo("the revocation at logout")
-			c.revokeRefreshToken(c.ctx, rt)
+			defer c.log.recoverTo("the revocation at logout")
+			c.tokenEndpoint.revokeRefreshToken(c.ctx, rt)
 		}()
 	}
 	e := &Error{Code: string(ErrLoginRequired), Description: why}
-	c.debug("session ended: " + why)
-	c.emit(EventSessionEnded, e)
+	c.log.debug("session ended: " + why)
+	c.events.emit(EventSessionEnded, e)
 }

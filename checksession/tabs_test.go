@@ -450,7 +450,7 @@ func TestASharesExpiryIsCappedByWhatTheServerGave(t *testing.T) {
 				"expires_at_ms": fx.clock.Now().Add(tenYears).UnixMilli(), "request_scope": defaultScope}})
 			postAsTab(t, c, data)
 			waitFor(t, "the share to be handled", func() bool { return c.idle(fx.clock) })
-			res := c.latest(defaultRequest(c))
+			res := c.tokens.latest(defaultRequest(c))
 			if res == nil || res.AccessToken != "AT-FAR" {
 				t.Fatalf("the share was not adopted: %+v; logs %q", res, fx.logs[max(0, len(fx.logs)-3):])
 			}

@@ -94,7 +94,7 @@ var mutations = []mutation{
 		what:    "the holder hands the refresh token over only when it leaves, never when asked",
 		dir:     "checksession",
 		find:    regexp.MustCompile(`(case kindRenewalWanted:\s*\n)`),
-		replace: "${1}g.c.refresh.NoteHeir(\"asker\"); g.c.handOverRefreshToken()\n",
+		replace: "${1}g.c.refresh.NoteHeir(\"asker\"); g.c.handover.handOver()\n",
 	},
 	{
 		name:    "asker-ignores-holders-failure",
@@ -107,7 +107,7 @@ var mutations = []mutation{
 		name:    "asker-gives-up-while-verifying",
 		what:    "a tab that asked its group waits on while it verifies a share, instead of trying the silent iframe",
 		dir:     "checksession",
-		find:    regexp.MustCompile(`(if !verifying && )(c\.adopting\.Load\(\) > 0 \{)`),
+		find:    regexp.MustCompile(`(if !verifying && )(ga\.verifyingShare\(\) \{)`),
 		replace: "${1}false && ${2}",
 	},
 	{
