@@ -308,29 +308,16 @@ func TestANewTabWaitsForABusyHolder(t *testing.T) {
 	firstTab.tabHub.mu.Lock()
 	firstTab.tabHub.holdWanted = true
 	firstTab.tabHub.mu.Unlock()
-	type outcome struct {
-		res *AuthResult
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		res, err := second.CheckSession(context.Background(), AuthorizeParams{})
-		done <- outcome{res, err}
-	}()
+	checked := checkInBackground(t, fx, second)
 	waitFor(t, "the new tab to ask its group", func() bool {
 		return second.askTimer() != nil
 	})
 	fx.clock.Advance(time.Second) // the holder is busy for a second
 	waitFor(t, "the new tab to wait on, or give up", func() bool { return second.idle(fx.clock) })
 	firstTab.tabHub.releaseHeld()
-	var o outcome
-	select {
-	case o = <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("checkSession did not finish; logs %q", fx.logs)
-	}
-	if o.err != nil {
-		t.Fatalf("the new tab was signed out: %v; logs %q", o.err, fx.logs)
+	_, err := checked()
+	if err != nil {
+		t.Fatalf("the new tab was signed out: %v; logs %q", err, fx.logs)
 	}
 	if fx.b.frameCount() != 1 || len(srv.presented()) > 1 {
 		t.Errorf("%d iframes, refresh tokens presented %q: want the login's iframe only and at most the first tab's token", fx.b.frameCount(), srv.presented())
@@ -742,11 +729,7 @@ func TestAnAskerWaitsForTheShareItIsVerifying(t *testing.T) {
 	_, _, second, _ := aSignedInTabAndANewOne(t, fx)
 	keysReleased := holdKeys(fx) // the new tab's key fetch, slow
 	frames, events := fx.b.frameCount(), len(fx.eventList())
-	done := make(chan error, 1)
-	go func() {
-		_, err := second.CheckSession(context.Background(), AuthorizeParams{})
-		done <- err
-	}()
+	checked := checkInBackground(t, fx, second)
 	verifyingWhileAsking(t, second)
 	fx.clock.Advance(handoverWait) // the ask's wait runs out mid-verification
 	timeout := second.s.defaultRequest().timeout
@@ -754,13 +737,8 @@ func TestAnAskerWaitsForTheShareItIsVerifying(t *testing.T) {
 		return fx.b.frameCount() > frames || slices.Contains(fx.clock.pending(), timeout)
 	})
 	close(keysReleased)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("the new tab got %v; want the holder's share; logs %q", err, fx.logs)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("checkSession did not finish; logs %q", fx.logs)
+	if _, err := checked(); err != nil {
+		t.Fatalf("the new tab got %v; want the holder's share; logs %q", err, fx.logs)
 	}
 	if got := fx.b.frameCount() - frames; got != 0 {
 		t.Errorf("the new tab opened %d silent iframes while verifying the share, want none", got)
@@ -787,15 +765,7 @@ func TestAShareThatOvertakesTheIframesLoginRequiredKeepsTheSession(t *testing.T)
 		answerLoginRequired("Login required")(f)
 	})
 	frames, events := fx.b.frameCount(), len(fx.eventList())
-	type outcome struct {
-		res *AuthResult
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		res, err := second.CheckSession(context.Background(), AuthorizeParams{})
-		done <- outcome{res, err}
-	}()
+	checked := checkInBackground(t, fx, second)
 	verifyingWhileAsking(t, second)
 	fx.clock.Advance(handoverWait)
 	timeout := second.s.defaultRequest().timeout
@@ -806,14 +776,9 @@ func TestAShareThatOvertakesTheIframesLoginRequiredKeepsTheSession(t *testing.T)
 	waitFor(t, "the new tab to take the holder's share", func() bool { return second.tokens.usable(second.s.defaultRequest()) != nil })
 	shared := second.tokens.usable(second.s.defaultRequest())
 	close(iframeAnswers)
-	var o outcome
-	select {
-	case o = <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("checkSession did not finish; logs %q", fx.logs)
-	}
-	if o.err != nil || o.res != shared {
-		t.Fatalf("the new tab got %+v, %v; want the holder's share; logs %q", o.res, o.err, fx.logs)
+	res, err := checked()
+	if err != nil || res != shared {
+		t.Fatalf("the new tab got %+v, %v; want the holder's share; logs %q", res, err, fx.logs)
 	}
 	if ev := fx.eventList()[events:]; slices.Contains(ev, "session_ended") {
 		t.Errorf("events %v: the session ended", ev)
@@ -844,4 +809,30 @@ func verifyingWhileAsking(t *testing.T, c *Client) {
 	waitFor(t, "the new tab to wait for its group while it verifies the holder's share", func() bool {
 		return c.askTimer() != nil && c.adopting.Load() > 0
 	})
+}
+
+// checkInBackground starts c's checkSession and returns how to wait for its
+// outcome, which fails the test after five seconds of real time.
+func checkInBackground(t *testing.T, fx *fixture, c *Client) func() (*AuthResult, error) {
+	type outcome struct {
+		res *AuthResult
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := c.CheckSession(context.Background(), AuthorizeParams{})
+		done <- outcome{res, err}
+	}()
+	return func() (*AuthResult, error) {
+		t.Helper()
+		select {
+		case o := <-done:
+			return o.res, o.err
+		case <-time.After(5 * time.Second):
+			fx.mu.Lock()
+			defer fx.mu.Unlock()
+			t.Fatalf("checkSession did not finish; logs %q", fx.logs)
+			return nil, nil
+		}
+	}
 }
