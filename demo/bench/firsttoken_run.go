@@ -95,10 +95,7 @@ func (r FirstTokenReport) contenders() []string {
 // same page visited again: HTTP cache and Chromium's wasm code cache).
 func FirstToken(t *Scope, o Options) {
 	// loads is the number of cold+warm visit pairs per SDK and network.
-	loads := 10
-	if o.Quick {
-		loads = 2
-	}
+	loads := o.count(10, 2)
 	dist := e2eenv.DistDir(t)
 	root := repo.MustRoot(t)
 	nm := filepath.Join(root, "node_modules")
