@@ -280,9 +280,7 @@ func verifierMatches(verifier, challenge string) bool {
 	if len(verifier) < 43 || len(verifier) > 128 {
 		return false
 	}
-	sum := sha256.Sum256([]byte(verifier))
-	got := base64.RawURLEncoding.EncodeToString(sum[:])
-	return subtle.ConstantTimeCompare([]byte(got), []byte(challenge)) == 1
+	return subtle.ConstantTimeCompare([]byte(S256(verifier)), []byte(challenge)) == 1
 }
 
 // bearerClaims verifies the request's access token; wantAud "" accepts any audience.
