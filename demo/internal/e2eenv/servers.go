@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -102,11 +101,8 @@ func (rec *Recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.add(h)
 		return
 	}
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	r.Body.Close()
-	form, _ := url.ParseQuery(string(body))
+	form := nodeop.PeekForm(r)
 	h.Grant, h.RefreshIn = form.Get("grant_type"), form.Get("refresh_token")
-	r.Body = io.NopCloser(bytes.NewReader(body))
 	bw := &bufferWriter{header: http.Header{}}
 	rec.next.ServeHTTP(bw, r)
 	if bw.status == 0 {

@@ -233,12 +233,7 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.PromptNone = r.URL.Query().Get("prompt") == "none"
 	}
 	if r.URL.Path == "/token" && r.Method == http.MethodPost {
-		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		r.Body.Close()
-		if form, err := url.ParseQuery(string(body)); err == nil {
-			h.GrantType = form.Get("grant_type")
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		h.GrantType = PeekForm(r).Get("grant_type")
 	}
 	g.mu.Lock()
 	h.Mode = g.mode
@@ -285,6 +280,16 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	g.rp.ServeHTTP(sw, r)
+}
+
+// PeekForm is the form in r's body (its first MiB), which it puts back for
+// the handler behind a proxy or recorder to read.
+func PeekForm(r *http.Request) url.Values {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, _ := url.ParseQuery(string(body))
+	return form
 }
 
 // StatusWriter records the status a handler answered with (200 when it
