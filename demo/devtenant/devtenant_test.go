@@ -64,6 +64,7 @@ func TestDiscovery(t *testing.T) {
 			}
 			modes, types := list("response_modes_supported"), list("response_types_supported")
 			pkce, algs := list("code_challenge_methods_supported"), list("id_token_signing_alg_values_supported")
+			dpopAlgs := list("dpop_signing_alg_values_supported")
 			if slices.Contains(modes, "web_message") != tt.wantWebMsg {
 				t.Errorf("response_modes_supported %v, web_message wanted: %v", modes, tt.wantWebMsg)
 			}
@@ -72,6 +73,9 @@ func TestDiscovery(t *testing.T) {
 			}
 			if !slices.Equal(pkce, []string{"S256"}) || !slices.Equal(algs, []string{"RS256", "ES256"}) {
 				t.Errorf("PKCE %v, algs %v", pkce, algs)
+			}
+			if !slices.Equal(dpopAlgs, []string{"ES256"}) {
+				t.Errorf("dpop_signing_alg_values_supported %v, want [ES256]", dpopAlgs)
 			}
 		})
 	}

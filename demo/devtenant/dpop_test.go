@@ -5,7 +5,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -98,15 +97,6 @@ func TestS256MatchesTheRFCExamples(t *testing.T) {
 		if got := S256(tc.in); got != tc.want {
 			t.Errorf("%s: S256(%q) = %q, want %q", tc.name, tc.in, got, tc.want)
 		}
-	}
-}
-
-func TestDPoPDiscoveryAdvertisesES256(t *testing.T) {
-	e := newEnv(t)
-	var m map[string]any
-	_ = json.Unmarshal([]byte(e.get("/.well-known/openid-configuration").body), &m)
-	if algs, _ := m["dpop_signing_alg_values_supported"].([]any); len(algs) != 1 || algs[0] != "ES256" {
-		t.Errorf("dpop_signing_alg_values_supported %v, want [ES256]", m["dpop_signing_alg_values_supported"])
 	}
 }
 
