@@ -390,7 +390,7 @@ func TestImplicitResponses(t *testing.T) {
 				t.Errorf("nonce %v", claims["nonce"])
 			}
 			if want := ""; hasAT {
-				want = atHash(at)
+				want = AtHash(at)
 				if claims["at_hash"] != want {
 					t.Errorf("at_hash %v, want %v", claims["at_hash"], want)
 				}

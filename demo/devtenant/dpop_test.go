@@ -85,17 +85,23 @@ func (e *env) dpopLogin(p *prover) map[string]any {
 	return m
 }
 
-// S256 is what the tests compute PKCE challenges and DPoP aths with, so it
-// is pinned to the RFCs' own examples rather than to itself.
-func TestS256MatchesTheRFCExamples(t *testing.T) {
+// S256 and AtHash are what the tests compute PKCE challenges, DPoP aths and
+// at_hash claims with, so they are pinned to the specifications' own
+// examples rather than to themselves.
+func TestHashesMatchTheSpecExamples(t *testing.T) {
 	t.Parallel()
-	tests := []struct{ name, in, want string }{
-		{"RFC 7636 appendix B: the code challenge of the verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"},
-		{"RFC 9449 section 7.1: the ath of the access token", "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU", "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"},
+	tests := []struct {
+		name     string
+		hash     func(string) string
+		in, want string
+	}{
+		{"RFC 7636 appendix B: the code challenge of the verifier", S256, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"},
+		{"RFC 9449 section 7.1: the ath of the access token", S256, "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU", "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"},
+		{"OpenID Connect Core appendix A: the at_hash of the access token", AtHash, "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y", "77QmUPtjPfzWtF2AnpK9RQ"},
 	}
 	for _, tc := range tests {
-		if got := S256(tc.in); got != tc.want {
-			t.Errorf("%s: S256(%q) = %q, want %q", tc.name, tc.in, got, tc.want)
+		if got := tc.hash(tc.in); got != tc.want {
+			t.Errorf("%s: %q hashes to %q, want %q", tc.name, tc.in, got, tc.want)
 		}
 	}
 }
