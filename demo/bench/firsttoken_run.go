@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -64,10 +63,7 @@ var phaseOrder = []struct{ key, title string }{
 
 // FirstTokenReport is what make bench writes to dist/bench/firsttoken*.json.
 type FirstTokenReport struct {
-	Date     string                              `json:"date"`
-	Machine  string                              `json:"machine"`
-	Go       string                              `json:"go"`
-	Chromium string                              `json:"chromium"`
+	Run
 	Encoding string                              `json:"content_encoding"`
 	Bytes    map[string][3]int                   `json:"bytes"` // name → raw, gzip, brotli
 	Rows     map[string]map[string]FirstTokenRow `json:"rows"`  // network → sdk → row
@@ -125,8 +121,7 @@ func FirstToken(t *Scope, o Options) {
 		sdks = append(sdks, "baseline")
 	}
 	files := cdnFiles(t, sources)
-	rep := FirstTokenReport{Date: time.Now().Format(time.RFC3339), Machine: machine(), Go: runtime.Version(),
-		Bytes: map[string][3]int{}, Rows: map[string]map[string]FirstTokenRow{}, Baseline: o.Baseline}
+	rep := FirstTokenReport{Run: thisRun(), Bytes: map[string][3]int{}, Rows: map[string]map[string]FirstTokenRow{}, Baseline: o.Baseline}
 	for _, f := range files {
 		rep.Bytes[f.Name] = [3]int{len(f.Raw), len(f.Gzip), len(f.Brotli)}
 	}
