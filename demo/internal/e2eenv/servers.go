@@ -8,9 +8,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -283,12 +280,10 @@ func StartProviderServer(t *testing.T, o ServerOptions) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	behind, err := net.Listen("tcp", "127.0.0.1:0")
+	behindPort, err := nodeop.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	behindPort := behind.Addr().(*net.TCPAddr).Port
-	behind.Close()
 	s := &Server{Name: KindProvider, AppURL: appURL, PagePath: "/callback", AppMux: http.NewServeMux(),
 		loginPage: ProviderLoginPage, form: ProviderLoginForm("demo@example.com"), jkt: map[string]string{}}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -302,11 +297,7 @@ func StartProviderServer(t *testing.T, o ServerOptions) *Server {
 		t.Fatalf("starting node-oidc-provider: %v", err)
 	}
 	t.Cleanup(func() { _ = p.Stop(); cancel() })
-	target := &url.URL{Scheme: "http", Host: "127.0.0.1:" + strconv.Itoa(behindPort)}
-	s.Rec = &Recorder{next: &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
-		r.SetURL(target)
-		r.Out.Host = r.In.Host // the provider builds its URLs from the issuer's host
-	}}}
+	s.Rec = &Recorder{next: nodeop.ProxyTo(behindPort)}
 	Serve(t, recLn, s.Rec)
 	s.AppMux.Handle("/", AppForProvider(t, p.Issuer(), dist, s.PagePath))
 	Serve(t, appLn, s.AppMux)
