@@ -24,10 +24,7 @@ import (
 // only, never assertions.
 func DPoP(t *Scope, o Options) {
 	// dpopRounds is how many timed renewals each DPoP contender makes.
-	dpopRounds := 30
-	if o.Quick {
-		dpopRounds = 5
-	}
+	dpopRounds := o.count(30, 5)
 	dist := e2eenv.DistDir(t)
 	root := repo.MustRoot(t)
 	tl, tenantURL := e2eenv.Listen(t, "localhost")

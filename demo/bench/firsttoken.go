@@ -73,25 +73,27 @@ func CDNHandler(files []CDNFile) http.Handler {
 	})
 }
 
+// pagePlaceholders are the names firstTokenPage uses for the CDN's files:
+// each stands for the file whose name has its prefix and suffix.
+var pagePlaceholders = []struct{ name, prefix, suffix string }{
+	{"SA_JS", "silentauth.", ".js"},
+	{"SA_WASM", "silentauth.", ".wasm"},
+	{"AUTH0_JS", "auth0-spa-js.", ""},
+	{"BL_JS", "baseline.", ".js"},
+	{"BL_WASM", "baseline.", ".wasm"},
+	{"FLOOR_WASM", "floor.", ".wasm"},
+	{"GOEXEC_JS", "wasm_exec.", ""},
+}
+
 // firstTokenHandler serves the page; the page's URL names the CDN run.
 func firstTokenHandler(tenantURL string, files []CDNFile) http.HandlerFunc {
 	names := map[string]string{}
 	for _, f := range files {
-		switch {
-		case strings.HasPrefix(f.Name, "silentauth.") && strings.HasSuffix(f.Name, ".js"):
-			names["SA_JS"] = f.Name
-		case strings.HasPrefix(f.Name, "silentauth.") && strings.HasSuffix(f.Name, ".wasm"):
-			names["SA_WASM"] = f.Name
-		case strings.HasPrefix(f.Name, "auth0-spa-js."):
-			names["AUTH0_JS"] = f.Name
-		case strings.HasPrefix(f.Name, "baseline.") && strings.HasSuffix(f.Name, ".js"):
-			names["BL_JS"] = f.Name
-		case strings.HasPrefix(f.Name, "baseline.") && strings.HasSuffix(f.Name, ".wasm"):
-			names["BL_WASM"] = f.Name
-		case strings.HasPrefix(f.Name, "floor.") && strings.HasSuffix(f.Name, ".wasm"):
-			names["FLOOR_WASM"] = f.Name
-		case strings.HasPrefix(f.Name, "wasm_exec."):
-			names["GOEXEC_JS"] = f.Name
+		for _, p := range pagePlaceholders {
+			if strings.HasPrefix(f.Name, p.prefix) && strings.HasSuffix(f.Name, p.suffix) {
+				names[p.name] = f.Name
+				break
+			}
 		}
 	}
 	return func(w http.ResponseWriter, r *http.Request) {

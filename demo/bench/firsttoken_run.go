@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -64,10 +63,7 @@ var phaseOrder = []struct{ key, title string }{
 
 // FirstTokenReport is what make bench writes to dist/bench/firsttoken*.json.
 type FirstTokenReport struct {
-	Date     string                              `json:"date"`
-	Machine  string                              `json:"machine"`
-	Go       string                              `json:"go"`
-	Chromium string                              `json:"chromium"`
+	Run
 	Encoding string                              `json:"content_encoding"`
 	Bytes    map[string][3]int                   `json:"bytes"` // name → raw, gzip, brotli
 	Rows     map[string]map[string]FirstTokenRow `json:"rows"`  // network → sdk → row
@@ -95,10 +91,7 @@ func (r FirstTokenReport) contenders() []string {
 // same page visited again: HTTP cache and Chromium's wasm code cache).
 func FirstToken(t *Scope, o Options) {
 	// loads is the number of cold+warm visit pairs per SDK and network.
-	loads := 10
-	if o.Quick {
-		loads = 2
-	}
+	loads := o.count(10, 2)
 	dist := e2eenv.DistDir(t)
 	root := repo.MustRoot(t)
 	nm := filepath.Join(root, "node_modules")
@@ -128,8 +121,7 @@ func FirstToken(t *Scope, o Options) {
 		sdks = append(sdks, "baseline")
 	}
 	files := cdnFiles(t, sources)
-	rep := FirstTokenReport{Date: time.Now().Format(time.RFC3339), Machine: machine(), Go: runtime.Version(),
-		Bytes: map[string][3]int{}, Rows: map[string]map[string]FirstTokenRow{}, Baseline: o.Baseline}
+	rep := FirstTokenReport{Run: thisRun(), Bytes: map[string][3]int{}, Rows: map[string]map[string]FirstTokenRow{}, Baseline: o.Baseline}
 	for _, f := range files {
 		rep.Bytes[f.Name] = [3]int{len(f.Raw), len(f.Gzip), len(f.Brotli)}
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -100,10 +99,8 @@ func further(mem []float64) float64 {
 
 // MultiTabReport is what the multitab benchmark writes to dist/bench/multitab.json.
 type MultiTabReport struct {
-	Date    string `json:"date"`
-	Machine string `json:"machine"`
-	Go      string `json:"go"`
-	Tabs    int    `json:"tabs"`
+	Run
+	Tabs int `json:"tabs"`
 	// Rounds is how many times each contender ran; each figure is the
 	// median of its rounds.
 	Rounds int           `json:"rounds"`
@@ -122,7 +119,7 @@ func MultiTab(t *Scope, o Options) {
 	if o.Quick {
 		tabs, rounds = 2, 1
 	}
-	rep := MultiTabReport{Date: time.Now().Format(time.RFC3339), Machine: machine(), Go: runtime.Version(), Tabs: tabs, Rounds: rounds}
+	rep := MultiTabReport{Run: thisRun(), Tabs: tabs, Rounds: rounds}
 	t.Progressf("blank tabs")
 	t.Run("blank", func(t *Scope) { rep.Blank = multiTabRun(t, "", tabs) })
 	// The contenders take turns round by round, so that a busy minute on

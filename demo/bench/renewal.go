@@ -57,10 +57,7 @@ var contenders = []string{"floor-implicit", "silentauth-implicit", "floor-code",
 
 // Report is what make bench writes to dist/bench/*.json.
 type Report struct {
-	Date     string `json:"date"`
-	Machine  string `json:"machine"`
-	Go       string `json:"go"`
-	Chromium string `json:"chromium"`
+	Run
 
 	Latency       map[string]Dist     `json:"renewal_latency"`
 	LatencyRatios map[string]float64  `json:"renewal_latency_median_ratios"`
@@ -224,7 +221,7 @@ func Renewal(t *Scope, o Options) {
 	root := repo.MustRoot(t)
 	dist := e2eenv.DistDir(t)
 	tmp := t.TempDir()
-	rep := Report{Date: time.Now().Format(time.RFC3339), Machine: machine(), Go: runtime.Version()}
+	rep := Report{Run: thisRun()}
 	start := time.Now()
 	logf := func(format string, a ...any) {
 		t.Progressf("[%5.1fs] "+format, append([]any{time.Since(start).Seconds()}, a...)...)
@@ -567,6 +564,21 @@ func httpGet(t testing.TB, url string) string {
 func jsJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// Run says when and where a report's figures were taken; its members
+// head every report's JSON.
+type Run struct {
+	Date    string `json:"date"`
+	Machine string `json:"machine"`
+	Go      string `json:"go"`
+	// Chromium is the browser's version, once one has said it.
+	Chromium string `json:"chromium,omitempty"`
+}
+
+// thisRun is a Run for now on this machine, without the browser's version.
+func thisRun() Run {
+	return Run{Date: time.Now().Format(time.RFC3339), Machine: machine(), Go: runtime.Version()}
 }
 
 func machine() string {

@@ -223,3 +223,11 @@ type Options struct {
 	// beside this one where a benchmark supports it (firsttoken, outage).
 	Baseline string
 }
+
+// count is full, or quick for a smoke run.
+func (o Options) count(full, quick int) int {
+	if o.Quick {
+		return quick
+	}
+	return full
+}

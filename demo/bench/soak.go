@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 	"time"
 
@@ -17,10 +16,7 @@ import (
 
 // SoakReport is what make bench writes to dist/bench/soak.json.
 type SoakReport struct {
-	Date     string `json:"date"`
-	Machine  string `json:"machine"`
-	Go       string `json:"go"`
-	Chromium string `json:"chromium"`
+	Run
 	// Load is /proc/loadavg before and after: the figures are wall-clock
 	// ones, and a loaded machine moves them.
 	LoadBefore string         `json:"loadavg_before"`
@@ -62,8 +58,7 @@ func soakScenarios(quick bool) []soak.Scenario {
 // getTokenSilently every 250 ms, node-oidc-provider with 8 s tokens.
 func Soak(t *Scope, o Options) {
 	quick := o.Quick
-	rep := SoakReport{Date: time.Now().Format(time.RFC3339), Machine: machine(), Go: runtime.Version(),
-		LoadBefore: loadavg(), Quick: quick}
+	rep := SoakReport{Run: thisRun(), LoadBefore: loadavg(), Quick: quick}
 	cfg := soak.DefaultConfig()
 	cfg.Debug = false // measured as an application runs it
 	env := soak.Start(t, cfg)

@@ -66,18 +66,12 @@ func (t *Tenant) checkDPoPLocked(r *http.Request, htu, accessToken string) (stri
 	if len(proofs) > 1 {
 		return "", &dpopError{"invalid_dpop_proof", "more than one DPoP header"}
 	}
-	var jwk map[string]any
 	claims := jwt.MapClaims{}
-	_, err := jwt.ParseWithClaims(proofs[0], claims, func(tok *jwt.Token) (any, error) {
-		if typ, _ := tok.Header["typ"].(string); typ != "dpop+jwt" {
-			return nil, fmt.Errorf("typ is %q, want dpop+jwt", typ)
-		}
-		jwk, _ = tok.Header["jwk"].(map[string]any)
-		return dpopPublicKey(jwk)
-	}, jwt.WithValidMethods([]string{"ES256"}))
+	tok, err := jwt.ParseWithClaims(proofs[0], claims, DPoPKeyfunc, jwt.WithValidMethods([]string{"ES256"}))
 	if err != nil {
 		return "", &dpopError{"invalid_dpop_proof", "the DPoP proof does not verify: " + err.Error()}
 	}
+	jwk, _ := tok.Header["jwk"].(map[string]any)
 	if htm, _ := claims["htm"].(string); htm != r.Method {
 		return "", &dpopError{"invalid_dpop_proof", fmt.Sprintf("htm is %q, the request's method is %s", htm, r.Method)}
 	}
@@ -94,8 +88,7 @@ func (t *Tenant) checkDPoPLocked(r *http.Request, htu, accessToken string) (stri
 		return "", &dpopError{"invalid_dpop_proof", "jti is missing or too short"}
 	}
 	if accessToken != "" {
-		sum := sha256.Sum256([]byte(accessToken))
-		if ath, _ := claims["ath"].(string); ath != base64.RawURLEncoding.EncodeToString(sum[:]) {
+		if ath, _ := claims["ath"].(string); ath != S256(accessToken) {
 			return "", &dpopError{"invalid_dpop_proof", "ath is not the hash of the access token sent"}
 		}
 	}
@@ -117,6 +110,45 @@ func (t *Tenant) checkDPoPLocked(r *http.Request, htu, accessToken string) (stri
 	}
 	t.dpop.jtis[jti] = time.Unix(int64(iat), 0).Add(2 * dpopIATWindow)
 	return thumbprint(map[string]string{"kty": "EC", "crv": "P-256", "x": jwk["x"].(string), "y": jwk["y"].(string)}), nil
+}
+
+// S256 is base64url(SHA-256(s)) without padding: PKCE's S256 challenge of
+// a verifier, and a DPoP proof's ath of an access token.
+func S256(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// ProofEdit changes a DPoP proof's header or claims before it is signed.
+type ProofEdit func(header map[string]any, claims jwt.MapClaims)
+
+// DPoPProof is a DPoP proof by key for a request of method to htu at iat,
+// made as a client makes it and then changed by edits: what a test sends
+// as the client, as someone with a key of their own, or as a client gone
+// wrong.
+func DPoPProof(key *ecdsa.PrivateKey, method, htu string, iat time.Time, edits ...ProofEdit) (string, error) {
+	jwk := map[string]any{}
+	for k, v := range ecJWK(&key.PublicKey) {
+		jwk[k] = v
+	}
+	claims := jwt.MapClaims{"jti": randomID(), "htm": method, "htu": htu, "iat": iat.Unix()}
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
+	tok.Header["typ"] = "dpop+jwt"
+	tok.Header["jwk"] = jwk
+	for _, e := range edits {
+		e(tok.Header, claims)
+	}
+	return tok.SignedString(key)
+}
+
+// DPoPKeyfunc is the key a DPoP proof verifies with: the public P-256 key
+// of its header's jwk, for a proof typed dpop+jwt.
+func DPoPKeyfunc(tok *jwt.Token) (any, error) {
+	if typ, _ := tok.Header["typ"].(string); typ != "dpop+jwt" {
+		return nil, fmt.Errorf("typ is %q, want dpop+jwt", typ)
+	}
+	jwk, _ := tok.Header["jwk"].(map[string]any)
+	return dpopPublicKey(jwk)
 }
 
 // dpopPublicKey reads a proof header's jwk: a public P-256 key, no more.

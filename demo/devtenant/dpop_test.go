@@ -4,9 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -29,28 +27,16 @@ func newProver(t *testing.T) *prover {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b64 := base64.RawURLEncoding.EncodeToString
-	jwk := map[string]string{"kty": "EC", "crv": "P-256", "x": b64(k.X.FillBytes(make([]byte, 32))), "y": b64(k.Y.FillBytes(make([]byte, 32)))}
+	jwk := ecJWK(&k.PublicKey)
 	return &prover{key: k, jwk: jwk, jkt: thumbprint(jwk)}
 }
 
 // proofEdit changes a proof before it is signed.
-type proofEdit func(header map[string]any, claims jwt.MapClaims)
+type proofEdit = ProofEdit
 
 func (p *prover) proof(t *testing.T, method, htu string, now time.Time, edits ...proofEdit) string {
 	t.Helper()
-	jwk := map[string]any{}
-	for k, v := range p.jwk {
-		jwk[k] = v
-	}
-	claims := jwt.MapClaims{"jti": randomID(), "htm": method, "htu": htu, "iat": now.Unix()}
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
-	tok.Header["typ"] = "dpop+jwt"
-	tok.Header["jwk"] = jwk
-	for _, e := range edits {
-		e(tok.Header, claims)
-	}
-	s, err := tok.SignedString(p.key)
+	s, err := DPoPProof(p.key, method, htu, now, edits...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,12 +85,24 @@ func (e *env) dpopLogin(p *prover) map[string]any {
 	return m
 }
 
-func TestDPoPDiscoveryAdvertisesES256(t *testing.T) {
-	e := newEnv(t)
-	var m map[string]any
-	_ = json.Unmarshal([]byte(e.get("/.well-known/openid-configuration").body), &m)
-	if algs, _ := m["dpop_signing_alg_values_supported"].([]any); len(algs) != 1 || algs[0] != "ES256" {
-		t.Errorf("dpop_signing_alg_values_supported %v, want [ES256]", m["dpop_signing_alg_values_supported"])
+// S256 and AtHash are what the tests compute PKCE challenges, DPoP aths and
+// at_hash claims with, so they are pinned to the specifications' own
+// examples rather than to themselves.
+func TestHashesMatchTheSpecExamples(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		hash     func(string) string
+		in, want string
+	}{
+		{"RFC 7636 appendix B: the code challenge of the verifier", S256, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"},
+		{"RFC 9449 section 7.1: the ath of the access token", S256, "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU", "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"},
+		{"OpenID Connect Core appendix A: the at_hash of the access token", AtHash, "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y", "77QmUPtjPfzWtF2AnpK9RQ"},
+	}
+	for _, tc := range tests {
+		if got := tc.hash(tc.in); got != tc.want {
+			t.Errorf("%s: %q hashes to %q, want %q", tc.name, tc.in, got, tc.want)
+		}
 	}
 }
 
@@ -267,8 +265,7 @@ func TestDPoPPrivateAPI(t *testing.T) {
 	at := e.dpopLogin(p)["access_token"].(string)
 	api := e.srv.URL + "/api/private"
 	ath := func(tok string) proofEdit {
-		sum := sha256.Sum256([]byte(tok))
-		return func(_ map[string]any, c jwt.MapClaims) { c["ath"] = base64.RawURLEncoding.EncodeToString(sum[:]) }
+		return func(_ map[string]any, c jwt.MapClaims) { c["ath"] = S256(tok) }
 	}
 	call := func(auth, proof string) response {
 		req, _ := http.NewRequest(http.MethodGet, api+"?q=1", nil)

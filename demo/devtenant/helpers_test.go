@@ -5,7 +5,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -169,7 +168,7 @@ func authorizeParams(overrides map[string]string) url.Values {
 		"state":                 {"st-123"},
 		"nonce":                 {"n-456"},
 		"scope":                 {"openid profile email"},
-		"code_challenge":        {challengeOf(testVerifier)},
+		"code_challenge":        {S256(testVerifier)},
 		"code_challenge_method": {"S256"},
 	}
 	for k, val := range overrides {
@@ -250,11 +249,6 @@ func (e *env) login(email string, overrides map[string]string) response {
 }
 
 const testVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-dev-tenant"
-
-func challengeOf(verifier string) string {
-	s := sha256.Sum256([]byte(verifier))
-	return base64.RawURLEncoding.EncodeToString(s[:])
-}
 
 // exchange posts a code to /oauth/token as a public SPA would.
 func (e *env) exchange(code, verifier, redirectURI string) (int, map[string]any) {

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/big"
 	"net/http"
 
@@ -80,14 +81,17 @@ func (s *signingKey) jwk() map[string]string {
 		m["n"] = b64(pub.N.Bytes())
 		m["e"] = b64(big.NewInt(int64(pub.E)).Bytes())
 	case *ecdsa.PublicKey:
-		m["kty"] = "EC"
-		m["crv"] = "P-256"
-		ecdh, _ := pub.ECDH() // P-256 always converts
-		raw := ecdh.Bytes()   // 0x04 || X || Y, 32 bytes each
-		m["x"] = b64(raw[1:33])
-		m["y"] = b64(raw[33:])
+		maps.Copy(m, ecJWK(pub))
 	}
 	return m
+}
+
+// ecJWK is a P-256 public key's JWK members, the ones RFC 7638 hashes.
+func ecJWK(pub *ecdsa.PublicKey) map[string]string {
+	b64 := base64.RawURLEncoding.EncodeToString
+	ecdh, _ := pub.ECDH() // P-256 always converts
+	raw := ecdh.Bytes()   // 0x04 || X || Y, 32 bytes each
+	return map[string]string{"kty": "EC", "crv": "P-256", "x": b64(raw[1:33]), "y": b64(raw[33:])}
 }
 
 // thumbprint is the RFC 7638 JWK thumbprint, a kid that changes with the key.

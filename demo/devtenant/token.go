@@ -84,7 +84,7 @@ func (t *Tenant) issueLocked(g grant, withAccess, withID bool) (tokens, error) {
 		}
 	}
 	if out.access != "" {
-		claims["at_hash"] = atHash(out.access)
+		claims["at_hash"] = AtHash(out.access)
 	}
 	if f.WrongNonce {
 		claims["nonce"] = "wrong-" + g.nonce
@@ -108,8 +108,8 @@ func (t *Tenant) issueLocked(g grant, withAccess, withID bool) (tokens, error) {
 	return out, nil
 }
 
-// atHash is OIDC's at_hash for RS256 and ES256: the left half of SHA-256, base64url.
-func atHash(accessToken string) string {
+// AtHash is OIDC's at_hash for RS256 and ES256: the left half of SHA-256, base64url.
+func AtHash(accessToken string) string {
 	sum := sha256.Sum256([]byte(accessToken))
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
 }
@@ -280,9 +280,7 @@ func verifierMatches(verifier, challenge string) bool {
 	if len(verifier) < 43 || len(verifier) > 128 {
 		return false
 	}
-	sum := sha256.Sum256([]byte(verifier))
-	got := base64.RawURLEncoding.EncodeToString(sum[:])
-	return subtle.ConstantTimeCompare([]byte(got), []byte(challenge)) == 1
+	return subtle.ConstantTimeCompare([]byte(S256(verifier)), []byte(challenge)) == 1
 }
 
 // bearerClaims verifies the request's access token; wantAud "" accepts any audience.

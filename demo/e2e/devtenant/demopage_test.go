@@ -22,10 +22,7 @@ func TestDemoPage(t *testing.T) {
 	t.Parallel()
 	// 20 s tokens are renewed halfway through their life, within 10-15 s.
 	env := e2eenv.Start(t, e2eenv.Options{TokenLifetime: 20 * time.Second})
-	tab := env.Browser.NewTab(t)
-	if err := tab.Navigate(env.AppURL + "/"); err != nil {
-		t.Fatal(err)
-	}
+	tab := env.OpenDemoPage(t)
 	waitFor := func(cond string, timeout time.Duration) {
 		t.Helper()
 		if err := tab.WaitFor(cond, timeout); err != nil {
@@ -39,7 +36,6 @@ func TestDemoPage(t *testing.T) {
 		tab.MustEvalT(t, `(() => { const b = document.querySelector("`+id+`"); if (b.disabled) throw new Error("`+id+` is disabled"); b.click(); return true })()`, nil)
 	}
 
-	waitFor(`document.querySelector("#status").dataset.state === "signed-out"`, 20*time.Second)
 	tab.MustEvalT(t, `window.__e2eBeforeLogin = true`, nil)
 	click("#login")
 	answerTenantPages(t, env, tab, "demo@example.com", false)
@@ -105,13 +101,7 @@ func TestDemoPage(t *testing.T) {
 func TestDemoPageSwitchesLockTheResponseTypeToCode(t *testing.T) {
 	t.Parallel()
 	env := e2eenv.Start(t, e2eenv.Options{})
-	tab := env.Browser.NewTab(t)
-	if err := tab.Navigate(env.AppURL + "/"); err != nil {
-		t.Fatal(err)
-	}
-	if err := tab.WaitFor(`document.querySelector("#status").dataset.state === "signed-out"`, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	tab := env.OpenDemoPage(t)
 	flip := `(id => { const b = document.querySelector(id); b.click(); const r = document.querySelector("#response-type");
 		return { checked: b.checked, locked: r.disabled, value: r.value }; })`
 	for _, step := range []struct {

@@ -4,11 +4,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,6 +14,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/silentauth/silentauth/demo/devtenant"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -108,21 +106,15 @@ func (s *server) redeem(t *testing.T, refreshToken string, withKey bool) (int, m
 	}
 }
 
-// forgedProof is a well-formed proof by a key that is not the browser's.
+// forgedProof is a well-formed proof by a key that is not the browser's,
+// with nonce unless it is "".
 func forgedProof(t *testing.T, key *ecdsa.PrivateKey, htu, nonce string) string {
 	t.Helper()
-	b64 := base64.RawURLEncoding.EncodeToString
-	jti := make([]byte, 16)
-	_, _ = rand.Read(jti)
-	claims := jwt.MapClaims{"jti": b64(jti), "htm": "POST", "htu": htu, "iat": time.Now().Unix()}
-	if nonce != "" {
-		claims["nonce"] = nonce
-	}
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
-	tok.Header["typ"] = "dpop+jwt"
-	tok.Header["jwk"] = map[string]any{"kty": "EC", "crv": "P-256",
-		"x": b64(key.X.FillBytes(make([]byte, 32))), "y": b64(key.Y.FillBytes(make([]byte, 32)))}
-	s, err := tok.SignedString(key)
+	s, err := devtenant.DPoPProof(key, "POST", htu, time.Now(), func(_ map[string]any, c jwt.MapClaims) {
+		if nonce != "" {
+			c["nonce"] = nonce
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,26 +156,15 @@ func (a *nonceAPI) check(r *http.Request) string {
 		return "no DPoP token"
 	}
 	claims := jwt.MapClaims{}
-	_, err := jwt.ParseWithClaims(r.Header.Get("DPoP"), claims, func(tok *jwt.Token) (any, error) {
-		jwk, _ := tok.Header["jwk"].(map[string]any)
-		xs, _ := jwk["x"].(string)
-		ys, _ := jwk["y"].(string)
-		x, _ := base64.RawURLEncoding.DecodeString(xs)
-		y, _ := base64.RawURLEncoding.DecodeString(ys)
-		if tok.Header["typ"] != "dpop+jwt" || len(x) != 32 || len(y) != 32 {
-			return nil, fmt.Errorf("header %v", tok.Header)
-		}
-		return &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}, nil
-	}, jwt.WithValidMethods([]string{"ES256"}))
+	_, err := jwt.ParseWithClaims(r.Header.Get("DPoP"), claims, devtenant.DPoPKeyfunc, jwt.WithValidMethods([]string{"ES256"}))
 	if err != nil {
 		return "proof: " + err.Error()
 	}
-	sum := sha256.Sum256([]byte(token))
 	want := "http://" + r.Host + r.URL.Path
 	switch {
 	case claims["htm"] != r.Method || claims["htu"] != want:
 		return fmt.Sprintf("htm %v htu %v, want %s %s", claims["htm"], claims["htu"], r.Method, want)
-	case claims["ath"] != base64.RawURLEncoding.EncodeToString(sum[:]):
+	case claims["ath"] != devtenant.S256(token):
 		return "ath is not the token's hash"
 	case claims["nonce"] != apiNonce:
 		return "use_dpop_nonce"

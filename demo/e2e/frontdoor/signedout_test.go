@@ -258,3 +258,97 @@ func TestEveryErrorIsASilentAuthError(t *testing.T) {
 		})
 	}
 }
+
+// TestHeadStartInTheSharedWorker: for a visitor the marker says signed in,
+// the page opens the first silent request's iframe while a new worker's
+// engine boots, and the engine adopts it (its debug line says so) instead
+// of sending a request of its own: one prompt=none request for the first
+// token, and no iframe left.
+func TestHeadStartInTheSharedWorker(t *testing.T) {
+	t.Parallel()
+	e := start(t, "localhost", 0)
+	e.engine = `, engine: "shared-worker"`
+	e.signIn(t, "")
+
+	// Another wasm URL names another worker: one whose engine has not
+	// started, as on a visit after every tab was closed.
+	fresh := e.openSDKPage(t)
+	silent0, _, _ := e.counts()
+	var got struct {
+		Token   bool `json:"token"`
+		Marker  bool `json:"marker"`
+		Runtime bool `json:"runtime"`
+	}
+	fresh.MustEval(`(async () => {
+		const marker = `+markerJS+`;
+		window.client = await `+e.clientJS(`, wasmUrl: "/silentauth/silentauth.wasm?worker=fresh"`)+`;
+		const r = await client.checkSession();
+		return {token: !!r.accessToken, marker, runtime: !!globalThis[Symbol.for("silentauth.runtime")]};
+	})()`, &got)
+	if !got.Token || !got.Marker || got.Runtime {
+		t.Fatalf("checkSession %+v; want a token from the worker's engine for a visitor with a marker", got)
+	}
+	if silent, _, _ := e.counts(); silent != silent0+1 {
+		t.Errorf("%d prompt=none requests for the first token, want 1 (the head start's, adopted)", silent-silent0)
+	}
+	adopted := false
+	for _, l := range fresh.Console() {
+		if strings.Contains(l, "adopted the prestarted silent request") {
+			adopted = true
+		}
+	}
+	if !adopted {
+		t.Errorf("no debug line says the engine adopted the head start\nconsole:\n%s", strings.Join(fresh.Console(), "\n"))
+	}
+	if err := fresh.WaitFor(`document.querySelectorAll("iframe").length === 0`, 5*time.Second); err != nil {
+		t.Errorf("the head start's iframe stayed: %v", err)
+	}
+}
+
+// TestDemoPageSignedOutIsNotAnError pins the demo page's first impression:
+// before any login, login_required is the normal signed-out state (no red
+// error line) with Log in as the primary button; once signed in, Log in is
+// gone and Log out is the primary button.
+func TestDemoPageSignedOutIsNotAnError(t *testing.T) {
+	t.Parallel()
+	env := e2eenv.Start(t, e2eenv.Options{})
+	tab := env.OpenDemoPage(t)
+	waitFor := func(cond string) {
+		t.Helper()
+		e2eenv.MustWaitFor(t, tab, cond, 20*time.Second)
+	}
+	type view struct {
+		LoginHidden, LoginPrimary, LogoutPrimary bool
+		Errors                                   []string
+		Log                                      string
+	}
+	look := func() view {
+		t.Helper()
+		var v view
+		tab.MustEval(`({
+			LoginHidden: document.getElementById("login").hidden,
+			LoginPrimary: document.getElementById("login").classList.contains("primary"),
+			LogoutPrimary: document.getElementById("logout").classList.contains("primary"),
+			Errors: [...document.querySelectorAll("#log .k-error")].map(k => k.parentElement.innerText),
+			Log: document.getElementById("log").innerText,
+		})`, &v)
+		return v
+	}
+
+	waitFor(e2eenv.SignedOut + ` && document.getElementById("log").innerText.includes("login_required")`)
+	v := look()
+	if len(v.Errors) != 0 {
+		t.Errorf("signed out before any login, the log shows errors: %q", v.Errors)
+	}
+	if v.LoginHidden || !v.LoginPrimary || v.LogoutPrimary {
+		t.Errorf("signed out: want Log in shown and primary, Log out not primary; got %+v", v)
+	}
+
+	tab.MustEval(`document.getElementById("login").click(), true`, nil)
+	logIn(t, env.AppURL, tab)
+	waitFor(`document.querySelector("#status").dataset.state === "signed-in"`)
+	v = look()
+	if !v.LoginHidden || v.LoginPrimary || !v.LogoutPrimary {
+		t.Errorf("signed in: want Log in hidden and Log out primary; got %+v", v)
+	}
+}

@@ -202,17 +202,23 @@ func (p *project) builtEntry(t testing.TB) string {
 // The application a developer would write: it imports the package by name
 // and makes one client when the page loads. /config.js (served by the test)
 // says which tenant to use, and where the engine runs (absent: the default).
-const appIndexHTML = `<!doctype html>
+var appIndexHTML = indexHTML("Vite", `<script type="module" src="/main.js"></script>`)
+
+// indexHTML is an application's page: /config.js, then the bundler's
+// script tag, under a title naming the bundler.
+func indexHTML(bundler, script string) string {
+	return `<!doctype html>
 <html>
 <head>
 <meta charset="utf-8">
-<title>silentauth with Vite</title>
+<title>silentauth with ` + bundler + `</title>
 <script src="/config.js"></script>
-<script type="module" src="/main.js"></script>
+` + script + `
 </head>
-<body><p>silentauth with Vite</p></body>
+<body><p>silentauth with ` + bundler + `</p></body>
 </html>
 `
+}
 
 const appMainJS = `import { createClient, stats } from "silentauth";
 
@@ -225,14 +231,4 @@ window.app = {
 
 // The page a developer serves with webpack's bundle: webpack emits only
 // scripts and assets; its default output is a classic script.
-const webpackIndexHTML = `<!doctype html>
-<html>
-<head>
-<meta charset="utf-8">
-<title>silentauth with webpack</title>
-<script src="/config.js"></script>
-<script src="/main.js"></script>
-</head>
-<body><p>silentauth with webpack</p></body>
-</html>
-`
+var webpackIndexHTML = indexHTML("webpack", `<script src="/main.js"></script>`)

@@ -15,7 +15,6 @@ package oidc_test
 import (
 	"context"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -369,8 +368,7 @@ func verifyIDToken(t *testing.T, domain, raw, accessToken string, requireAtHash 
 		t.Errorf("ID token from %s with an access token has no at_hash", domain)
 	}
 	if has && accessToken != "" {
-		sum := sha256.Sum256([]byte(accessToken))
-		if want := base64.RawURLEncoding.EncodeToString(sum[:16]); atHash != want {
+		if want := devtenant.AtHash(accessToken); atHash != want {
 			t.Errorf("at_hash %q, the access token hashes to %q", atHash, want)
 		}
 	}

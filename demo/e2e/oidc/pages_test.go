@@ -1,14 +1,13 @@
 package oidc_test
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/silentauth/silentauth/demo/devtenant"
 	"github.com/silentauth/silentauth/demo/internal/e2eenv"
 )
 
@@ -17,7 +16,6 @@ import (
 // it is the same envelope a success is delivered in.
 func promptNonePage(t *testing.T, authorizeEndpoint, redirectURI string) (int, string) {
 	t.Helper()
-	sum := sha256.Sum256([]byte("a-code-verifier-that-is-long-enough-for-pkce-rules"))
 	q := url.Values{
 		"client_id":             {"spa"},
 		"response_type":         {"code"},
@@ -27,7 +25,7 @@ func promptNonePage(t *testing.T, authorizeEndpoint, redirectURI string) (int, s
 		"scope":                 {"openid profile email"},
 		"state":                 {"state-0123456789"},
 		"nonce":                 {"nonce-0123456789"},
-		"code_challenge":        {base64.RawURLEncoding.EncodeToString(sum[:])},
+		"code_challenge":        {devtenant.S256("a-code-verifier-that-is-long-enough-for-pkce-rules")},
 		"code_challenge_method": {"S256"},
 	}
 	resp, err := http.Get(authorizeEndpoint + "?" + q.Encode())

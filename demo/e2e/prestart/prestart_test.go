@@ -149,19 +149,39 @@ func (e *env) noFramesLeft(t *testing.T, tab *e2eenv.Tab) {
 	}
 }
 
+// laterCheckSession is a later checkSession by window.client, which must
+// get a token and leave no iframe.
+func (e *env) laterCheckSession(t *testing.T, tab *e2eenv.Tab) {
+	t.Helper()
+	var r result
+	tab.MustEval(`client.checkSession().then((s) => ({ok: !!s.accessToken}))`, &r)
+	if !r.OK {
+		t.Fatalf("checkSession: %+v", r)
+	}
+	e.noFramesLeft(t, tab)
+}
+
 // wantAdopted checks a checkSession that should have used the loader's
 // request: it succeeded, Go adopted the request, the tenant saw one
 // /authorize, and no iframe is left.
 func (e *env) wantAdopted(t *testing.T, tab *e2eenv.Tab, r result) {
 	t.Helper()
+	e.wantSucceeded(t, tab, r, "adopted the prestarted silent request", 1)
+}
+
+// wantSucceeded checks a checkSession that succeeded, logged line (whether
+// Go adopted the loader's request), and cost authorizes requests to
+// /authorize, leaving no iframe.
+func (e *env) wantSucceeded(t *testing.T, tab *e2eenv.Tab, r result, line string, authorizes int) {
+	t.Helper()
 	if !r.OK {
 		t.Fatalf("checkSession: %+v", r)
 	}
-	if !tab.ConsoleHas(0, "adopted the prestarted silent request") {
-		t.Errorf("not adopted; console:\n%s", strings.Join(tab.Console(), "\n"))
+	if !tab.ConsoleHas(0, line) {
+		t.Errorf("no %q line; console:\n%s", line, strings.Join(tab.Console(), "\n"))
 	}
-	if n := e.count("/authorize"); n != 1 {
-		t.Errorf("/authorize asked %d times, want once", n)
+	if n := e.count("/authorize"); n != authorizes {
+		t.Errorf("/authorize asked %d times, want %d", n, authorizes)
 	}
 	e.noFramesLeft(t, tab)
 }
@@ -267,16 +287,8 @@ func TestPrestart(t *testing.T) {
 			const s = await client.checkSession({scope: "openid email"});
 			return {ok: !!s.accessToken};
 		})()`, &r)
-		if !r.OK {
-			t.Fatalf("checkSession: %+v", r)
-		}
-		if !tab.ConsoleHas(0, "not adopted") {
-			t.Errorf("console:\n%s", strings.Join(tab.Console(), "\n"))
-		}
-		if n := e.count("/authorize"); n != 2 {
-			t.Errorf("/authorize requested %d times, want the prestarted and Go's own", n)
-		}
-		e.noFramesLeft(t, tab)
+		// The prestarted request and Go's own.
+		e.wantSucceeded(t, tab, r, "not adopted", 2)
 	})
 
 	t.Run("a createClient that fails removes the prestarted iframe", func(t *testing.T) {
@@ -299,12 +311,7 @@ func TestPrestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Go never took it; a later checkSession makes its own request.
-		var r result
-		tab.MustEval(`client.checkSession().then((s) => ({ok: !!s.accessToken}))`, &r)
-		if !r.OK {
-			t.Fatalf("checkSession: %+v", r)
-		}
-		e.noFramesLeft(t, tab)
+		e.laterCheckSession(t, tab)
 	})
 
 	// Compiling the wasm and starting Go hold the main thread for hundreds
@@ -360,12 +367,10 @@ func TestPrestart(t *testing.T) {
 			t.Fatalf("/authorize was asked while discovery was held")
 		}
 		release()
-		var r result
-		tab.MustEval(`client.checkSession().then((s) => ({ok: !!s.accessToken}))`, &r)
-		if !created || !r.OK {
-			t.Fatalf("created %v, checkSession %+v", created, r)
+		if !created {
+			t.Fatalf("createClient did not resolve")
 		}
-		e.noFramesLeft(t, tab)
+		e.laterCheckSession(t, tab)
 	})
 
 	t.Run("a later page load opens its iframe from the discovery the last one kept, before discovery answers", func(t *testing.T) {

@@ -62,6 +62,16 @@ func TestSilentRequestsFailFast(t *testing.T) {
 			t.Errorf("%s took %.0f ms, want under %v (timeoutInSeconds is %d)", what, a.Ms, fast, timeoutSeconds)
 		}
 	}
+	// checkFastUnder is checkOnce with the tenant's faults set to f (and
+	// cleared after), which must settle fast.
+	checkFastUnder := func(t *testing.T, f devtenant.Faults, what string) attempt {
+		t.Helper()
+		h.Tenant.SetFaults(f)
+		defer h.Tenant.SetFaults(devtenant.Faults{})
+		a := checkOnce(t, tab, base)
+		assertFast(t, a, what)
+		return a
+	}
 
 	t.Run("server down after discovery: Chrome's error page in the iframe is a fast timeout", func(t *testing.T) {
 		// A tenant of our own, so that its listener can be closed, and a page
@@ -104,20 +114,14 @@ func TestSilentRequestsFailFast(t *testing.T) {
 	})
 
 	t.Run("500 page is a fast timeout", func(t *testing.T) {
-		h.Tenant.SetFaults(devtenant.Faults{AuthorizeStatus500: true})
-		defer h.Tenant.SetFaults(devtenant.Faults{})
-		a := checkOnce(t, tab, base)
-		assertFast(t, a, "500 page")
+		a := checkFastUnder(t, devtenant.Faults{AuthorizeStatus500: true}, "500 page")
 		if a.Error != "timeout" || !strings.Contains(a.Description, "posted no answer") {
 			t.Errorf("500 page: %+v, want a timeout saying the page loaded but posted nothing", a)
 		}
 	})
 
 	t.Run("page that posts nothing is a fast timeout", func(t *testing.T) {
-		h.Tenant.SetFaults(devtenant.Faults{NoMessage: true})
-		defer h.Tenant.SetFaults(devtenant.Faults{})
-		a := checkOnce(t, tab, base)
-		assertFast(t, a, "NoMessage")
+		a := checkFastUnder(t, devtenant.Faults{NoMessage: true}, "NoMessage")
 		if a.Error != "timeout" || !strings.HasPrefix(a.Description, timeoutDescription+". ") ||
 			!strings.Contains(a.Description, "posted no answer") || !strings.Contains(a.Description, "Allowed Web Origins") {
 			t.Errorf("NoMessage: %+v, want a timeout that names the silent page and Allowed Web Origins", a)
@@ -125,12 +129,9 @@ func TestSilentRequestsFailFast(t *testing.T) {
 	})
 
 	t.Run("discovery without web_message is invalid_configuration before any iframe", func(t *testing.T) {
-		h.Tenant.SetFaults(devtenant.Faults{NoWebMessageInDiscovery: true})
-		defer h.Tenant.SetFaults(devtenant.Faults{})
 		before := h.Tenant.Stats()
-		a := checkOnce(t, tab, base)
+		a := checkFastUnder(t, devtenant.Faults{NoWebMessageInDiscovery: true}, "no web_message")
 		after := h.Tenant.Stats()
-		assertFast(t, a, "no web_message")
 		if a.Error != "invalid_configuration" || !strings.Contains(a.Description, "web_message") {
 			t.Errorf("no web_message: %+v, want invalid_configuration naming web_message", a)
 		}

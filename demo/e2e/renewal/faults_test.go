@@ -14,15 +14,24 @@ import (
 // two key tests below therefore renew 35+ s after logging in, through
 // renewBeforeExpiryInSeconds, and run alongside the others.
 
+// rotatedSession logs in with tokens of lifetime, renewed renewBefore
+// seconds before they expire, then rotates the tenant's keys: the first
+// renewal meets a kid the client has not seen.
+func rotatedSession(t *testing.T, lifetime time.Duration, renewBefore int) (*harness, *e2eenv.Tab) {
+	t.Helper()
+	h := start(t, e2eenv.Options{TokenLifetime: lifetime})
+	tab := h.session(t, `renewBeforeExpiryInSeconds: `+itoa(renewBefore))
+	if err := h.Tenant.RotateKeys(false); err != nil {
+		t.Fatal(err)
+	}
+	return h, tab
+}
+
 func TestRenewalRetriesWhileJWKSIsDownAndRecoversWhenItIsBack(t *testing.T) {
 	t.Parallel()
 	// Due 60 − 25 = 35 s after login: past the JWKS refetch cooldown, with
 	// 25 s of validity left for retries.
-	h := start(t, e2eenv.Options{TokenLifetime: 60 * time.Second})
-	tab := h.session(t, `renewBeforeExpiryInSeconds: 25`)
-	if err := h.Tenant.RotateKeys(false); err != nil {
-		t.Fatal(err)
-	}
+	h, tab := rotatedSession(t, 60*time.Second, 25)
 	h.Tenant.SetFaults(devtenant.Faults{JWKSDown: true})
 	jwks0 := h.Tenant.Stats().JWKS
 
@@ -52,11 +61,7 @@ func TestKeyRotationDuringASessionCostsOneJWKSRefetch(t *testing.T) {
 	t.Parallel()
 	// Due 56 − 18 = 38 s after login: past the refetch cooldown, which
 	// counts from the login's JWKS fetch, with room for a slow machine.
-	h := start(t, e2eenv.Options{TokenLifetime: 56 * time.Second})
-	tab := h.session(t, `renewBeforeExpiryInSeconds: 18`)
-	if err := h.Tenant.RotateKeys(false); err != nil {
-		t.Fatal(err)
-	}
+	h, tab := rotatedSession(t, 56*time.Second, 18)
 	jwks0 := h.Tenant.Stats().JWKS
 
 	renewed := waitEvents(t, tab, "renewed", 1, 45*time.Second)

@@ -334,6 +334,17 @@ func (e *Env) OpenTestPage(t testing.TB) *chrome.Tab {
 	return OpenSDKPage(t, e.Browser, e.AppURL+TestPagePath, 10*time.Second)
 }
 
+// SignedOut is the demo page's condition for having started and found no
+// session.
+const SignedOut = `document.querySelector("#status").dataset.state === "signed-out"`
+
+// OpenDemoPage opens a tab on the demo page and waits up to 20 s for it to
+// show the signed-out state (SignedOut).
+func (e *Env) OpenDemoPage(t testing.TB) *chrome.Tab {
+	t.Helper()
+	return OpenPage(t, e.Browser, e.AppURL+"/", SignedOut, 20*time.Second)
+}
+
 // OpenSDKPage opens url in a new tab of b and waits up to wait for the SDK
 // (silentauth.createClient) to be there.
 func OpenSDKPage(t testing.TB, b *chrome.Browser, url string, wait time.Duration) *chrome.Tab {

@@ -5,13 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -102,11 +98,8 @@ func (rec *Recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rec.add(h)
 		return
 	}
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	r.Body.Close()
-	form, _ := url.ParseQuery(string(body))
+	form := nodeop.PeekForm(r)
 	h.Grant, h.RefreshIn = form.Get("grant_type"), form.Get("refresh_token")
-	r.Body = io.NopCloser(bytes.NewReader(body))
 	bw := &bufferWriter{header: http.Header{}}
 	rec.next.ServeHTTP(bw, r)
 	if bw.status == 0 {
@@ -287,12 +280,10 @@ func StartProviderServer(t *testing.T, o ServerOptions) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	behind, err := net.Listen("tcp", "127.0.0.1:0")
+	behindPort, err := nodeop.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	behindPort := behind.Addr().(*net.TCPAddr).Port
-	behind.Close()
 	s := &Server{Name: KindProvider, AppURL: appURL, PagePath: "/callback", AppMux: http.NewServeMux(),
 		loginPage: ProviderLoginPage, form: ProviderLoginForm("demo@example.com"), jkt: map[string]string{}}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -306,11 +297,7 @@ func StartProviderServer(t *testing.T, o ServerOptions) *Server {
 		t.Fatalf("starting node-oidc-provider: %v", err)
 	}
 	t.Cleanup(func() { _ = p.Stop(); cancel() })
-	target := &url.URL{Scheme: "http", Host: "127.0.0.1:" + strconv.Itoa(behindPort)}
-	s.Rec = &Recorder{next: &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
-		r.SetURL(target)
-		r.Out.Host = r.In.Host // the provider builds its URLs from the issuer's host
-	}}}
+	s.Rec = &Recorder{next: nodeop.ProxyTo(behindPort)}
 	Serve(t, recLn, s.Rec)
 	s.AppMux.Handle("/", AppForProvider(t, p.Issuer(), dist, s.PagePath))
 	Serve(t, appLn, s.AppMux)

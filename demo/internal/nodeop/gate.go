@@ -152,7 +152,7 @@ func StartGated(ctx context.Context, cfg Config) (*Provider, *Gate, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("nodeop: gate: %w", err)
 	}
-	behind, err := freePort()
+	behind, err := FreePort()
 	if err != nil {
 		l.Close()
 		return nil, nil, err
@@ -167,19 +167,21 @@ func StartGated(ctx context.Context, cfg Config) (*Provider, *Gate, error) {
 		l.Close()
 		return nil, nil, err
 	}
-	target := &url.URL{Scheme: "http", Host: "127.0.0.1:" + strconv.Itoa(behind)}
-	g.rp = &httputil.ReverseProxy{
-		Rewrite: func(r *httputil.ProxyRequest) {
-			r.SetURL(target)
-			// The provider builds its URLs from the issuer; the Host the
-			// browser used is the issuer's anyway.
-			r.Out.Host = r.In.Host
-		},
-		ErrorLog: nil,
-	}
+	g.rp = ProxyTo(behind)
 	g.srv = &http.Server{Handler: g, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = g.srv.Serve(l) }()
 	return p, g, nil
+}
+
+// ProxyTo is a reverse proxy, at the issuer's address, to a provider that
+// listens on 127.0.0.1:port (Config.ListenPort). The provider builds its
+// URLs from the issuer, so the Host the browser used goes along.
+func ProxyTo(port int) *httputil.ReverseProxy {
+	target := &url.URL{Scheme: "http", Host: "127.0.0.1:" + strconv.Itoa(port)}
+	return &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		r.Out.Host = r.In.Host
+	}}
 }
 
 // Close stops the Gate's server.
@@ -233,12 +235,7 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.PromptNone = r.URL.Query().Get("prompt") == "none"
 	}
 	if r.URL.Path == "/token" && r.Method == http.MethodPost {
-		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		r.Body.Close()
-		if form, err := url.ParseQuery(string(body)); err == nil {
-			h.GrantType = form.Get("grant_type")
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		h.GrantType = PeekForm(r).Get("grant_type")
 	}
 	g.mu.Lock()
 	h.Mode = g.mode
@@ -285,6 +282,16 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	g.rp.ServeHTTP(sw, r)
+}
+
+// PeekForm is the form in r's body (its first MiB), which it puts back for
+// the handler behind a proxy or recorder to read.
+func PeekForm(r *http.Request) url.Values {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, _ := url.ParseQuery(string(body))
+	return form
 }
 
 // StatusWriter records the status a handler answered with (200 when it

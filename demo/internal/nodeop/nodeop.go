@@ -140,7 +140,7 @@ func Start(ctx context.Context, cfg Config) (*Provider, error) {
 
 	port := cfg.Port
 	if port == 0 {
-		if port, err = freePort(); err != nil {
+		if port, err = FreePort(); err != nil {
 			return nil, err
 		}
 	}
@@ -381,10 +381,10 @@ func (w *logWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// freePort asks the kernel for a free port on 127.0.0.1. Another process
+// FreePort asks the kernel for a free port on 127.0.0.1. Another process
 // could take it before node binds it; node then exits with "cannot listen",
 // which Start reports with the output.
-func freePort() (int, error) {
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("nodeop: finding a free port: %w", err)
