@@ -220,7 +220,7 @@ func callTabs(t *testing.T, fx *fixture, clients []*Client, d time.Duration) (er
 			}
 			errs = append(errs, e)
 		}
-		waitFor(t, "the tabs to settle", func() bool { return allIdle(fx, clients) && allIdle(fx, clients) })
+		waitFor(t, "the tabs to settle", func() bool { return allIdle(clients) })
 		fx.clock.Advance(250 * time.Millisecond)
 	}
 	return errs
@@ -268,7 +268,7 @@ func TestTheTabGroupSharesOneBackoff(t *testing.T) {
 			if fx.clock.Now().Sub(recovered) > backoffCap {
 				t.Fatalf("tab %d has no token %v after the recovery", i, backoffCap)
 			}
-			waitFor(t, "the tabs to settle", func() bool { return allIdle(fx, clients) && allIdle(fx, clients) })
+			waitFor(t, "the tabs to settle", func() bool { return allIdle(clients) })
 			fx.clock.Advance(250 * time.Millisecond)
 		}
 	}
@@ -311,21 +311,13 @@ func TestComingBackOnlineInEveryTabBringsOneAttemptForward(t *testing.T) {
 	}
 	opened := fx.b.frameCount()
 	for i, tab := range tabs {
-		r := clients[i].renewer
-		r.mu.Lock()
-		old := r.timer
-		r.mu.Unlock()
-		tab.back <- platform.CameOnline // every tab sees the online event
-		waitFor(t, "the loop to take the comeback and re-arm", func() bool {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			return r.timer != old && fx.clock.live(r.timer)
-		})
+		tab.back <- platform.CameOnline // every tab sees the online event (unbuffered: the loop took it)
+		waitFor(t, "the loop to take the comeback and re-arm", func() bool { return clients[i].idle() })
 	}
-	waitFor(t, "the tabs to settle", func() bool { return allIdle(fx, clients) && allIdle(fx, clients) })
+	waitFor(t, "the tabs to settle", func() bool { return allIdle(clients) })
 	for range 10 { // 2.5 s
 		fx.clock.Advance(250 * time.Millisecond)
-		waitFor(t, "the tabs to settle", func() bool { return allIdle(fx, clients) && allIdle(fx, clients) })
+		waitFor(t, "the tabs to settle", func() bool { return allIdle(clients) })
 	}
 	if n := fx.b.frameCount() - opened; n != 1 {
 		t.Fatalf("coming back online in 3 tabs brought %d attempts forward, want 1; logs %q", n, fx.logs[max(0, len(fx.logs)-40):])

@@ -136,15 +136,6 @@ type renewer struct {
 	silentOK    bool // a silent request succeeded here (or in the tab group): the cookie reaches the iframe
 	stopLoop    context.CancelFunc
 	poked       chan struct{}
-	timer       platform.Timer // the loop's current timer, for tests that wait for it
-	running     bool           // the loop is running a renewal or poll
-	pokePending bool           // a poke the loop has not taken yet (so its timer is stale)
-}
-
-func (r *renewer) setRunning(on bool) {
-	r.mu.Lock()
-	r.running = on
-	r.mu.Unlock()
 }
 
 func newRenewer(c *Client) *renewer {
@@ -334,13 +325,8 @@ func (r *renewer) stop() {
 	}
 }
 
-// poke makes the loop look at the clock now. The flag, set before the
-// signal and cleared with the loop's timer, lets tests tell a loop that is
-// parked from one about to wake.
+// poke makes the loop look at the clock now.
 func (r *renewer) poke() {
-	r.mu.Lock()
-	r.pokePending = true
-	r.mu.Unlock()
 	select {
 	case r.poked <- struct{}{}:
 	default:
@@ -375,9 +361,6 @@ func (r *renewer) loop(ctx context.Context) {
 	}
 	for {
 		t := r.c.clock.NewTimer(r.sleep(signals))
-		r.mu.Lock()
-		r.timer = t
-		r.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -392,13 +375,8 @@ func (r *renewer) loop(ctx context.Context) {
 		case <-r.poked:
 			t.Stop()
 		}
-		r.mu.Lock()
-		r.timer, r.pokePending = nil, false
-		r.mu.Unlock()
 		if job, ok := r.due(signals); ok {
-			r.setRunning(true)
 			_, _ = r.c.renew(ctx, r.c.s.defaultRequest(), job)
-			r.setRunning(false)
 		}
 	}
 }

@@ -258,15 +258,9 @@ func TestAFocusBringsNoAttemptForward(t *testing.T) {
 	advanceUntil(t, fx, time.Hour, func() bool { return fx.b.frameCount() == 6 }, c)
 	advanceUntil(t, fx, time.Minute, func() bool { return c.backoffs.get(c.renewer.defaultKey).failures == 5 }, c)
 	fx.answer(nil) // the server is back
-	c.renewer.mu.Lock()
-	old := c.renewer.timer
-	c.renewer.mu.Unlock()
+
 	wb.wake <- struct{}{} // focus, pageshow: a wake-up, not a comeback
-	waitFor(t, "the loop to take the wake-up and re-arm", func() bool {
-		c.renewer.mu.Lock()
-		defer c.renewer.mu.Unlock()
-		return c.renewer.timer != old && fx.clock.live(c.renewer.timer)
-	})
+	waitFor(t, "the loop to take the wake-up and re-arm", func() bool { return len(wb.wake) == 0 && c.idle() })
 	if n := fx.b.frameCount(); n != 6 {
 		t.Fatalf("a focus renewed (%d frames)", n)
 	}
@@ -316,17 +310,10 @@ func TestAComebackBringsOneAttemptForwardOncePerKind(t *testing.T) {
 			brought := 0
 			for _, k := range tc.signals {
 				n := fx.b.frameCount()
-				c.renewer.mu.Lock()
-				old := c.renewer.timer
-				c.renewer.mu.Unlock()
-				cb.back <- k
-				waitFor(t, "the loop to take the comeback and re-arm", func() bool {
-					c.renewer.mu.Lock()
-					defer c.renewer.mu.Unlock()
-					return c.renewer.timer != old && fx.clock.live(c.renewer.timer)
-				})
+				cb.back <- k // unbuffered: the loop took it
+				waitFor(t, "the loop to take the comeback and re-arm", func() bool { return c.idle() })
 				fx.clock.Advance(time.Second)
-				waitFor(t, "the loop to settle", func() bool { return c.idle(fx.clock) })
+				waitFor(t, "the loop to settle", func() bool { return c.idle() })
 				if fx.b.frameCount() > n {
 					brought++
 				}
@@ -433,12 +420,9 @@ func TestTimerRenewalJoinsACallInFlight(t *testing.T) {
 	fx.expiresIn = 20 // due halfway, at 10 s
 	c := fx.signedIn()
 	release, done := fx.heldCheckSession(c)
-	waitFor(t, "the call's iframe and the loop's timer", func() bool {
-		c.renewer.mu.Lock()
-		timer := c.renewer.timer
-		c.renewer.mu.Unlock()
-		return fx.b.frameCount() == 2 && timer != nil && fx.clock.live(timer)
-	})
+	// The call's request is in flight, so the client is not idle; every
+	// goroutine blocked means the loop (started by the sign-in) is parked.
+	waitFor(t, "the call's iframe and the loop's timer", func() bool { return fx.b.frameCount() == 2 && quiet() })
 	fx.clock.Advance(10 * time.Second) // the renewal comes due while the call waits
 	waitFor(t, "the loop's renewal to join the call", func() bool { return fx.logged("joining the silent request already in flight") })
 	if n := fx.b.frameCount(); n != 2 {
@@ -499,7 +483,7 @@ func TestGetTokenSilentlyAnswersFromTheCacheInsideTheWindowAndRenewsInTheBackgro
 	}
 	waitFor(t, "the background renewal's iframe", func() bool { return fx.b.frameCount() == 2 })
 	close(release)
-	waitFor(t, "the background renewal", func() bool { return c.idle(fx.clock) && len(fx.eventList()) == 2 })
+	waitFor(t, "the background renewal", func() bool { return c.idle() && len(fx.eventList()) == 2 })
 	if n := fx.b.frameCount(); n != 2 {
 		t.Fatalf("%d renewals started for five calls inside the window, want 1", n-1)
 	}

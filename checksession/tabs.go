@@ -103,10 +103,9 @@ type group struct {
 	coord platform.TabCoordinator // nil: this tab renews alone
 	name  string
 
-	mu        sync.Mutex
-	channel   platform.Channel
-	left      bool
-	waitTimer platform.Timer // a lock wait's timer, for tests that wait for it
+	mu      sync.Mutex
+	channel platform.Channel
+	left    bool
 	// peerRenewing is set while another tab announced a request and has
 	// not told its outcome yet.
 	peerRenewing bool
@@ -178,12 +177,7 @@ func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool
 		var once sync.Once
 		var err error
 		release, err = coord.Lead(g.name+":renew", func() {
-			once.Do(func() {
-				g.mu.Lock()
-				close(ch)
-				g.waitTimer = nil
-				g.mu.Unlock()
-			})
+			once.Do(func() { close(ch) })
 		})
 		granted = ch
 		return err
@@ -194,22 +188,6 @@ func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool
 	}
 	timer := g.c.clock.NewTimer(wait)
 	defer timer.Stop()
-	// markWaiting records the lock wait, for as long as the lock is not had.
-	markWaiting := func() {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		select {
-		case <-granted:
-		default:
-			g.waitTimer = timer
-		}
-	}
-	markWaiting()
-	defer func() {
-		g.mu.Lock()
-		g.waitTimer = nil
-		g.mu.Unlock()
-	}()
 	handedOn := false
 	for {
 		changed := g.c.tokens.changes()
@@ -226,7 +204,6 @@ func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool
 				if err := lead(); err != nil {
 					return noop
 				}
-				markWaiting()
 				continue
 			}
 			g.awaitPeer(ctx)
