@@ -210,10 +210,11 @@ func (r *renewer) failed(err error) error {
 	}
 	hintable := e.Code == string(ErrLoginRequired) && !explainsItself(e.Description)
 	var markedAt time.Time
-	marked := false
+	marked, origin := false, ""
 	if hintable {
-		// Read before r.mu: it is a call into the page.
+		// Read before r.mu: they are calls into the page.
 		markedAt, marked = r.c.marker.signedInAt()
+		origin = r.c.browser.Origin()
 	}
 	r.mu.Lock()
 	why := ""
@@ -226,7 +227,7 @@ func (r *renewer) failed(err error) error {
 	}
 	if why != "" {
 		decorated := *e
-		decorated.Description += cookieHint(r.c.browser.Origin(), r.c.s.domain, why)
+		decorated.Description += cookieHint(origin, r.c.s.domain, why)
 		e = &decorated
 	}
 	hadSession := r.state != signedOut && r.state != stopped

@@ -106,6 +106,9 @@ type group struct {
 	mu      sync.Mutex
 	channel platform.Channel
 	left    bool
+	// joining is closed when the join under way (if any) has ended: the
+	// channel is opened outside mu, and a second join waits for the first.
+	joining chan struct{}
 	// peerRenewing is set while another tab announced a request and has
 	// not told its outcome yet.
 	peerRenewing bool
@@ -122,33 +125,55 @@ func newGroup(c *Client) *group {
 }
 
 // join opens the group's channel once a session is known, so that results
-// and logouts reach this tab.
+// and logouts reach this tab. The channel is opened, and closed, outside
+// g.mu: those are calls into the page.
 func (g *group) join() {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.coord == nil || g.channel != nil || g.left {
+	if w := g.joining; w != nil {
+		g.mu.Unlock()
+		<-w // the join under way: the channel is open when it returns
 		return
 	}
-	ch, err := g.coord.Join(g.name, g.received)
-	if err != nil {
-		g.c.log.debug("tabs: cannot open the broadcast channel (" + err.Error() + "); this tab renews alone")
+	coord := g.coord
+	if coord == nil || g.channel != nil || g.left {
+		g.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	g.joining = done
+	g.mu.Unlock()
+	defer close(done)
+
+	ch, err := coord.Join(g.name, g.received)
+	g.mu.Lock()
+	g.joining = nil
+	left := g.left
+	switch {
+	case err != nil:
 		g.coord = nil
-		return
+	case !left:
+		g.channel = ch
 	}
-	g.channel = ch
-	if g.c.s.UseRefreshTokens && !g.c.custody { // an engine in custody takes no token
-		go g.c.asks.queue(g.coord, g.name+":rt")
+	g.mu.Unlock()
+	switch {
+	case err != nil:
+		g.c.log.debug("tabs: cannot open the broadcast channel (" + err.Error() + "); this tab renews alone")
+	case left: // destroyed while the channel opened
+		ch.Close()
+	case g.c.s.UseRefreshTokens && !g.c.custody: // an engine in custody takes no token
+		go g.c.asks.queue(coord, g.name+":rt")
 	}
 }
 
 // leave closes the channel for good (destroy).
 func (g *group) leave() {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	g.left = true
-	if g.channel != nil {
-		g.channel.Close()
-		g.channel = nil
+	ch := g.channel
+	g.channel = nil
+	g.mu.Unlock()
+	if ch != nil {
+		ch.Close()
 	}
 }
 
