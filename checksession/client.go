@@ -2,7 +2,6 @@ package checksession
 
 import (
 	"context"
-	"sync/atomic"
 
 	"github.com/silentauth/silentauth/checksession/platform"
 )
@@ -34,8 +33,6 @@ type Client struct {
 	handover *pageHandover // the refresh token's hand-over when the page goes
 	asks     *groupAsks    // renewals by the group's refresh-token holder
 
-	// adopting counts results from other tabs being verified.
-	adopting atomic.Int32
 	// custody: the browser keeps this engine's refresh token to itself
 	// (RefreshCustody): no hand-over is asked for, given or taken.
 	custody bool
@@ -82,12 +79,18 @@ func NewClient(opts Options, b platform.Browser, clock platform.Clock) (*Client,
 	if s.SessionCheckInterval > 0 && s.SessionCheckInterval < minSessionPoll {
 		c.log.warn("sessionCheckIntervalInSeconds under 60 s polls /authorize often; servers rate-limit it")
 	}
-	c.renewer = newRenewer(c)
-	c.group = newGroup(c)
 	c.refresh = newRefreshTokens(s, b)
 	if k, ok := b.(platform.RefreshCustody); ok && k.KeepsRefreshToken() {
 		c.custody = true
 	}
+	coord, _ := b.(platform.TabCoordinator)
+	c.group = &group{s: s, clock: clock, log: c.log, browser: b, destroyed: ctx, custody: c.custody,
+		tokens: c.tokens, refresh: c.refresh, engine: c, coord: coord, name: s.tabKey()}
+	c.renewer = &renewer{s: s, clock: clock, log: c.log, browser: b, backoffs: c.backoffs, marker: c.marker,
+		events: c.events, destroyed: ctx, engine: c, joinGroup: c.group.join,
+		enabled: s.autoRenew, poked: make(chan struct{}, 1),
+		defaultKey: request{audience: s.Audience, scope: s.Scope}.cacheKey()}
+	c.group.followBackoff = c.renewer.followBackoff
 	c.tokenEndpoint = &tokenEndpoint{s: s, browser: b, clock: clock, log: c.log, dpop: dp, refresh: c.refresh, disc: c.disc}
 	c.flow = &authFlow{s: s, clock: clock, browser: b, log: c.log, disc: c.disc, frames: c.frames,
 		tokenEndpoint: c.tokenEndpoint, verifier: c.verifier}
@@ -95,7 +98,8 @@ func NewClient(opts Options, b platform.Browser, clock platform.Clock) (*Client,
 		refresh: c.refresh, group: c.group, log: c.log}
 	c.asks = &groupAsks{s: s, clock: clock, log: c.log, group: c.group, tokens: c.tokens, refresh: c.refresh,
 		destroyed: ctx, hasSession: c.renewer.hasSession, shared: c.shared,
-		verifyingShare: func() bool { return c.adopting.Load() > 0 }}
+		verifyingShare: func() bool { return c.group.adopting.Load() > 0 }}
+	c.group.asks, c.group.handover = c.asks, c.handover
 	c.refreshToken = &tabRefreshToken{use: s.UseRefreshTokens, refresh: c.refresh, flow: c.flow, handover: c.handover,
 		log: c.log, destroyed: ctx}
 	return c, nil

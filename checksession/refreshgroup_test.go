@@ -808,7 +808,7 @@ func verifyingWhileAsking(t *testing.T, c *Client) {
 	t.Helper()
 	waitFor(t, "the new tab to wait for its group while it verifies the holder's share", func() bool {
 		// Every goroutine blocked: the ask is parked on its armed wait.
-		return c.asks.asking.Load() > 0 && c.adopting.Load() > 0 && quiet()
+		return c.asks.asking.Load() > 0 && c.group.adopting.Load() > 0 && quiet()
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/silentauth/silentauth/checksession/idtoken"
@@ -99,7 +100,23 @@ func (s *settings) tabKey() string {
 
 // group is this client's membership of its tab group.
 type group struct {
-	c     *Client
+	s         *settings
+	clock     platform.Clock
+	log       logger
+	browser   platform.Browser // whether it is online
+	destroyed context.Context  // the client's: cancelled by Destroy
+	custody   bool             // the engine keeps its refresh token to itself (RefreshCustody)
+	tokens    *tokenCache
+	refresh   *refreshTokens
+	asks      *groupAsks    // renewals by the group's refresh-token holder
+	handover  *pageHandover // armed by a refresh token handed over
+	// adopting counts results from other tabs being verified (adopt).
+	adopting atomic.Int32
+	// followBackoff is the renewer's: the schedule another tab's failure left.
+	followBackoff func(*sharedBackoff)
+	// engine takes what other tabs tell: a result, the end of the session.
+	engine groupEngine
+
 	coord platform.TabCoordinator // nil: this tab renews alone
 	name  string
 
@@ -119,9 +136,13 @@ type group struct {
 	failedWith *sharedBackoff
 }
 
-func newGroup(c *Client) *group {
-	coord, _ := c.browser.(platform.TabCoordinator)
-	return &group{c: c, coord: coord, name: c.s.tabKey()}
+// groupEngine is what the tab group hands to the engine around it: the
+// Client, which owns the cache and the session.
+type groupEngine interface {
+	// adopt takes another tab's result once its ID token is verified.
+	adopt(sr *sharedResult, spent, asked bool, gen uint64)
+	// endedElsewhere ends this tab's session: another tab's did.
+	endedElsewhere(logout bool)
 }
 
 // join opens the group's channel once a session is known, so that results
@@ -157,11 +178,11 @@ func (g *group) join() {
 	g.mu.Unlock()
 	switch {
 	case err != nil:
-		g.c.log.debug("tabs: cannot open the broadcast channel (" + err.Error() + "); this tab renews alone")
+		g.log.debug("tabs: cannot open the broadcast channel (" + err.Error() + "); this tab renews alone")
 	case left: // destroyed while the channel opened
 		ch.Close()
-	case g.c.s.UseRefreshTokens && !g.c.custody: // an engine in custody takes no token
-		go g.c.asks.queue(coord, g.name+":rt")
+	case g.s.UseRefreshTokens && !g.custody: // an engine in custody takes no token
+		go g.asks.queue(coord, g.name+":rt")
 	}
 }
 
@@ -208,23 +229,23 @@ func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool
 		return err
 	}
 	if err := lead(); err != nil {
-		g.c.log.debug("tabs: no Web Locks (" + err.Error() + "); this tab renews alone")
+		g.log.debug("tabs: no Web Locks (" + err.Error() + "); this tab renews alone")
 		return noop
 	}
-	timer := g.c.clock.NewTimer(wait)
+	timer := g.clock.NewTimer(wait)
 	defer timer.Stop()
 	handedOn := false
 	for {
-		changed := g.c.tokens.changes()
+		changed := g.tokens.changes()
 		if !needed() {
 			release()
 			return noop
 		}
 		select {
 		case <-granted:
-			if !handedOn && offline(g.c.browser) {
+			if !handedOn && offline(g.browser) {
 				handedOn = true
-				g.c.log.debug("tabs: offline; handing the renewal lock to a tab that may be online")
+				g.log.debug("tabs: offline; handing the renewal lock to a tab that may be online")
 				release()
 				if err := lead(); err != nil {
 					return noop
@@ -235,7 +256,7 @@ func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool
 			return release
 		case <-changed:
 		case <-timer.C():
-			g.c.log.debug("tabs: the tab holding the renewal lock kept it " + wait.String() + " (frozen?); renewing without it")
+			g.log.debug("tabs: the tab holding the renewal lock kept it " + wait.String() + " (frozen?); renewing without it")
 			release()
 			return noop
 		case <-ctx.Done():
@@ -249,20 +270,20 @@ func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool
 // another tab announced and for the verification of a result received, so
 // that the re-read sees them.
 func (g *group) awaitPeer(ctx context.Context) {
-	bound := g.c.clock.NewTimer(peerWait)
+	bound := g.clock.NewTimer(peerWait)
 	defer bound.Stop()
 	for {
-		changed := g.c.tokens.changes() // before the check, so no wake-up is lost
+		changed := g.tokens.changes() // before the check, so no wake-up is lost
 		g.mu.Lock()
 		waiting := g.peerRenewing
 		g.mu.Unlock()
-		if !waiting && g.c.adopting.Load() == 0 {
+		if !waiting && g.adopting.Load() == 0 {
 			return
 		}
 		select {
 		case <-changed:
 		case <-bound.C():
-			g.c.log.debug("tabs: the tab that renewed before did not tell its outcome; renewing")
+			g.log.debug("tabs: the tab that renewed before did not tell its outcome; renewing")
 			g.setPeerRenewing(false)
 			return
 		case <-ctx.Done():
@@ -291,7 +312,7 @@ func (g *group) setPeerRenewing(on bool) {
 	g.mu.Lock()
 	g.peerRenewing = on
 	g.mu.Unlock()
-	g.c.tokens.notify()
+	g.tokens.notify()
 }
 
 // share tells the other tabs about a result for the default request.
@@ -302,7 +323,7 @@ func (g *group) share(res *AuthResult, r request) {
 	msg := tabMessage{Kind: kindRenewed, Result: shareOf(res, r)}
 	// An engine in custody spent its own token, of which no tab holds a
 	// copy to drop (a stored one is re-read under the lock instead).
-	if res.viaRefresh && !g.c.custody {
+	if res.viaRefresh && !g.custody {
 		msg.Via = viaRefreshToken
 	}
 	g.post(msg)
@@ -386,7 +407,7 @@ func (g *group) postRaw(b []byte) bool {
 		return false
 	}
 	if err := ch.Post(b); err != nil {
-		g.c.log.debug("tabs: could not tell the other tabs: " + err.Error())
+		g.log.debug("tabs: could not tell the other tabs: " + err.Error())
 		return false
 	}
 	return true
@@ -402,48 +423,48 @@ func (g *group) joined() bool {
 // received handles what another tab posted. It runs on the channel's
 // delivery goroutine, so the verification of a result moves to its own.
 func (g *group) received(data []byte) {
-	defer g.c.log.recoverTo("a message from another tab")
+	defer g.log.recoverTo("a message from another tab")
 	if len(data) > maxTabMessageBytes {
-		g.c.log.debug("tabs: ignored a message of " + strconv.Itoa(len(data)) + " bytes")
+		g.log.debug("tabs: ignored a message of " + strconv.Itoa(len(data)) + " bytes")
 		return
 	}
-	if g.c.custody {
+	if g.custody {
 		if isHandover(data) {
-			g.c.log.debug("tabs: ignored a refresh-token hand-over: this engine keeps its own refresh token")
+			g.log.debug("tabs: ignored a refresh-token hand-over: this engine keeps its own refresh token")
 			return
 		}
-	} else if g.c.s.UseRefreshTokens {
-		if handled, err := g.c.refresh.AcceptHandover(g.c.ctx, data); handled {
+	} else if g.s.UseRefreshTokens {
+		if handled, err := g.refresh.AcceptHandover(g.destroyed, data); handled {
 			switch {
 			case errors.Is(err, errUnaskedHandover):
-				g.c.log.debug("tabs: " + err.Error())
+				g.log.debug("tabs: " + err.Error())
 				return
 			case err != nil:
-				g.c.log.debug("tabs: the group's refresh token could not be stored: " + err.Error())
+				g.log.debug("tabs: the group's refresh token could not be stored: " + err.Error())
 			default:
-				g.c.log.debug("tabs: received the group's refresh token as the next in line")
+				g.log.debug("tabs: received the group's refresh token as the next in line")
 			}
-			g.c.handover.listen()
-			g.c.tokens.notify()
+			g.handover.listen()
+			g.tokens.notify()
 			return
 		}
 	}
 	var msg tabMessage
 	if err := json.Unmarshal(data, &msg); err != nil {
-		g.c.log.debug("tabs: ignored an unreadable message")
+		g.log.debug("tabs: ignored an unreadable message")
 		return
 	}
 	switch msg.Kind {
 	case kindRenewalWanted:
-		g.c.asks.answer(msg.Have)
+		g.asks.answer(msg.Have)
 	case kindNextInLine:
-		if g.c.s.UseRefreshTokens && !g.c.custody && msg.Nonce != "" {
-			g.c.refresh.NoteHeir(msg.Nonce)
+		if g.s.UseRefreshTokens && !g.custody && msg.Nonce != "" {
+			g.refresh.NoteHeir(msg.Nonce)
 		}
 	case kindRenewing:
 		g.setPeerRenewing(true)
 	case kindRenewFailed:
-		g.c.renewer.followBackoff(msg.Backoff) // before the lock's next holder re-reads
+		g.followBackoff(msg.Backoff) // before the lock's next holder re-reads
 		g.mu.Lock()
 		g.failures++
 		g.failedWith = msg.Backoff
@@ -451,26 +472,26 @@ func (g *group) received(data []byte) {
 		g.setPeerRenewing(false)
 	case kindRenewed:
 		if msg.Result == nil || msg.Result.IDToken == "" {
-			g.c.log.debug("tabs: ignored a result without an ID token")
+			g.log.debug("tabs: ignored a result without an ID token")
 			g.setPeerRenewing(false)
 			return
 		}
-		g.c.adopting.Add(1)
+		g.adopting.Add(1)
 		g.setPeerRenewing(false)
 		// An engine in custody holds no copy of another's token: what the
 		// sharer spent is its own.
-		spent := msg.Via == viaRefreshToken && !g.c.custody
-		gen := g.c.refresh.Generation() // what the holder had when the share came
+		spent := msg.Via == viaRefreshToken && !g.custody
+		gen := g.refresh.Generation() // what the holder had when the share came
 		// Whether this tab is asking is read as the share comes, not when
 		// the goroutine starts: the ask may end in between, and the share
 		// that answers it would then be dropped.
-		asked := g.c.asks.asking.Load() > 0
-		go g.c.adopt(msg.Result, spent, asked, gen)
+		asked := g.asks.asking.Load() > 0
+		go g.engine.adopt(msg.Result, spent, asked, gen)
 	case kindSessionEnded, kindLoggedOut:
 		g.setPeerRenewing(false)
-		g.c.endedElsewhere(msg.Kind == kindLoggedOut)
+		g.engine.endedElsewhere(msg.Kind == kindLoggedOut)
 	default:
-		g.c.log.debug("tabs: ignored a message of unknown kind")
+		g.log.debug("tabs: ignored a message of unknown kind")
 	}
 }
 
@@ -484,7 +505,7 @@ func (c *Client) adopt(sr *sharedResult, spent, asked bool, gen uint64) {
 	defer func() {
 		// The end of one shared result's verification, whatever its
 		// outcome, for a renewal waiting on it.
-		c.adopting.Add(-1)
+		c.group.adopting.Add(-1)
 		c.tokens.notify()
 	}()
 	defer c.log.recoverTo("a result from another tab")
