@@ -152,10 +152,10 @@ func quiet() bool {
 // while it holds no refresh token and verifies nothing is parked until
 // the group answers or the clock moves.
 func (c *Client) settled() bool {
-	if c.asks.asking.Load() > 0 && !c.refresh.Has() && c.group.adopting.Load() == 0 {
+	if c.engine.asks.asking.Load() > 0 && !c.refresh.Has() && c.group.adopting.Load() == 0 {
 		return true
 	}
-	if c.inflight.size() > 0 || c.group.adopting.Load() > 0 {
+	if c.engine.inflight.size() > 0 || c.group.adopting.Load() > 0 {
 		return false
 	}
 	r := c.renewer

@@ -16,7 +16,7 @@ import (
 func engineLocks(c *Client) map[string]*sync.Mutex {
 	return map[string]*sync.Mutex{
 		"renewer.mu": &c.renewer.mu, "group.mu": &c.group.mu, "tokens.mu": &c.tokens.mu,
-		"backoffs.mu": &c.backoffs.mu, "inflight.mu": &c.inflight.mu, "renewals.mu": &c.renewals.mu,
+		"backoffs.mu": &c.engine.backoffs.mu, "inflight.mu": &c.engine.inflight.mu, "renewals.mu": &c.engine.renewals.mu,
 		"refresh.mu": &c.refresh.mu, "handover.mu": &c.handover.mu, "disc.mu": &c.disc.mu,
 	}
 }

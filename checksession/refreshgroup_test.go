@@ -150,7 +150,7 @@ func checkAdvancing(t *testing.T, fx *fixture, c *Client, also ...*Client) (*Aut
 		if time.Now().After(deadline) {
 			t.Fatalf("checkSession did not finish; logs %q", fx.logs)
 		}
-		asking := c.asks.asking.Load() > 0
+		asking := c.engine.asks.asking.Load() > 0
 		if next := fx.clock.pending(); asking && c.idle() && allIdle(also) && len(next) > 0 {
 			fx.clock.Advance(next[0])
 		}
@@ -310,7 +310,7 @@ func TestANewTabWaitsForABusyHolder(t *testing.T) {
 	firstTab.tabHub.mu.Unlock()
 	checked := checkInBackground(t, fx, second)
 	waitFor(t, "the new tab to ask its group and wait", func() bool {
-		return second.asks.asking.Load() > 0 && second.idle()
+		return second.engine.asks.asking.Load() > 0 && second.idle()
 	})
 	fx.clock.Advance(time.Second) // the holder is busy for a second
 	waitFor(t, "the new tab to wait on, or give up", func() bool { return second.idle() })
@@ -378,14 +378,14 @@ func TestARenewalAskedForDuringTheHoldersGrantIsAnsweredByIt(t *testing.T) {
 	})
 	asked := make(chan *AuthResult, 1)
 	go func() {
-		res, err := second.asks.ask(context.Background(), second.s.defaultRequest(), false)
+		res, err := second.engine.asks.ask(context.Background(), second.s.defaultRequest(), false)
 		if err != nil {
 			t.Errorf("the ask failed: %v", err)
 		}
 		asked <- res
 	}()
 	waitFor(t, "the new tab to ask and wait", func() bool {
-		return second.asks.asking.Load() > 0 && second.idle()
+		return second.engine.asks.asking.Load() > 0 && second.idle()
 	})
 	close(gate)
 	if err := <-checked; err != nil {
@@ -808,7 +808,7 @@ func verifyingWhileAsking(t *testing.T, c *Client) {
 	t.Helper()
 	waitFor(t, "the new tab to wait for its group while it verifies the holder's share", func() bool {
 		// Every goroutine blocked: the ask is parked on its armed wait.
-		return c.asks.asking.Load() > 0 && c.group.adopting.Load() > 0 && quiet()
+		return c.engine.asks.asking.Load() > 0 && c.group.adopting.Load() > 0 && quiet()
 	})
 }
 

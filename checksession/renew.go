@@ -150,8 +150,8 @@ type renewer struct {
 	poked       chan struct{}
 }
 
-// renewalEngine is what the renewer asks of the engine around it: the
-// Client, which owns the cache, the tab group and the requests.
+// renewalEngine is what the renewer asks of the renewal core (engine),
+// which runs the requests and their bookkeeping.
 type renewalEngine interface {
 	// renew runs or joins the one renewal of r's tokens for job.
 	renew(ctx context.Context, r request, job renewalJob) (*AuthResult, error)

@@ -83,7 +83,7 @@ func TestFailuresAreRetriedOnTheBackoffSchedule(t *testing.T) {
 	fx.expiresIn = 3600
 	early := 50 * time.Minute // renewal starts early, so the retries stay within the token's life
 	c := fx.signedIn(func(o *Options) { o.RenewBeforeExpiry = &early })
-	c.backoffs.rand = func() float64 { return 0.5 } // the middle of each step
+	c.engine.backoffs.rand = func() float64 { return 0.5 } // the middle of each step
 	fx.answer(answerTemporarilyUnavailable)
 	var times []time.Time
 	for len(times) < 8 {
@@ -252,11 +252,11 @@ func TestAFocusBringsNoAttemptForward(t *testing.T) {
 	fx.expiresIn = 3600
 	early := 50 * time.Minute
 	c, wb := fx.signedInOnWakingPage(func(o *Options) { o.RenewBeforeExpiry = &early })
-	c.backoffs.rand = func() float64 { return 0.5 }
+	c.engine.backoffs.rand = func() float64 { return 0.5 }
 	fx.answer(answerTemporarilyUnavailable)
 	// Five failures: the next attempt is 22.5 s away.
 	advanceUntil(t, fx, time.Hour, func() bool { return fx.b.frameCount() == 6 }, c)
-	advanceUntil(t, fx, time.Minute, func() bool { return c.backoffs.get(c.renewer.defaultKey).failures == 5 }, c)
+	advanceUntil(t, fx, time.Minute, func() bool { return c.engine.backoffs.get(c.renewer.defaultKey).failures == 5 }, c)
 	fx.answer(nil) // the server is back
 
 	wb.wake <- struct{}{} // focus, pageshow: a wake-up, not a comeback
@@ -301,10 +301,10 @@ func TestAComebackBringsOneAttemptForwardOncePerKind(t *testing.T) {
 			if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
 				t.Fatal(err)
 			}
-			c.backoffs.rand = func() float64 { return 0.5 } // an early attempt 1 s after its signal
+			c.engine.backoffs.rand = func() float64 { return 0.5 } // an early attempt 1 s after its signal
 			fx.answer(answerTemporarilyUnavailable)
 			advanceUntil(t, fx, time.Hour, func() bool { return fx.b.frameCount() == 6 }, c)
-			advanceUntil(t, fx, time.Minute, func() bool { return c.backoffs.get(c.renewer.defaultKey).failures == 5 }, c)
+			advanceUntil(t, fx, time.Minute, func() bool { return c.engine.backoffs.get(c.renewer.defaultKey).failures == 5 }, c)
 			// The next attempt is 22.5 s away; each comeback that counts
 			// brings one 1 s after it.
 			brought := 0
@@ -355,10 +355,10 @@ func TestRetryAfterSetsTheNextAttemptAndNoComebackOverridesIt(t *testing.T) {
 				t.Fatalf("the next call got %#v, want the error with RetryAfter %v", err, tc.want)
 			}
 			key := c.renewer.defaultKey
-			if b := c.backoffs.get(key); !b.server || b.next.Sub(fx.clock.Now()) != tc.want {
+			if b := c.engine.backoffs.get(key); !b.server || b.next.Sub(fx.clock.Now()) != tc.want {
 				t.Fatalf("schedule %+v, want the server's %v", b, tc.want)
 			}
-			if _, moved := c.backoffs.comeback(key, fx.clock.Now(), platform.CameOnline); moved {
+			if _, moved := c.engine.backoffs.comeback(key, fx.clock.Now(), platform.CameOnline); moved {
 				t.Error("coming back online brought the attempt before the server's Retry-After")
 			}
 			if !fx.logged("Retry-After") {
@@ -446,7 +446,7 @@ func TestOneRenewalBringsOneEventWhateverTheNumberOfCallers(t *testing.T) {
 			tokens := make([]string, n)
 			wait := inParallel(n, func(i int) { tokens[i], _ = c.GetTokenSilently(context.Background(), AuthorizeParams{}) })
 			waitFor(t, "every caller to join", func() bool {
-				return c.inflight.size() == 1 && fx.b.frameCount() == 2
+				return c.engine.inflight.size() == 1 && fx.b.frameCount() == 2
 			})
 			close(release)
 			wait()
@@ -496,7 +496,7 @@ func TestCallersWithoutATokenDoNotHammerAFailingServer(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 60
 	c := fx.signedIn(func(o *Options) { o.AutoRenew = new(bool) })
-	c.backoffs.rand = func() float64 { return 0 } // the shortest delays: 1, 2, 4 s
+	c.engine.backoffs.rand = func() float64 { return 0 } // the shortest delays: 1, 2, 4 s
 	fx.answer(answerTemporarilyUnavailable)
 	fx.clock.Advance(59 * time.Second)
 	var retryAfter []time.Duration

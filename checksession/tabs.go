@@ -136,8 +136,8 @@ type group struct {
 	failedWith *sharedBackoff
 }
 
-// groupEngine is what the tab group hands to the engine around it: the
-// Client, which owns the cache and the session.
+// groupEngine is what the tab group hands to the renewal core (engine):
+// what other tabs tell about the session.
 type groupEngine interface {
 	// adopt takes another tab's result once its ID token is verified.
 	adopt(sr *sharedResult, spent, asked bool, gen uint64)
@@ -501,48 +501,48 @@ func (g *group) received(data []byte) {
 // the stand-by copy of that token it held when the share came (gen), so
 // that a forged share cannot make every tab drop the group's refresh token.
 // asked: this tab was asking its group for a renewal when the share came.
-func (c *Client) adopt(sr *sharedResult, spent, asked bool, gen uint64) {
+func (eng *engine) adopt(sr *sharedResult, spent, asked bool, gen uint64) {
 	defer func() {
 		// The end of one shared result's verification, whatever its
 		// outcome, for a renewal waiting on it.
-		c.group.adopting.Add(-1)
-		c.tokens.notify()
+		eng.group.adopting.Add(-1)
+		eng.tokens.notify()
 	}()
-	defer c.log.recoverTo("a result from another tab")
+	defer eng.log.recoverTo("a result from another tab")
 	r := request{audience: sr.Audience, scope: sr.RequestScope}
-	dropsToken := spent && c.s.UseRefreshTokens && c.refresh.Has()
+	dropsToken := spent && eng.s.UseRefreshTokens && eng.refresh.Has()
 	// A tab that asked the group for a renewal takes its result, session or not.
-	if r.cacheKey() != c.renewer.defaultKey || !c.renewer.hasSession() && !dropsToken && !asked {
-		c.log.debug("tabs: ignored a result this tab has no session for")
+	if r.cacheKey() != eng.renewer.defaultKey || !eng.renewer.hasSession() && !dropsToken && !asked {
+		eng.log.debug("tabs: ignored a result this tab has no session for")
 		return
 	}
-	epoch := c.tokens.currentEpoch()
-	ctx, cancel := context.WithTimeout(c.ctx, fetchTimeout)
+	epoch := eng.tokens.currentEpoch()
+	ctx, cancel := context.WithTimeout(eng.ctx, fetchTimeout)
 	defer cancel()
-	res, err := c.flow.verifyShared(ctx, sr, c.tokens.longestLifetime)
+	res, err := eng.flow.verifyShared(ctx, sr, eng.tokens.longestLifetime)
 	if err != nil {
-		c.log.debug("tabs: ignored a result from another tab: " + err.Error())
+		eng.log.debug("tabs: ignored a result from another tab: " + err.Error())
 		return
 	}
 	if dropsToken {
-		c.refresh.DropSince(gen) // a stand-by copy of the token that was just redeemed
+		eng.refresh.DropSince(gen) // a stand-by copy of the token that was just redeemed
 	}
-	if !c.renewer.hasSession() && !asked {
+	if !eng.renewer.hasSession() && !asked {
 		return
 	}
-	switch refused := c.tokens.adopt(epoch, sr.Audience, sr.RequestScope, res); {
+	switch refused := eng.tokens.adopt(epoch, sr.Audience, sr.RequestScope, res); {
 	case refused.older:
-		c.log.debug("tabs: ignored a result older than this tab's")
+		eng.log.debug("tabs: ignored a result older than this tab's")
 		return
 	case refused.who != "":
-		c.log.debug("tabs: ignored a result for another user (" + refused.who + ")")
+		eng.log.debug("tabs: ignored a result for another user (" + refused.who + ")")
 		return
 	case refused.refused():
 		return // the session ended, or this tab has the token already
 	}
-	c.log.debug("tabs: took the result another tab renewed")
-	c.renewer.got(res, false)
-	c.events.emit(EventRenewed, res)
+	eng.log.debug("tabs: took the result another tab renewed")
+	eng.renewer.got(res, false)
+	eng.events.emit(EventRenewed, res)
 }
 
 // verifyShared checks a shared ID token as this tab's own (signature, iss,
@@ -600,26 +600,26 @@ const shareMaxAge = time.Minute
 
 // endedElsewhere is the end of the session in another tab: this tab forgets
 // its tokens and stops renewing, whatever the message said.
-func (c *Client) endedElsewhere(logout bool) {
-	if !c.renewer.signOut() {
+func (eng *engine) endedElsewhere(logout bool) {
+	if !eng.renewer.signOut() {
 		return
 	}
 	why := "the session ended in another tab"
 	var rt string
 	if logout {
 		why = "logged out in another tab"
-		rt = c.tokenEndpoint.refreshTokenToRevoke(c.ctx) // the group's token may be here, not in the tab that logged out
+		rt = eng.tokenEndpoint.refreshTokenToRevoke(eng.ctx) // the group's token may be here, not in the tab that logged out
 	}
-	c.tokens.forget()
-	c.marker.clear()
-	c.refreshToken.forget()
+	eng.tokens.forget()
+	eng.marker.clear()
+	eng.refreshToken.forget()
 	if rt != "" {
 		go func() {
-			defer c.log.recoverTo("the revocation at logout")
-			c.tokenEndpoint.revokeRefreshToken(c.ctx, rt)
+			defer eng.log.recoverTo("the revocation at logout")
+			eng.tokenEndpoint.revokeRefreshToken(eng.ctx, rt)
 		}()
 	}
 	e := &Error{Code: string(ErrLoginRequired), Description: why}
-	c.log.debug("session ended: " + why)
-	c.events.emit(EventSessionEnded, e)
+	eng.log.debug("session ended: " + why)
+	eng.events.emit(EventSessionEnded, e)
 }
