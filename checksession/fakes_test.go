@@ -146,6 +146,13 @@ func quiet() bool {
 	return true
 }
 
+// size is how many pieces of work are in flight.
+func (fs *flights) size() int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return len(fs.m)
+}
+
 // settled reports whether c has nothing in the works that a blocked
 // goroutine could hide: no request and no shared result's verification,
 // and no poke the renewal loop has not taken. A tab that asks its group
