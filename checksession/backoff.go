@@ -334,14 +334,14 @@ func (r *renewer) followBackoff(s *sharedBackoff) {
 	if s == nil || !r.hasSession() {
 		return
 	}
-	now := r.c.clock.Now()
+	now := r.clock.Now()
 	b, why := s.backoff(now)
 	if why != "" {
-		r.c.log.debug("tabs: ignored another tab's backoff: " + why)
+		r.log.debug("tabs: ignored another tab's backoff: " + why)
 		return
 	}
-	r.c.backoffs.set(r.defaultKey, b)
-	r.c.log.debug("tabs: following the group's backoff after " + b.err.Code + "; the next attempt in " +
+	r.backoffs.set(r.defaultKey, b)
+	r.log.debug("tabs: following the group's backoff after " + b.err.Code + "; the next attempt in " +
 		max(b.next.Sub(now), 0).Round(time.Millisecond).String())
 	r.poke()
 }

@@ -220,7 +220,7 @@ func callTabs(t *testing.T, fx *fixture, clients []*Client, d time.Duration) (er
 			}
 			errs = append(errs, e)
 		}
-		waitFor(t, "the tabs to settle", func() bool { return allIdle(fx, clients) && allIdle(fx, clients) })
+		waitFor(t, "the tabs to settle", func() bool { return allIdle(clients) })
 		fx.clock.Advance(250 * time.Millisecond)
 	}
 	return errs
@@ -231,7 +231,7 @@ func TestTheTabGroupSharesOneBackoff(t *testing.T) {
 	fx.expiresIn = 60
 	clients, _ := openTabs(t, fx, 3)
 	for _, c := range clients {
-		c.backoffs.rand = func() float64 { return 0 } // the shortest delays, the most requests
+		c.engine.backoffs.rand = func() float64 { return 0 } // the shortest delays, the most requests
 	}
 	opened := fx.b.frameCount()
 	fx.answer(answerTemporarilyUnavailable)
@@ -268,12 +268,12 @@ func TestTheTabGroupSharesOneBackoff(t *testing.T) {
 			if fx.clock.Now().Sub(recovered) > backoffCap {
 				t.Fatalf("tab %d has no token %v after the recovery", i, backoffCap)
 			}
-			waitFor(t, "the tabs to settle", func() bool { return allIdle(fx, clients) && allIdle(fx, clients) })
+			waitFor(t, "the tabs to settle", func() bool { return allIdle(clients) })
 			fx.clock.Advance(250 * time.Millisecond)
 		}
 	}
 	for i, c := range clients {
-		if b := c.backoffs.get(c.renewer.defaultKey); b.failures != 0 {
+		if b := c.engine.backoffs.get(c.renewer.defaultKey); b.failures != 0 {
 			t.Errorf("tab %d still backs off after a success: %+v", i, b)
 		}
 	}
@@ -297,13 +297,13 @@ func TestComingBackOnlineInEveryTabBringsOneAttemptForward(t *testing.T) {
 	})
 	for i, c := range clients {
 		u := 0.2 + 0.3*float64(i) // early attempts 0.4, 1 and 1.6 s after the signal
-		c.backoffs.rand = func() float64 { return u }
+		c.engine.backoffs.rand = func() float64 { return u }
 	}
 	fx.answer(answerTemporarilyUnavailable)
 	fx.clock.Advance(3601 * time.Second)
 	// Into the 15-30 s delays, to a moment with the next attempt 5 s away or more.
 	key := clients[0].renewer.defaultKey
-	for b := clients[0].backoffs.get(key); b.failures < 5 || b.next.Sub(fx.clock.Now()) < 5*time.Second; b = clients[0].backoffs.get(key) {
+	for b := clients[0].engine.backoffs.get(key); b.failures < 5 || b.next.Sub(fx.clock.Now()) < 5*time.Second; b = clients[0].engine.backoffs.get(key) {
 		callTabs(t, fx, clients, 250*time.Millisecond)
 		if fx.clock.Now().Sub(t0) > 2*time.Hour {
 			t.Fatalf("the group's backoff is %+v; the test wants the next attempt a while away", b)
@@ -311,21 +311,13 @@ func TestComingBackOnlineInEveryTabBringsOneAttemptForward(t *testing.T) {
 	}
 	opened := fx.b.frameCount()
 	for i, tab := range tabs {
-		r := clients[i].renewer
-		r.mu.Lock()
-		old := r.timer
-		r.mu.Unlock()
-		tab.back <- platform.CameOnline // every tab sees the online event
-		waitFor(t, "the loop to take the comeback and re-arm", func() bool {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			return r.timer != old && fx.clock.live(r.timer)
-		})
+		tab.back <- platform.CameOnline // every tab sees the online event (unbuffered: the loop took it)
+		waitFor(t, "the loop to take the comeback and re-arm", func() bool { return clients[i].idle() })
 	}
-	waitFor(t, "the tabs to settle", func() bool { return allIdle(fx, clients) && allIdle(fx, clients) })
+	waitFor(t, "the tabs to settle", func() bool { return allIdle(clients) })
 	for range 10 { // 2.5 s
 		fx.clock.Advance(250 * time.Millisecond)
-		waitFor(t, "the tabs to settle", func() bool { return allIdle(fx, clients) && allIdle(fx, clients) })
+		waitFor(t, "the tabs to settle", func() bool { return allIdle(clients) })
 	}
 	if n := fx.b.frameCount() - opened; n != 1 {
 		t.Fatalf("coming back online in 3 tabs brought %d attempts forward, want 1; logs %q", n, fx.logs[max(0, len(fx.logs)-40):])
@@ -342,7 +334,7 @@ func TestAnErrorThatNeedsTheUserStillEndsTheSessionDuringABackoff(t *testing.T) 
 		_, _ = c.GetTokenSilently(context.Background(), AuthorizeParams{})
 		fx.clock.Advance(backoffDelay(3, 1))
 	}
-	if b := c.backoffs.get(c.renewer.defaultKey); b.failures != 3 {
+	if b := c.engine.backoffs.get(c.renewer.defaultKey); b.failures != 3 {
 		t.Fatalf("%d failures, want 3", b.failures)
 	}
 	fx.answer(answerLoginRequired("Login required"))
@@ -351,7 +343,7 @@ func TestAnErrorThatNeedsTheUserStillEndsTheSessionDuringABackoff(t *testing.T) 
 		t.Fatalf("got %v, want login_required", err)
 	}
 	waitFor(t, "session_ended", func() bool { e := fx.eventList(); return len(e) > 0 && e[len(e)-1] == "session_ended" })
-	if b := c.backoffs.get(c.renewer.defaultKey); b.failures != 0 {
+	if b := c.engine.backoffs.get(c.renewer.defaultKey); b.failures != 0 {
 		t.Errorf("the ended session's backoff lives on: %+v", b)
 	}
 	var e *Error
@@ -398,10 +390,10 @@ func TestAnOfflineTabKeepsItsFailureToItself(t *testing.T) {
 				t.Fatal("the check did not fail")
 			}
 			key := clients[0].renewer.defaultKey
-			if b := clients[1].backoffs.get(key); b.failures != 1 {
+			if b := clients[1].engine.backoffs.get(key); b.failures != 1 {
 				t.Errorf("the failing tab's own backoff has %d failures, want 1", b.failures)
 			}
-			if b := clients[0].backoffs.get(key); b.failures != tc.want {
+			if b := clients[0].engine.backoffs.get(key); b.failures != tc.want {
 				t.Errorf("the other tab's backoff has %d failures, want %d", b.failures, tc.want)
 			}
 		})

@@ -2,7 +2,6 @@ package checksession
 
 import (
 	"context"
-	"sync/atomic"
 
 	"github.com/silentauth/silentauth/checksession/platform"
 )
@@ -23,33 +22,18 @@ type Client struct {
 	// tokenEndpoint redeems codes and refresh tokens, with DPoP under
 	// useDpop, and revokes refresh tokens.
 	tokenEndpoint *tokenEndpoint
-	frames        *framer // the silent requests' iframes, the popup's wait
-	events        eventSink
+	frames        *framer   // the silent requests' iframes, the popup's wait
 	flow          *authFlow // gets tokens: silent requests, responses, refresh grants, shares
 
-	// backoffs holds, by request cache key, the wait after failures that
-	// may pass; the default tokens' is the tab group's.
-	backoffs *backoffs
-
 	handover *pageHandover // the refresh token's hand-over when the page goes
-	asks     *groupAsks    // renewals by the group's refresh-token holder
-
-	// adopting counts results from other tabs being verified.
-	adopting atomic.Int32
-	// custody: the browser keeps this engine's refresh token to itself
-	// (RefreshCustody): no hand-over is asked for, given or taken.
-	custody bool
 
 	ctx    context.Context // cancelled by Destroy
 	cancel context.CancelFunc
 
-	verifier *lazyVerifier
-
 	tokens *tokenCache // the results, the user and the epoch
 	marker signedInMarker
 
-	inflight *flights // request key → the silent request in flight
-	renewals *flights // request key → the renewal in flight (lock, re-read, request)
+	engine *engine // the renewal core
 }
 
 // NewClient validates the options and builds a client. It does not touch the
@@ -67,37 +51,54 @@ func NewClient(opts Options, b platform.Browser, clock platform.Clock) (*Client,
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Client{
-		s: s, log: newLogger(s), browser: b, clock: clock,
-		ctx: ctx, cancel: cancel,
-		inflight: newFlights(), renewals: newFlights(),
-		backoffs: newBackoffs(),
-	}
-	c.tokens = newTokenCache(s, clock, c.backoffs)
-	c.verifier = &lazyVerifier{s: s, browser: b, clock: clock}
-	c.events = eventSink(s.OnEvent)
-	c.frames = &framer{browser: b, clock: clock, log: c.log, clientID: s.ClientID, tokens: c.tokens, destroyed: ctx}
-	c.marker = signedInMarker{browser: b, key: s.markerKey(), clock: clock, log: c.log}
-	c.disc = &discoverer{s: s, browser: b, log: c.log.debug}
+	log := newLogger(s)
 	if s.SessionCheckInterval > 0 && s.SessionCheckInterval < minSessionPoll {
-		c.log.warn("sessionCheckIntervalInSeconds under 60 s polls /authorize often; servers rate-limit it")
+		log.warn("sessionCheckIntervalInSeconds under 60 s polls /authorize often; servers rate-limit it")
 	}
-	c.renewer = newRenewer(c)
-	c.group = newGroup(c)
-	c.refresh = newRefreshTokens(s, b)
+	// custody: the browser keeps this engine's refresh token to itself
+	// (RefreshCustody): no hand-over is asked for, given or taken.
+	custody := false
 	if k, ok := b.(platform.RefreshCustody); ok && k.KeepsRefreshToken() {
-		c.custody = true
+		custody = true
 	}
-	c.tokenEndpoint = &tokenEndpoint{s: s, browser: b, clock: clock, log: c.log, dpop: dp, refresh: c.refresh, disc: c.disc}
-	c.flow = &authFlow{s: s, clock: clock, browser: b, log: c.log, disc: c.disc, frames: c.frames,
-		tokenEndpoint: c.tokenEndpoint, verifier: c.verifier}
-	c.handover = &pageHandover{enabled: s.UseRefreshTokens && !c.custody, browser: b, destroyed: ctx,
-		refresh: c.refresh, group: c.group, log: c.log}
-	c.asks = &groupAsks{s: s, clock: clock, log: c.log, group: c.group, tokens: c.tokens, refresh: c.refresh,
-		destroyed: ctx, hasSession: c.renewer.hasSession, shared: c.shared,
-		verifyingShare: func() bool { return c.adopting.Load() > 0 }}
+	// backoffs holds, by request cache key, the wait after failures that
+	// may pass; the default tokens' is the tab group's.
+	backoffs := newBackoffs()
+	tokens := newTokenCache(s, clock, backoffs)
+	events := eventSink(s.OnEvent)
+	c := &Client{s: s, log: log, browser: b, clock: clock, ctx: ctx, cancel: cancel, tokens: tokens,
+		frames:  &framer{browser: b, clock: clock, log: log, clientID: s.ClientID, tokens: tokens, destroyed: ctx},
+		marker:  signedInMarker{browser: b, key: s.markerKey(), clock: clock, log: log},
+		disc:    &discoverer{s: s, browser: b, log: log.debug},
+		refresh: newRefreshTokens(s, b),
+	}
+	c.tokenEndpoint = &tokenEndpoint{s: s, browser: b, clock: clock, log: log, dpop: dp, refresh: c.refresh, disc: c.disc}
+	c.flow = &authFlow{s: s, clock: clock, browser: b, log: log, disc: c.disc, frames: c.frames,
+		tokenEndpoint: c.tokenEndpoint, verifier: &lazyVerifier{s: s, browser: b, clock: clock}}
+
+	// The renewal core and the parts around it, which reach it through
+	// renewalEngine and groupEngine.
+	eng := &engine{s: s, clock: clock, log: log, browser: b, ctx: ctx, tokens: tokens, backoffs: backoffs,
+		marker: c.marker, events: events, refresh: c.refresh, flow: c.flow, tokenEndpoint: c.tokenEndpoint,
+		inflight: newFlights(), renewals: newFlights()}
+	coord, _ := b.(platform.TabCoordinator)
+	g := &group{s: s, clock: clock, log: log, browser: b, destroyed: ctx, custody: custody,
+		tokens: tokens, refresh: c.refresh, engine: eng, coord: coord, name: s.tabKey()}
+	r := &renewer{s: s, clock: clock, log: log, browser: b, backoffs: backoffs, marker: c.marker,
+		events: events, destroyed: ctx, engine: eng, joinGroup: g.join,
+		enabled: s.autoRenew, poked: make(chan struct{}, 1),
+		defaultKey: request{audience: s.Audience, scope: s.Scope}.cacheKey()}
+	g.followBackoff = r.followBackoff
+	c.handover = &pageHandover{enabled: s.UseRefreshTokens && !custody, browser: b, destroyed: ctx,
+		refresh: c.refresh, group: g, log: log}
+	asks := &groupAsks{s: s, clock: clock, log: log, group: g, tokens: tokens, refresh: c.refresh,
+		destroyed: ctx, hasSession: r.hasSession, shared: eng.shared,
+		verifyingShare: func() bool { return g.adopting.Load() > 0 }}
+	g.asks, g.handover = asks, c.handover
 	c.refreshToken = &tabRefreshToken{use: s.UseRefreshTokens, refresh: c.refresh, flow: c.flow, handover: c.handover,
-		log: c.log, destroyed: ctx}
+		log: log, destroyed: ctx}
+	eng.renewer, eng.group, eng.asks, eng.refreshToken = r, g, asks, c.refreshToken
+	c.renewer, c.group, c.engine = r, g, eng
 	return c, nil
 }
 
@@ -127,12 +128,12 @@ func (c *Client) CheckSession(ctx context.Context, p AuthorizeParams) (*AuthResu
 	if c.s.UseRefreshTokens && r.cacheKey() == c.renewer.defaultKey && onlyPrompt(r.extra) {
 		// With refresh tokens the server is asked the way renewals ask it:
 		// the group's refresh token first, under the group's lock.
-		return c.renew(ctx, r, forCheck)
+		return c.engine.renew(ctx, r, forCheck)
 	}
-	if err := c.backoffGate(r, true); err != nil {
+	if err := c.engine.backoffGate(r, true); err != nil {
 		return nil, err
 	}
-	return c.shared(ctx, r, false)
+	return c.engine.shared(ctx, r, false)
 }
 
 // onlyPrompt reports whether extra carries no parameter but prompt.
@@ -161,15 +162,15 @@ func (c *Client) GetTokenSilently(ctx context.Context, p AuthorizeParams) (strin
 		return "", configError("responseType", `"id_token" produces no access token for getTokenSilently`)
 	}
 	if res := c.tokens.usable(r); res != nil {
-		if c.dueInBackground(r) {
-			c.startRenewal(r, forCaller)
+		if c.engine.dueInBackground(r) {
+			c.engine.startRenewal(r, forCaller)
 		}
 		return res.AccessToken, nil
 	}
-	if err := c.backoffGate(r, false); err != nil {
+	if err := c.engine.backoffGate(r, false); err != nil {
 		return "", err
 	}
-	res, err := c.renew(ctx, r, forCaller)
+	res, err := c.engine.renew(ctx, r, forCaller)
 	if err != nil {
 		return "", err
 	}
@@ -179,14 +180,14 @@ func (c *Client) GetTokenSilently(ctx context.Context, p AuthorizeParams) (strin
 // dueInBackground reports whether a caller served from the cache should
 // start r's renewal: the default tokens follow the renewer's schedule and
 // backoff; other audiences renew in their window unless they just failed.
-func (c *Client) dueInBackground(r request) bool {
-	if c.renewals.has(r.key()) { // a renewal of r's tokens is running
+func (eng *engine) dueInBackground(r request) bool {
+	if eng.renewals.has(r.key()) { // a renewal of r's tokens is running
 		return false
 	}
-	if r.cacheKey() == c.renewer.defaultKey {
-		return c.renewer.backgroundDue()
+	if r.cacheKey() == eng.renewer.defaultKey {
+		return eng.renewer.backgroundDue()
 	}
-	return c.tokens.fresh(r) == nil && c.backoffGate(r, false) == nil
+	return eng.tokens.fresh(r) == nil && eng.backoffGate(r, false) == nil
 }
 
 // GetUser returns the claims of the last validated ID token, or nil.

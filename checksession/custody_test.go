@@ -191,7 +191,7 @@ func TestAnEngineInCustodyHandsNoRefreshTokenOverAndTakesNone(t *testing.T) {
 		}},
 		{"a next-in-line announcement, then destroy", func(t *testing.T, fx *fixture, c *Client, post func(any)) {
 			post(map[string]any{"kind": kindNextInLine, "nonce": "n-1"})
-			waitFor(t, "the announcement to be read", func() bool { return c.idle(fx.clock) })
+			waitFor(t, "the announcement to be read", func() bool { return c.idle() })
 			c.Destroy()
 		}},
 		{"destroy", func(t *testing.T, fx *fixture, c *Client, post func(any)) {
@@ -228,7 +228,7 @@ func TestAnEngineInCustodyHandsNoRefreshTokenOverAndTakesNone(t *testing.T) {
 					t.Fatal(err)
 				}
 			})
-			waitFor(t, "the engine to settle", func() bool { return c.idle(fx.clock) })
+			waitFor(t, "the engine to settle", func() bool { return c.idle() })
 			mu.Lock()
 			defer mu.Unlock()
 			for _, m := range seen {
@@ -270,7 +270,7 @@ func TestAnEngineInCustodyNeitherAsksForNorSpendsAnothersToken(t *testing.T) {
 	if _, err := worker.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
 		t.Fatalf("the worker engine's checkSession: %v; logs %q", err, fx.logs)
 	}
-	waitFor(t, "the engines to settle", func() bool { return allIdle(fx, clients) })
+	waitFor(t, "the engines to settle", func() bool { return allIdle(clients) })
 	// The worker engine may be answered by the group (renewal_wanted: the
 	// page renews with its own token and shares the verified result) or
 	// renew with the iframe; never both, and never with the page's token.

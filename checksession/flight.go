@@ -64,13 +64,6 @@ func (fs *flights) has(key string) bool {
 	return fs.m[key] != nil
 }
 
-// size is how many pieces of work are in flight.
-func (fs *flights) size() int {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	return len(fs.m)
-}
-
 // land is deferred by the goroutine that does flight f's work: it finishes f
 // with *res and *err, or with the panic that cut the work short, once key is
 // out of fs, so that the next caller starts a flight of its own.

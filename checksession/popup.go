@@ -128,7 +128,7 @@ func (c *Client) LoginWithPopup(ctx context.Context, p AuthorizeParams) (*AuthRe
 	if err != nil {
 		return nil, err
 	}
-	c.accept(request{audience: t.Audience, scope: t.Scope}, res)
+	c.engine.accept(request{audience: t.Audience, scope: t.Scope}, res)
 	c.refreshToken.keep(ctx, gen, refreshToken)
 	dropPrestarted(c.browser)
 	return res, nil

@@ -143,7 +143,7 @@ func (c *Client) HandleRedirectCallback(ctx context.Context, rawURL string) (*Au
 	if err != nil {
 		return nil, err
 	}
-	c.accept(request{audience: t.Audience, scope: t.Scope}, res)
+	c.engine.accept(request{audience: t.Audience, scope: t.Scope}, res)
 	c.refreshToken.keep(ctx, c.refresh.Generation(), refreshToken)
 	return res, nil
 }

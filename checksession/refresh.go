@@ -84,7 +84,19 @@ type refreshTokens struct {
 	// newer than the stored one (Reload keeps it).
 	unsaved bool
 
-	ioMu sync.Mutex // serialises writes to store
+	// The store is written by one write at a time, with no lock held
+	// across it (a call into the page): writing is set while one runs, and
+	// a change made meanwhile waits for it and writes next (persist).
+	// asked counts the writes asked for, covered is the last ask a
+	// finished write included, with its outcome in coveredErr; wrote is
+	// closed, and replaced, as each write ends. writes counts the writes
+	// started, for Reload to see one that began and ended while it read.
+	writing    bool
+	asked      uint64
+	covered    uint64
+	coveredErr error
+	wrote      chan struct{}
+	writes     uint64
 }
 
 // refreshLease is one grant's use of the token.
@@ -157,9 +169,9 @@ func (h *refreshTokens) Has() bool {
 	return h.token != ""
 }
 
-// Current is the held token without taking it, for tests to see what a tab
-// holds (the hand-over on pagehide is Handover, which gives it away). It
-// never waits.
+// Current is the held token without taking it: the one a logout revokes
+// (the hand-over on pagehide is Handover, which gives it away). It never
+// waits.
 func (h *refreshTokens) Current() (string, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -386,11 +398,10 @@ func (h *refreshTokens) Reload(ctx context.Context) error {
 	if h.store == nil {
 		return nil
 	}
-	h.ioMu.Lock() // no write of this holder's is half done while it reads
-	defer h.ioMu.Unlock()
 	h.mu.Lock()
 	h.loaded = true
-	gen, keep := h.gen, h.out || h.unsaved
+	// A write under way holds a token newer than the store can be.
+	gen, writes, keep := h.gen, h.writes, h.out || h.unsaved || h.writing
 	h.mu.Unlock()
 	if keep {
 		return nil
@@ -402,8 +413,8 @@ func (h *refreshTokens) Reload(ctx context.Context) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {
-	case h.gen != gen || h.out || h.unsaved:
-		// Changed while the store was read: what came in is newer.
+	case h.gen != gen || h.out || h.unsaved || h.writing || h.writes != writes:
+		// Changed, or written, while the store was read: what is held is newer.
 	case !ok || tok == "":
 		if h.token != "" {
 			h.token = ""
@@ -443,25 +454,54 @@ func (h *refreshTokens) DropSince(gen uint64) {
 }
 
 // persist writes the current state, whatever it is by the time the write
-// runs, so that racing writes end with the latest token stored.
-func (h *refreshTokens) persist(ctx context.Context) error {
+// runs, so that racing writes end with the latest token stored. Writes run
+// one at a time: a change made while one runs waits for it, then writes
+// itself, unless a write that started after the change covered it. It
+// returns the outcome of the write that covered this change.
+func (h *refreshTokens) persist(ctx context.Context) (err error) {
 	if h.store == nil {
 		return nil
 	}
-	h.ioMu.Lock()
-	defer h.ioMu.Unlock()
 	h.mu.Lock()
-	tok := h.token
+	h.asked++
+	mine := h.asked
+	for h.covered < mine && h.writing {
+		if h.wrote == nil {
+			h.wrote = make(chan struct{})
+		}
+		w := h.wrote
+		h.mu.Unlock()
+		<-w
+		h.mu.Lock()
+	}
+	if h.covered >= mine {
+		err := h.coveredErr
+		h.mu.Unlock()
+		return err
+	}
+	h.writing = true
+	h.writes++
+	covers, tok := h.asked, h.token // every change asked for so far
 	h.mu.Unlock()
-	var err error
+	// Deferred, so that a write cut short by a panic still ends: the next
+	// change writes again.
+	err = errors.New("the write to the store was cut short")
+	defer func() {
+		h.mu.Lock()
+		h.writing = false
+		h.unsaved = err != nil
+		h.covered, h.coveredErr = covers, err
+		if h.wrote != nil {
+			close(h.wrote)
+			h.wrote = nil
+		}
+		h.mu.Unlock()
+	}()
 	if tok == "" {
 		err = h.store.Delete(ctx, h.key)
 	} else {
 		err = h.store.Save(ctx, h.key, tok)
 	}
-	h.mu.Lock()
-	h.unsaved = err != nil
-	h.mu.Unlock()
 	return err
 }
 

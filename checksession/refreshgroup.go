@@ -62,11 +62,7 @@ type groupAsks struct {
 
 	// asking counts this tab's asks for a renewal by a tab holding the
 	// group's refresh token.
-	asking    atomic.Int32
-	answering atomic.Int32 // renewals for another tab of the group being made
-
-	mu       sync.Mutex
-	askTimer platform.Timer // bounds the wait for the group's refresh token, for tests
+	asking atomic.Int32
 }
 
 // ask asks the tabs of the group that hold a refresh token
@@ -110,17 +106,9 @@ func (ga *groupAsks) ask(ctx context.Context, r request, explicit bool) (*AuthRe
 			bound.Stop()
 		}
 		bound = ga.clock.NewTimer(d)
-		ga.mu.Lock()
-		ga.askTimer = bound
-		ga.mu.Unlock()
 	}
 	arm(handoverWait)
-	defer func() {
-		bound.Stop()
-		ga.mu.Lock()
-		ga.askTimer = nil
-		ga.mu.Unlock()
-	}()
+	defer func() { bound.Stop() }()
 	extended, verifying, again := false, false, false
 	for {
 		changed := ga.tokens.changes() // before the check, so no wake-up is lost
@@ -195,9 +183,7 @@ func (ga *groupAsks) answer(have string) {
 	}
 	ga.log.debug("tabs: another tab asked for a renewal; renewing for the group")
 	ga.group.post(tabMessage{Kind: kindRenewing})
-	ga.answering.Add(1)
 	go func() {
-		defer ga.answering.Add(-1)
 		defer ga.log.recoverTo("a renewal for another tab")
 		if _, err := ga.shared(ga.destroyed, r, true); err != nil {
 			ga.log.debug("tabs: the renewal another tab asked for failed: " + err.Error())

@@ -150,8 +150,8 @@ func checkAdvancing(t *testing.T, fx *fixture, c *Client, also ...*Client) (*Aut
 		if time.Now().After(deadline) {
 			t.Fatalf("checkSession did not finish; logs %q", fx.logs)
 		}
-		asking := c.askTimer() != nil
-		if next := fx.clock.pending(); asking && c.idle(fx.clock) && allIdle(fx, also) && len(next) > 0 {
+		asking := c.engine.asks.asking.Load() > 0
+		if next := fx.clock.pending(); asking && c.idle() && allIdle(also) && len(next) > 0 {
 			fx.clock.Advance(next[0])
 		}
 		runtime.Gosched()
@@ -309,11 +309,11 @@ func TestANewTabWaitsForABusyHolder(t *testing.T) {
 	firstTab.tabHub.holdWanted = true
 	firstTab.tabHub.mu.Unlock()
 	checked := checkInBackground(t, fx, second)
-	waitFor(t, "the new tab to ask its group", func() bool {
-		return second.askTimer() != nil
+	waitFor(t, "the new tab to ask its group and wait", func() bool {
+		return second.engine.asks.asking.Load() > 0 && second.idle()
 	})
 	fx.clock.Advance(time.Second) // the holder is busy for a second
-	waitFor(t, "the new tab to wait on, or give up", func() bool { return second.idle(fx.clock) })
+	waitFor(t, "the new tab to wait on, or give up", func() bool { return second.idle() })
 	firstTab.tabHub.releaseHeld()
 	_, err := checked()
 	if err != nil {
@@ -378,14 +378,14 @@ func TestARenewalAskedForDuringTheHoldersGrantIsAnsweredByIt(t *testing.T) {
 	})
 	asked := make(chan *AuthResult, 1)
 	go func() {
-		res, err := second.asks.ask(context.Background(), second.s.defaultRequest(), false)
+		res, err := second.engine.asks.ask(context.Background(), second.s.defaultRequest(), false)
 		if err != nil {
 			t.Errorf("the ask failed: %v", err)
 		}
 		asked <- res
 	}()
-	waitFor(t, "the new tab to ask", func() bool {
-		return second.askTimer() != nil
+	waitFor(t, "the new tab to ask and wait", func() bool {
+		return second.engine.asks.asking.Load() > 0 && second.idle()
 	})
 	close(gate)
 	if err := <-checked; err != nil {
@@ -477,7 +477,7 @@ func TestPageHideHandsTheRefreshTokenToTheTabNextInLine(t *testing.T) {
 	if got, _ := clients[1].refresh.Current(); got == held {
 		t.Error("a spent refresh token was adopted again")
 	}
-	waitFor(t, "the tabs to settle", func() bool { return allIdle(fx, clients[1:]) })
+	waitFor(t, "the tabs to settle", func() bool { return allIdle(clients[1:]) })
 	heardNextInLine(t, clients[1], clients[2])
 	rotated, _ := clients[1].refresh.Current()
 	clients[1].Destroy()
@@ -533,7 +533,7 @@ func TestTheRefreshTokenMovesOnlyToTheTabNextInLine(t *testing.T) {
 			if err := ch.Post(data); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the message to be handled", func() bool { return allIdle(fx, []*Client{first, second}) })
+			waitFor(t, "the message to be handled", func() bool { return allIdle([]*Client{first, second}) })
 			mu.Lock()
 			all := strings.Join(heard, "\n")
 			mu.Unlock()
@@ -610,7 +610,7 @@ func TestAForgedRenewedDoesNotDropTheRefreshToken(t *testing.T) {
 			if err := ch.Post(data); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the share to be handled", func() bool { return first.idle(fx.clock) })
+			waitFor(t, "the share to be handled", func() bool { return first.idle() })
 			if dropped := !first.refresh.Has(); dropped != tc.drops {
 				t.Errorf("dropped the refresh token: %v, want %v; logs %q", dropped, tc.drops, fx.logs[max(0, len(fx.logs)-3):])
 			}
@@ -807,7 +807,8 @@ func holdKeys(fx *fixture) (release chan struct{}) {
 func verifyingWhileAsking(t *testing.T, c *Client) {
 	t.Helper()
 	waitFor(t, "the new tab to wait for its group while it verifies the holder's share", func() bool {
-		return c.askTimer() != nil && c.adopting.Load() > 0
+		// Every goroutine blocked: the ask is parked on its armed wait.
+		return c.engine.asks.asking.Load() > 0 && c.group.adopting.Load() > 0 && quiet()
 	})
 }
 

@@ -119,7 +119,19 @@ func explainsItself(description string) bool {
 // expiresAt - renewBeforeExpiry, retries failures that may pass with growing
 // jittered delays, and stops when the server says the user must log in.
 type renewer struct {
-	c *Client
+	s         *settings
+	clock     platform.Clock
+	log       logger
+	browser   platform.Browser // its page signals, comebacks and origin
+	backoffs  *backoffs
+	marker    signedInMarker
+	events    eventSink
+	destroyed context.Context // the client's: cancelled by Destroy
+	// engine runs the loop's renewals and ends the session.
+	engine renewalEngine
+	// joinGroup opens the tab group's channel once a session is known.
+	joinGroup func()
+
 	// defaultKey is the cache key of the client's default request, the one
 	// auto-renew keeps fresh and the tab group shares.
 	defaultKey string
@@ -136,31 +148,25 @@ type renewer struct {
 	silentOK    bool // a silent request succeeded here (or in the tab group): the cookie reaches the iframe
 	stopLoop    context.CancelFunc
 	poked       chan struct{}
-	timer       platform.Timer // the loop's current timer, for tests that wait for it
-	running     bool           // the loop is running a renewal or poll
-	pokePending bool           // a poke the loop has not taken yet (so its timer is stale)
 }
 
-func (r *renewer) setRunning(on bool) {
-	r.mu.Lock()
-	r.running = on
-	r.mu.Unlock()
-}
-
-func newRenewer(c *Client) *renewer {
-	return &renewer{
-		c: c, enabled: c.s.autoRenew, poked: make(chan struct{}, 1),
-		defaultKey: request{audience: c.s.Audience, scope: c.s.Scope}.cacheKey(),
-	}
+// renewalEngine is what the renewer asks of the renewal core (engine),
+// which runs the requests and their bookkeeping.
+type renewalEngine interface {
+	// renew runs or joins the one renewal of r's tokens for job.
+	renew(ctx context.Context, r request, job renewalJob) (*AuthResult, error)
+	// endSession forgets the tokens and tells the application, and the
+	// other tabs when tellGroup, that the user must log in.
+	endSession(e *Error, tellGroup bool)
 }
 
 // moveLocked applies in under r.mu and notes the change of state for
 // unlock to log.
 func (r *renewer) moveLocked(in input) {
-	now := r.c.clock.Now()
+	now := r.clock.Now()
 	from := r.state
 	r.state = transition(from, in, now.Before(r.expires))
-	if r.state != from && r.c.log.debugging() {
+	if r.state != from && r.log.debugging() {
 		r.moves = append(r.moves, "renewal: "+from.String()+" -> "+r.state.String())
 	}
 	if r.state == signedOut {
@@ -175,7 +181,7 @@ func (r *renewer) unlock() {
 	r.moves = nil
 	r.mu.Unlock()
 	for _, line := range moves {
-		r.c.log.debug(line)
+		r.log.debug(line)
 	}
 }
 
@@ -184,20 +190,20 @@ func (r *renewer) unlock() {
 func (r *renewer) got(res *AuthResult, interactive bool) {
 	r.mu.Lock()
 	r.moveLocked(gotToken)
-	r.c.backoffs.succeeded(r.defaultKey)
+	r.backoffs.succeeded(r.defaultKey)
 	r.expires = res.ExpiresAt
-	r.lastPoll = r.c.clock.Now()
-	r.dueAt = res.renewAt(r.c.s.renewBeforeExpiry)
+	r.lastPoll = r.clock.Now()
+	r.dueAt = res.renewAt(r.s.renewBeforeExpiry)
 	r.interactive = interactive
 	if !interactive {
 		r.silentOK = true
 	}
 	due := r.dueAt
 	r.unlock()
-	if !due.IsZero() && r.c.log.debugging() {
-		r.c.log.debug("next renewal due at " + due.Format(time.RFC3339))
+	if !due.IsZero() && r.log.debugging() {
+		r.log.debug("next renewal due at " + due.Format(time.RFC3339))
 	}
-	r.c.group.join()
+	r.joinGroup()
 	r.ensureLoop()
 	r.poke()
 }
@@ -219,10 +225,11 @@ func (r *renewer) failed(err error) error {
 	}
 	hintable := e.Code == string(ErrLoginRequired) && !explainsItself(e.Description)
 	var markedAt time.Time
-	marked := false
+	marked, origin := false, ""
 	if hintable {
-		// Read before r.mu: it is a call into the page.
-		markedAt, marked = r.c.marker.signedInAt()
+		// Read before r.mu: they are calls into the page.
+		markedAt, marked = r.marker.signedInAt()
+		origin = r.browser.Origin()
 	}
 	r.mu.Lock()
 	why := ""
@@ -235,7 +242,7 @@ func (r *renewer) failed(err error) error {
 	}
 	if why != "" {
 		decorated := *e
-		decorated.Description += cookieHint(r.c.browser.Origin(), r.c.s.domain, why)
+		decorated.Description += cookieHint(origin, r.s.domain, why)
 		e = &decorated
 	}
 	hadSession := r.state != signedOut && r.state != stopped
@@ -243,7 +250,7 @@ func (r *renewer) failed(err error) error {
 		r.moveLocked(failedForGood)
 		r.unlock()
 		if hadSession {
-			r.c.endSession(e, true)
+			r.engine.endSession(e, true)
 		}
 		return e
 	}
@@ -256,18 +263,18 @@ func (r *renewer) failed(err error) error {
 	// recorded it) says when the next attempt may go, so no failure can turn
 	// into a tight loop.
 	r.moveLocked(failedMayPass)
-	r.dueAt = r.c.clock.Now()
+	r.dueAt = r.clock.Now()
 	retry := r.state == retrying && r.enabled
 	r.unlock()
 	if retry {
 		// The event says when the next attempt comes, as the backoff's answers do.
 		ev := e
-		if b := r.c.backoffs.get(r.defaultKey); b.failures > 0 {
-			ev = b.answer(r.c.clock.Now())
+		if b := r.backoffs.get(r.defaultKey); b.failures > 0 {
+			ev = b.answer(r.clock.Now())
 			ev.Description = e.Description // with the hint, if one was added
 		}
-		r.c.log.debug("renewal failed (" + e.Error() + "); retrying in " + ev.RetryAfter.String())
-		r.c.events.emit(EventRenewError, ev)
+		r.log.debug("renewal failed (" + e.Error() + "); retrying in " + ev.RetryAfter.String())
+		r.events.emit(EventRenewError, ev)
 	}
 	r.poke()
 	return e
@@ -276,7 +283,7 @@ func (r *renewer) failed(err error) error {
 // holdLocked is when the backoff lets the next request go, or zero when
 // none runs; r.mu must be held (the backoffs' lock is taken inside it).
 func (r *renewer) holdLocked() time.Time {
-	if b := r.c.backoffs.get(r.defaultKey); b.failures > 0 {
+	if b := r.backoffs.get(r.defaultKey); b.failures > 0 {
 		return b.next
 	}
 	return time.Time{}
@@ -303,7 +310,7 @@ func (r *renewer) signOut() bool {
 func (r *renewer) backgroundDue() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return (r.state == scheduled || r.state == retrying) && !r.c.clock.Now().Before(r.dueLocked())
+	return (r.state == scheduled || r.state == retrying) && !r.clock.Now().Before(r.dueLocked())
 }
 
 // start turns auto-renew on (startAutoRenew).
@@ -334,13 +341,8 @@ func (r *renewer) stop() {
 	}
 }
 
-// poke makes the loop look at the clock now. The flag, set before the
-// signal and cleared with the loop's timer, lets tests tell a loop that is
-// parked from one about to wake.
+// poke makes the loop look at the clock now.
 func (r *renewer) poke() {
-	r.mu.Lock()
-	r.pokePending = true
-	r.mu.Unlock()
 	select {
 	case r.poked <- struct{}{}:
 	default:
@@ -351,33 +353,30 @@ func (r *renewer) poke() {
 func (r *renewer) ensureLoop() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.stopLoop != nil || r.state == stopped || r.c.ctx.Err() != nil {
+	if r.stopLoop != nil || r.state == stopped || r.destroyed.Err() != nil {
 		return
 	}
-	if !r.enabled && r.c.s.SessionCheckInterval == 0 {
+	if !r.enabled && r.s.SessionCheckInterval == 0 {
 		return
 	}
-	ctx, cancel := context.WithCancel(r.c.ctx)
+	ctx, cancel := context.WithCancel(r.destroyed)
 	r.stopLoop = cancel
 	go r.loop(ctx)
 }
 
 func (r *renewer) loop(ctx context.Context) {
-	defer r.c.log.recoverTo("the renewal loop")
+	defer r.log.recoverTo("the renewal loop")
 	var wake <-chan struct{}
-	signals, _ := r.c.browser.(platform.PageSignals)
+	signals, _ := r.browser.(platform.PageSignals)
 	if signals != nil {
 		wake = signals.Wake()
 	}
 	var back <-chan platform.Comeback
-	if cb, ok := r.c.browser.(platform.Comebacks); ok {
+	if cb, ok := r.browser.(platform.Comebacks); ok {
 		back = cb.Comebacks()
 	}
 	for {
-		t := r.c.clock.NewTimer(r.sleep(signals))
-		r.mu.Lock()
-		r.timer = t
-		r.mu.Unlock()
+		t := r.clock.NewTimer(r.sleep(signals))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -392,13 +391,8 @@ func (r *renewer) loop(ctx context.Context) {
 		case <-r.poked:
 			t.Stop()
 		}
-		r.mu.Lock()
-		r.timer, r.pokePending = nil, false
-		r.mu.Unlock()
 		if job, ok := r.due(signals); ok {
-			r.setRunning(true)
-			_, _ = r.c.renew(ctx, r.c.s.defaultRequest(), job)
-			r.setRunning(false)
+			_, _ = r.engine.renew(ctx, r.s.defaultRequest(), job)
 		}
 	}
 }
@@ -410,12 +404,12 @@ func (r *renewer) sleep(signals platform.PageSignals) time.Duration {
 	hidden := signals != nil && signals.Hidden()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	now := r.c.clock.Now()
+	now := r.clock.Now()
 	next := now.Add(backupTick)
 	if r.enabled && (r.state == scheduled || r.state == retrying) && !r.dueAt.IsZero() {
 		next = minTime(next, r.dueLocked())
 	}
-	if poll := r.c.s.SessionCheckInterval; poll > 0 && r.state == scheduled && !hidden {
+	if poll := r.s.SessionCheckInterval; poll > 0 && r.state == scheduled && !hidden {
 		next = minTime(next, maxTime(r.lastPoll.Add(poll), r.holdLocked()))
 	}
 	next = maxTime(next, r.lastRun.Add(runGap))
@@ -447,7 +441,7 @@ func (r *renewer) woke() {
 		return
 	}
 	r.moveLocked(wokeUp)
-	r.dueAt = r.c.clock.Now()
+	r.dueAt = r.clock.Now()
 }
 
 // cameBack is the device back online or the page visible after being
@@ -456,12 +450,12 @@ func (r *renewer) woke() {
 // schedule carries what was used, so that tabs that all saw the signal
 // bring one attempt forward between them, not one each.
 func (r *renewer) cameBack(k platform.Comeback) {
-	now := r.c.clock.Now()
-	next, moved := r.c.backoffs.comeback(r.defaultKey, now, k)
+	now := r.clock.Now()
+	next, moved := r.backoffs.comeback(r.defaultKey, now, k)
 	if !moved {
 		return
 	}
-	r.c.log.debug("renewal: back " + k.String() + "; the next attempt comes forward to " + next.Sub(now).Round(time.Millisecond).String() + " from now")
+	r.log.debug("renewal: back " + k.String() + "; the next attempt comes forward to " + next.Sub(now).Round(time.Millisecond).String() + " from now")
 	r.woke()
 }
 
@@ -471,7 +465,7 @@ func (r *renewer) cameBack(k platform.Comeback) {
 func (r *renewer) due(signals platform.PageSignals) (job renewalJob, ok bool) {
 	hidden := signals != nil && signals.Hidden()
 	r.mu.Lock()
-	now := r.c.clock.Now()
+	now := r.clock.Now()
 	if now.Before(r.lastRun.Add(runGap)) || now.Before(r.holdLocked()) {
 		r.mu.Unlock()
 		return job, false
@@ -479,7 +473,7 @@ func (r *renewer) due(signals platform.PageSignals) (job renewalJob, ok bool) {
 	switch {
 	case r.enabled && (r.state == scheduled || r.state == retrying) && !r.dueAt.IsZero() && !now.Before(r.dueLocked()):
 		job, ok = forTimer, true
-	case r.state == scheduled && r.c.s.SessionCheckInterval > 0 && !now.Before(r.lastPoll.Add(r.c.s.SessionCheckInterval)) && !hidden:
+	case r.state == scheduled && r.s.SessionCheckInterval > 0 && !now.Before(r.lastPoll.Add(r.s.SessionCheckInterval)) && !hidden:
 		job, ok = forPoll, true
 	}
 	if ok {
@@ -487,7 +481,7 @@ func (r *renewer) due(signals platform.PageSignals) (job renewalJob, ok bool) {
 	}
 	r.mu.Unlock()
 	if ok {
-		r.c.log.debug(job.String() + " starting")
+		r.log.debug(job.String() + " starting")
 	}
 	return job, ok
 }
@@ -497,7 +491,7 @@ func (r *renewer) due(signals platform.PageSignals) (job renewalJob, ok bool) {
 func (r *renewer) pollDue() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return !r.c.clock.Now().Before(r.lastPoll.Add(r.c.s.SessionCheckInterval))
+	return !r.clock.Now().Before(r.lastPoll.Add(r.s.SessionCheckInterval))
 }
 
 // StartAutoRenew turns renewal before expiry on.

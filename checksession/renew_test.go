@@ -83,7 +83,7 @@ func TestFailuresAreRetriedOnTheBackoffSchedule(t *testing.T) {
 	fx.expiresIn = 3600
 	early := 50 * time.Minute // renewal starts early, so the retries stay within the token's life
 	c := fx.signedIn(func(o *Options) { o.RenewBeforeExpiry = &early })
-	c.backoffs.rand = func() float64 { return 0.5 } // the middle of each step
+	c.engine.backoffs.rand = func() float64 { return 0.5 } // the middle of each step
 	fx.answer(answerTemporarilyUnavailable)
 	var times []time.Time
 	for len(times) < 8 {
@@ -252,21 +252,15 @@ func TestAFocusBringsNoAttemptForward(t *testing.T) {
 	fx.expiresIn = 3600
 	early := 50 * time.Minute
 	c, wb := fx.signedInOnWakingPage(func(o *Options) { o.RenewBeforeExpiry = &early })
-	c.backoffs.rand = func() float64 { return 0.5 }
+	c.engine.backoffs.rand = func() float64 { return 0.5 }
 	fx.answer(answerTemporarilyUnavailable)
 	// Five failures: the next attempt is 22.5 s away.
 	advanceUntil(t, fx, time.Hour, func() bool { return fx.b.frameCount() == 6 }, c)
-	advanceUntil(t, fx, time.Minute, func() bool { return c.backoffs.get(c.renewer.defaultKey).failures == 5 }, c)
+	advanceUntil(t, fx, time.Minute, func() bool { return c.engine.backoffs.get(c.renewer.defaultKey).failures == 5 }, c)
 	fx.answer(nil) // the server is back
-	c.renewer.mu.Lock()
-	old := c.renewer.timer
-	c.renewer.mu.Unlock()
+
 	wb.wake <- struct{}{} // focus, pageshow: a wake-up, not a comeback
-	waitFor(t, "the loop to take the wake-up and re-arm", func() bool {
-		c.renewer.mu.Lock()
-		defer c.renewer.mu.Unlock()
-		return c.renewer.timer != old && fx.clock.live(c.renewer.timer)
-	})
+	waitFor(t, "the loop to take the wake-up and re-arm", func() bool { return len(wb.wake) == 0 && c.idle() })
 	if n := fx.b.frameCount(); n != 6 {
 		t.Fatalf("a focus renewed (%d frames)", n)
 	}
@@ -307,26 +301,19 @@ func TestAComebackBringsOneAttemptForwardOncePerKind(t *testing.T) {
 			if _, err := c.CheckSession(context.Background(), AuthorizeParams{}); err != nil {
 				t.Fatal(err)
 			}
-			c.backoffs.rand = func() float64 { return 0.5 } // an early attempt 1 s after its signal
+			c.engine.backoffs.rand = func() float64 { return 0.5 } // an early attempt 1 s after its signal
 			fx.answer(answerTemporarilyUnavailable)
 			advanceUntil(t, fx, time.Hour, func() bool { return fx.b.frameCount() == 6 }, c)
-			advanceUntil(t, fx, time.Minute, func() bool { return c.backoffs.get(c.renewer.defaultKey).failures == 5 }, c)
+			advanceUntil(t, fx, time.Minute, func() bool { return c.engine.backoffs.get(c.renewer.defaultKey).failures == 5 }, c)
 			// The next attempt is 22.5 s away; each comeback that counts
 			// brings one 1 s after it.
 			brought := 0
 			for _, k := range tc.signals {
 				n := fx.b.frameCount()
-				c.renewer.mu.Lock()
-				old := c.renewer.timer
-				c.renewer.mu.Unlock()
-				cb.back <- k
-				waitFor(t, "the loop to take the comeback and re-arm", func() bool {
-					c.renewer.mu.Lock()
-					defer c.renewer.mu.Unlock()
-					return c.renewer.timer != old && fx.clock.live(c.renewer.timer)
-				})
+				cb.back <- k // unbuffered: the loop took it
+				waitFor(t, "the loop to take the comeback and re-arm", func() bool { return c.idle() })
 				fx.clock.Advance(time.Second)
-				waitFor(t, "the loop to settle", func() bool { return c.idle(fx.clock) })
+				waitFor(t, "the loop to settle", func() bool { return c.idle() })
 				if fx.b.frameCount() > n {
 					brought++
 				}
@@ -368,10 +355,10 @@ func TestRetryAfterSetsTheNextAttemptAndNoComebackOverridesIt(t *testing.T) {
 				t.Fatalf("the next call got %#v, want the error with RetryAfter %v", err, tc.want)
 			}
 			key := c.renewer.defaultKey
-			if b := c.backoffs.get(key); !b.server || b.next.Sub(fx.clock.Now()) != tc.want {
+			if b := c.engine.backoffs.get(key); !b.server || b.next.Sub(fx.clock.Now()) != tc.want {
 				t.Fatalf("schedule %+v, want the server's %v", b, tc.want)
 			}
-			if _, moved := c.backoffs.comeback(key, fx.clock.Now(), platform.CameOnline); moved {
+			if _, moved := c.engine.backoffs.comeback(key, fx.clock.Now(), platform.CameOnline); moved {
 				t.Error("coming back online brought the attempt before the server's Retry-After")
 			}
 			if !fx.logged("Retry-After") {
@@ -433,12 +420,9 @@ func TestTimerRenewalJoinsACallInFlight(t *testing.T) {
 	fx.expiresIn = 20 // due halfway, at 10 s
 	c := fx.signedIn()
 	release, done := fx.heldCheckSession(c)
-	waitFor(t, "the call's iframe and the loop's timer", func() bool {
-		c.renewer.mu.Lock()
-		timer := c.renewer.timer
-		c.renewer.mu.Unlock()
-		return fx.b.frameCount() == 2 && timer != nil && fx.clock.live(timer)
-	})
+	// The call's request is in flight, so the client is not idle; every
+	// goroutine blocked means the loop (started by the sign-in) is parked.
+	waitFor(t, "the call's iframe and the loop's timer", func() bool { return fx.b.frameCount() == 2 && quiet() })
 	fx.clock.Advance(10 * time.Second) // the renewal comes due while the call waits
 	waitFor(t, "the loop's renewal to join the call", func() bool { return fx.logged("joining the silent request already in flight") })
 	if n := fx.b.frameCount(); n != 2 {
@@ -462,7 +446,7 @@ func TestOneRenewalBringsOneEventWhateverTheNumberOfCallers(t *testing.T) {
 			tokens := make([]string, n)
 			wait := inParallel(n, func(i int) { tokens[i], _ = c.GetTokenSilently(context.Background(), AuthorizeParams{}) })
 			waitFor(t, "every caller to join", func() bool {
-				return c.inflight.size() == 1 && fx.b.frameCount() == 2
+				return c.engine.inflight.size() == 1 && fx.b.frameCount() == 2
 			})
 			close(release)
 			wait()
@@ -499,7 +483,7 @@ func TestGetTokenSilentlyAnswersFromTheCacheInsideTheWindowAndRenewsInTheBackgro
 	}
 	waitFor(t, "the background renewal's iframe", func() bool { return fx.b.frameCount() == 2 })
 	close(release)
-	waitFor(t, "the background renewal", func() bool { return c.idle(fx.clock) && len(fx.eventList()) == 2 })
+	waitFor(t, "the background renewal", func() bool { return c.idle() && len(fx.eventList()) == 2 })
 	if n := fx.b.frameCount(); n != 2 {
 		t.Fatalf("%d renewals started for five calls inside the window, want 1", n-1)
 	}
@@ -512,7 +496,7 @@ func TestCallersWithoutATokenDoNotHammerAFailingServer(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 60
 	c := fx.signedIn(func(o *Options) { o.AutoRenew = new(bool) })
-	c.backoffs.rand = func() float64 { return 0 } // the shortest delays: 1, 2, 4 s
+	c.engine.backoffs.rand = func() float64 { return 0 } // the shortest delays: 1, 2, 4 s
 	fx.answer(answerTemporarilyUnavailable)
 	fx.clock.Advance(59 * time.Second)
 	var retryAfter []time.Duration

@@ -19,7 +19,7 @@ func TestTheLoopLooksAtTheClockEvery15sWhenNothingIsDue(t *testing.T) {
 	fx.expiresIn = 3600
 	c := fx.signedIn()
 	for look := range 4 {
-		waitFor(t, "the loop to park", func() bool { return c.idle(fx.clock) && len(fx.clock.pending()) > 0 })
+		waitFor(t, "the loop to park", func() bool { return c.idle() && len(fx.clock.pending()) > 0 })
 		if p := fx.clock.pending(); len(p) != 1 || p[0] != 15*time.Second {
 			t.Fatalf("look %d: the loop's timers are %v, want one of 15s", look, p)
 		}
@@ -38,7 +38,7 @@ func TestALoopRunThatChangedNothingWaitsASecondBeforeTheNext(t *testing.T) {
 	fx := newFixture(t)
 	fx.expiresIn = 3600
 	c := fx.signedIn()
-	waitFor(t, "the loop to park", func() bool { return c.idle(fx.clock) && len(fx.clock.pending()) > 0 })
+	waitFor(t, "the loop to park", func() bool { return c.idle() && len(fx.clock.pending()) > 0 })
 	// The cached token is fresh, but the schedule says due: what a run
 	// leaves behind when another tab's result made it unnecessary.
 	c.renewer.mu.Lock()
@@ -46,7 +46,7 @@ func TestALoopRunThatChangedNothingWaitsASecondBeforeTheNext(t *testing.T) {
 	c.renewer.mu.Unlock()
 	c.renewer.poke()
 	waitFor(t, "the run to find the renewal unnecessary", func() bool {
-		return fx.logged("made it unnecessary") && c.idle(fx.clock) && len(fx.clock.pending()) > 0
+		return fx.logged("made it unnecessary") && c.idle() && len(fx.clock.pending()) > 0
 	})
 	if p := fx.clock.pending(); p[0] < time.Second {
 		t.Fatalf("after a run that changed nothing the loop looks again in %v, want a second at least", p[0])
@@ -67,12 +67,12 @@ func TestRenewErrorIsEmittedOnlyWhileAutoRenewIsOn(t *testing.T) {
 			fx.expiresIn = 120 // renewal window from 60 s
 			c := fx.signedIn(func(o *Options) { o.AutoRenew = &autoRenew })
 			fx.answer(answerTemporarilyUnavailable)
-			waitFor(t, "the client to settle", func() bool { return c.idle(fx.clock) })
+			waitFor(t, "the client to settle", func() bool { return c.idle() })
 			fx.clock.Advance(70 * time.Second)
 			if tok, err := c.GetTokenSilently(context.Background(), AuthorizeParams{}); tok == "" || err != nil {
 				t.Fatalf("the still valid token was not served: %q, %v", tok, err)
 			}
-			waitFor(t, "the renewal to fail", func() bool { return fx.b.frameCount() >= 2 && c.idle(fx.clock) })
+			waitFor(t, "the renewal to fail", func() bool { return fx.b.frameCount() >= 2 && c.idle() })
 			got := slices.Contains(fx.eventList(), string(EventRenewError))
 			if got != autoRenew {
 				t.Errorf("events %v: renew_error %t, want %t", fx.eventList(), got, autoRenew)
@@ -98,30 +98,22 @@ func TestAWakeUpWithAutoRenewOffLeavesAStalledRenewalAlone(t *testing.T) {
 			})
 			c.StopAutoRenew() // no renewal of its own: the call below stalls it
 			fx.answer(answerTemporarilyUnavailable)
-			waitFor(t, "the client to settle", func() bool { return c.idle(fx.clock) })
+			waitFor(t, "the client to settle", func() bool { return c.idle() })
 			fx.clock.Advance(3 * time.Minute) // the token has expired
 			if _, err := c.GetTokenSilently(context.Background(), AuthorizeParams{}); err == nil {
 				t.Fatal("a renewal against a failing server succeeded")
 			}
-			waitFor(t, "the failure to settle", func() bool { return c.idle(fx.clock) })
+			waitFor(t, "the failure to settle", func() bool { return c.idle() })
 			if autoRenew {
 				c.StartAutoRenew()
 			}
 			fx.clock.Advance(2 * time.Second) // past the first backoff delay (1–2 s), so a wake-up may act
-			waitFor(t, "the loop to park", func() bool { return c.idle(fx.clock) && len(fx.clock.pending()) > 0 })
+			waitFor(t, "the loop to park", func() bool { return c.idle() && len(fx.clock.pending()) > 0 })
 			if fx.logged("stalled -> retrying") {
 				t.Fatal("the renewal left stalled before the wake-up")
 			}
-			c.renewer.mu.Lock()
-			before := c.renewer.timer
-			c.renewer.mu.Unlock()
 			wb.wake <- struct{}{}
-			waitFor(t, "the loop to take the wake-up", func() bool {
-				c.renewer.mu.Lock()
-				timer := c.renewer.timer
-				c.renewer.mu.Unlock()
-				return timer != before && c.idle(fx.clock)
-			})
+			waitFor(t, "the loop to take the wake-up", func() bool { return len(wb.wake) == 0 && c.idle() })
 			if woke := fx.logged("stalled -> retrying"); woke != autoRenew {
 				t.Errorf("a wake-up with auto-renew %s: the stalled renewal came back %t, want %t; logs %q",
 					map[bool]string{true: "on", false: "off"}[autoRenew], woke, autoRenew, lastLogs(fx, 6))

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/silentauth/silentauth/checksession/idtoken"
@@ -99,14 +100,32 @@ func (s *settings) tabKey() string {
 
 // group is this client's membership of its tab group.
 type group struct {
-	c     *Client
+	s         *settings
+	clock     platform.Clock
+	log       logger
+	browser   platform.Browser // whether it is online
+	destroyed context.Context  // the client's: cancelled by Destroy
+	custody   bool             // the engine keeps its refresh token to itself (RefreshCustody)
+	tokens    *tokenCache
+	refresh   *refreshTokens
+	asks      *groupAsks    // renewals by the group's refresh-token holder
+	handover  *pageHandover // armed by a refresh token handed over
+	// adopting counts results from other tabs being verified (adopt).
+	adopting atomic.Int32
+	// followBackoff is the renewer's: the schedule another tab's failure left.
+	followBackoff func(*sharedBackoff)
+	// engine takes what other tabs tell: a result, the end of the session.
+	engine groupEngine
+
 	coord platform.TabCoordinator // nil: this tab renews alone
 	name  string
 
-	mu        sync.Mutex
-	channel   platform.Channel
-	left      bool
-	waitTimer platform.Timer // a lock wait's timer, for tests that wait for it
+	mu      sync.Mutex
+	channel platform.Channel
+	left    bool
+	// joining is closed when the join under way (if any) has ended: the
+	// channel is opened outside mu, and a second join waits for the first.
+	joining chan struct{}
 	// peerRenewing is set while another tab announced a request and has
 	// not told its outcome yet.
 	peerRenewing bool
@@ -117,39 +136,65 @@ type group struct {
 	failedWith *sharedBackoff
 }
 
-func newGroup(c *Client) *group {
-	coord, _ := c.browser.(platform.TabCoordinator)
-	return &group{c: c, coord: coord, name: c.s.tabKey()}
+// groupEngine is what the tab group hands to the renewal core (engine):
+// what other tabs tell about the session.
+type groupEngine interface {
+	// adopt takes another tab's result once its ID token is verified.
+	adopt(sr *sharedResult, spent, asked bool, gen uint64)
+	// endedElsewhere ends this tab's session: another tab's did.
+	endedElsewhere(logout bool)
 }
 
 // join opens the group's channel once a session is known, so that results
-// and logouts reach this tab.
+// and logouts reach this tab. The channel is opened, and closed, outside
+// g.mu: those are calls into the page.
 func (g *group) join() {
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.coord == nil || g.channel != nil || g.left {
+	if w := g.joining; w != nil {
+		g.mu.Unlock()
+		<-w // the join under way: the channel is open when it returns
 		return
 	}
-	ch, err := g.coord.Join(g.name, g.received)
-	if err != nil {
-		g.c.log.debug("tabs: cannot open the broadcast channel (" + err.Error() + "); this tab renews alone")
+	coord := g.coord
+	if coord == nil || g.channel != nil || g.left {
+		g.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	g.joining = done
+	g.mu.Unlock()
+	defer close(done)
+
+	ch, err := coord.Join(g.name, g.received)
+	g.mu.Lock()
+	g.joining = nil
+	left := g.left
+	switch {
+	case err != nil:
 		g.coord = nil
-		return
+	case !left:
+		g.channel = ch
 	}
-	g.channel = ch
-	if g.c.s.UseRefreshTokens && !g.c.custody { // an engine in custody takes no token
-		go g.c.asks.queue(g.coord, g.name+":rt")
+	g.mu.Unlock()
+	switch {
+	case err != nil:
+		g.log.debug("tabs: cannot open the broadcast channel (" + err.Error() + "); this tab renews alone")
+	case left: // destroyed while the channel opened
+		ch.Close()
+	case g.s.UseRefreshTokens && !g.custody: // an engine in custody takes no token
+		go g.asks.queue(coord, g.name+":rt")
 	}
 }
 
 // leave closes the channel for good (destroy).
 func (g *group) leave() {
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	g.left = true
-	if g.channel != nil {
-		g.channel.Close()
-		g.channel = nil
+	ch := g.channel
+	g.channel = nil
+	g.mu.Unlock()
+	if ch != nil {
+		ch.Close()
 	}
 }
 
@@ -178,62 +223,40 @@ func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool
 		var once sync.Once
 		var err error
 		release, err = coord.Lead(g.name+":renew", func() {
-			once.Do(func() {
-				g.mu.Lock()
-				close(ch)
-				g.waitTimer = nil
-				g.mu.Unlock()
-			})
+			once.Do(func() { close(ch) })
 		})
 		granted = ch
 		return err
 	}
 	if err := lead(); err != nil {
-		g.c.log.debug("tabs: no Web Locks (" + err.Error() + "); this tab renews alone")
+		g.log.debug("tabs: no Web Locks (" + err.Error() + "); this tab renews alone")
 		return noop
 	}
-	timer := g.c.clock.NewTimer(wait)
+	timer := g.clock.NewTimer(wait)
 	defer timer.Stop()
-	// markWaiting records the lock wait, for as long as the lock is not had.
-	markWaiting := func() {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		select {
-		case <-granted:
-		default:
-			g.waitTimer = timer
-		}
-	}
-	markWaiting()
-	defer func() {
-		g.mu.Lock()
-		g.waitTimer = nil
-		g.mu.Unlock()
-	}()
 	handedOn := false
 	for {
-		changed := g.c.tokens.changes()
+		changed := g.tokens.changes()
 		if !needed() {
 			release()
 			return noop
 		}
 		select {
 		case <-granted:
-			if !handedOn && offline(g.c.browser) {
+			if !handedOn && offline(g.browser) {
 				handedOn = true
-				g.c.log.debug("tabs: offline; handing the renewal lock to a tab that may be online")
+				g.log.debug("tabs: offline; handing the renewal lock to a tab that may be online")
 				release()
 				if err := lead(); err != nil {
 					return noop
 				}
-				markWaiting()
 				continue
 			}
 			g.awaitPeer(ctx)
 			return release
 		case <-changed:
 		case <-timer.C():
-			g.c.log.debug("tabs: the tab holding the renewal lock kept it " + wait.String() + " (frozen?); renewing without it")
+			g.log.debug("tabs: the tab holding the renewal lock kept it " + wait.String() + " (frozen?); renewing without it")
 			release()
 			return noop
 		case <-ctx.Done():
@@ -247,20 +270,20 @@ func (g *group) lock(ctx context.Context, wait time.Duration, needed func() bool
 // another tab announced and for the verification of a result received, so
 // that the re-read sees them.
 func (g *group) awaitPeer(ctx context.Context) {
-	bound := g.c.clock.NewTimer(peerWait)
+	bound := g.clock.NewTimer(peerWait)
 	defer bound.Stop()
 	for {
-		changed := g.c.tokens.changes() // before the check, so no wake-up is lost
+		changed := g.tokens.changes() // before the check, so no wake-up is lost
 		g.mu.Lock()
 		waiting := g.peerRenewing
 		g.mu.Unlock()
-		if !waiting && g.c.adopting.Load() == 0 {
+		if !waiting && g.adopting.Load() == 0 {
 			return
 		}
 		select {
 		case <-changed:
 		case <-bound.C():
-			g.c.log.debug("tabs: the tab that renewed before did not tell its outcome; renewing")
+			g.log.debug("tabs: the tab that renewed before did not tell its outcome; renewing")
 			g.setPeerRenewing(false)
 			return
 		case <-ctx.Done():
@@ -289,7 +312,7 @@ func (g *group) setPeerRenewing(on bool) {
 	g.mu.Lock()
 	g.peerRenewing = on
 	g.mu.Unlock()
-	g.c.tokens.notify()
+	g.tokens.notify()
 }
 
 // share tells the other tabs about a result for the default request.
@@ -300,7 +323,7 @@ func (g *group) share(res *AuthResult, r request) {
 	msg := tabMessage{Kind: kindRenewed, Result: shareOf(res, r)}
 	// An engine in custody spent its own token, of which no tab holds a
 	// copy to drop (a stored one is re-read under the lock instead).
-	if res.viaRefresh && !g.c.custody {
+	if res.viaRefresh && !g.custody {
 		msg.Via = viaRefreshToken
 	}
 	g.post(msg)
@@ -384,7 +407,7 @@ func (g *group) postRaw(b []byte) bool {
 		return false
 	}
 	if err := ch.Post(b); err != nil {
-		g.c.log.debug("tabs: could not tell the other tabs: " + err.Error())
+		g.log.debug("tabs: could not tell the other tabs: " + err.Error())
 		return false
 	}
 	return true
@@ -400,48 +423,48 @@ func (g *group) joined() bool {
 // received handles what another tab posted. It runs on the channel's
 // delivery goroutine, so the verification of a result moves to its own.
 func (g *group) received(data []byte) {
-	defer g.c.log.recoverTo("a message from another tab")
+	defer g.log.recoverTo("a message from another tab")
 	if len(data) > maxTabMessageBytes {
-		g.c.log.debug("tabs: ignored a message of " + strconv.Itoa(len(data)) + " bytes")
+		g.log.debug("tabs: ignored a message of " + strconv.Itoa(len(data)) + " bytes")
 		return
 	}
-	if g.c.custody {
+	if g.custody {
 		if isHandover(data) {
-			g.c.log.debug("tabs: ignored a refresh-token hand-over: this engine keeps its own refresh token")
+			g.log.debug("tabs: ignored a refresh-token hand-over: this engine keeps its own refresh token")
 			return
 		}
-	} else if g.c.s.UseRefreshTokens {
-		if handled, err := g.c.refresh.AcceptHandover(g.c.ctx, data); handled {
+	} else if g.s.UseRefreshTokens {
+		if handled, err := g.refresh.AcceptHandover(g.destroyed, data); handled {
 			switch {
 			case errors.Is(err, errUnaskedHandover):
-				g.c.log.debug("tabs: " + err.Error())
+				g.log.debug("tabs: " + err.Error())
 				return
 			case err != nil:
-				g.c.log.debug("tabs: the group's refresh token could not be stored: " + err.Error())
+				g.log.debug("tabs: the group's refresh token could not be stored: " + err.Error())
 			default:
-				g.c.log.debug("tabs: received the group's refresh token as the next in line")
+				g.log.debug("tabs: received the group's refresh token as the next in line")
 			}
-			g.c.handover.listen()
-			g.c.tokens.notify()
+			g.handover.listen()
+			g.tokens.notify()
 			return
 		}
 	}
 	var msg tabMessage
 	if err := json.Unmarshal(data, &msg); err != nil {
-		g.c.log.debug("tabs: ignored an unreadable message")
+		g.log.debug("tabs: ignored an unreadable message")
 		return
 	}
 	switch msg.Kind {
 	case kindRenewalWanted:
-		g.c.asks.answer(msg.Have)
+		g.asks.answer(msg.Have)
 	case kindNextInLine:
-		if g.c.s.UseRefreshTokens && !g.c.custody && msg.Nonce != "" {
-			g.c.refresh.NoteHeir(msg.Nonce)
+		if g.s.UseRefreshTokens && !g.custody && msg.Nonce != "" {
+			g.refresh.NoteHeir(msg.Nonce)
 		}
 	case kindRenewing:
 		g.setPeerRenewing(true)
 	case kindRenewFailed:
-		g.c.renewer.followBackoff(msg.Backoff) // before the lock's next holder re-reads
+		g.followBackoff(msg.Backoff) // before the lock's next holder re-reads
 		g.mu.Lock()
 		g.failures++
 		g.failedWith = msg.Backoff
@@ -449,26 +472,26 @@ func (g *group) received(data []byte) {
 		g.setPeerRenewing(false)
 	case kindRenewed:
 		if msg.Result == nil || msg.Result.IDToken == "" {
-			g.c.log.debug("tabs: ignored a result without an ID token")
+			g.log.debug("tabs: ignored a result without an ID token")
 			g.setPeerRenewing(false)
 			return
 		}
-		g.c.adopting.Add(1)
+		g.adopting.Add(1)
 		g.setPeerRenewing(false)
 		// An engine in custody holds no copy of another's token: what the
 		// sharer spent is its own.
-		spent := msg.Via == viaRefreshToken && !g.c.custody
-		gen := g.c.refresh.Generation() // what the holder had when the share came
+		spent := msg.Via == viaRefreshToken && !g.custody
+		gen := g.refresh.Generation() // what the holder had when the share came
 		// Whether this tab is asking is read as the share comes, not when
 		// the goroutine starts: the ask may end in between, and the share
 		// that answers it would then be dropped.
-		asked := g.c.asks.asking.Load() > 0
-		go g.c.adopt(msg.Result, spent, asked, gen)
+		asked := g.asks.asking.Load() > 0
+		go g.engine.adopt(msg.Result, spent, asked, gen)
 	case kindSessionEnded, kindLoggedOut:
 		g.setPeerRenewing(false)
-		g.c.endedElsewhere(msg.Kind == kindLoggedOut)
+		g.engine.endedElsewhere(msg.Kind == kindLoggedOut)
 	default:
-		g.c.log.debug("tabs: ignored a message of unknown kind")
+		g.log.debug("tabs: ignored a message of unknown kind")
 	}
 }
 
@@ -478,48 +501,48 @@ func (g *group) received(data []byte) {
 // the stand-by copy of that token it held when the share came (gen), so
 // that a forged share cannot make every tab drop the group's refresh token.
 // asked: this tab was asking its group for a renewal when the share came.
-func (c *Client) adopt(sr *sharedResult, spent, asked bool, gen uint64) {
+func (eng *engine) adopt(sr *sharedResult, spent, asked bool, gen uint64) {
 	defer func() {
 		// The end of one shared result's verification, whatever its
 		// outcome, for a renewal waiting on it.
-		c.adopting.Add(-1)
-		c.tokens.notify()
+		eng.group.adopting.Add(-1)
+		eng.tokens.notify()
 	}()
-	defer c.log.recoverTo("a result from another tab")
+	defer eng.log.recoverTo("a result from another tab")
 	r := request{audience: sr.Audience, scope: sr.RequestScope}
-	dropsToken := spent && c.s.UseRefreshTokens && c.refresh.Has()
+	dropsToken := spent && eng.s.UseRefreshTokens && eng.refresh.Has()
 	// A tab that asked the group for a renewal takes its result, session or not.
-	if r.cacheKey() != c.renewer.defaultKey || !c.renewer.hasSession() && !dropsToken && !asked {
-		c.log.debug("tabs: ignored a result this tab has no session for")
+	if r.cacheKey() != eng.renewer.defaultKey || !eng.renewer.hasSession() && !dropsToken && !asked {
+		eng.log.debug("tabs: ignored a result this tab has no session for")
 		return
 	}
-	epoch := c.tokens.currentEpoch()
-	ctx, cancel := context.WithTimeout(c.ctx, fetchTimeout)
+	epoch := eng.tokens.currentEpoch()
+	ctx, cancel := context.WithTimeout(eng.ctx, fetchTimeout)
 	defer cancel()
-	res, err := c.flow.verifyShared(ctx, sr, c.tokens.longestLifetime)
+	res, err := eng.flow.verifyShared(ctx, sr, eng.tokens.longestLifetime)
 	if err != nil {
-		c.log.debug("tabs: ignored a result from another tab: " + err.Error())
+		eng.log.debug("tabs: ignored a result from another tab: " + err.Error())
 		return
 	}
 	if dropsToken {
-		c.refresh.DropSince(gen) // a stand-by copy of the token that was just redeemed
+		eng.refresh.DropSince(gen) // a stand-by copy of the token that was just redeemed
 	}
-	if !c.renewer.hasSession() && !asked {
+	if !eng.renewer.hasSession() && !asked {
 		return
 	}
-	switch refused := c.tokens.adopt(epoch, sr.Audience, sr.RequestScope, res); {
+	switch refused := eng.tokens.adopt(epoch, sr.Audience, sr.RequestScope, res); {
 	case refused.older:
-		c.log.debug("tabs: ignored a result older than this tab's")
+		eng.log.debug("tabs: ignored a result older than this tab's")
 		return
 	case refused.who != "":
-		c.log.debug("tabs: ignored a result for another user (" + refused.who + ")")
+		eng.log.debug("tabs: ignored a result for another user (" + refused.who + ")")
 		return
 	case refused.refused():
 		return // the session ended, or this tab has the token already
 	}
-	c.log.debug("tabs: took the result another tab renewed")
-	c.renewer.got(res, false)
-	c.events.emit(EventRenewed, res)
+	eng.log.debug("tabs: took the result another tab renewed")
+	eng.renewer.got(res, false)
+	eng.events.emit(EventRenewed, res)
 }
 
 // verifyShared checks a shared ID token as this tab's own (signature, iss,
@@ -577,26 +600,26 @@ const shareMaxAge = time.Minute
 
 // endedElsewhere is the end of the session in another tab: this tab forgets
 // its tokens and stops renewing, whatever the message said.
-func (c *Client) endedElsewhere(logout bool) {
-	if !c.renewer.signOut() {
+func (eng *engine) endedElsewhere(logout bool) {
+	if !eng.renewer.signOut() {
 		return
 	}
 	why := "the session ended in another tab"
 	var rt string
 	if logout {
 		why = "logged out in another tab"
-		rt = c.tokenEndpoint.refreshTokenToRevoke(c.ctx) // the group's token may be here, not in the tab that logged out
+		rt = eng.tokenEndpoint.refreshTokenToRevoke(eng.ctx) // the group's token may be here, not in the tab that logged out
 	}
-	c.tokens.forget()
-	c.marker.clear()
-	c.refreshToken.forget()
+	eng.tokens.forget()
+	eng.marker.clear()
+	eng.refreshToken.forget()
 	if rt != "" {
 		go func() {
-			defer c.log.recoverTo("the revocation at logout")
-			c.tokenEndpoint.revokeRefreshToken(c.ctx, rt)
+			defer eng.log.recoverTo("the revocation at logout")
+			eng.tokenEndpoint.revokeRefreshToken(eng.ctx, rt)
 		}()
 	}
 	e := &Error{Code: string(ErrLoginRequired), Description: why}
-	c.log.debug("session ended: " + why)
-	c.events.emit(EventSessionEnded, e)
+	eng.log.debug("session ended: " + why)
+	eng.events.emit(EventSessionEnded, e)
 }

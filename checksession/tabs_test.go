@@ -192,7 +192,7 @@ func openTabsOn(t *testing.T, fx *fixture, n int, browserFor func(i int, hub *ta
 		}
 		clients[i] = c
 	}
-	waitFor(t, "the tabs to take each other's results", func() bool { return allIdle(fx, clients) && allIdle(fx, clients) })
+	waitFor(t, "the tabs to take each other's results", func() bool { return allIdle(clients) })
 	return clients, func(i int) []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), events[i]...) }
 }
 
@@ -236,7 +236,7 @@ func TestAnotherTabRenewsWhenTheRenewingTabCloses(t *testing.T) {
 	clients[0].Destroy()
 	opened := fx.b.frameCount()
 	advanceUntil(t, fx, 2*time.Minute, func() bool { return fx.b.frameCount() > opened }, clients[1])
-	waitFor(t, "the second tab's renewal", func() bool { ev := events(1); return ev[len(ev)-1] == "renewed" && clients[1].idle(fx.clock) })
+	waitFor(t, "the second tab's renewal", func() bool { ev := events(1); return ev[len(ev)-1] == "renewed" && clients[1].idle() })
 }
 
 // frozenHolder takes the group's renewal lock and never lets go, as a
@@ -408,7 +408,7 @@ func TestSharedResultsAreVerifiedBeforeUse(t *testing.T) {
 				data, _ = json.Marshal(msg)
 			}
 			postAsTab(t, c, data)
-			waitFor(t, "the message to be handled", func() bool { return c.idle(fx.clock) })
+			waitFor(t, "the message to be handled", func() bool { return c.idle() })
 			tok, _ := c.GetTokenSilently(context.Background(), AuthorizeParams{})
 			if adopted := tok != before; adopted != tc.adopted {
 				t.Fatalf("adopted %t (token %q), want %t; logs %q", adopted, tok, tc.adopted, fx.logs[max(0, len(fx.logs)-3):])
@@ -449,7 +449,7 @@ func TestASharesExpiryIsCappedByWhatTheServerGave(t *testing.T) {
 				"access_token": "AT-FAR", "id_token": fx.iss.Sign(t, claims), "expires_in": int64(tenYears / time.Second),
 				"expires_at_ms": fx.clock.Now().Add(tenYears).UnixMilli(), "request_scope": defaultScope}})
 			postAsTab(t, c, data)
-			waitFor(t, "the share to be handled", func() bool { return c.idle(fx.clock) })
+			waitFor(t, "the share to be handled", func() bool { return c.idle() })
 			res := c.tokens.latest(defaultRequest(c))
 			if res == nil || res.AccessToken != "AT-FAR" {
 				t.Fatalf("the share was not adopted: %+v; logs %q", res, fx.logs[max(0, len(fx.logs)-3):])

@@ -94,7 +94,7 @@ var mutations = []mutation{
 		what:    "the holder hands the refresh token over only when it leaves, never when asked",
 		dir:     "checksession",
 		find:    regexp.MustCompile(`(case kindRenewalWanted:\s*\n)`),
-		replace: "${1}g.c.refresh.NoteHeir(\"asker\"); g.c.handover.handOver()\n",
+		replace: "${1}g.refresh.NoteHeir(\"asker\"); g.handover.handOver()\n",
 	},
 	{
 		name:    "asker-ignores-holders-failure",
