@@ -161,14 +161,18 @@ mutants:
 wasmtest: tools
 	GOOS=js GOARCH=wasm WBT_CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -exec=$(CURDIR)/$(TOOLS)/wasmbrowsertest ./jsbridge/...
 
-# End-to-end: servers in-process, Chromium driven with chromedp.
+# End-to-end: servers in-process, Chromium driven with chromedp. Every
+# suite under demo/e2e, the longest first, so that the last ones to run
+# (two at a time) are short and the CPUs stay busy to the end.
+E2E_LONGEST := refresh renewal soak devtenant popup frontdoor tabs sharedworker
+E2E_SUITES := $(E2E_LONGEST) $(filter-out $(E2E_LONGEST),$(notdir $(wildcard demo/e2e/*)))
 e2e: build pack
-	SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -timeout 20m ./demo/e2e/...
+	SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -timeout 20m $(addprefix ./demo/e2e/,$(E2E_SUITES))
 
 # The suites of the placement matrix again, with their test pages' clients
 # in the SharedWorker (engine: "shared-worker"); make e2e runs every suite
 # with them in the page.
-E2E_WORKER_SUITES := devtenant renewal tabs refresh soak hardening oidc dpop
+E2E_WORKER_SUITES := refresh renewal soak devtenant tabs oidc dpop hardening
 e2e-worker: build pack
 	SILENTAUTH_ENGINE=shared-worker SILENTAUTH_DIST=$(CURDIR)/$(DIST) CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -timeout 20m $(addprefix ./demo/e2e/,$(E2E_WORKER_SUITES))
 

@@ -43,7 +43,7 @@ func popupLoginAt(t *testing.T, engineOption string) {
 	if strings.Contains(engineOption, "shared-worker") && len(tab.SharedWorkers(t)) == 0 {
 		t.Fatal("engine: \"shared-worker\", but no shared worker runs")
 	}
-	ch := chromedp.WaitNewTarget(tab.Ctx, func(info *target.Info) bool { return info.Type == "page" && info.OpenerID != "" })
+	ch := chromedp.WaitNewTarget(tab.Ctx, func(info *target.Info) bool { return info.Type == "page" && info.OpenerID == tab.ID() })
 	if err := chromedp.Run(tab.Ctx, chromedp.Click("#popup-login", chromedp.ByQuery)); err != nil {
 		t.Fatal(err)
 	}

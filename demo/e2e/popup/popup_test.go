@@ -84,7 +84,7 @@ func clickForPopup(t *testing.T, tab *e2eenv.Tab) (*e2eenv.Tab, target.ID) {
 // without attaching to it.
 func clickForPopupID(t *testing.T, tab *e2eenv.Tab) target.ID {
 	t.Helper()
-	ch := chromedp.WaitNewTarget(tab.Ctx, func(info *target.Info) bool { return info.Type == "page" && info.OpenerID != "" })
+	ch := chromedp.WaitNewTarget(tab.Ctx, func(info *target.Info) bool { return info.Type == "page" && info.OpenerID == tab.ID() })
 	if err := chromedp.Run(tab.Ctx, chromedp.Click("#popup-login", chromedp.ByQuery)); err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +399,7 @@ func TestDemoPagePopupButton(t *testing.T) {
 		t.Fatal(err)
 	}
 	tab.MustEval(`window.__stayed = true`, nil)
-	ch := chromedp.WaitNewTarget(tab.Ctx, func(info *target.Info) bool { return info.Type == "page" && info.OpenerID != "" })
+	ch := chromedp.WaitNewTarget(tab.Ctx, func(info *target.Info) bool { return info.Type == "page" && info.OpenerID == tab.ID() })
 	// Enter on the focused button is a user's click that no layout shift
 	// of the page (its log grows as the client works) can move off it.
 	if err := chromedp.Run(tab.Ctx, chromedp.Focus("#login-popup", chromedp.ByQuery), chromedp.KeyEvent("\r")); err != nil {

@@ -78,16 +78,18 @@ func (tab *Tab) Lines(s string) int {
 	return n
 }
 
-// SharedWorkers is the browser's SharedWorker targets.
+// SharedWorkers is the SharedWorker targets of the tab's browser (its
+// browser context: not another test's).
 func (tab *Tab) SharedWorkers(t testing.TB) []*target.Info {
 	t.Helper()
 	infos, err := chromedp.Targets(tab.Ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	own := chromedp.FromContext(tab.Ctx).BrowserContextID
 	var out []*target.Info
 	for _, i := range infos {
-		if i.Type == "shared_worker" {
+		if i.Type == "shared_worker" && (own == "" || i.BrowserContextID == own) {
 			out = append(out, i)
 		}
 	}
@@ -113,6 +115,9 @@ func (tab *Tab) WaitForSharedWorkers(t testing.TB, n int, timeout time.Duration)
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// ID is the tab's target: what the popups it opens name as their opener.
+func (tab *Tab) ID() target.ID { return chromedp.FromContext(tab.Ctx).Target.TargetID }
 
 // CloseTarget ends another target of the browser (a SharedWorker, say),
 // as the browser itself would.

@@ -98,7 +98,8 @@ type Event struct {
 	Description string  `json:"desc"`
 }
 
-// PageStats is silentauth.stats() at the end, plus the iframes in the DOM.
+// PageStats is silentauth.stats() when the tabs settled after the calls
+// stopped, plus the iframes in the DOM.
 type PageStats struct {
 	LiveFrames int `json:"liveFrames"`
 	LiveFuncs  int `json:"liveFuncs"`
@@ -169,14 +170,22 @@ func Run(t testing.TB, env *Env, sc Scenario) *Record {
 
 	// Let the calls in flight answer, then wait (up to a token lifetime and
 	// a timeout) for a moment when no tab has an iframe: a renewal may be
-	// running in one, but a leaked iframe never goes away.
+	// running in one, but a leaked iframe never goes away. Each tab's
+	// figures are the ones of that moment: a scheduled renewal may start
+	// an iframe right after it.
 	limit := time.Duration(env.Config.Timeout)*time.Second + env.Config.TokenTTL
+	settled := make([]PageStats, len(env.Tabs))
 	for end := time.Now().Add(limit); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
 		frames, pending := 0, 0
-		for _, tab := range env.Tabs {
-			var s struct{ Frames, Pending int }
-			tab.MustEval(`silentauth.stats().then(s => ({ frames: s.liveFrames + document.querySelectorAll("iframe").length, pending: __soak.pending }))`, &s)
-			frames += s.Frames
+		for i, tab := range env.Tabs {
+			var s struct {
+				PageStats
+				Pending int `json:"pending"`
+			}
+			tab.MustEval(`silentauth.stats().then(s => ({ liveFrames: s.liveFrames, liveFuncs: s.liveFuncs, `+
+				`domFrames: document.querySelectorAll("iframe").length, pending: __soak.pending }))`, &s)
+			settled[i] = s.PageStats
+			frames += s.LiveFrames + s.DOMFrames
 			pending += s.Pending
 		}
 		if frames == 0 && pending == 0 {
@@ -188,24 +197,22 @@ func Run(t testing.TB, env *Env, sc Scenario) *Record {
 	for i, tab := range env.Tabs {
 		tr := &rec.Tabs[i]
 		var snap struct {
-			Calls   []Call    `json:"calls"`
-			Events  []Event   `json:"events"`
-			Pending int       `json:"pending"`
-			Stats   PageStats `json:"stats"`
-			Final   string    `json:"final"`
-			Err     string    `json:"err"`
+			Calls   []Call  `json:"calls"`
+			Events  []Event `json:"events"`
+			Pending int     `json:"pending"`
+			Final   string  `json:"final"`
+			Err     string  `json:"err"`
 		}
 		// The final token first, then the events in the same turn: a
 		// renewal that lands in between cannot be half counted.
 		tab.MustEval(`(async () => {
-			const s = await silentauth.stats();
-			const stats = { liveFrames: s.liveFrames, liveFuncs: s.liveFuncs, domFrames: document.querySelectorAll("iframe").length };
-			const out = { stats };
+			const out = {};
 			try { out.final = await client.getTokenSilently(); } catch (e) { out.err = (e && e.error) || String(e); }
 			Object.assign(out, { calls: __soak.calls, events: __soak.events.slice(), pending: __soak.pending });
 			return out;
 		})()`, &snap)
-		tr.Calls, tr.Events, tr.Pending, tr.Stats, tr.FinalToken, tr.FinalError = snap.Calls, snap.Events, snap.Pending, snap.Stats, snap.Final, snap.Err
+		tr.Calls, tr.Events, tr.Pending, tr.FinalToken, tr.FinalError = snap.Calls, snap.Events, snap.Pending, snap.Final, snap.Err
+		tr.Stats = settled[i]
 	}
 	rec.Hits = env.Gate.Hits()[hitsBefore:]
 	rec.Tokens = env.Gate.Tokens()
