@@ -49,9 +49,9 @@ var PopupBlocking = chromedp.Flag("disable-popup-blocking", false)
 // first use. A test that needs other flags (extra) gets a Chromium process
 // of its own. Either is closed when the test ends.
 //
-// One process per test binary, not per test: a Chromium start costs about
-// 4 CPU-seconds of browser, zygote and GPU processes, which on a 2-core
-// machine was a third of what the end-to-end suites spent.
+// One process per test binary, not per test: starting and ending a
+// Chromium takes about 4 s and 1.5 to 2 CPU-seconds, and the suites open
+// a browser in almost every test.
 // SILENTAUTH_BROWSER_PER_TEST=1 gives every test its own process again.
 func Start(t testing.TB, extra ...chromedp.ExecAllocatorOption) *Browser {
 	t.Helper()
