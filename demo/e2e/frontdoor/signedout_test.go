@@ -263,16 +263,34 @@ func TestEveryErrorIsASilentAuthError(t *testing.T) {
 // the page opens the first silent request's iframe while a new worker's
 // engine boots, and the engine adopts it (its debug line says so) instead
 // of sending a request of its own: one prompt=none request for the first
-// token, and no iframe left.
+// token, and no iframe left. The head start races the engine's boot: on a
+// loaded machine the worker may answer the page's first ping only once Go
+// runs, and the page then leaves the request to the engine. So each of up
+// to three fresh visits must cost one request, and one of them must have
+// been the head start's.
 func TestHeadStartInTheSharedWorker(t *testing.T) {
 	t.Parallel()
 	e := start(t, "localhost", 0)
 	e.engine = `, engine: "shared-worker"`
 	e.signIn(t, "")
 
-	// Another wasm URL names another worker: one whose engine has not
-	// started, as on a visit after every tab was closed.
+	for visit := range 3 {
+		if headStartAdopted(t, e, visit) {
+			return
+		}
+		t.Logf("visit %d: the engine sent a request of its own; no head start was adopted", visit)
+	}
+	t.Error("no debug line says the engine adopted the head start in 3 fresh visits")
+}
+
+// headStartAdopted opens a page whose worker has not started (another
+// wasm URL names another worker, as on a visit after every tab was
+// closed), gets the first token, and reports whether the engine adopted
+// the page's head start.
+func headStartAdopted(t *testing.T, e *env, visit int) bool {
+	t.Helper()
 	fresh := e.openSDKPage(t)
+	defer fresh.MustClose(t)
 	silent0, _, _ := e.counts()
 	var got struct {
 		Token   bool `json:"token"`
@@ -281,7 +299,7 @@ func TestHeadStartInTheSharedWorker(t *testing.T) {
 	}
 	fresh.MustEval(`(async () => {
 		const marker = `+markerJS+`;
-		window.client = await `+e.clientJS(`, wasmUrl: "/silentauth/silentauth.wasm?worker=fresh"`)+`;
+		window.client = await `+e.clientJS(fmt.Sprintf(`, wasmUrl: "/silentauth/silentauth.wasm?worker=fresh%d"`, visit))+`;
 		const r = await client.checkSession();
 		return {token: !!r.accessToken, marker, runtime: !!globalThis[Symbol.for("silentauth.runtime")]};
 	})()`, &got)
@@ -289,20 +307,17 @@ func TestHeadStartInTheSharedWorker(t *testing.T) {
 		t.Fatalf("checkSession %+v; want a token from the worker's engine for a visitor with a marker", got)
 	}
 	if silent, _, _ := e.counts(); silent != silent0+1 {
-		t.Errorf("%d prompt=none requests for the first token, want 1 (the head start's, adopted)", silent-silent0)
-	}
-	adopted := false
-	for _, l := range fresh.Console() {
-		if strings.Contains(l, "adopted the prestarted silent request") {
-			adopted = true
-		}
-	}
-	if !adopted {
-		t.Errorf("no debug line says the engine adopted the head start\nconsole:\n%s", strings.Join(fresh.Console(), "\n"))
+		t.Errorf("visit %d: %d prompt=none requests for the first token, want 1 (the head start's, adopted, or the engine's own)", visit, silent-silent0)
 	}
 	if err := fresh.WaitFor(`document.querySelectorAll("iframe").length === 0`, 5*time.Second); err != nil {
-		t.Errorf("the head start's iframe stayed: %v", err)
+		t.Errorf("visit %d: the silent request's iframe stayed: %v", visit, err)
 	}
+	for _, l := range fresh.Console() {
+		if strings.Contains(l, "adopted the prestarted silent request") {
+			return true
+		}
+	}
+	return false
 }
 
 // TestDemoPageSignedOutIsNotAnError pins the demo page's first impression:
