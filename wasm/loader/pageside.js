@@ -72,6 +72,15 @@ function startError(cause, err) {
   return e;
 }
 
+// engineError rebuilds, from the worker's message, the Error the engine
+// failed with. In the page, Go rejects and emits an Error carrying error,
+// error_description (and state, retryAfter), which the Client keeps as the
+// SilentAuthError's cause; the worker's answer crosses as plain data, so
+// the page side makes the same Error, and both placements give one shape.
+function engineError(e) {
+  return Object.assign(new Error(e.error_description || e.error), e);
+}
+
 // startFailureOf is the cause of a worker that could not start, or "" for
 // any other error (a configuration the engine refused, say).
 function startFailureOf(e) {
@@ -331,7 +340,8 @@ class WorkerConnection {
         const call = this.calls.get(m.id);
         if (!call) return;
         this.calls.delete(m.id);
-        if (m.error) call.reject(sdkError(m.error));
+        if (m.error && typeof m.error === "object") call.reject(sdkError(engineError(m.error)));
+        else if (m.error) call.reject(sdkError(m.error));
         else call.resolve(m);
         break;
       }
@@ -636,7 +646,7 @@ class WorkerEngine {
   _event(name, payload) {
     if (name === "renewed" && payload && payload.idTokenPayload) this.#user = payload.idTokenPayload;
     if (name === "session_ended") this.#user = null;
-    this.#emit(name, payload);
+    this.#emit(name, payload && typeof payload === "object" && typeof payload.error === "string" ? engineError(payload) : payload);
   }
 
   async #call(method, extra) {

@@ -182,6 +182,10 @@ func TestSessionEndedAtTheServer(t *testing.T) {
 		if o.Desc != "Login required" {
 			t.Errorf("error_description %q", o.Desc)
 		}
+		// In either placement the engine's own Error is the cause.
+		if o.CauseCode != "login_required" {
+			t.Errorf("cause's code %q, want the engine's login_required", o.CauseCode)
+		}
 	})
 
 	t.Run("with auto-renew on, the renewal after a server-side logout fires session_ended and renewal stops", func(t *testing.T) {
@@ -192,7 +196,8 @@ func TestSessionEndedAtTheServer(t *testing.T) {
 		tab.MustEvalT(t, `(() => {
 			window.events = [];
 			for (const name of ["renewed", "renew_error", "session_ended"]) {
-				client.on(name, (p) => window.events.push({name, isError: p instanceof Error, error: p && p.error, description: p && p.error_description}));
+				client.on(name, (p) => window.events.push({name, isError: p instanceof Error, error: p && p.error, description: p && p.error_description,
+					cause: p && p.cause instanceof Error ? p.cause.error : ""}));
 			}
 			return true;
 		})()`, nil)
@@ -213,8 +218,8 @@ func TestSessionEndedAtTheServer(t *testing.T) {
 				ended = e
 			}
 		}
-		if ended["isError"] != true || ended["error"] != "login_required" {
-			t.Errorf("session_ended payload %v, want an Error login_required", ended)
+		if ended["isError"] != true || ended["error"] != "login_required" || ended["cause"] != "login_required" {
+			t.Errorf("session_ended payload %v, want an Error login_required whose cause is the engine's login_required", ended)
 		}
 		// Auto-renew stops: the loop looks again within 5 s and must not ask.
 		n := env.Tenant.Stats().AuthorizePromptNone
