@@ -180,20 +180,28 @@ type webMessage struct {
 
 var webMessageData = regexp.MustCompile(`(?m)^\s*var data = (\{.*\});$`)
 
-// authorizeWebMessage sends an authorization request and decodes the
-// web_message page it answers with. It fails the test if the answer is not
-// such a page, because then a browser would post nothing at all.
-func authorizeWebMessage(t *testing.T, c *http.Client, endpoint string, q url.Values) webMessage {
+// getPage GETs u with c and returns the response with its whole body,
+// closed; a failure to get or read it fails the test.
+func getPage(t *testing.T, c *http.Client, u string) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := c.Get(endpoint + "?" + q.Encode())
+	resp, err := c.Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("reading %s: %v", u, err)
 	}
+	return resp, body
+}
+
+// authorizeWebMessage sends an authorization request and decodes the
+// web_message page it answers with. It fails the test if the answer is not
+// such a page, because then a browser would post nothing at all.
+func authorizeWebMessage(t *testing.T, c *http.Client, endpoint string, q url.Values) webMessage {
+	t.Helper()
+	resp, body := getPage(t, c, endpoint+"?"+q.Encode())
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 		t.Fatalf("authorize: %s, Content-Type %q, want an HTML web_message page:\n%s", resp.Status, ct, body)
 	}
@@ -253,12 +261,7 @@ func loginWithScope(t *testing.T, p *Provider, d discovery, user, scope string) 
 	q.Del("response_mode") // the default for code: query
 	q.Set("redirect_uri", appOrigin+"/callback")
 
-	resp, err := c.Get(d.AuthorizationEndpoint + "?" + q.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, page := getPage(t, c, d.AuthorizationEndpoint+"?"+q.Encode())
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Request.URL.Path, "/interaction/") {
 		t.Fatalf("interactive authorize ended at %s with %s, want the login page under /interaction/", resp.Request.URL, resp.Status)
 	}
@@ -470,12 +473,7 @@ func TestUnregisteredRedirectURIGetsErrorPageWithoutWebMessage(t *testing.T) {
 		q := silentParams(newPKCE(), "openid")
 		q.Set("client_id", tc.client)
 		q.Set("redirect_uri", tc.redirect)
-		resp, err := c.Get(d.AuthorizationEndpoint + "?" + q.Encode())
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, body := getPage(t, c, d.AuthorizationEndpoint+"?"+q.Encode())
 		if resp.StatusCode != http.StatusBadRequest || strings.Contains(string(body), "postMessage") ||
 			!strings.Contains(string(body), "invalid_redirect_uri") {
 			t.Errorf("%s with %s: %s, want a 400 invalid_redirect_uri page without postMessage:\n%s", tc.client, tc.redirect, resp.Status, body)
