@@ -48,7 +48,7 @@ type groupAsks struct {
 	s       *settings
 	clock   platform.Clock
 	log     logger
-	group   *group
+	group   askChannel
 	tokens  *tokenCache
 	refresh *refreshTokens
 	// destroyed is the client's context: cancelled by Destroy.
@@ -63,6 +63,23 @@ type groupAsks struct {
 	// asking counts this tab's asks for a renewal by a tab holding the
 	// group's refresh token.
 	asking atomic.Int32
+}
+
+// askChannel is what groupAsks needs of the tab group: its channel, and
+// what the group's messages told about the holder's renewals.
+type askChannel interface {
+	// join opens the group's channel, once.
+	join()
+	// post sends msg to the other tabs; false when it could not be sent.
+	post(msg tabMessage) bool
+	// failed is the count of failures other tabs told, and the schedule
+	// the last one shared.
+	failed() (uint64, *sharedBackoff)
+	// peerIsRenewing: another tab announced a request and has not told
+	// its outcome yet.
+	peerIsRenewing() bool
+	// share tells the other tabs about this tab's result for r.
+	share(res *AuthResult, r request)
 }
 
 // ask asks the tabs of the group that hold a refresh token
@@ -241,12 +258,19 @@ type pageHandover struct {
 	browser   platform.Browser
 	destroyed context.Context // the client's: cancelled by Destroy
 	refresh   *refreshTokens
-	group     *group
+	group     handoverChannel
 	log       logger
 
 	once     sync.Once
 	mu       sync.Mutex
 	unlisten func() // removes the pagehide listener
+}
+
+// handoverChannel is what pageHandover needs of the tab group: whether its
+// channel is open, and a way to post the sealed hand-over on it.
+type handoverChannel interface {
+	joined() bool
+	postRaw(b []byte) bool
 }
 
 // listen adds, once, the pagehide listener that hands the refresh token to
