@@ -157,9 +157,12 @@ unit:
 mutants:
 	GOWORK=off $(GO) run ./internal/mutants
 
-# Browser tests of jsbridge in headless Chromium.
+# Browser tests of jsbridge in headless Chromium. wasmbrowsertest puts its
+# browser's profile (and Chromium its singleton directory) under TMPDIR and
+# leaves them there, so they go in a scratch directory removed afterwards.
 wasmtest: tools
-	GOOS=js GOARCH=wasm WBT_CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -exec=$(CURDIR)/$(TOOLS)/wasmbrowsertest ./jsbridge/...
+	scratch=$$(mktemp -d -t silentauth-wasmtest-XXXXXX) && trap 'rm -rf "$$scratch"' EXIT && \
+	TMPDIR=$$scratch GOOS=js GOARCH=wasm WBT_CHROMIUM=$(CHROMIUM) $(GO) test -count=1 -exec=$(CURDIR)/$(TOOLS)/wasmbrowsertest ./jsbridge/...
 
 # End-to-end: servers in-process, Chromium driven with chromedp. Every
 # suite under demo/e2e, the longest first, so that the last ones to run

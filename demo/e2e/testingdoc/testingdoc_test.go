@@ -82,7 +82,15 @@ func fixture(t *testing.T) (seen *requests, env []string) {
 		tenant.ServeHTTP(w, r)
 	}))
 	e2eenv.Serve(t, al, mux)
-	return seen, append(os.Environ(), "TENANT_URL="+tenantURL, "APP_URL="+appURL+"/", "CHROMIUM="+e2eenv.ExecPath())
+	// The examples' browsers keep their profiles and singleton directories
+	// under TMPDIR (and go test its build): a scratch directory that goes
+	// with the test, not the machine's /tmp.
+	scratch, err := os.MkdirTemp("", "silentauth-testingdoc-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(scratch) })
+	return seen, append(os.Environ(), "TENANT_URL="+tenantURL, "APP_URL="+appURL+"/", "CHROMIUM="+e2eenv.ExecPath(), "TMPDIR="+scratch)
 }
 
 // run runs cmd, failing t with its output when it fails.
