@@ -78,8 +78,10 @@ type Segment struct {
 type TabFigures struct {
 	Tab   int `json:"tab"`
 	Calls int `json:"calls"`
-	// Renewed is the renewed events; Distinct the distinct access tokens
-	// getTokenSilently answered, leaving out the one held when the run began.
+	// Renewed is the renewed events, leaving out a token announced after
+	// the calls stopped that the final read no longer saw; Distinct the
+	// distinct access tokens getTokenSilently answered, leaving out the one
+	// held when the run began.
 	Renewed  int `json:"renewed"`
 	Distinct int `json:"distinct_tokens"`
 	// Duplicates is renewed events whose token this tab's renewed had
@@ -177,13 +179,21 @@ func tabFigures(r *Record, tr TabRecord) TabFigures {
 		served[tr.FinalToken] = true
 	}
 	announced := map[string]bool{tr.TokenAtStart: true}
+	end := float64(r.End.UnixMilli())
 	for _, e := range tr.Events {
 		switch e.Name {
 		case "renewed":
-			tf.Renewed++
 			if announced[e.Token] {
 				tf.Duplicates++
 			}
+			// A token announced after the calls stopped and replaced before
+			// the final read had no call to answer it: the settle wait
+			// outlasted a renewal period. It counts neither way.
+			if e.At > end && e.Token != tr.FinalToken && !served[e.Token] {
+				announced[e.Token] = true
+				continue
+			}
+			tf.Renewed++
 			if !announced[e.Token] && !served[e.Token] {
 				tf.Unserved++
 			}

@@ -42,6 +42,7 @@ func TestComputeCountsAsTheContractReadsThem(t *testing.T) {
 				{Name: "renewed", At: ms(10.5), Token: "B"}, // duplicate
 				{Name: "renewed", At: ms(15.5), Token: "C"},
 				{Name: "renew_error", At: ms(6), Error: "timeout"},
+				{Name: "renewed", At: ms(21), Token: "D"}, // after the stop, replaced before the final read
 			},
 		}},
 		Hits: []nodeop.Hit{
@@ -71,7 +72,8 @@ func TestComputeCountsAsTheContractReadsThem(t *testing.T) {
 		{"renewals per lifetime: 4 in 20 s of 5 s periods", f.Whole.PerLifetime, 1.0},
 		{"distinct tokens leave out the one held at the start", tab.Distinct, 3},
 		{"a token renewed twice in a tab is a duplicate", tab.Duplicates, 1},
-		{"renewed counts every event", tab.Renewed, 3},
+		{"renewed counts every event up to the stop, and the final token's", tab.Renewed, 3},
+		{"a token announced after the stop that the final read no longer saw is not unserved", tab.Unserved, 0},
 		{"a token answered that no renewed announced", tab.Unannounced, 1},
 		{"a token the provider never issued", tab.Unknown, 1},
 		{"expired tokens served per tab", tab.Expired, 1},
