@@ -20,6 +20,7 @@ import (
 // the page and in the SharedWorker, where the page opens the window and
 // the worker's engine drives it.
 func TestPopupLoginAtNodeOIDCProvider(t *testing.T) {
+	e2eenv.EnginesNamedByTheTest(t)
 	for _, engine := range []string{"page", "shared-worker"} {
 		t.Run(engine, func(t *testing.T) { popupLoginAt(t, `engine: "`+engine+`"`) })
 	}

@@ -358,6 +358,7 @@ const storedInTheWorkersVault = `new Promise((resolve, reject) => {
 // grant renews it, with no /authorize (the server is on another site: its
 // cookies do not reach the silent iframe).
 func TestLocalStorageInTheWorker(t *testing.T) {
+	e2eenv.EnginesNamedByTheTest(t)
 	t.Parallel()
 	eachServer(t, crossSite, func(t *testing.T, s *server) {
 		opts := refreshOpts + `, refreshTokenStorage: "local", engine: "shared-worker", autoRenew: false`

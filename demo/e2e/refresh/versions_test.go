@@ -18,6 +18,7 @@ import (
 // a token twice. A worker engine beside a tab with the in-page engine must
 // do the same.
 func TestTwoVersionsSideBySide(t *testing.T) {
+	e2eenv.EnginesNamedByTheTest(t)
 	const (
 		oldWorker = `engine: "shared-worker"`
 		newWorker = `engine: "shared-worker", wasmUrl: "/silentauth/silentauth.wasm?version=2"`

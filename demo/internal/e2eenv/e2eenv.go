@@ -324,6 +324,16 @@ func Engine() string {
 // placement (SILENTAUTH_ENGINE=shared-worker).
 func SharedWorker() bool { return Engine() == "shared-worker" }
 
+// EnginesNamedByTheTest skips t in the SharedWorker pass: a test whose
+// clients all name their engine runs the same in both passes, so it runs
+// once, in the page pass.
+func EnginesNamedByTheTest(t testing.TB) {
+	t.Helper()
+	if SharedWorker() {
+		t.Skip("every client of this test names its engine: it runs in the page pass only")
+	}
+}
+
 // PromptNone is how many prompt=none authorization requests the tenant
 // has answered.
 func (e *Env) PromptNone() int { return e.Tenant.Stats().AuthorizePromptNone }
