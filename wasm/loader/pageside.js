@@ -16,6 +16,9 @@ const ENGINES = ["auto", "shared-worker", "page"];
 const PING_MS = 2000;
 const DEAD_MS = 10000;
 const TX_PREFIX = "silentauth.tx.";
+// The response headers the engine reads (jsbridge/fetch.go responseHeaders),
+// all an early code exchange's answer carries to the worker.
+const EXCHANGE_HEADERS = ["cache-control", "content-type", "expires", "dpop-nonce", "retry-after"];
 // jsbridge.FrameTitle: tests and the prestart find the iframe by it.
 const FRAME_TITLE = "silentauth session check";
 // jsbridge.PopupName and the popup's size, as the in-page engine opens it:
@@ -361,6 +364,9 @@ class WorkerConnection {
       case "dropHead":
         if (this.head) this.head.dropRequest();
         break;
+      case "takeExchange":
+        if (typeof m.xid === "number" && typeof m.url === "string" && typeof m.body === "string") this.giveExchange(m.xid, m.url, m.body);
+        break;
       case "closeFrame":
         this.closeFrame(m.frame);
         break;
@@ -428,6 +434,29 @@ class WorkerConnection {
       return;
     }
     this.frames.set(id, { iframe, onMessage: null, head });
+  }
+
+  // giveExchange answers the engine's takeExchange with the code exchange
+  // the head start sent early, if it is that request: the headers the
+  // engine reads and the body as text; the engine checks all of it.
+  async giveExchange(xid, url, body) {
+    const answer = { t: "exchange", xid };
+    try {
+      const held = this.head ? this.head.takeExchange(url, body) : null;
+      const r = held ? await held : null;
+      if (!r) answer.none = true;
+      else {
+        const headers = {};
+        for (const k of EXCHANGE_HEADERS) {
+          const v = r.headers.get(k);
+          if (v !== null) headers[k] = v;
+        }
+        Object.assign(answer, { status: r.status, headers, body: await r.text() });
+      }
+    } catch (err) {
+      answer.problem = String((err && err.message) || err) || "fetch failed";
+    }
+    this.post(answer);
   }
 
   // frameMessages is the listener that passes every window message to the

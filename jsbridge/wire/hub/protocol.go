@@ -9,6 +9,7 @@ package hub
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/silentauth/silentauth/checksession/platform"
@@ -57,7 +58,18 @@ const (
 	// passes only messages from that window, from the server's origin, of
 	// type authorization_response; the engine checks them again.
 	inPopup = "popup"
+	// exchange{xid, status, headers, body} | exchange{xid, none: true} |
+	// exchange{xid, problem}: the answer to takeExchange: the response to
+	// the code exchange the page's head start sent early (headers only
+	// exchangeHeaders, the body as text), none when it holds no such
+	// exchange, or problem when its request got no answer (the code is
+	// spent then).
+	inExchange = "exchange"
 )
+
+// exchangeHeaders are the response headers an exchange message may carry:
+// those the engine reads (jsbridge's responseHeaders).
+var exchangeHeaders = []string{"cache-control", "content-type", "expires", "dpop-nonce", "retry-after"}
 
 // The message types the engine sends.
 const (
@@ -82,6 +94,9 @@ const (
 	outNavigatePopup = "navigatePopup"
 	// {popup}: close it and stop listening to it.
 	outClosePopup = "closePopup"
+	// {xid, url, body}: the head start's page is asked for the code
+	// exchange it sent early, if it is this POST; answered by exchange.
+	outTakeExchange = "takeExchange"
 )
 
 // pageMessage is one page message, checked for shape: every field a type
@@ -112,6 +127,11 @@ type pageMessage struct {
 
 	Visible bool
 	Wake    bool
+
+	// The page's answer to takeExchange: Answer, or None, or Problem.
+	XID    int64
+	None   bool
+	Answer *platform.HTTPResponse
 }
 
 // errIgnored is a message the engine does not act on: another version, an
@@ -205,6 +225,13 @@ func parse(text []byte) (pageMessage, error) {
 	case inBye:
 	case inStats:
 		m.ID = r.id("id")
+	case inExchange:
+		m.XID = r.id("xid")
+		m.None = r.boolean("none", false)
+		m.Problem = r.str("problem", false)
+		if !m.None && m.Problem == "" {
+			m.Answer = r.response()
+		}
 	default:
 		return m, errIgnored{fmt.Sprintf("unknown type %q", m.Type)}
 	}
@@ -225,6 +252,29 @@ func (f *fields) message(m *pageMessage) {
 	if m.Data == nil && m.Problem == "" {
 		f.bad("data")
 	}
+}
+
+// response reads an HTTP answer: a status, the headers the engine reads
+// (any other is refused) and the body as text.
+func (f *fields) response() *platform.HTTPResponse {
+	status, ok := f.raw["status"].(float64)
+	if !ok || status < 100 || status > 599 || status != float64(int(status)) {
+		f.bad("status")
+	}
+	body, ok := f.raw["body"].(string)
+	if !ok {
+		f.bad("body")
+	}
+	header := map[string]string{}
+	for k, v := range f.object("headers", true) {
+		s, ok := v.(string)
+		if !ok || !slices.Contains(exchangeHeaders, k) {
+			f.bad("headers." + k)
+			continue
+		}
+		header[k] = s
+	}
+	return &platform.HTTPResponse{Status: int(status), Header: header, Body: []byte(body), Early: true}
 }
 
 // fields reads typed fields of a decoded message, keeping the first problem.
