@@ -4,7 +4,11 @@
 package frontdoor_test
 
 import (
+	"bytes"
+	"io"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +24,22 @@ type env struct {
 	tenant e2eenv.AuthorizeCounts
 	// engine is clientJS's engine option (", engine: ..."), "" for the default.
 	engine string
+	// codeExchanges counts the tenant's authorization_code grants.
+	codeExchanges atomic.Int32
+}
+
+// countExchanges counts the code exchanges that reach next.
+func (e *env) countExchanges(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/oauth/token" {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if strings.Contains(string(body), "grant_type=authorization_code") {
+				e.codeExchanges.Add(1)
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // start brings up the tenant (on tenantHost: "localhost" is the app's
@@ -29,7 +49,7 @@ func start(t *testing.T, tenantHost string, tokenLifetime time.Duration) *env {
 	t.Helper()
 	e := &env{}
 	e.Env = e2eenv.Start(t, e2eenv.Options{
-		TenantHost: tenantHost, TokenLifetime: tokenLifetime, TenantMiddleware: e.tenant.Wrap,
+		TenantHost: tenantHost, TokenLifetime: tokenLifetime, TenantMiddleware: func(h http.Handler) http.Handler { return e.tenant.Wrap(e.countExchanges(h)) },
 		App: func(dist string) http.Handler { e.pages = e2eenv.NewPages(dist); return e.pages },
 	})
 	return e
