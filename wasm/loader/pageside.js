@@ -120,6 +120,8 @@ async function workerEngineFor(workerUrl, options, emit, markerKey, headStart) {
     conn = new WorkerConnection(workerUrl);
     connections.set(workerUrl, conn);
     if (headStart && !(await conn.warm) && !conn.failure) head = conn.head = headStart();
+    // A worker that does not take an early code exchange must get the code unspent.
+    if (head && !conn.exchanges) head.noExchange();
   }
   const opts = { ...(options || {}) };
   delete opts.engine;
@@ -162,6 +164,8 @@ class WorkerConnection {
     // at the first pong: true where the worker's engine already runs.
     this.head = null;
     this.warm = new Promise((resolve) => { this.onWarm = resolve; });
+    // Set at the first pong: the worker takes the head start's early code exchange.
+    this.exchanges = false;
     this.unlistenCsp = () => {};
     this.onPageHide = () => this.bye();
     this.onPageShow = (/** @type {PageTransitionEvent} */ e) => { if (e.persisted) this.restart(); };
@@ -328,6 +332,7 @@ class WorkerConnection {
     this.pingSent = 0; // any message says the worker is alive
     switch (m.t) {
       case "pong":
+        if (!this.started) this.exchanges = m.exchange === true;
         this.onWarm(m.up === true);
         if (!this.started) {
           this.started = true;
@@ -652,7 +657,7 @@ class WorkerEngine {
       let timer;
       const req = await Promise.race([head.takeRequest(), new Promise((resolve) => { timer = setTimeout(resolve, PRESTART_GATE_MS, null); })]);
       clearTimeout(timer);
-      if (req) msg.head = req;
+      if (req) msg.head = this.#conn.exchanges ? { ...req, exchange: true } : req;
       else head.dropRequest();
     }
     const r = await this.#conn.request(msg);

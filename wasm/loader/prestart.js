@@ -295,6 +295,7 @@ function startPrestart(options) {
   // The code exchange sent as soon as the iframe answered, held for Go's
   // identical request: {params, sent: Promise<{url, response}|null>}, once.
   let held = null;
+  let exchanges = true; // off for an engine that would not take it
   const dropRequest = () => {
     held = null;
     end();
@@ -315,7 +316,7 @@ function startPrestart(options) {
   // everything (state, nonce, signature, at_hash) before it uses the answer.
   // Never with offline_access: a refresh token must not pass through the page.
   const exchangeEarly = (code) => {
-    if (held || ended || !secrets.codeVerifier || scope.split(/\s+/).includes("offline_access")) return;
+    if (!exchanges || held || ended || !secrets.codeVerifier || scope.split(/\s+/).includes("offline_access")) return;
     const params = new URLSearchParams({ grant_type: "authorization_code", client_id: clientId, code, code_verifier: secrets.codeVerifier, redirect_uri: redirectUri });
     const h = {
       params,
@@ -458,6 +459,11 @@ function startPrestart(options) {
       if (!h || !sameForm(h.params, body)) return null;
       held = null;
       return h.sent.then((s) => (s && s.url === url ? s.response : null));
+    },
+    // noExchange: the engine sends its own code exchange; none is sent early.
+    noExchange() {
+      exchanges = false;
+      held = null;
     },
     // dropRequest removes the iframe Go did not adopt, and its exchange;
     // the prefetches stay.

@@ -316,7 +316,7 @@ func (h *Hub) create(p *page, m pageMessage) {
 		s.b = &clientBrowser{h: h, base: h.cfg.Base, handle: s.handle}
 		s.b.marker.note(m)
 		if m.Head != nil {
-			s.b.head = &headStart{page: p.id, req: *m.Head}
+			s.b.head = &headStart{page: p.id, req: *m.Head, exchanges: m.HeadExchanges}
 		}
 		h.mu.Unlock()
 		if m.MarkerKey != "" {
@@ -984,7 +984,10 @@ type headStart struct {
 	taken   bool
 	adopted string // the URL whose next OpenFrame takes the page's iframe
 	done    bool
-	asked   bool // its page was asked for its early code exchange
+	// exchanges: the page sends the code exchange early and gives it when
+	// asked; asked: it was asked.
+	exchanges bool
+	asked     bool
 }
 
 // TakePrestarted hands the page's request over once.
@@ -1079,7 +1082,7 @@ func (b *clientBrowser) earlyExchange(ctx context.Context, req platform.HTTPRequ
 	h.mu.Lock()
 	hs := b.head
 	var p *page
-	if hs != nil && hs.adopted != "" && !hs.asked {
+	if hs != nil && hs.exchanges && hs.adopted != "" && !hs.asked {
 		p = h.pages[hs.page]
 	}
 	if p == nil {

@@ -31,6 +31,8 @@ func TestParseChecksShapeAndIgnoresWhatItDoesNotKnow(t *testing.T) {
 		{"create with the signed-in marker", `{"v":1,"t":"create","id":1,"options":{},"markerKey":"silentauth.signedin:spa@https://op","marker":"1"}`, ""},
 		{"create with a marker key that is not one", `{"v":1,"t":"create","id":1,"options":{},"markerKey":"silentauth.tx.x"}`, `field "markerKey"`},
 		{"create with a head start", `{"v":1,"t":"create","id":1,"options":{},"head":{"url":"https://op/a","state":"s","nonce":"n","codeVerifier":"v"}}`, ""},
+		{"create with a head start that exchanges early", `{"v":1,"t":"create","id":1,"options":{},"head":{"url":"https://op/a","state":"s","nonce":"n","exchange":true}}`, ""},
+		{"create with a head start whose exchange is not a boolean", `{"v":1,"t":"create","id":1,"options":{},"head":{"url":"https://op/a","state":"s","nonce":"n","exchange":"yes"}}`, `field "head"`},
 		{"create with a head start without its state", `{"v":1,"t":"create","id":1,"options":{},"head":{"url":"https://op/a","nonce":"n"}}`, `field "head"`},
 		{"create with a marker that is not text", `{"v":1,"t":"create","id":1,"options":{},"markerKey":"silentauth.signedin:x","marker":1}`, `field "marker"`},
 		{"stats", `{"v":1,"t":"stats","id":4}`, ""},
@@ -857,12 +859,16 @@ func (b *netBase) count() int {
 // page holds none, has left, the request was not adopted, or the POST is
 // of another shape. A problem is the answer (the code is spent).
 func TestTheHeadStartsEarlyCodeExchangeIsTakenFromItsPageOnce(t *testing.T) {
-	const head = `{"url":"https://op.example/authorize?state=s","state":"s","nonce":"n","codeVerifier":"v"}`
+	const head = `{"url":"https://op.example/authorize?state=s","state":"s","nonce":"n","codeVerifier":"v","exchange":true}`
+	var setupHead func(t *testing.T, adopt bool, head string) (*Hub, *netBase, *fakePage, platform.Browser)
 	exchange := platform.HTTPRequest{Method: "POST", URL: "https://op.example/oauth/token",
 		Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
 		Body:   []byte("grant_type=authorization_code&code=c")}
 	// setup makes page a's engine with a head start, adopted or not.
 	setup := func(t *testing.T, adopt bool) (*Hub, *netBase, *fakePage, platform.Browser) {
+		return setupHead(t, adopt, head)
+	}
+	setupHead = func(t *testing.T, adopt bool, head string) (*Hub, *netBase, *fakePage, platform.Browser) {
 		base := &netBase{}
 		h := New(Config{
 			Base: base,
@@ -989,6 +995,12 @@ func TestTheHeadStartsEarlyCodeExchangeIsTakenFromItsPageOnce(t *testing.T) {
 		}
 		if a.count(outTakeExchange)+a2.count(outTakeExchange) != 0 || base.count() != 1 || base2.count() != 2 {
 			t.Fatalf("asked the page %d times; network %d and %d", a.count(outTakeExchange)+a2.count(outTakeExchange), base.count(), base2.count())
+		}
+	})
+	t.Run("a page that does not say it exchanges early is not asked", func(t *testing.T) {
+		_, base, a, b := setupHead(t, true, strings.Replace(head, `,"exchange":true`, "", 1))
+		if r := get(t, fetch(b, exchange)); r.err != nil || string(r.resp.Body) != `"network"` || base.count() != 1 || a.count(outTakeExchange) != 0 {
+			t.Fatalf("Fetch = %+v, %v; asked the page %d times", r.resp, r.err, a.count(outTakeExchange))
 		}
 	})
 }

@@ -33,9 +33,11 @@ const (
 	// answered by reply{value: {client}}; pages with the same options share
 	// one client. markerKey is the signed-in marker's localStorage key as
 	// the page's loader builds it, and marker its value there (absent: none).
-	// head{url, state, nonce, codeVerifier} is the first silent request the
-	// page started while the engine booted (its iframe loads url); a new
-	// engine may adopt it, as the page's engine adopts the loader's.
+	// head{url, state, nonce, codeVerifier, exchange?} is the first silent
+	// request the page started while the engine booted (its iframe loads
+	// url); a new engine may adopt it, as the page's engine adopts the
+	// loader's. exchange: the page sends its code exchange early and gives
+	// it when asked (takeExchange); a page without it is never asked.
 	inCreate = "create"
 	// call{id, client, method, params?, url?, storage?, popup?}: a client
 	// method, answered by reply{value?, user?} or reply{error}; popup, the
@@ -115,8 +117,10 @@ type pageMessage struct {
 	MarkerKey string
 	Marker    string
 	HasMarker bool
-	// The page's head start (create); nil for none.
-	Head *platform.PrestartedRequest
+	// The page's head start (create); nil for none. HeadExchanges: the
+	// page holds the code exchange it sends early for takeExchange.
+	Head          *platform.PrestartedRequest
+	HeadExchanges bool
 
 	Frame     int64
 	Kind      string
@@ -172,6 +176,7 @@ func parse(text []byte) (pageMessage, error) {
 			hr := fields{raw: head}
 			m.Head = &platform.PrestartedRequest{URL: hr.str("url", true), State: hr.str("state", true),
 				Nonce: hr.str("nonce", true), CodeVerifier: hr.str("codeVerifier", false)}
+			m.HeadExchanges = hr.boolean("exchange", false)
 			if hr.problem != "" {
 				r.bad("head")
 			}
