@@ -5,10 +5,11 @@ package frontdoor_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,21 +25,52 @@ type env struct {
 	tenant e2eenv.AuthorizeCounts
 	// engine is clientJS's engine option (", engine: ..."), "" for the default.
 	engine string
-	// codeExchanges counts the tenant's authorization_code grants.
-	codeExchanges atomic.Int32
+	mu     sync.Mutex
+	// exchanged is the access token of each authorization_code grant the
+	// tenant answered, in order.
+	exchanged []string
 }
 
-// countExchanges counts the code exchanges that reach next.
+// codeExchanges is the access tokens of the tenant's code exchanges so far.
+func (e *env) codeExchanges() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.exchanged...)
+}
+
+// teeWriter keeps a copy of what it writes.
+type teeWriter struct {
+	http.ResponseWriter
+	buf bytes.Buffer
+}
+
+func (w *teeWriter) Write(b []byte) (int, error) {
+	w.buf.Write(b)
+	return w.ResponseWriter.Write(b)
+}
+
+// countExchanges notes the access token of each code exchange next answers.
 func (e *env) countExchanges(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/oauth/token" {
-			body, _ := io.ReadAll(r.Body)
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			if strings.Contains(string(body), "grant_type=authorization_code") {
-				e.codeExchanges.Add(1)
-			}
+		if r.Method != http.MethodPost || r.URL.Path != "/oauth/token" {
+			next.ServeHTTP(w, r)
+			return
 		}
-		next.ServeHTTP(w, r)
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if !strings.Contains(string(body), "grant_type=authorization_code") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		tw := &teeWriter{ResponseWriter: w}
+		next.ServeHTTP(tw, r)
+		var answer struct {
+			AccessToken string `json:"access_token"`
+		}
+		_ = json.Unmarshal(tw.buf.Bytes(), &answer)
+		e.mu.Lock()
+		e.exchanged = append(e.exchanged, answer.AccessToken)
+		e.mu.Unlock()
 	})
 }
 

@@ -286,6 +286,48 @@ func TestHeadStartInTheSharedWorker(t *testing.T) {
 	t.Error("no debug lines say the engine adopted the head start and its early code exchange in 3 fresh visits")
 }
 
+// TestHeadStartNotAdoptedInTheSharedWorker: a first request that asks for
+// another scope than the head start's is the engine's own; the page drops
+// its head start and the code exchange it sent early, whose token reaches
+// nobody, and the session goes on. The page sends that exchange only when
+// the iframe answered before the engine decided (the race of
+// TestHeadStartInTheSharedWorker), so up to three fresh visits are made
+// until one shows it.
+func TestHeadStartNotAdoptedInTheSharedWorker(t *testing.T) {
+	t.Parallel()
+	e := start(t, "localhost", 0)
+	e.engine = `, engine: "shared-worker"`
+	e.signIn(t, "")
+
+	for visit := range 3 {
+		fresh := e.openSDKPage(t)
+		before := len(e.codeExchanges())
+		var got struct{ First, Later string }
+		fresh.MustEval(`(async () => {
+			window.client = await `+e.clientJS(fmt.Sprintf(`, wasmUrl: "/silentauth/silentauth.wasm?worker=dropped%d"`, visit))+`;
+			const first = await client.checkSession({scope: "openid email"});
+			return {first: first.accessToken};
+		})()`, &got)
+		tokens := e.codeExchanges()[before:]
+		fresh.MustEval(`client.checkSession().then((s) => ({later: s.accessToken}))`, &got)
+		if got.First == "" || got.Later == "" || len(tokens) == 0 || len(tokens) > 2 {
+			t.Fatalf("visit %d: tokens %+v after %d code exchanges", visit, got, len(tokens))
+		}
+		if got.First != tokens[len(tokens)-1] || (len(tokens) == 2 && (got.First == tokens[0] || got.Later == tokens[0])) {
+			t.Fatalf("visit %d: the page's token is not the engine's own exchange's (%d exchanges)", visit, len(tokens))
+		}
+		if err := fresh.WaitFor(`document.querySelectorAll("iframe").length === 0`, 5*time.Second); err != nil {
+			t.Errorf("visit %d: an iframe stayed: %v", visit, err)
+		}
+		fresh.MustClose(t)
+		if len(tokens) == 2 {
+			return
+		}
+		t.Logf("visit %d: the page sent no early exchange before the engine decided", visit)
+	}
+	t.Error("in 3 fresh visits the page never sent its early code exchange before the engine dropped its head start")
+}
+
 // headStartAdopted opens a page whose worker has not started (another
 // wasm URL names another worker, as on a visit after every tab was
 // closed), gets the first token, and reports whether the engine adopted
@@ -295,7 +337,7 @@ func headStartAdopted(t *testing.T, e *env, visit int) (adopted, early bool) {
 	fresh := e.openSDKPage(t)
 	defer fresh.MustClose(t)
 	silent0, _, _ := e.counts()
-	exchanges0 := e.codeExchanges.Load()
+	exchanges0 := len(e.codeExchanges())
 	var got struct {
 		Token   bool `json:"token"`
 		Marker  bool `json:"marker"`
@@ -313,7 +355,7 @@ func headStartAdopted(t *testing.T, e *env, visit int) (adopted, early bool) {
 	if silent, _, _ := e.counts(); silent != silent0+1 {
 		t.Errorf("visit %d: %d prompt=none requests for the first token, want 1 (the head start's, adopted, or the engine's own)", visit, silent-silent0)
 	}
-	if n := e.codeExchanges.Load() - exchanges0; n != 1 {
+	if n := len(e.codeExchanges()) - exchanges0; n != 1 {
 		t.Errorf("visit %d: %d code exchanges for the first token, want 1 (the page's early one, adopted, or the engine's own)", visit, n)
 	}
 	if err := fresh.WaitFor(`document.querySelectorAll("iframe").length === 0`, 5*time.Second); err != nil {
