@@ -68,9 +68,12 @@ func isFormPost(req platform.HTTPRequest) bool {
 }
 
 // exchanged is the answer to the code exchange the loader sent early when
-// req is that request, nil otherwise. The code is spent once the loader
-// sent it: a transport failure of its request is this request's failure,
-// since sending it again would only earn invalid_grant.
+// req is that request, nil otherwise. A transport failure of the loader's
+// request is this request's failure: Go's own would leave from the same
+// page, through the same CSP and network, and where the loader's reached
+// the server the code is spent, so a second could only earn invalid_grant.
+// (The SharedWorker's engine sends its own instead: its CSP and network
+// are not the page's.) The renewal's retry starts a new request anyway.
 func (p *PrestartBrowser) exchanged(ctx context.Context, req platform.HTTPRequest) (*platform.HTTPResponse, error) {
 	p.mu.Lock()
 	closed := p.closed

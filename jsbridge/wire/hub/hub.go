@@ -1075,8 +1075,14 @@ func formPost(req platform.HTTPRequest) bool {
 
 // earlyExchange is the answer to req from the head start's page when its
 // loader sent that very code exchange early; nil when the page holds none,
-// has left, or does not answer in time (req then goes to the network). The
-// head start is asked once, and only when its request was adopted.
+// has left, does not answer in time, or its request got no answer (req
+// then goes to the network). The head start is asked once, and only when
+// its request was adopted.
+//
+// A page whose request failed may not have spent the code: its CSP or its
+// network may stop what the worker's let through. So the worker sends its
+// own; where the page's did reach the server, the worker's earns
+// invalid_grant, and the server may revoke the tokens nobody received.
 func (b *clientBrowser) earlyExchange(ctx context.Context, req platform.HTTPRequest) (*platform.HTTPResponse, error) {
 	h := b.h
 	h.mu.Lock()
@@ -1115,14 +1121,10 @@ func (b *clientBrowser) earlyExchange(ctx context.Context, req platform.HTTPRequ
 		h.debug("page %s did not give the head start's code exchange; the engine sends its own", p.id)
 		return nil, nil
 	}
-	switch {
-	case m.Answer != nil:
-		return m.Answer, nil
-	case m.Problem != "":
-		// The page's request spent the code: sending it again earns invalid_grant.
-		return nil, fmt.Errorf("hub: the code exchange the head start sent got no answer: %s", m.Problem)
+	if m.Problem != "" {
+		h.debug("page %s: the code exchange its head start sent got no answer (%s); the engine sends its own", p.id, m.Problem)
 	}
-	return nil, nil
+	return m.Answer, nil
 }
 
 // exchangeAnswer hands page p's answer to the takeExchange waiting for it.

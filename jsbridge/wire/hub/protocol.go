@@ -64,8 +64,7 @@ const (
 	// exchange{xid, problem}: the answer to takeExchange: the response to
 	// the code exchange the page's head start sent early (headers only
 	// exchangeHeaders, the body as text), none when it holds no such
-	// exchange, or problem when its request got no answer (the code is
-	// spent then).
+	// exchange, or problem when its request got no answer.
 	inExchange = "exchange"
 )
 
