@@ -73,7 +73,7 @@ func isFormPost(req platform.HTTPRequest) bool {
 // page, through the same CSP and network, and where the loader's reached
 // the server the code is spent, so a second could only earn invalid_grant.
 // (The SharedWorker's engine sends its own instead: its CSP and network
-// are not the page's.) The renewal's retry starts a new request anyway.
+// are not the page's.)
 func (p *PrestartBrowser) exchanged(ctx context.Context, req platform.HTTPRequest) (*platform.HTTPResponse, error) {
 	p.mu.Lock()
 	closed := p.closed
