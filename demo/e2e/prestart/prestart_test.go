@@ -279,6 +279,24 @@ func TestPrestart(t *testing.T) {
 		}
 	})
 
+	t.Run("with offline_access in the scope the loader redeems no code: Go does", func(t *testing.T) {
+		tab := e.fresh(t)
+		var r result
+		tab.MustEval(`(async () => {
+			window.client = await `+e.clientJS(`, scope: "openid profile email offline_access"`)+`;
+			const ready = performance.now();
+			const s = await client.checkSession();
+			return {ok: !!s.accessToken && !!s.idTokenPayload, ready, answered: window.serverAnswered || 0};
+		})()`, &r)
+		e.wantAdopted(t, tab, r)
+		if r.Answered == 0 || r.Answered > r.Ready {
+			t.Errorf("the server answered at %.0f ms, the client was ready at %.0f ms: the loader had its chance", r.Answered, r.Ready)
+		}
+		if tab.ConsoleHas(0, earlyExchange) {
+			t.Errorf("an early code exchange with offline_access; console:\n%s", strings.Join(tab.Console(), "\n"))
+		}
+	})
+
 	t.Run("a forged answer posted before Go is ready is ignored", func(t *testing.T) {
 		tab := e.fresh(t)
 		var r result
