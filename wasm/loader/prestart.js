@@ -324,7 +324,7 @@ function startPrestart(options) {
         const url = tokenEndpointOf(d);
         if (!url || held !== h) return null;
         const response = fetch(url, { method: "POST", mode: "cors", credentials: "omit", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: params });
-        response.catch(() => {}); // Go reports it: the code is spent, Go's own request would fail too
+        response.catch(() => {}); // whoever takes it reports the failure
         return { url, response };
       }),
     };
