@@ -90,6 +90,9 @@ func (ep *tokenEndpoint) tokenRequest(ctx context.Context, m *serverMetadata, fo
 		return nil, &Error{Code: string(ErrNetwork), State: state, Description: "the token endpoint " + m.TokenEndpoint +
 			" got no answer (" + err.Error() + "): the server is unreachable, or it does not allow CORS from " + ep.browser.Origin()}
 	}
+	if resp.Early {
+		ep.log.debug("the code exchange the head start sent early is adopted")
+	}
 	var fields map[string]any
 	if err := json.Unmarshal(resp.Body, &fields); err != nil || fields == nil {
 		return nil, withServerWait(&Error{Code: string(ErrServer), State: state, Description: "the token endpoint answered HTTP " +

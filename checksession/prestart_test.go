@@ -141,3 +141,35 @@ func TestPrestartedResponseIsCheckedLikeAnyOther(t *testing.T) {
 		t.Errorf("result %+v; logs should show the ignored messages", res)
 	}
 }
+
+// earlyBrowser answers code exchanges as a head start that sent them early
+// does: the server's answer, marked Early.
+type earlyBrowser struct{ *prestartBrowser }
+
+func (b earlyBrowser) Fetch(ctx context.Context, req platform.HTTPRequest) (*platform.HTTPResponse, error) {
+	r, err := b.prestartBrowser.Fetch(ctx, req)
+	if r != nil && req.Method == "POST" && strings.Contains(string(req.Body), "grant_type=authorization_code") {
+		early := *r
+		early.Early = true
+		return &early, err
+	}
+	return r, err
+}
+
+func TestAnEarlyCodeExchangeIsSaidInADebugLine(t *testing.T) {
+	const line = "the code exchange the head start sent early is adopted"
+	for _, early := range []bool{true, false} {
+		fx := newFixture(t)
+		pb := &prestartBrowser{fakeBrowser: fx.b, pre: prestarted(nil)}
+		var b platform.Browser = pb
+		if early {
+			b = earlyBrowser{pb}
+		}
+		if _, err := fx.clientOn(b).CheckSession(context.Background(), AuthorizeParams{}); err != nil {
+			t.Fatalf("CheckSession: %v", err)
+		}
+		if fx.logged(line) != early {
+			t.Errorf("early %v: logged %q is %v; logs %q", early, line, !early, fx.logs)
+		}
+	}
+}

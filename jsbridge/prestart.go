@@ -42,15 +42,69 @@ func WithPrestart(b *Browser, head safejs.Value) *PrestartBrowser {
 	return p
 }
 
-// Fetch answers a GET the loader already sent with its response; anything
-// else, or a prefetch that failed, goes to the network as usual.
+// Fetch answers a GET the loader already sent with its response, and the
+// code exchange the loader sent early with its answer; anything else, or a
+// prefetch that failed, goes to the network as usual.
 func (p *PrestartBrowser) Fetch(ctx context.Context, req platform.HTTPRequest) (*platform.HTTPResponse, error) {
 	if req.Method == "GET" && len(req.Header) == 0 && req.Body == nil {
 		if resp, err := p.prefetched(ctx, req.URL); resp != nil || ctx.Err() != nil {
 			return resp, err
 		}
 	}
+	if isFormPost(req) {
+		if resp, err := p.exchanged(ctx, req); resp != nil || err != nil {
+			return resp, err
+		}
+	}
 	return p.Browser.Fetch(ctx, req)
+}
+
+// isFormPost is true for a POST whose only header is the form's
+// Content-Type, with a body: the shape of the code exchange the loader
+// sends early (a DPoP proof or any other header means another request).
+func isFormPost(req platform.HTTPRequest) bool {
+	return req.Method == "POST" && len(req.Header) == 1 &&
+		req.Header["Content-Type"] == "application/x-www-form-urlencoded" && req.Body != nil
+}
+
+// exchanged is the answer to the code exchange the loader sent early when
+// req is that request, nil otherwise. A transport failure of the loader's
+// request is this request's failure: Go's own would leave from the same
+// page, through the same CSP and network, and where the loader's reached
+// the server the code is spent, so a second could only earn invalid_grant.
+// (The SharedWorker's engine sends its own instead: its CSP and network
+// are not the page's.)
+func (p *PrestartBrowser) exchanged(ctx context.Context, req platform.HTTPRequest) (*platform.HTTPResponse, error) {
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return nil, nil
+	}
+	promise, err := p.head.Call("takeExchange", req.URL, string(req.Body))
+	if err != nil || promise.Type() != safejs.TypeObject {
+		return nil, nil
+	}
+	resp, err := Await(ctx, promise)
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case err != nil:
+		return nil, fmt.Errorf("jsbridge: fetch %s (sent early by the head start): %w", req.URL, err)
+	case resp.Type() != safejs.TypeObject:
+		return nil, nil // the fresh document named another endpoint: nothing was sent there
+	}
+	r, inBody, err := readResponse(ctx, resp)
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case err != nil && inBody:
+		return nil, fmt.Errorf("jsbridge: fetch %s (sent early by the head start): reading body: %w", req.URL, err)
+	case err != nil:
+		return nil, fmt.Errorf("jsbridge: fetch %s (sent early by the head start): %w", req.URL, err)
+	}
+	r.Early = true
+	return r, nil
 }
 
 func (p *PrestartBrowser) prefetched(ctx context.Context, url string) (*platform.HTTPResponse, error) {

@@ -13,15 +13,21 @@ import (
 )
 
 // fakeHead is the loader's head start (wasm/loader/prestart.js) as Go sees
-// it: prefetches by URL, and an iframe that loads postingPage and buffers
-// what arrives until Go attaches. window.head.calls records Go's calls.
+// it: prefetches by URL, code exchanges sent early by URL and body, and an
+// iframe that loads postingPage and buffers what arrives until Go
+// attaches. window.head.calls records Go's calls.
 const fakeHead = `(() => {
   const calls = [];
   const fetches = new Map([
     ["data:text/plain,network", Promise.resolve(new Response("prefetched", {status: 203, headers: {"cache-control": "max-age=60"}}))],
     ["data:text/plain,failed", Promise.reject(new TypeError("Failed to fetch"))],
   ]);
-  for (const p of fetches.values()) p.catch(() => {});
+  const exchanges = new Map([
+    ["data:text/plain,network grant_type=authorization_code&code=c",
+      Promise.resolve(new Response('{"access_token":"early"}', {status: 200, headers: {"content-type": "application/json", "x-other": "1"}}))],
+    ["data:text/plain,spent grant_type=authorization_code&code=c", Promise.reject(new TypeError("Failed to fetch"))],
+  ]);
+  for (const p of [...fetches.values(), ...exchanges.values()]) p.catch(() => {});
   const iframe = document.createElement("iframe");
   const buffer = [];
   let handlers = null, attached = false;
@@ -36,6 +42,12 @@ const fakeHead = `(() => {
     buffered: () => buffer.length,
     takeFetch(url) { calls.push("takeFetch"); const p = fetches.get(url); fetches.delete(url); return p || null; },
     takeRequest() { calls.push("takeRequest"); return Promise.resolve(request); },
+    takeExchange(url, body) {
+      calls.push("takeExchange");
+      const p = exchanges.get(url + " " + body);
+      exchanges.delete(url + " " + body);
+      return p || null;
+    },
     attach(message, load) {
       calls.push("attach");
       handlers = {message, load};
@@ -84,6 +96,51 @@ func TestPrestartFetchAdoptsThePrefetchOnce(t *testing.T) {
 	}
 	if r := get("data:text/plain,failed"); string(r.Body) != "failed" {
 		t.Errorf("a failed prefetch = %q, want the network's answer", r.Body)
+	}
+}
+
+// The code exchange the loader sent early answers Go's identical request
+// once, marked early; a request of another shape is not even asked about,
+// and one the loader does not hold goes to the network.
+func TestPrestartFetchAdoptsTheEarlyCodeExchangeOnce(t *testing.T) {
+	baseline(t)
+	b, _ := newHead(t)
+	defer b.Close()
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	post := func(url, body string, header map[string]string) *platform.HTTPResponse {
+		t.Helper()
+		r, err := b.Fetch(context.Background(), platform.HTTPRequest{Method: "POST", URL: url, Header: header, Body: []byte(body)})
+		if err != nil {
+			t.Fatalf("Fetch %s: %v", url, err)
+		}
+		return r
+	}
+	const code = "grant_type=authorization_code&code=c"
+	withDPoP := map[string]string{"Content-Type": form["Content-Type"], "DPoP": "proof"}
+	for _, tc := range []struct {
+		name, url, body string
+		header          map[string]string
+	}{
+		{"another body", "data:text/plain,network", code + "&x=1", form},
+		{"another URL", "data:text/plain,other", code, form},
+		{"another header", "data:text/plain,network", code, withDPoP},
+		{"another content type", "data:text/plain,network", code, map[string]string{"Content-Type": "text/plain"}},
+	} {
+		if r := post(tc.url, tc.body, tc.header); r.Early || strings.Contains(string(r.Body), "early") {
+			t.Errorf("%s: got the early exchange %d %q", tc.name, r.Status, r.Body)
+		}
+	}
+	wantHeadCalls(t, "takeExchange,takeExchange")
+	r := post("data:text/plain,network", code, form)
+	if !r.Early || r.Status != 200 || string(r.Body) != `{"access_token":"early"}` || r.Header["content-type"] != "application/json" || len(r.Header) != 1 {
+		t.Errorf("the identical request = %d %q %v early %v, want the early exchange's answer", r.Status, r.Body, r.Header, r.Early)
+	}
+	if r := post("data:text/plain,network", code, form); r.Early || string(r.Body) != "network" {
+		t.Errorf("the identical request again = %q early %v, want the network's answer", r.Body, r.Early)
+	}
+	// The code is spent: the early request's failure is this request's.
+	if r, err := b.Fetch(context.Background(), platform.HTTPRequest{Method: "POST", URL: "data:text/plain,spent", Header: form, Body: []byte(code)}); err == nil {
+		t.Errorf("a failed early exchange = %d %q, want its error", r.Status, r.Body)
 	}
 }
 

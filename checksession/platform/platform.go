@@ -56,6 +56,9 @@ type HTTPResponse struct {
 	// ("cache-control"); a cross-origin answer shows only CORS-safelisted ones.
 	Header map[string]string
 	Body   []byte
+	// Early: the page's head start sent this very request while the
+	// engine booted, and this is its answer (a debug line says so).
+	Early bool
 }
 
 // FrameHandler receives what happens around one hidden iframe. Handlers may

@@ -16,6 +16,9 @@ const ENGINES = ["auto", "shared-worker", "page"];
 const PING_MS = 2000;
 const DEAD_MS = 10000;
 const TX_PREFIX = "silentauth.tx.";
+// The response headers the engine reads (jsbridge/fetch.go responseHeaders),
+// all an early code exchange's answer carries to the worker.
+const EXCHANGE_HEADERS = ["cache-control", "content-type", "expires", "dpop-nonce", "retry-after"];
 // jsbridge.FrameTitle: tests and the prestart find the iframe by it.
 const FRAME_TITLE = "silentauth session check";
 // jsbridge.PopupName and the popup's size, as the in-page engine opens it:
@@ -117,6 +120,8 @@ async function workerEngineFor(workerUrl, options, emit, markerKey, headStart) {
     conn = new WorkerConnection(workerUrl);
     connections.set(workerUrl, conn);
     if (headStart && !(await conn.warm) && !conn.failure) head = conn.head = headStart();
+    // A worker that does not take an early code exchange must get the code unspent.
+    if (head && !conn.exchanges) head.noExchange();
   }
   const opts = { ...(options || {}) };
   delete opts.engine;
@@ -159,6 +164,8 @@ class WorkerConnection {
     // at the first pong: true where the worker's engine already runs.
     this.head = null;
     this.warm = new Promise((resolve) => { this.onWarm = resolve; });
+    // Set at the first pong: the worker takes the head start's early code exchange.
+    this.exchanges = false;
     this.unlistenCsp = () => {};
     this.onPageHide = () => this.bye();
     this.onPageShow = (/** @type {PageTransitionEvent} */ e) => { if (e.persisted) this.restart(); };
@@ -325,6 +332,7 @@ class WorkerConnection {
     this.pingSent = 0; // any message says the worker is alive
     switch (m.t) {
       case "pong":
+        if (!this.started) this.exchanges = m.exchange === true;
         this.onWarm(m.up === true);
         if (!this.started) {
           this.started = true;
@@ -360,6 +368,9 @@ class WorkerConnection {
         break;
       case "dropHead":
         if (this.head) this.head.dropRequest();
+        break;
+      case "takeExchange":
+        if (typeof m.xid === "number" && typeof m.url === "string" && typeof m.body === "string") this.giveExchange(m.xid, m.url, m.body);
         break;
       case "closeFrame":
         this.closeFrame(m.frame);
@@ -428,6 +439,29 @@ class WorkerConnection {
       return;
     }
     this.frames.set(id, { iframe, onMessage: null, head });
+  }
+
+  // giveExchange answers the engine's takeExchange with the code exchange
+  // the head start sent early, if it is that request: the headers the
+  // engine reads and the body as text; the engine checks all of it.
+  async giveExchange(xid, url, body) {
+    const answer = { t: "exchange", xid };
+    try {
+      const held = this.head ? this.head.takeExchange(url, body) : null;
+      const r = held ? await held : null;
+      if (!r) answer.none = true;
+      else {
+        const headers = {};
+        for (const k of EXCHANGE_HEADERS) {
+          const v = r.headers.get(k);
+          if (v !== null) headers[k] = v;
+        }
+        Object.assign(answer, { status: r.status, headers, body: await r.text() });
+      }
+    } catch (err) {
+      answer.problem = String((err && err.message) || err) || "fetch failed";
+    }
+    this.post(answer);
   }
 
   // frameMessages is the listener that passes every window message to the
@@ -623,7 +657,7 @@ class WorkerEngine {
       let timer;
       const req = await Promise.race([head.takeRequest(), new Promise((resolve) => { timer = setTimeout(resolve, PRESTART_GATE_MS, null); })]);
       clearTimeout(timer);
-      if (req) msg.head = req;
+      if (req) msg.head = this.#conn.exchanges ? { ...req, exchange: true } : req;
       else head.dropRequest();
     }
     const r = await this.#conn.request(msg);

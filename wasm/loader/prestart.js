@@ -185,6 +185,16 @@ function writeMarker(key, value) {
   }
 }
 
+// sameForm is true when body, a form, has exactly want's keys, each once,
+// with want's values, in any order.
+function sameForm(want, body) {
+  if (typeof body !== "string") return false;
+  const got = new URLSearchParams(body);
+  const keys = [...got.keys()];
+  if (new Set(keys).size !== keys.length || keys.length !== [...want.keys()].length) return false;
+  return keys.every((k) => want.getAll(k).length === 1 && want.get(k) === got.get(k));
+}
+
 // prestart returns the head start for options, or null when there is none
 // to take: no page, no WebCrypto, options it does not build, or a page that
 // cannot receive the iframe's message anyway (cross-origin isolated).
@@ -210,6 +220,8 @@ function startPrestart(options) {
   if (typeof responseType !== "string") return null;
   const domain = (/^[a-z][a-z0-9+.-]*:\/\//i.test(options.domain) ? options.domain : `https://${options.domain}`).replace(/\/+$/, "");
   const timeoutS = typeof options.timeoutInSeconds === "number" && options.timeoutInSeconds > 0 ? options.timeoutInSeconds : PRESTART_TIMEOUT_S;
+  const redirectUri = typeof options.redirectUri === "string" && options.redirectUri ? options.redirectUri : location.origin;
+  const scope = typeof options.scope === "string" && options.scope ? options.scope : "openid profile email";
 
   const fetches = new Map(); // url → Promise<Response>, each taken once
   const get = (url) => {
@@ -240,6 +252,8 @@ function startPrestart(options) {
     if (!iframe || e.source !== iframe.contentWindow) return;
     buffer.push(["message", e]);
     if (buffer.length > PRESTART_BUFFER) buffer.shift();
+    const r = e.origin === frameOrigin && e.data && e.data.type === "authorization_response" ? e.data.response : null;
+    if (r && r.state === secrets.state && typeof r.code === "string") exchangeEarly(r.code);
   };
   const onLoad = (e) => {
     if (!navigated) return; // the initial about:blank
@@ -278,16 +292,55 @@ function startPrestart(options) {
       try { f.contentWindow.location.replace("about:blank"); } catch { remove(); }
     }
   };
+  // The code exchange sent as soon as the iframe answered, held for Go's
+  // identical request: {params, sent: Promise<{url, response}|null>}, once.
+  let held = null;
+  let exchanges = true; // off for an engine that would not take it
+  const dropRequest = () => {
+    held = null;
+    end();
+  };
   const discard = () => {
     clearTimeout(timer);
     fetches.clear();
-    end();
+    dropRequest();
   };
   // Unclaimed at the request's timeout: nothing of it is wanted any more.
   const timer = setTimeout(() => {
     fetches.clear();
+    held = null;
     if (!handlers) end();
   }, timeoutS * 1000);
+
+  // exchangeEarly redeems the iframe's code while Go boots; Go still checks
+  // everything (state, nonce, signature, at_hash) before it uses the answer.
+  // Never with offline_access: a refresh token must not pass through the page.
+  const exchangeEarly = (code) => {
+    if (!exchanges || held || ended || !secrets.codeVerifier || scope.split(/\s+/).includes("offline_access")) return;
+    const params = new URLSearchParams({ grant_type: "authorization_code", client_id: clientId, code, code_verifier: secrets.codeVerifier, redirect_uri: redirectUri });
+    const h = {
+      params,
+      sent: fresh.then((d) => {
+        const url = tokenEndpointOf(d);
+        if (!url || held !== h) return null;
+        const response = fetch(url, { method: "POST", mode: "cors", credentials: "omit", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: params });
+        response.catch(() => {}); // whoever takes it reports the failure
+        return { url, response };
+      }),
+    };
+    held = h;
+  };
+  // tokenEndpointOf is the fresh document's token endpoint, checked as open
+  // checks the authorization endpoint, or "".
+  const tokenEndpointOf = (d) => {
+    if (!d || String(d.issuer || "").replace(/\/+$/, "") !== domain || typeof d.token_endpoint !== "string") return "";
+    try {
+      const u = new URL(d.token_endpoint);
+      return u.protocol === "https:" || (u.protocol === "http:" && prestartLoopback(u.hostname)) ? d.token_endpoint : "";
+    } catch {
+      return "";
+    }
+  };
 
   const open = (discovery, codeChallenge) => {
     if (ended || !discovery || typeof discovery.authorization_endpoint !== "string") return settleRequest(null);
@@ -299,8 +352,8 @@ function startPrestart(options) {
     q.set("prompt", "none");
     q.set("client_id", clientId);
     q.set("response_type", responseType);
-    q.set("redirect_uri", typeof options.redirectUri === "string" && options.redirectUri ? options.redirectUri : location.origin);
-    q.set("scope", typeof options.scope === "string" && options.scope ? options.scope : "openid profile email");
+    q.set("redirect_uri", redirectUri);
+    q.set("scope", scope);
     q.set("state", secrets.state);
     q.set("nonce", secrets.nonce);
     if (typeof options.audience === "string" && options.audience) q.set("audience", options.audience);
@@ -336,12 +389,17 @@ function startPrestart(options) {
     challenge.then((c) => open(cached, c)).catch(() => settleRequest(null));
   }
   const discoveryUrl = `${domain}/.well-known/openid-configuration`;
-  get(discoveryUrl)
+  // The server's document of this load, or null: the code exchange goes
+  // only to the token endpoint it names, never to a cached one.
+  const fresh = get(discoveryUrl)
     .then((r) => (r.ok ? r.clone().json() : null))
+    .then((d) => (d && typeof d === "object" ? d : null))
+    .catch(() => null);
+  fresh
     .then((d) => {
       // Opened from the cache, the iframe goes when the server's discovery
       // fails or moved the endpoint: Go would not adopt it.
-      if (!d || typeof d !== "object") return cached ? end() : settleRequest(null);
+      if (!d) return cached ? end() : settleRequest(null);
       if (String(d.issuer || "").replace(/\/+$/, "") === domain) cacheDiscovery(domain, d);
       if (ended) return settleRequest(null);
       if (cached) return cached.authorization_endpoint !== d.authorization_endpoint ? end() : undefined;
@@ -392,8 +450,24 @@ function startPrestart(options) {
       iframe = null;
       end();
     },
-    // dropRequest removes the iframe Go did not adopt; the prefetches stay.
-    dropRequest: end,
+    // takeExchange(url, body): once, for Go's code exchange when it is the
+    // one the loader sent (the same token endpoint, the same form), a
+    // promise of the held Response, or of null when the fresh document named
+    // another endpoint; null when there is none or the form differs.
+    takeExchange(url, body) {
+      const h = held;
+      if (!h || !sameForm(h.params, body)) return null;
+      held = null;
+      return h.sent.then((s) => (s && s.url === url ? s.response : null));
+    },
+    // noExchange: the engine sends its own code exchange; none is sent early.
+    noExchange() {
+      exchanges = false;
+      held = null;
+    },
+    // dropRequest removes the iframe Go did not adopt, and its exchange;
+    // the prefetches stay.
+    dropRequest,
     // discard removes everything Go has not taken.
     discard,
   };

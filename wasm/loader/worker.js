@@ -30,7 +30,9 @@ async function startEngine() {
 const engine = startEngine();
 engine.catch((e) => console.error("silentauth: the shared worker could not start the engine", e));
 // Once the engine runs, pongs say so: a page then leaves the first silent
-// request to it instead of starting one ahead (the head start).
+// request to it instead of starting one ahead (the head start). exchange:
+// this engine takes the code exchange a head start sent early (an older
+// one would send its own, and the page's would have spent the code).
 let up = false;
 engine.then(() => { up = true; }, () => {});
 
@@ -44,7 +46,7 @@ self.onconnect = (event) => {
     if (typeof text !== "string") return;
     // Pings are answered here, so that a busy engine is not taken for a dead one.
     if (text.startsWith('{"v":1,"t":"ping"')) {
-      port.postMessage(up ? '{"v":1,"t":"pong","up":true}' : '{"v":1,"t":"pong"}');
+      port.postMessage(up ? '{"v":1,"t":"pong","up":true,"exchange":true}' : '{"v":1,"t":"pong","exchange":true}');
       return;
     }
     if (hub) hub.receive(id, text);

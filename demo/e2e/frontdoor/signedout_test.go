@@ -266,8 +266,10 @@ func TestEveryErrorIsASilentAuthError(t *testing.T) {
 // token, and no iframe left. The head start races the engine's boot: on a
 // loaded machine the worker may answer the page's first ping only once Go
 // runs, and the page then leaves the request to the engine. So each of up
-// to three fresh visits must cost one request, and one of them must have
-// been the head start's.
+// to three fresh visits must cost one request and one code exchange, and
+// one of them must have been the head start's, its code redeemed by the
+// page while the engine booted (the early exchange: it too races the
+// engine, which redeems the code itself when it adopts the iframe first).
 func TestHeadStartInTheSharedWorker(t *testing.T) {
 	t.Parallel()
 	e := start(t, "localhost", 0)
@@ -275,23 +277,67 @@ func TestHeadStartInTheSharedWorker(t *testing.T) {
 	e.signIn(t, "")
 
 	for visit := range 3 {
-		if headStartAdopted(t, e, visit) {
+		adopted, early := headStartAdopted(t, e, visit)
+		if adopted && early {
 			return
 		}
-		t.Logf("visit %d: the engine sent a request of its own; no head start was adopted", visit)
+		t.Logf("visit %d: head start adopted %v, its early code exchange adopted %v", visit, adopted, early)
 	}
-	t.Error("no debug line says the engine adopted the head start in 3 fresh visits")
+	t.Error("no debug lines say the engine adopted the head start and its early code exchange in 3 fresh visits")
+}
+
+// TestHeadStartNotAdoptedInTheSharedWorker: a first request that asks for
+// another scope than the head start's is the engine's own; the page drops
+// its head start and the code exchange it sent early, whose token reaches
+// nobody, and the session goes on. The page sends that exchange only when
+// the iframe answered before the engine decided (the race of
+// TestHeadStartInTheSharedWorker), so up to three fresh visits are made
+// until one shows it.
+func TestHeadStartNotAdoptedInTheSharedWorker(t *testing.T) {
+	t.Parallel()
+	e := start(t, "localhost", 0)
+	e.engine = `, engine: "shared-worker"`
+	e.signIn(t, "")
+
+	for visit := range 3 {
+		fresh := e.openSDKPage(t)
+		before := len(e.codeExchanges())
+		var got struct{ First, Later string }
+		fresh.MustEval(`(async () => {
+			window.client = await `+e.clientJS(fmt.Sprintf(`, wasmUrl: "/silentauth/silentauth.wasm?worker=dropped%d"`, visit))+`;
+			const first = await client.checkSession({scope: "openid email"});
+			return {first: first.accessToken};
+		})()`, &got)
+		tokens := e.codeExchanges()[before:]
+		fresh.MustEval(`client.checkSession().then((s) => ({later: s.accessToken}))`, &got)
+		if got.First == "" || got.Later == "" || len(tokens) == 0 || len(tokens) > 2 {
+			t.Fatalf("visit %d: tokens %+v after %d code exchanges", visit, got, len(tokens))
+		}
+		if got.First != tokens[len(tokens)-1] || (len(tokens) == 2 && (got.First == tokens[0] || got.Later == tokens[0])) {
+			t.Fatalf("visit %d: the page's token is not the engine's own exchange's (%d exchanges)", visit, len(tokens))
+		}
+		if err := fresh.WaitFor(`document.querySelectorAll("iframe").length === 0`, 5*time.Second); err != nil {
+			t.Errorf("visit %d: an iframe stayed: %v", visit, err)
+		}
+		fresh.MustClose(t)
+		if len(tokens) == 2 {
+			return
+		}
+		t.Logf("visit %d: the page sent no early exchange before the engine decided", visit)
+	}
+	t.Error("in 3 fresh visits the page never sent its early code exchange before the engine dropped its head start")
 }
 
 // headStartAdopted opens a page whose worker has not started (another
 // wasm URL names another worker, as on a visit after every tab was
 // closed), gets the first token, and reports whether the engine adopted
-// the page's head start.
-func headStartAdopted(t *testing.T, e *env, visit int) bool {
+// the page's head start, and the code exchange the page sent early.
+func headStartAdopted(t *testing.T, e *env, visit int) (adopted, early bool) {
 	t.Helper()
 	fresh := e.openSDKPage(t)
 	defer fresh.MustClose(t)
 	silent0, _, _ := e.counts()
+	exchanges0 := len(e.codeExchanges())
 	var got struct {
 		Token   bool `json:"token"`
 		Marker  bool `json:"marker"`
@@ -301,7 +347,7 @@ func headStartAdopted(t *testing.T, e *env, visit int) bool {
 		const marker = `+markerJS+`;
 		window.client = await `+e.clientJS(fmt.Sprintf(`, wasmUrl: "/silentauth/silentauth.wasm?worker=fresh%d"`, visit))+`;
 		const r = await client.checkSession();
-		return {token: !!r.accessToken, marker, runtime: !!globalThis[Symbol.for("silentauth.runtime")]};
+		return {token: !!r.accessToken && !!r.idTokenPayload && r.idTokenPayload.sub !== undefined, marker, runtime: !!globalThis[Symbol.for("silentauth.runtime")]};
 	})()`, &got)
 	if !got.Token || !got.Marker || got.Runtime {
 		t.Fatalf("checkSession %+v; want a token from the worker's engine for a visitor with a marker", got)
@@ -309,15 +355,20 @@ func headStartAdopted(t *testing.T, e *env, visit int) bool {
 	if silent, _, _ := e.counts(); silent != silent0+1 {
 		t.Errorf("visit %d: %d prompt=none requests for the first token, want 1 (the head start's, adopted, or the engine's own)", visit, silent-silent0)
 	}
+	if n := len(e.codeExchanges()) - exchanges0; n != 1 {
+		t.Errorf("visit %d: %d code exchanges for the first token, want 1 (the page's early one, adopted, or the engine's own)", visit, n)
+	}
 	if err := fresh.WaitFor(`document.querySelectorAll("iframe").length === 0`, 5*time.Second); err != nil {
 		t.Errorf("visit %d: the silent request's iframe stayed: %v", visit, err)
 	}
 	for _, l := range fresh.Console() {
-		if strings.Contains(l, "adopted the prestarted silent request") {
-			return true
-		}
+		adopted = adopted || strings.Contains(l, "adopted the prestarted silent request")
+		early = early || strings.Contains(l, "the code exchange the head start sent early is adopted")
 	}
-	return false
+	if early && !adopted {
+		t.Errorf("visit %d: an early code exchange adopted without its request", visit)
+	}
+	return adopted, early
 }
 
 // TestDemoPageSignedOutIsNotAnError pins the demo page's first impression:

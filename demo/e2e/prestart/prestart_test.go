@@ -6,7 +6,10 @@
 package prestart_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -35,6 +38,49 @@ type env struct {
 	failDiscovery atomic.Bool // discovery answers 503
 	// wasmExtra holds silentauth.wasm back this much longer than wasmDelay.
 	wasmExtra atomic.Int64
+
+	mu sync.Mutex
+	// exchanged: the access token of each authorization_code exchange the
+	// tenant answered, in order.
+	exchanged []string
+}
+
+// codeExchanges is the access tokens the tenant's code exchanges issued.
+func (e *env) codeExchanges() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.exchanged...)
+}
+
+// teeWriter keeps a copy of what it writes.
+type teeWriter struct {
+	http.ResponseWriter
+	buf bytes.Buffer
+}
+
+func (w *teeWriter) Write(b []byte) (int, error) {
+	w.buf.Write(b)
+	return w.ResponseWriter.Write(b)
+}
+
+// noteExchange serves r, a token request, and notes the access token of a
+// code exchange.
+func (e *env) noteExchange(tenant http.Handler, w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if !strings.Contains(string(body), "grant_type=authorization_code") {
+		tenant.ServeHTTP(w, r)
+		return
+	}
+	tw := &teeWriter{ResponseWriter: w}
+	tenant.ServeHTTP(tw, r)
+	var answer struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.Unmarshal(tw.buf.Bytes(), &answer)
+	e.mu.Lock()
+	e.exchanged = append(e.exchanged, answer.AccessToken)
+	e.mu.Unlock()
 }
 
 // holdDiscoveryFor makes discovery answer d after it is asked (or when the
@@ -58,7 +104,12 @@ func (e *env) wasmAtOnce(t *testing.T) {
 
 func (e *env) count(path string) int { return e.hits.Get(path) }
 
-func (e *env) reset() { e.hits.Reset() }
+func (e *env) reset() {
+	e.hits.Reset()
+	e.mu.Lock()
+	e.exchanged = nil
+	e.mu.Unlock()
+}
 
 func start(t *testing.T) *env {
 	t.Helper()
@@ -74,6 +125,10 @@ func start(t *testing.T) *env {
 					// An answer the page can read (CORS), so the loader sees a 503, not a network error.
 					w.Header().Set("Access-Control-Allow-Origin", "*")
 					http.Error(w, "down", http.StatusServiceUnavailable)
+					return
+				}
+				if r.Method == http.MethodPost && r.URL.Path == "/oauth/token" {
+					e.noteExchange(tenant, w, r)
 					return
 				}
 				tenant.ServeHTTP(w, r)
@@ -163,11 +218,18 @@ func (e *env) laterCheckSession(t *testing.T, tab *e2eenv.Tab) {
 
 // wantAdopted checks a checkSession that should have used the loader's
 // request: it succeeded, Go adopted the request, the tenant saw one
-// /authorize, and no iframe is left.
+// /authorize and one code exchange, and no iframe is left.
 func (e *env) wantAdopted(t *testing.T, tab *e2eenv.Tab, r result) {
 	t.Helper()
 	e.wantSucceeded(t, tab, r, "adopted the prestarted silent request", 1)
+	if n := len(e.codeExchanges()); n != 1 {
+		t.Errorf("%d code exchanges, want 1", n)
+	}
 }
+
+// earlyExchange is the debug line of a code exchange the loader sent
+// before Go was ready, and Go adopted.
+const earlyExchange = "the code exchange the head start sent early is adopted"
 
 // wantSucceeded checks a checkSession that succeeded, logged line (whether
 // Go adopted the loader's request), and cost authorizes requests to
@@ -199,6 +261,9 @@ func TestPrestart(t *testing.T) {
 			return {ok: !!s.accessToken && !!s.idTokenPayload, ready, answered: window.serverAnswered || 0};
 		})()`, &r)
 		e.wantAdopted(t, tab, r)
+		if !tab.ConsoleHas(0, earlyExchange) {
+			t.Errorf("no %q line; console:\n%s", earlyExchange, strings.Join(tab.Console(), "\n"))
+		}
 		if r.Answered == 0 || r.Answered > r.Ready {
 			t.Errorf("the server answered at %.0f ms, the client was ready at %.0f ms: the buffer was not exercised", r.Answered, r.Ready)
 		}
@@ -211,6 +276,24 @@ func TestPrestart(t *testing.T) {
 		tab.MustEval(`client.destroy(), silentauth.stats()`, &s)
 		if s.LiveFrames != 0 {
 			t.Errorf("stats after destroy: %+v", s)
+		}
+	})
+
+	t.Run("with offline_access in the scope the loader redeems no code: Go does", func(t *testing.T) {
+		tab := e.fresh(t)
+		var r result
+		tab.MustEval(`(async () => {
+			window.client = await `+e.clientJS(`, scope: "openid profile email offline_access"`)+`;
+			const ready = performance.now();
+			const s = await client.checkSession();
+			return {ok: !!s.accessToken && !!s.idTokenPayload, ready, answered: window.serverAnswered || 0};
+		})()`, &r)
+		e.wantAdopted(t, tab, r)
+		if r.Answered == 0 || r.Answered > r.Ready {
+			t.Errorf("the server answered at %.0f ms, the client was ready at %.0f ms: the loader had its chance", r.Answered, r.Ready)
+		}
+		if tab.ConsoleHas(0, earlyExchange) {
+			t.Errorf("an early code exchange with offline_access; console:\n%s", strings.Join(tab.Console(), "\n"))
 		}
 	})
 
@@ -281,14 +364,39 @@ func TestPrestart(t *testing.T) {
 
 	t.Run("a first request with other parameters discards the prestarted one", func(t *testing.T) {
 		tab := e.fresh(t)
-		var r result
+		tab.MustEval(`window.creating = `+e.clientJS("")+`; true`, nil)
+		// The loader redeems the prestarted request's code before Go asks.
+		for end := time.Now().Add(5 * time.Second); len(e.codeExchanges()) == 0 && time.Now().Before(end); {
+			time.Sleep(10 * time.Millisecond)
+		}
+		early := e.codeExchanges()
+		if len(early) != 1 || early[0] == "" {
+			t.Fatalf("code exchanges before Go asked: %q, want the loader's one", early)
+		}
+		var r struct {
+			result
+			Token string `json:"token"`
+		}
 		tab.MustEval(`(async () => {
-			window.client = await `+e.clientJS("")+`;
+			window.client = await creating;
 			const s = await client.checkSession({scope: "openid email"});
-			return {ok: !!s.accessToken};
+			return {ok: !!s.accessToken, token: s.accessToken};
 		})()`, &r)
 		// The prestarted request and Go's own.
-		e.wantSucceeded(t, tab, r, "not adopted", 2)
+		e.wantSucceeded(t, tab, r.result, "not adopted", 2)
+		if tab.ConsoleHas(0, earlyExchange) {
+			t.Errorf("the discarded request's exchange was adopted; console:\n%s", strings.Join(tab.Console(), "\n"))
+		}
+		got := e.codeExchanges()
+		if len(got) != 2 || r.Token != got[1] {
+			t.Errorf("the page's token is not from Go's own exchange (%d exchanges)", len(got))
+		}
+		var later string
+		tab.MustEval(`client.checkSession().then((s) => s.accessToken)`, &later)
+		if r.Token == early[0] || later == early[0] {
+			t.Error("the discarded exchange's token reached the page")
+		}
+		e.laterCheckSession(t, tab)
 	})
 
 	t.Run("a createClient that fails removes the prestarted iframe", func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/silentauth/silentauth/checksession"
 	"github.com/silentauth/silentauth/checksession/plainjson"
@@ -70,7 +71,9 @@ type Hub struct {
 	byKey     map[string]*shared // by the options' canonical JSON
 	frames    map[int64]*remoteFrame
 	popups    map[popupKey]*remotePopup
+	exchanges map[int64]*pendingExchange // by xid
 	nextFrame int64
+	nextXID   int64
 	nextID    int64
 	tick      int64 // orders page activity
 
@@ -130,12 +133,13 @@ type remoteFrame struct {
 // New makes a hub with no pages.
 func New(cfg Config) *Hub {
 	return &Hub{
-		cfg:     cfg,
-		pages:   map[string]*page{},
-		clients: map[string]*shared{},
-		byKey:   map[string]*shared{},
-		frames:  map[int64]*remoteFrame{},
-		popups:  map[popupKey]*remotePopup{},
+		cfg:       cfg,
+		pages:     map[string]*page{},
+		clients:   map[string]*shared{},
+		byKey:     map[string]*shared{},
+		frames:    map[int64]*remoteFrame{},
+		popups:    map[popupKey]*remotePopup{},
+		exchanges: map[int64]*pendingExchange{},
 	}
 }
 
@@ -178,6 +182,7 @@ func (h *Hub) Disconnect(id string) {
 	}
 	delete(h.pages, id)
 	h.pageLeftLocked(id)
+	h.exchangesLeftLocked(id)
 	type move struct {
 		f  *remoteFrame
 		to *page
@@ -289,6 +294,8 @@ func (h *Hub) Receive(id string, text []byte) {
 		h.frame(p, m)
 	case inPopup:
 		h.popupEvent(p, m)
+	case inExchange:
+		h.exchangeAnswer(p, m)
 	}
 }
 
@@ -309,7 +316,7 @@ func (h *Hub) create(p *page, m pageMessage) {
 		s.b = &clientBrowser{h: h, base: h.cfg.Base, handle: s.handle}
 		s.b.marker.note(m)
 		if m.Head != nil {
-			s.b.head = &headStart{page: p.id, req: *m.Head}
+			s.b.head = &headStart{page: p.id, req: *m.Head, exchanges: m.HeadExchanges}
 		}
 		h.mu.Unlock()
 		if m.MarkerKey != "" {
@@ -798,7 +805,15 @@ func (b *clientBrowser) KeepsRefreshToken() bool { return true }
 
 func (b *clientBrowser) Origin() string            { return b.base.Origin() }
 func (b *clientBrowser) CrossOriginIsolated() bool { return b.base.CrossOriginIsolated() }
+
+// Fetch sends req from the worker, unless it is the code exchange the
+// head start's page already sent: then that page's answer.
 func (b *clientBrowser) Fetch(ctx context.Context, req platform.HTTPRequest) (*platform.HTTPResponse, error) {
+	if formPost(req) {
+		if resp, err := b.earlyExchange(ctx, req); resp != nil || err != nil {
+			return resp, err
+		}
+	}
 	return b.base.Fetch(ctx, req)
 }
 func (b *clientBrowser) OpenFrame(url string, fh platform.FrameHandler) (platform.Frame, error) {
@@ -969,6 +984,10 @@ type headStart struct {
 	taken   bool
 	adopted string // the URL whose next OpenFrame takes the page's iframe
 	done    bool
+	// exchanges: the page sends the code exchange early and gives it when
+	// asked; asked: it was asked.
+	exchanges bool
+	asked     bool
 }
 
 // TakePrestarted hands the page's request over once.
@@ -1031,4 +1050,106 @@ func (b *clientBrowser) adoptHead(url string, fh platform.FrameHandler) platform
 	h.debug("frame %d: the head start's iframe in page %s", f.id, p.id)
 	send(p.post, map[string]any{"t": outAdoptFrame, "frame": f.id, "url": url})
 	return &frameHandle{h: h, id: f.id}
+}
+
+// --- the code exchange the head start sent early ------------------------------
+
+// exchangeWait bounds the wait for the head start's page to give its code
+// exchange: a page frozen in the background must not hold the engine.
+const exchangeWait = 10 * time.Second
+
+// pendingExchange is a takeExchange waiting for page's answer; c is closed
+// when the page leaves first.
+type pendingExchange struct {
+	page string
+	c    chan pageMessage // buffered: exchangeAnswer never blocks
+}
+
+// formPost is true for a POST whose only header is the form's Content-Type,
+// with a body: the shape of the code exchange the loader sends early (a
+// DPoP proof or any other header means another request).
+func formPost(req platform.HTTPRequest) bool {
+	return req.Method == "POST" && len(req.Header) == 1 &&
+		req.Header["Content-Type"] == "application/x-www-form-urlencoded" && req.Body != nil
+}
+
+// earlyExchange is the answer to req from the head start's page when its
+// loader sent that very code exchange early; nil when the page holds none,
+// has left, does not answer in time, or its request got no answer (req
+// then goes to the network). The head start is asked once, and only when
+// its request was adopted.
+//
+// A page whose request failed may not have spent the code: its CSP or its
+// network may stop what the worker's let through. So the worker sends its
+// own; where the page's did reach the server, the worker's earns
+// invalid_grant, and the server may revoke the tokens nobody received.
+func (b *clientBrowser) earlyExchange(ctx context.Context, req platform.HTTPRequest) (*platform.HTTPResponse, error) {
+	h := b.h
+	h.mu.Lock()
+	hs := b.head
+	var p *page
+	if hs != nil && hs.exchanges && hs.adopted != "" && !hs.asked {
+		p = h.pages[hs.page]
+	}
+	if p == nil {
+		h.mu.Unlock()
+		return nil, nil
+	}
+	hs.asked = true
+	h.nextXID++
+	xid := h.nextXID
+	c := make(chan pageMessage, 1)
+	h.exchanges[xid] = &pendingExchange{page: p.id, c: c}
+	h.mu.Unlock()
+	send(p.post, map[string]any{"t": outTakeExchange, "xid": xid, "url": req.URL, "body": string(req.Body)})
+	timer := time.NewTimer(exchangeWait)
+	defer timer.Stop()
+	var m pageMessage
+	answered := false
+	select {
+	case m, answered = <-c:
+	case <-ctx.Done():
+	case <-timer.C:
+	}
+	if !answered {
+		h.mu.Lock()
+		delete(h.exchanges, xid)
+		h.mu.Unlock()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		h.debug("page %s did not give the head start's code exchange; the engine sends its own", p.id)
+		return nil, nil
+	}
+	if m.Problem != "" {
+		h.debug("page %s: the code exchange its head start sent got no answer (%s); the engine sends its own", p.id, m.Problem)
+	}
+	return m.Answer, nil
+}
+
+// exchangeAnswer hands page p's answer to the takeExchange waiting for it.
+func (h *Hub) exchangeAnswer(p *page, m pageMessage) {
+	h.mu.Lock()
+	x := h.exchanges[m.XID]
+	if x != nil && x.page == p.id {
+		delete(h.exchanges, m.XID)
+	} else {
+		x = nil
+	}
+	h.mu.Unlock()
+	if x == nil {
+		h.debug("page %s: an exchange answer nobody waits for", p.id)
+		return
+	}
+	x.c <- m
+}
+
+// exchangesLeftLocked ends the waits on page id, which left.
+func (h *Hub) exchangesLeftLocked(id string) {
+	for xid, x := range h.exchanges {
+		if x.page == id {
+			delete(h.exchanges, xid)
+			close(x.c)
+		}
+	}
 }

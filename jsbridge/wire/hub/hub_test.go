@@ -31,6 +31,8 @@ func TestParseChecksShapeAndIgnoresWhatItDoesNotKnow(t *testing.T) {
 		{"create with the signed-in marker", `{"v":1,"t":"create","id":1,"options":{},"markerKey":"silentauth.signedin:spa@https://op","marker":"1"}`, ""},
 		{"create with a marker key that is not one", `{"v":1,"t":"create","id":1,"options":{},"markerKey":"silentauth.tx.x"}`, `field "markerKey"`},
 		{"create with a head start", `{"v":1,"t":"create","id":1,"options":{},"head":{"url":"https://op/a","state":"s","nonce":"n","codeVerifier":"v"}}`, ""},
+		{"create with a head start that exchanges early", `{"v":1,"t":"create","id":1,"options":{},"head":{"url":"https://op/a","state":"s","nonce":"n","exchange":true}}`, ""},
+		{"create with a head start whose exchange is not a boolean", `{"v":1,"t":"create","id":1,"options":{},"head":{"url":"https://op/a","state":"s","nonce":"n","exchange":"yes"}}`, `field "head"`},
 		{"create with a head start without its state", `{"v":1,"t":"create","id":1,"options":{},"head":{"url":"https://op/a","nonce":"n"}}`, `field "head"`},
 		{"create with a marker that is not text", `{"v":1,"t":"create","id":1,"options":{},"markerKey":"silentauth.signedin:x","marker":1}`, `field "marker"`},
 		{"stats", `{"v":1,"t":"stats","id":4}`, ""},
@@ -58,6 +60,19 @@ func TestParseChecksShapeAndIgnoresWhatItDoesNotKnow(t *testing.T) {
 		{"popup message without an origin", `{"v":1,"t":"popup","popup":1,"kind":"message","data":"{}"}`, `field "origin"`},
 		{"popup message without data or problem", `{"v":1,"t":"popup","popup":1,"kind":"message","origin":"https://op"}`, `field "data"`},
 		{"popup message with data not text", `{"v":1,"t":"popup","popup":1,"kind":"message","origin":"https://op","data":{}}`, `field "data"`},
+		{"exchange answer", `{"v":1,"t":"exchange","xid":1,"status":200,"headers":{"content-type":"application/json","cache-control":"no-store"},"body":"{}"}`, ""},
+		{"exchange answer with an empty body", `{"v":1,"t":"exchange","xid":1,"status":400,"headers":{},"body":""}`, ""},
+		{"exchange none", `{"v":1,"t":"exchange","xid":1,"none":true}`, ""},
+		{"exchange that got no answer", `{"v":1,"t":"exchange","xid":1,"problem":"Failed to fetch"}`, ""},
+		{"exchange without its xid", `{"v":1,"t":"exchange","none":true}`, `field "xid"`},
+		{"exchange without a status", `{"v":1,"t":"exchange","xid":1,"headers":{},"body":"{}"}`, `field "status"`},
+		{"exchange with a status out of range", `{"v":1,"t":"exchange","xid":1,"status":42,"headers":{},"body":"{}"}`, `field "status"`},
+		{"exchange without a body", `{"v":1,"t":"exchange","xid":1,"status":200,"headers":{}}`, `field "body"`},
+		{"exchange with a body not text", `{"v":1,"t":"exchange","xid":1,"status":200,"headers":{},"body":{}}`, `field "body"`},
+		{"exchange without headers", `{"v":1,"t":"exchange","xid":1,"status":200,"body":"{}"}`, `field "headers"`},
+		{"exchange with a header the engine does not read", `{"v":1,"t":"exchange","xid":1,"status":200,"headers":{"set-cookie":"a=b"},"body":"{}"}`, `field "headers.set-cookie"`},
+		{"exchange with a header not text", `{"v":1,"t":"exchange","xid":1,"status":200,"headers":{"content-type":1},"body":"{}"}`, `field "headers.content-type"`},
+		{"exchange with none not a boolean", `{"v":1,"t":"exchange","xid":1,"none":"yes"}`, `field "none"`},
 		{"too large", `{"v":1,"t":"bye","pad":"` + strings.Repeat("x", maxMessageBytes) + `"}`, "more than"},
 	}
 	for _, tt := range tests {
@@ -815,6 +830,178 @@ func TestTheHeadStartIsAdoptedOnceOrDropped(t *testing.T) {
 		b.wait(t, outDropHead, nil)
 		if r := (*engines)[0].b.(platform.Prestarter).TakePrestarted(context.Background()); r != nil {
 			t.Fatalf("an engine made without a head start took page b's: %+v", r)
+		}
+	})
+}
+
+// netBase is a worker browser whose network answers every fetch "network".
+type netBase struct {
+	fakeBase
+	mu      sync.Mutex
+	fetched []platform.HTTPRequest
+}
+
+func (b *netBase) Fetch(_ context.Context, req platform.HTTPRequest) (*platform.HTTPResponse, error) {
+	b.mu.Lock()
+	b.fetched = append(b.fetched, req)
+	b.mu.Unlock()
+	return &platform.HTTPResponse{Status: 200, Header: map[string]string{}, Body: []byte(`"network"`)}, nil
+}
+
+func (b *netBase) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.fetched)
+}
+
+// The code exchange a page's head start sent early: the engine's identical
+// POST takes that page's answer once, and goes to the network when the
+// page holds none, has left, the request was not adopted, or the POST is
+// of another shape, or the page's request got no answer (the page's CSP or
+// network may have stopped it before the code was spent).
+func TestTheHeadStartsEarlyCodeExchangeIsTakenFromItsPageOnce(t *testing.T) {
+	const head = `{"url":"https://op.example/authorize?state=s","state":"s","nonce":"n","codeVerifier":"v","exchange":true}`
+	var setupHead func(t *testing.T, adopt bool, head string) (*Hub, *netBase, *fakePage, platform.Browser)
+	exchange := platform.HTTPRequest{Method: "POST", URL: "https://op.example/oauth/token",
+		Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"},
+		Body:   []byte("grant_type=authorization_code&code=c")}
+	// setup makes page a's engine with a head start, adopted or not.
+	setup := func(t *testing.T, adopt bool) (*Hub, *netBase, *fakePage, platform.Browser) {
+		return setupHead(t, adopt, head)
+	}
+	setupHead = func(t *testing.T, adopt bool, head string) (*Hub, *netBase, *fakePage, platform.Browser) {
+		base := &netBase{}
+		h := New(Config{
+			Base: base,
+			NewEngine: func(_ checksession.Options, b platform.Browser) (Engine, error) {
+				return &fakeEngine{b: b, destroyed: make(chan struct{})}, nil
+			},
+			Debug: func(line string) { t.Log(line) },
+		})
+		a := connect(h, "a", true)
+		h.Receive("a", []byte(`{"v":1,"t":"create","id":1,"options":`+testOptions+`,"head":`+head+`}`))
+		a.wait(t, outReply, nil)
+		var eb platform.Browser
+		h.mu.Lock()
+		for _, s := range h.clients {
+			eb = s.b
+		}
+		h.mu.Unlock()
+		pre := eb.(platform.Prestarter)
+		r := pre.TakePrestarted(context.Background())
+		pre.SettlePrestarted(adopt, r.URL)
+		return h, base, a, eb
+	}
+	type result struct {
+		resp *platform.HTTPResponse
+		err  error
+	}
+	fetch := func(b platform.Browser, req platform.HTTPRequest) chan result {
+		c := make(chan result, 1)
+		go func() {
+			resp, err := b.Fetch(context.Background(), req)
+			c <- result{resp, err}
+		}()
+		return c
+	}
+	get := func(t *testing.T, c chan result) result {
+		t.Helper()
+		select {
+		case r := <-c:
+			return r
+		case <-time.After(5 * time.Second):
+			t.Fatal("Fetch did not return")
+		}
+		return result{}
+	}
+	// asked waits for page a's takeExchange and checks it names the request.
+	asked := func(t *testing.T, a *fakePage) string {
+		t.Helper()
+		m := a.wait(t, outTakeExchange, nil)
+		if m["url"] != exchange.URL || m["body"] != string(exchange.Body) {
+			t.Fatalf("takeExchange %v", m)
+		}
+		return fmt.Sprint(m["xid"])
+	}
+
+	t.Run("the page's answer, once", func(t *testing.T) {
+		h, base, a, b := setup(t, true)
+		c := fetch(b, exchange)
+		xid := asked(t, a)
+		h.Receive("a", []byte(`{"v":1,"t":"exchange","xid":`+xid+`,"status":200,"headers":{"content-type":"application/json"},"body":"{\"access_token\":\"early\"}"}`))
+		r := get(t, c)
+		if r.err != nil || r.resp == nil || r.resp.Status != 200 || string(r.resp.Body) != `{"access_token":"early"}` ||
+			r.resp.Header["content-type"] != "application/json" || !r.resp.Early {
+			t.Fatalf("Fetch = %+v, %v; want the page's answer, marked early", r.resp, r.err)
+		}
+		if base.count() != 0 {
+			t.Fatal("the exchange went to the network too")
+		}
+		r = get(t, fetch(b, exchange))
+		if r.err != nil || string(r.resp.Body) != `"network"` || r.resp.Early || a.count(outTakeExchange) != 1 {
+			t.Fatalf("second Fetch = %+v, %v after %d asks; want the network's answer", r.resp, r.err, a.count(outTakeExchange))
+		}
+	})
+	t.Run("none: the network", func(t *testing.T) {
+		h, base, a, b := setup(t, true)
+		c := fetch(b, exchange)
+		h.Receive("a", []byte(`{"v":1,"t":"exchange","xid":`+asked(t, a)+`,"none":true}`))
+		if r := get(t, c); r.err != nil || string(r.resp.Body) != `"network"` || base.count() != 1 {
+			t.Fatalf("Fetch = %+v, %v; want the network's answer", r.resp, r.err)
+		}
+	})
+	t.Run("a problem: the network", func(t *testing.T) {
+		h, base, a, b := setup(t, true)
+		c := fetch(b, exchange)
+		h.Receive("a", []byte(`{"v":1,"t":"exchange","xid":`+asked(t, a)+`,"problem":"Failed to fetch"}`))
+		if r := get(t, c); r.err != nil || string(r.resp.Body) != `"network"` || base.count() != 1 {
+			t.Fatalf("Fetch = %+v, %v; want the network's answer", r.resp, r.err)
+		}
+	})
+	t.Run("the page leaves: the network", func(t *testing.T) {
+		h, base, a, b := setup(t, true)
+		c := fetch(b, exchange)
+		asked(t, a)
+		h.Disconnect("a")
+		if r := get(t, c); r.err != nil || string(r.resp.Body) != `"network"` || base.count() != 1 {
+			t.Fatalf("Fetch = %+v, %v; want the network's answer", r.resp, r.err)
+		}
+	})
+	t.Run("an answer for another xid or from another page is not taken", func(t *testing.T) {
+		h, base, a, b := setup(t, true)
+		connect(h, "b", true)
+		c := fetch(b, exchange)
+		xid := asked(t, a)
+		h.Receive("b", []byte(`{"v":1,"t":"exchange","xid":`+xid+`,"status":200,"headers":{},"body":"forged"}`))
+		h.Receive("a", []byte(`{"v":1,"t":"exchange","xid":999,"status":200,"headers":{},"body":"forged"}`))
+		h.Receive("a", []byte(`{"v":1,"t":"exchange","xid":`+xid+`,"none":true}`))
+		if r := get(t, c); r.err != nil || string(r.resp.Body) != `"network"` || base.count() != 1 {
+			t.Fatalf("Fetch = %+v, %v; want the network's answer", r.resp, r.err)
+		}
+	})
+	t.Run("not adopted, or another shape: the network, nothing asked", func(t *testing.T) {
+		_, base, a, b := setup(t, false)
+		if r := get(t, fetch(b, exchange)); r.err != nil || string(r.resp.Body) != `"network"` {
+			t.Fatalf("Fetch = %+v, %v", r.resp, r.err)
+		}
+		_, base2, a2, b2 := setup(t, true)
+		dpop := exchange
+		dpop.Header = map[string]string{"Content-Type": exchange.Header["Content-Type"], "DPoP": "proof"}
+		get2 := exchange
+		get2.Method = "GET"
+		for _, req := range []platform.HTTPRequest{dpop, get2} {
+			if r := get(t, fetch(b2, req)); r.err != nil || string(r.resp.Body) != `"network"` {
+				t.Fatalf("Fetch(%s %v) = %+v, %v", req.Method, req.Header, r.resp, r.err)
+			}
+		}
+		if a.count(outTakeExchange)+a2.count(outTakeExchange) != 0 || base.count() != 1 || base2.count() != 2 {
+			t.Fatalf("asked the page %d times; network %d and %d", a.count(outTakeExchange)+a2.count(outTakeExchange), base.count(), base2.count())
+		}
+	})
+	t.Run("a page that does not say it exchanges early is not asked", func(t *testing.T) {
+		_, base, a, b := setupHead(t, true, strings.Replace(head, `,"exchange":true`, "", 1))
+		if r := get(t, fetch(b, exchange)); r.err != nil || string(r.resp.Body) != `"network"` || base.count() != 1 || a.count(outTakeExchange) != 0 {
+			t.Fatalf("Fetch = %+v, %v; asked the page %d times", r.resp, r.err, a.count(outTakeExchange))
 		}
 	})
 }

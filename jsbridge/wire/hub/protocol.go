@@ -9,6 +9,7 @@ package hub
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/silentauth/silentauth/checksession/platform"
@@ -32,9 +33,11 @@ const (
 	// answered by reply{value: {client}}; pages with the same options share
 	// one client. markerKey is the signed-in marker's localStorage key as
 	// the page's loader builds it, and marker its value there (absent: none).
-	// head{url, state, nonce, codeVerifier} is the first silent request the
-	// page started while the engine booted (its iframe loads url); a new
-	// engine may adopt it, as the page's engine adopts the loader's.
+	// head{url, state, nonce, codeVerifier, exchange?} is the first silent
+	// request the page started while the engine booted (its iframe loads
+	// url); a new engine may adopt it, as the page's engine adopts the
+	// loader's. exchange: the page sends its code exchange early and gives
+	// it when asked (takeExchange); a page without it is never asked.
 	inCreate = "create"
 	// call{id, client, method, params?, url?, storage?, popup?}: a client
 	// method, answered by reply{value?, user?} or reply{error}; popup, the
@@ -57,7 +60,17 @@ const (
 	// passes only messages from that window, from the server's origin, of
 	// type authorization_response; the engine checks them again.
 	inPopup = "popup"
+	// exchange{xid, status, headers, body} | exchange{xid, none: true} |
+	// exchange{xid, problem}: the answer to takeExchange: the response to
+	// the code exchange the page's head start sent early (headers only
+	// exchangeHeaders, the body as text), none when it holds no such
+	// exchange, or problem when its request got no answer.
+	inExchange = "exchange"
 )
+
+// exchangeHeaders are the response headers an exchange message may carry:
+// those the engine reads (jsbridge's responseHeaders).
+var exchangeHeaders = []string{"cache-control", "content-type", "expires", "dpop-nonce", "retry-after"}
 
 // The message types the engine sends.
 const (
@@ -82,6 +95,9 @@ const (
 	outNavigatePopup = "navigatePopup"
 	// {popup}: close it and stop listening to it.
 	outClosePopup = "closePopup"
+	// {xid, url, body}: the head start's page is asked for the code
+	// exchange it sent early, if it is this POST; answered by exchange.
+	outTakeExchange = "takeExchange"
 )
 
 // pageMessage is one page message, checked for shape: every field a type
@@ -100,8 +116,10 @@ type pageMessage struct {
 	MarkerKey string
 	Marker    string
 	HasMarker bool
-	// The page's head start (create); nil for none.
-	Head *platform.PrestartedRequest
+	// The page's head start (create); nil for none. HeadExchanges: the
+	// page holds the code exchange it sends early for takeExchange.
+	Head          *platform.PrestartedRequest
+	HeadExchanges bool
 
 	Frame     int64
 	Kind      string
@@ -112,6 +130,11 @@ type pageMessage struct {
 
 	Visible bool
 	Wake    bool
+
+	// The page's answer to takeExchange: Answer, or None, or Problem.
+	XID    int64
+	None   bool
+	Answer *platform.HTTPResponse
 }
 
 // errIgnored is a message the engine does not act on: another version, an
@@ -152,6 +175,7 @@ func parse(text []byte) (pageMessage, error) {
 			hr := fields{raw: head}
 			m.Head = &platform.PrestartedRequest{URL: hr.str("url", true), State: hr.str("state", true),
 				Nonce: hr.str("nonce", true), CodeVerifier: hr.str("codeVerifier", false)}
+			m.HeadExchanges = hr.boolean("exchange", false)
 			if hr.problem != "" {
 				r.bad("head")
 			}
@@ -205,6 +229,13 @@ func parse(text []byte) (pageMessage, error) {
 	case inBye:
 	case inStats:
 		m.ID = r.id("id")
+	case inExchange:
+		m.XID = r.id("xid")
+		m.None = r.boolean("none", false)
+		m.Problem = r.str("problem", false)
+		if !m.None && m.Problem == "" {
+			m.Answer = r.response()
+		}
 	default:
 		return m, errIgnored{fmt.Sprintf("unknown type %q", m.Type)}
 	}
@@ -225,6 +256,29 @@ func (f *fields) message(m *pageMessage) {
 	if m.Data == nil && m.Problem == "" {
 		f.bad("data")
 	}
+}
+
+// response reads an HTTP answer: a status, the headers the engine reads
+// (any other is refused) and the body as text.
+func (f *fields) response() *platform.HTTPResponse {
+	status, ok := f.raw["status"].(float64)
+	if !ok || status < 100 || status > 599 || status != float64(int(status)) {
+		f.bad("status")
+	}
+	body, ok := f.raw["body"].(string)
+	if !ok {
+		f.bad("body")
+	}
+	header := map[string]string{}
+	for k, v := range f.object("headers", true) {
+		s, ok := v.(string)
+		if !ok || !slices.Contains(exchangeHeaders, k) {
+			f.bad("headers." + k)
+			continue
+		}
+		header[k] = s
+	}
+	return &platform.HTTPResponse{Status: int(status), Header: header, Body: []byte(body), Early: true}
 }
 
 // fields reads typed fields of a decoded message, keeping the first problem.
