@@ -4,12 +4,7 @@
 package frontdoor_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
 	"net/http"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,53 +20,8 @@ type env struct {
 	tenant e2eenv.AuthorizeCounts
 	// engine is clientJS's engine option (", engine: ..."), "" for the default.
 	engine string
-	mu     sync.Mutex
-	// exchanged is the access token of each authorization_code grant the
-	// tenant answered, in order.
-	exchanged []string
-}
-
-// codeExchanges is the access tokens of the tenant's code exchanges so far.
-func (e *env) codeExchanges() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]string(nil), e.exchanged...)
-}
-
-// teeWriter keeps a copy of what it writes.
-type teeWriter struct {
-	http.ResponseWriter
-	buf bytes.Buffer
-}
-
-func (w *teeWriter) Write(b []byte) (int, error) {
-	w.buf.Write(b)
-	return w.ResponseWriter.Write(b)
-}
-
-// countExchanges notes the access token of each code exchange next answers.
-func (e *env) countExchanges(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost || r.URL.Path != "/oauth/token" {
-			next.ServeHTTP(w, r)
-			return
-		}
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		if !strings.Contains(string(body), "grant_type=authorization_code") {
-			next.ServeHTTP(w, r)
-			return
-		}
-		tw := &teeWriter{ResponseWriter: w}
-		next.ServeHTTP(tw, r)
-		var answer struct {
-			AccessToken string `json:"access_token"`
-		}
-		_ = json.Unmarshal(tw.buf.Bytes(), &answer)
-		e.mu.Lock()
-		e.exchanged = append(e.exchanged, answer.AccessToken)
-		e.mu.Unlock()
-	})
+	// exchanges: the tenant's code exchanges, in order.
+	exchanges e2eenv.CodeExchanges
 }
 
 // start brings up the tenant (on tenantHost: "localhost" is the app's
@@ -81,7 +31,7 @@ func start(t *testing.T, tenantHost string, tokenLifetime time.Duration) *env {
 	t.Helper()
 	e := &env{}
 	e.Env = e2eenv.Start(t, e2eenv.Options{
-		TenantHost: tenantHost, TokenLifetime: tokenLifetime, TenantMiddleware: func(h http.Handler) http.Handler { return e.tenant.Wrap(e.countExchanges(h)) },
+		TenantHost: tenantHost, TokenLifetime: tokenLifetime, TenantMiddleware: func(h http.Handler) http.Handler { return e.tenant.Wrap(e.exchanges.Wrap(h)) },
 		App: func(dist string) http.Handler { e.pages = e2eenv.NewPages(dist); return e.pages },
 	})
 	return e

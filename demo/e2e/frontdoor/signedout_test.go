@@ -272,9 +272,7 @@ func TestEveryErrorIsASilentAuthError(t *testing.T) {
 // engine, which redeems the code itself when it adopts the iframe first).
 func TestHeadStartInTheSharedWorker(t *testing.T) {
 	t.Parallel()
-	e := start(t, "localhost", 0)
-	e.engine = `, engine: "shared-worker"`
-	e.signIn(t, "")
+	e := signedInWithTheWorker(t)
 
 	for visit := range 3 {
 		adopted, early := headStartAdopted(t, e, visit)
@@ -295,20 +293,18 @@ func TestHeadStartInTheSharedWorker(t *testing.T) {
 // until one shows it.
 func TestHeadStartNotAdoptedInTheSharedWorker(t *testing.T) {
 	t.Parallel()
-	e := start(t, "localhost", 0)
-	e.engine = `, engine: "shared-worker"`
-	e.signIn(t, "")
+	e := signedInWithTheWorker(t)
 
 	for visit := range 3 {
 		fresh := e.openSDKPage(t)
-		before := len(e.codeExchanges())
+		before := len(e.exchanges.Tokens())
 		var got struct{ First, Later string }
 		fresh.MustEval(`(async () => {
 			window.client = await `+e.clientJS(fmt.Sprintf(`, wasmUrl: "/silentauth/silentauth.wasm?worker=dropped%d"`, visit))+`;
 			const first = await client.checkSession({scope: "openid email"});
 			return {first: first.accessToken};
 		})()`, &got)
-		tokens := e.codeExchanges()[before:]
+		tokens := e.exchanges.Tokens()[before:]
 		fresh.MustEval(`client.checkSession().then((s) => ({later: s.accessToken}))`, &got)
 		if got.First == "" || got.Later == "" || len(tokens) == 0 || len(tokens) > 2 {
 			t.Fatalf("visit %d: tokens %+v after %d code exchanges", visit, got, len(tokens))
@@ -328,6 +324,15 @@ func TestHeadStartNotAdoptedInTheSharedWorker(t *testing.T) {
 	t.Error("in 3 fresh visits the page never sent its early code exchange before the engine dropped its head start")
 }
 
+// signedInWithTheWorker is an env whose clients name the SharedWorker's
+// engine, with a user signed in there.
+func signedInWithTheWorker(t *testing.T) *env {
+	e := start(t, "localhost", 0)
+	e.engine = `, engine: "shared-worker"`
+	e.signIn(t, "")
+	return e
+}
+
 // headStartAdopted opens a page whose worker has not started (another
 // wasm URL names another worker, as on a visit after every tab was
 // closed), gets the first token, and reports whether the engine adopted
@@ -337,7 +342,7 @@ func headStartAdopted(t *testing.T, e *env, visit int) (adopted, early bool) {
 	fresh := e.openSDKPage(t)
 	defer fresh.MustClose(t)
 	silent0, _, _ := e.counts()
-	exchanges0 := len(e.codeExchanges())
+	exchanges0 := len(e.exchanges.Tokens())
 	var got struct {
 		Token   bool `json:"token"`
 		Marker  bool `json:"marker"`
@@ -355,7 +360,7 @@ func headStartAdopted(t *testing.T, e *env, visit int) (adopted, early bool) {
 	if silent, _, _ := e.counts(); silent != silent0+1 {
 		t.Errorf("visit %d: %d prompt=none requests for the first token, want 1 (the head start's, adopted, or the engine's own)", visit, silent-silent0)
 	}
-	if n := len(e.codeExchanges()) - exchanges0; n != 1 {
+	if n := len(e.exchanges.Tokens()) - exchanges0; n != 1 {
 		t.Errorf("visit %d: %d code exchanges for the first token, want 1 (the page's early one, adopted, or the engine's own)", visit, n)
 	}
 	if err := fresh.WaitFor(`document.querySelectorAll("iframe").length === 0`, 5*time.Second); err != nil {

@@ -6,10 +6,7 @@
 package prestart_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -39,48 +36,10 @@ type env struct {
 	// wasmExtra holds silentauth.wasm back this much longer than wasmDelay.
 	wasmExtra atomic.Int64
 
-	mu sync.Mutex
-	// exchanged: the access token of each authorization_code exchange the
-	// tenant answered, in order.
-	exchanged []string
-}
-
-// codeExchanges is the access tokens the tenant's code exchanges issued.
-func (e *env) codeExchanges() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]string(nil), e.exchanged...)
-}
-
-// teeWriter keeps a copy of what it writes.
-type teeWriter struct {
-	http.ResponseWriter
-	buf bytes.Buffer
-}
-
-func (w *teeWriter) Write(b []byte) (int, error) {
-	w.buf.Write(b)
-	return w.ResponseWriter.Write(b)
-}
-
-// noteExchange serves r, a token request, and notes the access token of a
-// code exchange.
-func (e *env) noteExchange(tenant http.Handler, w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	if !strings.Contains(string(body), "grant_type=authorization_code") {
-		tenant.ServeHTTP(w, r)
-		return
-	}
-	tw := &teeWriter{ResponseWriter: w}
-	tenant.ServeHTTP(tw, r)
-	var answer struct {
-		AccessToken string `json:"access_token"`
-	}
-	_ = json.Unmarshal(tw.buf.Bytes(), &answer)
-	e.mu.Lock()
-	e.exchanged = append(e.exchanged, answer.AccessToken)
-	e.mu.Unlock()
+	// exchanges: the tenant's code exchanges, in order; those before
+	// exchangesFrom came before the last reset.
+	exchanges     e2eenv.CodeExchanges
+	exchangesFrom int
 }
 
 // holdDiscoveryFor makes discovery answer d after it is asked (or when the
@@ -104,11 +63,12 @@ func (e *env) wasmAtOnce(t *testing.T) {
 
 func (e *env) count(path string) int { return e.hits.Get(path) }
 
+// codeExchanges is the access tokens of the code exchanges since the last reset.
+func (e *env) codeExchanges() []string { return e.exchanges.Tokens()[e.exchangesFrom:] }
+
 func (e *env) reset() {
 	e.hits.Reset()
-	e.mu.Lock()
-	e.exchanged = nil
-	e.mu.Unlock()
+	e.exchangesFrom = len(e.exchanges.Tokens())
 }
 
 func start(t *testing.T) *env {
@@ -127,8 +87,8 @@ func start(t *testing.T) *env {
 					http.Error(w, "down", http.StatusServiceUnavailable)
 					return
 				}
-				if r.Method == http.MethodPost && r.URL.Path == "/oauth/token" {
-					e.noteExchange(tenant, w, r)
+				if r.URL.Path == "/oauth/token" {
+					e.exchanges.Wrap(tenant).ServeHTTP(w, r)
 					return
 				}
 				tenant.ServeHTTP(w, r)
@@ -329,7 +289,9 @@ func TestPrestart(t *testing.T) {
 		tab := e.fresh(t)
 		var r result
 		tab.MustEval(`(async () => {
-			const creating = `+e.clientJS(`, timeoutInSeconds: 4`)+`;
+			// The head start lasts the request's timeout: long enough for a
+			// runtime that a loaded machine starts seconds late.
+			const creating = `+e.clientJS(`, timeoutInSeconds: 10`)+`;
 			// Any script on the page can post; once the server has answered,
 			// a flood of its posts must not displace that answer.
 			await new Promise((ok) => { const w = () => window.serverAnswered ? ok() : setTimeout(w, 2); w(); });

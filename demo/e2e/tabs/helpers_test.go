@@ -2,7 +2,6 @@ package tabs_test
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -187,36 +186,6 @@ func renewers(tabs []*e2eenv.Tab) []int {
 		}
 	}
 	return out
-}
-
-// tokenEverywhere checks that getTokenSilently in every tab answers want,
-// the group's latest renewal when the test looked, or a renewal the tab
-// announced after it: on a loaded machine the next period's renewal may
-// land between the test's look and the call. A token older than want, or
-// one the tab never announced, fails.
-func tokenEverywhere(t *testing.T, tabs []*e2eenv.Tab, want string) {
-	t.Helper()
-	for i, tab := range tabs {
-		var got struct {
-			Token   string   `json:"token"`
-			Renewed []string `json:"renewed"`
-		}
-		// The list is read a moment after the call, so that the event of a
-		// renewal the call already answered with has arrived.
-		tab.MustEval(`(async () => {
-			const token = await client.getTokenSilently();
-			await new Promise((r) => setTimeout(r, 100));
-			return {token, renewed: renewed.slice()};
-		})()`, &got)
-		if got.Token == want {
-			continue
-		}
-		at := slices.Index(got.Renewed, want)
-		if at < 0 || !slices.Contains(got.Renewed[at+1:], got.Token) {
-			t.Errorf("tab %d: getTokenSilently() = %q, want the group's latest %q or a renewal after it (the tab announced %q)",
-				i, short(got.Token), short(want), shorts(got.Renewed))
-		}
-	}
 }
 
 // countRequestsFor watches the tenant for d and returns when each
