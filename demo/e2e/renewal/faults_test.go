@@ -149,6 +149,9 @@ func TestSessionEndedAtTheServerStopsAutoRenew(t *testing.T) {
 	noRejections(t, tab)
 }
 
+// racingLine is the debug line of a silent request raced by a second iframe.
+const racingLine = "racing a fresh silent request"
+
 func TestFailedRenewalsFollowTheBackoffWhateverTheFocus(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -182,21 +185,33 @@ func TestFailedRenewalsFollowTheBackoffWhateverTheFocus(t *testing.T) {
 			starts := h.auth.since(mark)
 			evs := events(t, tab)
 			// The n-th delay is at least half of 2, 4, 8, 16, then 30 s; a
-			// gap between two attempts' starts is that delay and more.
+			// gap between two attempts' starts is that delay and more. Once
+			// the token is too close to its expiry to serve, an attempt with
+			// no answer after 2 s is raced by a second iframe (its debug
+			// line says so): such a request starts 2 s or more after its
+			// attempt's, and counts as no attempt of its own.
+			races := tab.Lines(racingLine)
 			shortest := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}
 			var gaps []string
-			for i := 1; i < len(starts); i++ {
+			raced := 0
+			for i, n := 1, 1; i < len(starts); i++ {
 				gap := starts[i].Sub(starts[i-1])
 				gaps = append(gaps, gap.Round(100*time.Millisecond).String())
 				floor := 15 * time.Second
-				if i-1 < len(shortest) {
-					floor = shortest[i-1]
+				if n-1 < len(shortest) {
+					floor = shortest[n-1]
 				}
-				if gap < floor-200*time.Millisecond {
-					t.Errorf("attempts %d and %d were %v apart, under the backoff's %v", i, i+1, gap, floor)
+				switch {
+				case gap >= floor-200*time.Millisecond:
+					n++
+				case raced < races && gap >= 2*time.Second-200*time.Millisecond:
+					raced++ // a racer of the attempt before it
+				default:
+					t.Errorf("requests %d and %d were %v apart, under the backoff's %v (%d racing lines)", i, i+1, gap, floor, races)
 				}
 			}
-			t.Logf("%d attempts while failing, gaps %v; %d renew_error events", len(starts), gaps, len(named(evs, "renew_error")))
+			t.Logf("%d requests while failing (%d of them racers), gaps %v; %d renew_error events", len(starts), raced, gaps, len(named(evs, "renew_error")))
+			starts = starts[:len(starts)-raced]
 			if len(starts) < 2 {
 				t.Errorf("%d attempts in the token's last 18 s, want the renewal and at least one retry", len(starts))
 			}
