@@ -264,7 +264,7 @@ func opLogin(t *testing.T, tab *e2eenv.Tab, domain, user, extra string) time.Dur
 		t.Fatalf("the provider's sign-in form: %v", err)
 	}
 	tab.MustEval(e2eenv.ProviderLoginForm(user), nil)
-	back := fmt.Sprintf(`location.origin === %q && location.pathname === %q && window.silentauth && silentauth.createClient`, shared.appURL, callbackPath)
+	back := fmt.Sprintf(`location.origin === %q && location.pathname === %q && document.readyState !== "loading" && window.silentauth && silentauth.createClient`, shared.appURL, callbackPath)
 	if err := tab.WaitFor(back, 20*time.Second); err != nil {
 		t.Fatalf("back at the app after the sign-in form: %v", err)
 	}

@@ -427,7 +427,7 @@ func (e *Env) LoginToCallback(t testing.TB, tab *chrome.Tab, email, extra string
 	if err := SubmitLoginForm(tab, email, timeout); err != nil {
 		t.Fatalf("%v\nconsole:\n%s", err, strings.Join(tab.Console(), "\n"))
 	}
-	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q && window.silentauth`, e.AppURL), timeout); err != nil {
+	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q && document.readyState !== "loading" && window.silentauth`, e.AppURL), timeout); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -369,7 +369,7 @@ func (s *Server) Login(t *testing.T, extra string) *chrome.Tab {
 	if err := tab.Eval(s.form, nil); err != nil && !strings.Contains(err.Error(), "navigated or closed") {
 		t.Fatal(err)
 	}
-	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q && window.silentauth && silentauth.createClient`, s.AppURL), 30*time.Second); err != nil {
+	if err := tab.WaitFor(fmt.Sprintf(`location.origin === %q && document.readyState !== "loading" && window.silentauth && silentauth.createClient`, s.AppURL), 30*time.Second); err != nil {
 		t.Fatalf("back at the app: %v", err)
 	}
 	tab.MustEval(`(async () => {

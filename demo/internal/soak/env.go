@@ -192,7 +192,7 @@ func (e *Env) login(t testing.TB, tab *chrome.Tab) {
 	if err != nil && !strings.Contains(err.Error(), "navigated or closed") {
 		t.Fatal(err)
 	}
-	back := fmt.Sprintf(`location.origin === %q && location.pathname === %q && window.silentauth && silentauth.createClient`, e.AppURL, callbackPath)
+	back := fmt.Sprintf(`location.origin === %q && location.pathname === %q && document.readyState !== "loading" && window.silentauth && silentauth.createClient`, e.AppURL, callbackPath)
 	if err := tab.WaitFor(back, 30*time.Second); err != nil {
 		t.Fatalf("back at the app after the sign-in form: %v", err)
 	}
