@@ -96,13 +96,15 @@ func (ga *groupAsks) ask(ctx context.Context, r request, explicit bool) (*AuthRe
 	asked := ga.tokens.latest(r) // the result the ask names: the answer must be another
 	ga.asking.Add(1)
 	defer ga.asking.Add(-1)
-	if !ga.group.post(tabMessage{Kind: kindRenewalWanted, Have: tokenTag(asked)}) {
-		return nil, nil // alone: nobody to ask
-	}
 	// A failure told after the ask, with a schedule that holds this
 	// request, is the ask's answer. A tab without a session has not
 	// followed that schedule (renewer.followBackoff), so it is read here.
+	// The count is read before the ask goes out: the holder's failure may
+	// come back before post returns.
 	toldBefore, _ := ga.group.failed()
+	if !ga.group.post(tabMessage{Kind: kindRenewalWanted, Have: tokenTag(asked)}) {
+		return nil, nil // alone: nobody to ask
+	}
 	groupFailed := func() error {
 		told, shared := ga.group.failed()
 		if told == toldBefore || shared == nil {
