@@ -114,6 +114,9 @@ func (ep *tokenEndpoint) tokenRequest(ctx context.Context, m *serverMetadata, fo
 		return nil, &Error{Code: string(ErrServer), State: state, Description: "the token endpoint's answer is malformed: " + problem}
 	}
 	tokens.State = state
+	if resp.Early {
+		tokens.SentAt = resp.Sent
+	}
 	if v, ok := fields["refresh_token"]; ok && v != nil {
 		rt, isStr := v.(string)
 		if !isStr {

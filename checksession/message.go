@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"strconv"
+	"time"
 
 	"github.com/silentauth/silentauth/checksession/platform"
 )
@@ -22,6 +23,10 @@ type authResponse struct {
 	HasExpiresIn     bool
 	Error            string
 	ErrorDescription string
+	// SentAt is when the token request that brought this answer left,
+	// where that was before the engine asked (the head start's early
+	// exchange); zero otherwise.
+	SentAt time.Time
 	// RefreshToken is read from token endpoint answers only (tokenRequest),
 	// never from an authorization response. It must never reach an
 	// AuthResult, an event, a tab message or a log line.

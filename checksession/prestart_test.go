@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/silentauth/silentauth/checksession/idtoken/idtokentest"
 	"github.com/silentauth/silentauth/checksession/platform"
@@ -143,17 +144,37 @@ func TestPrestartedResponseIsCheckedLikeAnyOther(t *testing.T) {
 }
 
 // earlyBrowser answers code exchanges as a head start that sent them early
-// does: the server's answer, marked Early.
-type earlyBrowser struct{ *prestartBrowser }
+// does: the server's answer, marked Early, sent at sent.
+type earlyBrowser struct {
+	*prestartBrowser
+	sent time.Time
+}
 
 func (b earlyBrowser) Fetch(ctx context.Context, req platform.HTTPRequest) (*platform.HTTPResponse, error) {
 	r, err := b.prestartBrowser.Fetch(ctx, req)
 	if r != nil && req.Method == "POST" && strings.Contains(string(req.Body), "grant_type=authorization_code") {
 		early := *r
-		early.Early = true
+		early.Early, early.Sent = true, b.sent
 		return &early, err
 	}
 	return r, err
+}
+
+// The tokens of an exchange the head start sent before the engine asked
+// expire counting from when that request left: counted from the engine's
+// ask, they would be served past their real expiry by as long as the
+// engine took to start.
+func TestAnEarlyCodeExchangesTokensExpireFromWhenItLeft(t *testing.T) {
+	fx := newFixture(t)
+	sent := fx.clock.Now().Add(-5 * time.Second)
+	pb := &prestartBrowser{fakeBrowser: fx.b, pre: prestarted(nil)}
+	res, err := fx.clientOn(earlyBrowser{pb, sent}).CheckSession(context.Background(), AuthorizeParams{})
+	if err != nil {
+		t.Fatalf("CheckSession: %v", err)
+	}
+	if want := sent.Add(time.Duration(fx.expiresIn) * time.Second); !res.ExpiresAt.Equal(want) {
+		t.Errorf("ExpiresAt %v, want %v: expires_in counted from when the early request left", res.ExpiresAt, want)
+	}
 }
 
 func TestAnEarlyCodeExchangeIsSaidInADebugLine(t *testing.T) {
@@ -163,7 +184,7 @@ func TestAnEarlyCodeExchangeIsSaidInADebugLine(t *testing.T) {
 		pb := &prestartBrowser{fakeBrowser: fx.b, pre: prestarted(nil)}
 		var b platform.Browser = pb
 		if early {
-			b = earlyBrowser{pb}
+			b = earlyBrowser{pb, time.Time{}}
 		}
 		if _, err := fx.clientOn(b).CheckSession(context.Background(), AuthorizeParams{}); err != nil {
 			t.Fatalf("CheckSession: %v", err)

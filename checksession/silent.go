@@ -103,6 +103,12 @@ func (fl *authFlow) complete(ctx context.Context, m *serverMetadata, t *transact
 		if err != nil {
 			return nil, "", err
 		}
+		// The head start's exchange left before this one would have: its
+		// tokens' lifetime counts from then, or they would be served past
+		// their real expiry by the time the engine took to start.
+		if !tokens.SentAt.IsZero() && tokens.SentAt.Before(received) {
+			received = tokens.SentAt
+		}
 	}
 	wantID := strings.Contains(t.ResponseType, "id_token") || (t.ResponseType == "code" && hasScope(t.Scope, "openid"))
 	wantAT := t.ResponseType != "id_token"

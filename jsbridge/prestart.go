@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/hack-pad/safejs"
 	"github.com/silentauth/silentauth/checksession/platform"
@@ -85,14 +86,32 @@ func (p *PrestartBrowser) exchanged(ctx context.Context, req platform.HTTPReques
 	if err != nil || promise.Type() != safejs.TypeObject {
 		return nil, nil
 	}
-	resp, err := Await(ctx, promise)
+	held, err := Await(ctx, promise)
+	if err != nil || held.Type() != safejs.TypeObject {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, nil // the fresh document named another endpoint: nothing was sent there
+	}
+	// When the loader's request left: the tokens' lifetime counts from then.
+	var sent time.Time
+	if v, err := held.Get("sentAt"); err == nil && v.Type() == safejs.TypeNumber {
+		if ms, err := v.Float(); err == nil && ms > 0 {
+			sent = time.UnixMilli(int64(ms))
+		}
+	}
+	responsePromise, err := held.Get("response")
+	if err != nil {
+		return nil, nil
+	}
+	resp, err := Await(ctx, responsePromise)
 	switch {
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
 	case err != nil:
 		return nil, fmt.Errorf("jsbridge: fetch %s (sent early by the head start): %w", req.URL, err)
 	case resp.Type() != safejs.TypeObject:
-		return nil, nil // the fresh document named another endpoint: nothing was sent there
+		return nil, nil
 	}
 	r, inBody, err := readResponse(ctx, resp)
 	switch {
@@ -103,7 +122,7 @@ func (p *PrestartBrowser) exchanged(ctx context.Context, req platform.HTTPReques
 	case err != nil:
 		return nil, fmt.Errorf("jsbridge: fetch %s (sent early by the head start): %w", req.URL, err)
 	}
-	r.Early = true
+	r.Early, r.Sent = true, sent
 	return r, nil
 }
 

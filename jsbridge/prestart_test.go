@@ -6,6 +6,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hack-pad/safejs"
 	"github.com/silentauth/silentauth/checksession/platform"
@@ -46,7 +47,7 @@ const fakeHead = `(() => {
       calls.push("takeExchange");
       const p = exchanges.get(url + " " + body);
       exchanges.delete(url + " " + body);
-      return p || null;
+      return p ? Promise.resolve({response: p, sentAt: 1700000000000}) : null;
     },
     attach(message, load) {
       calls.push("attach");
@@ -134,6 +135,9 @@ func TestPrestartFetchAdoptsTheEarlyCodeExchangeOnce(t *testing.T) {
 	r := post("data:text/plain,network", code, form)
 	if !r.Early || r.Status != 200 || string(r.Body) != `{"access_token":"early"}` || r.Header["content-type"] != "application/json" || len(r.Header) != 1 {
 		t.Errorf("the identical request = %d %q %v early %v, want the early exchange's answer", r.Status, r.Body, r.Header, r.Early)
+	}
+	if !r.Sent.Equal(time.UnixMilli(1700000000000)) {
+		t.Errorf("the early answer's Sent = %v, want when the loader's request left", r.Sent)
 	}
 	if r := post("data:text/plain,network", code, form); r.Early || string(r.Body) != "network" {
 		t.Errorf("the identical request again = %q early %v, want the network's answer", r.Body, r.Early)

@@ -10,7 +10,10 @@
 // holds no behaviour but the real clock.
 package platform
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Browser is what every engine needs from the page it runs in. Package
 // jsbridge implements it on a real browser; checksession's tests fake it.
@@ -57,8 +60,10 @@ type HTTPResponse struct {
 	Header map[string]string
 	Body   []byte
 	// Early: the page's head start sent this very request while the
-	// engine booted, and this is its answer (a debug line says so).
+	// engine booted, and this is its answer (a debug line says so). Sent
+	// is when it left; zero when unknown.
 	Early bool
+	Sent  time.Time
 }
 
 // FrameHandler receives what happens around one hidden iframe. Handlers may

@@ -448,7 +448,8 @@ class WorkerConnection {
     const answer = { t: "exchange", xid };
     try {
       const held = this.head ? this.head.takeExchange(url, body) : null;
-      const r = held ? await held : null;
+      const s = held ? await held : null;
+      const r = s ? await s.response : null;
       if (!r) answer.none = true;
       else {
         const headers = {};
@@ -456,7 +457,7 @@ class WorkerConnection {
           const v = r.headers.get(k);
           if (v !== null) headers[k] = v;
         }
-        Object.assign(answer, { status: r.status, headers, body: await r.text() });
+        Object.assign(answer, { status: r.status, headers, body: await r.text(), sentAt: s.sentAt });
       }
     } catch (err) {
       answer.problem = String((err && err.message) || err) || "fetch failed";

@@ -293,7 +293,9 @@ function startPrestart(options) {
     }
   };
   // The code exchange sent as soon as the iframe answered, held for Go's
-  // identical request: {params, sent: Promise<{url, response}|null>}, once.
+  // identical request: {params, sent: Promise<{url, response, sentAt}|null>},
+  // once. sentAt (ms since the epoch) is when it left: the tokens' lifetime
+  // counts from then, not from when Go asked.
   let held = null;
   let exchanges = true; // off for an engine that would not take it
   const dropRequest = () => {
@@ -323,9 +325,10 @@ function startPrestart(options) {
       sent: fresh.then((d) => {
         const url = tokenEndpointOf(d);
         if (!url || held !== h) return null;
+        const sentAt = Date.now();
         const response = fetch(url, { method: "POST", mode: "cors", credentials: "omit", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: params });
         response.catch(() => {}); // whoever takes it reports the failure
-        return { url, response };
+        return { url, response, sentAt };
       }),
     };
     held = h;
@@ -452,13 +455,14 @@ function startPrestart(options) {
     },
     // takeExchange(url, body): once, for Go's code exchange when it is the
     // one the loader sent (the same token endpoint, the same form), a
-    // promise of the held Response, or of null when the fresh document named
-    // another endpoint; null when there is none or the form differs.
+    // promise of {response: Promise<Response>, sentAt}, or of null when the
+    // fresh document named another endpoint; null when there is none or the
+    // form differs.
     takeExchange(url, body) {
       const h = held;
       if (!h || !sameForm(h.params, body)) return null;
       held = null;
-      return h.sent.then((s) => (s && s.url === url ? s.response : null));
+      return h.sent.then((s) => (s && s.url === url ? { response: s.response, sentAt: s.sentAt } : null));
     },
     // noExchange: the engine sends its own code exchange; none is sent early.
     noExchange() {

@@ -928,11 +928,14 @@ func TestTheHeadStartsEarlyCodeExchangeIsTakenFromItsPageOnce(t *testing.T) {
 		h, base, a, b := setup(t, true)
 		c := fetch(b, exchange)
 		xid := asked(t, a)
-		h.Receive("a", []byte(`{"v":1,"t":"exchange","xid":`+xid+`,"status":200,"headers":{"content-type":"application/json"},"body":"{\"access_token\":\"early\"}"}`))
+		h.Receive("a", []byte(`{"v":1,"t":"exchange","xid":`+xid+`,"status":200,"headers":{"content-type":"application/json"},"body":"{\"access_token\":\"early\"}","sentAt":1700000000000}`))
 		r := get(t, c)
 		if r.err != nil || r.resp == nil || r.resp.Status != 200 || string(r.resp.Body) != `{"access_token":"early"}` ||
 			r.resp.Header["content-type"] != "application/json" || !r.resp.Early {
 			t.Fatalf("Fetch = %+v, %v; want the page's answer, marked early", r.resp, r.err)
+		}
+		if !r.resp.Sent.Equal(time.UnixMilli(1700000000000)) {
+			t.Errorf("Sent = %v, want when the page's request left (sentAt)", r.resp.Sent)
 		}
 		if base.count() != 0 {
 			t.Fatal("the exchange went to the network too")

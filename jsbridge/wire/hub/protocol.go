@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/silentauth/silentauth/checksession/platform"
 )
@@ -60,7 +61,7 @@ const (
 	// passes only messages from that window, from the server's origin, of
 	// type authorization_response; the engine checks them again.
 	inPopup = "popup"
-	// exchange{xid, status, headers, body} | exchange{xid, none: true} |
+	// exchange{xid, status, headers, body, sentAt?} | exchange{xid, none: true} |
 	// exchange{xid, problem}: the answer to takeExchange: the response to
 	// the code exchange the page's head start sent early (headers only
 	// exchangeHeaders, the body as text), none when it holds no such
@@ -278,7 +279,14 @@ func (f *fields) response() *platform.HTTPResponse {
 		}
 		header[k] = s
 	}
-	return &platform.HTTPResponse{Status: int(status), Header: header, Body: []byte(body), Early: true}
+	r := &platform.HTTPResponse{Status: int(status), Header: header, Body: []byte(body), Early: true}
+	// When the page's request left (ms since the epoch): the tokens'
+	// lifetime counts from then. Absent or malformed, the engine counts
+	// from its own request's time, as for any answer.
+	if ms, ok := f.raw["sentAt"].(float64); ok && ms > 0 && ms == float64(int64(ms)) {
+		r.Sent = time.UnixMilli(int64(ms))
+	}
+	return r
 }
 
 // fields reads typed fields of a decoded message, keeping the first problem.
