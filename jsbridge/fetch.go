@@ -80,20 +80,14 @@ func readResponse(ctx context.Context, resp safejs.Value) (r *platform.HTTPRespo
 	return &platform.HTTPResponse{Status: code, Header: header, Body: body}, false, nil
 }
 
-// responseHeaders are the headers the core reads. Cross-origin answers show
-// only CORS-safelisted ones (cache-control is one of them) and those the
-// server lists in Access-Control-Expose-Headers (a DPoP server exposes
-// DPoP-Nonce; retry-after needs the same).
-var responseHeaders = []string{"cache-control", "content-type", "expires", "dpop-nonce", "retry-after"}
-
-// responseHeader reads responseHeaders from a Response, names in lower case.
+// responseHeader reads platform.ResponseHeaders from a Response, names in lower case.
 func responseHeader(resp safejs.Value) (map[string]string, error) {
 	h, err := resp.Get("headers")
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]string{}
-	for _, name := range responseHeaders {
+	for _, name := range platform.ResponseHeaders() {
 		v, err := h.Call("get", name)
 		if err != nil {
 			return nil, err

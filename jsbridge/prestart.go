@@ -52,20 +52,12 @@ func (p *PrestartBrowser) Fetch(ctx context.Context, req platform.HTTPRequest) (
 			return resp, err
 		}
 	}
-	if isFormPost(req) {
+	if req.IsFormPost() {
 		if resp, err := p.exchanged(ctx, req); resp != nil || err != nil {
 			return resp, err
 		}
 	}
 	return p.Browser.Fetch(ctx, req)
-}
-
-// isFormPost is true for a POST whose only header is the form's
-// Content-Type, with a body: the shape of the code exchange the loader
-// sends early (a DPoP proof or any other header means another request).
-func isFormPost(req platform.HTTPRequest) bool {
-	return req.Method == "POST" && len(req.Header) == 1 &&
-		req.Header["Content-Type"] == "application/x-www-form-urlencoded" && req.Body != nil
 }
 
 // exchanged is the answer to the code exchange the loader sent early when

@@ -52,6 +52,24 @@ type HTTPRequest struct {
 	Body   []byte
 }
 
+// IsFormPost reports whether r is a POST whose only header is the form's
+// Content-Type, with a body: the shape of a code exchange the page's head
+// start may have sent early (a DPoP proof or any other header means
+// another request).
+func (r HTTPRequest) IsFormPost() bool {
+	return r.Method == "POST" && len(r.Header) == 1 &&
+		r.Header["Content-Type"] == "application/x-www-form-urlencoded" && r.Body != nil
+}
+
+// ResponseHeaders are the response headers the engine reads, names in
+// lower case: a Browser's Fetch fills HTTPResponse.Header with these.
+// Cross-origin answers show only CORS-safelisted ones (cache-control is
+// one of them) and those the server lists in Access-Control-Expose-Headers
+// (a DPoP server exposes DPoP-Nonce; retry-after needs the same).
+func ResponseHeaders() []string {
+	return []string{"cache-control", "content-type", "expires", "dpop-nonce", "retry-after"}
+}
+
 // HTTPResponse is the answer to a Browser.Fetch.
 type HTTPResponse struct {
 	Status int

@@ -16,7 +16,7 @@ const ENGINES = ["auto", "shared-worker", "page"];
 const PING_MS = 2000;
 const DEAD_MS = 10000;
 const TX_PREFIX = "silentauth.tx.";
-// The response headers the engine reads (jsbridge/fetch.go responseHeaders),
+// The response headers the engine reads (platform.ResponseHeaders in Go),
 // all an early code exchange's answer carries to the worker.
 const EXCHANGE_HEADERS = ["cache-control", "content-type", "expires", "dpop-nonce", "retry-after"];
 // jsbridge.FrameTitle: tests and the prestart find the iframe by it.

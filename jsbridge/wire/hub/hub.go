@@ -809,7 +809,7 @@ func (b *clientBrowser) CrossOriginIsolated() bool { return b.base.CrossOriginIs
 // Fetch sends req from the worker, unless it is the code exchange the
 // head start's page already sent: then that page's answer.
 func (b *clientBrowser) Fetch(ctx context.Context, req platform.HTTPRequest) (*platform.HTTPResponse, error) {
-	if formPost(req) {
+	if req.IsFormPost() {
 		if resp, err := b.earlyExchange(ctx, req); resp != nil || err != nil {
 			return resp, err
 		}
@@ -1063,14 +1063,6 @@ const exchangeWait = 10 * time.Second
 type pendingExchange struct {
 	page string
 	c    chan pageMessage // buffered: exchangeAnswer never blocks
-}
-
-// formPost is true for a POST whose only header is the form's Content-Type,
-// with a body: the shape of the code exchange the loader sends early (a
-// DPoP proof or any other header means another request).
-func formPost(req platform.HTTPRequest) bool {
-	return req.Method == "POST" && len(req.Header) == 1 &&
-		req.Header["Content-Type"] == "application/x-www-form-urlencoded" && req.Body != nil
 }
 
 // earlyExchange is the answer to req from the head start's page when its

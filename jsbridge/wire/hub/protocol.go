@@ -64,14 +64,10 @@ const (
 	// exchange{xid, status, headers, body, sentAt?} | exchange{xid, none: true} |
 	// exchange{xid, problem}: the answer to takeExchange: the response to
 	// the code exchange the page's head start sent early (headers only
-	// exchangeHeaders, the body as text), none when it holds no such
+	// platform.ResponseHeaders, the body as text), none when it holds no such
 	// exchange, or problem when its request got no answer.
 	inExchange = "exchange"
 )
-
-// exchangeHeaders are the response headers an exchange message may carry:
-// those the engine reads (jsbridge's responseHeaders).
-var exchangeHeaders = []string{"cache-control", "content-type", "expires", "dpop-nonce", "retry-after"}
 
 // The message types the engine sends.
 const (
@@ -273,7 +269,7 @@ func (f *fields) response() *platform.HTTPResponse {
 	header := map[string]string{}
 	for k, v := range f.object("headers", true) {
 		s, ok := v.(string)
-		if !ok || !slices.Contains(exchangeHeaders, k) {
+		if !ok || !slices.Contains(platform.ResponseHeaders(), k) {
 			f.bad("headers." + k)
 			continue
 		}
